@@ -1,0 +1,198 @@
+"""The eight activation functions of seed 003, each with its closed-form derivative.
+
+``ACTIVATIONS[name]`` is an :class:`Activation` holding the function ``fn`` and its
+derivative ``grad``. For the element-wise seven, ``grad(z)`` is f′(z) element-wise;
+for softmax it is the full Jacobian (``softmax_jacobian``). ``backward(z, upstream)``
+is the closed-form vector-Jacobian product used by backprop (SPEC §4):
+``upstream ∘ f′(z)`` element-wise, ``Jᵀ upstream`` for softmax.
+
+Two activations take a parameter, passed as keyword arguments:
+``leaky_relu(x, slope=0.01)`` and ``elu(x, alpha=1.0)``. A layer names its activation
+by a string (``"relu"``) or by a ``(name, kwargs)`` pair (``("leaky_relu", {"slope": 0.2})``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, NamedTuple
+
+import jax.numpy as jnp
+
+from softjax.numerics import sigmoid, softmax, softmax_jacobian, softmax_vjp
+
+
+class Activation(NamedTuple):
+    """An activation function with its closed-form derivative (seed 003).
+
+    Attributes:
+      fn: the function, ``fn(z, **kwargs)``.
+      grad: its derivative, ``grad(z, **kwargs)``: f′(z) element-wise, or the
+        (..., K, K) Jacobian when ``elementwise`` is False.
+      backward: ``backward(z, upstream, **kwargs)``, the vector-Jacobian product.
+      elementwise: whether f acts on each entry alone.
+    """
+
+    fn: Callable[..., Any]
+    grad: Callable[..., Any]
+    backward: Callable[..., Any]
+    elementwise: bool = True
+
+
+def _elementwise(fn, grad) -> Activation:
+    return Activation(fn, grad, lambda z, upstream, **kw: upstream * grad(z, **kw), True)
+
+
+def _sigmoid_grad(z):
+    s = sigmoid(z)
+    return s * (1.0 - s)  # σ′ = σ(1 − σ)
+
+
+def _tanh_grad(z):
+    return 1.0 - jnp.tanh(z) ** 2
+
+
+def _relu(z):
+    return jnp.maximum(z, 0)
+
+
+def _relu_grad(z):
+    return (jnp.asarray(z) > 0).astype(jnp.result_type(z, jnp.float32))
+
+
+def _leaky_relu(z, slope=0.01):
+    return jnp.where(z > 0, z, slope * z)
+
+
+def _leaky_relu_grad(z, slope=0.01):
+    z = jnp.asarray(z)
+    return jnp.where(z > 0, jnp.ones_like(z), jnp.full_like(z, slope))
+
+
+def _linear(z):
+    return jnp.asarray(z)
+
+
+def _linear_grad(z):
+    return jnp.ones_like(z)
+
+
+def _swish(z):
+    return z * sigmoid(z)
+
+
+def _swish_grad(z):
+    s = sigmoid(z)
+    return s + z * s * (1.0 - s)  # d/dz [z σ(z)] = σ + z σ(1 − σ)
+
+
+def _elu(z, alpha=1.0):
+    # expm1 on min(z, 0) keeps the unused branch finite, so its gradient is too.
+    return jnp.where(z >= 0, z, alpha * jnp.expm1(jnp.minimum(z, 0)))
+
+
+def _elu_grad(z, alpha=1.0):
+    z = jnp.asarray(z)
+    return jnp.where(z >= 0, jnp.ones_like(z), alpha * jnp.exp(jnp.minimum(z, 0)))
+
+
+ACTIVATIONS: Mapping[str, Activation] = {
+    "sigmoid": _elementwise(sigmoid, _sigmoid_grad),
+    "tanh": _elementwise(jnp.tanh, _tanh_grad),
+    "relu": _elementwise(_relu, _relu_grad),
+    "leaky_relu": _elementwise(_leaky_relu, _leaky_relu_grad),
+    "linear": _elementwise(_linear, _linear_grad),
+    "swish": _elementwise(_swish, _swish_grad),
+    "elu": _elementwise(_elu, _elu_grad),
+    "softmax": Activation(
+        lambda z: softmax(z, axis=-1),
+        softmax_jacobian,
+        softmax_vjp,
+        elementwise=False,
+    ),
+}
+
+_PARAMETERS = {"leaky_relu": {"slope"}, "elu": {"alpha"}}
+
+ActivationSpec = str | tuple[str, Mapping[str, float]]
+
+
+class BoundActivation(NamedTuple):
+    """An activation with its keyword arguments bound; what a layer calls."""
+
+    name: str
+    kwargs: tuple[tuple[str, float], ...]
+
+    def fn(self, z):
+        return ACTIVATIONS[self.name].fn(z, **dict(self.kwargs))
+
+    def grad(self, z):
+        return ACTIVATIONS[self.name].grad(z, **dict(self.kwargs))
+
+    def backward(self, z, upstream):
+        return ACTIVATIONS[self.name].backward(z, upstream, **dict(self.kwargs))
+
+
+def resolve_activation(spec: ActivationSpec, argname: str = "activation") -> BoundActivation:
+    """Turns ``"relu"`` or ``("leaky_relu", {"slope": 0.2})`` into a :class:`BoundActivation`.
+
+    Raises:
+      ValueError: naming ``argname`` for an unknown name or an unknown parameter.
+    """
+    if isinstance(spec, BoundActivation):
+        return spec
+    if isinstance(spec, str):
+        name, kwargs = spec, {}
+    elif isinstance(spec, tuple | list) and len(spec) == 2 and isinstance(spec[0], str):
+        name, kwargs = spec[0], dict(spec[1])
+    else:
+        raise ValueError(
+            f"{argname}: expected an activation name or a (name, kwargs) pair, got {spec!r}"
+        )
+    if name not in ACTIVATIONS:
+        raise ValueError(
+            f"{argname}: unknown activation {name!r}; expected one of {sorted(ACTIVATIONS)}"
+        )
+    unknown = set(kwargs) - _PARAMETERS.get(name, set())
+    if unknown:
+        raise ValueError(
+            f"{argname}: activation {name!r} takes parameters "
+            f"{sorted(_PARAMETERS.get(name, set()))}, got {sorted(unknown)}"
+        )
+    return BoundActivation(name, tuple(sorted((k, float(v)) for k, v in kwargs.items())))
+
+
+def resolve_activations(
+    activations: ActivationSpec | Sequence[ActivationSpec] | None, num_hidden: int
+) -> tuple[BoundActivation, ...]:
+    """One activation per hidden layer: a single spec is repeated, a list must match.
+
+    Raises:
+      ValueError: naming ``activations`` when a list has the wrong length.
+    """
+    if num_hidden == 0:
+        if activations not in (None, (), []) and not isinstance(activations, str | tuple):
+            raise ValueError(
+                "activations: a single-layer model has no hidden layer, "
+                f"so expected none, got {activations!r}"
+            )
+        return ()
+    if activations is None:
+        raise ValueError(
+            f"activations: the model has {num_hidden} hidden layer(s); expected an "
+            "activation name or one per hidden layer, got None"
+        )
+    is_single = isinstance(activations, str) or (
+        isinstance(activations, tuple)
+        and len(activations) == 2
+        and isinstance(activations[0], str)
+        and isinstance(activations[1], Mapping)
+    )
+    if is_single:
+        return (resolve_activation(activations, "activations"),) * num_hidden
+    activations = list(activations)
+    if len(activations) != num_hidden:
+        raise ValueError(
+            f"activations: expected one activation or {num_hidden} (one per hidden layer), "
+            f"got {len(activations)}"
+        )
+    return tuple(resolve_activation(a, f"activations[{i}]") for i, a in enumerate(activations))
