@@ -106,7 +106,8 @@ def _layer_grads(a_prev, delta, has_bias: bool):
 def params_grad(params, x, labels, loss_name: str):
     """Gradients of a single-layer model (softmax/logistic/linear regression).
 
-    :math:`\\partial L/\\partial W = X^\\top G / N`, :math:`\\partial L/\\partial b = \\sum_i G_i / N`
+    :math:`\\partial L/\\partial W = X^\\top G / N`,
+    :math:`\\partial L/\\partial b = \\sum_i G_i / N`
     with G = ∂ℓ/∂Z from :func:`logits_grad` (seed 000 eqs. 9-14; seed 001).
 
     Args:

@@ -172,7 +172,7 @@ def sigmoid_bce(logits, labels):
 
 
 def square(logits, labels):
-    """Square loss on the raw logits, no softmax: :math:`\\frac1N\\sum_i \\tfrac12\\|z_i - y_i\\|^2`.
+    """Square loss on raw logits, no softmax: :math:`\\frac1N\\sum_i \\tfrac12\\|z_i - y_i\\|^2`.
 
     Linear regression's loss (seed 000 part 1) and, on one-hot targets, the square loss
     that Hui & Belkin (2021) report competitive with cross-entropy.
