@@ -155,7 +155,23 @@ def backprop(params, x, labels, loss_name: str, activations=None):
         raise ValueError(f"x: expected shape (N, {sizes[0]}), got shape {np.shape(x)}")
     acts = resolve_activations(activations, len(params) - 1)
     zs, hidden = mlp_forward(params, x, acts)
-    delta = logits_grad(loss_name, zs[-1], labels)
+    return backprop_from_forward(params, zs, hidden, logits_grad(loss_name, zs[-1], labels), acts)
+
+
+def backprop_from_forward(params, zs, hidden, logits_delta, activations):
+    """The backward half of :func:`backprop`, reusing a forward pass's ``zs`` and ``hidden``.
+
+    Args:
+      params: the MLP params.
+      zs, hidden: as returned by ``mlp_forward(params, x, activations)``.
+      logits_delta: δ_L = ∂(mean loss)/∂Z_L, shape (N, K).
+      activations: the resolved hidden activations (one per hidden layer).
+
+    Returns:
+      Gradients with the pytree structure of ``params``.
+    """
+    acts = resolve_activations(activations, len(params) - 1)
+    delta = logits_delta
     grads = [None] * len(params)
     for l in range(len(params) - 1, -1, -1):
         grads[l] = _layer_grads(hidden[l], delta, "b" in params[l])
