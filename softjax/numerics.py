@@ -135,6 +135,12 @@ def sigmoid(x):
 
 
 def softplus(x):
-    r"""Stable :math:`\log(1+e^x) = \max(x,0) + \log(1+e^{-|x|})`."""
+    r"""Stable :math:`\log(1+e^x) = \max(x,0) + \log(1+e^{-|x|})`.
+
+    Written with one ``where`` rather than ``maximum`` and ``abs``: at x = 0 autodiff
+    takes ``maximum``'s tie as 1/2 and ``abs``'s slope as 1, which would give
+    ``jax.grad(softplus)(0) = 0`` instead of σ(0) = 1/2.
+    """
     x = jnp.asarray(x)
-    return jnp.maximum(x, 0) + jnp.log1p(jnp.exp(-jnp.abs(x)))
+    positive = x > 0
+    return jnp.where(positive, x, 0) + jnp.log1p(jnp.exp(jnp.where(positive, -x, x)))
