@@ -1,0 +1,399 @@
+"""Tests for softjax.data: both MNIST sources, their errors, and the synthetic sets.
+
+All offline. Tests needing the raw files use the `shared_data_dir` fixture, which
+skips them when $SOFTJAX_DATA_DIR (or ../shared/data) is absent. The tfds cache is
+prepared once per session by the `tfds_datasets` fixture (see conftest.py).
+"""
+
+from __future__ import annotations
+
+import gzip
+import importlib.util
+import os
+import re
+import socket
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from pathlib import Path
+
+import jax
+import numpy as np
+import pytest
+
+from softjax import data
+from softjax.data import (
+    DATASET_NAMES,
+    Dataset,
+    load_dataset,
+    make_blobs,
+    make_gaussian_classes,
+    make_learn_sleep,
+)
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SOURCES = ("idx", "tfds")
+SMALL_FILE = "train-labels-idx1-ubyte.gz"  # 28 KB: the cheap one to break
+needs_tfds = pytest.mark.skipif(
+    importlib.util.find_spec("tensorflow_datasets") is None,
+    reason="tensorflow-datasets is not installed",
+)
+
+
+# --------------------------------------------------------------------------------------
+# Helpers
+# --------------------------------------------------------------------------------------
+
+
+def assert_image_dataset(ds: Dataset, *, flatten: bool = True) -> None:
+    """MNIST-like layout: 60000/10000 float32 images in [0, 1], int32 labels 0..9."""
+    image_shape = (784,) if flatten else (28, 28, 1)
+    for x, y, n in ((ds.x_train, ds.y_train, 60_000), (ds.x_test, ds.y_test, 10_000)):
+        assert isinstance(x, np.ndarray) and isinstance(y, np.ndarray)
+        assert x.shape == (n, *image_shape) and x.dtype == np.float32
+        assert y.shape == (n,) and y.dtype == np.int32
+        assert x.min() == 0.0 and x.max() == 1.0
+        assert set(np.unique(y).tolist()) == set(range(10))
+
+
+def assert_same_arrays(a: Dataset, b: Dataset) -> None:
+    for field, left, right in zip(Dataset._fields, a, b, strict=True):
+        assert left.dtype == right.dtype, field
+        assert np.array_equal(left, right), field
+
+
+@pytest.fixture
+def raw_copy(tmp_path, shared_data_dir) -> Path:
+    """A private data dir whose mnist/ links to the shared files, safe to break."""
+    raw_dir = tmp_path / "data" / "mnist"
+    raw_dir.mkdir(parents=True)
+    for path in (shared_data_dir / "mnist").glob("*.gz"):
+        (raw_dir / path.name).symlink_to(path)
+    return raw_dir.parent
+
+
+def replace_file(data_dir: Path, file_name: str, content: bytes) -> Path:
+    """Swaps a (linked) raw file for a private one with `content`."""
+    path = data_dir / "mnist" / file_name
+    path.unlink()
+    path.write_bytes(content)
+    return path
+
+
+def shared_bytes(shared_data_dir: Path, file_name: str = SMALL_FILE) -> bytes:
+    return (shared_data_dir / "mnist" / file_name).read_bytes()
+
+
+def refuse_connection(*args, **kwargs):
+    """Stands in for socket.create_connection on a machine without network."""
+    raise OSError("network unreachable (test)")
+
+
+def assert_no_cache_left(cache_dir: Path, name: str = "mnist") -> None:
+    assert not (cache_dir / name).exists()
+    assert not (cache_dir / "downloads" / f"extracted_{name}").exists()
+
+
+# --------------------------------------------------------------------------------------
+# Real data: layout, equality of sources, caching
+# --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", DATASET_NAMES)
+def test_idx_source_layout(idx_datasets, name):
+    assert_image_dataset(idx_datasets[name])
+
+
+@pytest.mark.parametrize("name", DATASET_NAMES)
+def test_tfds_source_layout(tfds_datasets, name):
+    assert_image_dataset(tfds_datasets[name])
+
+
+def test_flatten_false_keeps_image_shape(shared_data_dir, idx_datasets):
+    images = load_dataset("mnist", source="idx", data_dir=shared_data_dir, flatten=False)
+    assert_image_dataset(images, flatten=False)
+    flat = idx_datasets["mnist"]
+    assert np.array_equal(images.x_train.reshape(-1, 784), flat.x_train)
+
+
+@pytest.mark.parametrize("name", DATASET_NAMES)
+def test_tfds_and_idx_give_identical_arrays(tfds_datasets, idx_datasets, name):
+    assert_same_arrays(tfds_datasets[name], idx_datasets[name])
+
+
+def test_fashion_mnist_prepared_after_mnist_is_really_fashion(
+    tfds_datasets, idx_datasets, tfds_cache_dir
+):
+    # The idx reader checks sha256, so its arrays are certainly Fashion-MNIST.
+    fashion, digits = tfds_datasets["fashion_mnist"], tfds_datasets["mnist"]
+    assert np.array_equal(fashion.x_train, idx_datasets["fashion_mnist"].x_train)
+    assert not np.array_equal(fashion.x_train, digits.x_train)
+    assert not np.array_equal(fashion.x_test, digits.x_test)
+    # Extracted copies are dropped after a successful preparation.
+    for name in DATASET_NAMES:
+        assert not (tfds_cache_dir / "downloads" / f"extracted_{name}").exists()
+
+
+def test_second_load_does_not_prepare_again_nor_need_network(
+    tfds_datasets, tfds_cache_dir, monkeypatch
+):
+    import tensorflow_datasets as tfds
+
+    def fail(*args, **kwargs):
+        raise AssertionError("download_and_prepare called for a prepared dataset")
+
+    monkeypatch.setattr(tfds.core.DatasetBuilder, "download_and_prepare", fail)
+    # No data dir and no network: the prepared cache alone must do.
+    monkeypatch.delenv(data.DATA_DIR_ENV, raising=False)
+    monkeypatch.setattr(socket, "create_connection", refuse_connection)
+    again = load_dataset("mnist", cache_dir=tfds_cache_dir, flatten=False)
+    assert_image_dataset(again, flatten=False)
+    assert np.array_equal(again.x_train.reshape(-1, 784), tfds_datasets["mnist"].x_train)
+    assert np.array_equal(again.y_train, tfds_datasets["mnist"].y_train)
+
+
+def test_idx_source_never_imports_tensorflow(shared_data_dir):
+    # A fresh interpreter: in this one other tests have imported TensorFlow already.
+    script = textwrap.dedent("""
+        import sys
+        import softjax.data as d
+
+        def tf_modules():
+            return {m.split(".")[0] for m in sys.modules} & {"tensorflow", "tensorflow_datasets"}
+
+        assert not tf_modules(), tf_modules()
+        d.load_dataset("mnist", source="idx", data_dir=sys.argv[1])
+        assert not tf_modules(), tf_modules()
+    """)
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(REPO_ROOT), os.environ.get("PYTHONPATH", "")]),
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", script, str(shared_data_dir)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+
+
+# --------------------------------------------------------------------------------------
+# Bad input
+# --------------------------------------------------------------------------------------
+
+
+def test_unknown_dataset_name_lists_valid_names():
+    with pytest.raises(ValueError, match=r"'cifar10'.*mnist, fashion_mnist"):
+        load_dataset("cifar10")
+
+
+def test_unknown_source_lists_valid_sources():
+    with pytest.raises(ValueError, match=r"source 'csv'.*tfds, idx"):
+        load_dataset("mnist", source="csv")
+
+
+@pytest.mark.parametrize("source", SOURCES)
+def test_missing_folder(tmp_path, source):
+    with pytest.raises(FileNotFoundError, match=re.escape(f"No folder {tmp_path / 'mnist'}")):
+        load_dataset("mnist", source=source, data_dir=tmp_path, cache_dir=tmp_path / "cache")
+    assert not (tmp_path / "cache").exists()
+
+
+@pytest.mark.parametrize("source", SOURCES)
+def test_missing_file(raw_copy, tmp_path, source):
+    (raw_copy / "mnist" / "t10k-images-idx3-ubyte.gz").unlink()
+    with pytest.raises(FileNotFoundError, match="Missing raw file .*t10k-images-idx3-ubyte.gz"):
+        load_dataset("mnist", source=source, data_dir=raw_copy, cache_dir=tmp_path / "cache")
+    assert not (tmp_path / "cache").exists()
+
+
+@pytest.mark.parametrize("source", SOURCES)
+def test_non_gzip_file(raw_copy, tmp_path, source):
+    replace_file(raw_copy, SMALL_FILE, b"<html>404 Not Found</html>")
+    with pytest.raises(ValueError, match=f"{SMALL_FILE} is not a gzip-compressed IDX file"):
+        load_dataset("mnist", source=source, data_dir=raw_copy, cache_dir=tmp_path / "cache")
+    assert not (tmp_path / "cache").exists()
+
+
+@pytest.mark.parametrize("source", SOURCES)
+def test_gzip_of_non_idx_file(raw_copy, tmp_path, source):
+    replace_file(raw_copy, SMALL_FILE, gzip.compress(b"label,image\n5,0 0 0\n"))
+    with pytest.raises(ValueError, match=f"{SMALL_FILE} is not an IDX labels file: magic"):
+        load_dataset("mnist", source=source, data_dir=raw_copy, cache_dir=tmp_path / "cache")
+    assert not (tmp_path / "cache").exists()
+
+
+@pytest.mark.parametrize("source", SOURCES)
+def test_truncated_file(raw_copy, tmp_path, shared_data_dir, source):
+    replace_file(raw_copy, SMALL_FILE, shared_bytes(shared_data_dir)[:-100])
+    with pytest.raises(ValueError, match=f"{SMALL_FILE} has 28781 bytes, expected 28881"):
+        load_dataset("mnist", source=source, data_dir=raw_copy, cache_dir=tmp_path / "cache")
+    assert not (tmp_path / "cache").exists()
+
+
+def flipped_byte(content: bytes, index: int = 1000) -> bytes:
+    """Same size, same gzip/IDX header, different content: only sha256 can tell."""
+    corrupt = bytearray(content)
+    corrupt[index] ^= 0xFF
+    return bytes(corrupt)
+
+
+def test_corrupt_file_idx_source(raw_copy, shared_data_dir):
+    replace_file(raw_copy, SMALL_FILE, flipped_byte(shared_bytes(shared_data_dir)))
+    with pytest.raises(ValueError, match=f"{SMALL_FILE} has sha256 .*expected 3552534a"):
+        load_dataset("mnist", source="idx", data_dir=raw_copy)
+
+
+@needs_tfds
+def test_corrupt_file_tfds_source_leaves_no_partial_cache(raw_copy, tmp_path, shared_data_dir):
+    replace_file(raw_copy, SMALL_FILE, flipped_byte(shared_bytes(shared_data_dir)))
+    cache_dir = tmp_path / "cache"
+    with pytest.raises(ValueError, match=f"tfds rejected .*corrupt.*{SMALL_FILE}"):
+        load_dataset("mnist", data_dir=raw_copy, cache_dir=cache_dir)
+    assert_no_cache_left(cache_dir)
+
+
+def test_idx_source_without_data_dir_says_how_to_fix(monkeypatch):
+    monkeypatch.delenv(data.DATA_DIR_ENV, raising=False)
+    with pytest.raises(FileNotFoundError, match="Set SOFTJAX_DATA_DIR .*mnist/.*or go online"):
+        load_dataset("mnist", source="idx")
+
+
+@pytest.mark.parametrize("name", DATASET_NAMES)
+def test_no_data_and_no_network_fails_fast(tmp_path, monkeypatch, name):
+    monkeypatch.delenv(data.DATA_DIR_ENV, raising=False)
+    monkeypatch.setenv(data.TFDS_DIR_ENV, str(tmp_path))  # an empty cache
+    monkeypatch.setattr(socket, "create_connection", refuse_connection)
+    start = time.perf_counter()
+    with pytest.raises(FileNotFoundError) as error:
+        load_dataset(name)
+    assert time.perf_counter() - start < 5.0
+    message = str(error.value)
+    assert "Set SOFTJAX_DATA_DIR" in message and f"{name}/" in message
+    assert "or go online" in message and str(tmp_path) in message
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_connectivity_probe_is_bounded_even_if_connect_hangs(monkeypatch):
+    # A hanging DNS lookup is not covered by the socket timeout; the probe must
+    # still give up on time.
+    release = threading.Event()
+
+    def hang(*args, **kwargs):
+        release.wait()
+        raise OSError("released")
+
+    monkeypatch.setattr(socket, "create_connection", hang)
+    start = time.perf_counter()
+    try:
+        assert not data._can_reach("example.invalid", 443, timeout_s=0.5)
+        assert time.perf_counter() - start < 2.0
+    finally:
+        release.set()  # let the probe thread finish
+
+
+def _idx_bytes(magic: int, dims: tuple[int, ...], payload_size: int) -> bytes:
+    header = magic.to_bytes(4, "big") + b"".join(d.to_bytes(4, "big") for d in dims)
+    return header + bytes(payload_size)
+
+
+@pytest.mark.parametrize(
+    ("blob", "message"),
+    [
+        (_idx_bytes(0x0803, (3,), 3), "not a 1-D uint8 IDX file"),
+        (_idx_bytes(0x0801, (4,), 4), r"dims \(4,\), expected \(3,\)"),
+        (_idx_bytes(0x0801, (3,), 2), "holds 2 data bytes, its header promises 3"),
+        (b"\x00\x00\x08\x01\x00", "ends inside its IDX header"),
+    ],
+)
+def test_idx_parser_rejects_bad_headers(blob, message):
+    with pytest.raises(ValueError, match=message):
+        data._parse_idx(blob, (3,), "blob.idx")
+
+
+def test_idx_parser_reads_valid_blob():
+    blob = _idx_bytes(0x0803, (2, 1, 3), 0) + bytes(range(6))
+    assert data._parse_idx(blob, (2, 1, 3), "blob.idx").tolist() == [[[0, 1, 2]], [[3, 4, 5]]]
+
+
+# --------------------------------------------------------------------------------------
+# Synthetic data
+# --------------------------------------------------------------------------------------
+
+# maker, kwargs, (num_train, num_test), feature dim, label set
+SYNTHETIC = [
+    (make_blobs, {}, (240, 60), 2, {0, 1, 2}),
+    (make_learn_sleep, {}, (160, 40), 2, {0, 1}),
+    (make_gaussian_classes, {}, (410, 102), 8, {0, 1, 2, 3}),
+]
+SYNTHETIC_IDS = ["blobs", "learn_sleep", "gaussian"]
+
+
+@pytest.mark.parametrize(
+    ("maker", "kwargs", "sizes", "dim", "labels"), SYNTHETIC, ids=SYNTHETIC_IDS
+)
+def test_synthetic_layout(maker, kwargs, sizes, dim, labels):
+    ds = maker(jax.random.key(0), **kwargs)
+    for x, y, n in ((ds.x_train, ds.y_train, sizes[0]), (ds.x_test, ds.y_test, sizes[1])):
+        assert isinstance(x, np.ndarray) and x.shape == (n, dim) and x.dtype == np.float32
+        assert isinstance(y, np.ndarray) and y.shape == (n,) and y.dtype == np.int32
+    assert set(np.unique(ds.y_train).tolist()) == labels
+    assert set(np.unique(ds.y_test).tolist()) <= labels
+    assert len(jax.tree_util.tree_leaves(ds)) == 4  # a pytree of arrays only
+
+
+@pytest.mark.parametrize(
+    ("maker", "kwargs", "sizes", "dim", "labels"), SYNTHETIC, ids=SYNTHETIC_IDS
+)
+def test_synthetic_is_deterministic_per_key(maker, kwargs, sizes, dim, labels):
+    first, again = maker(jax.random.key(7), **kwargs), maker(jax.random.key(7), **kwargs)
+    other = maker(jax.random.key(8), **kwargs)
+    assert_same_arrays(first, again)
+    assert not np.array_equal(first.x_train, other.x_train)
+
+
+def test_synthetic_legacy_uint32_key_equals_typed_key():
+    assert_same_arrays(make_blobs(jax.random.PRNGKey(3)), make_blobs(jax.random.key(3)))
+
+
+def nearest_centre_accuracy(x: np.ndarray, y: np.ndarray, centres: np.ndarray) -> float:
+    distances = np.linalg.norm(x[:, None, :] - centres[None, :, :], axis=-1)
+    return float(np.mean(distances.argmin(axis=1) == y))
+
+
+def test_blobs_sit_on_the_notes_points_and_overlap():
+    ds = make_blobs(jax.random.key(0))
+    x, y = np.concatenate([ds.x_train, ds.x_test]), np.concatenate([ds.y_train, ds.y_test])
+    centres = np.asarray(data.BLOB_CENTRES, dtype=np.float32)
+    for label, centre in enumerate(centres):
+        assert np.allclose(x[y == label].mean(axis=0), centre, atol=0.2)
+    # Learnable, but classes 0 and 1 overlap: even the true centres misplace some.
+    assert 0.85 < nearest_centre_accuracy(x, y, centres) < 1.0
+
+
+def test_learn_sleep_follows_its_rule():
+    ds = make_learn_sleep(jax.random.key(0))
+    x, y = np.concatenate([ds.x_train, ds.x_test]), np.concatenate([ds.y_train, ds.y_test])
+    assert x.min() >= 0.0 and x.max() <= 10.0
+    score = data.LEARN_WEIGHT * x[:, 0] + data.SLEEP_WEIGHT * x[:, 1]
+    assert y[score > 6].mean() > 0.8 and y[score < 4].mean() < 0.2
+    assert 0.35 < y.mean() < 0.65  # roughly balanced
+
+
+def test_gaussian_classes_are_learnable():
+    ds = make_gaussian_classes(jax.random.key(0))
+    means = np.stack([ds.x_train[ds.y_train == k].mean(axis=0) for k in range(4)])
+    assert nearest_centre_accuracy(ds.x_test, ds.y_test, means) > 0.85
+
+
+@pytest.mark.parametrize(
+    ("maker", "kwargs", "argument"),
+    [(make_blobs, {"n_per_class": 0}, "n_per_class"), (make_gaussian_classes, {"dim": 0}, "dim")],
+)
+def test_synthetic_rejects_empty_sizes(maker, kwargs, argument):
+    with pytest.raises(ValueError, match=f"{argument} must be >= 1"):
+        maker(jax.random.key(0), **kwargs)
