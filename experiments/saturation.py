@@ -90,9 +90,10 @@ def measure(margins, num_classes: int) -> dict:
         "margin": np.asarray(margins),
         "p_wrong": np.asarray(probs[:, WRONG_CLASS]),
         "p_true": np.asarray(probs[:, TRUE_CLASS]),
-        "closed_form_norm": {k: np.asarray(v[0]) for k, v in per_loss.items()},
-        "autodiff_norm": {k: np.asarray(v[1]) for k, v in per_loss.items()},
-        "rel_diff": {k: np.asarray(v[2]) for k, v in per_loss.items()},
+        # In LOSS_NAMES order (jit returns dicts with sorted keys).
+        "closed_form_norm": {k: np.asarray(per_loss[k][0]) for k in softjax.LOSS_NAMES},
+        "autodiff_norm": {k: np.asarray(per_loss[k][1]) for k in softjax.LOSS_NAMES},
+        "rel_diff": {k: np.asarray(per_loss[k][2]) for k in softjax.LOSS_NAMES},
     }
 
 

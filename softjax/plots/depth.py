@@ -138,11 +138,11 @@ def draw(results_path, out_dir) -> list[Path]:
     fig.suptitle(
         f"Per-layer gradient norms of MLPs on MNIST (width {config['width']}, "
         f"{config['train_size']} training images, SGD lr {base['lr']}, batch "
-        f"{base['batch_size']}, CCE, {base['init']} init); norms on "
+        f"{base['batch_size']}, CCE, {base['init']} init)\nnorms on "
         f"{config['stats_size']} fixed training images, by the backprop recursion",
         fontsize=11,
     )
-    fig.tight_layout(rect=(0, 0, 1, 0.96))
+    fig.tight_layout(rect=(0, 0, 1, 0.95))
     out = Path(out_dir) / FIGURE_NAME
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=110)

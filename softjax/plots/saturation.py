@@ -51,6 +51,11 @@ def _color(loss_name: str):
     return LOSS_STYLE.get(loss_name, (None, None))[1]
 
 
+def _ordered(names) -> list[str]:
+    """Loss names in the figure's order (LOSS_STYLE's), unknown ones last."""
+    return sorted(names, key=lambda n: list(LOSS_STYLE).index(n) if n in LOSS_STYLE else 99)
+
+
 def _positive(values) -> np.ndarray:
     """Floats for a log axis: JSON nulls (non-finite) become NaN, zeros are not drawn."""
     arr = np.array([np.nan if v is None else v for v in values], dtype=float)
@@ -84,7 +89,8 @@ def draw(results_path, out_dir) -> list[Path]:
             )
         ):
             ax = axes[row, col]
-            for loss_name, norms in curve["closed_form_norm"].items():
+            for loss_name in _ordered(curve["closed_form_norm"]):
+                norms = curve["closed_form_norm"][loss_name]
                 color = _color(loss_name)
                 ax.plot(x, _positive(norms), color=color, lw=2, label=_label(loss_name))
                 auto = _positive(curve["autodiff_norm"][loss_name])
@@ -146,7 +152,7 @@ def _verdicts(doc: dict) -> list[str]:
     if 0.99 not in by_p or 0.999 not in by_p:
         return []
     out = []
-    for name in by_p[0.99]:
+    for name in _ordered(by_p[0.99]):
         before, after = by_p[0.99][name], by_p[0.999][name]
         ratio = after / before
         if ratio < VANISHING_RATIO:
@@ -182,7 +188,7 @@ def summary_markdown(doc: dict) -> str:
             f"ŷ_wrong={p['target_p_wrong']} (m={p['margin']:.2f})" for p in points
         )
         lines += [f"## K = {k}", "", header + " |", "|---" * (len(points) + 1) + "|"]
-        for loss_name in points[0]["closed_form_norm"]:
+        for loss_name in _ordered(points[0]["closed_form_norm"]):
             cells = " | ".join(_fmt(p["closed_form_norm"][loss_name]) for p in points)
             lines.append(f"| {_label(loss_name)} | {cells} |")
         lines.append("")
@@ -192,7 +198,7 @@ def summary_markdown(doc: dict) -> str:
                 "From ŷ_wrong = 0.99 to 0.999: "
                 + "; ".join(
                     f"{_label(name)} ×{by_p[0.999][name] / by_p[0.99][name]:.3g}"
-                    for name in by_p[0.99]
+                    for name in _ordered(by_p[0.99])
                 )
                 + f". CCE's norm is {by_p[0.999]['cce']:.4f} at 0.999 (limit √2 = 1.4142)."
             )
