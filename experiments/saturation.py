@@ -14,7 +14,7 @@ relative difference. It also evaluates the exact margins where ŷ_wrong = 0.5, 0
 
 Run::
 
-    python -m experiments.saturation            # full: 2001 margins, seconds
+    python -m experiments.saturation            # full: 501 margins, seconds
     python -m experiments.saturation --quick    # 201 margins
     python -m experiments.saturation --redraw   # figure and table from the JSON only
 """
@@ -141,7 +141,7 @@ def run(num_points: int) -> dict:
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="201 margins instead of 2001")
+    parser.add_argument("--quick", action="store_true", help="201 margins instead of 501")
     parser.add_argument("--redraw", action="store_true", help="only redraw from existing JSON")
     parser.add_argument("--out", type=Path, default=None, help="output folder (results/)")
     parser.add_argument("--points", type=int, default=None, help="number of margins")
@@ -159,7 +159,7 @@ def main(argv=None) -> list[Path]:
         if not results_path.exists():
             raise SystemExit(f"--redraw: no results at {results_path}; run without --redraw")
     else:
-        num_points = args.points or (201 if args.quick else 2001)
+        num_points = args.points or (201 if args.quick else 501)
         config = {
             "num_classes": list(NUM_CLASSES),
             "margin_range": list(MARGIN_RANGE),
