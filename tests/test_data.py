@@ -397,3 +397,24 @@ def test_gaussian_classes_are_learnable():
 def test_synthetic_rejects_empty_sizes(maker, kwargs, argument):
     with pytest.raises(ValueError, match=f"{argument} must be >= 1"):
         maker(jax.random.key(0), **kwargs)
+
+
+def test_file_order_is_the_raw_files_order_from_both_sources(
+    shared_data_dir, tfds_datasets, tfds_cache_dir
+):
+    """order="file" gives the raw IDX order (MNIST's well-known first labels 5 0 4 1 9)."""
+    from_idx = load_dataset("mnist", source="idx", data_dir=shared_data_dir, order="file")
+    assert from_idx.y_train[:5].tolist() == [5, 0, 4, 1, 9]
+    assert from_idx.y_test[:5].tolist() == [7, 2, 1, 0, 4]
+    from_tfds = load_dataset(
+        "mnist", data_dir=shared_data_dir, cache_dir=tfds_cache_dir, order="file"
+    )
+    assert_same_arrays(from_idx, from_tfds)
+    # The same examples as the default tfds order, only permuted.
+    assert not np.array_equal(from_idx.y_train, tfds_datasets["mnist"].y_train)
+    assert np.array_equal(np.sort(from_idx.y_train), np.sort(tfds_datasets["mnist"].y_train))
+
+
+def test_unknown_order_is_rejected(shared_data_dir):
+    with pytest.raises(ValueError, match="order"):
+        load_dataset("mnist", source="idx", data_dir=shared_data_dir, order="sorted")
