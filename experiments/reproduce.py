@@ -85,7 +85,7 @@ HW_MLP = TrainConfig(
 )
 TUNED_SOFTMAX = TrainConfig(sizes=(784, 10), optimizer="adam", lr=1e-3, batch_size=100, epochs=13)
 TUNED_MLP = TrainConfig(
-    sizes=(784, 512, 10),
+    sizes=(784, 256, 256, 10),
     activations="relu",
     init="he_normal",
     optimizer="adam",
