@@ -5,7 +5,8 @@
 * ``blobs_boundary.png``: the decision regions argmax_k (x W + b)_k of the first seed's
   trained model over its training and test points.
 * ``weights_mnist.png``: seed 001's per-digit weight images, W[:, k] as 28×28 (a 2×5 grid),
-  from the MNIST softmax regression of the PyTorch setup.
+  from the MNIST softmax regression of the PyTorch setup;
+  ``weights_mnist_learned.png`` the same for W − W₀, without the init's noise.
 * ``mnist_probabilities.png``: three test images and the model's softmax probabilities.
 * ``reproduce.md``: the markdown table (source, setting, the notes' number, softjax's,
   pass/fail) the README quotes.
@@ -20,11 +21,13 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
+import jax  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from softjax.models import mlp_apply  # noqa: E402
 from softjax.results import atomic_write_text, read_json  # noqa: E402
+from softjax.train import TrainConfig, init_params  # noqa: E402
 
 SUMMARY_NAME = "reproduce.md"
 CLASS_COLORS = ("tab:blue", "tab:orange", "tab:green")
@@ -134,6 +137,31 @@ def draw_weights(doc: dict, out_dir: Path) -> Path:
     return _save(fig, out_dir / _name(doc, "weights_mnist"))
 
 
+def draw_learned_weights(doc: dict, out_dir: Path) -> Path:
+    """W − W₀: what training added to nn.Linear's U(±1/28) init, which dominates W itself
+    after 5 epochs at lr 0.001. W₀ is redrawn from the stored config and seed, exactly as
+    ``train`` drew it."""
+    mnist = doc["mnist_model"]
+    stored = dict(mnist["config"])
+    config = TrainConfig(**{**stored, "sizes": tuple(stored["sizes"])})
+    init_key, _ = jax.random.split(jax.random.PRNGKey(config.seed))
+    w0 = np.asarray(init_params(config, init_key)[0]["w"], dtype=float)
+    change = np.asarray(mnist["params"][0]["w"], dtype=float) - w0
+    bound = np.abs(change).max()
+    fig, axes = plt.subplots(2, 5, figsize=(9, 4))
+    for k, ax in enumerate(axes.ravel()):
+        image = ax.imshow(change[:, k].reshape(28, 28), cmap="RdBu_r", vmin=-bound, vmax=bound)
+        ax.set_title(f"digit {k}", fontsize=9)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.colorbar(image, ax=axes, shrink=0.8, label="W − W₀")
+    fig.suptitle(
+        "The learned part W[:, k] − W₀[:, k] of each digit's weights (init noise removed)",
+        fontsize=10,
+    )
+    return _save(fig, out_dir / _name(doc, "weights_mnist_learned"))
+
+
 def draw_probabilities(doc: dict, out_dir: Path) -> Path:
     examples = doc["mnist_model"]["examples"]
     n = len(examples)
@@ -176,6 +204,7 @@ def draw(results_path, out_dir) -> list[Path]:
         draw_blobs_loss(doc, out_dir),
         draw_blobs_boundary(doc, out_dir),
         draw_weights(doc, out_dir),
+        draw_learned_weights(doc, out_dir),
         draw_probabilities(doc, out_dir),
     ]
 
