@@ -1,0 +1,131 @@
+"""Tests for softjax.results: JSON conversion, atomic writes, JSONL appends, provenance."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import softjax.results as results
+from softjax.results import (
+    append_jsonl,
+    atomic_write_text,
+    provenance,
+    read_json,
+    read_jsonl,
+    results_dir,
+    to_jsonable,
+    write_json,
+)
+from softjax.train import TrainConfig
+
+
+def test_to_jsonable_converts_arrays_scalars_tuples_and_configs():
+    doc = {
+        "np": np.array([[1, 2], [3, 4]], np.int32),
+        "jax": jnp.array([0.5, 1.5], jnp.float32),
+        "scalar": np.float32(0.25),
+        "int": np.int64(7),
+        "bool": np.bool_(True),
+        "tuple": (1, (2, 3)),
+        "config": TrainConfig(sizes=(4, 3), lr=0.5),
+        3: "int key",
+    }
+    out = to_jsonable(doc)
+    assert out["np"] == [[1, 2], [3, 4]] and isinstance(out["np"][0][0], int)
+    assert out["jax"] == [0.5, 1.5] and isinstance(out["jax"][0], float)
+    assert out["scalar"] == 0.25 and type(out["scalar"]) is float
+    assert out["int"] == 7 and type(out["int"]) is int
+    assert out["bool"] is True
+    assert out["tuple"] == [1, [2, 3]]
+    assert out["config"]["sizes"] == [4, 3] and out["config"]["lr"] == 0.5
+    assert out["3"] == "int key"
+    json.dumps(out, allow_nan=False)  # fully JSON-ready
+
+
+def test_non_finite_floats_become_null():
+    out = to_jsonable({"a": float("nan"), "b": np.array([1.0, np.inf, -np.inf]), "c": 2.0})
+    assert out == {"a": None, "b": [1.0, None, None], "c": 2.0}
+
+
+def test_write_json_round_trips_and_leaves_no_temp_file(tmp_path):
+    path = tmp_path / "sub" / "r.json"
+    write_json(path, {"x": np.arange(3), "name": "run"})
+    assert read_json(path) == {"x": [0, 1, 2], "name": "run"}
+    assert [p.name for p in path.parent.iterdir()] == ["r.json"]
+
+
+@pytest.mark.parametrize("fail_at", ["dumps", "replace", "fsync"])
+def test_a_failed_write_keeps_the_old_file_and_removes_the_temp_file(
+    tmp_path, monkeypatch, fail_at
+):
+    path = tmp_path / "r.json"
+    write_json(path, {"version": 1})
+    before = path.read_bytes()
+
+    def boom(*args, **kwargs):
+        raise OSError(f"simulated crash in {fail_at}")
+
+    target = {"dumps": results.json, "replace": results.os, "fsync": results.os}[fail_at]
+    monkeypatch.setattr(target, fail_at, boom)
+    with pytest.raises(OSError, match="simulated crash"):
+        write_json(path, {"version": 2, "payload": list(range(1000))})
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["r.json"]
+
+
+def test_atomic_write_text_replaces_the_whole_file(tmp_path):
+    path = tmp_path / "t.md"
+    atomic_write_text(path, "a long first version\n" * 100)
+    atomic_write_text(path, "short\n")
+    assert path.read_text() == "short\n"
+
+
+def test_append_jsonl_appends_whole_lines_and_repairs_a_missing_newline(tmp_path):
+    path = tmp_path / "r.jsonl"
+    assert read_jsonl(path) == []
+    append_jsonl(path, [{"i": 0}, {"i": np.int32(1)}])
+    append_jsonl(path, [{"i": 2, "loss": float("nan")}])
+    assert read_jsonl(path) == [{"i": 0}, {"i": 1}, {"i": 2, "loss": None}]
+    path.write_text(path.read_text().rstrip("\n"))  # a file written by hand without the "\n"
+    append_jsonl(path, [{"i": 3}])
+    assert [r["i"] for r in read_jsonl(path)] == [0, 1, 2, 3]
+    assert path.read_text().count("\n") == 4
+
+
+def test_provenance_has_config_seeds_versions_device_git_and_time():
+    config = TrainConfig(sizes=(784, 10), seed=3)
+    p = provenance(config.to_dict(), seeds=[0, 1], note=np.float32(0.5))
+    assert p["config"]["sizes"] == [784, 10] and p["config"]["seed"] == 3
+    assert p["seeds"] == [0, 1] and p["note"] == 0.5
+    assert {"jax", "jaxlib", "optax", "numpy", "python"} <= set(p["versions"])
+    assert p["versions"]["jax"] and p["versions"]["python"]
+    assert {"backend", "kind", "count", "platform"} <= set(p["device"])
+    assert p["device"]["count"] >= 1
+    assert "git_commit" in p
+    if p["git_commit"] is not None:  # a checkout: 40 hex digits, maybe "-dirty"
+        assert len(p["git_commit"].removesuffix("-dirty")) == 40
+    assert p["created"].endswith("+00:00")
+    json.dumps(p, allow_nan=False)
+
+
+def test_results_dir_follows_the_environment(monkeypatch, tmp_path):
+    monkeypatch.setenv("SOFTJAX_RESULTS_DIR", str(tmp_path))
+    assert results_dir() == tmp_path
+    monkeypatch.delenv("SOFTJAX_RESULTS_DIR")
+    assert results_dir().name == "results"
+
+
+def test_to_jsonable_accepts_plain_dataclass_configs_via_to_dict():
+    @dataclasses.dataclass
+    class Cfg:
+        lr: float
+
+        def to_dict(self):
+            return {"lr": self.lr, "inf": math.inf}
+
+    assert to_jsonable(Cfg(0.1)) == {"lr": 0.1, "inf": None}

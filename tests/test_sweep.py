@@ -1,0 +1,326 @@
+"""Tests for softjax.sweep: a vmapped grid equals separate ``train()`` runs, shares its
+minibatches, shards over devices, streams atomically to JSONL and resumes.
+
+Everything runs on small synthetic Gaussian classes (``make_gaussian_classes``) so the
+whole file compiles only a handful of small programs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import warnings
+from pathlib import Path
+
+import jax
+import jax.extend.core
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import softjax.results as results_module
+import softjax.sweep as sweep_module
+from softjax.data import Dataset, make_gaussian_classes
+from softjax.results import read_jsonl
+from softjax.sweep import (
+    config_key,
+    data_key,
+    init_key,
+    init_stack,
+    make_sweep,
+    padded_size,
+    sweep,
+)
+from softjax.train import HISTORY_KEYS, Data, TrainConfig, init_params, train
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+BASE = TrainConfig(sizes=(5, 3), batch_size=16, epochs=2)
+# lr 200 makes square loss diverge in its first epoch while its neighbours train on.
+GRID = dict(
+    losses=["cce", "square"], lrs=[0.3, 200.0], init_scales=[2.0], seeds=[0, 1], data_seeds=[1]
+)
+
+
+@pytest.fixture(scope="module")
+def tiny() -> Dataset:
+    """3 Gaussian classes in 5-D: 72 train rows (batch 16 leaves a partial batch of 8)."""
+    return make_gaussian_classes(jax.random.PRNGKey(7), n=90, dim=5, num_classes=3)
+
+
+@contextlib.contextmanager
+def _no_warning():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        yield
+
+
+def _leaves(tree):
+    return [np.asarray(x) for x in jax.tree.leaves(tree)]
+
+
+# ------------------------------------------------------- equality with separate runs
+
+
+def test_a_sweep_equals_separate_train_runs_in_float64(tiny):
+    with jax.enable_x64(True):
+        data = Dataset(
+            np.asarray(tiny.x_train, np.float64),
+            tiny.y_train,
+            np.asarray(tiny.x_test, np.float64),
+            tiny.y_test,
+        )
+        # In float64 square loss needs a huge lr to overflow within 10 steps; cce's
+        # bounded gradient keeps even lr 1e100 finite.
+        grid = {**GRID, "lrs": [0.3, 1e100]}
+        records = sweep(BASE, data, **grid, progress=False, return_params=True)
+        assert len(records) == 8
+        # train() compiles one program per run, so check four runs that cover both seed
+        # conventions, both losses and a diverged model beside finite ones.
+        checked = {("cce", 0.3, 0), ("cce", 0.3, 1), ("square", 0.3, 0), ("square", 1e100, 1)}
+        for r in [r for r in records if (r["loss"], r["lr"], r["seed"]) in checked]:
+            config = TrainConfig(**{**r["config"], "sizes": tuple(r["config"]["sizes"])})
+            assert config == BASE.replace(
+                loss=r["loss"], lr=r["lr"], init_scale=r["init_scale"], seed=r["seed"]
+            )
+            with pytest.warns(RuntimeWarning) if r["diverged"] else _no_warning():
+                if r["seed"] == r["data_seed"]:
+                    # Equal seeds: exactly train()'s own split of one seed.
+                    ref = train(config, data)
+                else:
+                    # Init from seed `seed`, minibatches from `data_seed`.
+                    start = init_params(config, init_key(r["seed"]), dtype=jnp.float64)
+                    ref = train(config.replace(seed=r["data_seed"]), data, params=start)
+            assert r["diverged"] == ref.diverged and r["diverged_epoch"] == ref.diverged_epoch
+            for a, b in zip(_leaves(r["params"]), _leaves(ref.params), strict=True):
+                assert a.dtype == np.float64
+                np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-6)
+            for k in HISTORY_KEYS:
+                np.testing.assert_allclose(r["history"][k], ref.history[k], rtol=1e-6, atol=1e-6)
+        diverged = [r["diverged"] for r in records]
+        # Divergence is per model: exactly the square-loss lr=1e100 runs, the rest trained.
+        assert diverged == [r["loss"] == "square" and r["lr"] == 1e100 for r in records]
+        assert any(diverged) and not all(diverged)
+        trained = [r for r in records if not r["diverged"]]
+        assert all(len(r["history"]["test_accuracy"]) == BASE.epochs for r in trained)
+        start = init_params(BASE, init_key(0), dtype=jnp.float64)
+        assert not np.allclose(_leaves(records[0]["params"])[0], _leaves(start)[0])
+
+
+# --------------------------------------------------------------- shared minibatches
+
+
+def _eqns(jaxpr):
+    for eqn in jaxpr.eqns:
+        yield eqn
+        for sub in jax.extend.core.jaxprs_in_params(eqn.params):
+            yield from _eqns(sub)
+
+
+def test_models_share_one_unbatched_gather_and_one_wide_matmul(tiny):
+    """With 7 models no gather may carry the model axis: the batch is gathered once."""
+    n_models = 7
+    params = init_stack(BASE, jnp.stack([init_key(s) for s in range(n_models)]), jnp.ones(n_models))
+    jaxpr = jax.make_jaxpr(make_sweep(BASE))(
+        params, jnp.full(n_models, 0.1), data_key(0), Data(*tiny)
+    )
+    gathers = [e for e in _eqns(jaxpr.jaxpr) if e.primitive.name == "gather"]
+    assert gathers, "expected the minibatch gathers in the program"
+    for e in gathers:
+        assert n_models not in e.outvars[0].aval.shape, e.outvars[0].aval
+        assert n_models not in e.invars[0].aval.shape, e.invars[0].aval  # no data copies
+    # The training step's forward matmul: shared (B, D) rows against all models' weights.
+    dots = [e for e in _eqns(jaxpr.jaxpr) if e.primitive.name == "dot_general"]
+    shared_rows = [e for e in dots if e.invars[0].aval.shape == (BASE.batch_size, 5)]
+    assert shared_rows and all(e.invars[1].aval.shape[0] == n_models for e in shared_rows)
+
+
+def test_padding_fills_every_device_with_at_least_two_models():
+    assert padded_size(1, 1) == 2
+    assert padded_size(5, 1) == 5
+    assert padded_size(6, 8) == 16
+    assert padded_size(17, 8) == 24
+
+
+# ----------------------------------------------------------------------- sharding
+
+_SHARDED_SCRIPT = textwrap.dedent(
+    """
+    import os
+    os.environ["XLA_FLAGS"] = "--xla_force_host_platform_device_count=8"
+    import jax, numpy as np
+    from jax.sharding import Mesh
+    from softjax.data import make_gaussian_classes
+    from softjax.sweep import default_mesh, sweep
+    from softjax.train import TrainConfig
+
+    assert len(jax.devices()) == 8 and default_mesh().size == 8
+    with jax.enable_x64(True):
+        ds = make_gaussian_classes(jax.random.PRNGKey(7), n=90, dim=5, num_classes=3)
+        ds = ds._replace(x_train=ds.x_train.astype(np.float64),
+                         x_test=ds.x_test.astype(np.float64))
+        base = TrainConfig(sizes=(5, 3), batch_size=16, epochs=2)
+        # 6 configs: padded to 16 on 8 devices, 6 on one.
+        kw = dict(losses=["square"], lrs=[0.1, 0.5, 1e100], init_scales=[1.0],
+                  seeds=[0, 1], progress=False, return_params=True)
+        sharded = sweep(base, ds, **kw)
+        single = sweep(base, ds, mesh=Mesh(np.array(jax.devices()[:1]), ("configs",)), **kw)
+    assert len(sharded) == len(single) == 6
+    worst = 0.0
+    for a, b in zip(sharded, single):
+        assert a["key"] == b["key"] and a["diverged"] == b["diverged"]
+        if a["diverged"]:
+            continue
+        for x, y in zip(jax.tree.leaves(a["params"]), jax.tree.leaves(b["params"])):
+            worst = max(worst, float(np.max(np.abs(x - y) / np.maximum(np.abs(y), 1))))
+        for k in a["history"]:
+            worst = max(worst, float(np.max(np.abs(np.subtract(a["history"][k],
+                                                               b["history"][k])))))
+    print("DIVERGED", sum(r["diverged"] for r in sharded), "WORST", worst)
+    """
+)
+
+
+def test_a_sweep_sharded_over_8_cpu_devices_equals_one_device():
+    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=8"}
+    proc = subprocess.run(
+        [sys.executable, "-c", _SHARDED_SCRIPT],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=REPO_ROOT,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    words = proc.stdout.split()
+    diverged, worst = int(words[words.index("DIVERGED") + 1]), float(words[-1])
+    assert diverged == 2  # square at lr 1e100, both seeds: padding dropped, flags kept
+    assert worst <= 1e-10, worst
+
+
+# ------------------------------------------------------------- streaming and resume
+
+
+def test_a_killed_sweep_keeps_whole_lines_resumes_the_rest_then_reruns_nothing(
+    tiny, tmp_path, monkeypatch
+):
+    kw = {**GRID, "data_seeds": [0, 1], "name": "s", "out_dir": tmp_path, "progress": False}
+    path, meta_path = tmp_path / "s.jsonl", tmp_path / "s.meta.json"
+    groups = []
+    real_run_group, real_append = sweep_module.run_group, sweep_module.append_jsonl
+
+    def counting_run_group(program, loss_index, points, *args):
+        groups.append(len(points))
+        return real_run_group(program, loss_index, points, *args)
+
+    def killed_on_third_append(file, records):
+        if len(groups) == 3:
+            raise KeyboardInterrupt("killed while writing the third group")
+        return real_append(file, records)
+
+    # 1. A run killed while writing its third (loss, data seed) group.
+    monkeypatch.setattr(sweep_module, "run_group", counting_run_group)
+    monkeypatch.setattr(sweep_module, "append_jsonl", killed_on_third_append)
+    with pytest.raises(KeyboardInterrupt):
+        sweep(BASE, tiny, **kw)
+    assert groups == [4, 4, 4]
+    first = read_jsonl(path)  # parses: whole lines only
+    assert len(first) == 8 and sorted(p.name for p in tmp_path.iterdir()) == [
+        "s.jsonl",
+        "s.meta.json",
+    ]
+    meta = json.loads(meta_path.read_text())
+    (run,) = meta["runs"]
+    assert {"versions", "device", "git_commit", "config", "grid", "run_id"} <= set(run)
+    assert run["grid"]["data_seeds"] == [0, 1] and run["n_to_run"] == 16
+    for line in first:
+        assert line["run_id"] == run["run_id"]
+        assert set(line["history"]) == set(HISTORY_KEYS)
+        assert line["config"]["lr"] == line["lr"] and line["config"]["seed"] == line["seed"]
+        assert line["key"] == config_key(line["config"], line["data_seed"])
+
+    # 2. The rerun trains only the two missing groups and leaves the finished lines alone.
+    monkeypatch.setattr(sweep_module, "append_jsonl", real_append)
+    groups.clear()
+    records = sweep(BASE, tiny, **kw)
+    assert groups == [4, 4]
+    lines = read_jsonl(path)
+    assert lines[:8] == first and len(lines) == 16 and len({r["key"] for r in lines}) == 16
+    assert sorted(r["key"] for r in records) == sorted(r["key"] for r in lines)
+    assert len(json.loads(meta_path.read_text())["runs"]) == 2
+    assert {r["run_id"] for r in lines[8:]} == {
+        json.loads(meta_path.read_text())["runs"][1]["run_id"]
+    }
+
+    # 3. A finished sweep builds no program and changes no byte.
+    before = path.read_bytes(), meta_path.read_bytes()
+
+    def no_compiling(*args, **kwargs):
+        raise AssertionError("a finished sweep built a program")
+
+    monkeypatch.setattr(sweep_module, "_program", no_compiling)
+    again = sweep(BASE, tiny, **kw)
+    assert (path.read_bytes(), meta_path.read_bytes()) == before
+    assert again == records
+
+
+def test_a_crash_inside_the_write_leaves_the_old_file_and_no_temp_file(monkeypatch, tmp_path):
+    path = tmp_path / "s.jsonl"
+    results_module.append_jsonl(path, [{"key": "a", "history": {"x": [1.0, 2.0]}}])
+    before = path.read_bytes()
+
+    def killed(*args, **kwargs):
+        raise OSError("killed between the temp write and the rename")
+
+    monkeypatch.setattr(results_module.os, "replace", killed)
+    with pytest.raises(OSError, match="killed"):
+        results_module.append_jsonl(path, [{"key": "b"}])
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.jsonl"]
+
+
+# -------------------------------------------------------------------------- bad grids
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"losses": []}, "losses: .*empty"),
+        ({"lrs": []}, "lrs: .*empty"),
+        ({"init_scales": ()}, "init_scales: .*empty"),
+        ({"seeds": []}, "seeds: .*empty"),
+        ({"data_seeds": []}, "data_seeds: .*empty"),
+        ({"lrs": [0.1, 0.0]}, r"lrs: expected finite learning rates > 0, got 0.0"),
+        ({"lrs": [-0.1]}, r"lrs: .*got -0.1"),
+        ({"lrs": [float("nan")]}, r"lrs: .*got nan"),
+        ({"init_scales": [0]}, r"init_scales: expected finite init scales > 0, got 0"),
+        ({"init_scales": [-1.0]}, r"init_scales: .*got -1.0"),
+        ({"losses": ["cce", "hinge"]}, r"losses: .*got 'hinge'"),
+        ({"losses": "cce"}, r"losses: expected a non-empty sequence"),
+        ({"seeds": [0, 1.5]}, r"seeds: expected int seeds ≥ 0, got 1.5"),
+        ({"seeds": [0, 0]}, r"seeds: duplicate values 0"),
+        ({"lrs": [0.1, 0.1]}, r"lrs: duplicate values 0.1"),
+        ({"losses": ["mse", "mse"]}, r"losses: duplicate values 'mse'"),
+        ({"data_seeds": [2, 2]}, r"data_seeds: duplicate"),
+    ],
+)
+def test_bad_grids_raise_a_value_error_before_compiling(tiny, monkeypatch, change, message):
+    def no_compiling(*args, **kwargs):
+        raise AssertionError("compiled before rejecting the grid")
+
+    monkeypatch.setattr(sweep_module, "_program", no_compiling)
+    with pytest.raises(ValueError, match=message):
+        sweep(BASE, tiny, **{**GRID, **change}, progress=False)
+
+
+def test_a_bad_base_config_or_name_is_rejected_before_compiling(tiny, monkeypatch):
+    monkeypatch.setattr(sweep_module, "_program", lambda *a, **k: 1 / 0)
+    with pytest.raises(ValueError, match="config.batch_size"):
+        sweep(BASE.replace(batch_size=10_000), tiny, **GRID, progress=False)
+    with pytest.raises(ValueError, match="base_config: expected a TrainConfig"):
+        sweep({"sizes": (5, 3)}, tiny, **GRID, progress=False)
+    with pytest.raises(ValueError, match="name: expected a file stem"):
+        sweep(BASE, tiny, **GRID, name="a/b", progress=False)
