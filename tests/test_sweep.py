@@ -324,3 +324,40 @@ def test_a_bad_base_config_or_name_is_rejected_before_compiling(tiny, monkeypatc
         sweep({"sizes": (5, 3)}, tiny, **GRID, progress=False)
     with pytest.raises(ValueError, match="name: expected a file stem"):
         sweep(BASE, tiny, **GRID, name="a/b", progress=False)
+
+
+# ------------------------------------------------------------------ summary and figures
+
+
+def _fake_record(loss, scale, lr, seed, accuracies, diverged=False):
+    history = {k: [0.5] * len(accuracies) for k in HISTORY_KEYS}
+    history["test_accuracy"] = list(accuracies)
+    return {
+        "loss": loss,
+        "init_scale": scale,
+        "lr": lr,
+        "seed": seed,
+        "data_seed": 0,
+        "diverged": diverged,
+        "history": history,
+    }
+
+
+def test_summarize_averages_finite_seeds_and_picks_the_best_lr_without_divergence(tmp_path):
+    records = [
+        _fake_record("cce", 1.0, 0.1, 0, [0.5, 0.7]),
+        _fake_record("cce", 1.0, 0.1, 1, [0.6, 0.9]),
+        _fake_record("cce", 1.0, 2.0, 0, [0.9, 0.95]),
+        _fake_record("cce", 1.0, 2.0, 1, [0.2], diverged=True),  # best mean, but diverged
+        _fake_record("mse", 1.0, 0.1, 0, [0.1], diverged=True),
+    ]
+    summary = sweep_module.summarize(records)
+    cells = {(c["loss"], c["lr"]): c for c in summary["cells"]}
+    np.testing.assert_allclose(cells["cce", 0.1]["mean"]["test_accuracy"], [0.55, 0.8])
+    np.testing.assert_allclose(cells["cce", 0.1]["std"]["test_accuracy"], [0.05, 0.1])
+    assert cells["cce", 2.0]["n"] == 2 and cells["cce", 2.0]["n_diverged"] == 1
+    assert cells["cce", 2.0]["final_test_accuracy"] == 0.95  # the finite seed only
+    assert cells["mse", 0.1]["final_test_accuracy"] is None
+    best = {b["loss"]: b for b in summary["best"]}
+    assert best["cce"]["lr"] == 0.1 and best["cce"]["final_test_accuracy"] == pytest.approx(0.8)
+    assert best["mse"]["lr"] is None

@@ -129,8 +129,7 @@ def draw_heatmap(doc, path: Path) -> Path:
     fig, axes = plt.subplots(1, len(scales), figsize=(3.3 * len(scales) + 1, 3.6), sharey=True)
     axes = np.atleast_1d(axes)
     image = None
-    cmap = plt.get_cmap("viridis").copy()
-    cmap.set_bad("lightgrey")
+    cmap = plt.get_cmap("viridis").with_extremes(bad="lightgrey")
     for ax, scale in zip(axes, scales, strict=True):
         acc = np.full((len(losses), len(lrs)), np.nan)
         for i, loss in enumerate(losses):
