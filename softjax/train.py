@@ -21,6 +21,14 @@ Inside ``train_fn``:
   every sample is used every epoch, and that step's mean is over its own rows);
 * a non-finite loss or update freezes the params at their last finite value and skips the
   remaining work; :func:`train` then warns and returns what was reached.
+
+The progress bar (``progress=True``) is fed by one ``jax.debug.callback`` per epoch from
+inside the scan, so the run stays one compiled program. Measured against the alternative,
+a jitted one-epoch program called once per epoch ("chunked scans"), on seed 001's MNIST
+config (784-10, batch 64, 5 epochs; 2 shared CPU cores, 5 interleaved repetitions): median
+run 2.26 s with the callback, 2.34 s chunked, 2.10 s with no bar; CPU time for compile plus
+run 3.49 s, 3.44 s and 3.46 s. The differences are within the machine's noise, so the
+callback stays.
 """
 
 from __future__ import annotations
