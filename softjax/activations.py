@@ -43,8 +43,9 @@ def _elementwise(fn, grad) -> Activation:
 
 
 def _sigmoid_grad(z):
-    s = sigmoid(z)
-    return s * (1.0 - s)  # σ′ = σ(1 − σ)
+    # σ′ = σ(1 − σ), with 1 − σ(z) formed as σ(−z): exact in both tails, where 1 − σ
+    # would round away the e^-|z| that the saturated derivative is made of.
+    return sigmoid(z) * sigmoid(-z)
 
 
 def _tanh_grad(z):
@@ -56,7 +57,9 @@ def _relu(z):
 
 
 def _relu_grad(z):
-    return (jnp.asarray(z) > 0).astype(jnp.result_type(z, jnp.float32))
+    z = jnp.asarray(z)
+    dtype = z.dtype if jnp.issubdtype(z.dtype, jnp.floating) else jnp.float32
+    return (z > 0).astype(dtype)  # keeps bfloat16/float16 (result_type would give float32)
 
 
 def _leaky_relu(z, slope=0.01):
@@ -169,8 +172,17 @@ def resolve_activations(
     Raises:
       ValueError: naming ``activations`` when a list has the wrong length.
     """
+    is_single = isinstance(activations, str) or (
+        isinstance(activations, tuple)
+        and len(activations) == 2
+        and isinstance(activations[0], str)
+        and isinstance(activations[1], Mapping)
+    )
     if num_hidden == 0:
-        if activations not in (None, (), []) and not isinstance(activations, str | tuple):
+        if is_single:
+            # Nothing to apply without a hidden layer, but an unknown name is still a typo.
+            resolve_activation(activations, "activations")
+        elif activations not in (None, (), []):
             raise ValueError(
                 "activations: a single-layer model has no hidden layer, "
                 f"so expected none, got {activations!r}"
@@ -181,12 +193,6 @@ def resolve_activations(
             f"activations: the model has {num_hidden} hidden layer(s); expected an "
             "activation name or one per hidden layer, got None"
         )
-    is_single = isinstance(activations, str) or (
-        isinstance(activations, tuple)
-        and len(activations) == 2
-        and isinstance(activations[0], str)
-        and isinstance(activations[1], Mapping)
-    )
     if is_single:
         return (resolve_activation(activations, "activations"),) * num_hidden
     activations = list(activations)

@@ -14,7 +14,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from softjax.activations import resolve_activations
-from softjax.losses import as_targets
+from softjax.losses import as_targets, check_labels, check_loss_name
 from softjax.models import check_inputs, check_params, mlp_forward
 from softjax.numerics import log1m_softmax, log_softmax, sigmoid, softmax, softmax_vjp
 
@@ -154,6 +154,9 @@ def backprop(params, x, labels, loss_name: str, activations=None):
     if np.ndim(x) != 2:
         raise ValueError(f"x: expected shape (N, {sizes[0]}), got shape {np.shape(x)}")
     acts = resolve_activations(activations, len(params) - 1)
+    # Validate the loss and labels before the forward pass computes anything.
+    check_loss_name(loss_name)
+    check_labels(labels, sizes[-1], np.shape(x)[0], loss_name)
     zs, hidden = mlp_forward(params, x, acts)
     return backprop_from_forward(params, zs, hidden, logits_grad(loss_name, zs[-1], labels), acts)
 

@@ -50,7 +50,9 @@ def _layer_weights(key, init: str, fan_in: int, fan_out: int, dtype):
         return w, jax.random.uniform(kb, (fan_out,), dtype, -bound, bound)
     if init == "fan_out_normal":
         # The homework's W ~ N(0, 1)/√fan_out: /√hidden for W1, /√10 for W2 (seed 004).
-        return jax.random.normal(kw, shape, dtype) / np.sqrt(fan_out), zeros_b
+        # A Python float is weakly typed, so the division keeps ``dtype`` (np.sqrt's
+        # float64 scalar would promote bfloat16 to float32, and float32 to float64 under x64).
+        return jax.random.normal(kw, shape, dtype) / float(np.sqrt(fan_out)), zeros_b
     if init == "uniform01":
         # Seed 001's gradient-descent loop: W ~ U[0, 1), b = 0.
         return jax.random.uniform(kw, shape, dtype), zeros_b

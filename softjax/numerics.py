@@ -127,11 +127,15 @@ def softmax_vjp(z, v):
 
 
 def sigmoid(x):
-    r"""Logistic sigmoid :math:`1/(1+e^{-x})`, written as :math:`\tfrac12(1+\tanh(x/2))`.
+    r"""Logistic sigmoid :math:`1/(1+e^{-x})`, evaluated through :math:`e = e^{-|x|} \le 1`.
 
-    The tanh form is the same function, never overflows, and needs no branch.
+    :math:`\sigma(x) = 1/(1+e)` for :math:`x \ge 0` and :math:`e/(1+e)` for :math:`x < 0`:
+    it never overflows and keeps full relative accuracy in both tails (σ(−50) is
+    :math:`e^{-50}`, not 0), which the saturated derivatives σ(1 − σ) rely on.
     """
-    return 0.5 * (1.0 + jnp.tanh(0.5 * jnp.asarray(x)))
+    x = jnp.asarray(x)
+    e = jnp.exp(jnp.where(x >= 0, -x, x))
+    return jnp.where(x >= 0, 1.0, e) / (1.0 + e)
 
 
 def softplus(x):
