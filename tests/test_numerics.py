@@ -1,0 +1,228 @@
+"""softjax.numerics: the stable softmax family (seed 000 eqs. 2-4, 8-9; seed 002).
+
+* float32 equivalence with jax.nn to 1e-6, on every axis;
+* the closed-form softmax Jacobian and its vector product against autodiff in float64;
+* the properties the notes state (shift invariance, rows sum to 1, ...) under hypothesis;
+* saturation and ±inf handling.
+"""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+import softjax as sj
+
+F32 = {"rtol": 1e-6, "atol": 1e-6}
+
+
+def assert_rel_close(actual, expected, tol=1e-10, floor=1e-14):
+    """Norm-wise ‖actual − expected‖ ≤ tol · ‖expected‖ + floor (float64 checks)."""
+    a, b = np.asarray(actual, np.float64), np.asarray(expected, np.float64)
+    assert a.shape == b.shape
+    assert np.all(np.isfinite(a))
+    assert np.linalg.norm(a - b) <= tol * np.linalg.norm(b) + floor
+
+
+def softmax_np(z, axis=-1):
+    """Independent float64 reference."""
+    z = np.asarray(z, np.float64)
+    e = np.exp(z - z.max(axis, keepdims=True))
+    return e / e.sum(axis, keepdims=True)
+
+
+Z3 = np.random.default_rng(0).standard_normal((3, 5, 7))
+
+
+@jax.jit
+def _ours_and_jax_nn(z):
+    out = {}
+    for axis in (0, 1, -1):
+        out[f"softmax axis={axis}"] = (sj.softmax(z, axis=axis), jax.nn.softmax(z, axis=axis))
+        out[f"log_softmax axis={axis}"] = (
+            sj.log_softmax(z, axis),
+            jax.nn.log_softmax(z, axis=axis),
+        )
+        out[f"logsumexp axis={axis}"] = (sj.logsumexp(z, axis), jax.nn.logsumexp(z, axis=axis))
+    out["sigmoid"] = (sj.sigmoid(z), jax.nn.sigmoid(z))
+    out["softplus"] = (sj.softplus(z), jax.nn.softplus(z))
+    return out
+
+
+@pytest.mark.parametrize("scale", [1.0, 30.0, 1e3])
+def test_matches_jax_nn_in_float32(scale):
+    """softmax, log_softmax, logsumexp on axes 0, 1, −1, and sigmoid, softplus.
+
+    rtol 1e-6 scales with the value, so log-space outputs of size ~1e3 get ~1e-3 slack:
+    that is float32's own resolution there, not a loosened test.
+    """
+    z = jnp.asarray(Z3 * scale, jnp.float32)
+    for key, (ours, ref) in _ours_and_jax_nn(z).items():
+        assert ours.dtype == jnp.float32, key
+        assert ours.shape == ref.shape, key
+        np.testing.assert_allclose(ours, ref, **F32, err_msg=str(key))
+
+
+def test_sigmoid_and_softplus_float32_tails():
+    """Equal to jax.nn to 1e-6 over [−100, 100]; finite and correctly limited at ±1e30."""
+    x = jnp.asarray(np.concatenate([np.linspace(-100, 100, 2001), [-1e30, 1e30]]), jnp.float32)
+    s, sp = sj.sigmoid(x), sj.softplus(x)
+    np.testing.assert_allclose(s, jax.nn.sigmoid(x), **F32)
+    np.testing.assert_allclose(sp, jax.nn.softplus(x), **F32)
+    assert float(s[-2]) == 0.0 and float(s[-1]) == 1.0
+    assert float(sp[-2]) == 0.0 and float(sp[-1]) == float(np.float32(1e30))
+
+
+def test_sigmoid_keeps_relative_accuracy_in_the_left_tail():
+    """σ(x) ≈ e^x for x ≪ 0 is representable down to ≈ −87 in float32 and −708 in float64.
+
+    The value must keep its relative accuracy there (not round to 0): the notes' sigmoid
+    derivative σ(1 − σ) and the vanishing-gradient measurements are built on it.
+    """
+    x32 = np.linspace(-80.0, 80.0, 1601).astype(np.float32)
+    exact = 1.0 / (1.0 + np.exp(-x32.astype(np.float64)))  # of the float32 inputs
+    np.testing.assert_allclose(sj.sigmoid(jnp.asarray(x32, jnp.float32)), exact, rtol=1e-6)
+    with jax.enable_x64(True):
+        x64 = np.linspace(-700.0, 30.0, 1461)
+        np.testing.assert_allclose(
+            sj.sigmoid(jnp.asarray(x64, jnp.float64)), 1.0 / (1.0 + np.exp(-x64)), rtol=1e-13
+        )
+
+
+def test_log1m_softmax_matches_independent_formula():
+    """log(1 − a_k) == logsumexp_{j≠k} z_j − logsumexp_j z_j, finite where 1 − a rounds to 0."""
+    rng = np.random.default_rng(1)
+    z = rng.standard_normal((6, 5)) * 3
+    z[0] = [60.0, -60.0, 0.0, 1.0, 2.0]  # a_0 = 1 − O(e^-58): log(1 − a_0) ≈ −58
+    lse = np.logaddexp.reduce
+    expected = np.stack([[lse(np.delete(row, k)) - lse(row) for k in range(5)] for row in z])
+    with jax.enable_x64(True):
+        ours = jax.jit(sj.log1m_softmax)(jnp.asarray(z, jnp.float64))
+    np.testing.assert_allclose(ours, expected, rtol=1e-12, atol=1e-12)
+    assert float(ours[0, 0]) < -50
+    np.testing.assert_allclose(ours[1:], np.log1p(-softmax_np(z[1:])), rtol=1e-12, atol=1e-12)
+
+
+# ---------------------------------------------------------------------------------------
+# Jacobian and vector-Jacobian product, float64
+# ---------------------------------------------------------------------------------------
+
+
+@jax.jit
+def _jacobians(z, v):
+    rows = z.reshape(-1, z.shape[-1])
+    auto_jac = jax.vmap(jax.jacobian(sj.softmax))(rows).reshape(*z.shape, z.shape[-1])
+    _, pullback = jax.vjp(sj.softmax, z)
+    return sj.softmax_jacobian(z), auto_jac, sj.softmax_vjp(z, v), pullback(v)[0]
+
+
+@pytest.mark.parametrize("shape", [(1, 2), (6, 5), (2, 3, 20)])
+def test_softmax_jacobian_and_vjp_match_autodiff(shape):
+    """diag(a) − a aᵀ (seed 001; seed 000 eqs. 8-9) == jax.jacobian row by row, and == the
+    same matrix built in numpy; softmax_vjp(z, v) == jax.vjp and == Jᵀ v."""
+    rng = np.random.default_rng(sum(shape))
+    z = rng.standard_normal(shape) * 5
+    z[..., 0] = 40.0  # one saturated entry per row
+    z.reshape(-1)[1::7] = -40.0
+    v = rng.standard_normal(shape)
+    with jax.enable_x64(True):
+        jac, auto_jac, vjp, auto_vjp = _jacobians(jnp.asarray(z), jnp.asarray(v))
+    assert jac.shape == (*shape, shape[-1])
+    a = softmax_np(z)
+    by_hand = np.einsum("...i,ij->...ij", a, np.eye(shape[-1])) - a[..., :, None] * a[..., None, :]
+    for row_jac, row_auto, row_hand in zip(
+        jac.reshape(-1, shape[-1], shape[-1]),
+        auto_jac.reshape(-1, shape[-1], shape[-1]),
+        by_hand.reshape(-1, shape[-1], shape[-1]),
+        strict=True,
+    ):
+        assert_rel_close(row_jac, row_auto)
+        assert_rel_close(row_jac, row_hand)
+    assert_rel_close(vjp, auto_vjp)
+    assert_rel_close(vjp, np.einsum("...ij,...i->...j", by_hand, v))
+
+
+# ---------------------------------------------------------------------------------------
+# Properties (hypothesis), float64
+# ---------------------------------------------------------------------------------------
+
+
+@jax.jit
+def _properties(z, c):
+    return {
+        "a": sj.softmax(z),
+        "a_shifted": sj.softmax(z + c),
+        "log_a": sj.log_softmax(z),
+        "lse": sj.logsumexp(z),
+        "lse_shifted": sj.logsumexp(z + c),
+        "jac": sj.softmax_jacobian(z),
+    }
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    z=hnp.arrays(
+        np.float64,
+        st.sampled_from([(1, 1), (1, 2), (4, 3), (3, 8)]),
+        elements=st.floats(-50, 50, allow_subnormal=False),
+    ),
+    c=st.floats(-100, 100),
+)
+def test_softmax_properties(z, c):
+    """Shift invariance (eq. 3), rows sum to 1 (eq. 4), a ∈ [0, 1], log_softmax = log(softmax),
+    logsumexp(z + c) = logsumexp(z) + c, and the Jacobian is symmetric with zero row sums."""
+    with jax.enable_x64(True):
+        out = _properties(jnp.asarray(z), jnp.float64(c))
+    a = np.asarray(out["a"])
+    np.testing.assert_allclose(out["a_shifted"], a, rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(a.sum(-1), 1.0, rtol=0, atol=1e-14)
+    assert np.all((a >= 0) & (a <= 1))
+    finite = a > 0
+    np.testing.assert_allclose(np.asarray(out["log_a"])[finite], np.log(a[finite]), atol=1e-12)
+    np.testing.assert_allclose(out["lse_shifted"], np.asarray(out["lse"]) + c, atol=1e-12)
+    jac = np.asarray(out["jac"])
+    np.testing.assert_array_equal(jac, np.swapaxes(jac, -1, -2))
+    np.testing.assert_allclose(jac.sum(-1), 0.0, atol=1e-15)
+
+
+# ---------------------------------------------------------------------------------------
+# Saturation, ties and ±inf
+# ---------------------------------------------------------------------------------------
+
+
+@jax.jit
+def _family(z):
+    return sj.softmax(z), sj.log_softmax(z), sj.logsumexp(z)
+
+
+@pytest.mark.parametrize("dtype", [jnp.float32, jnp.bfloat16])
+def test_softmax_of_equal_and_huge_rows(dtype):
+    """An all-equal row gives 1/K at any magnitude; ±1e30 rows saturate without nan/inf."""
+    z = jnp.asarray(
+        [[0.0] * 4, [1e30] * 4, [-1e30] * 4, [1e30, -1e30, 0.0, 5.0], [-1e30, 1e30, 1e30, 0.0]],
+        dtype,
+    )
+    a, log_a, lse = _family(z)
+    assert a.dtype == log_a.dtype == lse.dtype == dtype
+    expected = [[0.25] * 4, [0.25] * 4, [0.25] * 4, [1, 0, 0, 0], [0, 0.5, 0.5, 0]]
+    np.testing.assert_allclose(np.asarray(a, np.float32), expected, atol=1e-6)
+    log_a, lse = np.asarray(log_a, np.float32), np.asarray(lse, np.float32)
+    assert np.all(np.isfinite(log_a))
+    np.testing.assert_allclose(log_a[:3], np.log(0.25), rtol=1e-2)
+    assert np.all(np.isfinite(lse))
+    np.testing.assert_allclose(lse[[1, 2, 3, 4]], [1e30, -1e30, 1e30, 1e30], rtol=1e-2)
+
+
+def test_minus_inf_logits_are_masked_out():
+    """−inf entries get probability 0 and the rest renormalizes; an all −inf row has
+    logsumexp −inf (an empty sum), not nan."""
+    z = jnp.asarray([[-jnp.inf, 0.0, 1.0], [-jnp.inf, -jnp.inf, 3.0], [-jnp.inf] * 3], jnp.float32)
+    a, log_a, lse = (np.asarray(out) for out in _family(z))
+    np.testing.assert_allclose(a[0], [0.0, *softmax_np([0.0, 1.0])], **F32)
+    np.testing.assert_allclose(a[1], [0.0, 0.0, 1.0], **F32)
+    assert log_a[0, 0] == -np.inf and np.all(np.isfinite(log_a[0, 1:]))
+    np.testing.assert_allclose(lse[:2], [np.logaddexp(0.0, 1.0), 3.0], **F32)
+    assert lse[2] == -np.inf
