@@ -20,14 +20,14 @@ A sweep is the product ``losses × lrs × init_scales × seeds × data_seeds`` o
 * **Loss names are static; one program holds them all.** The losses of the grid are the
   branches of one ``lax.switch`` whose index is an *unbatched* argument, so a call runs
   only its own loss's branch, and one compile serves every loss and data seed. Measured
-  on MNIST (batch 64, 1 epoch, 20 models per loss, 5 losses; a shared 2-core CPU under
-  load ≈ 9, jax 0.10.2; ``/tmp`` scripts reproduced in the report), seconds::
+  on MNIST (batch 64, 1 epoch, 20 models per loss, 5 losses; the shared 2-core CPU at load
+  ≈ 2, jax 0.10.2; ``.lower().compile()`` then one call, timed apart), seconds::
 
       train rows                          60 000              6 000
                                      compile   run      compile   run
-      one program per loss (5 jits)    38.3    16.0       46.8     4.3
-      one lax.switch program           16.5    13.9       23.5     3.0
-      vmapped loss index (a select)    out of memory       49.5 in all
+      one program per loss (5 jits)     7.5     4.2        7.9     0.8
+      one lax.switch program            3.8     4.1        3.9     0.7
+      vmapped loss index (a select)    out of memory      15.6 in all (switch: 5.5)
 
   Five separate programs pay XLA's fixed compile cost five times; the switch compiles
   the five branches together in about half the time and runs them as fast (bitwise the

@@ -142,7 +142,7 @@ def draw_heatmap(doc, path: Path) -> Path:
                         label = f"{acc[i, j]:.1f}"
                     if cell["n_diverged"]:
                         label = (
-                            "diverged"
+                            "all\ndiverged"
                             if cell["n_diverged"] == cell["n"]
                             else f"{label}\n{cell['n_diverged']}/{cell['n']} div"
                         )
