@@ -122,6 +122,11 @@ def numpy_mlp(data, w1, w2, *, lr, batch_size, epochs):
 # ------------------------------------------------------------------------------- torch
 
 
+def set_torch_threads(n: int) -> None:
+    """Sets torch's intra-op threads (see ``benchmarks/README.md`` for why 1 by default)."""
+    _torch().set_num_threads(n)
+
+
 def torch_preload(data):
     """The four arrays as torch tensors (shared memory with numpy, no copy)."""
     torch = _torch()

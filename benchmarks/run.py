@@ -329,6 +329,13 @@ def case_sweep(data, sizes: Sizes, bar) -> dict:
         for loss, lr, scale in subset:
             train(base.replace(loss=loss, lr=lr, init_scale=scale), data)
 
+    def sweep_call():
+        # The public sweep(): traces, compiles and runs its program on every call.
+        from softjax.sweep import sweep
+
+        sweep(base, data, losses=SWEEP_LOSSES, lrs=SWEEP_LRS, init_scales=SWEEP_INIT_SCALES,
+              progress=False)  # fmt: skip
+
     def numpy_subset():
         for loss, lr, scale in subset:
             peers.numpy_softmax_regression(
@@ -346,6 +353,8 @@ def case_sweep(data, sizes: Sizes, bar) -> dict:
             "train_calls_subset": train_subset,
             "numpy_subset": numpy_subset,
         }
+        if api == "softjax.sweep.make_sweep":
+            systems["sweep_call_end_to_end"] = sweep_call
         for name in ("softjax", "softjax_single_run", "numpy_subset"):
             systems[name]()  # warm-up; train() compiles on every call, so it has none
         times, _ = interleaved(systems, sizes.repeats, bar, warmup=False)
@@ -382,6 +391,8 @@ def case_sweep(data, sizes: Sizes, bar) -> dict:
             "over 16 (lr, init_scale) pairs) with a shared data key",
             "softjax_single_run: one compiled softjax run of the base config, interleaved "
             "in the same rounds, for the sweep-vs-single target",
+            "sweep_call_end_to_end: softjax.sweep.sweep(...) over the same grid, compile "
+            "included (its one lax.switch program is traced and compiled on every call)",
         ],
     }
 
@@ -571,7 +582,7 @@ def _memory_analysis(compiled) -> dict | None:
     return {f: getattr(analysis, f, None) for f in fields}
 
 
-def case_memory(sizes: Sizes, quick: bool, data_dir: str | None, bar) -> dict:
+def case_memory(sizes: Sizes, args, bar) -> dict:
     """Case 4: each system once in a fresh subprocess; peak RSS and allocator stats."""
     rows = {}
     for pair in sizes.memory_systems:
@@ -579,7 +590,8 @@ def case_memory(sizes: Sizes, quick: bool, data_dir: str | None, bar) -> dict:
         if system == "torch_preloaded" and not peers.HAVE_TORCH:
             continue
         cmd = [sys.executable, "-m", "benchmarks.run", "--memory-child", case, system]
-        cmd += ["--quick"] * quick + (["--data-dir", data_dir] if data_dir else [])
+        cmd += ["--quick"] * args.quick + ["--torch-threads", str(args.torch_threads)]
+        cmd += ["--data-dir", args.data_dir] if args.data_dir else []
         proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, check=False)
         if proc.returncode:
             rows[pair] = {"error": proc.stderr.strip().splitlines()[-1:]}
@@ -709,6 +721,8 @@ def main(argv=None) -> dict | None:
     parser.add_argument("--out", type=Path, default=None, help="output folder (default results/)")
     parser.add_argument("--redraw", action="store_true", help="rewrite the .md from the JSON")
     parser.add_argument("--data-dir", default=None, help="folder holding mnist/ raw files")
+    parser.add_argument("--torch-threads", type=int, default=1,
+                        help="torch intra-op threads (default 1: see the README)")  # fmt: skip
     parser.add_argument("--cases", default="single,sweep,mlp,memory",
                         help="comma-separated subset of single,sweep,mlp,memory")  # fmt: skip
     parser.add_argument(
@@ -716,6 +730,8 @@ def main(argv=None) -> dict | None:
     )
     args = parser.parse_args(argv)
 
+    if peers.HAVE_TORCH:
+        peers.set_torch_threads(args.torch_threads)
     if args.memory_child:
         print(json.dumps(memory_child(*args.memory_child, args.quick, args.data_dir)))
         return None
@@ -756,7 +772,7 @@ def main(argv=None) -> dict | None:
                 load = _load_now()
                 cases[name] = fn(data, sizes, bar) | {"load_at_start": load}
         if "memory" in wanted:
-            cases["memory"] = case_memory(sizes, args.quick, args.data_dir, bar)
+            cases["memory"] = case_memory(sizes, args, bar)
     doc = {
         "backend": jax.default_backend(),
         "quick": args.quick,
@@ -786,7 +802,8 @@ def _torch_version():
         return None
     import torch
 
-    return {"version": torch.__version__, "threads": torch.get_num_threads(), "device": "cpu"}
+    return {"version": torch.__version__, "threads": torch.get_num_threads(), "device": "cpu",
+            "note": "threads set by --torch-threads; see benchmarks/README.md"}  # fmt: skip
 
 
 if __name__ == "__main__":
