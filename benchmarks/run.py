@@ -37,7 +37,7 @@ import numpy as np
 
 from benchmarks import peers
 from softjax.results import atomic_write_text, provenance, read_json, results_dir, write_json
-from softjax.train import Data, TrainConfig, init_params, make_train, train
+from softjax.training import Data, TrainConfig, init_params, make_train, train
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -193,14 +193,14 @@ def synthetic(sizes: Sizes):
 def sweep_program(config: TrainConfig):
     """``fn(params_stack, lr_stack, data_key, data)`` training a stack of models at once.
 
-    Uses ``softjax.sweep.make_sweep`` when it exists; until then the equivalent
+    Uses ``softjax.sweeping.make_sweep`` when it exists; until then the equivalent
     ``jit(vmap(make_train(config), in_axes=(0, 0, None, None)))``.
     """
     try:
-        from softjax.sweep import make_sweep
+        from softjax.sweeping import make_sweep
     except ImportError:
         return jax.jit(jax.vmap(make_train(config), in_axes=(0, 0, None, None))), "jit(vmap)"
-    return jax.jit(make_sweep(config)), "softjax.sweep.make_sweep"
+    return jax.jit(make_sweep(config)), "softjax.sweeping.make_sweep"
 
 
 def sweep_inputs(base: TrainConfig):
@@ -331,7 +331,7 @@ def case_sweep(data, sizes: Sizes, bar) -> dict:
 
     def sweep_call():
         # The public sweep(): traces, compiles and runs its program on every call.
-        from softjax.sweep import sweep
+        from softjax.sweeping import sweep
 
         sweep(base, data, losses=SWEEP_LOSSES, lrs=SWEEP_LRS, init_scales=SWEEP_INIT_SCALES,
               progress=False)  # fmt: skip
@@ -353,7 +353,7 @@ def case_sweep(data, sizes: Sizes, bar) -> dict:
             "train_calls_subset": train_subset,
             "numpy_subset": numpy_subset,
         }
-        if api == "softjax.sweep.make_sweep":
+        if api == "softjax.sweeping.make_sweep":
             systems["sweep_call_end_to_end"] = sweep_call
         for name in ("softjax", "softjax_single_run", "numpy_subset"):
             systems[name]()  # warm-up; train() compiles on every call, so it has none
@@ -391,7 +391,7 @@ def case_sweep(data, sizes: Sizes, bar) -> dict:
             "over 16 (lr, init_scale) pairs) with a shared data key",
             "softjax_single_run: one compiled softjax run of the base config, interleaved "
             "in the same rounds, for the sweep-vs-single target",
-            "sweep_call_end_to_end: softjax.sweep.sweep(...) over the same grid, compile "
+            "sweep_call_end_to_end: softjax.sweeping.sweep(...) over the same grid, compile "
             "included (its one lax.switch program is traced and compiled on every call)",
         ],
     }

@@ -4,7 +4,7 @@ MNIST softmax regression (784 → 10, LeCun-normal init times an init scale, pla
 batch 64, shuffled, seed 001's setup) trained with each of the five losses of SPEC §3
 (``cce``, ``mse`` and ``bce`` on the softmax, one-vs-rest ``sigmoid_bce``, ``square`` on
 the logits) over a grid of learning rates, init scales and seeds, with
-:func:`softjax.sweep.sweep`. Every run streams to ``<out>/<name>.jsonl``; the summary
+:func:`softjax.sweeping.sweep`. Every run streams to ``<out>/<name>.jsonl``; the summary
 (per-cell means and standard deviations over seeds, best lr per loss and scale, and a
 text summary generated from those numbers) goes to ``<out>/<name>.json`` and
 ``<out>/<name>.md``; figures are drawn from the JSON by :mod:`softjax.plots.sweep`.
@@ -41,8 +41,8 @@ from softjax.results import (
     results_dir,
     write_json,
 )
-from softjax.sweep import summarize, sweep
-from softjax.train import TrainConfig
+from softjax.sweeping import summarize, sweep
+from softjax.training import TrainConfig
 
 FULL = dict(
     init_scales=[0.01, 0.1, 1.0, 10.0, 100.0],

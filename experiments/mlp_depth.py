@@ -5,7 +5,7 @@ f′ once per hidden layer on its way to the input. σ′ ≤ 1/4, so a sigmoid 
 get much smaller gradients than its last ones; tanh′ ≤ 1 and ReLU′ ∈ {0, 1} shrink less.
 
 For each activation and depth (number of hidden layers, all of the same width) the script
-trains one epoch of SGD on the cross-entropy (``softjax.train.train``, one compiled
+trains one epoch of SGD on the cross-entropy (``softjax.training.train``, one compiled
 program per run) from LeCun-normal init. At init and after the epoch it measures, on a
 fixed batch of training images, with the closed-form recursion ``softjax.backprop``:
 
@@ -39,7 +39,7 @@ import softjax
 from softjax.data import SOURCES, load_dataset
 from softjax.plots import depth as plots
 from softjax.results import provenance, results_dir, write_json
-from softjax.train import TrainConfig, init_params, train
+from softjax.training import TrainConfig, init_params, train
 
 RESULTS_NAME = "mlp_depth.json"
 ACTIVATION_NAMES = ("sigmoid", "tanh", "relu")

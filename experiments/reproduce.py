@@ -44,7 +44,7 @@ from softjax import data as sj_data
 from softjax.data import SOURCES, load_dataset, make_blobs, make_learn_sleep
 from softjax.plots import reproduce as plots
 from softjax.results import provenance, results_dir, write_json
-from softjax.train import TrainConfig, train
+from softjax.training import TrainConfig, train
 
 RESULTS_NAME = "reproduce.json"
 QUICK_RESULTS_NAME = "reproduce_quick.json"

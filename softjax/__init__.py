@@ -1,10 +1,21 @@
 """softjax: the lecture notes on softmax regression and neural networks as pure JAX.
 
 The pipeline, in import order: numerics → activations → losses → models → grads →
-train → sweep. See README.md for a tour.
+data → training → sweeping → results → plots. See README.md for a tour.
+
+The modules are ``softjax.training`` and ``softjax.sweeping`` so that ``softjax.train``
+and ``softjax.sweep`` can be the functions themselves without shadowing a module.
+``softjax.data`` never imports TensorFlow until a tfds load asks for it.
 """
 
 from softjax.activations import ACTIVATIONS, Activation, resolve_activation
+from softjax.data import (
+    Dataset,
+    load_dataset,
+    make_blobs,
+    make_gaussian_classes,
+    make_learn_sleep,
+)
 from softjax.grads import backprop, logits_grad, params_grad, per_sample_logits_grad
 from softjax.losses import LOSS_NAMES, LOSSES, as_targets, get_loss
 from softjax.models import INITS, mlp_apply, mlp_forward, mlp_init
@@ -18,11 +29,25 @@ from softjax.numerics import (
     softmax_vjp,
     softplus,
 )
+from softjax.sweeping import make_sweep, sweep
+from softjax.training import TrainConfig, TrainResult, init_params, make_train, train
 
 __version__ = "0.1.0"
 
 __all__ = [
     "ACTIVATIONS",
+    "Dataset",
+    "TrainConfig",
+    "TrainResult",
+    "init_params",
+    "load_dataset",
+    "make_blobs",
+    "make_gaussian_classes",
+    "make_learn_sleep",
+    "make_sweep",
+    "make_train",
+    "sweep",
+    "train",
     "INITS",
     "LOSSES",
     "LOSS_NAMES",

@@ -21,7 +21,7 @@ from softjax.results import (
     to_jsonable,
     write_json,
 )
-from softjax.train import TrainConfig
+from softjax.training import TrainConfig
 
 
 def test_to_jsonable_converts_arrays_scalars_tuples_and_configs():

@@ -27,7 +27,7 @@ import numpy as np  # noqa: E402
 
 from softjax.models import mlp_apply  # noqa: E402
 from softjax.results import atomic_write_text, read_json  # noqa: E402
-from softjax.train import TrainConfig, init_params  # noqa: E402
+from softjax.training import TrainConfig, init_params  # noqa: E402
 
 SUMMARY_NAME = "reproduce.md"
 CLASS_COLORS = ("tab:blue", "tab:orange", "tab:green")

@@ -1,7 +1,7 @@
 """Figures of a loss sweep, drawn from its summary JSON only (``experiments.loss_sweep``).
 
 ``draw(results_path, out_dir)`` reads ``<name>.json`` (per-cell means and standard
-deviations over seeds, written by :func:`softjax.sweep.summarize`) and writes:
+deviations over seeds, written by :func:`softjax.sweeping.summarize`) and writes:
 
 * ``<name>_curves.png``: test error (100 − accuracy, log scale) per epoch, mean ± std
   over seeds, one line per loss at its best lr, one panel per init scale;

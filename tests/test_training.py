@@ -1,4 +1,4 @@
-"""Tests for softjax.train: the scanned program against a plain loop, and its contract.
+"""Tests for softjax.training: the scanned program against a plain loop, and its contract.
 
 The reference loop below is written independently of softjax: numpy forward and
 backward passes (the notes' backprop, SPEC §4) and a hand SGD update, over the same
@@ -18,9 +18,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-import softjax.train as train_module
+import softjax.training as train_module
 from softjax.data import Dataset, load_dataset, make_gaussian_classes
-from softjax.train import HISTORY_KEYS, TrainConfig, init_params, train
+from softjax.training import HISTORY_KEYS, TrainConfig, init_params, train
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 

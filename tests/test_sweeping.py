@@ -1,4 +1,4 @@
-"""Tests for softjax.sweep: a vmapped grid equals separate ``train()`` runs, shares its
+"""Tests for softjax.sweeping: a vmapped grid equals separate ``train()`` runs, shares its
 minibatches, shards over devices, streams atomically to JSONL and resumes.
 
 Everything runs on small synthetic Gaussian classes (``make_gaussian_classes``) so the
@@ -23,10 +23,10 @@ import numpy as np
 import pytest
 
 import softjax.results as results_module
-import softjax.sweep as sweep_module
+import softjax.sweeping as sweep_module
 from softjax.data import Dataset, make_gaussian_classes
 from softjax.results import read_jsonl
-from softjax.sweep import (
+from softjax.sweeping import (
     config_key,
     data_key,
     init_key,
@@ -35,7 +35,7 @@ from softjax.sweep import (
     padded_size,
     sweep,
 )
-from softjax.train import HISTORY_KEYS, Data, TrainConfig, init_params, train
+from softjax.training import HISTORY_KEYS, Data, TrainConfig, init_params, train
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 BASE = TrainConfig(sizes=(5, 3), batch_size=16, epochs=2)
@@ -154,8 +154,8 @@ _SHARDED_SCRIPT = textwrap.dedent(
     import jax, numpy as np
     from jax.sharding import Mesh
     from softjax.data import make_gaussian_classes
-    from softjax.sweep import default_mesh, sweep
-    from softjax.train import TrainConfig
+    from softjax.sweeping import default_mesh, sweep
+    from softjax.training import TrainConfig
 
     assert len(jax.devices()) == 8 and default_mesh().size == 8
     with jax.enable_x64(True):

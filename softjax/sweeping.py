@@ -1,7 +1,7 @@
 """Train a grid of configs as a few wide programs: ``vmap`` over models that share batches.
 
 A sweep is the product ``losses × lrs × init_scales × seeds × data_seeds`` over one base
-:class:`~softjax.train.TrainConfig`. Its axes are run in three different ways:
+:class:`~softjax.training.TrainConfig`. Its axes are run in three different ways:
 
 * **Numeric axes are vmapped.** lr, init scale and init seed change only array *values*,
   so every model of one loss and one data order runs in one program::
@@ -15,7 +15,7 @@ A sweep is the product ``losses × lrs × init_scales × seeds × data_seeds`` o
   ``x[idx]`` of shape (B, D) and the M models' forward pass is one wide matmul
   ``(B, D) @ (D, M·K)``, not M small ones. (``make_train`` is built with
   ``skip_after_divergence=False``: its divergence ``lax.cond``, under ``vmap``, would
-  broadcast the data to every model.) ``tests/test_sweep.py`` checks the jaxpr: no
+  broadcast the data to every model.) ``tests/test_sweeping.py`` checks the jaxpr: no
   gather has the model axis.
 * **Loss names are static; one program holds them all.** The losses of the grid are the
   branches of one ``lax.switch`` whose index is an *unbatched* argument, so a call runs
@@ -40,7 +40,7 @@ A sweep is the product ``losses × lrs × init_scales × seeds × data_seeds`` o
 
 Seeds. A record with init seed ``s`` and data seed ``d`` starts from
 ``init_params(config, split(PRNGKey(s))[0], init_scale)`` and draws its minibatches from
-``split(PRNGKey(d))[1]``, exactly as :func:`softjax.train.train` splits one seed. With
+``split(PRNGKey(d))[1]``, exactly as :func:`softjax.training.train` splits one seed. With
 ``s == d`` the record *is* ``train(config.replace(seed=s, lr=…, init_scale=…))``; with
 ``s != d`` it is ``train(config.replace(seed=d, …), params=init_params(…, key of s, …))``.
 ``data_seeds=None`` uses one data order, ``base_config.seed``.
@@ -55,7 +55,7 @@ of its last config, and the padding is dropped afterwards. The models are indepe
 so the result is the one-device result up to float rounding: XLA's CPU matmul may round
 a model's columns differently when the matrix is narrower (measured: float32 params
 differ by ≤ 1.2e-7 after 2 epochs at lr ≤ 0.5, identical for some losses and widths;
-a chaotic lr amplifies it). ``tests/test_sweep.py`` runs 8 fake CPU devices against
+a chaotic lr amplifies it). ``tests/test_sweeping.py`` runs 8 fake CPU devices against
 one, in float64, and requires agreement to 1e-10.
 
 Multi-host clusters. Run the same script on every host, and call
@@ -103,7 +103,7 @@ from jax.sharding import PartitionSpec as P
 from softjax.losses import LOSS_NAMES
 from softjax.results import append_jsonl, provenance, read_json, read_jsonl, results_dir
 from softjax.results import write_json as _write_json
-from softjax.train import HISTORY_KEYS, TrainConfig, init_params, make_train, validate
+from softjax.training import HISTORY_KEYS, TrainConfig, init_params, make_train, validate
 
 CONFIG_AXIS = "configs"
 
@@ -127,7 +127,7 @@ def data_key(seed: int):
 def make_sweep(config: TrainConfig):
     """``sweep_fn(params_stack, lr_stack, data_key, data) -> (params, history, finite)``.
 
-    ``jax.vmap`` of :func:`softjax.train.make_train` over its first two arguments: the
+    ``jax.vmap`` of :func:`softjax.training.make_train` over its first two arguments: the
     params pytree and the lr carry a leading model axis M, ``data_key`` and ``data`` are
     shared, so every model trains on the same minibatches in one wide program. Outputs
     have the leading axis M: ``history[key]`` is (M, epochs), ``finite`` is (M,). Each
@@ -242,7 +242,7 @@ def check_grid(base_config, data, *, losses, lrs, init_scales, seeds, data_seeds
       ValueError: naming the axis for an empty axis, a non-positive or non-finite lr or
         init scale, a negative or non-integer seed, an unknown loss, or a duplicate
         value (which would give duplicate configs); or whatever
-        :func:`softjax.train.validate` finds wrong with the base config and data.
+        :func:`softjax.training.validate` finds wrong with the base config and data.
     """
     if not isinstance(base_config, TrainConfig):
         raise ValueError(f"base_config: expected a TrainConfig, got {type(base_config).__name__}")
