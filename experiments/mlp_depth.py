@@ -36,6 +36,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 import softjax
+from experiments._cli import draw_figures, require_results
 from softjax.data import SOURCES, load_dataset
 from softjax.plots import depth as plots
 from softjax.results import provenance, results_dir, write_json
@@ -148,8 +149,7 @@ def main(argv=None) -> list[Path]:
     out_dir = Path(args.out) if args.out is not None else results_dir()
     results_path = out_dir / RESULTS_NAME
     if args.redraw:
-        if not results_path.exists():
-            raise SystemExit(f"--redraw: no results at {results_path}; run without --redraw")
+        require_results(results_path)
     else:
         depths = tuple(args.depths or (QUICK_DEPTHS if args.quick else FULL_DEPTHS))
         train_size = args.train_size or (QUICK_TRAIN_SIZE if args.quick else None)
@@ -209,11 +209,7 @@ def main(argv=None) -> list[Path]:
         }
         write_json(results_path, doc)
         print(f"wrote {results_path}: {len(runs)} runs in {doc['total_wall_s']:.1f} s")
-    written = plots.draw(results_path, out_dir)
-    written.append(plots.write_summary(results_path, out_dir))
-    for path in written:
-        print(f"wrote {path}")
-    return written
+    return draw_figures(plots, results_path, out_dir)
 
 
 if __name__ == "__main__":

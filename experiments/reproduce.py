@@ -40,6 +40,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 import softjax
+from experiments._cli import draw_figures, require_results
 from softjax import data as sj_data
 from softjax.data import SOURCES, load_dataset, make_blobs, make_learn_sleep
 from softjax.plots import reproduce as plots
@@ -645,17 +646,12 @@ def main(argv=None) -> list[Path]:
     out_dir = Path(args.out) if args.out is not None else results_dir()
     results_path = out_dir / (QUICK_RESULTS_NAME if args.quick else RESULTS_NAME)
     if args.redraw:
-        if not results_path.exists():
-            raise SystemExit(f"--redraw: no results at {results_path}; run without --redraw")
+        require_results(results_path)
     else:
         doc = run(args)
         write_json(results_path, doc)
         print(f"wrote {results_path} in {doc['total_wall_s']:.1f} s")
-    written = plots.draw(results_path, out_dir)
-    written.append(plots.write_summary(results_path, out_dir))
-    for path in written:
-        print(f"wrote {path}")
-    return written
+    return draw_figures(plots, results_path, out_dir)
 
 
 if __name__ == "__main__":

@@ -33,6 +33,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 import softjax
+from experiments._cli import draw_figures, require_results
 from softjax.plots import saturation as plots
 from softjax.results import provenance, results_dir, write_json
 
@@ -156,8 +157,7 @@ def main(argv=None) -> list[Path]:
     out_dir = Path(args.out) if args.out is not None else results_dir()
     results_path = out_dir / RESULTS_NAME
     if args.redraw:
-        if not results_path.exists():
-            raise SystemExit(f"--redraw: no results at {results_path}; run without --redraw")
+        require_results(results_path)
     else:
         num_points = args.points or (201 if args.quick else 501)
         config = {
@@ -180,11 +180,7 @@ def main(argv=None) -> list[Path]:
             f"wrote {results_path} in {doc['wall_s']:.1f} s; max relative difference "
             f"closed form vs jax.grad: {doc['max_rel_diff_overall']:.2e}"
         )
-    written = plots.draw(results_path, out_dir)
-    written.append(plots.write_summary(results_path, out_dir))
-    for path in written:
-        print(f"wrote {path}")
-    return written
+    return draw_figures(plots, results_path, out_dir)
 
 
 if __name__ == "__main__":
