@@ -18,8 +18,8 @@ fixed batch of training images, with the closed-form recursion ``softjax.backpro
 Run::
 
     python -m experiments.mlp_depth             # 3 activations × depths 1-6, full MNIST
-    python -m experiments.mlp_depth --quick     # 5000 images, depths 1 and 3, < 60 s
-    python -m experiments.mlp_depth --redraw    # figure and summary from the JSON only
+    python -m experiments.mlp_depth --quick     # 5000 images, depths 1 and 3, < 60 s, *_quick.*
+    python -m experiments.mlp_depth --redraw    # figure and summary from the JSON only (+ --quick)
 """
 
 from __future__ import annotations
@@ -42,7 +42,9 @@ from softjax.plots import depth as plots
 from softjax.results import provenance, results_dir, write_json
 from softjax.training import TrainConfig, init_params, train
 
-RESULTS_NAME = "mlp_depth.json"
+# File stems; a --quick run writes mlp_depth_quick.* (as loss_sweep does), so it never
+# overwrites the committed full results.
+RESULTS_STEM, QUICK_RESULTS_STEM = "mlp_depth", "mlp_depth_quick"
 ACTIVATION_NAMES = ("sigmoid", "tanh", "relu")
 FULL_DEPTHS = (1, 2, 3, 4, 5, 6)
 QUICK_DEPTHS = (1, 3)
@@ -147,7 +149,8 @@ def parse_args(argv=None):
 def main(argv=None) -> list[Path]:
     args = parse_args(argv)
     out_dir = Path(args.out) if args.out is not None else results_dir()
-    results_path = out_dir / RESULTS_NAME
+    stem = QUICK_RESULTS_STEM if args.quick else RESULTS_STEM
+    results_path = out_dir / f"{stem}.json"
     if args.redraw:
         require_results(results_path)
     else:

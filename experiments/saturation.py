@@ -15,8 +15,8 @@ relative difference. It also evaluates the exact margins where ŷ_wrong = 0.5, 0
 Run::
 
     python -m experiments.saturation            # full: 501 margins, seconds
-    python -m experiments.saturation --quick    # 201 margins
-    python -m experiments.saturation --redraw   # figure and table from the JSON only
+    python -m experiments.saturation --quick    # 201 margins, writes saturation_quick.*
+    python -m experiments.saturation --redraw   # figure and table from the JSON only (+ --quick)
 """
 
 from __future__ import annotations
@@ -37,7 +37,9 @@ from experiments._cli import draw_figures, require_results
 from softjax.plots import saturation as plots
 from softjax.results import provenance, results_dir, write_json
 
-RESULTS_NAME = "saturation.json"
+# File stems; a --quick run writes saturation_quick.* (as loss_sweep does), so it never
+# overwrites the committed full results.
+RESULTS_STEM, QUICK_RESULTS_STEM = "saturation", "saturation_quick"
 NUM_CLASSES = (3, 10)
 MARGIN_RANGE = (-10.0, 15.0)
 KEY_PROBS = (0.5, 0.9, 0.99, 0.999)
@@ -155,7 +157,8 @@ def parse_args(argv=None):
 def main(argv=None) -> list[Path]:
     args = parse_args(argv)
     out_dir = Path(args.out) if args.out is not None else results_dir()
-    results_path = out_dir / RESULTS_NAME
+    stem = QUICK_RESULTS_STEM if args.quick else RESULTS_STEM
+    results_path = out_dir / f"{stem}.json"
     if args.redraw:
         require_results(results_path)
     else:

@@ -28,21 +28,23 @@ def saturation_run(tmp_path_factory):
 def test_saturation_cli_writes_json_figure_and_table(saturation_run):
     out, written = saturation_run
     names = {p.name for p in written}
-    assert names == {"saturation.png", "saturation.md"}
+    assert names == {"saturation_quick.png", "saturation_quick.md"}
+    # --quick must never overwrite the committed full results.
+    assert not any((out / f"saturation.{ext}").exists() for ext in ("json", "png", "md"))
     assert all(p.stat().st_size > 0 for p in written)
-    doc = read_json(out / "saturation.json")
+    doc = read_json(out / "saturation_quick.json")
     assert doc["provenance"]["config"]["num_points"] == 61
     assert set(doc["curves"]) == {"3", "10"}
     for curve in doc["curves"].values():
         assert set(curve["closed_form_norm"]) == set(softjax.LOSS_NAMES)
         assert len(curve["margin"]) == 61
-    table = (out / "saturation.md").read_text()
+    table = (out / "saturation_quick.md").read_text()
     assert "| MSE on softmax |" in table and "ŷ_wrong=0.999" in table
 
 
 def test_saturation_closed_form_matches_jax_grad(saturation_run):
     out, _ = saturation_run
-    doc = read_json(out / "saturation.json")
+    doc = read_json(out / "saturation_quick.json")
     # float64; MSE's cancellation near saturation costs ~1e-10 relative, both ways.
     assert doc["max_rel_diff_overall"] < 1e-8
     for curve in doc["curves"].values():
@@ -52,7 +54,7 @@ def test_saturation_closed_form_matches_jax_grad(saturation_run):
 
 def test_saturation_key_claims(saturation_run):
     out, _ = saturation_run
-    doc = read_json(out / "saturation.json")
+    doc = read_json(out / "saturation_quick.json")
     for k, points in doc["key_points"].items():
         by_p = {p["target_p_wrong"]: p for p in points}
         for p, point in by_p.items():
@@ -73,13 +75,13 @@ def test_saturation_key_claims(saturation_run):
 
 def test_saturation_redraw_uses_only_the_json(saturation_run):
     out, _ = saturation_run
-    json_before = (out / "saturation.json").read_bytes()
-    for name in ("saturation.png", "saturation.md"):
+    json_before = (out / "saturation_quick.json").read_bytes()
+    for name in ("saturation_quick.png", "saturation_quick.md"):
         (out / name).unlink()
-    written = saturation.main(["--redraw", "--out", str(out)])
-    assert {p.name for p in written} == {"saturation.png", "saturation.md"}
+    written = saturation.main(["--redraw", "--quick", "--out", str(out)])
+    assert {p.name for p in written} == {"saturation_quick.png", "saturation_quick.md"}
     assert all(p.exists() for p in written)
-    assert (out / "saturation.json").read_bytes() == json_before
+    assert (out / "saturation_quick.json").read_bytes() == json_before
 
 
 def test_redraw_without_results_fails_clearly(tmp_path):
@@ -110,8 +112,9 @@ def depth_run(tmp_path_factory, shared_data_dir):
 
 def test_mlp_depth_cli_writes_json_figure_and_summary(depth_run):
     out, written = depth_run
-    assert {p.name for p in written} == {"mlp_depth.png", "mlp_depth.md"}
-    doc = read_json(out / "mlp_depth.json")
+    assert {p.name for p in written} == {"mlp_depth_quick.png", "mlp_depth_quick.md"}
+    assert not any((out / f"mlp_depth.{ext}").exists() for ext in ("json", "png", "md"))
+    doc = read_json(out / "mlp_depth_quick.json")
     assert doc["provenance"]["config"]["train_size"] == 1024
     assert doc["provenance"]["seeds"] == [0]
     assert [(r["activation"], r["depth"]) for r in doc["runs"]] == [("sigmoid", 3), ("relu", 3)]
@@ -123,13 +126,13 @@ def test_mlp_depth_cli_writes_json_figure_and_summary(depth_run):
             assert len(run[stage]["mean_fprime"]) == 3
             assert all(v > 0 for v in run[stage]["grad_norm"])
         assert 0.0 <= run["test_accuracy"] <= 1.0 and not run["diverged"]
-    summary = (out / "mlp_depth.md").read_text()
+    summary = (out / "mlp_depth_quick.md").read_text()
     assert "| sigmoid |" in summary and "## Reading" in summary
 
 
 def test_mlp_depth_sigmoid_shrinks_the_backpropagated_error(depth_run):
     out, _ = depth_run
-    runs = {r["activation"]: r for r in read_json(out / "mlp_depth.json")["runs"]}
+    runs = {r["activation"]: r for r in read_json(out / "mlp_depth_quick.json")["runs"]}
     sig, relu = runs["sigmoid"]["init"], runs["relu"]["init"]
     assert max(sig["mean_fprime"]) <= 0.25  # σ′ ≤ 1/4 (seed 003)
     # δ shrinks at every step towards the input, by at least 1/4·(something ≤ ~1)…
@@ -143,11 +146,11 @@ def test_mlp_depth_sigmoid_shrinks_the_backpropagated_error(depth_run):
 
 def test_mlp_depth_redraw(depth_run):
     out, _ = depth_run
-    json_before = (out / "mlp_depth.json").read_bytes()
-    (out / "mlp_depth.png").unlink()
-    written = mlp_depth.main(["--redraw", "--out", str(out)])
+    json_before = (out / "mlp_depth_quick.json").read_bytes()
+    (out / "mlp_depth_quick.png").unlink()
+    written = mlp_depth.main(["--redraw", "--quick", "--out", str(out)])
     assert all(p.exists() for p in written)
-    assert (out / "mlp_depth.json").read_bytes() == json_before
+    assert (out / "mlp_depth_quick.json").read_bytes() == json_before
 
 
 def test_layer_stats_match_autodiff():

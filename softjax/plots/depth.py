@@ -19,8 +19,6 @@ import numpy as np  # noqa: E402
 
 from softjax.results import atomic_write_text, read_json  # noqa: E402
 
-FIGURE_NAME = "mlp_depth.png"
-SUMMARY_NAME = "mlp_depth.md"
 STAGES = (("init", "at init"), ("trained", "after training"))
 ACTIVATION_COLORS = {"sigmoid": "tab:red", "tanh": "tab:orange", "relu": "tab:blue"}
 # Upper bounds of f′ (seed 003's derivatives), quoted in the summary.
@@ -43,7 +41,7 @@ def _epochs(doc: dict) -> int:
 
 
 def draw(results_path, out_dir) -> list[Path]:
-    """Draws ``mlp_depth.png`` from the results JSON.
+    """Draws ``<stem>.png`` from ``<stem>.json`` (``mlp_depth`` or ``mlp_depth_quick``).
 
     Args:
       results_path: ``mlp_depth.json`` written by ``experiments.mlp_depth``.
@@ -143,7 +141,7 @@ def draw(results_path, out_dir) -> list[Path]:
         fontsize=11,
     )
     fig.tight_layout(rect=(0, 0, 1, 0.95))
-    out = Path(out_dir) / FIGURE_NAME
+    out = Path(out_dir) / f"{Path(results_path).stem}.png"
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=110)
     plt.close(fig)
@@ -276,6 +274,8 @@ def _reading(by_act, ratios, deepest: int, epochs: int) -> list[str]:
 
 
 def write_summary(results_path, out_dir) -> Path:
-    """Writes ``mlp_depth.md`` from the results JSON; returns its path."""
+    """Writes ``<stem>.md``, named after the results JSON; returns its path."""
     doc = read_json(results_path)
-    return atomic_write_text(Path(out_dir) / SUMMARY_NAME, summary_markdown(doc))
+    # Named after the JSON (mlp_depth.md, mlp_depth_quick.md), like the figure.
+    path = Path(out_dir) / f"{Path(results_path).stem}.md"
+    return atomic_write_text(path, summary_markdown(doc))

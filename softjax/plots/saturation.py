@@ -19,8 +19,6 @@ import numpy as np  # noqa: E402
 
 from softjax.results import atomic_write_text, read_json  # noqa: E402
 
-FIGURE_NAME = "saturation.png"
-SUMMARY_NAME = "saturation.md"
 NUM_MARKERS = 26
 # Ticks for the logit-scaled probability axis, readable at both ends.
 PROB_TICKS = {
@@ -63,7 +61,7 @@ def _positive(values) -> np.ndarray:
 
 
 def draw(results_path, out_dir) -> list[Path]:
-    """Draws ``saturation.png`` from the results JSON.
+    """Draws ``<stem>.png`` from ``<stem>.json`` (``saturation`` or ``saturation_quick``).
 
     Args:
       results_path: ``saturation.json`` written by ``experiments.saturation``.
@@ -128,7 +126,7 @@ def draw(results_path, out_dir) -> list[Path]:
         fontsize=12,
     )
     fig.tight_layout(rect=(0, 0.07, 1, 0.97))
-    out = Path(out_dir) / FIGURE_NAME
+    out = Path(out_dir) / f"{Path(results_path).stem}.png"
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=120)
     plt.close(fig)
@@ -226,6 +224,8 @@ def summary_markdown(doc: dict) -> str:
 
 
 def write_summary(results_path, out_dir) -> Path:
-    """Writes ``saturation.md`` from the results JSON; returns its path."""
+    """Writes ``<stem>.md``, named after the results JSON; returns its path."""
     doc = read_json(results_path)
-    return atomic_write_text(Path(out_dir) / SUMMARY_NAME, summary_markdown(doc))
+    # Named after the JSON (saturation.md, saturation_quick.md), like the figure.
+    path = Path(out_dir) / f"{Path(results_path).stem}.md"
+    return atomic_write_text(path, summary_markdown(doc))
