@@ -10,12 +10,14 @@ seeds, library versions, device and git commit.
 from __future__ import annotations
 
 import datetime as _dt
+import glob
 import json
 import math
 import os
 import platform
 import subprocess
 import tempfile
+import warnings
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -152,22 +154,93 @@ def read_json(path: str | os.PathLike) -> dict[str, Any]:
 
 
 def read_jsonl(path: str | os.PathLike) -> list[dict[str, Any]]:
-    """Reads every record of a JSONL file; a missing file has none."""
+    """Reads every record of a JSONL file; a missing file has none.
+
+    :func:`append_jsonl` never leaves a partial line, but a file written or copied by
+    other means may end in one: a last line that is unterminated or does not decode is
+    dropped with a ``RuntimeWarning`` naming the file (its config is simply run again).
+    An unterminated last line that decodes to an object is kept: it is whole.
+
+    Raises:
+      ValueError: naming ``file:line`` for a line before the last that does not decode,
+        or that is not a JSON object (corruption that dropping cannot explain).
+    """
     path = Path(path)
     if not path.exists():
         return []
-    with open(path, encoding="utf-8") as f:
-        return [json.loads(line) for line in f if line.strip()]
+    text = path.read_text(encoding="utf-8")
+    lines = text.split("\n")
+    # The numbered lines that hold something; a terminated file ends in "" after split.
+    numbered = [(i + 1, line) for i, line in enumerate(lines) if line.strip()]
+    records = []
+    for n, (lineno, line) in enumerate(numbered):
+        last = n == len(numbered) - 1
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as e:
+            if last:
+                warnings.warn(
+                    f"{path}:{lineno}: dropped an undecodable last line ({e.msg}); "
+                    "a killed writer? its record will be recomputed",
+                    RuntimeWarning,
+                    stacklevel=2,
+                )
+                break
+            raise ValueError(
+                f"{path}:{lineno}: expected one JSON object per line, got undecodable "
+                f"text ({e.msg}); the file is corrupt before its last line"
+            ) from None
+        if not isinstance(record, dict):
+            raise ValueError(
+                f"{path}:{lineno}: expected a JSON object per line, got {type(record).__name__}"
+            )
+        # An unterminated last line that decodes to an object is whole: a JSON object
+        # cut anywhere before its closing brace does not decode.
+        records.append(record)
+    return records
+
+
+def temp_files(path: str | os.PathLike) -> list[Path]:
+    """The temp files :func:`atomic_write_text` makes for ``path`` (``.<name>.*.tmp``)."""
+    path = Path(path)
+    if not path.parent.is_dir():
+        return []
+    return sorted(path.parent.glob(f".{glob.escape(path.name)}.*.tmp"))
+
+
+def remove_stale_temp_files(path: str | os.PathLike) -> list[Path]:
+    """Deletes ``path``'s leftover temp files (a SIGKILL between write and rename).
+
+    Call it only when no other process is writing ``path``. Returns what it removed.
+    """
+    removed = []
+    for tmp in temp_files(path):
+        try:
+            tmp.unlink()
+            removed.append(tmp)
+        except FileNotFoundError:
+            pass
+    return removed
 
 
 def append_jsonl(path: str | os.PathLike, records: Iterable[Mapping[str, Any]]) -> Path:
     """Appends records to a JSONL file by rewriting it atomically.
 
     Rewriting costs O(file) per call, which is small next to a training run, and means
-    a kill at any moment leaves a complete file of whole lines.
+    a kill at any moment leaves a complete file of whole lines. An undecodable unterminated
+    last line already in the file (not written by this function) is dropped, as
+    :func:`read_jsonl` drops it; a whole one gets its newline.
     """
     old = Path(path).read_text(encoding="utf-8") if Path(path).exists() else ""
     if old and not old.endswith("\n"):
-        old += "\n"
+        head, _, tail = old.rpartition("\n")
+        try:
+            whole = isinstance(json.loads(tail), dict)
+        except json.JSONDecodeError:
+            whole = False
+        # A whole object only lacks its newline; anything else is what a writer killed
+        # mid-line leaves, which read_jsonl drops: drop it here too rather than bury it
+        # mid-file, where it would read as corruption.
+        old = old + "\n" if whole else (head + "\n" if head else "")
     new = "".join(json.dumps(to_jsonable(r), allow_nan=False) + "\n" for r in records)
     return atomic_write_text(path, old + new)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import warnings
 
 import jax.numpy as jnp
 import numpy as np
@@ -129,3 +130,33 @@ def test_to_jsonable_accepts_plain_dataclass_configs_via_to_dict():
             return {"lr": self.lr, "inf": math.inf}
 
     assert to_jsonable(Cfg(0.1)) == {"lr": 0.1, "inf": None}
+
+
+def test_read_jsonl_drops_a_cut_last_line_and_names_corruption_before_it(tmp_path):
+    path = tmp_path / "r.jsonl"
+    path.write_text('{"i": 0}\n{"i": 1}\n{"i": 2, "hist')  # a writer killed mid-line
+    with pytest.warns(RuntimeWarning, match=r"r\.jsonl:3: dropped an undecodable last line"):
+        assert read_jsonl(path) == [{"i": 0}, {"i": 1}]
+    # Appending drops the cut line too, instead of burying it mid-file.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        append_jsonl(path, [{"i": 3}])
+        assert read_jsonl(path) == [{"i": 0}, {"i": 1}, {"i": 3}]
+    path.write_text('{"i": 0}\n{"i": 1, "hist\n{"i": 2}\n')
+    with pytest.raises(ValueError, match=r"r\.jsonl:2: expected one JSON object per line"):
+        read_jsonl(path)
+    path.write_text('{"i": 0}\n[1, 2]\n')
+    with pytest.raises(ValueError, match=r"r\.jsonl:2: expected a JSON object per line"):
+        read_jsonl(path)
+
+
+def test_remove_stale_temp_files_deletes_only_this_files_temps(tmp_path):
+    path = tmp_path / "s.jsonl"
+    stale = [tmp_path / ".s.jsonl.abc123.tmp", tmp_path / ".s.jsonl.x.tmp"]
+    keep = [tmp_path / ".other.jsonl.abc.tmp", tmp_path / "s.jsonl", tmp_path / ".s.json.a.tmp"]
+    for p in stale + keep:
+        p.write_text("x")
+    assert results.remove_stale_temp_files(path) == sorted(stale)
+    assert sorted(tmp_path.iterdir()) == sorted(keep)
+    # The names match what atomic_write_text really makes.
+    assert atomic_write_text(path, "ok\n") == path and not results.temp_files(path)
