@@ -36,6 +36,7 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import math
+import numbers
 import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
@@ -171,32 +172,77 @@ class Data(NamedTuple):
 def make_optimizer(name: str, kwargs: Mapping[str, Any] | None = None):
     """``lr -> optax.GradientTransformation`` for an optax optimizer named ``name``.
 
-    The learning rate goes through ``optax.inject_hyperparams``, so it lives in the
-    optimizer state: one compiled program serves every lr, and lr can be vmapped.
+    Only the learning rate goes through ``optax.inject_hyperparams``, so it lives in the
+    optimizer state: one compiled program serves every lr, and lr can be vmapped. Every
+    other argument (``kwargs`` and the factory's own defaults) stays a Python value, so
+    optimizers that branch on an int in Python (``adafactor``'s ``min_dim_size_to_factor``)
+    still trace.
 
     Raises:
       ValueError: naming ``optimizer`` if optax has no such optimizer taking
-        ``learning_rate``, or ``optimizer_kwargs`` if it takes no such argument.
+        ``learning_rate`` (the ``scale_by_*`` building blocks are not optimizers: they do
+        not descend), or ``optimizer_kwargs`` if it takes no such argument or lacks a
+        required one.
     """
     kwargs = dict(kwargs or {})
-    factory = getattr(optax, name, None) if isinstance(name, str) else None
+    # optax's optimizers are lower-case functions; CamelCase names are state classes.
+    is_public = (
+        isinstance(name, str) and name.islower() and not name.startswith(("_", "scale_by_"))
+    )
+    factory = getattr(optax, name, None) if is_public else None
     try:
-        params = inspect.signature(factory).parameters if callable(factory) else {}
+        signature = inspect.signature(factory) if callable(factory) else None
     except (TypeError, ValueError):
-        params = {}
+        signature = None
+    params = signature.parameters if signature is not None else {}
     if "learning_rate" not in params:
         raise ValueError(
             f"optimizer: expected the name of an optax optimizer that takes a learning_rate "
             f"(e.g. 'sgd', 'adam', 'adamw', 'rmsprop'), got {name!r}"
         )
+    takes = sorted(set(params) - {"learning_rate"})
     has_var_kw = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
     unknown = sorted(set(kwargs) - set(params)) if not has_var_kw else []
     if unknown or "learning_rate" in kwargs:
         raise ValueError(
-            f"optimizer_kwargs: optax.{name} takes {sorted(set(params) - {'learning_rate'})}, "
-            f"got {sorted(kwargs)} (set the learning rate with lr=)"
+            f"optimizer_kwargs: optax.{name} takes {takes}, got {sorted(kwargs)} "
+            "(set the learning rate with lr=)"
         )
-    return lambda lr: optax.inject_hyperparams(factory)(learning_rate=lr, **kwargs)
+    try:
+        signature.bind(learning_rate=1.0, **kwargs)
+    except TypeError as e:
+        raise ValueError(
+            f"optimizer_kwargs: optax.{name} takes {takes}, got {sorted(kwargs)} ({e})"
+        ) from None
+
+    def with_lr(learning_rate):
+        return factory(learning_rate=learning_rate, **kwargs)
+
+    return lambda lr: optax.inject_hyperparams(with_lr)(learning_rate=lr)
+
+
+def check_optimizer_runs(config: TrainConfig, params) -> None:
+    """Traces one optimizer step abstractly (``jax.eval_shape``: no compiling, no FLOPs).
+
+    Catches optimizers whose ``update`` needs more than ``(grads, state, params)``, such as
+    ``optax.lbfgs`` (it wants the loss value and function), before the real program is
+    built.
+
+    Raises:
+      ValueError: naming ``optimizer``.
+    """
+    optimizer = make_optimizer(config.optimizer, config.optimizer_kwargs)
+
+    def one_update(p):
+        return optimizer(jnp.float32(1.0)).update(p, optimizer(jnp.float32(1.0)).init(p), p)
+
+    try:
+        jax.eval_shape(one_update, params)
+    except Exception as e:  # noqa: BLE001 - any failure here means the optimizer won't run
+        raise ValueError(
+            f"optimizer: optax.{config.optimizer} cannot be used as "
+            f"update(grads, state, params) in a training step: {type(e).__name__}: {e}"
+        ) from None
 
 
 def _as_data(data) -> Data:
@@ -210,6 +256,15 @@ def _as_data(data) -> Data:
     )
 
 
+def _is_real(x) -> bool:
+    """A real number, numpy scalars included; ``True`` is not a learning rate."""
+    return isinstance(x, numbers.Real) and not isinstance(x, bool | np.bool_)
+
+
+def _is_int(x) -> bool:
+    return isinstance(x, numbers.Integral) and not isinstance(x, bool | np.bool_)
+
+
 def validate(config: TrainConfig, data, params=None) -> Data:
     """Checks a config against its data (and user params) in plain Python, before compiling.
 
@@ -220,15 +275,21 @@ def validate(config: TrainConfig, data, params=None) -> Data:
         raise ValueError(f"config: expected a TrainConfig, got {type(config).__name__}")
     sizes = check_sizes(config.sizes, "config.sizes")
     check_loss_name(config.loss, "config.loss")
-    resolve_activations(config.activations if len(sizes) > 2 else None, len(sizes) - 2)
+    # Checked for a single layer too, where it is unused: an unknown name is a typo.
+    resolve_activations(config.activations, len(sizes) - 2)
     make_optimizer(config.optimizer, config.optimizer_kwargs)
     if config.init not in INITS:
         raise ValueError(f"config.init: expected one of {INITS}, got {config.init!r}")
     for name, value in (("lr", config.lr), ("init_scale", config.init_scale)):
-        if not isinstance(value, int | float) or not math.isfinite(value) or value <= 0:
+        if not _is_real(value) or not math.isfinite(value) or value <= 0:
             raise ValueError(f"config.{name}: expected a finite number > 0, got {value!r}")
-    if not isinstance(config.epochs, int) or config.epochs < 1:
+    if not _is_int(config.epochs) or config.epochs < 1:
         raise ValueError(f"config.epochs: expected an int ≥ 1, got {config.epochs!r}")
+    if not _is_int(config.seed):
+        raise ValueError(f"config.seed: expected an int, got {config.seed!r}")
+    for name in ("shuffle", "bias"):
+        if not isinstance(getattr(config, name), bool | np.bool_):
+            raise ValueError(f"config.{name}: expected True or False, got {getattr(config, name)!r}")
     if config.grad not in GRAD_MODES:
         raise ValueError(f"config.grad: expected one of {GRAD_MODES}, got {config.grad!r}")
     if config.last_batch not in LAST_BATCH_MODES:
@@ -247,7 +308,7 @@ def validate(config: TrainConfig, data, params=None) -> Data:
         check_labels(y, sizes[-1], np.shape(x)[0], config.loss, f"data.y_{split}")
     n = np.shape(data.x_train)[0]
     bs = config.batch_size
-    if not isinstance(bs, int) or bs < 1 or bs > n:
+    if not _is_int(bs) or bs < 1 or bs > n:
         raise ValueError(
             f"config.batch_size: expected an int in [1, {n}] (the training set size), got {bs!r}"
         )
@@ -257,6 +318,8 @@ def validate(config: TrainConfig, data, params=None) -> Data:
             raise ValueError(f"params: expected layer widths {list(sizes)}, got {list(got)}")
         if config.bias != all("b" in layer for layer in params):
             raise ValueError(f"params: config.bias={config.bias} but the params' biases differ")
+    abstract_params = jax.eval_shape(lambda: init_params(config, jax.random.PRNGKey(0)))
+    check_optimizer_runs(config, abstract_params if params is None else params)
     return data
 
 

@@ -319,6 +319,21 @@ BAD_CONFIGS = [
     pytest.param(dict(sizes=(6, 1)), "data.y_train", id="K1-with-cce"),
     pytest.param(dict(grad="numeric"), "config.grad", id="unknown-grad"),
     pytest.param(dict(last_batch="pad"), "config.last_batch", id="unknown-last-batch"),
+    pytest.param(dict(lr=True), "config.lr", id="lr-bool"),
+    pytest.param(dict(batch_size=True), "config.batch_size", id="batch-bool"),
+    pytest.param(dict(epochs=2.0), "config.epochs", id="epochs-float"),
+    pytest.param(dict(seed=1.5), "config.seed", id="seed-float"),
+    pytest.param(dict(shuffle="no"), "config.shuffle", id="shuffle-str"),
+    pytest.param(dict(bias=1), "config.bias", id="bias-int"),
+    pytest.param(dict(activations="relux"), "activations", id="activation-single-layer"),
+    pytest.param(dict(optimizer="scale_by_rprop"), "optimizer", id="scale-by-not-optimizer"),
+    pytest.param(dict(optimizer="lbfgs"), "optimizer", id="optimizer-needs-value-fn"),
+    pytest.param(dict(optimizer="ScaleByZoomLinesearchState"), "optimizer", id="optax-class"),
+    pytest.param(
+        dict(optimizer="noisy_sgd", optimizer_kwargs={"eta": 0.1, "gamma": 0.5, "seed": 0, "x": 1}),
+        "optimizer_kwargs",
+        id="optimizer-kw-extra",
+    ),
 ]
 
 
@@ -351,6 +366,18 @@ def test_bad_labels_and_params_raise_before_compiling(small, forbid_compiling):
     no_bias = [{"w": np.zeros((6, 4), np.float32)}]
     with pytest.raises(ValueError, match="^params: config.bias"):
         train(config, small, params=no_bias)
+
+
+def test_numpy_scalars_and_optimizers_with_python_int_arguments_train(small):
+    """adafactor branches on an int in Python: only the lr may be traced (injected)."""
+    config = TrainConfig(
+        sizes=(6, 4), batch_size=np.int64(16), lr=np.float32(0.05), epochs=np.int32(2),
+        optimizer="adafactor", optimizer_kwargs={"min_dim_size_to_factor": 2},
+    )  # fmt: skip
+    result = train(config, small)
+    assert not result.diverged
+    assert result.history["train_loss"].shape == (2,)
+    assert result.history["train_loss"][-1] < result.history["train_loss"][0]
 
 
 def test_the_compile_guard_would_catch_a_late_error(small, forbid_compiling):
