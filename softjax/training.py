@@ -186,9 +186,7 @@ def make_optimizer(name: str, kwargs: Mapping[str, Any] | None = None):
     """
     kwargs = dict(kwargs or {})
     # optax's optimizers are lower-case functions; CamelCase names are state classes.
-    is_public = (
-        isinstance(name, str) and name.islower() and not name.startswith(("_", "scale_by_"))
-    )
+    is_public = isinstance(name, str) and name.islower() and not name.startswith(("_", "scale_by_"))
     factory = getattr(optax, name, None) if is_public else None
     try:
         signature = inspect.signature(factory) if callable(factory) else None
@@ -289,7 +287,9 @@ def validate(config: TrainConfig, data, params=None) -> Data:
         raise ValueError(f"config.seed: expected an int, got {config.seed!r}")
     for name in ("shuffle", "bias"):
         if not isinstance(getattr(config, name), bool | np.bool_):
-            raise ValueError(f"config.{name}: expected True or False, got {getattr(config, name)!r}")
+            raise ValueError(
+                f"config.{name}: expected True or False, got {getattr(config, name)!r}"
+            )
     if config.grad not in GRAD_MODES:
         raise ValueError(f"config.grad: expected one of {GRAD_MODES}, got {config.grad!r}")
     if config.last_batch not in LAST_BATCH_MODES:
