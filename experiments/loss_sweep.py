@@ -30,6 +30,7 @@ import sys
 import time
 from pathlib import Path
 
+from experiments._cli import require_results
 from softjax.data import load_dataset
 from softjax.losses import LOSS_NAMES
 from softjax.plots import sweep as plots
@@ -41,7 +42,7 @@ from softjax.results import (
     results_dir,
     write_json,
 )
-from softjax.sweeping import summarize, sweep
+from softjax.sweeping import select_grid, summarize, sweep
 from softjax.training import TrainConfig
 
 FULL = dict(
@@ -66,6 +67,16 @@ BATCH_SIZE = 64
 SMALL_SCALE, LARGE_SCALE = 0.01, 100.0
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer > 0, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected an integer > 0, got {value}")
+    return value
+
+
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="CI-sized grid")
@@ -74,16 +85,17 @@ def parse_args(argv=None):
     parser.add_argument("--source", choices=("tfds", "idx"), default="tfds")
     parser.add_argument("--data-dir", default=None, help="default: $SOFTJAX_DATA_DIR")
     parser.add_argument(
-        "--train-subset", type=int, default=None, help="first N training images only"
+        "--train-subset", type=_positive_int, default=None, help="first N training images only"
     )
-    parser.add_argument("--epochs", type=int, default=None)
+    parser.add_argument("--epochs", type=_positive_int, default=None)
     parser.add_argument("--name", default=None, help="file stem (default by mode)")
     return parser.parse_args(argv)
 
 
 def write_summary(records, grid, args, out: Path, name: str, elapsed: float | None):
     """Aggregates the records into ``<name>.json`` and ``<name>.md``."""
-    summary = summarize(records)
+    # Only this grid's records: the JSONL may also hold lines of older grids of this name.
+    summary = summarize(records, grid)
     text = summary_text(summary, grid)
     document = {
         "provenance": provenance(
@@ -96,6 +108,7 @@ def write_summary(records, grid, args, out: Path, name: str, elapsed: float | No
         ),
         "grid": grid,
         "wall_seconds": elapsed,
+        "n_records": len(select_grid(records, grid)),
         "cells": summary["cells"],
         "best": summary["best"],
         "summary": text,
@@ -276,6 +289,18 @@ def _claim(summary, large, losses) -> list[str]:
         b_small = _best(summary, "cce", small)
         if b_small and b_small["lr"] is not None and small != large:
             g_small = _cell(summary, "cce", small, b_small["lr"])["mean"]["logits_grad_norm"][0]
+            # Whether "most samples are already right" is read off the epoch-1 train
+            # accuracy of the same cell, not assumed.
+            train_acc = _cell(summary, "cce", large, _best(summary, "cce", large)["lr"])["mean"][
+                "train_accuracy"
+            ][0]
+            if train_acc is None:
+                right = ""
+            elif train_acc > 0.5:
+                right = f", most of which the model already gets right ({_pct(train_acc)} train "
+                right += "accuracy in epoch 1),"
+            else:
+                right = f" ({_pct(train_acc)} train accuracy in epoch 1),"
             out.append(
                 f"cce's ‖ŷ − y‖ in epoch 1 is {g_c:.3g} at init scale {large:g} vs {g_small:.3g} "
                 f"at {small:g}: "
@@ -283,8 +308,8 @@ def _claim(summary, large, losses) -> list[str]:
                     "it grows with saturation instead of vanishing, as SPEC §6 says."
                     if g_c >= g_small
                     else "it is smaller at the saturated init here; this is a mean over all "
-                    "samples during epoch 1, most of which the model already gets right, not "
-                    "the gradient of a saturated wrong sample."
+                    f"samples during epoch 1{right} not the gradient of a saturated wrong "
+                    "sample."
                 )
             )
     if "bce" in rows and "cce" in rows:
@@ -348,6 +373,34 @@ def markdown(document, name: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def redraw(args, out: Path, name: str, base: TrainConfig) -> dict:
+    """``--redraw``: the figures need only ``<name>.json``; the summary is recomputed
+    from ``<name>.jsonl`` only when it holds every record of the JSON's grid.
+
+    A missing, partial or foreign JSONL (lines of other grids only) leaves the JSON as it
+    is, so a redraw can never replace the results with a summary of fewer records.
+    """
+    json_path, jsonl_path = out / f"{name}.json", out / f"{name}.jsonl"
+    require_results(json_path)
+    document = read_json(json_path)
+    # The grid as it ran (a legacy file without base_config gets today's).
+    grid = {"base_config": base.to_dict()} | document["grid"]
+    expected = 1
+    for axis in ("losses", "lrs", "init_scales", "seeds", "data_seeds"):
+        expected *= len(grid[axis])
+    records = select_grid(read_jsonl(jsonl_path), grid) if jsonl_path.exists() else []
+    if len(records) == expected:
+        return write_summary(records, grid, args, out, name, document.get("wall_seconds"))
+    why = (
+        f"{jsonl_path} is missing"
+        if not jsonl_path.exists()
+        else f"{jsonl_path} holds {len(records)} of the grid's {expected} records"
+    )
+    print(f"--redraw: {why}; figures and {name}.md from {json_path} as it stands")
+    atomic_write_text(out / f"{name}.md", markdown(document, name))
+    return document
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     mode = dict(QUICK if args.quick else FULL)
@@ -371,22 +424,17 @@ def main(argv=None) -> int:
         "source": args.source,
     }
     if args.redraw:
-        document = read_json(out / f"{name}.json")
-        records = read_jsonl(out / f"{name}.jsonl")
-        document = write_summary(
-            records,
-            # The grid as it ran (a legacy file without base_config gets today's).
-            {"base_config": base.to_dict()} | document["grid"],
-            args,
-            out,
-            name,
-            document.get("wall_seconds"),
-        )
+        document = redraw(args, out, name, base)
     else:
         start = time.perf_counter()
         data = load_dataset("mnist", source=args.source, data_dir=args.data_dir)
         if mode["train_subset"]:
             n = mode["train_subset"]
+            if n > len(data.x_train):
+                raise SystemExit(
+                    f"--train-subset: expected at most {len(data.x_train)} (the training "
+                    f"set), got {n}"
+                )
             data = data._replace(x_train=data.x_train[:n], y_train=data.y_train[:n])
         print(f"data ready in {time.perf_counter() - start:.1f} s", flush=True)
         records = sweep(
@@ -401,7 +449,14 @@ def main(argv=None) -> int:
             out_dir=out,
             progress=True,
             meta={"argv": sys.argv, "source": args.source, "train_subset": mode["train_subset"]},
+            # In the resume key: another subset or source is other data, not a resume.
+            data_info={
+                "dataset": "mnist",
+                "source": args.source,
+                "train_subset": mode["train_subset"],
+            },
         )
+        grid["data"] = records[0]["data"]
         elapsed = time.perf_counter() - start
         document = write_summary(records, grid, args, out, name, elapsed)
     paths = plots.draw(out / f"{name}.json", out)

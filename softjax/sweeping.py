@@ -101,7 +101,15 @@ from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
 from softjax.losses import LOSS_NAMES
-from softjax.results import append_jsonl, provenance, read_json, read_jsonl, results_dir
+from softjax.results import (
+    append_jsonl,
+    provenance,
+    read_json,
+    read_jsonl,
+    remove_stale_temp_files,
+    results_dir,
+    to_jsonable,
+)
 from softjax.results import write_json as _write_json
 from softjax.training import HISTORY_KEYS, TrainConfig, init_params, make_train, validate
 
@@ -194,7 +202,19 @@ def default_mesh() -> Mesh | None:
 
 
 def _check_axis(values, name: str, check, expected: str) -> list:
-    if isinstance(values, str | bytes) or not isinstance(values, Sequence | np.ndarray):
+    if isinstance(values, str | bytes):
+        raise ValueError(f"{name}: expected a non-empty sequence of {expected}, got {values!r}")
+    if not isinstance(values, Sequence) and hasattr(values, "__array__"):
+        # numpy and JAX arrays: a 1-D array is a list of Python scalars (.tolist()), so
+        # the checks below see ints and floats, not 0-d arrays.
+        arr = np.asarray(values)
+        if arr.ndim != 1:
+            raise ValueError(
+                f"{name}: expected a 1-D array or a sequence of {expected}, "
+                f"got an array of shape {arr.shape}"
+            )
+        values = arr.tolist()
+    elif not isinstance(values, Sequence):
         raise ValueError(f"{name}: expected a non-empty sequence of {expected}, got {values!r}")
     values = list(values)
     if not values:
@@ -270,26 +290,118 @@ def check_grid(base_config, data, *, losses, lrs, init_scales, seeds, data_seeds
     return checked, grid
 
 
-def config_key(config: dict[str, Any], data_seed: int) -> str:
-    """A stable key over a record's config fields: sha256 of their sorted JSON."""
-    text = json.dumps({"config": config, "data_seed": data_seed}, sort_keys=True)
+FINGERPRINT_ROWS = 256
+"""Rows of ``x_train``/``x_test`` hashed (evenly strided) by :func:`data_fingerprint`."""
+
+
+def _digest(h, name: str, a) -> None:
+    a = np.ascontiguousarray(np.asarray(a))
+    h.update(f"{name}:{a.dtype.str}:{a.shape}:".encode())
+    h.update(a.tobytes())
+
+
+def data_fingerprint(data, info: dict[str, Any] | None = None) -> dict[str, Any]:
+    """What identifies the training data of a sweep, cheaply: shapes, dtypes and a hash.
+
+    The hash (sha256, 16 hex digits) covers every label of ``y_train``/``y_test`` (so a
+    different subset or row order changes it) and ``FINGERPRINT_ROWS`` evenly strided rows
+    of ``x_train``/``x_test`` (hashing all of MNIST's pixels would cost more than it
+    protects). ``info`` adds what the arrays cannot say (dataset name, source, subset
+    size) and is stored as given.
+
+    Returns:
+      ``{"n_train", "n_test", "x_dtype", "sha256", **info}``, JSON-ready.
+    """
+    x_train, y_train, x_test, y_test = tuple(data)
+    h = hashlib.sha256()
+    for name, x in (("x_train", x_train), ("x_test", x_test)):
+        step = max(1, len(x) // FINGERPRINT_ROWS)
+        _digest(h, name, np.asarray(x[::step]))
+        h.update(f"{name}.shape:{tuple(np.shape(x))}".encode())
+    _digest(h, "y_train", y_train)
+    _digest(h, "y_test", y_test)
+    return {
+        "n_train": int(len(x_train)),
+        "n_test": int(len(x_test)),
+        "x_dtype": np.dtype(np.asarray(x_train[:1]).dtype).name,
+        "sha256": h.hexdigest()[:16],
+        **(info or {}),
+    }
+
+
+def config_key(config: dict[str, Any], data_seed: int, data: dict[str, Any] | None = None) -> str:
+    """A stable key over a record's config, data seed and data: sha256 of sorted JSON.
+
+    ``data`` is the :func:`data_fingerprint`, so a resumed sweep on other data (another
+    subset, source or order) reruns instead of reusing. ``data=None`` gives the key of
+    files written before the fingerprint existed (config and data seed only).
+    """
+    fields = {"config": config, "data_seed": data_seed}
+    if data is not None:
+        fields["data"] = data
+    text = json.dumps(fields, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
-def grid_configs(base_config: TrainConfig, grid: dict[str, list]) -> list[dict[str, Any]]:
+def grid_configs(
+    base_config: TrainConfig, grid: dict[str, list], data: dict[str, Any] | None = None
+) -> list[dict[str, Any]]:
     """Every point of the grid as ``{"config", "data_seed", "key"}``, in run order.
 
     Run order: loss (a branch of the one program), then data seed (one call each), then the
-    vmapped axes init scale × lr × init seed.
+    vmapped axes init scale × lr × init seed. ``data`` is the data fingerprint in the key.
     """
     points = []
     for loss, data_seed in itertools.product(grid["losses"], grid["data_seeds"]):
         for scale, lr, seed in itertools.product(grid["init_scales"], grid["lrs"], grid["seeds"]):
             config = base_config.replace(loss=loss, lr=lr, init_scale=scale, seed=seed).to_dict()
             points.append(
-                {"config": config, "data_seed": data_seed, "key": config_key(config, data_seed)}
+                {
+                    "config": config,
+                    "data_seed": data_seed,
+                    "key": config_key(config, data_seed, data),
+                }
             )
     return points
+
+
+_PER_POINT = ("loss", "lr", "init_scale", "seed")
+
+
+def select_grid(records: Sequence[dict[str, Any]], grid: dict[str, Any]) -> list[dict[str, Any]]:
+    """The records that belong to ``grid``; a JSONL file may also hold older grids' lines.
+
+    Matches on the records' own stored fields, not on recomputed keys, so files written
+    before a ``TrainConfig`` field was added still select: the loss, lr, init scale, init
+    seed and data seed must be on the grid's axes, the rest of the config must equal
+    ``grid["base_config"]`` (when given) and the record's ``data`` fingerprint must equal
+    ``grid.get("data")`` (both None for files without one). Later duplicates of a key are
+    dropped.
+    """
+    axes = {
+        "loss": grid["losses"],
+        "lr": grid["lrs"],
+        "init_scale": grid["init_scales"],
+        "seed": grid["seeds"],
+        "data_seed": grid["data_seeds"],
+    }
+    # JSON form on both sides: a config read back has lists where to_dict() has tuples.
+    base = to_jsonable(grid.get("base_config"))
+    base = None if base is None else {k: v for k, v in base.items() if k not in _PER_POINT}
+    data = to_jsonable(grid.get("data"))
+    out, seen = [], set()
+    for r in records:
+        if any(r.get(k) not in values for k, values in axes.items()):
+            continue
+        if base is not None:
+            config = to_jsonable(r.get("config", {}))
+            if {k: v for k, v in config.items() if k not in _PER_POINT} != base:
+                continue
+        if to_jsonable(r.get("data")) != data or r.get("key") in seen:
+            continue
+        seen.add(r.get("key"))
+        out.append(r)
+    return out
 
 
 # --------------------------------------------------------------------------- running
@@ -304,7 +416,7 @@ def _fetch(tree):
     return jax.device_get(tree)
 
 
-def _record(point, history_row, finite: bool, run_id: str) -> dict[str, Any]:
+def _record(point, history_row, finite: bool, run_id: str, data=None) -> dict[str, Any]:
     """One JSONL line; the history is cut at divergence exactly as ``train()`` cuts it."""
     config = point["config"]
     history = {k: np.asarray(history_row[k]) for k in HISTORY_KEYS}
@@ -320,6 +432,7 @@ def _record(point, history_row, finite: bool, run_id: str) -> dict[str, Any]:
         "init_scale": config["init_scale"],
         "seed": config["seed"],
         "data_seed": point["data_seed"],
+        "data": data,
         "config": config,
         "diverged": not finite,
         "diverged_epoch": diverged_epoch,
@@ -340,7 +453,17 @@ def padded_size(n: int, n_devices: int) -> int:
     return per_device * n_devices
 
 
-def run_group(program, loss_index: int, points, data, mesh, dtype, data_seed: int, run_id: str):
+def run_group(
+    program,
+    loss_index: int,
+    points,
+    data,
+    mesh,
+    dtype,
+    data_seed: int,
+    run_id: str,
+    fingerprint: dict[str, Any] | None = None,
+):
     """Runs one (loss, data seed) group of points through its compiled program.
 
     Returns:
@@ -361,7 +484,7 @@ def run_group(program, loss_index: int, points, data, mesh, dtype, data_seed: in
     finite = np.asarray(finite)[:n]
     history = {k: np.asarray(v)[:n] for k, v in history.items()}
     records = [
-        _record(p, {k: v[i] for k, v in history.items()}, bool(finite[i]), run_id)
+        _record(p, {k: v[i] for k, v in history.items()}, bool(finite[i]), run_id, fingerprint)
         for i, p in enumerate(points)
     ]
     return records, params
@@ -388,6 +511,7 @@ def sweep(
     progress: bool = True,
     return_params: bool = False,
     meta: dict[str, Any] | None = None,
+    data_info: dict[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
     """Trains every config of ``losses × lrs × init_scales × seeds × data_seeds``.
 
@@ -417,6 +541,9 @@ def sweep(
       return_params: add each new record's final params (numpy pytree) under
         ``"params"`` (never written to the file).
       meta: extra fields for this run's provenance (e.g. the CLI's argv).
+      data_info: what identifies the data beyond its arrays (e.g. ``{"dataset": "mnist",
+        "source": "tfds", "train_subset": 640}``); goes into each record's ``data``
+        fingerprint (:func:`data_fingerprint`) and so into its resume key.
 
     Returns:
       One record per grid point in run order (loss, data seed, init scale, lr, init
@@ -437,13 +564,18 @@ def sweep(
     )
     if name is not None and (not isinstance(name, str) or not name or "/" in name):
         raise ValueError(f"name: expected a file stem without '/', got {name!r}")
-    points = grid_configs(base_config, grid)
+    fingerprint = data_fingerprint(data, data_info)
+    points = grid_configs(base_config, grid, fingerprint)
 
     path = meta_path = None
     done: dict[str, dict[str, Any]] = {}
     if name is not None:
         folder = Path(out_dir) if out_dir is not None else results_dir()
         path, meta_path = folder / f"{name}.jsonl", folder / f"{name}.meta.json"
+        if jax.process_index() == 0:
+            # A SIGKILL between a temp write and its rename leaves the temp file behind.
+            for stale in (path, meta_path):
+                remove_stale_temp_files(stale)
         done = {r["key"]: r for r in read_jsonl(path)}
     todo = [p for p in points if p["key"] not in done]
     new: dict[str, dict[str, Any]] = {}
@@ -466,6 +598,7 @@ def sweep(
                     seeds={"init": grid["seeds"], "data": grid["data_seeds"]},
                     n_configs=len(points),
                     n_to_run=len(todo),
+                    data=fingerprint,
                     mesh_devices=1 if mesh is None else mesh.size,
                     **(meta or {}),
                 ),
@@ -487,7 +620,15 @@ def sweep(
                         bar.set_description(f"{loss} data_seed={data_seed}")
                     start = time.perf_counter()
                     records, params = run_group(
-                        program, loss_index, group, device_data, mesh, dtype, data_seed, run_id
+                        program,
+                        loss_index,
+                        group,
+                        device_data,
+                        mesh,
+                        dtype,
+                        data_seed,
+                        run_id,
+                        fingerprint,
                     )
                     seconds = time.perf_counter() - start
                     for r in records:
@@ -517,8 +658,15 @@ def _bar(total: int, progress: bool):
 # ------------------------------------------------------------------------ summaries
 
 
-def summarize(records: Sequence[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+def summarize(
+    records: Sequence[dict[str, Any]], grid: dict[str, Any] | None = None
+) -> dict[str, list[dict[str, Any]]]:
     """Means and standard deviations over seeds, per (loss, init scale, lr) cell.
+
+    ``grid`` (the sweep's axes, optionally ``base_config`` and ``data``) keeps only the
+    records of that grid (:func:`select_grid`): a JSONL file appended to by several
+    grids under one name holds all their lines, and mixing them would average runs of
+    other configs or data into a cell.
 
     Diverged runs are counted (``n_diverged``) and left out of the statistics, since their
     histories stop early. For each history key, ``mean[key]`` and ``std[key]`` are
@@ -529,7 +677,13 @@ def summarize(records: Sequence[dict[str, Any]]) -> dict[str, list[dict[str, Any
 
     Returns:
       ``{"cells": [...], "best": [...]}``, JSON-ready.
+
+    Raises:
+      ValueError: when a cell's finite runs have histories of different lengths (runs
+        with different epochs mixed in one cell), naming the cell.
     """
+    if grid is not None:
+        records = select_grid(records, grid)
     groups: dict[tuple, list[dict[str, Any]]] = {}
     for r in records:
         groups.setdefault((r["loss"], r["init_scale"], r["lr"]), []).append(r)
@@ -547,6 +701,13 @@ def summarize(records: Sequence[dict[str, Any]]) -> dict[str, list[dict[str, Any
         }
         for key in HISTORY_KEYS:
             if finite:
+                lengths = sorted({len(r["history"][key]) for r in finite})
+                if len(lengths) > 1:
+                    raise ValueError(
+                        f"records: cell loss={loss} init_scale={scale} lr={lr} mixes "
+                        f"histories of lengths {lengths} in {key!r}; expected one length "
+                        "(records of different grids? pass grid= to keep one)"
+                    )
                 values = np.array([r["history"][key] for r in finite], dtype=float)
                 cell["mean"][key] = values.mean(axis=0).tolist()
                 cell["std"][key] = values.std(axis=0).tolist()

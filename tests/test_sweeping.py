@@ -240,7 +240,7 @@ def test_a_killed_sweep_keeps_whole_lines_resumes_the_rest_then_reruns_nothing(
         assert line["run_id"] == run["run_id"]
         assert set(line["history"]) == set(HISTORY_KEYS)
         assert line["config"]["lr"] == line["lr"] and line["config"]["seed"] == line["seed"]
-        assert line["key"] == config_key(line["config"], line["data_seed"])
+        assert line["key"] == config_key(line["config"], line["data_seed"], line["data"])
 
     # 2. The rerun trains only the two missing groups and leaves the finished lines alone.
     monkeypatch.setattr(sweep_module, "append_jsonl", real_append)
