@@ -166,11 +166,23 @@ def _final(result, key="test_accuracy") -> float:
     return float(history[-1]) if len(history) else math.nan
 
 
+def _train(config: TrainConfig, data, params=None):
+    """``train`` with its per-epoch progress bar, under the outer bar over runs.
+
+    One MNIST MLP run takes minutes, so the outer bar alone (whose postfix names the run)
+    would sit still that long; the inner bar is fed by one ``jax.debug.callback`` per epoch
+    from inside the compiled program (the results are unchanged). On a non-TTY (CI logs)
+    tqdm prints plain lines instead of redrawing.
+    """
+    return train(config, data, params=params, progress=True)
+
+
 def _runs(config: TrainConfig, data, seeds, bar, label: str) -> list:
+    """One run of ``config`` per seed, each a step of the outer bar."""
     results = []
     for seed in seeds:
         bar.set_postfix_str(f"{label} seed {seed}")
-        results.append(train(config.replace(seed=seed), data))
+        results.append(_train(config.replace(seed=seed), data))
         bar.update(1)
     return results
 
@@ -243,7 +255,7 @@ def blobs_item(seeds, bar) -> tuple[list[dict], dict]:
         bar.set_postfix_str(f"blobs seed {seed}")
         data = make_blobs(jax.random.PRNGKey(seed))
         config = BLOBS.replace(batch_size=len(data.y_train), seed=seed)
-        results.append(train(config, data))
+        results.append(_train(config, data))
         datasets.append(data)
         bar.update(1)
     accuracies = [_final(r) for r in results]
@@ -367,7 +379,7 @@ def hw_softmax_item(data, raw_data, epochs, judged, bar) -> list[dict]:
         if ordered is None:
             continue
         bar.set_postfix_str(f"homework softmax, {order_name}")
-        result = train(config, ordered)
+        result = _train(config, ordered)
         bar.update(1)
         error = 100 * (1 - _final(result))
         rows.append(
@@ -396,7 +408,7 @@ def hw_mlp_item(data, raw_data, seeds, epochs, hidden, judged, bar) -> list[dict
     rows = []
     if raw_data is not None:
         bar.set_postfix_str("homework MLP, the homework's own init")
-        result = train(config, raw_data, params=homework_mlp_init(hidden))
+        result = _train(config, raw_data, params=homework_mlp_init(hidden))
         bar.update(1)
         error = 100 * (1 - _final(result))
         rows.append(
@@ -437,12 +449,12 @@ def hw_mlp_item(data, raw_data, seeds, epochs, hidden, judged, bar) -> list[dict
 def _with_decay(config: TrainConfig, data, decay_epochs: int):
     """``config`` for ``epochs − decay_epochs`` epochs, then lr/10 for ``decay_epochs`` more,
     continuing from the first stage's params (a step decay through two ``train`` calls)."""
-    first = train(config.replace(epochs=config.epochs - decay_epochs), data)
+    first = _train(config.replace(epochs=config.epochs - decay_epochs), data)
     # A different seed gives the second stage fresh minibatch orders.
     second = config.replace(
         epochs=decay_epochs, lr=config.lr * TUNED_DECAY_FACTOR, seed=config.seed + 1000
     )
-    return first, train(second, data, params=first.params)
+    return first, _train(second, data, params=first.params)
 
 
 def tuned_items(data, seeds, mlp_seeds, epochs, judged, bar) -> list[dict]:
@@ -491,7 +503,7 @@ def learn_sleep_item(seeds, epochs, bar) -> list[dict]:
     for seed in seeds:
         bar.set_postfix_str(f"learn/sleep seed {seed}")
         data = make_learn_sleep(jax.random.PRNGKey(seed))
-        accuracies.append(_final(train(config.replace(seed=seed), data)))
+        accuracies.append(_final(_train(config.replace(seed=seed), data)))
         # The generator's own boundary, 0.6·learn + 0.4·sleep = 5: the best any model
         # can do on these noisy labels, for scale.
         score = sj_data.LEARN_WEIGHT * data.x_test[:, 0] + sj_data.SLEEP_WEIGHT * data.x_test[:, 1]
