@@ -629,7 +629,9 @@ def run(args) -> dict:
         "seeds": list(seeds),
         "mnist_seeds": list(mnist_seeds),
         "mlp_seeds": list(mlp_seeds),
-        "blobs": BLOBS.to_dict(),
+        # BLOBS is full batch: record the batch size the runs used (N, from the data), not
+        # TrainConfig's default 64 that BLOBS carries until the data is known.
+        "blobs": blobs["config"],
         "seed_mnist": SEED_MNIST.to_dict(),
         "hw_softmax": HW_SOFTMAX.to_dict(),
         "hw_mlp": HW_MLP.to_dict(),
