@@ -21,9 +21,13 @@ Random items report the mean ± sample std over seeds 0-4; deterministic ones on
 
 Run::
 
-    python -m experiments.reproduce            # everything, ~15-25 min on 2 CPU cores
-    python -m experiments.reproduce --quick    # CI-sized, < 90 s, writes *_quick files
+    python -m experiments.reproduce            # everything, ~12-13 min on 2 CPU cores
+    python -m experiments.reproduce --quick    # CI-sized, ~1-2 min, writes *_quick files
     python -m experiments.reproduce --redraw   # figures and table from the JSON only
+
+Times on 2 shared CPU cores: the committed full run took 751 s (``total_wall_s`` in
+``results/reproduce.json``; items 5 and 6, the MLPs, ~330 s each); a --quick run with
+source="idx" took 124 s wall (51 s CPU) with the machine loaded by other jobs.
 """
 
 from __future__ import annotations
