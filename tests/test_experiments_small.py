@@ -128,6 +128,7 @@ def test_mlp_depth_cli_writes_json_figure_and_summary(depth_run):
         assert 0.0 <= run["test_accuracy"] <= 1.0 and not run["diverged"]
     summary = (out / "mlp_depth_quick.md").read_text()
     assert "| sigmoid |" in summary and "## Reading" in summary
+    assert "from `mlp_depth_quick.json`" in summary
 
 
 def test_mlp_depth_sigmoid_shrinks_the_backpropagated_error(depth_run):
