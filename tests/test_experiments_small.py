@@ -197,3 +197,27 @@ def test_layer_stats_match_autodiff():
     for name in ("grad_norm", "mean_abs_delta", "mean_fprime"):
         np.testing.assert_allclose(stats[name], auto[name], rtol=1e-5, err_msg=name)
     np.testing.assert_allclose(stats["mean_abs_delta"][-1], auto["output_delta"], rtol=1e-5)
+
+
+def test_depth_reading_follows_the_data():
+    """The f′ sentence states what the numbers show: agreement, partial or none."""
+    from softjax.plots.depth import fprime_agreement
+
+    def ratios(per_layer, fprime):
+        return {
+            (a, "init"): {"delta_per_layer": d, "mean_fprime": f}
+            for a, d, f in zip(("sigmoid", "relu", "tanh"), per_layer, fprime, strict=True)
+        }
+
+    agree = fprime_agreement(
+        ratios((0.2, 0.5, 0.8), (0.24, 0.48, 0.94)), ["sigmoid", "relu", "tanh"]
+    )
+    assert "is the order of the mean f′" in agree
+    partial = fprime_agreement(
+        ratios((0.2, 0.9, 0.8), (0.24, 0.48, 0.94)), ["sigmoid", "relu", "tanh"]
+    )
+    assert partial.startswith("sigmoid has the smallest mean f′") and "differs" in partial
+    against = fprime_agreement(
+        ratios((0.6, 0.5, 0.8), (0.24, 0.48, 0.94)), ["sigmoid", "relu", "tanh"]
+    )
+    assert against.startswith("relu shrinks δ the most although sigmoid")

@@ -233,6 +233,44 @@ def summary_markdown(doc: dict, source: str = "mlp_depth.json") -> str:
     return "\n".join(lines)
 
 
+def fprime_agreement(ratios: dict, acts) -> str:
+    """Whether the order of the δ shrink at init follows the order of the mean f′.
+
+    The recursion δ_l = (δ_{l+1} W_{l+1}ᵀ) ∘ f′(Z_l) scales δ by f′ at every hidden layer,
+    so a smaller mean f′ predicts a smaller per-layer factor; W_{l+1}ᵀ scales it too, so
+    the prediction can fail. The sentence says which part held, from the numbers.
+
+    Args:
+      ratios: ``{(activation, stage): layer_ratios(...)}``.
+      acts: the activations to compare.
+    """
+    acts = [a for a in acts if ratios[a, "init"]["mean_fprime"] is not None]
+    if len(acts) < 2:
+        return "With fewer than two activations with hidden layers there is no order to compare."
+    by_shrink = sorted(acts, key=lambda a: ratios[a, "init"]["delta_per_layer"])
+    by_fprime = sorted(acts, key=lambda a: ratios[a, "init"]["mean_fprime"])
+    shrink_text = " < ".join(by_shrink)
+    fprime_text = " < ".join(by_fprime)
+    if by_shrink == by_fprime:
+        return (
+            f"The order of the per-layer δ factor at init ({shrink_text}, the first shrinks δ "
+            f"the most) is the order of the mean f′ ({fprime_text}), as the recursion "
+            "δ_l = (δ_{l+1} W_{l+1}ᵀ) ∘ f′(Z_l) predicts from f′."
+        )
+    if by_shrink[0] == by_fprime[0]:
+        return (
+            f"{by_shrink[0]} has the smallest mean f′ and shrinks δ the most, as the recursion "
+            "δ_l = (δ_{l+1} W_{l+1}ᵀ) ∘ f′(Z_l) predicts from f′; the rest of the order "
+            f"differs (per-layer δ factor {shrink_text}, mean f′ {fprime_text}), so there "
+            "the W_{l+1}ᵀ factor matters as much as f′."
+        )
+    return (
+        f"{by_shrink[0]} shrinks δ the most although {by_fprime[0]} has the smallest mean "
+        f"f′ (per-layer δ factor {shrink_text}, mean f′ {fprime_text}): f′ alone does not "
+        "predict the order here; the recursion's W_{l+1}ᵀ factor scales δ too."
+    )
+
+
 def _reading(by_act, ratios, deepest: int, epochs: int) -> list[str]:
     """Sentences whose numbers and orderings come from the results."""
     out = []
@@ -250,13 +288,13 @@ def _reading(by_act, ratios, deepest: int, epochs: int) -> list[str]:
             + ", ".join(f"{_fmt(ratios[a, 'init']['delta_ratio'])}× for {a}" for a in ordered)
             + " the output layer's."
         )
+        out.append(fprime_agreement(ratios, acts))
         worst = ordered[0]
         out.append(
-            f"{worst} shrinks δ the most, as the recursion predicts from its f′: "
-            f"its first layer's weight gradient is {_fmt(ratios[worst, 'init']['grad_ratio'])}× "
-            f"the output layer's at init and {_fmt(ratios[worst, 'trained']['grad_ratio'])}× "
-            f"after {epochs} epoch(s) (the weight gradient also carries A_(l−1), so its "
-            "ratio differs from δ's)."
+            f"{worst}'s first layer's weight gradient is "
+            f"{_fmt(ratios[worst, 'init']['grad_ratio'])}× the output layer's at init and "
+            f"{_fmt(ratios[worst, 'trained']['grad_ratio'])}× after {epochs} epoch(s) (the "
+            "weight gradient also carries A_(l−1), so its ratio differs from δ's)."
         )
     for act, runs in by_act.items():
         accs = [(r["depth"], r["test_accuracy"]) for r in runs if r["test_accuracy"] is not None]
