@@ -226,7 +226,11 @@ def _check_axis(values, name: str, check, expected: str) -> list:
                 f"{name}: expected a 1-D array or a sequence of {expected}, "
                 f"got an array of shape {arr.shape}"
             )
-        values = arr.tolist()
+        # A float32 array's 0.1 is 0.10000000149…; its shortest repr is the 0.1 the caller
+        # typed, which keeps the key (and the record) equal to a list's [0.1].
+        values = (
+            [float(str(v)) for v in arr] if np.issubdtype(arr.dtype, np.floating) else arr.tolist()
+        )
     elif not isinstance(values, Sequence):
         raise ValueError(f"{name}: expected a non-empty sequence of {expected}, got {values!r}")
     values = list(values)

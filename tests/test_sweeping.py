@@ -412,3 +412,91 @@ def test_summarize_averages_finite_seeds_and_picks_the_best_lr_without_divergenc
     best = {b["loss"]: b for b in summary["best"]}
     assert best["cce"]["lr"] == 0.1 and best["cce"]["final_test_accuracy"] == pytest.approx(0.8)
     assert best["mse"]["lr"] is None
+
+
+# ---------------------------------------------- data in the key, grids, arrays, temps
+
+
+@pytest.fixture
+def no_training(monkeypatch):
+    """sweep() with the training replaced by zeros: the bookkeeping, with no compile."""
+    calls = []
+
+    def fake_run_group(program, loss_index, points, data, mesh, dtype, data_seed, run_id, fp):
+        calls.append(len(points))
+        history = {k: np.zeros(BASE.epochs) for k in HISTORY_KEYS}
+        return [sweep_module._record(p, history, True, run_id, fp) for p in points], None
+
+    monkeypatch.setattr(sweep_module, "_program", lambda *args: None)
+    monkeypatch.setattr(sweep_module, "run_group", fake_run_group)
+    return calls
+
+
+def test_the_resume_key_holds_the_data_so_other_data_reruns(tiny, tmp_path, no_training):
+    kw = {**GRID, "name": "d", "out_dir": tmp_path, "progress": False}
+    subset = tiny._replace(x_train=tiny.x_train[:48], y_train=tiny.y_train[:48])
+    info = {"dataset": "gauss", "source": "idx", "train_subset": 48}
+    first = sweep(BASE, subset, **kw, data_info=info)
+    assert no_training == [4, 4] and first[0]["data"]["n_train"] == 48
+    assert first[0]["data"]["train_subset"] == 48
+    # The full data under the same name: nothing of the subset's run is reused.
+    full = sweep(BASE, tiny, **kw, data_info={**info, "train_subset": None})
+    assert no_training == [4] * 4 and {r["data"]["n_train"] for r in full} == {72}
+    # The same data but another source or row order is other data too.
+    sweep(BASE, tiny, **kw, data_info={**info, "train_subset": None, "source": "tfds"})
+    perm = np.random.default_rng(0).permutation(len(tiny.x_train))
+    shuffled = tiny._replace(x_train=tiny.x_train[perm], y_train=tiny.y_train[perm])
+    sweep(BASE, shuffled, **kw, data_info={**info, "train_subset": None})
+    assert no_training == [4] * 8
+    # The same data again: a resume, nothing runs.
+    assert sweep(BASE, tiny, **kw, data_info={**info, "train_subset": None}) == full
+    assert no_training == [4] * 8
+    # The file keeps every grid's lines; select_grid and summarize(grid=) pick one out.
+    lines = read_jsonl(tmp_path / "d.jsonl")
+    assert len(lines) == 32
+    grid = {**GRID, "base_config": BASE.to_dict(), "data": first[0]["data"]}
+    assert sweep_module.select_grid(lines, grid) == first
+    cells = sweep_module.summarize(lines, grid)["cells"]
+    assert [c["n"] for c in cells] == [2] * 4  # two seeds per cell, not eight lines
+
+
+def test_summarize_refuses_to_mix_histories_of_different_lengths():
+    records = [
+        _fake_record("cce", 1.0, 0.1, 0, [0.5, 0.7]),
+        _fake_record("cce", 1.0, 0.1, 1, [0.5, 0.7, 0.8]),  # another grid's epochs
+    ]
+    with pytest.raises(ValueError, match=r"cce init_scale=1.0 lr=0.1 mixes .*\[2, 3\]"):
+        sweep_module.summarize(records)
+    grid = dict(losses=["cce"], lrs=[0.1], init_scales=[1.0], seeds=[0], data_seeds=[0])
+    assert sweep_module.summarize(records, grid)["cells"][0]["n"] == 1
+
+
+def test_numpy_and_jax_arrays_are_accepted_as_axes(tiny, no_training):
+    records = sweep(
+        BASE,
+        tiny,
+        losses=["cce"],
+        lrs=jnp.array([0.1, 0.5]),
+        init_scales=np.array([1.0]),
+        seeds=np.arange(2),
+        data_seeds=jnp.array([3]),
+        progress=False,
+    )
+    assert [(r["lr"], r["seed"], r["data_seed"]) for r in records] == [
+        (0.1, 0, 3),
+        (0.1, 1, 3),
+        (0.5, 0, 3),
+        (0.5, 1, 3),
+    ]
+    assert all(type(r["seed"]) is int for r in records)
+    with pytest.raises(ValueError, match=r"lrs: expected a 1-D array .*shape \(1, 2\)"):
+        sweep(BASE, tiny, lrs=np.array([[0.1, 0.5]]), progress=False)
+
+
+def test_a_sweep_deletes_the_temp_files_a_sigkill_left(tiny, tmp_path, no_training):
+    stale = [tmp_path / ".s.jsonl.k1ll3d.tmp", tmp_path / ".s.meta.json.x.tmp"]
+    other = tmp_path / ".t.jsonl.k1ll3d.tmp"  # another sweep's: not ours to delete
+    for p in [*stale, other]:
+        p.write_text('{"half a li')
+    sweep(BASE, tiny, **GRID, name="s", out_dir=tmp_path, progress=False)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [other.name, "s.jsonl", "s.meta.json"]
