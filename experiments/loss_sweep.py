@@ -88,6 +88,9 @@ def parse_args(argv=None):
         "--train-subset", type=_positive_int, default=None, help="first N training images only"
     )
     parser.add_argument("--epochs", type=_positive_int, default=None)
+    parser.add_argument(
+        "--losses", nargs="+", choices=LOSS_NAMES, default=None, help="default: all five"
+    )
     parser.add_argument("--name", default=None, help="file stem (default by mode)")
     return parser.parse_args(argv)
 
@@ -413,7 +416,7 @@ def main(argv=None) -> int:
     base = TrainConfig(sizes=(784, 10), batch_size=BATCH_SIZE, epochs=mode["epochs"])
     grid = {
         "base_config": base.to_dict(),
-        "losses": list(LOSS_NAMES),
+        "losses": list(args.losses or LOSS_NAMES),
         "lrs": mode["lrs"],
         "init_scales": mode["init_scales"],
         "seeds": mode["seeds"],

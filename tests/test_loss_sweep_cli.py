@@ -1,0 +1,136 @@
+"""The loss_sweep CLI end to end on a tiny MNIST subset, and its --redraw guards.
+
+One real run (640 images, 1 epoch, two losses: one small compile) is shared by the
+module; the regression tests copy its files and fake the training or the plotting where
+they test only the bookkeeping, so the file stays cheap.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+import softjax.sweeping as sweep_module
+from experiments import loss_sweep
+from softjax.results import read_json, read_jsonl
+from softjax.training import HISTORY_KEYS
+
+NAME = "loss_sweep_quick"
+FIGURES = [f"{NAME}_curves.png", f"{NAME}_heatmap.png", f"{NAME}_saturation.png"]
+N_CONFIGS = 2 * 5 * 2 * 2  # losses × quick init scales × quick lrs × quick seeds
+
+
+def _argv(data_dir, out, subset=640):
+    return [
+        "--quick",
+        "--source",
+        "idx",
+        "--data-dir",
+        str(data_dir),
+        "--train-subset",
+        str(subset),
+        "--epochs",
+        "1",
+        "--losses",
+        "cce",
+        "mse",
+        "--out",
+        str(out),
+    ]
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory, shared_data_dir):
+    out = tmp_path_factory.mktemp("loss_sweep")
+    assert loss_sweep.main(_argv(shared_data_dir, out)) == 0
+    return out
+
+
+def _copy(src, dst, names):
+    dst.mkdir(parents=True, exist_ok=True)
+    for name in names:
+        shutil.copy(src / name, dst / name)
+    return dst
+
+
+def test_a_tiny_run_writes_results_summary_and_figures(run):
+    doc = read_json(run / f"{NAME}.json")
+    assert doc["n_records"] == N_CONFIGS and len(read_jsonl(run / f"{NAME}.jsonl")) == N_CONFIGS
+    assert doc["grid"]["losses"] == ["cce", "mse"] and doc["grid"]["epochs"] == 1
+    data = doc["grid"]["data"]
+    assert (data["n_train"], data["train_subset"], data["source"]) == (640, 640, "idx")
+    assert len(doc["cells"]) == 2 * 5 * 2 and all(c["n"] == 2 for c in doc["cells"])
+    assert "first 640 training images" in (run / f"{NAME}.md").read_text()
+    assert all((run / f).stat().st_size > 0 for f in FIGURES)
+
+
+def test_redraw_with_only_the_json_redraws_the_figures_and_keeps_the_results(run, tmp_path):
+    out = _copy(run, tmp_path, [f"{NAME}.json"])
+    before = (out / f"{NAME}.json").read_bytes()
+    assert loss_sweep.main(["--quick", "--redraw", "--out", str(out)]) == 0
+    assert (out / f"{NAME}.json").read_bytes() == before  # not rewritten from zero records
+    assert all((out / f).stat().st_size > 0 for f in FIGURES)
+    assert (out / f"{NAME}.md").read_text() == (run / f"{NAME}.md").read_text()
+
+
+def test_redraw_without_the_json_says_so(tmp_path):
+    with pytest.raises(SystemExit, match=r"--redraw: no results at .*loss_sweep_quick\.json"):
+        loss_sweep.main(["--quick", "--redraw", "--out", str(tmp_path)])
+
+
+def test_redraw_summarizes_only_this_grids_lines(run, tmp_path, monkeypatch):
+    """Lines of an older grid under the same name (3 epochs) neither crash nor mix in."""
+    monkeypatch.setattr(loss_sweep.plots, "draw", lambda *args: [])
+    out = _copy(run, tmp_path, [f"{NAME}.json", f"{NAME}.jsonl"])
+    old = []
+    for r in read_jsonl(out / f"{NAME}.jsonl"):
+        r = json.loads(json.dumps(r))
+        r["config"]["epochs"] = 3
+        r["key"] = "old-" + r["key"]
+        r["history"] = {k: [0.0, 0.0, 0.0] for k in HISTORY_KEYS}
+        old.append(r)
+    lines = (out / f"{NAME}.jsonl").read_text()
+    (out / f"{NAME}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in old) + lines)
+    assert loss_sweep.main(["--quick", "--redraw", "--out", str(out)]) == 0
+    doc, ref = read_json(out / f"{NAME}.json"), read_json(run / f"{NAME}.json")
+    assert doc["n_records"] == N_CONFIGS and doc["cells"] == ref["cells"]
+    # A JSONL missing some of the grid's lines: the JSON stays as it was.
+    (out / f"{NAME}.jsonl").write_text("".join(lines.splitlines(keepends=True)[:5]))
+    before = (out / f"{NAME}.json").read_bytes()
+    assert loss_sweep.main(["--quick", "--redraw", "--out", str(out)]) == 0
+    assert (out / f"{NAME}.json").read_bytes() == before
+
+
+def test_another_train_subset_reruns_and_the_same_one_resumes(
+    run, tmp_path, monkeypatch, shared_data_dir
+):
+    """The resume key holds the data: 1280 images do not reuse the 640-image results."""
+    calls = []
+
+    def fake_run_group(program, loss_index, points, data, mesh, dtype, data_seed, run_id, fp):
+        calls.append(len(points))
+        history = {k: np.full(1, 0.5) for k in HISTORY_KEYS}
+        return [sweep_module._record(p, history, True, run_id, fp) for p in points], None
+
+    monkeypatch.setattr(sweep_module, "_program", lambda *args: None)
+    monkeypatch.setattr(sweep_module, "run_group", fake_run_group)
+    monkeypatch.setattr(loss_sweep.plots, "draw", lambda *args: [])
+    out = _copy(run, tmp_path, [f"{NAME}.json", f"{NAME}.jsonl", f"{NAME}.meta.json"])
+    assert loss_sweep.main(_argv(shared_data_dir, out, subset=640)) == 0
+    assert calls == []  # the same data: everything resumes
+    assert loss_sweep.main(_argv(shared_data_dir, out, subset=1280)) == 0
+    assert sum(calls) == N_CONFIGS
+    doc = read_json(out / f"{NAME}.json")
+    assert doc["grid"]["data"]["n_train"] == 1280 and doc["n_records"] == N_CONFIGS
+    assert len(read_jsonl(out / f"{NAME}.jsonl")) == 2 * N_CONFIGS
+
+
+@pytest.mark.parametrize("value", ["0", "-5", "many"])
+def test_train_subset_and_epochs_must_be_positive_integers(value, capsys):
+    for flag in ("--train-subset", "--epochs"):
+        with pytest.raises(SystemExit):
+            loss_sweep.parse_args([flag, value])
+        assert f"argument {flag}: expected an integer > 0" in capsys.readouterr().err
