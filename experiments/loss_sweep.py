@@ -95,20 +95,31 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
-def write_summary(records, grid, args, out: Path, name: str, elapsed: float | None):
-    """Aggregates the records into ``<name>.json`` and ``<name>.md``."""
+def write_summary(
+    records, grid, args, out: Path, name: str, elapsed: float | None, trained_by=None
+):
+    """Aggregates the records into ``<name>.json`` and ``<name>.md``.
+
+    ``trained_by``: on a redraw, the provenance of the run that trained the records. It
+    stays the document's provenance (the numbers are that run's); the redraw's own commit,
+    time and versions are recorded beside it under ``redraw``.
+    """
     # Only this grid's records: the JSONL may also hold lines of older grids of this name.
     summary = summarize(records, grid)
     text = summary_text(summary, grid)
+    prov = provenance(
+        grid["base_config"],
+        seeds={"init": grid["seeds"], "data": grid["data_seeds"]},
+        argv=sys.argv,
+        grid={k: v for k, v in grid.items() if k != "base_config"},
+        jsonl=f"{name}.jsonl",
+        redrawn=args.redraw,
+    )
+    if trained_by is not None:
+        redraw_info = {k: prov[k] for k in ("argv", "versions", "git_commit", "created")}
+        prov = {**trained_by, "redrawn": True, "redraw": redraw_info}
     document = {
-        "provenance": provenance(
-            grid["base_config"],
-            seeds={"init": grid["seeds"], "data": grid["data_seeds"]},
-            argv=sys.argv,
-            grid={k: v for k, v in grid.items() if k != "base_config"},
-            jsonl=f"{name}.jsonl",
-            redrawn=args.redraw,
-        ),
+        "provenance": prov,
         "grid": grid,
         "wall_seconds": elapsed,
         "n_records": len(select_grid(records, grid)),
@@ -393,7 +404,10 @@ def redraw(args, out: Path, name: str, base: TrainConfig) -> dict:
         expected *= len(grid[axis])
     records = select_grid(read_jsonl(jsonl_path), grid) if jsonl_path.exists() else []
     if len(records) == expected:
-        return write_summary(records, grid, args, out, name, document.get("wall_seconds"))
+        return write_summary(
+            records, grid, args, out, name, document.get("wall_seconds"),
+            trained_by=document["provenance"],
+        )  # fmt: skip
     why = (
         f"{jsonl_path} is missing"
         if not jsonl_path.exists()
