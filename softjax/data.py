@@ -5,9 +5,11 @@ arrays: float32 features and int32 labels for a train and a test split.
 
 Real data comes from two interchangeable sources, both offline-capable:
 
-* ``source="tfds"`` (default) prepares the dataset with tensorflow-datasets from the
-  raw ``.gz`` files under ``SOFTJAX_DATA_DIR`` (or downloads them when online) and
-  caches the prepared copy, so later loads skip preparation.
+* ``source="tfds"`` (default, the project's chosen loader) prepares the dataset with
+  tensorflow-datasets from the raw ``.gz`` files under ``SOFTJAX_DATA_DIR`` (or
+  downloads them when online) and caches the prepared copy, so later loads skip
+  preparation. Preparation holds a per-dataset lock file in the cache, so concurrent
+  processes take turns.
 * ``source="idx"`` reads the same raw files with numpy alone, in about 0.3 s, and
   never imports TensorFlow.
 
@@ -21,13 +23,23 @@ from __future__ import annotations
 import contextlib
 import functools
 import hashlib
+import importlib.util
 import os
 import shutil
 import socket
+import sys
 import threading
+import urllib.parse
+import urllib.request
 import zlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, NamedTuple
+
+try:  # POSIX only; without it (Windows) preparations are not locked, see _cache_lock
+    import fcntl
+except ImportError:
+    fcntl = None
 
 import jax
 import jax.numpy as jnp
@@ -46,6 +58,10 @@ NUM_PIXELS = IMAGE_SHAPE[0] * IMAGE_SHAPE[1]
 
 # How long the no-data-no-network case may wait before giving a clear error.
 CONNECT_TIMEOUT_S = 2.0
+# Retries per tfds download (tfds's own default is 10, with exponential backoff: a
+# dead network then fails only after ~208 s). 3 still ride out a brief glitch, and
+# give up after ~1.2 s of backoff.
+TFDS_DOWNLOAD_RETRIES = 3
 
 
 class Dataset(NamedTuple):
@@ -117,11 +133,13 @@ _IDX_MAGIC = {"images": 0x00000803, "labels": 0x00000801}
 # tables and the few bytes that inflate to the IDX magic number.
 _HEADER_PREFIX_BYTES = 4096
 
-# Where tfds downloads each dataset from; probed before an online preparation.
-_DOWNLOAD_HOSTS = {
-    "mnist": ("storage.googleapis.com", 443),
-    "fashion_mnist": ("fashion-mnist.s3-website.eu-central-1.amazonaws.com", 80),
+# Where tfds downloads each dataset from (scheme and host of its registered URLs);
+# probed, or the proxy for that scheme, before an online preparation.
+_DOWNLOAD_URLS = {
+    "mnist": "https://storage.googleapis.com",
+    "fashion_mnist": "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com",
 }
+_DEFAULT_PORTS = {"http": 80, "https": 443, "socks4": 1080, "socks5": 1080, "socks5h": 1080}
 
 
 def _raw_file_name(split: str, kind: str) -> str:
@@ -338,12 +356,34 @@ def _reorder(
 # --------------------------------------------------------------------------------------
 
 
+def _tfds_missing_error(err: ImportError) -> ImportError:
+    """The error for source="tfds" without tensorflow-datasets, with both fixes."""
+    return ImportError(
+        f'source="tfds" (the default) needs tensorflow-datasets and TensorFlow ({err}): '
+        "install softjax[experiments] or pass source='idx' with data_dir= (or "
+        f"{DATA_DIR_ENV}) pointing at the raw files."
+    )
+
+
+def _check_tfds_installed() -> None:
+    """Raises the install hint at once, before the connectivity probe spends 2 s.
+
+    find_spec only locates the packages, without importing TensorFlow (seconds).
+    """
+    for module in ("tensorflow_datasets", "tensorflow"):
+        if importlib.util.find_spec(module) is None:
+            raise _tfds_missing_error(ModuleNotFoundError(f"No module named {module!r}"))
+
+
 def _import_tfds() -> Any:
     """Imports tensorflow_datasets quietly, keeping TensorFlow off the GPU."""
     # Must be set before TensorFlow loads; setdefault keeps a user's own choice.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    import tensorflow as tf
-    import tensorflow_datasets as tfds
+    try:
+        import tensorflow as tf
+        import tensorflow_datasets as tfds
+    except ImportError as err:  # a bare ModuleNotFoundError would not say what to do
+        raise _tfds_missing_error(err) from err
 
     # TF only decodes images here; left alone it would reserve most of the GPU
     # memory JAX needs. This fails harmlessly if TF already initialised its devices.
@@ -374,6 +414,31 @@ def _can_reach(host: str, port: int, timeout_s: float = CONNECT_TIMEOUT_S) -> bo
     return bool(reachable) and reachable[0]
 
 
+def _first_hop(url: str) -> tuple[str, int, str]:
+    """(host, port, description) of the first connection a download of ``url`` opens.
+
+    tfds downloads with requests, which goes through the proxy named by
+    HTTPS_PROXY/HTTP_PROXY/ALL_PROXY (any case) unless NO_PROXY exempts the host.
+    Behind a proxy the data host itself is often unreachable directly, so probing it
+    would wrongly report "offline": probe the proxy instead. urllib reads the same
+    variables as requests does.
+    """
+    parts = urllib.parse.urlsplit(url)
+    host, port = parts.hostname or "", parts.port or _DEFAULT_PORTS[parts.scheme]
+    proxies = urllib.request.getproxies()
+    proxy = proxies.get(parts.scheme) or proxies.get("all")
+    if not proxy or urllib.request.proxy_bypass(host):
+        return host, port, host
+    proxy_parts = urllib.parse.urlsplit(proxy if "://" in proxy else f"http://{proxy}")
+    try:
+        proxy_port = proxy_parts.port or _DEFAULT_PORTS.get(proxy_parts.scheme, 80)
+    except ValueError:  # a malformed port: let requests report it
+        proxy_port = None
+    if not proxy_parts.hostname or proxy_port is None:
+        return host, port, host
+    return proxy_parts.hostname, proxy_port, f"proxy {proxy_parts.hostname}:{proxy_port}"
+
+
 def _has_prepared_copy(cache_dir: Path, name: str) -> bool:
     """Cheap, TF-free guess whether tfds prepared ``name`` in ``cache_dir`` before.
 
@@ -399,36 +464,182 @@ def _remove_dir(path: Path) -> None:
     shutil.rmtree(path, ignore_errors=True)
 
 
+def _remove_path(path: Path) -> None:
+    """Deletes a file, link or folder tree if present."""
+    if path.is_dir() and not path.is_symlink():
+        _remove_dir(path)
+    else:
+        path.unlink(missing_ok=True)
+
+
 def _remove_if_empty(path: Path) -> None:
     """Deletes an empty folder; leaves a non-empty or missing one alone."""
     with contextlib.suppress(OSError):
         path.rmdir()
 
 
-def _remove_partial_cache(dataset_version_dir: Path, extract_dir: Path) -> None:
-    """Deletes what a failed preparation left, so the next load starts clean."""
-    _remove_dir(dataset_version_dir)
-    dataset_dir = dataset_version_dir.parent
-    for leftover in dataset_dir.glob(f"incomplete.*_{dataset_version_dir.name}"):
-        _remove_dir(leftover)
-    _remove_if_empty(dataset_dir)
-    _remove_dir(extract_dir)
-    _remove_if_empty(extract_dir.parent)
+def _lock_owner(path: Path) -> str:
+    """Who holds a lock file, for the waiting message: the pid written in it."""
+    with contextlib.suppress(OSError, ValueError):
+        return f"process {int(path.read_text())}"
+    return "another process"
+
+
+def _locks_path(fd: int, path: Path) -> bool:
+    """Whether the open file ``fd`` is still the file at ``path`` (not unlinked)."""
+    try:
+        on_disk, opened = path.stat(), os.fstat(fd)
+    except FileNotFoundError:
+        return False
+    return (on_disk.st_dev, on_disk.st_ino) == (opened.st_dev, opened.st_ino)
+
+
+@contextlib.contextmanager
+def _cache_lock(cache_dir: Path, name: str) -> Iterator[None]:
+    """Holds ``<cache_dir>/<name>.lock`` while this process checks and prepares ``name``.
+
+    Two processes preparing one dataset in one cache break each other: each one's
+    failure cleanup deletes the other's tfds folders. With this lock only one
+    prepares; the other waits, says so on stderr, then finds the dataset prepared.
+
+    The lock file holds the owner's pid and is deleted on release, so no litter stays
+    in the cache. That is safe because the owner unlinks it before unlocking, and a
+    waiter that then gets the lock on the unlinked file sees that it no longer is the
+    file at the path and starts over. Where flock is missing (Windows) nothing is
+    locked, as before. flock is advisory: plain tfds runs are not kept out.
+    """
+    if fcntl is None:
+        yield
+        return
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    path = cache_dir / f"{name}.lock"
+    while True:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                print(
+                    f"softjax.data: waiting for {_lock_owner(path)} to finish preparing "
+                    f"{name} in {cache_dir} (lock file {path})...",
+                    file=sys.stderr,
+                    flush=True,
+                )
+                fcntl.flock(fd, fcntl.LOCK_EX)
+        except BaseException:
+            os.close(fd)
+            raise
+        if _locks_path(fd, path):
+            break
+        os.close(fd)  # the previous owner deleted this file: lock the new one
+    try:
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        yield
+    finally:
+        path.unlink(missing_ok=True)  # before unlocking: see the docstring
+        os.close(fd)
+
+
+def _remove_stale_leftovers(cache_dir: Path, name: str, version_dir: Path) -> None:
+    """Deletes what an interrupted preparation of ``name`` left. Call under the lock.
+
+    Only the lock holder prepares ``name``, so anything tfds writes while preparing
+    that is there before we start is debris from a killed run: ``incomplete.*``
+    folders (tfds removes its own on a Python error, not on SIGKILL), a version folder
+    tfds does not call prepared (tfds would "reuse" it and then fail to read it), the
+    extraction folder and half-downloaded ``*.tmp.*`` folders.
+    """
+    stale = [
+        *version_dir.parent.glob("incomplete.*"),
+        *(cache_dir / "downloads" / name).glob("*.tmp.*"),
+        *(path for path in (version_dir, _extract_dir(cache_dir, name)) if path.exists()),
+    ]
+    for path in stale:
+        _remove_path(path)
+    # Folders the debris alone kept alive; tfds recreates them as needed.
+    _remove_if_empty(version_dir.parent)
+    _remove_if_empty(cache_dir / "downloads" / name)
+    if stale:
+        print(
+            f"softjax.data: removed leftovers of an interrupted {name} preparation: "
+            + ", ".join(map(str, stale)),
+            file=sys.stderr,
+            flush=True,
+        )
+
+
+def _tfds_paths(cache_dir: Path, name: str) -> set[Path]:
+    """What tfds has written for ``name`` in ``cache_dir``, listed one level deep.
+
+    The folders a preparation of ``name`` writes into (the dataset folder with its
+    version and ``incomplete.*`` folders, its download folder with downloads and
+    ``*.tmp.*`` folders, its extraction folder) and their entries. Other datasets'
+    entries in the shared ``downloads/`` are left out: another process may be
+    preparing one of them right now.
+    """
+    downloads = cache_dir / "downloads"
+    folders = (cache_dir / name, downloads / name, _extract_dir(cache_dir, name))
+    listed = {path for path in (downloads, *folders) if path.exists()}
+    for folder in folders:
+        if folder.is_dir():
+            listed.update(folder.iterdir())
+    return listed
+
+
+def _remove_created(cache_dir: Path, name: str, before: set[Path]) -> None:
+    """Deletes what tfds created for ``name`` since ``before`` was listed, and no more.
+
+    Entries go first, deepest first; the folders they sat in go only if that left them
+    empty, since ``downloads/`` is shared with the other dataset.
+    """
+    downloads = cache_dir / "downloads"
+    folders = {downloads, cache_dir / name, downloads / name, _extract_dir(cache_dir, name)}
+    created = _tfds_paths(cache_dir, name) - before
+    for path in sorted(created, key=lambda path: len(path.parts), reverse=True):
+        if path in folders:
+            _remove_if_empty(path)
+        else:
+            _remove_path(path)
+
+
+@contextlib.contextmanager
+def _download_retries(retries: int) -> Iterator[None]:
+    """Caps tfds's download retries while preparing.
+
+    tfds retries each download MAX_RETRIES = 10 times with exponential backoff
+    (tensorflow_datasets/core/download/downloader.py): with DNS down, a download
+    failed only after ~208 s. DownloadConfig has no knob for it; the module global is
+    read per download, so it is set here and restored after. If a tfds release drops
+    the global, its own default applies.
+    """
+    try:
+        from tensorflow_datasets.core.download import downloader
+    except ImportError:
+        downloader = None
+    if downloader is None or not hasattr(downloader, "MAX_RETRIES"):
+        yield
+        return
+    saved = downloader.MAX_RETRIES
+    downloader.MAX_RETRIES = retries
+    try:
+        yield
+    finally:
+        downloader.MAX_RETRIES = saved
 
 
 def _prepare_with_tfds(tfds: Any, builder: Any, raw_dir: Path | None, cache_dir: Path) -> None:
     """Runs ``builder.download_and_prepare``, offline from ``raw_dir`` when given.
 
-    On failure the partial dataset and extraction folders are removed before a clear
-    error is raised. On success the extracted copies are removed too: the prepared
-    records are the cache, and the extracted files would only duplicate ~100 MB.
+    Call under `_cache_lock`. On failure everything this preparation created is
+    removed before a clear error is raised. On success the extracted copies are
+    removed too: the prepared records are the cache, and the extracted files would only
+    duplicate ~100 MB.
     """
     name = builder.name
     extract_dir = _extract_dir(cache_dir, name)
-    data_path = Path(builder.data_path)
-    # A version folder that tfds does not call prepared is debris from a crash;
-    # tfds would "reuse" it and then fail to read it.
-    _remove_dir(data_path)
+    _remove_stale_leftovers(cache_dir, name, Path(builder.data_path))
+    before = _tfds_paths(cache_dir, name)
     if raw_dir is None:
         config = tfds.download.DownloadConfig(extract_dir=extract_dir)
     else:
@@ -440,21 +651,30 @@ def _prepare_with_tfds(tfds: Any, builder: Any, raw_dir: Path | None, cache_dir:
             force_checksums_validation=True,
         )
     try:
-        builder.download_and_prepare(download_config=config)
+        with _download_retries(TFDS_DOWNLOAD_RETRIES):
+            builder.download_and_prepare(download_config=config)
     except BaseException as err:
-        _remove_partial_cache(data_path, extract_dir)
+        _remove_created(cache_dir, name, before)
         if isinstance(err, tfds.download.download_manager.NonMatchingChecksumError):
             raise ValueError(
                 f"tfds rejected the raw {name} files from {raw_dir or 'the download'}: a file "
                 f"is corrupt or truncated (size or sha256 mismatch). Partial cache removed. {err}"
             ) from err
         if isinstance(err, Exception):
+            hint = (
+                ""
+                if raw_dir is not None
+                else f" Downloading failed? Set {DATA_DIR_ENV} (or pass data_dir=) to a folder "
+                f"holding {name}/ with the raw files to prepare offline."
+            )
             raise RuntimeError(
-                f"tfds failed to prepare {name} in {cache_dir} (partial cache removed): {err}"
+                f"tfds failed to prepare {name} in {cache_dir} (partial cache removed): "
+                f"{str(err).rstrip('.')}.{hint}"
             ) from err
         raise  # KeyboardInterrupt and friends: cleaned up, now propagate unchanged
     _remove_dir(extract_dir)
-    _remove_if_empty(extract_dir.parent)
+    if cache_dir / "downloads" not in before:
+        _remove_if_empty(cache_dir / "downloads")
 
 
 def _load_tfds_split(tfds: Any, builder: Any, split: str) -> tuple[np.ndarray, np.ndarray]:
@@ -466,19 +686,25 @@ def _load_tfds_split(tfds: Any, builder: Any, split: str) -> tuple[np.ndarray, n
 def _load_with_tfds(
     name: str, raw_dir: Path | None, cache_dir: Path
 ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """Prepares (once) and reads both splits with tfds."""
+    """Prepares (once, under a lock) and reads both splits with tfds."""
+    _check_tfds_installed()
     if raw_dir is None and not _has_prepared_copy(cache_dir, name):
         # Check before importing TensorFlow, so the offline error comes in seconds.
-        host, port = _DOWNLOAD_HOSTS[name]
+        host, port, target = _first_hop(_DOWNLOAD_URLS[name])
         if not _can_reach(host, port):
             raise _no_data_error(
                 name,
-                f"no prepared copy in {cache_dir}, no {DATA_DIR_ENV}, and {host} is unreachable",
+                f"no prepared copy in {cache_dir}, no {DATA_DIR_ENV}, and {target} is unreachable",
             )
     tfds = _import_tfds()
     builder = tfds.builder(name, data_dir=os.fspath(cache_dir))
     if not builder.is_prepared():
-        _prepare_with_tfds(tfds, builder, raw_dir, cache_dir)
+        with _cache_lock(cache_dir, name):
+            # Another process may have prepared it while we waited for the lock; a
+            # fresh builder reads what is on disk now.
+            builder = tfds.builder(name, data_dir=os.fspath(cache_dir))
+            if not builder.is_prepared():
+                _prepare_with_tfds(tfds, builder, raw_dir, cache_dir)
     return {split: _load_tfds_split(tfds, builder, split) for split in _SPLITS}
 
 
@@ -524,7 +750,12 @@ def load_dataset(
     IDX header and size before TensorFlow is imported; then the dataset is prepared
     offline unless ``cache_dir`` already holds a prepared copy. Without a data folder,
     a prepared copy is used if there is one; otherwise tfds downloads it, after a
-    2-second connectivity probe that turns "offline" into a prompt, clear error.
+    2-second connectivity probe (of the proxy, when HTTPS_PROXY/HTTP_PROXY apply) that
+    turns "offline" into a prompt, clear error; a download that fails anyway gives up
+    after a few retries, not tfds's ~200 s. Preparation runs under the lock file
+    ``<cache_dir>/<name>.lock``: a second process waits (and says so on stderr), then
+    uses the first one's copy. Leftovers of a killed preparation are removed before
+    preparing, and a failed preparation removes what it created.
 
     Args:
         name: ``"mnist"`` or ``"fashion_mnist"``.
@@ -542,12 +773,13 @@ def load_dataset(
         A `Dataset` with 60000 train and 10000 test examples, labels 0..9.
 
     Raises:
-        ValueError: unknown ``name`` or ``source``; a raw file that is not
+        ValueError: unknown ``name``, ``source`` or ``order``; a raw file that is not
             gzip/IDX, or has the wrong size, checksum or dims.
         FileNotFoundError: missing data folder or raw file; or no data at all and
             no network.
-        RuntimeError: tfds failed to prepare the dataset for another reason; the
-            partial cache has been removed.
+        ImportError: ``source="tfds"`` without tensorflow-datasets installed.
+        RuntimeError: tfds failed to prepare the dataset for another reason, e.g. a
+            failed download; the partial cache has been removed.
     """
     _check_choice(name, DATASET_NAMES, "dataset name")
     _check_choice(source, SOURCES, "source")

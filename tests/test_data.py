@@ -7,10 +7,12 @@ prepared once per session by the `tfds_datasets` fixture (see conftest.py).
 
 from __future__ import annotations
 
+import functools
 import gzip
 import importlib.util
 import os
 import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -96,6 +98,11 @@ def assert_no_cache_left(cache_dir: Path, name: str = "mnist") -> None:
     assert not (cache_dir / "downloads" / f"extracted_{name}").exists()
 
 
+def files_under(folder: Path) -> list[str]:
+    """Every file and folder below `folder`, relative, sorted: what a cache holds."""
+    return sorted(str(path.relative_to(folder)) for path in folder.rglob("*"))
+
+
 def forbid_preparation(monkeypatch) -> None:
     """Makes any tfds preparation fail the test: the cache alone must do."""
     import tensorflow_datasets as tfds
@@ -104,6 +111,50 @@ def forbid_preparation(monkeypatch) -> None:
         raise AssertionError("download_and_prepare called for a prepared dataset")
 
     monkeypatch.setattr(tfds.core.DatasetBuilder, "download_and_prepare", fail)
+
+
+def spy_on_preparation(monkeypatch, action) -> None:
+    """Replaces tfds's preparation with `action(builder, download_config)`.
+
+    For tests of what surrounds a preparation (config, locking, cleanup), which a
+    real one would slow down by ~15-70 s.
+    """
+    import tensorflow_datasets as tfds
+
+    def prepare(self, *, download_config=None, **kwargs):
+        action(self, download_config)
+
+    monkeypatch.setattr(tfds.core.DatasetBuilder, "download_and_prepare", prepare)
+
+
+def copy_prepared(tfds_cache_dir: Path, cache_dir: Path, name: str) -> Path:
+    """Copies the session's prepared `name` into `cache_dir`; returns its version folder."""
+    shutil.copytree(tfds_cache_dir / name, cache_dir / name)
+    (version_dir,) = (cache_dir / name).glob("[0-9]*")
+    return version_dir
+
+
+@functools.cache
+def tfds_order_uint8(data_dir: Path, name: str) -> dict:
+    """{split: (uint8 images, labels)} exactly as tfds stores them, read by the idx source.
+
+    Lets a test stand in for decoding a prepared copy (seconds) in ~0.3 s.
+    """
+    raw_dir = data_dir / name
+    splits = {split: data._load_idx_split(raw_dir, name, split) for split in data._SPLITS}
+    return data._reorder(splits, "idx", "tfds")
+
+
+PROXY_VARIABLES = [
+    case(f"{scheme}_proxy")
+    for scheme in ("http", "https", "all", "no")
+    for case in (str, str.upper)
+]
+
+
+def clear_proxies(monkeypatch) -> None:
+    for variable in PROXY_VARIABLES:
+        monkeypatch.delenv(variable, raising=False)
 
 
 # --------------------------------------------------------------------------------------
@@ -265,6 +316,7 @@ def test_corrupt_file_tfds_source_leaves_no_partial_cache(raw_copy, tmp_path, sh
     with pytest.raises(ValueError, match=f"tfds rejected .*corrupt.*{SMALL_FILE}"):
         load_dataset("mnist", data_dir=raw_copy, cache_dir=cache_dir)
     assert_no_cache_left(cache_dir)
+    assert files_under(cache_dir) == []  # no downloads/ folder or lock file either
 
 
 def test_idx_source_without_data_dir_says_how_to_fix(monkeypatch):
@@ -304,6 +356,201 @@ def test_connectivity_probe_is_bounded_even_if_connect_hangs(monkeypatch):
         assert time.perf_counter() - start < 2.0
     finally:
         release.set()  # let the probe thread finish
+
+
+@pytest.mark.parametrize("module", ["tensorflow_datasets", "tensorflow"])
+def test_tfds_source_without_tensorflow_datasets_says_what_to_install(
+    tmp_path, monkeypatch, module
+):
+    # None in sys.modules makes `import module` raise ImportError, as if not installed.
+    monkeypatch.setitem(sys.modules, module, None)
+    monkeypatch.delenv(data.DATA_DIR_ENV, raising=False)
+
+    def probe(*args, **kwargs):
+        raise AssertionError("probed the network (2 s) before checking the install")
+
+    monkeypatch.setattr(data, "_can_reach", probe)
+    with pytest.raises(ImportError) as error:
+        load_dataset("mnist", cache_dir=tmp_path / "cache")
+    message = str(error.value)
+    assert "install softjax[experiments] or pass source='idx'" in message
+    assert f"No module named '{module}'" in message or f"import of {module} halted" in message
+    assert not (tmp_path / "cache").exists()
+    # The import itself says the same, for an install that find_spec cannot see is broken.
+    with pytest.raises(ImportError, match=r"install softjax\[experiments\] or pass source='idx'"):
+        data._import_tfds()
+
+
+def test_connectivity_probe_dials_the_proxy_when_one_applies(tmp_path, monkeypatch):
+    # tfds downloads with requests, which honours HTTPS_PROXY: behind a proxy the data
+    # host itself may be unreachable while the download would work.
+    clear_proxies(monkeypatch)
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
+    monkeypatch.delenv(data.DATA_DIR_ENV, raising=False)
+    dialled = []
+
+    def refuse(address, *args, **kwargs):
+        dialled.append(address)
+        raise OSError("network unreachable (test)")
+
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    with pytest.raises(FileNotFoundError, match="proxy proxy.example:3128 is unreachable"):
+        load_dataset("mnist", cache_dir=tmp_path)
+    assert dialled == [("proxy.example", 3128)]
+    # fashion_mnist downloads over http, which HTTPS_PROXY does not cover ...
+    fashion_host = "fashion-mnist.s3-website.eu-central-1.amazonaws.com"
+    assert data._first_hop(data._DOWNLOAD_URLS["fashion_mnist"]) == (fashion_host, 80, fashion_host)
+    # ... and NO_PROXY exempts a host from the proxy.
+    monkeypatch.setenv("NO_PROXY", "storage.googleapis.com")
+    host = "storage.googleapis.com"
+    assert data._first_hop(data._DOWNLOAD_URLS["mnist"]) == (host, 443, host)
+
+
+@needs_tfds
+def test_failed_download_fails_fast_and_leaves_no_partial_download(tmp_path, monkeypatch):
+    # The probe says "online", but DNS then fails: tfds retried 10 times with backoff
+    # (~208 s) and left downloads/mnist/*.tmp.* behind.
+    clear_proxies(monkeypatch)
+    monkeypatch.delenv(data.DATA_DIR_ENV, raising=False)
+    monkeypatch.setattr(data, "_can_reach", lambda *args, **kwargs: True)
+    cache_dir = tmp_path / "cache"
+    partial_downloads = set()
+
+    def no_dns(host, *args, **kwargs):
+        # tfds made its *.tmp.* download folders before connecting: note them, to
+        # show that the check below is not vacuous.
+        partial_downloads.update(cache_dir.glob("downloads/mnist/*.tmp.*"))
+        raise socket.gaierror(socket.EAI_NONAME, f"cannot resolve {host} (test)")
+
+    monkeypatch.setattr(socket, "getaddrinfo", no_dns)
+    start = time.perf_counter()
+    with pytest.raises(RuntimeError) as error:
+        load_dataset("mnist", cache_dir=cache_dir)
+    assert time.perf_counter() - start < 20.0
+    message = str(error.value)
+    assert f"tfds failed to prepare mnist in {cache_dir} (partial cache removed)" in message
+    assert "cannot resolve storage.googleapis.com (test)" in message
+    assert "Set SOFTJAX_DATA_DIR" in message
+    assert len(partial_downloads) == 4  # one per raw file
+    assert files_under(cache_dir) == []
+
+
+@needs_tfds
+def test_each_dataset_extracts_into_its_own_folder(shared_data_dir, tmp_path, monkeypatch):
+    # tfds names extracted files by bare file name, which MNIST and Fashion-MNIST
+    # share: with one extraction folder for both, fashion_mnist would be prepared from
+    # leftover MNIST digits. (Checking fashion_mnist's arrays after a successful run
+    # cannot catch that: the folder is deleted after each success.)
+    cache_dir = tmp_path / "cache"
+    configs = {}
+
+    def record(builder, config):
+        configs[builder.name, config.manual_dir is not None] = config
+        raise OSError("stop before preparing (test)")
+
+    spy_on_preparation(monkeypatch, record)
+    monkeypatch.delenv(data.DATA_DIR_ENV, raising=False)
+    monkeypatch.setattr(data, "_can_reach", lambda *args, **kwargs: True)
+    for name in DATASET_NAMES:
+        for data_dir in (shared_data_dir, None):  # offline and online preparation
+            with pytest.raises(RuntimeError, match="stop before preparing"):
+                load_dataset(name, data_dir=data_dir, cache_dir=cache_dir)
+    assert len(configs) == 4
+    for (name, offline), config in configs.items():
+        assert Path(config.extract_dir) == cache_dir / "downloads" / f"extracted_{name}"
+        if offline:
+            assert Path(config.manual_dir) == shared_data_dir / name
+            assert config.force_checksums_validation and not config.try_download_gcs
+    assert files_under(cache_dir) == []
+
+
+@needs_tfds
+def test_preparation_removes_stale_leftovers_and_on_failure_only_its_own(
+    shared_data_dir, tmp_path, monkeypatch, capsys
+):
+    cache_dir = tmp_path / "cache"
+    downloads = cache_dir / "downloads"
+    # Debris of a killed mnist preparation (tfds cleans up after Python errors only).
+    stale = [
+        cache_dir / "mnist" / "incomplete.ABC123_3.0.1" / "mnist-train.tfrecord-00000-of-00001",
+        cache_dir / "mnist" / "3.0.1" / "mnist-test.tfrecord-00000-of-00001",  # unprepared
+        downloads / "extracted_mnist" / "GZIP.train-images-idx3-ubyte.gz",
+        downloads / "mnist" / "storage.googleapis.com_cvdf_images.gz.tmp.0123abcd" / "x.gz",
+    ]
+    # Not this preparation's to delete: another process is preparing fashion_mnist,
+    # and an earlier online run left a complete, checksummed download.
+    others = [
+        cache_dir / "fashion_mnist" / "incomplete.XYZ789_3.0.1" / "dataset_info.json",
+        downloads / "extracted_fashion_mnist" / "GZIP.train-images-idx3-ubyte.gz",
+        downloads / "mnist" / "storage.googleapis.com_cvdf_labels.gz",
+    ]
+    for path in stale + others:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"leftover")
+    stale_at_start = []
+
+    def prepare_then_fail(builder, config):
+        stale_at_start.extend(path for path in stale if path.exists())
+        # What a real preparation writes before it fails.
+        version_dir = Path(builder.data_path)
+        incomplete = version_dir.parent / f"incomplete.NEW456_{version_dir.name}"
+        incomplete.mkdir(parents=True)
+        (incomplete / "mnist-train.tfrecord-00000-of-00001").write_bytes(b"half")
+        Path(config.extract_dir).mkdir(parents=True)
+        (Path(config.extract_dir) / "GZIP.t10k-images-idx3-ubyte.gz").write_bytes(b"half")
+        raise OSError("disk full (test)")
+
+    spy_on_preparation(monkeypatch, prepare_then_fail)
+    with pytest.raises(RuntimeError, match=r"prepare mnist .*partial cache removed.*disk full"):
+        load_dataset("mnist", data_dir=shared_data_dir, cache_dir=cache_dir)
+    assert stale_at_start == []
+    assert "removed leftovers of an interrupted mnist preparation" in capsys.readouterr().err
+    # Exactly the others and the folders holding them are left.
+    kept = {folder for path in others for folder in path.relative_to(cache_dir).parents}
+    kept |= {path.relative_to(cache_dir) for path in others}
+    assert files_under(cache_dir) == sorted(str(path) for path in kept - {Path(".")})
+
+
+@needs_tfds
+def test_second_process_waits_for_the_first_then_uses_its_copy(
+    shared_data_dir, tfds_datasets, tfds_cache_dir, tmp_path, monkeypatch, capsys
+):
+    # Two processes preparing one cache used to delete each other's work. Here the
+    # test holds the lock as "process A"; a thread plays process B.
+    cache_dir = tmp_path / "cache"
+    forbid_preparation(monkeypatch)
+    expected = tfds_order_uint8(shared_data_dir, "mnist")
+
+    def load_split(tfds, builder, split):
+        # Stands in for decoding (seconds).
+        assert builder.is_prepared() and Path(builder.data_path).parent == cache_dir / "mnist"
+        return expected[split]
+
+    monkeypatch.setattr(data, "_load_tfds_split", load_split)
+    outcome = {}
+
+    def process_b():
+        try:
+            outcome["dataset"] = load_dataset(
+                "mnist", data_dir=shared_data_dir, cache_dir=cache_dir
+            )
+        except BaseException as err:  # reported by the asserts below
+            outcome["error"] = err
+
+    waiting = f"waiting for process {os.getpid()} to finish preparing mnist in {cache_dir}"
+    with data._cache_lock(cache_dir, "mnist"):
+        thread = threading.Thread(target=process_b, daemon=True)
+        thread.start()
+        deadline, stderr = time.monotonic() + 60, ""
+        while waiting not in stderr and thread.is_alive() and time.monotonic() < deadline:
+            time.sleep(0.05)
+            stderr += capsys.readouterr().err
+        assert waiting in stderr, (stderr, outcome)
+        copy_prepared(tfds_cache_dir, cache_dir, "mnist")  # A finishes its preparation
+    thread.join(60)
+    assert not thread.is_alive() and "error" not in outcome, outcome
+    assert_same_arrays(outcome["dataset"], tfds_datasets["mnist"])
+    assert not (cache_dir / "mnist.lock").exists()
 
 
 def _idx_bytes(magic: int, dims: tuple[int, ...], payload_size: int) -> bytes:
