@@ -9,7 +9,8 @@ Real data comes from two interchangeable sources, both offline-capable:
   tensorflow-datasets from the raw ``.gz`` files under ``SOFTJAX_DATA_DIR`` (or
   downloads them when online) and caches the prepared copy, so later loads skip
   preparation. Preparation holds a per-dataset lock file in the cache, so concurrent
-  processes take turns.
+  processes take turns, and every load checks the prepared copy against known split
+  sizes and content hashes, so a stale cache fails loudly instead of passing.
 * ``source="idx"`` reads the same raw files with numpy alone, in about 0.3 s, and
   never imports TensorFlow.
 
@@ -24,6 +25,7 @@ import contextlib
 import functools
 import hashlib
 import importlib.util
+import json
 import os
 import shutil
 import socket
@@ -140,6 +142,21 @@ _DOWNLOAD_URLS = {
     "fashion_mnist": "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com",
 }
 _DEFAULT_PORTS = {"http": 80, "https": 443, "socks4": 1080, "socks5": 1080, "socks5h": 1080}
+
+# sha256 of each split as tfds stores it (uint8 images, then labels as little-endian
+# int64, in tfds's order; see _split_sha256), computed from the raw files above via
+# the idx reader. A prepared copy is checked against them on every load, so a stale or
+# wrongly prepared cache cannot pass for the real data.
+_PREPARED_SHA256 = {
+    "mnist": {
+        "train": "fcbef7f0a39631249afe3af3b0a2df41c01592579450834cf6eb8d67655804fd",
+        "test": "29bf46f62b56c145189735d86a64898e1dd066fcd59db368c0a0cbf4660114c2",
+    },
+    "fashion_mnist": {
+        "train": "8bfde16b7397cae90aef4dc90bde627338bae607b481d377084c799d1a312817",
+        "test": "0eb01c98b3af234f61cafe3dd2febcf34f6df075d874863a5920428590b27216",
+    },
+}
 
 
 def _raw_file_name(split: str, kind: str) -> str:
@@ -677,6 +694,78 @@ def _prepare_with_tfds(tfds: Any, builder: Any, raw_dir: Path | None, cache_dir:
         _remove_if_empty(cache_dir / "downloads")
 
 
+def _stale_cache_error(name: str, version_dir: Path, cache_dir: Path, problem: str) -> ValueError:
+    """The error for a prepared copy that is not what ``name`` should be, with the fix."""
+    return ValueError(
+        f"The prepared {name} in {version_dir} is not the expected data: {problem}. It is "
+        f"stale or was prepared wrongly; delete the folder {cache_dir / name} and load "
+        "again to prepare it afresh (or use source='idx')."
+    )
+
+
+def _check_dataset_info(name: str, version_dir: Path, cache_dir: Path) -> None:
+    """Rejects a prepared copy whose dataset_info.json does not describe ``name``.
+
+    Cheap (one small JSON file), so it runs before every load from the cache. It
+    checks the name, the split sizes and the size of the raw files it was prepared
+    from, which tells MNIST from Fashion-MNIST. tfds records no checksums there.
+    """
+    info_path = version_dir / "dataset_info.json"
+    try:
+        info = json.loads(info_path.read_text())
+        split_sizes = {
+            split["name"]: sum(int(length) for length in split["shardLengths"])
+            for split in info["splits"]
+        }
+        download_size = info.get("downloadSize")
+        download_size = None if download_size is None else int(download_size)
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise _stale_cache_error(
+            name, version_dir, cache_dir, f"cannot read {info_path} ({err!r})"
+        ) from err
+    expected_sizes = {split: size for split, (_, size) in _SPLITS.items()}
+    expected_download = sum(raw.size for raw in _RAW_FILES[name].values())
+    if info.get("name") != name:
+        problem = f"{info_path} names {info.get('name')!r}, expected {name!r}"
+    elif split_sizes != expected_sizes:
+        problem = f"{info_path} gives split sizes {split_sizes}, expected {expected_sizes}"
+    elif download_size not in (None, expected_download):
+        problem = (
+            f"{info_path} says it was prepared from {download_size} bytes of raw files, "
+            f"expected {expected_download}"
+        )
+    else:
+        return
+    raise _stale_cache_error(name, version_dir, cache_dir, problem)
+
+
+def _split_sha256(images: np.ndarray, labels: np.ndarray) -> str:
+    """sha256 of one split's uint8 images and labels (as little-endian int64)."""
+    digest = hashlib.sha256(np.ascontiguousarray(images, dtype=np.uint8))
+    digest.update(np.asarray(labels, dtype="<i8").tobytes())
+    return digest.hexdigest()
+
+
+def _check_prepared_content(
+    name: str, splits: dict[str, tuple[np.ndarray, np.ndarray]], version_dir: Path, cache_dir: Path
+) -> None:
+    """Rejects loaded arrays that are not exactly ``name`` in tfds's order.
+
+    dataset_info.json cannot tell, e.g., Fashion-MNIST records that were prepared from
+    extracted MNIST files (the shared extraction folder bug). Hashing the decoded
+    arrays can, and costs ~40 ms next to the seconds tfds spends decoding them.
+    """
+    for split, (images, labels) in splits.items():
+        got, expected = _split_sha256(images, labels), _PREPARED_SHA256[name][split]
+        if got != expected:
+            raise _stale_cache_error(
+                name,
+                version_dir,
+                cache_dir,
+                f"its {split} split hashes to sha256 {got}, expected {expected}",
+            )
+
+
 def _load_tfds_split(tfds: Any, builder: Any, split: str) -> tuple[np.ndarray, np.ndarray]:
     """uint8 images (N, 28, 28) and labels (N,) of one prepared split."""
     arrays = tfds.as_numpy(builder.as_dataset(split=split, batch_size=-1))
@@ -686,7 +775,7 @@ def _load_tfds_split(tfds: Any, builder: Any, split: str) -> tuple[np.ndarray, n
 def _load_with_tfds(
     name: str, raw_dir: Path | None, cache_dir: Path
 ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """Prepares (once, under a lock) and reads both splits with tfds."""
+    """Prepares (once, under a lock) and reads both splits with tfds, then checks them."""
     _check_tfds_installed()
     if raw_dir is None and not _has_prepared_copy(cache_dir, name):
         # Check before importing TensorFlow, so the offline error comes in seconds.
@@ -705,7 +794,11 @@ def _load_with_tfds(
             builder = tfds.builder(name, data_dir=os.fspath(cache_dir))
             if not builder.is_prepared():
                 _prepare_with_tfds(tfds, builder, raw_dir, cache_dir)
-    return {split: _load_tfds_split(tfds, builder, split) for split in _SPLITS}
+    version_dir = Path(builder.data_path)
+    _check_dataset_info(name, version_dir, cache_dir)
+    splits = {split: _load_tfds_split(tfds, builder, split) for split in _SPLITS}
+    _check_prepared_content(name, splits, version_dir, cache_dir)
+    return splits
 
 
 # --------------------------------------------------------------------------------------
@@ -755,7 +848,9 @@ def load_dataset(
     after a few retries, not tfds's ~200 s. Preparation runs under the lock file
     ``<cache_dir>/<name>.lock``: a second process waits (and says so on stderr), then
     uses the first one's copy. Leftovers of a killed preparation are removed before
-    preparing, and a failed preparation removes what it created.
+    preparing, and a failed preparation removes what it created. Each load checks the
+    prepared copy's ``dataset_info.json`` (name, split sizes, raw-file size) and the
+    sha256 of the decoded arrays (~40 ms).
 
     Args:
         name: ``"mnist"`` or ``"fashion_mnist"``.
@@ -774,7 +869,9 @@ def load_dataset(
 
     Raises:
         ValueError: unknown ``name``, ``source`` or ``order``; a raw file that is not
-            gzip/IDX, or has the wrong size, checksum or dims.
+            gzip/IDX, or has the wrong size, checksum or dims; a prepared copy in
+            ``cache_dir`` that is not the expected data (the message names the folder
+            to delete).
         FileNotFoundError: missing data folder or raw file; or no data at all and
             no network.
         ImportError: ``source="tfds"`` without tensorflow-datasets installed.

@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import gzip
 import importlib.util
+import json
 import os
 import re
 import shutil
@@ -522,7 +523,7 @@ def test_second_process_waits_for_the_first_then_uses_its_copy(
     expected = tfds_order_uint8(shared_data_dir, "mnist")
 
     def load_split(tfds, builder, split):
-        # Stands in for decoding (seconds).
+        # Stands in for decoding (seconds); the content check still runs on this.
         assert builder.is_prepared() and Path(builder.data_path).parent == cache_dir / "mnist"
         return expected[split]
 
@@ -551,6 +552,55 @@ def test_second_process_waits_for_the_first_then_uses_its_copy(
     assert not thread.is_alive() and "error" not in outcome, outcome
     assert_same_arrays(outcome["dataset"], tfds_datasets["mnist"])
     assert not (cache_dir / "mnist.lock").exists()
+
+
+@needs_tfds
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("shardLengths", "59999", r"split sizes \{'train': 59999, 'test': 10000\}"),
+        (
+            "downloadSize",
+            "30878645",
+            "prepared from 30878645 bytes of raw files, expected 11594722",
+        ),
+    ],
+)
+def test_prepared_copy_with_wrong_dataset_info_is_rejected(
+    tfds_datasets, tfds_cache_dir, tmp_path, monkeypatch, field, value, message
+):
+    version_dir = copy_prepared(tfds_cache_dir, tmp_path, "mnist")
+    info_path = version_dir / "dataset_info.json"
+    info = json.loads(info_path.read_text())
+    if field == "shardLengths":
+        info["splits"][0]["shardLengths"] = [value]
+    else:
+        info[field] = value
+    info_path.write_text(json.dumps(info))
+    forbid_preparation(monkeypatch)
+    with pytest.raises(ValueError, match=message) as error:
+        load_dataset("mnist", cache_dir=tmp_path)
+    assert f"The prepared mnist in {version_dir} is not the expected data" in str(error.value)
+    assert f"delete the folder {tmp_path / 'mnist'}" in str(error.value)
+
+
+@needs_tfds
+def test_prepared_copy_with_wrong_content_is_rejected(
+    shared_data_dir, tfds_datasets, tfds_cache_dir, tmp_path, monkeypatch
+):
+    # A fashion_mnist copy whose records hold MNIST digits, as a shared extraction
+    # folder would make: dataset_info.json looks right, only the content tells.
+    version_dir = copy_prepared(tfds_cache_dir, tmp_path, "fashion_mnist")
+    digits = tfds_order_uint8(shared_data_dir, "mnist")
+    monkeypatch.setattr(data, "_load_tfds_split", lambda tfds, builder, split: digits[split])
+    forbid_preparation(monkeypatch)
+    with pytest.raises(
+        ValueError, match=r"its train split hashes to sha256 fcbef7f0.*expected 8bfde16b"
+    ):
+        load_dataset("fashion_mnist", cache_dir=tmp_path)
+    # The real content passes the same check.
+    real = tfds_order_uint8(shared_data_dir, "fashion_mnist")
+    data._check_prepared_content("fashion_mnist", real, version_dir, tmp_path)
 
 
 def _idx_bytes(magic: int, dims: tuple[int, ...], payload_size: int) -> bytes:
