@@ -9,6 +9,10 @@ is the closed-form vector-Jacobian product used by backprop (SPEC §4):
 Two activations take a parameter, passed as keyword arguments:
 ``leaky_relu(x, slope=0.01)`` and ``elu(x, alpha=1.0)``. A layer names its activation
 by a string (``"relu"``) or by a ``(name, kwargs)`` pair (``("leaky_relu", {"slope": 0.2})``).
+
+``ACTIVATIONS`` is a read-only :class:`Registry`: an unknown name raises
+:class:`UnknownNameError`, both a ``KeyError`` and a ``ValueError``, whose message lists
+the valid names. Each function below states its formula and source.
 """
 
 from __future__ import annotations
@@ -42,77 +46,150 @@ def _elementwise(fn, grad) -> Activation:
     return Activation(fn, grad, lambda z, upstream, **kw: upstream * grad(z, **kw), True)
 
 
+class UnknownNameError(KeyError, ValueError):
+    """A registry lookup of a name it does not hold.
+
+    A ``KeyError``, as a ``Mapping`` lookup promises (so ``in``, ``.get`` and
+    ``except KeyError`` behave as for a dict), and a ``ValueError``, as every other
+    bad argument to softjax. ``str()`` is the plain message (``KeyError`` alone would
+    wrap it in quotes).
+    """
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
+class Registry(Mapping):
+    """A read-only name → entry mapping whose unknown names raise :class:`UnknownNameError`.
+
+    The error names the argument and lists the valid names, e.g.
+    ``activation: unknown activation 'gelu'; expected one of ['sigmoid', ...]``.
+    """
+
+    def __init__(self, entries: Mapping[str, Any], *, kind: str, argname: str):
+        self._entries = dict(entries)
+        self._kind = kind
+        self._argname = argname
+
+    def __getitem__(self, name):
+        try:
+            return self._entries[name]
+        except (KeyError, TypeError):  # TypeError: an unhashable name
+            raise UnknownNameError(
+                f"{self._argname}: unknown {self._kind} {name!r}; "
+                f"expected one of {list(self._entries)}"
+            ) from None
+
+    def __iter__(self):
+        return iter(self._entries)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def __repr__(self) -> str:
+        return f"Registry({self._entries!r})"
+
+
+# The eight activations of seed 003's list, f as written there and f′ by differentiation
+# (seed 003 itself spells out σ′ = σ(1 − σ)). sigmoid and softmax live in numerics.
+
+
 def _sigmoid_grad(z):
-    # σ′ = σ(1 − σ), with 1 − σ(z) formed as σ(−z): exact in both tails, where 1 − σ
-    # would round away the e^-|z| that the saturated derivative is made of.
+    r"""Sigmoid derivative :math:`\sigma'(z) = \sigma(z)(1 - \sigma(z))` (seed 003).
+
+    :math:`1 - \sigma(z)` is formed as :math:`\sigma(-z)`: exact in both tails, where
+    ``1 - σ`` would round away the :math:`e^{-|z|}` that the saturated derivative is made of.
+    """
     return sigmoid(z) * sigmoid(-z)
 
 
+def _tanh(z):
+    r"""Tanh (seed 003): :math:`\tanh z = (e^z - e^{-z}) / (e^z + e^{-z})`."""
+    return jnp.tanh(z)
+
+
 def _tanh_grad(z):
+    r"""Tanh derivative (seed 003's tanh, differentiated): :math:`1 - \tanh^2 z`."""
     return 1.0 - jnp.tanh(z) ** 2
 
 
 def _relu(z):
+    r"""ReLU (seed 003): :math:`\max(0, z)`."""
     return jnp.maximum(z, 0)
 
 
 def _relu_grad(z):
+    r"""ReLU derivative (seed 003's ReLU, differentiated): 1 for z > 0, else 0 (0 at the kink)."""
     z = jnp.asarray(z)
     dtype = z.dtype if jnp.issubdtype(z.dtype, jnp.floating) else jnp.float32
     return (z > 0).astype(dtype)  # keeps bfloat16/float16 (result_type would give float32)
 
 
 def _leaky_relu(z, slope=0.01):
+    r"""Leaky ReLU (seed 003): z for z > 0, else c·z with the constant c = ``slope``."""
     return jnp.where(z > 0, z, slope * z)
 
 
 def _leaky_relu_grad(z, slope=0.01):
+    r"""Leaky ReLU derivative (seed 003's, differentiated): 1 for z > 0, else c (c at the kink)."""
     z = jnp.asarray(z)
     return jnp.where(z > 0, jnp.ones_like(z), jnp.full_like(z, slope))
 
 
 def _linear(z):
+    r"""Linear activation (seed 003): :math:`f(z) = z`."""
     return jnp.asarray(z)
 
 
 def _linear_grad(z):
+    r"""Linear activation derivative (seed 003's, differentiated): :math:`f'(z) = 1`."""
     return jnp.ones_like(z)
 
 
 def _swish(z):
+    r"""Swish (seed 003): :math:`z\,\sigma(z)`."""
     return z * sigmoid(z)
 
 
 def _swish_grad(z):
+    r"""Swish derivative (seed 003's swish, differentiated):
+    :math:`\sigma(z) + z\,\sigma(z)(1 - \sigma(z))`."""
     s = sigmoid(z)
-    return s + z * s * (1.0 - s)  # d/dz [z σ(z)] = σ + z σ(1 − σ)
+    return s + z * s * (1.0 - s)
 
 
 def _elu(z, alpha=1.0):
+    r"""ELU (seed 003): z for z ≥ 0, else :math:`\alpha (e^z - 1)`, α = ``alpha`` > 0."""
     # expm1 on min(z, 0) keeps the unused branch finite, so its gradient is too.
     return jnp.where(z >= 0, z, alpha * jnp.expm1(jnp.minimum(z, 0)))
 
 
 def _elu_grad(z, alpha=1.0):
+    r"""ELU derivative (seed 003's, differentiated): 1 for z ≥ 0, else :math:`\alpha e^z`."""
     z = jnp.asarray(z)
     return jnp.where(z >= 0, jnp.ones_like(z), alpha * jnp.exp(jnp.minimum(z, 0)))
 
 
-ACTIVATIONS: Mapping[str, Activation] = {
-    "sigmoid": _elementwise(sigmoid, _sigmoid_grad),
-    "tanh": _elementwise(jnp.tanh, _tanh_grad),
-    "relu": _elementwise(_relu, _relu_grad),
-    "leaky_relu": _elementwise(_leaky_relu, _leaky_relu_grad),
-    "linear": _elementwise(_linear, _linear_grad),
-    "swish": _elementwise(_swish, _swish_grad),
-    "elu": _elementwise(_elu, _elu_grad),
-    "softmax": Activation(
-        lambda z: softmax(z, axis=-1),
-        softmax_jacobian,
-        softmax_vjp,
-        elementwise=False,
-    ),
-}
+def _softmax(z):
+    """Softmax over the last axis (seed 003's fifth activation; :func:`softjax.softmax`)."""
+    return softmax(z, axis=-1)
+
+
+ACTIVATIONS: Mapping[str, Activation] = Registry(
+    {
+        "sigmoid": _elementwise(sigmoid, _sigmoid_grad),
+        "tanh": _elementwise(_tanh, _tanh_grad),
+        "relu": _elementwise(_relu, _relu_grad),
+        "leaky_relu": _elementwise(_leaky_relu, _leaky_relu_grad),
+        "linear": _elementwise(_linear, _linear_grad),
+        "swish": _elementwise(_swish, _swish_grad),
+        "elu": _elementwise(_elu, _elu_grad),
+        # Its "derivative" is the Jacobian diag(a) − aaᵀ (seed 001; seed 000 eqs. 8-9).
+        "softmax": Activation(_softmax, softmax_jacobian, softmax_vjp, elementwise=False),
+    },
+    kind="activation",
+    argname="activation",
+)
 
 _PARAMETERS = {"leaky_relu": {"slope"}, "elu": {"alpha"}}
 

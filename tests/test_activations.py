@@ -7,13 +7,22 @@
 * activation specs are validated with errors that name the argument.
 """
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
 import softjax as sj
-from softjax.activations import resolve_activation, resolve_activations
+from softjax.activations import UnknownNameError, resolve_activation, resolve_activations
+
+# XLA CPU settings that cut compile time several-fold (no LLVM optimization, the older
+# loop emitters); the arithmetic is the same IEEE floating point.
+jit_fast = functools.partial(
+    jax.jit,
+    compiler_options={"xla_backend_optimization_level": 0, "xla_cpu_use_fusion_emitters": False},
+)
 
 # (name, kwargs): every element-wise activation, the two parametrized ones also with
 # non-default parameters.
@@ -31,6 +40,33 @@ def test_the_eight_activations_of_seed_003():
         "sigmoid", "tanh", "relu", "leaky_relu", "softmax", "linear", "swish", "elu"
     }  # fmt: skip
     assert [n for n, a in sj.ACTIVATIONS.items() if not a.elementwise] == ["softmax"]
+
+
+def test_unknown_activation_lookup_is_a_key_and_value_error():
+    """ACTIVATIONS[bad]: a KeyError (a Mapping's contract) AND a ValueError (softjax's),
+    whose str() is the plain message naming the argument and listing the valid names;
+    the registry is read-only."""
+    expected = (
+        "activation: unknown activation 'gelu'; expected one of "
+        "['sigmoid', 'tanh', 'relu', 'leaky_relu', 'linear', 'swish', 'elu', 'softmax']"
+    )
+    for error in (KeyError, ValueError, UnknownNameError):
+        with pytest.raises(error) as info:
+            sj.ACTIVATIONS["gelu"]
+        assert str(info.value) == expected
+    assert "gelu" not in sj.ACTIVATIONS and sj.ACTIVATIONS.get("gelu") is None
+    with pytest.raises(TypeError):
+        sj.ACTIVATIONS["gelu"] = sj.ACTIVATIONS["relu"]
+
+
+@pytest.mark.parametrize("name", list(sj.ACTIVATIONS))
+def test_each_activation_and_derivative_documents_its_formula_and_source(name):
+    """House rule: each formula's docstring states the math and cites its seed."""
+    act = sj.ACTIVATIONS[name]
+    parts = {"fn": act.fn} if name == "softmax" else {"fn": act.fn, "grad": act.grad}
+    for part, fn in parts.items():
+        doc = fn.__doc__ or ""
+        assert "seed 003" in doc, (name, part, doc)
 
 
 def _jax_nn_reference(name, kw):
@@ -89,7 +125,7 @@ def test_elementwise_grad_matches_autodiff_float64(name, kw):
     """
     act = sj.ACTIVATIONS[name]
 
-    @jax.jit
+    @jit_fast
     def closed_and_auto(x, upstream):
         _, pullback = jax.vjp(lambda x: act.fn(x, **kw), x)
         return (
@@ -117,7 +153,7 @@ def test_sigmoid_and_swish_grads_stay_accurate_when_saturated():
     gradient argument is about, so they must not be rounding noise."""
     x = np.concatenate([np.linspace(-50.0, -5.0, 200), np.linspace(5.0, 50.0, 200)])
 
-    @jax.jit
+    @jit_fast
     def grads(x):
         return {
             name: (sj.ACTIVATIONS[name].grad(x), jax.vmap(jax.grad(sj.ACTIVATIONS[name].fn))(x))
@@ -140,7 +176,7 @@ def test_softmax_activation_grad_is_the_jacobian():
     z[0, 0] = 45.0
     v = rng.standard_normal((5, 6))
 
-    @jax.jit
+    @jit_fast
     def closed_and_auto(z, v):
         _, pullback = jax.vjp(act.fn, z)
         return act.grad(z), jax.vmap(jax.jacobian(act.fn))(z), act.backward(z, v), pullback(v)[0]
@@ -153,13 +189,35 @@ def test_softmax_activation_grad_is_the_jacobian():
 
 
 @pytest.mark.parametrize("dtype", [jnp.float32, jnp.bfloat16])
-def test_activations_keep_dtype_and_stay_finite_on_huge_inputs(dtype):
+def test_activations_keep_dtype_and_are_exact_on_huge_inputs(dtype):
+    """f and f′ at ±1e30, ±100, ±1 keep the dtype and equal an independent float64 numpy
+    evaluation at the same (dtype-rounded) inputs: the saturated limits exactly
+    (σ(±1e30) = 0/1, σ′ = 0, swish(1e30) = 1e30, swish′ = 0/1, elu → −α, ...), no nan."""
     x = jnp.asarray([-1e30, -100.0, -1.0, 1.0, 100.0, 1e30], dtype)
-    outputs = jax.jit(lambda x: {n: (a.fn(x), a.grad(x)) for n, a in sj.ACTIVATIONS.items()})(x)
+    outputs = jit_fast(lambda x: {n: (a.fn(x), a.grad(x)) for n, a in sj.ACTIVATIONS.items()})(x)
+    x64 = np.asarray(x, np.float64)
+    e = np.exp(-np.abs(x64))
+    sig = np.where(x64 >= 0, 1.0, e) / (1.0 + e)
+    sig_neg = np.where(x64 >= 0, e, 1.0) / (1.0 + e)  # σ(−x), exact in both tails
+    soft = np.exp(x64 - x64.max())
+    soft /= soft.sum()
+    expected = {
+        "sigmoid": (sig, sig * sig_neg),
+        "tanh": (np.tanh(x64), 1 - np.tanh(x64) ** 2),
+        "relu": (np.maximum(x64, 0), (x64 > 0) * 1.0),
+        "leaky_relu": (np.where(x64 > 0, x64, 0.01 * x64), np.where(x64 > 0, 1.0, 0.01)),
+        "linear": (x64, np.ones_like(x64)),
+        "swish": (x64 * sig, sig + x64 * sig * sig_neg),
+        "elu": (np.where(x64 >= 0, x64, np.expm1(np.minimum(x64, 0))), np.where(x64 >= 0, 1.0, e)),
+        "softmax": (soft, np.diag(soft) - np.outer(soft, soft)),
+    }
+    tol = {"rtol": 1e-6, "atol": 1e-30} if dtype == jnp.float32 else {"rtol": 1e-2, "atol": 1e-30}
     for name, (value, grad) in outputs.items():
-        for out in (value, grad):
+        for what, out, ref in (("f", value, expected[name][0]), ("f′", grad, expected[name][1])):
             assert out.dtype == dtype, name
-            assert np.all(np.isfinite(np.asarray(out, np.float32))), name
+            out = np.asarray(out, np.float64)
+            assert np.all(np.isfinite(out)), (name, what)
+            np.testing.assert_allclose(out, ref, **tol, err_msg=f"{name} {what}")
 
 
 # ---------------------------------------------------------------------------------------
