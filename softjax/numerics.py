@@ -1,9 +1,10 @@
-"""Numerically stable softmax and its relatives (seed 000 eqs. 2-4, 8-9; seed 002).
+"""Numerically stable softmax and its relatives (seed 000 eqs. 2-4, 8-9 and part 3;
+seed 001; seed 002), and the sigmoid / softplus of seed 000 part 1 and seed 003.
 
-Every function here is hand-written from the notes and tested equal to ``jax.nn``
-(see ``tests/test_numerics.py``). The max-shift of eq. 3 goes through
-``lax.stop_gradient``: softmax is shift-invariant, so the shift carries no gradient,
-and blocking it keeps the backward pass free of the ``max``'s subgradient.
+Every function here is hand-written from the notes and tested equal to ``jax.nn`` or to
+an independent numpy formula (see ``tests/test_numerics.py``). The max-shift of eq. 3
+goes through ``lax.stop_gradient``: softmax is shift-invariant, so the shift carries no
+gradient, and blocking it keeps the backward pass free of the ``max``'s subgradient.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ def _shifted(z, axis):
 
 
 def softmax(z, axis: int = -1):
-    r"""Stable softmax (seed 000 eqs. 2-3).
+    r"""Stable softmax (seed 000 eqs. 2-3; seed 003's softmax activation).
 
     .. math:: \mathrm{softmax}(z)_k = \frac{e^{z_k - m}}{\sum_j e^{z_j - m}},\quad m = \max_j z_j
 
@@ -68,25 +69,66 @@ def log_softmax(z, axis: int = -1):
     return shifted - jnp.log(jnp.sum(jnp.exp(shifted), axis=axis, keepdims=True))
 
 
-def log1m_softmax(z):
-    r"""Stable :math:`\log(1 - \mathrm{softmax}(z)_k)` over the last axis.
+def _without_self(z):
+    """(..., K) → (..., K, K) whose row k is z with z_k masked to −inf: the classes j ≠ k."""
+    z = jnp.asarray(z)
+    k = z.shape[-1]
+    return jnp.where(jnp.eye(k, dtype=bool), -jnp.inf, z[..., None, :])
 
-    Uses :math:`1 - a_k = \sum_{j \ne k} a_j`, so
-    :math:`\log(1 - a_k) = \mathrm{logsumexp}_{j \ne k}(z_j) - \mathrm{logsumexp}(z)`.
-    Computing ``1 - a`` directly would round to 0 once the softmax saturates and make
-    BCE-on-softmax infinite; this form stays finite. Costs O(K²) per row.
+
+def softmax_without_self(z):
+    r"""Row k of the result is the softmax of z over the other classes j ≠ k.
+
+    .. math:: P_{km} = \frac{e^{z_m}}{\sum_{j \ne k} e^{z_j}}
+              = \frac{a_m}{1 - a_k}\ (m \ne k), \qquad P_{kk} = 0,
+
+    with :math:`a = \mathrm{softmax}(z)` (seed 000 eq. 2, with 1 − a_k = Σ_{j≠k} a_j by eq. 4).
+    Each row is a stable softmax (eq. 3) shifted by its own max over j ≠ k, so the
+    ratio keeps full relative accuracy where the softmax saturates and 1 − a_k would
+    round to 0. It is the factor BCE on softmax (seed 000 part 3) needs in its gradient.
+    Costs O(K²) per row.
 
     Args:
       z: logits, shape (..., K) with K ≥ 2.
 
     Returns:
+      Shape (..., K, K), indexed [..., k, m].
+    """
+    return softmax(_without_self(z), axis=-1)
+
+
+def log1m_softmax(z):
+    r"""Stable :math:`\log(1 - \mathrm{softmax}(z)_k)` over the last axis.
+
+    The BCE-on-softmax loss of seed 000 part 3 needs :math:`\log(1 - \hat y_k)`.
+    With :math:`1 - a_k = \sum_{j \ne k} a_j` (seed 000 eq. 4) and the log-sum-exp of
+    seed 002,
+
+    .. math:: \log(1 - a_k) = \mathrm{LSE}_{j \ne k}(z_j) - \mathrm{LSE}_j(z_j)
+              = -\mathrm{softplus}(\ell_k),
+              \qquad \ell_k = z_k - \mathrm{LSE}_{j \ne k}(z_j) = \log\frac{a_k}{1 - a_k},
+
+    because :math:`\mathrm{LSE}(z) = \mathrm{LSE}_{j \ne k}(z) + \mathrm{softplus}(\ell_k)`.
+    The log-odds :math:`\ell_k` is formed as :math:`(z_k - c_k) - \log \sum_{j \ne k}
+    e^{z_j - c_k}` with :math:`c_k = \max_{j \ne k} z_j` (the max shift of seed 000
+    eq. 3, through ``stop_gradient``; ℓ is shift-invariant, so this is exact for
+    autodiff too). Only logits are subtracted from logits (one rounding each), never two
+    rounded log-sums: the plain difference of the two LSEs loses ≈ eps·|z| to
+    cancellation (four equal logits at 1e8 in float32 gave 0 instead of log(3/4)), and
+    ``log1p(-a)`` rounds to −inf once the softmax saturates.
+    Here an all-equal row gives log(1 − 1/K) at any magnitude, a saturated entry gives
+    ≈ −ℓ_k, and a small a_k gives ≈ −a_k with full relative accuracy. Costs O(K²) per row.
+
+    Args:
+      z: logits, shape (..., K) with K ≥ 2 (K = 1 gives −inf: 1 − a = 0).
+
+    Returns:
       Shape (..., K).
     """
     z = jnp.asarray(z)
-    k = z.shape[-1]
-    eye = jnp.eye(k, dtype=bool)
-    others = jnp.where(eye, -jnp.inf, z[..., None, :])  # row k holds z with z_k removed
-    return logsumexp(others, axis=-1) - logsumexp(z, axis=-1)[..., None]
+    others, shift = _shifted(_without_self(z), axis=-1)  # row k: z_j − c_k for j ≠ k
+    log_odds = (z - shift[..., 0]) - jnp.log(jnp.sum(jnp.exp(others), axis=-1))
+    return -softplus(log_odds)
 
 
 def softmax_jacobian(z):
@@ -111,9 +153,12 @@ def softmax_jacobian(z):
 def softmax_vjp(z, v):
     r"""Closed-form :math:`J^\top v` for the softmax Jacobian, without forming J.
 
-    .. math:: (J^\top v)_m = a_m \left(v_m - \sum_k a_k v_k\right)
+    .. math:: (J^\top v)_m = \sum_i v_i\, a_i(\delta_{im} - a_m)
+              = a_m \left(v_m - \sum_k a_k v_k\right)
 
-    This is the product every softmax-output gradient of SPEC §3 reduces to.
+    The Jacobian is seed 001's (seed 000 eqs. 8-9, :func:`softmax_jacobian`); this is its
+    product with the upstream gradient, the chain rule through a softmax output
+    (seed 000 part 3 writes MSE's gradient this way) or a softmax hidden layer (seed 003).
 
     Args:
       z: logits, shape (..., K).
@@ -127,8 +172,10 @@ def softmax_vjp(z, v):
 
 
 def sigmoid(x):
-    r"""Logistic sigmoid :math:`1/(1+e^{-x})`, evaluated through :math:`e = e^{-|x|} \le 1`.
+    r"""Logistic sigmoid :math:`\sigma(x) = 1/(1+e^{-x})` (seed 000 part 1; seed 003).
 
+    Logistic regression's link (seed 000 part 1) and the first activation of seed 003.
+    Evaluated through :math:`e = e^{-|x|} \le 1`:
     :math:`\sigma(x) = 1/(1+e)` for :math:`x \ge 0` and :math:`e/(1+e)` for :math:`x < 0`:
     it never overflows and keeps full relative accuracy in both tails (σ(−50) is
     :math:`e^{-50}`, not 0), which the saturated derivatives σ(1 − σ) rely on.
@@ -139,7 +186,11 @@ def sigmoid(x):
 
 
 def softplus(x):
-    r"""Stable :math:`\log(1+e^x) = \max(x,0) + \log(1+e^{-|x|})`.
+    r"""Stable :math:`\mathrm{softplus}(x) = \log(1+e^x) = \max(x,0) + \log(1+e^{-|x|})`.
+
+    It is BCE on a sigmoid in log space (seed 000 part 1, seed 003):
+    :math:`-\log\sigma(x) = \mathrm{softplus}(-x)` and
+    :math:`-\log(1-\sigma(x)) = \mathrm{softplus}(x)`, finite where σ rounds to 0 or 1.
 
     Written with one ``where`` rather than ``maximum`` and ``abs``: at x = 0 autodiff
     takes ``maximum``'s tie as 1/2 and ``abs``'s slope as 1, which would give

@@ -6,6 +6,8 @@
 * saturation and ±inf handling.
 """
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -15,8 +17,15 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import softjax as sj
+from softjax.numerics import softmax_without_self
 
 F32 = {"rtol": 1e-6, "atol": 1e-6}
+# XLA CPU settings that cut compile time several-fold (no LLVM optimization, the older
+# loop emitters); the arithmetic is the same IEEE floating point.
+jit_fast = functools.partial(
+    jax.jit,
+    compiler_options={"xla_backend_optimization_level": 0, "xla_cpu_use_fusion_emitters": False},
+)
 
 
 def assert_rel_close(actual, expected, tol=1e-10, floor=1e-14):
@@ -37,7 +46,7 @@ def softmax_np(z, axis=-1):
 Z3 = np.random.default_rng(0).standard_normal((3, 5, 7))
 
 
-@jax.jit
+@jit_fast
 def _ours_and_jax_nn(z):
     out = {}
     for axis in (0, 1, -1):
@@ -93,17 +102,25 @@ def test_sigmoid_keeps_relative_accuracy_in_the_left_tail():
 
 
 def test_log1m_softmax_matches_independent_formula():
-    """log(1 − a_k) == logsumexp_{j≠k} z_j − logsumexp_j z_j, finite where 1 − a rounds to 0."""
+    """log(1 − a_k) == logsumexp_{j≠k} z_j − logsumexp_j z_j, finite where 1 − a rounds to 0;
+    softmax_without_self[k, m] == a_m / Σ_{j≠k} a_j (0 for m = k), in float64."""
     rng = np.random.default_rng(1)
     z = rng.standard_normal((6, 5)) * 3
     z[0] = [60.0, -60.0, 0.0, 1.0, 2.0]  # a_0 = 1 − O(e^-58): log(1 − a_0) ≈ −58
     lse = np.logaddexp.reduce
     expected = np.stack([[lse(np.delete(row, k)) - lse(row) for k in range(5)] for row in z])
+    a = softmax_np(z)
+    others = np.stack([np.delete(a, k, axis=-1).sum(-1) for k in range(5)], -1)  # 1 − a_k
+    expected_ratio = (1 - np.eye(5)) * a[:, None, :] / others[:, :, None]
     with jax.enable_x64(True):
-        ours = jax.jit(sj.log1m_softmax)(jnp.asarray(z, jnp.float64))
+        ours, ratio = jit_fast(lambda z: (sj.log1m_softmax(z), softmax_without_self(z)))(
+            jnp.asarray(z, jnp.float64)
+        )
     np.testing.assert_allclose(ours, expected, rtol=1e-12, atol=1e-12)
     assert float(ours[0, 0]) < -50
     np.testing.assert_allclose(ours[1:], np.log1p(-softmax_np(z[1:])), rtol=1e-12, atol=1e-12)
+    assert ratio.shape == (6, 5, 5)
+    np.testing.assert_allclose(ratio, expected_ratio, rtol=1e-12, atol=0)
 
 
 # ---------------------------------------------------------------------------------------
@@ -111,7 +128,7 @@ def test_log1m_softmax_matches_independent_formula():
 # ---------------------------------------------------------------------------------------
 
 
-@jax.jit
+@jit_fast
 def _jacobians(z, v):
     rows = z.reshape(-1, z.shape[-1])
     auto_jac = jax.vmap(jax.jacobian(sj.softmax))(rows).reshape(*z.shape, z.shape[-1])
@@ -150,7 +167,7 @@ def test_softmax_jacobian_and_vjp_match_autodiff(shape):
 # ---------------------------------------------------------------------------------------
 
 
-@jax.jit
+@jit_fast
 def _properties(z, c):
     return {
         "a": sj.softmax(z),
@@ -193,36 +210,55 @@ def test_softmax_properties(z, c):
 # ---------------------------------------------------------------------------------------
 
 
-@jax.jit
+@jit_fast
 def _family(z):
-    return sj.softmax(z), sj.log_softmax(z), sj.logsumexp(z)
+    return sj.softmax(z), sj.log_softmax(z), sj.logsumexp(z), sj.log1m_softmax(z)
 
 
-@pytest.mark.parametrize("dtype", [jnp.float32, jnp.bfloat16])
-def test_softmax_of_equal_and_huge_rows(dtype):
-    """An all-equal row gives 1/K at any magnitude; ±1e30 rows saturate without nan/inf."""
-    z = jnp.asarray(
-        [[0.0] * 4, [1e30] * 4, [-1e30] * 4, [1e30, -1e30, 0.0, 5.0], [-1e30, 1e30, 1e30, 0.0]],
-        dtype,
-    )
-    a, log_a, lse = _family(z)
-    assert a.dtype == log_a.dtype == lse.dtype == dtype
+@pytest.mark.parametrize(
+    ("dtype", "big"), [(jnp.float32, 1e30), (jnp.bfloat16, 1e30), (jnp.float64, 1e16)]
+)
+def test_softmax_of_equal_and_huge_rows(dtype, big):
+    """An all-equal row gives 1/K, log(1/K) and log(1 − 1/K) at any magnitude, exactly as
+    the zero row does; ±big rows saturate to the exact limits without nan/inf.
+
+    log1m_softmax used to subtract two log-sum-exps: for four equal logits at 1e30 (or
+    1e8 in float32, 1e16 in float64) both round to z and log(1 − 1/4) came out 0.
+    """
+    rows = [[0.0] * 4, [big] * 4, [-big] * 4, [big, -big, 0.0, 5.0], [-big, big, big, 0.0]]
+    with jax.enable_x64(dtype == jnp.float64):
+        z = jnp.asarray(rows, dtype)
+        a, log_a, lse, log1m = (np.asarray(out, np.float64) for out in _family(z))
+        assert all(out.dtype == dtype for out in _family(z))
+    big = float(np.asarray(z, np.float64)[1, 0])  # as rounded to the dtype
+    tol = {"rtol": 1e-2, "atol": 1e-2} if dtype == jnp.bfloat16 else {"rtol": 1e-6, "atol": 1e-7}
     expected = [[0.25] * 4, [0.25] * 4, [0.25] * 4, [1, 0, 0, 0], [0, 0.5, 0.5, 0]]
-    np.testing.assert_allclose(np.asarray(a, np.float32), expected, atol=1e-6)
-    log_a, lse = np.asarray(log_a, np.float32), np.asarray(lse, np.float32)
-    assert np.all(np.isfinite(log_a))
-    np.testing.assert_allclose(log_a[:3], np.log(0.25), rtol=1e-2)
-    assert np.all(np.isfinite(lse))
-    np.testing.assert_allclose(lse[[1, 2, 3, 4]], [1e30, -1e30, 1e30, 1e30], rtol=1e-2)
+    np.testing.assert_allclose(a, expected, atol=1e-6)
+    assert np.all(np.isfinite(log_a)) and np.all(np.isfinite(lse)) and np.all(np.isfinite(log1m))
+    np.testing.assert_allclose(log_a[:3], np.log(0.25), **tol)
+    np.testing.assert_allclose(lse[[1, 2, 3, 4]], [big, -big, big, big], rtol=1e-2)
+    # log(1 − a): row 3's a_0 = 1 − e^(5 − big)(1 + …): log(1 − a_0) = softplus(5) − big
+    sp5 = np.log1p(np.exp(5.0))
+    expected_log1m = [[np.log(0.75)] * 4] * 3 + [
+        [sp5 - big, 0, 0, 0],
+        [0, np.log(0.5), np.log(0.5), 0],
+    ]
+    np.testing.assert_allclose(log1m, expected_log1m, **tol)
+    for row in (1, 2):  # equal rows are the zero row, bit for bit
+        for out in (a, log_a, log1m):
+            np.testing.assert_array_equal(out[row], out[0])
 
 
 def test_minus_inf_logits_are_masked_out():
     """−inf entries get probability 0 and the rest renormalizes; an all −inf row has
     logsumexp −inf (an empty sum), not nan."""
     z = jnp.asarray([[-jnp.inf, 0.0, 1.0], [-jnp.inf, -jnp.inf, 3.0], [-jnp.inf] * 3], jnp.float32)
-    a, log_a, lse = (np.asarray(out) for out in _family(z))
+    a, log_a, lse, log1m = (np.asarray(out) for out in _family(z))
     np.testing.assert_allclose(a[0], [0.0, *softmax_np([0.0, 1.0])], **F32)
     np.testing.assert_allclose(a[1], [0.0, 0.0, 1.0], **F32)
     assert log_a[0, 0] == -np.inf and np.all(np.isfinite(log_a[0, 1:]))
     np.testing.assert_allclose(lse[:2], [np.logaddexp(0.0, 1.0), 3.0], **F32)
     assert lse[2] == -np.inf
+    # log(1 − a): 0 where a = 0, −inf where a = 1
+    np.testing.assert_allclose(log1m[0], np.log1p(-a[0]), **F32)
+    np.testing.assert_array_equal(log1m[1], [0.0, 0.0, -np.inf])
