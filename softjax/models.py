@@ -61,15 +61,25 @@ def _layer_weights(key, init: str, fan_in: int, fan_out: int, dtype):
     raise AssertionError(init)  # unreachable: checked in mlp_init
 
 
+def _is_int(s) -> bool:
+    return isinstance(s, int | np.integer) and not isinstance(s, bool | np.bool_)
+
+
 def check_sizes(sizes, argname: str = "sizes") -> tuple[int, ...]:
-    """Layer widths [D, H_1, …, K]: at least two positive ints."""
+    """Layer widths [D, H_1, …, K]: at least two positive ints (Python or numpy ints;
+    a float such as 2.5, or even 3.0, is rejected rather than truncated)."""
+    error = ValueError(
+        f"{argname}: expected a list of ≥ 2 widths [D, ..., K], each a positive int, got {sizes!r}"
+    )
+    if isinstance(sizes, str | bytes):
+        raise error
     try:
-        sizes = tuple(int(s) for s in sizes)
-    except (TypeError, ValueError):
-        raise ValueError(f"{argname}: expected a list of layer widths, got {sizes!r}") from None
-    if len(sizes) < 2 or any(s < 1 for s in sizes):
-        raise ValueError(f"{argname}: expected ≥ 2 positive widths [D, ..., K], got {list(sizes)}")
-    return sizes
+        widths = tuple(sizes)
+    except TypeError:
+        raise error from None
+    if len(widths) < 2 or not all(_is_int(s) and s >= 1 for s in widths):
+        raise error
+    return tuple(int(s) for s in widths)
 
 
 def mlp_init(
@@ -121,8 +131,10 @@ def check_params(params, argname: str = "params") -> tuple[int, ...]:
         if not isinstance(layer, dict) or "w" not in layer:
             raise ValueError(f"{argname}[{i}]: expected a dict with key 'w', got {layer!r:.80}")
         shape = np.shape(layer["w"])
-        if len(shape) != 2:
-            raise ValueError(f"{argname}[{i}]['w']: expected shape (D_in, D_out), got {shape}")
+        if len(shape) != 2 or min(shape) < 1:
+            raise ValueError(
+                f"{argname}[{i}]['w']: expected shape (D_in, D_out), both ≥ 1, got {shape}"
+            )
         if sizes and shape[0] != sizes[-1]:
             raise ValueError(
                 f"{argname}[{i}]['w']: expected {sizes[-1]} input rows to match the previous "
@@ -139,10 +151,13 @@ def check_params(params, argname: str = "params") -> tuple[int, ...]:
 
 
 def check_inputs(x, in_features: int, argname: str = "x"):
-    """Inputs must be (..., D) with D matching the first layer."""
+    """Inputs must be (..., D): any leading axes, the last matching the first layer's D."""
     shape = np.shape(x)
     if len(shape) < 1 or shape[-1] != in_features:
-        raise ValueError(f"{argname}: expected shape (N, {in_features}), got shape {shape}")
+        raise ValueError(
+            f"{argname}: expected shape (..., {in_features}) (last axis = the first layer's "
+            f"input width; usually (N, {in_features})), got shape {shape}"
+        )
 
 
 def mlp_forward(params, x, activations: ActivationSpec | Sequence[ActivationSpec] | None = None):
@@ -150,7 +165,8 @@ def mlp_forward(params, x, activations: ActivationSpec | Sequence[ActivationSpec
 
     Args:
       params: as returned by :func:`mlp_init`.
-      x: inputs of shape (N, D) (or (D,) for one sample).
+      x: inputs of shape (..., D): usually a batch (N, D); (D,) for one sample or any
+        leading axes work too, since every layer acts on the last axis.
       activations: one activation spec for every hidden layer, or one per hidden layer.
 
     Returns:
@@ -178,11 +194,11 @@ def mlp_apply(params, x, activations: ActivationSpec | Sequence[ActivationSpec] 
 
     Args:
       params: as returned by :func:`mlp_init`.
-      x: inputs (N, D).
+      x: inputs (..., D), usually a batch (N, D).
       activations: hidden-layer activations (ignored shape-wise for a single layer).
 
     Returns:
-      Logits (N, K).
+      Logits (..., K), usually (N, K).
     """
     zs, _ = mlp_forward(params, x, activations)
     return zs[-1]

@@ -7,12 +7,21 @@
 * input validation with errors that name the argument.
 """
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
 import softjax as sj
+
+# XLA CPU settings that cut compile time several-fold (no LLVM optimization, the older
+# loop emitters); the arithmetic is the same IEEE floating point.
+jit_fast = functools.partial(
+    jax.jit,
+    compiler_options={"xla_backend_optimization_level": 0, "xla_cpu_use_fusion_emitters": False},
+)
 
 
 def test_toy_forward_pass_of_the_slides():
@@ -108,7 +117,7 @@ def big_inits():
     The key is an "rbg" key: the schemes' statistics do not depend on the bit generator,
     and it compiles faster on CPU than the default threefry (used by the other tests).
     """
-    make_all = jax.jit(
+    make_all = jit_fast(
         lambda key: {i: sj.mlp_init(key, [FAN_IN, FAN_OUT, FAN_OUT2], init=i) for i in sj.INITS}
     )
     return jax.tree.map(np.asarray, make_all(jax.random.key(0, impl="rbg")))
@@ -247,7 +256,7 @@ def test_single_layer_logits_scale_with_init_scale():
 
 ACTS = ("elu", {"alpha": 0.5})
 SCALES = np.asarray([0.5, 1.0, 4.0], np.float32)
-_init_batch = jax.jit(jax.vmap(lambda k, s: sj.mlp_init(k, SIZES, init_scale=s)))
+_init_batch = jit_fast(jax.vmap(lambda k, s: sj.mlp_init(k, SIZES, init_scale=s)))
 
 
 def _keys():
@@ -269,8 +278,8 @@ def test_mlp_apply_under_jit_vmap_over_params_and_grad():
     of a single layer is (Xᵀ 1, N · 1)."""
     stacked = _init_batch(_keys(), SCALES)
     x = jnp.asarray(np.random.default_rng(4).standard_normal((8, 5)), jnp.float32)
-    apply = jax.jit(lambda p, x: sj.mlp_apply(p, x, ACTS))
-    batched = jax.jit(jax.vmap(lambda p: sj.mlp_apply(p, x, ACTS)))(stacked)
+    apply = jit_fast(lambda p, x: sj.mlp_apply(p, x, ACTS))
+    batched = jit_fast(jax.vmap(lambda p: sj.mlp_apply(p, x, ACTS)))(stacked)
     assert batched.shape == (3, 8, 4)
     for i in range(3):
         params_i = jax.tree.map(lambda leaf, i=i: leaf[i], stacked)
@@ -278,7 +287,7 @@ def test_mlp_apply_under_jit_vmap_over_params_and_grad():
         np.testing.assert_allclose(batched[i], eager, rtol=1e-5, atol=1e-6)
         np.testing.assert_allclose(apply(params_i, x), eager, rtol=1e-5, atol=1e-6)
     single = [{"w": jnp.ones((5, 4), jnp.float32), "b": jnp.zeros(4, jnp.float32)}]
-    g = jax.jit(jax.grad(lambda p: jnp.sum(sj.mlp_apply(p, x))))(single)
+    g = jit_fast(jax.grad(lambda p: jnp.sum(sj.mlp_apply(p, x))))(single)
     np.testing.assert_allclose(g[0]["w"], np.tile(np.asarray(x).sum(0)[:, None], (1, 4)), rtol=1e-5)
     np.testing.assert_allclose(g[0]["b"], np.full(4, 8.0))
 
@@ -294,12 +303,24 @@ X = np.zeros((8, 5), np.float32)
 
 @pytest.mark.parametrize(
     ("x", "match"),
-    [(np.zeros((8, 3)), r"x: expected shape \(N, 5\)"), (np.float32(1.0), "x: expected shape")],
+    [
+        (np.zeros((8, 3)), r"x: expected shape \(\.\.\., 5\) .*got shape \(8, 3\)"),
+        (np.zeros((2, 8, 4)), r"x: expected shape \(\.\.\., 5\)"),
+        (np.float32(1.0), r"x: expected shape \(\.\.\., 5\)"),
+    ],
 )
 def test_mlp_apply_rejects_inputs_of_the_wrong_width(x, match):
     for params in (PARAMS, PARAMS_1):
         with pytest.raises(ValueError, match=match):
             sj.mlp_apply(params, x, "relu")
+
+
+def test_mlp_apply_acts_on_the_last_axis_of_any_leading_shape():
+    """What the error message promises: (..., D) → (..., K), row by row."""
+    x = np.random.default_rng(5).standard_normal((2, 3, 5)).astype(np.float32)
+    out = sj.mlp_apply(PARAMS_1, x)
+    assert out.shape == (2, 3, 4)
+    np.testing.assert_allclose(out, x @ PARAMS_1[0]["w"] + PARAMS_1[0]["b"], rtol=1e-6)
 
 
 @pytest.mark.parametrize(
@@ -334,6 +355,7 @@ def test_single_layer_model_still_rejects_a_bad_activation(activations):
         ({"w": np.zeros((5, 4))}, "params: expected a non-empty list"),
         ([{"b": np.zeros(4)}], r"params\[0\]: expected a dict with key 'w'"),
         ([{"w": np.zeros(5)}], r"params\[0\]\['w'\]: expected shape \(D_in, D_out\)"),
+        ([{"w": np.zeros((5, 0))}], r"params\[0\]\['w'\]: .* both ≥ 1, got \(5, 0\)"),
         ([{"w": np.zeros((5, 6))}, {"w": np.zeros((7, 4))}], r"params\[1\]\['w'\]: expected 6"),
         ([{"w": np.zeros((5, 4)), "b": np.zeros(5)}], r"params\[0\]\['b'\]: expected shape"),
     ],
@@ -343,10 +365,22 @@ def test_mlp_apply_rejects_malformed_params(params, match):
         sj.mlp_apply(params, X)
 
 
-@pytest.mark.parametrize("sizes", [[5], [], [5, 0], [5, -3, 2], "ab", None, [5, "x"]], ids=str)
+@pytest.mark.parametrize(
+    "sizes",
+    [[5], [], [5, 0], [5, -3, 2], "ab", None, [5, "x"], [2.5, 3], [5, 3.0], [True, 3], 7],
+    ids=str,
+)
 def test_mlp_init_rejects_bad_sizes(sizes):
-    with pytest.raises(ValueError, match="sizes"):
+    """Widths must be positive ints: 2.5 (or even 3.0) is rejected, not truncated."""
+    with pytest.raises(ValueError, match="sizes: expected .*positive int"):
         sj.mlp_init(jax.random.key(0), sizes)
+
+
+def test_check_sizes_accepts_numpy_ints():
+    from softjax.models import check_sizes
+
+    assert check_sizes(np.array([5, 3])) == (5, 3)
+    assert check_sizes((np.int32(2), 4, np.int64(1))) == (2, 4, 1)
 
 
 @pytest.mark.parametrize("init", ["xavier", "he", "", "LECUN_NORMAL"])
