@@ -3,23 +3,36 @@
 ``LOSSES[name](logits, labels)`` with ``logits`` of shape (N, K) and ``labels`` either
 int class ids (N,) or target rows (N, K) (one-hot or probabilities):
 
-=============== ============================================================ ==============
+=============== ============================================================ =================
 name            per-sample value (ŷ = softmax(z), s = sigmoid(z))            source
-=============== ============================================================ ==============
+=============== ============================================================ =================
 ``cce``         −Σ_k y_k log ŷ_k                                            seed 000 eq. 5
-``mse``         ½ Σ_k (ŷ_k − y_k)²                                          seed 000 part 2
-``bce``         −Σ_k [y_k log ŷ_k + (1 − y_k) log(1 − ŷ_k)]                 seed 000 part 2
+``mse``         ½ Σ_k (ŷ_k − y_k)²                                          seed 000 part 3
+``bce``         −Σ_k [y_k log ŷ_k + (1 − y_k) log(1 − ŷ_k)]                 seed 000 part 3
 ``sigmoid_bce`` −Σ_k [y_k log s_k + (1 − y_k) log(1 − s_k)]  (one-vs-rest)  seed 001, 003
 ``square``      ½ Σ_k (z_k − y_k)²  on the raw logits (Hui & Belkin 2021)     seed 000 part 1
-=============== ============================================================ ==============
+=============== ============================================================ =================
+
+Every loss takes a BATCH: logits (N, K), N ≥ 1, and returns the mean over its N rows.
+For one sample pass ``z[None]`` and ``y[None]``; a per-sample ``jax.vmap`` likewise
+calls ``loss(z[None], y[None])`` inside the mapped function.
 
 Binary logistic regression is ``sigmoid_bce`` with K = 1 and 0/1 labels (N,); linear
-regression is ``square`` with real targets, (N,) when K = 1. Every value is computed in
-log space (``log_softmax``, ``log1m_softmax``, ``softplus``), so it stays finite however
-saturated the logits are.
+regression is ``square`` with real targets, (N,) when K = 1. The softmax losses (cce,
+mse, bce) need K ≥ 2 whatever the label form: a softmax over one class is the
+constant 1. Every value is computed in log space (``log_softmax``, ``log1m_softmax``,
+``softplus``), so it stays finite however saturated the logits are (``square`` aside:
+½ z² itself overflows for huge z, see :func:`square`).
 
-Validation lives here once (:func:`as_targets`): shapes are checked in plain Python
-(they are static even under ``jit``), label values only when they are concrete.
+Validation lives here once (:func:`check_logits`, :func:`check_labels`) and raises a
+``ValueError`` naming the argument. Shapes and dtypes are checked in plain Python
+before anything is traced, also under ``jit`` (they are static). Label VALUES (class
+ids in [0, K), sigmoid_bce targets in [0, 1]) are checked only on concrete inputs:
+under ``jit``/``vmap`` the labels are tracers and their values are unknown, so an
+out-of-range class id is NOT caught there. ``jax.nn.one_hot`` then turns it into an
+all-zero target row: that sample's label is silently dropped (its cce term is 0, its
+mse/bce terms treat it as "no class"). Validate labels eagerly before jitting, as
+``softjax.train`` does.
 """
 
 from __future__ import annotations
@@ -30,6 +43,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from softjax.activations import Registry
 from softjax.numerics import log1m_softmax, log_softmax, softmax, softplus
 
 LOSS_NAMES = ("cce", "mse", "bce", "sigmoid_bce", "square")
@@ -48,13 +62,55 @@ def _is_concrete(x) -> bool:
     return not isinstance(x, jax.core.Tracer)
 
 
+def as_array(x, argname: str):
+    """Arrays (jax, numpy, tracers) pass through; Python lists, tuples and scalars become
+    numpy arrays, so that shapes and dtypes can be checked.
+
+    Raises:
+      ValueError: naming ``argname`` for ragged or non-numeric input.
+    """
+    if isinstance(x, jax.Array | np.ndarray | np.generic):
+        return x
+    try:
+        arr = np.asarray(x)
+    except (ValueError, TypeError):
+        raise ValueError(
+            f"{argname}: expected a (nested) sequence of numbers of one shape, "
+            f"got a ragged or non-numeric {type(x).__name__}"
+        ) from None
+    if not (np.issubdtype(arr.dtype, np.number) or arr.dtype == np.bool_):
+        raise ValueError(
+            f"{argname}: expected numbers, got {type(x).__name__} of dtype {arr.dtype}"
+        )
+    return arr
+
+
 def check_logits(logits, argname: str = "logits"):
-    """Logits must be a floating (N, K) array."""
+    """Logits must be a floating (N, K) array with N ≥ 1 and K ≥ 1; returns it as an array."""
+    logits = as_array(logits, argname)
     shape = np.shape(logits)
     if len(shape) != 2:
         raise ValueError(f"{argname}: expected shape (N, K), got shape {shape}")
+    if shape[0] < 1:
+        raise ValueError(
+            f"{argname}: expected N ≥ 1 rows (the loss is a mean over the batch), got shape {shape}"
+        )
+    if shape[1] < 1:
+        raise ValueError(f"{argname}: expected K ≥ 1 class columns, got shape {shape}")
     if not jnp.issubdtype(jnp.result_type(logits), jnp.floating):
         raise ValueError(f"{argname}: expected a floating dtype, got {jnp.result_type(logits)}")
+    return logits
+
+
+def _check_binary_targets(labels, argname: str):
+    """sigmoid_bce targets are probabilities of K independent Bernoullis: in [0, 1]."""
+    if _is_concrete(labels):
+        y = np.asarray(labels)
+        if y.size and (y.min() < 0 or y.max() > 1):
+            raise ValueError(
+                f"{argname}: targets for 'sigmoid_bce' must lie in [0, 1], "
+                f"got values in [{y.min()}, {y.max()}]"
+            )
 
 
 def check_labels(labels, num_classes: int, n: int | None, loss_name: str, argname="labels"):
@@ -67,15 +123,26 @@ def check_labels(labels, num_classes: int, n: int | None, loss_name: str, argnam
       loss_name: which loss the labels feed (K = 1 rules differ).
       argname: the name to report in errors.
 
+    Returns:
+      ``labels``, as an array (Python lists become numpy arrays).
+
     Raises:
-      ValueError: naming ``argname`` for a wrong rank or shape, a mismatched N,
-        non-integer class ids, or ids outside [0, K).
+      ValueError: naming ``argname`` for a wrong rank or shape, a mismatched N, a
+        softmax loss with K < 2, non-integer class ids, or (concrete labels only) ids
+        outside [0, K) or sigmoid_bce targets outside [0, 1].
     """
+    labels = as_array(labels, argname)
     shape = np.shape(labels)
     dtype = jnp.result_type(labels)
     if n is not None and (len(shape) == 0 or shape[0] != n):
         raise ValueError(
             f"{argname}: expected {n} rows to match the logits/inputs, got shape {shape}"
+        )
+    if loss_name in _SOFTMAX_LOSSES and num_classes < 2:
+        raise ValueError(
+            f"{argname}: loss {loss_name!r} needs K ≥ 2 classes (a softmax over one "
+            f"class is constant), got K={num_classes}; use 'sigmoid_bce' or 'square' "
+            "for one output"
         )
     if len(shape) == 2:
         if shape[1] != num_classes:
@@ -84,26 +151,18 @@ def check_labels(labels, num_classes: int, n: int | None, loss_name: str, argnam
             )
         if not jnp.issubdtype(dtype, jnp.floating):
             raise ValueError(f"{argname}: target rows (N, K) must be floating, got {dtype}")
-        return
+        if loss_name == "sigmoid_bce":
+            _check_binary_targets(labels, argname)
+        return labels
     if len(shape) != 1:
         raise ValueError(
             f"{argname}: expected class ids (N,) or target rows (N, {num_classes}), "
             f"got shape {shape}"
         )
-    if num_classes == 1:
-        if loss_name in _SOFTMAX_LOSSES:
-            raise ValueError(
-                f"{argname}: loss {loss_name!r} needs K ≥ 2 classes (a softmax over one "
-                "class is constant); use 'sigmoid_bce' or 'square' for one output"
-            )
-        if loss_name == "sigmoid_bce" and _is_concrete(labels):
-            y = np.asarray(labels)
-            if y.size and (y.min() < 0 or y.max() > 1):
-                raise ValueError(
-                    f"{argname}: binary targets for 'sigmoid_bce' must lie in [0, 1], "
-                    f"got values in [{y.min()}, {y.max()}]"
-                )
-        return
+    if num_classes == 1:  # (N,) targets of a single output: sigmoid_bce or square
+        if loss_name == "sigmoid_bce":
+            _check_binary_targets(labels, argname)
+        return labels
     if not jnp.issubdtype(dtype, jnp.integer):
         raise ValueError(
             f"{argname}: class ids (N,) must be integers, got dtype {dtype}; "
@@ -116,6 +175,25 @@ def check_labels(labels, num_classes: int, n: int | None, loss_name: str, argnam
                 f"{argname}: class ids must lie in [0, {num_classes}), "
                 f"got values in [{y.min()}, {y.max()}]"
             )
+    return labels
+
+
+def logits_and_targets(logits, labels, loss_name: str):
+    """Validates, then returns ``(z, Y)``: the logits as a jax array and the float target
+    rows Y of their shape (N, K) and dtype.
+
+    Int ids become one-hot rows; with K = 1, (N,) targets become a column.
+    """
+    check_loss_name(loss_name)
+    logits = check_logits(logits)
+    n, k = np.shape(logits)
+    labels = jnp.asarray(check_labels(labels, k, n, loss_name))
+    z = jnp.asarray(logits)
+    if labels.ndim == 2:
+        return z, labels.astype(z.dtype)
+    if k == 1:
+        return z, labels.astype(z.dtype)[:, None]
+    return z, jax.nn.one_hot(labels, k, dtype=z.dtype)
 
 
 def as_targets(logits, labels, loss_name: str = "cce"):
@@ -123,71 +201,119 @@ def as_targets(logits, labels, loss_name: str = "cce"):
 
     Int ids become one-hot rows; with K = 1, (N,) targets become a column.
     """
-    check_loss_name(loss_name)
-    check_logits(logits)
-    n, k = np.shape(logits)
-    check_labels(labels, k, n, loss_name)
-    labels = jnp.asarray(labels)
-    dtype = jnp.result_type(logits)
-    if labels.ndim == 2:
-        return labels.astype(dtype)
-    if k == 1:
-        return labels.astype(dtype)[:, None]
-    return jax.nn.one_hot(labels, k, dtype=dtype)
+    return logits_and_targets(logits, labels, loss_name)[1]
 
 
 def cce(logits, labels):
-    """Categorical cross-entropy on softmax, batch mean (seed 000 eq. 5; seed 002 LSE form).
+    r"""Categorical cross-entropy on softmax, batch mean (seed 000 eq. 5; seed 002 LSE form).
 
-    :math:`L = -\\frac1N \\sum_i \\sum_k y_{ik} \\log \\mathrm{softmax}(z_i)_k`.
+    .. math:: L = -\frac1N \sum_i \sum_k y_{ik} \log \mathrm{softmax}(z_i)_k
+
+    with :math:`\log \mathrm{softmax}(z)_k = z_k - \mathrm{LSE}(z)` (seed 002).
+
+    Args:
+      logits: a batch (N, K), K ≥ 2; for one sample pass ``z[None]``.
+      labels: int class ids (N,) or target rows (N, K).
+
+    Returns:
+      The scalar mean, in the logits' dtype.
     """
-    y = as_targets(logits, labels, "cce")
-    return -jnp.mean(jnp.sum(y * log_softmax(logits), axis=-1))
+    z, y = logits_and_targets(logits, labels, "cce")
+    return -jnp.mean(jnp.sum(y * log_softmax(z), axis=-1))
 
 
 def mse(logits, labels):
-    """Mean squared error on softmax outputs, :math:`\\frac1N\\sum_i \\tfrac12\\|ŷ_i - y_i\\|^2`."""
-    y = as_targets(logits, labels, "mse")
-    return jnp.mean(0.5 * jnp.sum((softmax(logits) - y) ** 2, axis=-1))
+    r"""Squared error on softmax outputs, batch mean (seed 000 part 3).
+
+    .. math:: L = \frac1N \sum_i \tfrac12 \sum_k (\hat y_{ik} - y_{ik})^2,
+              \quad \hat y_i = \mathrm{softmax}(z_i)
+
+    Seed 000 part 3 shows its gradient carries ŷ(1 − ŷ) factors that vanish when the
+    softmax saturates (SPEC §6).
+
+    Args:
+      logits: a batch (N, K), K ≥ 2; for one sample pass ``z[None]``.
+      labels: int class ids (N,) or target rows (N, K).
+
+    Returns:
+      The scalar mean, in the logits' dtype.
+    """
+    z, y = logits_and_targets(logits, labels, "mse")
+    return jnp.mean(0.5 * jnp.sum((softmax(z) - y) ** 2, axis=-1))
 
 
 def bce(logits, labels):
-    """Binary cross-entropy on softmax outputs, summed over classes, batch mean (seed 000).
+    r"""Binary cross-entropy on softmax outputs, summed over classes, batch mean
+    (seed 000 part 3).
 
-    :math:`-\\sum_k [y_k \\log ŷ_k + (1-y_k)\\log(1-ŷ_k)]`: it treats the K softmax
-    outputs as independent Bernoullis although they sum to 1 (SPEC §3).
+    .. math:: L = -\frac1N \sum_i \sum_k [y_{ik} \log \hat y_{ik}
+              + (1-y_{ik})\log(1-\hat y_{ik})]
+
+    It treats the K softmax outputs as independent Bernoullis although they sum to 1,
+    the mismatch seed 000 part 3 points out (SPEC §3). :math:`\log(1-\hat y)` comes from
+    :func:`~softjax.numerics.log1m_softmax`, exact even for equal or huge logits.
+
+    Args:
+      logits: a batch (N, K), K ≥ 2; for one sample pass ``z[None]``.
+      labels: int class ids (N,) or target rows (N, K).
+
+    Returns:
+      The scalar mean, in the logits' dtype.
     """
-    y = as_targets(logits, labels, "bce")
-    per_class = y * log_softmax(logits) + (1.0 - y) * log1m_softmax(logits)
+    z, y = logits_and_targets(logits, labels, "bce")
+    per_class = y * log_softmax(z) + (1.0 - y) * log1m_softmax(z)
     return -jnp.mean(jnp.sum(per_class, axis=-1))
 
 
 def sigmoid_bce(logits, labels):
-    """One-vs-rest BCE on K independent sigmoids, summed over classes, batch mean (seed 001, 003).
+    r"""One-vs-rest BCE on K independent sigmoids, summed over classes, batch mean
+    (seed 001, seed 003; K = 1 is seed 000 part 1's logistic regression).
 
-    Uses :math:`-[y\\log σ(z) + (1-y)\\log(1-σ(z))] = \\mathrm{softplus}(z) - y z`.
+    .. math:: L = \frac1N \sum_i \sum_k -[y_{ik}\log σ(z_{ik}) + (1-y_{ik})\log(1-σ(z_{ik}))]
+              = \frac1N \sum_i \sum_k [\mathrm{softplus}(z_{ik}) - y_{ik} z_{ik}]
+
+    Args:
+      logits: a batch (N, K), K ≥ 1; for one sample pass ``z[None]``.
+      labels: targets in [0, 1]: rows (N, K), or (N,) 0/1 ids (int or float) when K = 1,
+        or int class ids (N,) (one-hot rows) when K ≥ 2.
+
+    Returns:
+      The scalar mean, in the logits' dtype.
     """
-    y = as_targets(logits, labels, "sigmoid_bce")
-    return jnp.mean(jnp.sum(softplus(logits) - y * logits, axis=-1))
+    z, y = logits_and_targets(logits, labels, "sigmoid_bce")
+    return jnp.mean(jnp.sum(softplus(z) - y * z, axis=-1))
 
 
 def square(logits, labels):
-    """Square loss on raw logits, no softmax: :math:`\\frac1N\\sum_i \\tfrac12\\|z_i - y_i\\|^2`.
+    r"""Square loss on raw logits, no softmax, batch mean (seed 000 part 1).
+
+    .. math:: L = \frac1N \sum_i \tfrac12 \sum_k (z_{ik} - y_{ik})^2
 
     Linear regression's loss (seed 000 part 1) and, on one-hot targets, the square loss
     that Hui & Belkin (2021) report competitive with cross-entropy.
+
+    The value overflows to ``inf`` once (z − y)² exceeds the dtype's range:
+    |z − y| ≳ 1.8e19 in float32 and bfloat16 (e.g. ½(1e30)² = 5e59 > 3.4e38 = float32's
+    max), ≳ 1.3e154 in float64. That is unavoidable: the value itself is not
+    representable. The gradient z − y stays finite.
+
+    Args:
+      logits: a batch (N, K), K ≥ 1; for one sample pass ``z[None]``.
+      labels: real targets: rows (N, K), or (N,) when K = 1, or int class ids (N,)
+        (one-hot rows) when K ≥ 2.
+
+    Returns:
+      The scalar mean, in the logits' dtype.
     """
-    y = as_targets(logits, labels, "square")
-    return jnp.mean(0.5 * jnp.sum((logits - y) ** 2, axis=-1))
+    z, y = logits_and_targets(logits, labels, "square")
+    return jnp.mean(0.5 * jnp.sum((z - y) ** 2, axis=-1))
 
 
-LOSSES: Mapping[str, Callable] = {
-    "cce": cce,
-    "mse": mse,
-    "bce": bce,
-    "sigmoid_bce": sigmoid_bce,
-    "square": square,
-}
+LOSSES: Mapping[str, Callable] = Registry(
+    {"cce": cce, "mse": mse, "bce": bce, "sigmoid_bce": sigmoid_bce, "square": square},
+    kind="loss",
+    argname="loss",
+)
 
 
 def get_loss(loss_name: str) -> Callable:

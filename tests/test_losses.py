@@ -9,6 +9,7 @@
 """
 
 import contextlib
+import functools
 
 import jax
 import jax.numpy as jnp
@@ -20,6 +21,12 @@ import softjax as sj
 from softjax.losses import check_labels
 
 F32 = {"rtol": 1e-6, "atol": 1e-6}
+# XLA CPU settings that cut compile time several-fold (no LLVM optimization, the older
+# loop emitters); the arithmetic is the same IEEE floating point.
+jit_fast = functools.partial(
+    jax.jit,
+    compiler_options={"xla_backend_optimization_level": 0, "xla_cpu_use_fusion_emitters": False},
+)
 N, K = 8, 4
 RNG = np.random.default_rng(0)
 IDS = RNG.integers(0, K, N)
@@ -36,12 +43,30 @@ def test_registry():
         assert sj.get_loss(name) is sj.LOSSES[name]
 
 
+@pytest.mark.parametrize("bad", ["xent", "CCE", [1]])
+def test_registry_lookup_of_an_unknown_name(bad):
+    """LOSSES[bad] raises an error that is a KeyError (a Mapping's contract) AND a
+    ValueError (softjax's), whose str() is the plain message naming the argument and
+    listing the valid names; the registry is read-only."""
+    expected = (
+        f"loss: unknown loss {bad!r}; "
+        "expected one of ['cce', 'mse', 'bce', 'sigmoid_bce', 'square']"
+    )
+    for error in (KeyError, ValueError):
+        with pytest.raises(error) as info:
+            sj.LOSSES[bad]
+        assert str(info.value) == expected
+    assert sj.LOSSES.get("xent") is None and "xent" not in sj.LOSSES
+    with pytest.raises(TypeError):
+        sj.LOSSES["xent"] = sj.LOSSES["cce"]
+
+
 # ---------------------------------------------------------------------------------------
 # Library equivalence, float32
 # ---------------------------------------------------------------------------------------
 
 
-@jax.jit
+@jit_fast
 def _ours_and_library(z, ids, y):
     """Each loss on (z, y) next to the optax / jax.nn expression it must equal."""
     p = jax.nn.softmax(z)
@@ -62,21 +87,36 @@ def _ours_and_library(z, ids, y):
     }
 
 
+def bce_reference(z, y):
+    """BCE on softmax in float64 numpy, independent of softjax: ŷ by the max-shifted
+    softmax, and 1 − ŷ_k as the direct sum Σ_{j≠k} ŷ_j (no cancellation, unlike 1 − ŷ_k)."""
+    z, y = np.asarray(z, np.float64), np.asarray(y, np.float64)
+    e = np.exp(z - z.max(-1, keepdims=True))
+    a = e / e.sum(-1, keepdims=True)
+    others = np.stack([np.delete(a, k, axis=-1).sum(-1) for k in range(z.shape[-1])], -1)
+    return -np.mean(np.sum(y * np.log(a) + (1 - y) * np.log(others), axis=-1))
+
+
 @pytest.mark.parametrize("targets", ["one-hot", "soft"])
 @pytest.mark.parametrize("logits", ["moderate", "large"])
 def test_matches_optax_and_jax_nn_float32(logits, targets):
-    """cce, sigmoid_bce, square, mse vs optax; bce vs its jax.nn formula (moderate logits
-    only: the reference's log(1 − softmax) is itself inexact once the softmax saturates)."""
+    """cce, sigmoid_bce, square, mse vs optax; bce vs its jax.nn formula on moderate logits
+    (that reference's log1p(−softmax) is itself inexact once the softmax saturates), and
+    on all logits vs the stable float64 reference above. Z_LARGE (σ = 30) saturates the
+    softmax: some 1 − ŷ_k are ≈ e^-60."""
     z = jnp.asarray(Z_MODERATE if logits == "moderate" else Z_LARGE)
     y = jnp.asarray(ONEHOT if targets == "one-hot" else SOFT)
-    for key, (ours, ref) in _ours_and_library(z, jnp.asarray(IDS), y).items():
+    out = _ours_and_library(z, jnp.asarray(IDS), y)
+    for key, (ours, ref) in out.items():
+        assert ours.dtype == jnp.float32 and ours.shape == (), key
         if key == "bce" and logits == "large":
             continue
-        assert ours.dtype == jnp.float32 and ours.shape == (), key
         np.testing.assert_allclose(ours, ref, **F32, err_msg=key)
+    reference = bce_reference(np.asarray(z), np.asarray(y))
+    np.testing.assert_allclose(out["bce"][0], reference, **F32, err_msg="bce stable reference")
 
 
-@jax.jit
+@jit_fast
 def _all_losses(z, y):
     return {name: sj.LOSSES[name](z, y) for name in sj.LOSS_NAMES}
 
@@ -94,7 +134,7 @@ def test_single_output_losses_match_optax():
     """K = 1: sigmoid_bce on (N,) 0/1 targets = binary logistic regression; square on
     real (N,) targets = linear regression."""
 
-    @jax.jit
+    @jit_fast
     def single_output(z, y01, ids01, y_real):
         return {
             "sigmoid_bce": (
@@ -133,7 +173,7 @@ def test_toy_cross_entropy_of_the_slides():
     assert j_sum == pytest.approx(0.6852, abs=5e-5)
     with jax.enable_x64(True):
         logits = jnp.asarray(np.log(np.maximum(a, 1e-30)), jnp.float64)
-        probs, mean_ce, first_ce = jax.jit(
+        probs, mean_ce, first_ce = jit_fast(
             lambda z, y: (sj.softmax(z), sj.LOSSES["cce"](z, y), sj.LOSSES["cce"](z[:1], y[:1]))
         )(logits, jnp.asarray(labels))
     np.testing.assert_allclose(probs, a, atol=1e-15)
@@ -146,7 +186,7 @@ def test_toy_cross_entropy_of_the_slides():
 def test_cross_entropy_of_zero_logits_is_log_k(k):
     z = jnp.zeros((5, k), jnp.float32)
     labels = jnp.asarray(np.arange(5) % k)
-    assert float(jax.jit(sj.LOSSES["cce"])(z, labels)) == pytest.approx(np.log(k), rel=1e-6)
+    assert float(jit_fast(sj.LOSSES["cce"])(z, labels)) == pytest.approx(np.log(k), rel=1e-6)
 
 
 def test_all_losses_at_zero_logits_by_hand():
@@ -169,8 +209,9 @@ def test_all_losses_at_zero_logits_by_hand():
 # Stability: finite values and gradients at extreme logits
 # ---------------------------------------------------------------------------------------
 
-# Saturated right, saturated wrong, ties among huge values, and a zero row.
-LABELS_HUGE = np.array([0, 1, 3, 2])
+# Saturated right, saturated wrong, a tie between two huge logits, a zero row, and an
+# all-equal huge row (which must behave exactly like the zero row).
+LABELS_HUGE = np.array([0, 1, 3, 2, 2])
 
 
 def _huge_logits(big):
@@ -180,58 +221,125 @@ def _huge_logits(big):
             [big, -big, 0.0, 5.0],  # confidently wrong (label 1 sits at −big)
             [-big, big, big, -big],  # tie between two huge logits; label at −big
             [0.0, 0.0, 0.0, 0.0],
+            [big, big, big, big],
         ]
     )
 
 
-@jax.jit
+def _sigmoid_np(z):
+    e = np.exp(-np.abs(z))
+    return np.where(z >= 0, 1.0, e) / (1.0 + e)
+
+
+def _exact_at_huge_logits(big):
+    """Per-sample values and ∂ℓ/∂z of _huge_logits(big), by hand (float64).
+
+    With ŷ = softmax(z), e^-big ≈ 0, sp5 = log(1 + e^5) and σ(±5):
+    cce = −log ŷ_y; mse = ½‖ŷ − y‖²; bce = −log ŷ_y − Σ_{k≠y} log(1 − ŷ_k), e.g. row 1:
+    2·big + (big − sp5) since log(1 − ŷ_0) = LSE(−big, 0, 5) − LSE(z) = sp5 − big.
+    Gradients: cce ŷ − y; mse Jᵀ(ŷ − y) (0 wherever ŷ is 0/1 or ½,½ on the wrong pair);
+    bce row 1 = [2, −1, −σ(−5), −σ(5)] (SPEC §3's Jᵀg expanded); σ(z) − y; z − y.
+    """
+    z = _huge_logits(big)
+    y = np.eye(4)[LABELS_HUGE]
+    l2, l4, sp5 = np.log(2), np.log(4), np.log1p(np.exp(5.0))
+    b = big
+    bce_flat = l4 - 3 * np.log(0.75)  # a zero or all-equal row: ŷ = 1/4
+    values = {
+        "cce": [0, 2 * b, 2 * b + l2, l4, l4],
+        "mse": [0, 1, 0.75, 3 / 8, 3 / 8],
+        "bce": [0, 3 * b - sp5, 2 * b + 3 * l2, bce_flat, bce_flat],
+        "sigmoid_bce": [l2 + sp5, 2 * b + l2 + sp5, 3 * b, 4 * l2, 3 * b],
+        "square": list(0.5 * np.sum((z - y) ** 2, axis=-1)),
+    }
+    flat = {  # ∂ℓ/∂z of a zero row with label 2
+        "cce": np.array([1, 1, -3, 1]) / 4,
+        "mse": np.array([1, 1, -3, 1]) / 16,
+        "bce": np.array([1, 1, -3, 1]) / 3,
+    }
+    grads = {
+        name: np.stack(
+            [
+                np.zeros(4),
+                row1,
+                row2,
+                flat[name],
+                flat[name],
+            ]
+        )
+        for name, row1, row2 in (
+            ("cce", [1, -1, 0, 0], [0, 0.5, 0.5, -1]),
+            ("mse", [0, 0, 0, 0], [0, 0, 0, 0]),
+            ("bce", [2, -1, -_sigmoid_np(-5.0), -_sigmoid_np(5.0)], [0, 0.5, 0.5, -1]),
+        )
+    }
+    grads["sigmoid_bce"] = _sigmoid_np(z) - y
+    grads["square"] = z - y
+    return {name: np.asarray(v) for name, v in values.items()}, {
+        name: g / len(z) for name, g in grads.items()
+    }
+
+
+@jit_fast
 def _value_grad_closed(z, y):
+    """Per loss: the value, jax.grad, the closed form, and the value on the last two rows
+    alone (there a wrong O(1) term is not hidden next to 1e30-sized ones)."""
     return {
-        name: (sj.LOSSES[name](z, y), jax.grad(sj.LOSSES[name])(z, y), sj.logits_grad(name, z, y))
-        for name in ("cce", "mse", "bce", "sigmoid_bce")
+        name: (
+            sj.LOSSES[name](z, y),
+            jax.grad(sj.LOSSES[name])(z, y),
+            sj.logits_grad(name, z, y),
+            sj.LOSSES[name](z[3:], y[3:]),
+        )
+        for name in sj.LOSS_NAMES
     }
 
 
 @pytest.mark.parametrize(
     ("dtype", "big"),
-    [(jnp.float32, 1e30), (jnp.float32, 1e4), (jnp.bfloat16, 1e30), (jnp.bfloat16, 30.0)],
+    [
+        (jnp.float32, 1e30),
+        (jnp.float32, 1e15),
+        (jnp.float32, 1e4),
+        (jnp.bfloat16, 1e30),
+        (jnp.bfloat16, 30.0),
+    ],
 )
-def test_values_and_gradients_stay_finite_at_extreme_logits(dtype, big):
-    """cce, mse, bce, sigmoid_bce: value, jax.grad and the closed form are all finite."""
+def test_values_and_gradients_are_exact_at_extreme_logits(dtype, big):
+    """All five losses: the value, jax.grad and the closed form equal the hand-computed
+    answers of _exact_at_huge_logits (not merely finite), keeping the dtype. An all-equal
+    row at ±1e30 must give the zero row's loss and gradient (BCE used to get
+    log(1 − ŷ) = 0 there: the two log-sum-exps it subtracted both rounded to 1e30).
+
+    The one expected ``inf``: ``square``'s VALUE at |z| = 1e30, where ½(1e30)² = 5e59 is
+    beyond float32/bfloat16's 3.4e38 (unavoidable, documented); its gradient z − y is
+    exact. At 1e15 the value (≈ 1e30) fits.
+    """
     z = jnp.asarray(_huge_logits(big), dtype)
+    big = float(z[0, 0])  # big as rounded to the dtype (bfloat16 keeps 8 bits)
     # int ids for float32, one-hot rows for bfloat16 (one compile per dtype)
     if dtype == jnp.float32:
         labels = jnp.asarray(LABELS_HUGE)
+        tol = {"rtol": 1e-6, "atol": 1e-7}
     else:
         labels = jnp.asarray(np.eye(4)[LABELS_HUGE], dtype)
+        tol = {"rtol": 2e-2, "atol": 1e-4}
+    values, grads = _exact_at_huge_logits(big)
     out = _value_grad_closed(z, labels)
-    for name, (value, auto, closed) in out.items():
+    for name, (value, auto, closed, last_rows) in out.items():
         assert value.dtype == dtype and auto.dtype == dtype and closed.dtype == dtype, name
-        for what, arr in (("value", value), ("jax.grad", auto), ("closed", closed)):
-            assert np.all(np.isfinite(np.asarray(arr, np.float32))), (name, what, arr)
-    cce_value = float(out["cce"][0])
-    # rows 1 and 2 each cost ≈ 2·big: the loss is huge but exact, not inf
-    assert cce_value == pytest.approx(big, rel=2e-2)
-
-
-def test_square_loss_on_huge_raw_logits():
-    """square has no softmax: ½(z − y)² on raw logits. At |z| = 1e30 the VALUE overflows
-    float32 for arithmetic reasons, not a bug: ½(1e30)² = 5e59 > 3.4e38 (float32 max).
-    So finiteness is tested at ±1e15 (½·1e30 fits); at ±1e30 only the gradient z − y,
-    which does fit, is required to be finite."""
-    square = sj.LOSSES["square"]
-    value_and_grads = jax.jit(
-        lambda z, y: (square(z, y), jax.grad(square)(z, y), sj.logits_grad("square", z, y))
-    )
-    for big in (1e15, 1e30):
-        value, auto, closed = value_and_grads(
-            jnp.asarray(_huge_logits(big), jnp.float32), jnp.asarray(LABELS_HUGE)
-        )
-        assert np.all(np.isfinite(auto)) and np.all(np.isfinite(closed))
-        if big == 1e15:
-            assert np.isfinite(value)
-        else:
-            assert np.isinf(value)  # the genuine float32 overflow described above
+        for got, expected in ((value, values[name].mean()), (last_rows, values[name][3:].mean())):
+            if expected > float(jnp.finfo(dtype).max):
+                assert name == "square" and np.isinf(float(got)), (name, got)
+            else:
+                np.testing.assert_allclose(float(got), expected, **tol, err_msg=name)
+        for what, arr in (("jax.grad", auto), ("closed form", closed)):
+            np.testing.assert_allclose(
+                np.asarray(arr, np.float64), grads[name], **tol, err_msg=f"{name} {what}"
+            )
+        if name in ("cce", "mse", "bce"):  # the all-equal huge row is the zero row, exactly
+            for arr in (auto, closed):
+                np.testing.assert_array_equal(arr[4], arr[3], err_msg=name)
 
 
 def test_bfloat16_moderate_logits_are_accurate():
@@ -263,6 +371,8 @@ BAD_CASES = {
     "labels float ids": (np.zeros((BN, BK)), np.zeros(BN), "labels"),
     "labels negative": (np.zeros((BN, BK)), -np.ones(BN, int), r"labels: class ids must lie"),
     "labels ≥ K": (np.zeros((BN, BK)), np.full(BN, BK), r"labels: class ids must lie in \[0, 13\)"),
+    "logits N=0": (np.zeros((0, BK)), np.zeros(0, int), r"logits: expected N ≥ 1 rows"),
+    "logits K=0": (np.zeros((BN, 0)), np.zeros(BN, int), r"logits: expected K ≥ 1"),
 }
 
 
@@ -327,15 +437,56 @@ def test_bad_shapes_raise_the_same_error_at_trace_time(case, name):
 
 
 def test_single_output_rules():
-    """K = 1: softmax losses need K ≥ 2; sigmoid_bce targets must lie in [0, 1]."""
+    """K = 1: the softmax losses need K ≥ 2 whatever the label form (ids (N,), targets
+    (N,) or rows (N, 1): a softmax over one class is 1, the loss would be a silent 0),
+    for the loss and for logits_grad; sigmoid_bce targets must lie in [0, 1]."""
     z = jnp.zeros((3, 1), jnp.float32)
+    labels = {
+        "ids": jnp.asarray([0, 0, 0]),
+        "targets": jnp.asarray([0.0, 1.0, 0.0]),
+        "rows": jnp.ones((3, 1), jnp.float32),
+    }
     for name in ("cce", "mse", "bce"):
-        with pytest.raises(ValueError, match="labels: loss .* needs K ≥ 2"):
-            sj.LOSSES[name](z, jnp.asarray([0, 0, 0]))
-    with pytest.raises(ValueError, match=r"labels: binary targets .* \[0, 1\]"):
+        for y in labels.values():
+            for fn in (sj.LOSSES[name], functools.partial(sj.logits_grad, name)):
+                with pytest.raises(ValueError, match="labels: loss .* needs K ≥ 2"):
+                    fn(z, y)
+    with pytest.raises(ValueError, match=r"labels: targets for 'sigmoid_bce' .* \[0, 1\]"):
         sj.LOSSES["sigmoid_bce"](z, jnp.asarray([0.0, 1.0, 2.0]))
     # real targets are fine for square
     assert np.isfinite(sj.LOSSES["square"](z, jnp.asarray([-5.0, 0.5, 7.0])))
+
+
+@pytest.mark.parametrize("bad", [-0.5, 1.5])
+def test_sigmoid_bce_targets_must_lie_in_0_1_for_every_k(bad):
+    """The [0, 1] check holds for target rows of any K (concrete labels), not only K = 1."""
+    y = np.zeros((BN, BK), np.float32)
+    y[3, 5] = bad
+    z, y = _as_jax(np.zeros((BN, BK))), _as_jax(y)
+    with count_jax_work() as events:
+        for fn in (sj.LOSSES["sigmoid_bce"], functools.partial(sj.logits_grad, "sigmoid_bce")):
+            with pytest.raises(ValueError, match=r"labels: targets for 'sigmoid_bce'"):
+                fn(z, y)
+    assert events == []
+
+
+def test_python_lists_are_accepted_and_ragged_ones_rejected():
+    """Lists work like arrays (they used to fail inside jnp.result_type); a ragged or
+    non-numeric list is a ValueError naming the argument."""
+    z, ids = Z_LARGE.tolist(), IDS.tolist()
+    for name in sj.LOSS_NAMES:
+        np.testing.assert_allclose(
+            sj.LOSSES[name](z, ids), sj.LOSSES[name](jnp.asarray(Z_LARGE), jnp.asarray(IDS)), **F32
+        )
+    np.testing.assert_allclose(
+        sj.logits_grad("cce", z, ONEHOT.tolist()),
+        sj.logits_grad("cce", jnp.asarray(Z_LARGE), jnp.asarray(ONEHOT)),
+        **F32,
+    )
+    with pytest.raises(ValueError, match="logits: expected a .* sequence of numbers"):
+        sj.LOSSES["cce"]([[1.0, 2.0], [3.0]], [0, 1])
+    with pytest.raises(ValueError, match="labels: expected numbers"):
+        sj.LOSSES["cce"]([[1.0, 2.0], [3.0, 4.0]], ["a", "b"])
 
 
 @pytest.mark.parametrize("bad", ["xent", "CCE", "", None, 3])
@@ -350,11 +501,14 @@ def test_unknown_loss_name(bad):
 
 
 def test_label_range_is_only_checked_when_concrete():
-    """Under jit the label values are unknown (shapes are still checked): documented."""
+    """Under jit the label values are unknown (shapes are still checked): documented in
+    softjax.losses. An out-of-range id then becomes an all-zero target row, silently."""
     check_labels(jnp.asarray([0, 2]), 3, 2, "cce")
     with pytest.raises(ValueError, match="labels"):
         check_labels(jnp.asarray([0, 3]), 3, 2, "cce")
     jax.jit(lambda y: check_labels(y, 3, 2, "cce"))(jnp.asarray([0, 3]))
+    targets = jax.jit(sj.as_targets)(jnp.zeros((2, 3), jnp.float32), jnp.asarray([0, 3]))
+    np.testing.assert_array_equal(targets, [[1, 0, 0], [0, 0, 0]])
 
 
 # ---------------------------------------------------------------------------------------
@@ -370,7 +524,7 @@ def test_jit_vmap_and_grad_agree_with_eager(name):
     zs = jnp.asarray(np.stack([Z_MODERATE, Z_LARGE, -Z_MODERATE]))
     ys = jnp.asarray(np.stack([IDS, IDS[::-1], (IDS + 1) % K]))
 
-    @jax.jit
+    @jit_fast
     def batched(zs, ys):
         return (
             jax.vmap(loss)(zs, ys),
