@@ -11,7 +11,7 @@ batch 64, shuffled, 5 epochs; MNIST read with ``source="idx"``):
   epoch, threading the params, with the bar updated on the host between calls;
 * ``none``: ``make_train(config)``, one compiled program and no bar.
 
-The bar is a tqdm bar doing what ``softjax.training._ProgressBar`` does per epoch (one
+The bar is ``softjax.training._ProgressBar`` itself, doing its per-epoch work (one
 ``update`` and a ``set_postfix`` of the epoch's loss and test accuracy) but writing to
 ``os.devnull``, so the figure is the cost of feeding a bar, not of a terminal drawing it.
 
@@ -53,11 +53,10 @@ from pathlib import Path
 import jax
 import jax.numpy as jnp
 import numpy as np
-from tqdm.auto import tqdm
 
 from softjax.data import load_dataset
 from softjax.results import provenance, results_dir, write_json
-from softjax.training import TrainConfig, init_params, make_train, validate
+from softjax.training import TrainConfig, _ProgressBar, init_params, make_train, validate
 
 # Seed 001's PyTorch MNIST config (experiments/reproduce.py's SEED_MNIST).
 CONFIG = TrainConfig(
@@ -68,22 +67,15 @@ FULL = {"rounds": 5, "train_size": None, "epochs": CONFIG.epochs}
 QUICK = {"rounds": 5, "train_size": 2000, "epochs": 2}
 
 
-class _NullBar:
-    """A tqdm bar doing ``_ProgressBar``'s per-epoch work, drawn to /dev/null."""
+class _NullBar(_ProgressBar):
+    """``train``'s own progress bar, doing its per-epoch work but drawn to /dev/null."""
 
     def __init__(self, total: int):
         self._sink = open(os.devnull, "w")  # noqa: SIM115 - closed in close()
-        self.bar = tqdm(total=total, unit="epoch", file=self._sink, leave=False)
-
-    def __call__(self, epoch, metrics):
-        self.bar.update(1)
-        self.bar.set_postfix(
-            loss=f"{float(metrics['train_loss']):.4f}",
-            test_acc=f"{float(metrics['test_accuracy']):.4f}",
-        )
+        super().__init__(total, "", file=self._sink, leave=False)
 
     def close(self):
-        self.bar.close()
+        super().close()
         self._sink.close()
 
 

@@ -490,10 +490,10 @@ def make_train(config: TrainConfig, *, progress=None, skip_after_divergence: boo
 class _ProgressBar:
     """A tqdm bar over epochs, fed from inside the compiled program."""
 
-    def __init__(self, total: int, desc: str):
+    def __init__(self, total: int, desc: str, *, file=None, leave: bool = True):
         from tqdm.auto import tqdm
 
-        self.bar = tqdm(total=total, desc=desc, unit="epoch", leave=True)
+        self.bar = tqdm(total=total, desc=desc, unit="epoch", leave=leave, file=file)
 
     def __call__(self, epoch, metrics):
         self.bar.update(1)
