@@ -56,7 +56,7 @@ import numpy as np
 
 from softjax.data import load_dataset
 from softjax.results import provenance, results_dir, write_json
-from softjax.training import TrainConfig, _ProgressBar, init_params, make_train, validate
+from softjax.training import TrainConfig, _ProgressBar, init_params, make_train, seed_keys, validate
 
 # Seed 001's PyTorch MNIST config (experiments/reproduce.py's SEED_MNIST).
 CONFIG = TrainConfig(
@@ -120,7 +120,7 @@ class Variant:
 
 def measure(config: TrainConfig, data, rounds: int) -> tuple[dict, dict]:
     """Compile and run times of every variant, ``rounds`` rounds each, interleaved."""
-    init_key, data_key = jax.random.split(jax.random.PRNGKey(config.seed))
+    init_key, data_key = seed_keys(config.seed)
     params = init_params(config, init_key)
     args = (params, jnp.asarray(config.lr, jnp.float32), data_key, jax.device_put(data))
     variants = [Variant(name, config, args) for name in VARIANTS]
@@ -202,7 +202,7 @@ def main(argv=None) -> Path:
     backend = jax.default_backend()
     stem = "progress_bar" + ("" if backend == "cpu" else f"_{backend}")
     stem += "_quick" if args.quick else ""
-    out_dir = Path(args.out) if args.out is not None else results_dir()
+    out_dir = Path(args.out) if args.out is not None else results_dir(scratch=args.quick)
     doc = {
         "provenance": provenance(
             {

@@ -37,7 +37,7 @@ import numpy as np
 
 from benchmarks import peers
 from softjax.results import atomic_write_text, provenance, read_json, results_dir, write_json
-from softjax.training import Data, TrainConfig, init_params, make_train, train
+from softjax.training import Data, TrainConfig, init_params, make_train, seed_keys, train
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -205,7 +205,7 @@ def sweep_program(config: TrainConfig):
 
 def sweep_inputs(base: TrainConfig):
     """Per loss: the config, stacked initial params and lrs of its 16 (lr, scale) pairs."""
-    init_key, data_key = jax.random.split(jax.random.PRNGKey(base.seed))
+    init_key, data_key = seed_keys(base.seed)
     groups = []
     for loss in SWEEP_LOSSES:
         cfg = base.replace(loss=loss)
@@ -219,7 +219,7 @@ def sweep_inputs(base: TrainConfig):
 
 def softjax_single(config: TrainConfig, data):
     """train_fn's inputs for ``config`` and a function compiling it from a fresh trace."""
-    init_key, data_key = jax.random.split(jax.random.PRNGKey(config.seed))
+    init_key, data_key = seed_keys(config.seed)
     params = init_params(config, init_key)
     lr = jnp.float32(config.lr)
     dev = jax.device_put(data)
@@ -316,7 +316,7 @@ def case_sweep(data, sizes: Sizes, bar) -> dict:
         for i in range(sizes.sweep_subset)
     ]
     scale_up = len(sweep_grid()) / len(subset)
-    init_key, _ = jax.random.split(jax.random.PRNGKey(base.seed))
+    init_key, _ = seed_keys(base.seed)
     w0, b0 = (np.asarray(init_params(base, init_key)[0][k]) for k in ("w", "b"))
 
     def sweep_run():
@@ -514,7 +514,7 @@ def memory_child(case: str, system: str, quick: bool, data_dir: str | None) -> d
             raise
         data = synthetic(sizes)
     cfg = {"single": single_config, "sweep": single_config, "mlp": mlp_config}[case](sizes)
-    init_key, data_key = jax.random.split(jax.random.PRNGKey(cfg.seed))
+    init_key, data_key = seed_keys(cfg.seed)
     params = init_params(cfg, init_key)
     weights = [np.asarray(layer["w"]) for layer in params]
     out: dict = {}
@@ -736,7 +736,7 @@ def main(argv=None) -> dict | None:
         print(json.dumps(memory_child(*args.memory_child, args.quick, args.data_dir)))
         return None
 
-    out_dir = args.out or results_dir()
+    out_dir = args.out or results_dir(scratch=args.quick)
     stem = output_stem(jax.default_backend(), args.quick)
     json_path, md_path = out_dir / f"{stem}.json", out_dir / f"{stem}.md"
     if args.redraw:

@@ -40,7 +40,7 @@ from benchmarks import peers
 from softjax.data import load_dataset
 from softjax.losses import LOSSES
 from softjax.results import provenance, results_dir, write_json
-from softjax.training import TrainConfig, confidence, init_params, predicted_class
+from softjax.training import TrainConfig, confidence, init_params, predicted_class, seed_keys
 
 VARIANTS = {
     "softjax_structure": dict(),
@@ -157,7 +157,7 @@ def main(argv=None):
         sizes=(784, 10), init="torch_linear", loss="cce", lr=0.001, batch_size=64,
         epochs=epochs, seed=0,
     )  # fmt: skip
-    init_key, data_key = jax.random.split(jax.random.PRNGKey(config.seed))
+    init_key, data_key = seed_keys(config.seed)
     params = init_params(config, init_key)
     lr = jnp.float32(config.lr)
     as_u8 = lambda x: np.round(x * 255).astype(np.uint8)  # noqa: E731
@@ -206,7 +206,7 @@ def main(argv=None):
     for name, r in rows.items():
         print(f"{name:34s} wall {r['wall_s']:.3f} s ({r['wall_vs_numpy']:.2f}× numpy)  "
               f"cpu {r['cpu_s']:.3f} s ({r['cpu_vs_numpy']:.2f}× numpy)")  # fmt: skip
-    out = Path(args.out) if args.out else results_dir()
+    out = Path(args.out) if args.out else results_dir(scratch=args.quick)
     stem = "step_ablation_quick" if args.quick else "step_ablation"
     doc = provenance(config.to_dict(), epochs=epochs, repeats=repeats, load_average=load)
     path = write_json(out / f"{stem}.json", {**doc, "rows": rows})

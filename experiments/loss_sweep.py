@@ -426,7 +426,7 @@ def main(argv=None) -> int:
     if args.epochs is not None:
         mode["epochs"] = args.epochs
     name = args.name or mode["name"]
-    out = args.out if args.out is not None else results_dir()
+    out = args.out if args.out is not None else results_dir(scratch=args.quick)
     base = TrainConfig(sizes=(784, 10), batch_size=BATCH_SIZE, epochs=mode["epochs"])
     grid = {
         "base_config": base.to_dict(),

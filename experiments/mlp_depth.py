@@ -40,7 +40,7 @@ from experiments._cli import draw_figures, require_results
 from softjax.data import SOURCES, load_dataset
 from softjax.plots import depth as plots
 from softjax.results import provenance, results_dir, write_json
-from softjax.training import TrainConfig, init_params, train
+from softjax.training import TrainConfig, init_params, seed_keys, train
 
 # File stems; a --quick run writes mlp_depth_quick.* (as loss_sweep does), so it never
 # overwrites the committed full results.
@@ -86,7 +86,7 @@ def _stats_to_lists(stats: dict) -> dict:
 
 def run_one(config: TrainConfig, data, stats_x, stats_y) -> dict:
     """Trains ``config`` and measures the layer statistics before and after."""
-    init_key, _ = jax.random.split(jax.random.PRNGKey(config.seed))
+    init_key, _ = seed_keys(config.seed)
     params0 = init_params(config, init_key)  # the params train() would draw itself
     act = config.activations
     start = time.perf_counter()
@@ -148,7 +148,7 @@ def parse_args(argv=None):
 
 def main(argv=None) -> list[Path]:
     args = parse_args(argv)
-    out_dir = Path(args.out) if args.out is not None else results_dir()
+    out_dir = Path(args.out) if args.out is not None else results_dir(scratch=args.quick)
     stem = QUICK_RESULTS_STEM if args.quick else RESULTS_STEM
     results_path = out_dir / f"{stem}.json"
     if args.redraw:

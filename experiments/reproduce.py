@@ -661,7 +661,7 @@ def run(args) -> dict:
 
 def main(argv=None) -> list[Path]:
     args = parse_args(argv)
-    out_dir = Path(args.out) if args.out is not None else results_dir()
+    out_dir = Path(args.out) if args.out is not None else results_dir(scratch=args.quick)
     results_path = out_dir / (QUICK_RESULTS_NAME if args.quick else RESULTS_NAME)
     if args.redraw:
         require_results(results_path)

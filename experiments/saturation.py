@@ -156,7 +156,7 @@ def parse_args(argv=None):
 
 def main(argv=None) -> list[Path]:
     args = parse_args(argv)
-    out_dir = Path(args.out) if args.out is not None else results_dir()
+    out_dir = Path(args.out) if args.out is not None else results_dir(scratch=args.quick)
     stem = QUICK_RESULTS_STEM if args.quick else RESULTS_STEM
     results_path = out_dir / f"{stem}.json"
     if args.redraw:

@@ -27,9 +27,19 @@ import numpy as np
 RESULTS_DIR = Path(__file__).resolve().parent.parent / "results"
 
 
-def results_dir() -> Path:
-    """Where results go: ``$SOFTJAX_RESULTS_DIR`` if set, else the repo's ``results/``."""
-    return Path(os.environ.get("SOFTJAX_RESULTS_DIR", RESULTS_DIR))
+SCRATCH_SUBDIR = "scratch"
+"""Under the results folder, where ``--quick`` and other scratch runs write (git-ignored):
+committed results come from full runs only."""
+
+
+def results_dir(scratch: bool = False) -> Path:
+    """Where results go: ``$SOFTJAX_RESULTS_DIR`` if set, else the repo's ``results/``.
+
+    ``scratch=True`` (a ``--quick`` run) gives its ``scratch/`` subfolder, which git
+    ignores, so a first try never touches the committed results.
+    """
+    base = Path(os.environ.get("SOFTJAX_RESULTS_DIR", RESULTS_DIR))
+    return base / SCRATCH_SUBDIR if scratch else base
 
 
 def _git_commit() -> str | None:

@@ -124,7 +124,16 @@ from softjax.results import (
     to_jsonable,
 )
 from softjax.results import write_json as _write_json
-from softjax.training import HISTORY_KEYS, TrainConfig, init_params, make_train, validate
+from softjax.training import (
+    HISTORY_KEYS,
+    TrainConfig,
+    cut_history,
+    init_params,
+    make_train,
+    param_dtype,
+    seed_keys,
+    validate,
+)
 
 CONFIG_AXIS = "configs"
 
@@ -134,12 +143,12 @@ CONFIG_AXIS = "configs"
 
 def init_key(seed: int):
     """The init key of seed ``seed``: ``split(PRNGKey(seed))[0]``, as ``train()`` uses."""
-    return jax.random.split(jax.random.PRNGKey(seed))[0]
+    return seed_keys(seed)[0]
 
 
 def data_key(seed: int):
     """The data-order key of seed ``seed``: ``split(PRNGKey(seed))[1]``, as ``train()``."""
-    return jax.random.split(jax.random.PRNGKey(seed))[1]
+    return seed_keys(seed)[1]
 
 
 # ------------------------------------------------------------------- the pure program
@@ -436,12 +445,7 @@ def _fetch(tree):
 def _record(point, history_row, finite: bool, run_id: str, data=None) -> dict[str, Any]:
     """One JSONL line; the history is cut at divergence exactly as ``train()`` cuts it."""
     config = point["config"]
-    history = {k: np.asarray(history_row[k]) for k in HISTORY_KEYS}
-    diverged_epoch = None
-    if not finite:
-        completed = int(np.argmax(np.isnan(history["train_loss"])))
-        diverged_epoch = completed + 1
-        history = {k: v[:completed] for k, v in history.items()}
+    history, diverged_epoch = cut_history({k: history_row[k] for k in HISTORY_KEYS}, finite)
     return {
         "key": point["key"],
         "loss": config["loss"],
@@ -598,10 +602,7 @@ def sweep(
     new: dict[str, dict[str, Any]] = {}
 
     if todo:
-        dtype = jnp.result_type(data.x_train)
-        if not jnp.issubdtype(dtype, jnp.floating):
-            dtype = jnp.float32
-        dtype = np.dtype(dtype)
+        dtype = param_dtype(data.x_train)
         mesh = default_mesh() if mesh is None else mesh
         run_id = uuid.uuid4().hex[:12]
         writer = name is not None and jax.process_index() == 0

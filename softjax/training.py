@@ -334,6 +334,39 @@ def init_params(config: TrainConfig, key, init_scale=None, dtype=jnp.float32):
     )
 
 
+def seed_keys(seed: int):
+    """``(init_key, data_key) = split(PRNGKey(seed))``: the one seed convention.
+
+    A run's initial params come from the first key and its minibatch order from the
+    second; :func:`train` and every sweep record use this split, which is what makes a
+    sweep record equal to its own ``train()`` call.
+    """
+    init_key, data_key = jax.random.split(jax.random.PRNGKey(seed))
+    return init_key, data_key
+
+
+def param_dtype(x) -> np.dtype:
+    """The params' dtype for inputs ``x``: their float dtype, else float32 (uint8 images)."""
+    dtype = jnp.result_type(x)
+    return np.dtype(dtype if jnp.issubdtype(dtype, jnp.floating) else jnp.float32)
+
+
+def cut_history(
+    history: Mapping[str, Any], finite: bool
+) -> tuple[dict[str, np.ndarray], int | None]:
+    """``(history, diverged_epoch)``: a diverged run's history cut before its NaN epochs.
+
+    The compiled program writes NaN for every epoch from the one that diverged on; the
+    cut keeps the completed epochs and names the 1-based epoch that diverged (None when
+    the run stayed finite).
+    """
+    history = {k: np.asarray(v) for k, v in history.items()}
+    if finite:
+        return history, None
+    completed = int(np.argmax(np.isnan(history["train_loss"])))
+    return {k: v[:completed] for k, v in history.items()}, completed + 1
+
+
 def _all_finite(tree):
     leaves = [jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(tree)]
     return jnp.all(jnp.stack(leaves))
@@ -528,10 +561,8 @@ def train(config: TrainConfig, data, *, params=None, progress: bool = False) -> 
         and the result holds the last finite params and the history up to that epoch.
     """
     data = validate(config, data, params)
-    init_key, data_key = jax.random.split(jax.random.PRNGKey(config.seed))
-    dtype = jnp.result_type(data.x_train)
-    if not jnp.issubdtype(dtype, jnp.floating):
-        dtype = jnp.float32
+    init_key, data_key = seed_keys(config.seed)
+    dtype = param_dtype(data.x_train)
     if params is None:
         params = init_params(config, init_key, dtype=dtype)
     bar = _ProgressBar(config.epochs, f"{config.loss} lr={config.lr:g}") if progress else None
@@ -542,12 +573,9 @@ def train(config: TrainConfig, data, *, params=None, progress: bool = False) -> 
     finally:
         if bar is not None:
             bar.close()
-    history = {k: np.asarray(v) for k, v in history.items()}
-    diverged_epoch = None
-    if not bool(finite):
-        completed = int(np.argmax(np.isnan(history["train_loss"])))
-        diverged_epoch = completed + 1
-        history = {k: v[:completed] for k, v in history.items()}
+    history, diverged_epoch = cut_history(history, bool(finite))
+    if diverged_epoch is not None:
+        completed = diverged_epoch - 1
         warnings.warn(
             f"training diverged in epoch {diverged_epoch} of {config.epochs} (loss or update "
             f"became non-finite at lr={config.lr:g}); stopped and returned the last finite "

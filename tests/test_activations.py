@@ -7,8 +7,6 @@
 * activation specs are validated with errors that name the argument.
 """
 
-import functools
-
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -16,13 +14,10 @@ import pytest
 
 import softjax as sj
 from softjax.activations import UnknownNameError, resolve_activation, resolve_activations
+from tests.helpers import jit_fast
 
 # XLA CPU settings that cut compile time several-fold (no LLVM optimization, the older
 # loop emitters); the arithmetic is the same IEEE floating point.
-jit_fast = functools.partial(
-    jax.jit,
-    compiler_options={"xla_backend_optimization_level": 0, "xla_cpu_use_fusion_emitters": False},
-)
 
 # (name, kwargs): every element-wise activation, the two parametrized ones also with
 # non-default parameters.

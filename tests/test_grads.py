@@ -13,8 +13,6 @@ Compiles dominate the run time on CPU, so:
   per shape and then shared by all depths, activations and losses.
 """
 
-import contextlib
-import functools
 from collections import namedtuple
 from typing import NamedTuple
 
@@ -26,6 +24,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 import softjax as sj
+from tests.helpers import assert_rel_close, count_jax_work, jit_fast
 
 TOL = 1e-10
 # The gradients are differences of O(1) quantities (ŷ, y, σ(z)), so float64 resolves them
@@ -39,20 +38,6 @@ EPS = np.finfo(np.float64).eps
 # random-shape program): no LLVM optimization, and the older loop emitters instead of
 # the fusion emitters. Each drawn shape is a fresh program and these tiny arrays run in
 # microseconds either way; the arithmetic is the same IEEE float64.
-FAST_COMPILE = {"xla_backend_optimization_level": 0, "xla_cpu_use_fusion_emitters": False}
-jit_fast = functools.partial(jax.jit, compiler_options=FAST_COMPILE)
-
-
-def assert_rel_close(actual, expected, tol=TOL, what=""):
-    """‖actual − expected‖ ≤ tol · ‖expected‖ + FLOOR, and both finite."""
-    a = np.asarray(actual, np.float64)
-    b = np.asarray(expected, np.float64)
-    assert a.shape == b.shape, (what, a.shape, b.shape)
-    assert np.all(np.isfinite(a)) and np.all(np.isfinite(b)), what
-    err = np.linalg.norm(a - b)
-    assert err <= tol * np.linalg.norm(b) + FLOOR, (
-        f"{what}: ‖a−b‖={err:.3e}, ‖b‖={np.linalg.norm(b):.3e}"
-    )
 
 
 def assert_trees_close(actual, expected, tol=TOL, what=""):
@@ -559,21 +544,6 @@ def test_backprop_two_layer_net_of_the_homework_in_numpy(backprop_results):
 # ---------------------------------------------------------------------------------------
 # Bad input to backprop: a ValueError naming the argument, before any jax work
 # ---------------------------------------------------------------------------------------
-
-
-@contextlib.contextmanager
-def count_jax_work():
-    """Collects jax's trace and compile events while the block runs."""
-    events = []
-
-    def listener(event, duration, **kwargs):
-        events.append(event)
-
-    jax.monitoring.register_event_duration_secs_listener(listener)
-    try:
-        yield events
-    finally:
-        jax.monitoring.unregister_event_duration_listener(listener)
 
 
 # Widths used nowhere else, so running even the forward pass would need fresh compiles.

@@ -8,7 +8,6 @@
 * jit / vmap / grad.
 """
 
-import contextlib
 import functools
 
 import jax
@@ -19,14 +18,11 @@ import pytest
 
 import softjax as sj
 from softjax.losses import check_labels
+from tests.helpers import count_jax_work, jit_fast
 
 F32 = {"rtol": 1e-6, "atol": 1e-6}
 # XLA CPU settings that cut compile time several-fold (no LLVM optimization, the older
 # loop emitters); the arithmetic is the same IEEE floating point.
-jit_fast = functools.partial(
-    jax.jit,
-    compiler_options={"xla_backend_optimization_level": 0, "xla_cpu_use_fusion_emitters": False},
-)
 N, K = 8, 4
 RNG = np.random.default_rng(0)
 IDS = RNG.integers(0, K, N)
@@ -374,21 +370,6 @@ BAD_CASES = {
     "logits N=0": (np.zeros((0, BK)), np.zeros(0, int), r"logits: expected N ≥ 1 rows"),
     "logits K=0": (np.zeros((BN, 0)), np.zeros(BN, int), r"logits: expected K ≥ 1"),
 }
-
-
-@contextlib.contextmanager
-def count_jax_work():
-    """Collects jax's trace and compile events while the block runs."""
-    events = []
-
-    def listener(event, duration, **kwargs):
-        events.append(event)
-
-    jax.monitoring.register_event_duration_secs_listener(listener)
-    try:
-        yield events
-    finally:
-        jax.monitoring.unregister_event_duration_listener(listener)
 
 
 def _as_jax(array):

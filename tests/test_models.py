@@ -7,21 +7,16 @@
 * input validation with errors that name the argument.
 """
 
-import functools
-
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
 import softjax as sj
+from tests.helpers import jit_fast
 
 # XLA CPU settings that cut compile time several-fold (no LLVM optimization, the older
 # loop emitters); the arithmetic is the same IEEE floating point.
-jit_fast = functools.partial(
-    jax.jit,
-    compiler_options={"xla_backend_optimization_level": 0, "xla_cpu_use_fusion_emitters": False},
-)
 
 
 def test_toy_forward_pass_of_the_slides():

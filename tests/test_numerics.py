@@ -6,8 +6,6 @@
 * saturation and ±inf handling.
 """
 
-import functools
-
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -18,22 +16,11 @@ from hypothesis.extra import numpy as hnp
 
 import softjax as sj
 from softjax.numerics import softmax_without_self
+from tests.helpers import assert_rel_close, jit_fast
 
 F32 = {"rtol": 1e-6, "atol": 1e-6}
 # XLA CPU settings that cut compile time several-fold (no LLVM optimization, the older
 # loop emitters); the arithmetic is the same IEEE floating point.
-jit_fast = functools.partial(
-    jax.jit,
-    compiler_options={"xla_backend_optimization_level": 0, "xla_cpu_use_fusion_emitters": False},
-)
-
-
-def assert_rel_close(actual, expected, tol=1e-10, floor=1e-14):
-    """Norm-wise ‖actual − expected‖ ≤ tol · ‖expected‖ + floor (float64 checks)."""
-    a, b = np.asarray(actual, np.float64), np.asarray(expected, np.float64)
-    assert a.shape == b.shape
-    assert np.all(np.isfinite(a))
-    assert np.linalg.norm(a - b) <= tol * np.linalg.norm(b) + floor
 
 
 def softmax_np(z, axis=-1):

@@ -21,13 +21,12 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import jax  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from softjax.models import mlp_apply  # noqa: E402
 from softjax.results import atomic_write_text, read_json  # noqa: E402
-from softjax.training import TrainConfig, init_params  # noqa: E402
+from softjax.training import TrainConfig, init_params, seed_keys  # noqa: E402
 
 SUMMARY_NAME = "reproduce.md"
 CLASS_COLORS = ("tab:blue", "tab:orange", "tab:green")
@@ -144,7 +143,7 @@ def draw_learned_weights(doc: dict, out_dir: Path) -> Path:
     mnist = doc["mnist_model"]
     stored = dict(mnist["config"])
     config = TrainConfig(**{**stored, "sizes": tuple(stored["sizes"])})
-    init_key, _ = jax.random.split(jax.random.PRNGKey(config.seed))
+    init_key, _ = seed_keys(config.seed)
     w0 = np.asarray(init_params(config, init_key)[0]["w"], dtype=float)
     change = np.asarray(mnist["params"][0]["w"], dtype=float) - w0
     bound = np.abs(change).max()
