@@ -189,7 +189,7 @@ def main(argv=None) -> Path:
     if args.rounds is not None:
         mode["rounds"] = args.rounds
     config = CONFIG.replace(epochs=mode["epochs"])
-    data = load_dataset("mnist", source="idx", data_dir=args.data_dir)
+    data = load_dataset("mnist", source="idx", data_dir=args.data_dir, validation=0)
     if mode["train_size"] is not None:
         data = data._replace(
             x_train=data.x_train[: mode["train_size"]], y_train=data.y_train[: mode["train_size"]]

@@ -170,7 +170,7 @@ def load_mnist(sizes: Sizes, data_dir: str | None):
     from softjax.data import load_dataset
 
     data_dir = data_dir or os.environ.get("SOFTJAX_DATA_DIR") or str(REPO.parent / "shared/data")
-    ds = load_dataset("mnist", source="idx", data_dir=data_dir)
+    ds = load_dataset("mnist", source="idx", data_dir=data_dir, validation=0)
     return Data(
         ds.x_train[: sizes.n_train], ds.y_train[: sizes.n_train],
         ds.x_test[: sizes.n_test], ds.y_test[: sizes.n_test],

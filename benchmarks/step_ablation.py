@@ -150,7 +150,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     epochs = args.epochs or (1 if args.quick else 2)
     repeats = args.repeats or (2 if args.quick else 5)
-    ds = load_dataset("mnist", source="idx", data_dir=args.data_dir)
+    ds = load_dataset("mnist", source="idx", data_dir=args.data_dir, validation=0)
     if args.quick:
         ds = ds._replace(x_train=ds.x_train[:2048], y_train=ds.y_train[:2048])
     config = TrainConfig(

@@ -89,6 +89,10 @@ class Registry(Mapping):
     def __repr__(self) -> str:
         return f"Registry({self._entries!r})"
 
+    def _register(self, name: str, entry: Any) -> None:
+        """Adds ``name``; only ``softjax.register_*`` calls this (built-ins are not replaced)."""
+        self._entries[name] = entry
+
 
 # The eight activations of seed 003's list, f as written there and f′ by differentiation
 # (seed 003 itself spells out σ′ = σ(1 − σ)). sigmoid and softmax live in numerics.

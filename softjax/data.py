@@ -47,6 +47,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from softjax._checks import is_int
+
 DATASET_NAMES = ("mnist", "fashion_mnist")
 SOURCES = ("tfds", "idx")
 ORDERS = ("tfds", "file")
@@ -75,12 +77,47 @@ class Dataset(NamedTuple):
         y_train: int32 class labels, (N,).
         x_test: float32 features of the test split, same layout as ``x_train``.
         y_test: int32 class labels of the test split.
+        x_val: features of the validation split (held out of the training set), or
+            None when there is none.
+        y_val: its labels, or None.
     """
 
     x_train: np.ndarray
     y_train: np.ndarray
     x_test: np.ndarray
     y_test: np.ndarray
+    x_val: np.ndarray | None = None
+    y_val: np.ndarray | None = None
+
+
+DEFAULT_VALIDATION = 5000
+"""Training images that ``load_dataset`` holds out for validation by default: the LAST
+5,000 of the training split in the loaded order (tfds's, unless ``order="file"``), so
+the split is fixed and the remaining 55,000 train. Pass ``validation=0`` for all 60,000
+(what the lecture notes train on)."""
+
+
+def hold_out(data: Dataset, validation: int) -> Dataset:
+    """The last ``validation`` training rows moved into ``x_val``/``y_val``.
+
+    Raises:
+      ValueError: naming ``validation`` unless it is an int in [0, N_train − 1].
+    """
+    n = len(data.x_train)
+    if not is_int(validation) or not 0 <= validation < n:
+        raise ValueError(
+            f"validation: expected an int in [0, {n - 1}] (rows held out of the {n} training "
+            f"rows), got {validation!r}"
+        )
+    if validation == 0:
+        return data._replace(x_val=None, y_val=None)
+    cut = n - validation
+    return data._replace(
+        x_train=data.x_train[:cut],
+        y_train=data.y_train[:cut],
+        x_val=data.x_train[cut:],
+        y_val=data.y_train[cut:],
+    )
 
 
 # --------------------------------------------------------------------------------------
@@ -827,6 +864,7 @@ def load_dataset(
     cache_dir: str | os.PathLike | None = None,
     flatten: bool = True,
     order: str = "tfds",
+    validation: int = DEFAULT_VALIDATION,
 ) -> Dataset:
     """Loads MNIST or Fashion-MNIST as float32 images in [0, 1] and int32 labels.
 
@@ -863,9 +901,12 @@ def load_dataset(
         flatten: images as (N, 784) when True, as (N, 28, 28, 1) when False.
         order: ``"tfds"`` (tfds's stored order, the default) or ``"file"`` (the raw
             files' order, as read by hand-written MNIST loaders).
+        validation: training images held out as the validation split, the last ones
+            in ``order`` (:data:`DEFAULT_VALIDATION` = 5000); 0 for none.
 
     Returns:
-        A `Dataset` with 60000 train and 10000 test examples, labels 0..9.
+        A `Dataset` with 60000 − ``validation`` train, ``validation`` validation and
+        10000 test examples, labels 0..9.
 
     Raises:
         ValueError: unknown ``name``, ``source`` or ``order``; a raw file that is not
@@ -881,6 +922,8 @@ def load_dataset(
     _check_choice(name, DATASET_NAMES, "dataset name")
     _check_choice(source, SOURCES, "source")
     _check_choice(order, ORDERS, "order")
+    if not is_int(validation) or not 0 <= validation < _SPLITS["train"][1]:
+        raise ValueError(f"validation: expected an int in [0, 60000), got {validation!r}")
     resolved_data_dir = _resolve_data_dir(data_dir)
     raw_dir = None if resolved_data_dir is None else _find_raw_files(resolved_data_dir, name)
     if source == "idx":
@@ -889,7 +932,7 @@ def load_dataset(
         splits = {split: _load_idx_split(raw_dir, name, split) for split in _SPLITS}
     else:
         splits = _load_with_tfds(name, raw_dir, _resolve_cache_dir(cache_dir))
-    return _to_dataset(_reorder(splits, source, order), flatten)
+    return hold_out(_to_dataset(_reorder(splits, source, order), flatten), validation)
 
 
 # --------------------------------------------------------------------------------------

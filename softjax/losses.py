@@ -38,6 +38,7 @@ mse/bce terms treat it as "no class"). Validate labels eagerly before jitting, a
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -314,8 +315,127 @@ LOSSES: Mapping[str, Callable] = Registry(
     kind="loss",
     argname="loss",
 )
+"""Every loss by name: the built-ins and whatever :func:`register_loss` added."""
+
+# name -> closed-form ∂(mean loss)/∂logits(logits, labels, **kwargs) for users' losses;
+# the built-ins' closed forms live in softjax.grads.
+_USER_LOGITS_GRADS: dict[str, Callable | None] = {}
 
 
 def get_loss(loss_name: str) -> Callable:
     """``LOSSES[loss_name]`` with a clear error for an unknown name."""
     return LOSSES[check_loss_name(loss_name)]
+
+
+class BoundLoss(NamedTuple):
+    """A loss with its keyword arguments bound: what a training step calls.
+
+    Attributes:
+      name: the registry name (or an unregistered function's ``__name__``), for records.
+      kwargs: the bound keyword arguments, sorted ``(name, value)`` pairs.
+      function: the loss ``function(logits, labels, **kwargs) -> scalar batch mean``.
+    """
+
+    name: str
+    kwargs: tuple[tuple[str, Any], ...]
+    function: Callable
+
+    def fn(self, logits, labels):
+        """The scalar batch-mean loss."""
+        return self.function(logits, labels, **dict(self.kwargs))
+
+    @property
+    def has_closed_form(self) -> bool:
+        """Whether :meth:`logits_grad` has a closed form (else use ``jax.grad``)."""
+        return self.name in LOSS_NAMES or _USER_LOGITS_GRADS.get(self.name) is not None
+
+    def logits_grad(self, logits, labels):
+        """The closed-form ∂(mean loss)/∂logits, shape (N, K).
+
+        Raises:
+          ValueError: naming ``loss`` when this loss has no closed form.
+        """
+        if self.name in LOSS_NAMES:
+            from softjax.grads import logits_grad
+
+            return logits_grad(self.name, logits, labels)
+        grad = _USER_LOGITS_GRADS.get(self.name)
+        if grad is None:
+            raise ValueError(
+                f"loss: {self.name!r} has no closed-form logits gradient; register one with "
+                "register_loss(name, fn, logits_grad=...) or use grad='autodiff'"
+            )
+        return grad(logits, labels, **dict(self.kwargs))
+
+    @property
+    def spec(self):
+        """JSON-ready: the name, or ``[name, {kwargs}]`` when it has keyword arguments."""
+        return [self.name, dict(self.kwargs)] if self.kwargs else self.name
+
+
+LossSpec = str | tuple[str, Mapping[str, Any]] | Callable | BoundLoss
+
+
+def register_loss(name: str, fn: Callable, logits_grad: Callable | None = None) -> BoundLoss:
+    """Adds a user's loss to :data:`LOSSES` under ``name``, so configs, records and
+    figures can name it.
+
+    Args:
+      name: a new name (built-in names cannot be replaced).
+      fn: a pure ``fn(logits, labels, **kwargs) -> scalar`` batch mean, jit/grad/vmap-able.
+      logits_grad: optionally its closed-form ∂(mean)/∂logits with the same arguments.
+
+    Returns:
+      The :class:`BoundLoss` for ``name`` with no keyword arguments.
+
+    Raises:
+      ValueError: naming the argument for a bad name, a built-in name, or a
+        non-callable ``fn``/``logits_grad``.
+    """
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"name: expected a non-empty string, got {name!r}")
+    if name in LOSS_NAMES:
+        raise ValueError(f"name: {name!r} is a built-in loss and cannot be replaced")
+    if not callable(fn):
+        raise ValueError(f"fn: expected a callable loss(logits, labels), got {fn!r}")
+    if logits_grad is not None and not callable(logits_grad):
+        raise ValueError(f"logits_grad: expected a callable or None, got {logits_grad!r}")
+    LOSSES._register(name, fn)
+    _USER_LOGITS_GRADS[name] = logits_grad
+    return BoundLoss(name, (), fn)
+
+
+def resolve_loss(spec: LossSpec, argname: str = "loss") -> BoundLoss:
+    """Turns a loss spec into a :class:`BoundLoss`.
+
+    A spec is a registered name (``"cce"``), a ``(name, {kwargs})`` pair, a
+    :class:`BoundLoss`, or a function ``loss(logits, labels) -> scalar``: a registered
+    function keeps its registered name, any other is named by its ``__name__``.
+
+    Raises:
+      ValueError: naming ``argname`` for an unknown name or a malformed spec.
+    """
+    if isinstance(spec, BoundLoss):
+        return spec
+    if callable(spec):
+        for name in LOSSES:
+            if LOSSES[name] is spec:
+                return BoundLoss(name, (), spec)
+        return BoundLoss(getattr(spec, "__name__", type(spec).__name__), (), spec)
+    if isinstance(spec, str):
+        name, kwargs = spec, {}
+    elif (
+        isinstance(spec, tuple | list)
+        and len(spec) == 2
+        and isinstance(spec[0], str)
+        and isinstance(spec[1], Mapping)
+    ):
+        name, kwargs = spec[0], dict(spec[1])
+    else:
+        raise ValueError(
+            f"{argname}: expected a loss name, a (name, kwargs) pair or a function "
+            f"loss(logits, labels), got {spec!r}"
+        )
+    if name not in LOSSES:
+        raise ValueError(f"{argname}: unknown loss {name!r}; expected one of {list(LOSSES)}")
+    return BoundLoss(name, tuple(sorted(kwargs.items())), LOSSES[name])

@@ -29,7 +29,8 @@ def idx_datasets(shared_data_dir):
     from softjax.data import load_dataset
 
     return {
-        name: load_dataset(name, source="idx", data_dir=shared_data_dir) for name in DATASET_NAMES
+        name: load_dataset(name, source="idx", data_dir=shared_data_dir, validation=0)
+        for name in DATASET_NAMES
     }
 
 
@@ -52,6 +53,6 @@ def tfds_datasets(shared_data_dir, tfds_cache_dir):
     from softjax.data import load_dataset  # imports TensorFlow itself, quietly
 
     return {
-        name: load_dataset(name, data_dir=shared_data_dir, cache_dir=tfds_cache_dir)
+        name: load_dataset(name, data_dir=shared_data_dir, cache_dir=tfds_cache_dir, validation=0)
         for name in DATASET_NAMES
     }

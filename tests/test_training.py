@@ -34,7 +34,7 @@ def mnist() -> Dataset:
     data_dir = Path(os.environ.get("SOFTJAX_DATA_DIR") or REPO_ROOT.parent / "shared" / "data")
     if not (data_dir / "mnist").is_dir():
         pytest.skip(f"no raw MNIST under {data_dir}; set SOFTJAX_DATA_DIR")
-    return load_dataset("mnist", source="idx", data_dir=data_dir)
+    return load_dataset("mnist", source="idx", data_dir=data_dir, validation=0)
 
 
 @pytest.fixture(scope="module")
