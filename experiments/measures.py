@@ -50,11 +50,13 @@ class Measured(NamedTuple):
 
 
 class Trained(NamedTuple):
-    """A run's results: one ``TrainResult`` and its dataset per seed."""
+    """A run's results: one ``TrainResult`` and its dataset per seed; ``deterministic``
+    when the run is one seed by design (no randomness left to average over)."""
 
     results: list
     datasets: list
     seeds: tuple
+    deterministic: bool = False
 
 
 def describe_data(key: str, data) -> str:
@@ -156,7 +158,7 @@ def test_accuracy(trained: Trained) -> Measured:
 def test_error(trained: Trained) -> Measured:
     """Mean final test error, in percent."""
     errors = [100 * (1 - a) for a in _accuracies(trained)]
-    if len(errors) == 1:
+    if trained.deterministic:
         text = f"{errors[0]:.2f}% test error (deterministic: 1 run)"
     else:
         text = f"{pm(errors, scale=1)} test error"

@@ -113,7 +113,7 @@ def train_run(run: claims_table.Run, seeds, mnist: dict, bar) -> measures.Traine
         results.append(train(config, data, params=params, progress=True))
         datasets.append(data)
         bar.update(run.stages)
-    return measures.Trained(results, datasets, tuple(seeds))
+    return measures.Trained(results, datasets, tuple(seeds), run.seeds == "one")
 
 
 def make_row(

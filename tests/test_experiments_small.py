@@ -281,7 +281,11 @@ def test_claim_table_keeps_the_notes_numbers():
     assert rows["hw_mlp_seeds"].notes == "1.89% test error"
     targets = {k: c.target.text(True) for k, c in rows.items() if c.target}
     assert targets["seed_mnist_loss"] == "in [0.73, 0.97]"
-    assert targets["hw_softmax_tfds"] == "≤ 8.1% (mean)" or "≤ 8.1%" in targets["hw_softmax_tfds"]
+    assert rows["hw_softmax_tfds"].target.text() == "≤ 8.1%"
+    assert rows["hw_mlp_exact"].target.text() == "≤ 2.1%" and targets["hw_mlp_seeds"] == (
+        "≤ 2.1% (mean)"
+    )
+    assert targets["seed_mnist_accuracy"] == "within ±1.5 pp"
     assert targets["tuned_softmax"] == "≥ 92.5% (mean)" and targets["tuned_mlp"] == "≥ 98.3% (mean)"
     assert rows["learn_sleep"].target is None and rows["seed_mnist_probabilities"].target is None
 
@@ -306,6 +310,32 @@ def test_toy_rows_reproduce_the_notes():
     loss = measures.toy_loss()
     assert loss.value < 1e-5 and all(loss.checks.values())
     assert loss.setting == "3 points, predictions [.9 .1 0], [.1 .8 .1], [.1 .2 .7]"
+
+
+def test_measures_of_runs_read_the_final_epoch():
+    from types import SimpleNamespace
+
+    from experiments import measures
+
+    def result(accuracy, loss):
+        return SimpleNamespace(
+            history={"test_accuracy": np.array([0.5, accuracy]), "train_loss": np.array([2, loss])}
+        )
+
+    one = measures.test_error(measures.Trained([result(0.92, 1.0)], [None], (0,), True))
+    assert one.value == pytest.approx(8.0)
+    assert one.text == "8.00% test error (deterministic: 1 run)"
+    seeded = measures.test_error(
+        measures.Trained([result(0.92, 1), result(0.94, 1)], [None] * 2, (0, 1))
+    )
+    assert seeded.value == pytest.approx(7.0) and seeded.values == pytest.approx([8.0, 6.0])
+    assert seeded.text == "7.00 ± 1.41% (2 seeds) test error"
+    accuracy = measures.test_accuracy(measures.Trained([result(0.92, 1)], [None], (0,)))
+    assert accuracy.value == pytest.approx(92.0) and "deterministic" not in accuracy.text
+    loss = measures.last_epoch_loss(
+        measures.Trained([result(0.9, 0.8), result(0.9, 0.9)], [None] * 2, (0, 1))
+    )
+    assert loss.value == pytest.approx(0.85) and loss.text.endswith("first epoch's 2.000")
 
 
 def test_reproduce_row_fails_on_a_failed_check_or_divergence():
