@@ -1,4 +1,5 @@
-"""Smoke tests of the saturation and MLP-depth experiments: CLI, JSON claims, redraw.
+"""Smoke tests of the experiments (saturation, MLP depth, reproduce): CLI, JSON, redraw;
+unit tests of reproduce's claim table (setting text, judgements, run count).
 
 Each CLI runs in-process, CI-sized, into a temporary ``--out`` folder; the tests then read
 the JSON it wrote and check the claims the figures make.
@@ -354,7 +355,7 @@ def test_reproduce_row_fails_on_a_failed_check_or_divergence():
 def reproduce_run(tmp_path_factory, monkeypatch_module):
     """reproduce --quick on a fake 512-image MNIST (the loop, JSON and figures, not the
     numbers: those need the real data and the full run)."""
-    from experiments import reproduce
+    from experiments import claims, reproduce
     from softjax.data import Dataset
 
     rng = np.random.default_rng(0)
@@ -366,6 +367,13 @@ def reproduce_run(tmp_path_factory, monkeypatch_module):
         return Dataset(x[:512], y[:512], x[512:], y[512:])
 
     monkeypatch_module.setattr(reproduce, "load_dataset", fake_mnist)
+    # One claim per code path (toy, full batch, per-seed data, homework init, step decay,
+    # the figures' two runs), one seed each: the loop, not the table, is under test here.
+    kept = {"toy_forward", "toy_loss", "blobs", "seed_mnist_accuracy", "hw_mlp_exact"}
+    kept |= {"tuned_softmax", "learn_sleep", "seed_mnist_probabilities"}
+    cut = tuple(c for c in claims.CLAIMS if c.id in kept)
+    monkeypatch_module.setattr(claims, "CLAIMS", cut)
+    monkeypatch_module.setattr(reproduce, "QUICK_SEEDS", (0,))
     out = tmp_path_factory.mktemp("reproduce")
     return out, reproduce.main(["--quick", "--out", str(out)])
 
@@ -376,7 +384,7 @@ def monkeypatch_module():
         yield mp
 
 
-@pytest.mark.slow  # nine small trainings, each compiled: ~1 min of CPU
+@pytest.mark.slow  # six small trainings, each compiled
 def test_reproduce_quick_writes_rows_figures_and_redraws(reproduce_run):
     from experiments import reproduce
 
@@ -391,9 +399,12 @@ def test_reproduce_quick_writes_rows_figures_and_redraws(reproduce_run):
     assert not rows["seed_mnist_accuracy"]["judged"]  # quick MNIST rows are not judged
     assert rows["seed_mnist_accuracy"]["setting"].startswith("784-10, init torch_linear")
     assert "MNIST 512 train, tfds order" in rows["seed_mnist_accuracy"]["setting"]
-    assert "raw IDX file order" in rows["hw_softmax_raw"]["setting"]
-    assert len(rows["learn_sleep"]["rule_accuracies"]) == len(reproduce.QUICK_SEEDS)
-    assert set(doc["wall_s"]) >= {"load", "toy", "blobs", "seed_mnist", "tuned_mlp"}
+    assert "the homework's init" in rows["hw_mlp_exact"]["setting"]
+    assert "raw IDX file order" in rows["hw_mlp_exact"]["setting"]
+    assert "then lr 0.0001 for 1 epoch" in rows["tuned_softmax"]["setting"]
+    assert len(rows["learn_sleep"]["rule_accuracies"]) == 1
+    runs = {"blobs", "seed_mnist", "hw_mlp_homework_init", "tuned_softmax", "learn_sleep"}
+    assert set(doc["wall_s"]) == {"load", "toy"} | runs
     json_before = (out / "reproduce_quick.json").read_bytes()
     (out / "blobs_loss_quick.png").unlink()
     redrawn = reproduce.main(["--redraw", "--quick", "--out", str(out)])
