@@ -1,4 +1,5 @@
-"""Smoke tests of the saturation and MLP-depth experiments: CLI, JSON claims, redraw.
+"""Smoke tests of the experiments (saturation, MLP depth, reproduce): CLI, JSON, redraw;
+unit tests of reproduce's claim table (setting text, judgements, run count).
 
 Each CLI runs in-process, CI-sized, into a temporary ``--out`` folder; the tests then read
 the JSON it wrote and check the claims the figures make.
@@ -221,3 +222,191 @@ def test_depth_reading_follows_the_data():
         ratios((0.6, 0.5, 0.8), (0.24, 0.48, 0.94)), ["sigmoid", "relu", "tanh"]
     )
     assert against.startswith("relu shrinks δ the most although sigmoid")
+
+
+# ------------------------------------------------------------------ reproduce
+
+
+def test_claim_setting_text_is_written_from_the_config():
+    from experiments import claims
+
+    assert claims.describe(claims.SEED_MNIST) == (
+        "784-10, init torch_linear, CCE, SGD lr 0.001, batch 64, shuffled, 5 epochs"
+    )
+    # A changed config changes the text: it cannot drift from what ran.
+    changed = claims.SEED_MNIST.for_quick()
+    assert claims.describe(changed).endswith("shuffled, 1 epoch")
+    tuned = claims.describe(claims.TUNED_MLP, "MNIST")
+    assert tuned == (
+        "784-256-256-10 relu, init he_normal, CCE, Adam lr 0.001 for 8 epochs, then lr "
+        "0.0001 for 3 epochs, batch 128, shuffled, MNIST"
+    )
+    blobs = claims.describe(claims.BLOBS, "blobs", train_size=240)
+    assert "full batch (240), in order, 40 epochs" in blobs and "init uniform01" in blobs
+    homework = claims.describe(claims.HW_MLP_HOMEWORK_INIT.for_quick())
+    assert "784-64-10 relu, no bias, the homework's init" in homework and "randn/√64" in homework
+
+
+def test_claim_targets_judge_and_say_the_same_numbers():
+    from experiments import claims
+
+    within = claims.within(84.77, 1.5)
+    assert within.text() == "within ±1.5 pp"
+    assert within.judge(84.77 - 1.5) and within.judge(86.27) and not within.judge(83.2)
+    assert claims.at_most(8.1).text() == "≤ 8.1%" and claims.at_most(2.1).text(True) == (
+        "≤ 2.1% (mean)"
+    )
+    assert claims.at_most(8.1).judge(8.1) and not claims.at_most(8.1).judge(8.11)
+    bar = claims.at_least(90.0, name="accuracy", note="our bar")
+    assert bar.text(True) == "accuracy ≥ 90% (our bar)"
+    assert bar.judge(90.0) and not bar.judge(89.9) and not bar.judge(math.nan)
+    assert claims.in_range(0.73, 0.97).text() == "in [0.73, 0.97]"
+    assert not claims.in_range(0.73, 0.97).judge(0.98)
+    assert claims.close("J", 1e-5).text() == "|ΔJ| < 1e-5"
+    assert claims.equal_to(3).judge(0.0) and not claims.equal_to(3).judge(0.001)
+
+
+def test_claim_table_keeps_the_notes_numbers():
+    """The rows of results/reproduce.md: the same items, ids, notes' numbers and targets."""
+    from experiments import claims
+
+    rows = {c.id: c for c in claims.CLAIMS}
+    assert [c.item for c in claims.CLAIMS] == sorted(c.item for c in claims.CLAIMS)
+    assert list(rows) == [
+        "toy_forward", "toy_loss", "blobs", "seed_mnist_accuracy", "seed_mnist_loss",
+        "hw_softmax_raw", "hw_softmax_tfds", "hw_mlp_exact", "hw_mlp_seeds",
+        "tuned_softmax", "tuned_mlp", "learn_sleep", "seed_mnist_probabilities",
+    ]  # fmt: skip
+    assert rows["seed_mnist_accuracy"].notes == "84.77% test accuracy"
+    assert rows["hw_softmax_raw"].notes == "7.97% test error"
+    assert rows["hw_mlp_seeds"].notes == "1.89% test error"
+    targets = {k: c.target.text(True) for k, c in rows.items() if c.target}
+    assert targets["seed_mnist_loss"] == "in [0.73, 0.97]"
+    assert rows["hw_softmax_tfds"].target.text() == "≤ 8.1%"
+    assert rows["hw_mlp_exact"].target.text() == "≤ 2.1%" and targets["hw_mlp_seeds"] == (
+        "≤ 2.1% (mean)"
+    )
+    assert targets["seed_mnist_accuracy"] == "within ±1.5 pp"
+    assert targets["tuned_softmax"] == "≥ 92.5% (mean)" and targets["tuned_mlp"] == "≥ 98.3% (mean)"
+    assert rows["learn_sleep"].target is None and rows["seed_mnist_probabilities"].target is None
+
+
+def test_reproduce_counts_its_runs():
+    from experiments import reproduce
+
+    full = reproduce.total_runs(reproduce.plan(False), reproduce.seed_sets(False))
+    # blobs 5, seed-001 MNIST 5, homework softmax 2 orders, homework MLP 1 + 5,
+    # tuned softmax and MLP 5 seeds x 2 stages each, learn/sleep 5.
+    assert full == 5 + 5 + 2 + 6 + 20 + 5
+    assert reproduce.total_runs(reproduce.plan(True), reproduce.seed_sets(True)) == 13
+    fewer = reproduce.total_runs(reproduce.plan(False), reproduce.seed_sets(False, mlp_seeds=2))
+    assert fewer == full - 3 - 2 * 3
+
+
+def test_toy_rows_reproduce_the_notes():
+    from experiments import measures
+
+    forward = measures.toy_forward()
+    assert forward.value == 0.0 and forward.text.startswith("z = [6.699, 1.901, -6.803]")
+    loss = measures.toy_loss()
+    assert loss.value < 1e-5 and all(loss.checks.values())
+    assert loss.setting == "3 points, predictions [.9 .1 0], [.1 .8 .1], [.1 .2 .7]"
+
+
+def test_measures_of_runs_read_the_final_epoch():
+    from types import SimpleNamespace
+
+    from experiments import measures
+
+    def result(accuracy, loss):
+        return SimpleNamespace(
+            history={"test_accuracy": np.array([0.5, accuracy]), "train_loss": np.array([2, loss])}
+        )
+
+    one = measures.test_error(measures.Trained([result(0.92, 1.0)], [None], (0,), True))
+    assert one.value == pytest.approx(8.0)
+    assert one.text == "8.00% test error (deterministic: 1 run)"
+    seeded = measures.test_error(
+        measures.Trained([result(0.92, 1), result(0.94, 1)], [None] * 2, (0, 1))
+    )
+    assert seeded.value == pytest.approx(7.0) and seeded.values == pytest.approx([8.0, 6.0])
+    assert seeded.text == "7.00 ± 1.41% (2 seeds) test error"
+    accuracy = measures.test_accuracy(measures.Trained([result(0.92, 1)], [None], (0,)))
+    assert accuracy.value == pytest.approx(92.0) and "deterministic" not in accuracy.text
+    loss = measures.last_epoch_loss(
+        measures.Trained([result(0.9, 0.8), result(0.9, 0.9)], [None] * 2, (0, 1))
+    )
+    assert loss.value == pytest.approx(0.85) and loss.text.endswith("first epoch's 2.000")
+
+
+def test_reproduce_row_fails_on_a_failed_check_or_divergence():
+    from experiments import claims, measures, reproduce
+
+    claim = next(c for c in claims.CLAIMS if c.id == "blobs")
+    good = measures.Measured(97.0, "t", [0.97, 0.97], checks={"J falls": True})
+    row = reproduce.make_row(claim, good, "s", judged=True, diverged=False)
+    assert row["pass"] is True and row["target"] == "J falls; accuracy ≥ 90% (our bar)"
+    assert not reproduce.make_row(claim, good, "s", judged=True, diverged=True)["pass"]
+    bad = good._replace(checks={"J falls": False})
+    assert not reproduce.make_row(claim, bad, "s", judged=True, diverged=False)["pass"]
+
+
+@pytest.fixture(scope="module")
+def reproduce_run(tmp_path_factory, monkeypatch_module):
+    """reproduce --quick on a fake 512-image MNIST (the loop, JSON and figures, not the
+    numbers: those need the real data and the full run)."""
+    from experiments import claims, reproduce
+    from softjax.data import Dataset
+
+    rng = np.random.default_rng(0)
+
+    def fake_mnist(name, **kwargs):
+        assert kwargs["validation"] == 0  # the notes train on all 60,000 images
+        x = rng.random((640, 784), dtype=np.float32)
+        y = rng.integers(0, 10, 640).astype(np.int32)
+        return Dataset(x[:512], y[:512], x[512:], y[512:])
+
+    monkeypatch_module.setattr(reproduce, "load_dataset", fake_mnist)
+    # One claim per code path (toy, full batch, per-seed data, homework init, step decay,
+    # the figures' two runs), one seed each: the loop, not the table, is under test here.
+    kept = {"toy_forward", "toy_loss", "blobs", "seed_mnist_accuracy", "hw_mlp_exact"}
+    kept |= {"tuned_softmax", "learn_sleep", "seed_mnist_probabilities"}
+    cut = tuple(c for c in claims.CLAIMS if c.id in kept)
+    monkeypatch_module.setattr(claims, "CLAIMS", cut)
+    monkeypatch_module.setattr(reproduce, "QUICK_SEEDS", (0,))
+    out = tmp_path_factory.mktemp("reproduce")
+    return out, reproduce.main(["--quick", "--out", str(out)])
+
+
+@pytest.fixture(scope="module")
+def monkeypatch_module():
+    with pytest.MonkeyPatch.context() as mp:
+        yield mp
+
+
+@pytest.mark.slow  # six small trainings, each compiled
+def test_reproduce_quick_writes_rows_figures_and_redraws(reproduce_run):
+    from experiments import reproduce
+
+    out, written = reproduce_run
+    assert {p.name for p in written} == {
+        "blobs_loss_quick.png", "blobs_boundary_quick.png", "weights_mnist_quick.png",
+        "weights_mnist_learned_quick.png", "mnist_probabilities_quick.png", "reproduce_quick.md",
+    }  # fmt: skip
+    doc = read_json(out / "reproduce_quick.json")
+    rows = {r["id"]: r for r in doc["rows"]}
+    assert rows["toy_forward"]["pass"] and rows["toy_loss"]["pass"] and rows["blobs"]["pass"]
+    assert not rows["seed_mnist_accuracy"]["judged"]  # quick MNIST rows are not judged
+    assert rows["seed_mnist_accuracy"]["setting"].startswith("784-10, init torch_linear")
+    assert "MNIST 512 train, tfds order" in rows["seed_mnist_accuracy"]["setting"]
+    assert "the homework's init" in rows["hw_mlp_exact"]["setting"]
+    assert "raw IDX file order" in rows["hw_mlp_exact"]["setting"]
+    assert "then lr 0.0001 for 1 epoch" in rows["tuned_softmax"]["setting"]
+    assert len(rows["learn_sleep"]["rule_accuracies"]) == 1
+    runs = {"blobs", "seed_mnist", "hw_mlp_homework_init", "tuned_softmax", "learn_sleep"}
+    assert set(doc["wall_s"]) == {"load", "toy"} | runs
+    json_before = (out / "reproduce_quick.json").read_bytes()
+    (out / "blobs_loss_quick.png").unlink()
+    redrawn = reproduce.main(["--redraw", "--quick", "--out", str(out)])
+    assert all(p.exists() for p in redrawn)
+    assert (out / "reproduce_quick.json").read_bytes() == json_before
