@@ -9,6 +9,7 @@ import pytest
 
 from benchmarks.cases import CASES
 from benchmarks.floors import case_flops, floor_system, make_floor, step_flops
+from benchmarks.report import markdown, targets
 from benchmarks.timing import interleaved, paired_median, summarize
 
 
@@ -73,3 +74,50 @@ def test_every_case_has_a_softjax_row_and_compiles_only_known_systems():
         assert "softjax" in case.systems
         assert set(case.compiles) <= set(case.systems)
         assert case.cold <= set(case.systems)
+
+
+def _doc(backend="cpu"):
+    row = {"wall_s": 2.0, "cpu_s": 2.5, "wall_x_floor": 1.3, "cpu_x_floor": 1.4}
+    floor = {"wall_s": 1.5, "cpu_s": 1.8, "gflop": 10.2, "gflops_per_s_wall": 6.8}
+    block = {
+        "key": "single",
+        "title": "one run",
+        "config": {"epochs": 5},
+        "floor": floor,
+        "systems": {
+            "softjax": row | {"compile_wall_s": 2.0, "test_accuracy": 0.85},
+            "numpy": row | {"test_accuracy": None},
+        },
+    }
+    dev = {"backend": backend, "processor": "x86_64", "cpu_count": 2}
+    return {
+        "backend": backend,
+        "quick": False,
+        "sizes": {"repeats": 5},
+        "load": {"start": {"1min": 1.0}, "end": {"1min": 2.0}},
+        "provenance": {"device": dev, "git_commit": "abc"},
+        "cases": {
+            "single_run": block,
+            "memory": {"systems": {"single/numpy": {"rss_increase_mib": 12.0}}},
+        },
+    }
+
+
+def test_targets_are_reported_met_or_not_and_skip_cases_not_run():
+    doc = _doc()
+    rows = {t["target"]: t for t in targets(doc)}
+    assert rows["single run ≤ 1.35× its floor"]["met"] is True  # 1.3×
+    assert rows["single-run compile ≤ 1.5 s"]["met"] is False  # 2.0 s
+    assert not any("sweep" in name or "MLP" in name for name in rows)
+    (gpu,) = targets(_doc("gpu"))
+    assert gpu["measured"] == 2.0 / 5 and gpu["met"] is False
+
+
+def test_markdown_has_a_row_per_system_and_the_floor():
+    doc = _doc()
+    doc["targets"] = targets(doc)
+    text = markdown(doc)
+    assert "| one run | softjax | 2.000 | 2.500 | 1.30 | 1.40 | 2.00 |  | 85.00 |" in text
+    assert "| one run | numpy | 2.000 | 2.500 | 1.30 | 1.40 |  | 12 |  |" in text
+    assert "*floor* (10.2 GFLOP at 7 GFLOP/s)" in text
+    assert "| single run ≤ 1.35× its floor | 1.3× | 1.35× | yes |" in text
