@@ -97,9 +97,13 @@ def mlp_config(sizes: Sizes) -> TrainConfig:
     )
 
 
-def _context(config: TrainConfig, data, *, models: int = 1, **extra) -> SimpleNamespace:
+def context(config: TrainConfig, data, *, models: int = 1, **extra) -> SimpleNamespace:
     """What every system of a case needs: inputs, numpy copies of the initial weights,
-    the hyper-parameters the peers take, the FLOPs and the floor's shape."""
+    the hyper-parameters the peers take, the FLOPs and the floor's shape.
+
+    ``models`` > 1 is a sweep of one-layer models: its floor is one (d, models·K) matrix.
+    (An MLP sweep would widen every layer it stacks; give it its own floor shape.)
+    """
     init_key, data_key = seed_keys(config.seed)
     params = init_params(config, init_key)
     n_train, n_test = len(data.x_train), len(data.x_test)
@@ -144,7 +148,7 @@ def softjax_compile(ctx):
 
 
 def prepare_single(data, sizes: Sizes) -> SimpleNamespace:
-    return _context(single_config(sizes), data)
+    return context(single_config(sizes), data)
 
 
 def numpy_single(ctx):
@@ -179,7 +183,7 @@ def prepare_sweep(data, sizes: Sizes) -> SimpleNamespace:
         (SWEEP_LOSSES[i % 3], SWEEP_LRS[i % 4], SWEEP_INIT_SCALES[(i + 1) % 4])
         for i in range(sizes.sweep_subset)
     ]
-    ctx = _context(base, data, models=len(SWEEP_GRID), subset=subset)
+    ctx = context(base, data, models=len(SWEEP_GRID), subset=subset)
     groups = []
     for loss in SWEEP_LOSSES:
         cfg = base.replace(loss=loss)
@@ -246,7 +250,7 @@ def numpy_sweep(ctx):
 
 
 def prepare_mlp(data, sizes: Sizes) -> SimpleNamespace:
-    return _context(mlp_config(sizes), data)
+    return context(mlp_config(sizes), data)
 
 
 def numpy_mlp(ctx):

@@ -106,10 +106,8 @@ def run_case(case: Case, data: Data, sizes: Sizes, bar) -> dict:
     systems["matmul_floor"] = floor_run
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # divergent lrs are part of a sweep
-        for name, fn in systems.items():
-            if name not in case.cold:
-                fn()  # warm-up: jitted systems compile here
-        times, last = interleaved(systems, sizes.repeats, warmup=False, bar=bar)
+        warm = [name for name in systems if name not in case.cold]
+        times, last = interleaved(systems, sizes.repeats, warmup=warm, bar=bar)
     # The floor program's time scaled to the case's FLOPs: the case's floor, per round.
     scale = ctx.scale | {"matmul_floor": ctx.flops / floor_flops}
     rows = summarize(times, reference="softjax", scale=scale)

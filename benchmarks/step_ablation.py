@@ -134,7 +134,7 @@ def make_variant(
                 metrics = epoch_diagnostics(out.reshape(-1, out.shape[-1]), y_train[idx].ravel())
             else:
                 metrics = jax.tree.map(jnp.sum, out)
-            if keep_last:
+            if keep_last and n % batch_size:  # a last partial batch exists (static)
                 last = order[n_full * batch_size :]
                 carry, _ = step(carry, (x_train[last], y_train[last]))
             x = x_test.astype(jnp.float32) / 255.0 if u8 else x_test

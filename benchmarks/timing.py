@@ -20,7 +20,7 @@ import resource
 import statistics
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from pathlib import Path
 
 CLOCKS = ("wall", "cpu")
@@ -37,7 +37,7 @@ def interleaved(
     systems: Mapping[str, Callable[[], object]],
     repeats: int,
     *,
-    warmup: bool = True,
+    warmup: bool | Collection[str] = True,
     bar=None,
 ) -> tuple[dict[str, dict[str, list[float]]], dict[str, object]]:
     """Times each system ``repeats`` times, round-robin.
@@ -45,16 +45,17 @@ def interleaved(
     Args:
       systems: name -> a call that does the work and blocks until it is done.
       repeats: rounds.
-      warmup: call each system once, untimed, first (this is where a jitted system
-        compiles). Not for compile timings, which must miss every cache.
+      warmup: call each system (True) or the named ones once, untimed, first: this is
+        where a jitted system compiles. Not for compile timings, which must miss every
+        cache, nor for systems that compile on every call anyway.
       bar: a tqdm bar advanced once per round, or None.
 
     Returns:
       ``({name: {"wall": [s per round], "cpu": [s per round]}}, {name: last return})``.
     """
-    if warmup:
-        for fn in systems.values():
-            fn()
+    warm = systems if warmup is True else (warmup or ())
+    for name in warm:
+        systems[name]()
     times = {name: {clock: [] for clock in CLOCKS} for name in systems}
     last: dict[str, object] = {}
     for _ in range(repeats):

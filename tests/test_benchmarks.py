@@ -67,6 +67,9 @@ def test_interleaved_runs_round_robin():
     times, _ = interleaved(systems, 2, warmup=True)
     assert calls == ["a", "b", "a", "b", "a", "b"]
     assert all(len(times[n][c]) == 2 for n in "ab" for c in ("wall", "cpu"))
+    calls.clear()
+    interleaved(systems, 1, warmup=["b"])
+    assert calls == ["b", "a", "b"]
 
 
 def test_every_case_has_a_softjax_row_and_compiles_only_known_systems():
