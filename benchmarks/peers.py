@@ -13,8 +13,6 @@ check that the systems did the same work:
   loop over host-side minibatches.
 * :func:`numpy_mlp` and :func:`torch_mlp`: the homework's two-layer ReLU net without
   biases (seed 004: ``G2 = softmax(h) − Y``, ``G1 = (G2 W2ᵀ) ∘ f'(X W1)``).
-* :func:`make_matmul_floor`: the bare forward and backward matmuls of that net in a
-  jitted ``lax.scan``: what no implementation on this machine can beat.
 
 torch is optional: :data:`HAVE_TORCH` says whether it imported.
 """
@@ -26,7 +24,6 @@ import importlib.util
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax import lax
 
 # torch is a peer, never a dependency of softjax; it is imported only by the torch peers,
 # so that it neither slows nor inflates (in memory) the processes that do not use it.
@@ -257,40 +254,3 @@ def make_jax_python_loop():
         return out
 
     return run, compile_all
-
-
-def make_matmul_floor(epochs: int):
-    """The bare matmuls of the 784-400-10 net's SGD steps, as one jitted scan.
-
-    Per step: the forward ``Z1 = X W1``, ``Z2 = Z1 W2`` and the backward ``∂W2 = Z1ᵀ G2``,
-    ``G1 = G2 W2ᵀ``, ``∂W1 = Xᵀ G1`` with ``G2 = Z2`` standing in for the loss gradient.
-    No activation, loss, optimizer state or gather: batches are contiguous slices. The
-    weights take a tiny ``w − 1e-9 ∂w`` so each step depends on the last (otherwise XLA
-    may hoist or drop work); that axpy is O(weights), small next to the matmuls.
-
-    Returns:
-      ``floor(x_batches, w1, w2) -> (w1, w2)`` with ``x_batches`` of shape (steps, B, D).
-    """
-
-    def step(carry, xb):
-        w1, w2 = carry
-        z1 = xb @ w1
-        z2 = z1 @ w2
-        g1 = z2 @ w2.T
-        return (w1 - 1e-9 * (xb.T @ g1), w2 - 1e-9 * (z1.T @ z2)), None
-
-    def floor(x_batches, w1, w2):
-        def epoch(carry, _):
-            return lax.scan(step, carry, x_batches)[0], None
-
-        return lax.scan(epoch, (w1, w2), None, length=epochs)[0]
-
-    return floor
-
-
-def matmul_flops(n_steps: int, batch: int, sizes) -> int:
-    """FLOPs of :func:`make_matmul_floor`'s matmuls: 2·m·k·n each, three per layer but
-    the first layer's ∂X."""
-    d, h, k = sizes
-    per_step = 2 * batch * (d * h + h * k) + 2 * batch * (h * k + d * h) + 2 * batch * h * k
-    return n_steps * per_step

@@ -1,6 +1,6 @@
 """``python -m benchmarks.progress_bar``: what a per-epoch progress bar costs a training run.
 
-Reproduces the measurement quoted in ``softjax/training.py``'s docstring. Three ways to
+Reproduces the measurement in ``benchmarks/README.md`` ("Progress bar"). Three ways to
 run seed 001's MNIST softmax regression (784-10, nn.Linear init, CCE, SGD lr 0.001,
 batch 64, shuffled, 5 epochs; MNIST read with ``source="idx"``):
 
@@ -23,7 +23,7 @@ timing proxy only. Its epochs also draw their minibatch orders from
 ``fold_in(data_key, epoch)`` as the data key (the one-epoch program always sees epoch 0),
 so its params differ from the other two's, which are bitwise equal; the JSON records both.
 
-Method, as in ``benchmarks/run.py``: after one untimed warm-up call each, the variants run
+Method, as in ``benchmarks/timing.py``: after one untimed warm-up call each, the variants run
 round-robin for ``rounds`` rounds (the order rotating every round, so none always runs
 first after another's work), and a figure is the median over rounds. Run time is a call of
 an already compiled program until ``jax.block_until_ready`` and ``jax.effects_barrier``
@@ -54,6 +54,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from benchmarks.timing import paired_median, timed
 from softjax.data import load_dataset
 from softjax.results import provenance, results_dir, write_json
 from softjax.training import TrainConfig, _ProgressBar, init_params, make_train, seed_keys, validate
@@ -77,13 +78,6 @@ class _NullBar(_ProgressBar):
     def close(self):
         super().close()
         self._sink.close()
-
-
-def _timed(fn):
-    """(result, wall seconds, CPU seconds of this process, all threads) of ``fn()``."""
-    wall, cpu = time.perf_counter(), time.process_time()
-    out = fn()
-    return out, time.perf_counter() - wall, time.process_time() - cpu
 
 
 class Variant:
@@ -135,14 +129,14 @@ def measure(config: TrainConfig, data, rounds: int) -> tuple[dict, dict]:
         for r in range(rounds):
             print(f"compile round {r + 1}/{rounds}", file=sys.stderr)
             for v in variants[r % 3 :] + variants[: r % 3]:
-                _, wall, cpu = _timed(lambda v=v: v.compile(bars.get(v.name)))
+                _, wall, cpu = timed(lambda v=v: v.compile(bars.get(v.name)))
                 times[v.name]["compile_wall_s"].append(wall)
                 times[v.name]["compile_cpu_s"].append(cpu)
         final = {v.name: v.run(bars.get(v.name)) for v in variants}  # untimed warm-up
         for r in range(rounds):
             print(f"run round {r + 1}/{rounds}", file=sys.stderr)
             for v in variants[r % 3 :] + variants[: r % 3]:
-                final[v.name], wall, cpu = _timed(lambda v=v: v.run(bars.get(v.name)))
+                final[v.name], wall, cpu = timed(lambda v=v: v.run(bars.get(v.name)))
                 times[v.name]["run_wall_s"].append(wall)
                 times[v.name]["run_cpu_s"].append(cpu)
     finally:
@@ -166,8 +160,7 @@ def summarize(times: dict) -> dict:
     for name, per in times.items():
         out[name] = {f"median_{k}": statistics.median(v) for k, v in per.items()}
         for k in ("run_wall_s", "run_cpu_s"):
-            ratios = [a / b for a, b in zip(per[k], times["none"][k], strict=True)]
-            out[name][f"median_{k}_vs_none"] = statistics.median(ratios)
+            out[name][f"median_{k}_vs_none"] = paired_median(per[k], times["none"][k])
     return out
 
 

@@ -26,7 +26,7 @@ Writes ``results/step_ablation.json`` (``_quick`` with ``--quick``).
 from __future__ import annotations
 
 import argparse
-import statistics
+import os
 import time
 from pathlib import Path
 
@@ -37,6 +37,7 @@ import optax
 from jax import lax
 
 from benchmarks import peers
+from benchmarks.timing import interleaved, summarize
 from softjax.data import load_dataset
 from softjax.losses import LOSSES
 from softjax.results import provenance, results_dir, write_json
@@ -53,8 +54,16 @@ VARIANTS = {
 }
 
 
-def make_variant(epochs, batch_size, diag="step", finite="full", u8=False, unroll=1,
-                 keep_last=True, pregather=False):  # fmt: skip
+def make_variant(
+    epochs,
+    batch_size,
+    diag="step",
+    finite="full",
+    u8=False,
+    unroll=1,
+    keep_last=True,
+    pregather=False,
+):
     """A ``train_fn(params, lr, key, data)`` for softmax regression with CCE and SGD."""
     loss_fn = LOSSES["cce"]
     opt = optax.inject_hyperparams(optax.sgd)(learning_rate=1.0)
@@ -125,7 +134,7 @@ def make_variant(epochs, batch_size, diag="step", finite="full", u8=False, unrol
                 metrics = epoch_diagnostics(out.reshape(-1, out.shape[-1]), y_train[idx].ravel())
             else:
                 metrics = jax.tree.map(jnp.sum, out)
-            if keep_last:
+            if keep_last and n % batch_size:  # a last partial batch exists (static)
                 last = order[n_full * batch_size :]
                 carry, _ = step(carry, (x_train[last], y_train[last]))
             x = x_test.astype(jnp.float32) / 255.0 if u8 else x_test
@@ -154,9 +163,14 @@ def main(argv=None):
     if args.quick:
         ds = ds._replace(x_train=ds.x_train[:2048], y_train=ds.y_train[:2048])
     config = TrainConfig(
-        sizes=(784, 10), init="torch_linear", loss="cce", lr=0.001, batch_size=64,
-        epochs=epochs, seed=0,
-    )  # fmt: skip
+        sizes=(784, 10),
+        init="torch_linear",
+        loss="cce",
+        lr=0.001,
+        batch_size=64,
+        epochs=epochs,
+        seed=0,
+    )
     init_key, data_key = seed_keys(config.seed)
     params = init_params(config, init_key)
     lr = jnp.float32(config.lr)
@@ -179,33 +193,19 @@ def main(argv=None):
         ds, w, b, lr=config.lr, batch_size=64, epochs=epochs, seed=0
     )
     systems["numpy"]()
-    wall = {k: [] for k in systems}
-    cpu = {k: [] for k in systems}
-    load = [list(np.round(__import__("os").getloadavg(), 2))]
-    for _ in range(repeats):
-        for name, fn in systems.items():
-            t, c = time.perf_counter(), time.process_time()
-            fn()
-            wall[name].append(time.perf_counter() - t)
-            cpu[name].append(time.process_time() - c)
-    load.append(list(np.round(__import__("os").getloadavg(), 2)))
-    med = statistics.median
-    rows = {
-        name: {
-            "wall_s": med(wall[name]),
-            "cpu_s": med(cpu[name]),
-            "wall_vs_numpy": med([a / b for a, b in zip(wall[name], wall["numpy"], strict=True)]),
-            "cpu_vs_numpy": med([a / b for a, b in zip(cpu[name], cpu["numpy"], strict=True)]),
-            "compile_s": compile_s.get(name),
-            "test_accuracy": check.get(name),
-            "wall_rounds": wall[name],
-            "cpu_rounds": cpu[name],
-        }
-        for name in systems
-    }
+    load = [list(np.round(os.getloadavg(), 2))]
+    # The numpy warm-up ran above; the variants warmed up when their accuracy was read.
+    times, _ = interleaved(systems, repeats, warmup=False)
+    load.append(list(np.round(os.getloadavg(), 2)))
+    rows = summarize(times, reference="numpy")
+    for name, row in rows.items():
+        row["compile_s"] = compile_s.get(name)
+        row["test_accuracy"] = check.get(name)
     for name, r in rows.items():
-        print(f"{name:34s} wall {r['wall_s']:.3f} s ({r['wall_vs_numpy']:.2f}× numpy)  "
-              f"cpu {r['cpu_s']:.3f} s ({r['cpu_vs_numpy']:.2f}× numpy)")  # fmt: skip
+        print(
+            f"{name:34s} wall {r['wall_s']:.3f} s ({r['wall_vs_numpy']:.2f}× numpy)  "
+            f"cpu {r['cpu_s']:.3f} s ({r['cpu_vs_numpy']:.2f}× numpy)"
+        )
     out = Path(args.out) if args.out else results_dir(scratch=args.quick)
     stem = "step_ablation_quick" if args.quick else "step_ablation"
     doc = provenance(config.to_dict(), epochs=epochs, repeats=repeats, load_average=load)

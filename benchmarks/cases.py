@@ -1,0 +1,332 @@
+"""The benchmark cases: per case, what it trains and ONE table of the systems that train it.
+
+A :class:`Case` holds a ``prepare(data, sizes)`` that builds the case's context (config,
+initial params, device data, its FLOP count and floor shape) and two tables:
+
+* ``systems``: name -> ``setup(ctx)`` returning a zero-argument call that does one run
+  and blocks until done, returning the final test accuracy (or None). Setups are cheap;
+  a jitted system compiles at its first call (the runner's untimed warm-up, and part of
+  the one run a memory child measures).
+* ``compiles``: name -> ``setup(ctx)`` returning a zero-argument call that traces and
+  compiles the system's program afresh (``make_train`` builds new closures, so neither
+  jax's trace cache nor its compile cache can hit).
+
+To add a system, add a row to a case's ``systems`` (and ``compiles``); to add a case, add
+a :class:`Case` to :data:`CASES`. The runner, the memory children and the report need
+nothing else. Every case also gets a ``matmul_floor`` row from :mod:`benchmarks.floors`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from types import SimpleNamespace
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from benchmarks import peers
+from benchmarks.floors import case_flops
+from softjax import TrainConfig, init_params, make_sweep, make_train, sweep, train
+from softjax.training import seed_keys
+
+SWEEP_LOSSES = ("cce", "mse", "bce")
+SWEEP_LRS = (0.001, 0.01, 0.1, 1.0)
+SWEEP_INIT_SCALES = (0.5, 1.0, 2.0, 4.0)
+SWEEP_GRID = [(l_, lr, s) for l_ in SWEEP_LOSSES for lr in SWEEP_LRS for s in SWEEP_INIT_SCALES]
+
+Setup = Callable[[SimpleNamespace], Callable[[], object]]
+
+
+@dataclasses.dataclass(frozen=True)
+class Sizes:
+    """How much work each case does."""
+
+    n_train: int | None  # None: the whole training set
+    n_test: int | None
+    epochs: int
+    mlp_epochs: int
+    repeats: int
+    compile_repeats: int
+    sweep_subset: int  # sequential runs measured per round, scaled up to 48
+    memory_systems: tuple[str, ...]  # "case/system" pairs measured in subprocesses
+
+
+@dataclasses.dataclass(frozen=True)
+class Case:
+    """One benchmark case: its context and its table of systems (see the module doc)."""
+
+    key: str  # the --cases name
+    name: str  # the key in the results JSON
+    title: str  # the README table's label
+    description: str
+    prepare: Callable[..., SimpleNamespace]
+    systems: dict[str, Setup]
+    compiles: dict[str, Setup]
+    cold: frozenset[str] = frozenset()  # systems that compile on every call: no warm-up
+    notes: tuple[str, ...] = ()
+
+
+def single_config(sizes: Sizes) -> TrainConfig:
+    """Seed 001's MNIST softmax regression: nn.Linear init, SGD lr 0.001, batch 64."""
+    return TrainConfig(
+        sizes=(784, 10),
+        init="torch_linear",
+        loss="cce",
+        lr=0.001,
+        batch_size=64,
+        epochs=sizes.epochs,
+        seed=0,
+    )
+
+
+def mlp_config(sizes: Sizes) -> TrainConfig:
+    """The homework's 784-400-10 ReLU net without biases, batches in order (seed 004)."""
+    return TrainConfig(
+        sizes=(784, 400, 10),
+        activations="relu",
+        bias=False,
+        init="fan_out_normal",
+        loss="cce",
+        lr=0.2,
+        batch_size=100,
+        epochs=sizes.mlp_epochs,
+        seed=0,
+        shuffle=False,
+    )
+
+
+def context(config: TrainConfig, data, *, models: int = 1, **extra) -> SimpleNamespace:
+    """What every system of a case needs: inputs, numpy copies of the initial weights,
+    the hyper-parameters the peers take, the FLOPs and the floor's shape.
+
+    ``models`` > 1 is a sweep of one-layer models: its floor is one (d, models·K) matrix.
+    (An MLP sweep would widen every layer it stacks; give it its own floor shape.)
+    """
+    init_key, data_key = seed_keys(config.seed)
+    params = init_params(config, init_key)
+    n_train, n_test = len(data.x_train), len(data.x_test)
+    flops = models * case_flops(n_train, n_test, config.batch_size, config.epochs, config.sizes)
+    return SimpleNamespace(
+        config=config,
+        data=data,
+        dev=jax.device_put(data),
+        params=params,
+        lr=jnp.float32(config.lr),
+        data_key=data_key,
+        weights=[np.asarray(layer["w"]) for layer in params],
+        bias=np.asarray(params[0]["b"]) if config.bias else None,
+        hp=dict(lr=config.lr, batch_size=config.batch_size, epochs=config.epochs),
+        flops=flops,
+        floor_sizes=(*config.sizes[:-1], models * config.sizes[-1]),
+        scale={},
+        **extra,
+    )
+
+
+def _accuracy(out) -> float:
+    return float(jax.block_until_ready(out)[1]["test_accuracy"][-1])
+
+
+# -------------------------------------------------------------------- softjax systems
+
+
+def softjax_run(ctx):
+    """The compiled ``make_train(config)`` train_fn (one program for the whole run)."""
+    fn = jax.jit(make_train(ctx.config))
+    return lambda: _accuracy(fn(ctx.params, ctx.lr, ctx.data_key, ctx.dev))
+
+
+def softjax_compile(ctx):
+    return lambda: (
+        jax.jit(make_train(ctx.config)).lower(ctx.params, ctx.lr, ctx.data_key, ctx.dev).compile()
+    )
+
+
+# ----------------------------------------------------------------------------- single
+
+
+def prepare_single(data, sizes: Sizes) -> SimpleNamespace:
+    return context(single_config(sizes), data)
+
+
+def numpy_single(ctx):
+    w, b = ctx.weights[0], ctx.bias
+    return lambda: peers.numpy_softmax_regression(ctx.data, w, b, **ctx.hp, seed=0)[2]
+
+
+def torch_single(ctx):
+    tensors, w, b = peers.torch_preload(ctx.data), ctx.weights[0], ctx.bias
+    return lambda: peers.torch_softmax_regression(tensors, w, b, **ctx.hp, seed=0)[1]
+
+
+def jax_loop_single(ctx):
+    run, _ = peers.make_jax_python_loop()
+    w, b = ctx.weights[0], ctx.bias
+    return lambda: run(ctx.data, w, b, **ctx.hp, seed=0)[1]
+
+
+def jax_loop_compile(ctx):
+    _, compile_all = peers.make_jax_python_loop()
+    return lambda: compile_all(ctx.data, ctx.config.batch_size)
+
+
+# ------------------------------------------------------------------------------ sweep
+
+
+def prepare_sweep(data, sizes: Sizes) -> SimpleNamespace:
+    """The base config, per loss its 16 stacked initial params and lrs, and the measured
+    subset of sequential runs (one per loss, spread over the lrs and scales)."""
+    base = single_config(sizes)
+    subset = [
+        (SWEEP_LOSSES[i % 3], SWEEP_LRS[i % 4], SWEEP_INIT_SCALES[(i + 1) % 4])
+        for i in range(sizes.sweep_subset)
+    ]
+    ctx = context(base, data, models=len(SWEEP_GRID), subset=subset)
+    groups = []
+    for loss in SWEEP_LOSSES:
+        cfg = base.replace(loss=loss)
+        pairs = [(lr, s) for (l_, lr, s) in SWEEP_GRID if l_ == loss]
+        key = seed_keys(base.seed)[0]
+        stack = [init_params(cfg, key, init_scale=s) for _, s in pairs]
+        params = jax.tree.map(lambda *xs: jnp.stack(xs), *stack)
+        groups.append((cfg, params, jnp.asarray([lr for lr, _ in pairs], jnp.float32)))
+    ctx.groups = groups
+    scale = len(SWEEP_GRID) / len(subset)
+    ctx.scale = {"train_calls_x48_estimated": scale, "numpy_x48_estimated": scale}
+    return ctx
+
+
+def softjax_sweep(ctx):
+    """One ``jit(make_sweep(config))`` per loss, 16 models each, a shared data key."""
+    fns = [jax.jit(make_sweep(cfg)) for cfg, _, _ in ctx.groups]
+
+    def run():
+        groups = zip(fns, ctx.groups, strict=True)
+        jax.block_until_ready([f(p, lrs, ctx.data_key, ctx.dev) for f, (_, p, lrs) in groups])
+
+    return run
+
+
+def softjax_sweep_compile(ctx):
+    return lambda: [
+        jax.jit(make_sweep(cfg)).lower(p, lrs, ctx.data_key, ctx.dev).compile()
+        for cfg, p, lrs in ctx.groups
+    ]
+
+
+def sweep_call(ctx):
+    """The public ``sweep()`` over the same grid: traces and compiles on every call."""
+    grid = dict(losses=SWEEP_LOSSES, lrs=SWEEP_LRS, init_scales=SWEEP_INIT_SCALES)
+    return lambda: sweep(ctx.config, ctx.data, **grid, progress=False)
+
+
+def train_calls(ctx):
+    """Sequential ``train()`` calls (each compiles) over the measured subset."""
+
+    def run():
+        for loss, lr, scale in ctx.subset:
+            train(ctx.config.replace(loss=loss, lr=lr, init_scale=scale), ctx.data)
+
+    return run
+
+
+def numpy_sweep(ctx):
+    """Sequential numpy runs over the measured subset."""
+    w, b = ctx.weights[0], ctx.bias
+    hp = {k: v for k, v in ctx.hp.items() if k != "lr"}
+
+    def run():
+        for loss, lr, scale in ctx.subset:
+            peers.numpy_softmax_regression(
+                ctx.data, w * scale, b * scale, lr=lr, **hp, seed=0, loss=loss
+            )
+
+    return run
+
+
+# -------------------------------------------------------------------------------- mlp
+
+
+def prepare_mlp(data, sizes: Sizes) -> SimpleNamespace:
+    return context(mlp_config(sizes), data)
+
+
+def numpy_mlp(ctx):
+    return lambda: peers.numpy_mlp(ctx.data, *ctx.weights, **ctx.hp)[2]
+
+
+def torch_mlp(ctx):
+    tensors = peers.torch_preload(ctx.data)
+    return lambda: peers.torch_mlp(tensors, *ctx.weights, **ctx.hp)[1]
+
+
+# ------------------------------------------------------------------------- the tables
+
+# torch is optional (the `bench` extra): without it its rows are absent, and the report
+# says so.
+_TORCH = peers.HAVE_TORCH
+
+CASES = {
+    case.key: case
+    for case in (
+        Case(
+            key="single",
+            name="single_run",
+            title="MNIST softmax regression, 1 run",
+            description="one run of seed 001's MNIST softmax regression (batch 64, lr 0.001)",
+            prepare=prepare_single,
+            systems={
+                "softjax": softjax_run,
+                "numpy": numpy_single,
+                "jax_python_loop": jax_loop_single,
+            }
+            | ({"torch_preloaded": torch_single} if _TORCH else {}),
+            compiles={"softjax": softjax_compile, "jax_python_loop": jax_loop_compile},
+            notes=(
+                "softjax: the compiled train_fn (lax.scan over epochs and batches, on-device "
+                "shuffle, per-epoch history and test evaluation); the peers keep a running "
+                "loss and evaluate the test set every epoch too",
+                "jax_python_loop: a jitted SGD step per batch from a Python loop over numpy "
+                "minibatches; its compile covers both batch shapes and the evaluation",
+            ),
+        ),
+        Case(
+            key="sweep",
+            name="sweep_48",
+            title="48-config sweep",
+            description="48 configs (3 losses x 4 lrs x 4 init scales) on seed 001's MNIST "
+            "config: one sweep against sequential runs",
+            prepare=prepare_sweep,
+            systems={
+                "softjax": softjax_sweep,
+                "sweep_call_end_to_end": sweep_call,
+                "train_calls_x48_estimated": train_calls,
+                "numpy_x48_estimated": numpy_sweep,
+            },
+            compiles={"softjax": softjax_sweep_compile},
+            cold=frozenset({"sweep_call_end_to_end", "train_calls_x48_estimated"}),
+            notes=(
+                "softjax is steady state: 3 compiled make_sweep programs (one per loss, each "
+                "vmapped over 16 (lr, init_scale) pairs) with a shared data key",
+                "sweep_call_end_to_end: softjax.sweep(...) over the same grid, compile "
+                "included (it traces and compiles on every call)",
+                "*_x48_estimated: sequential runs, a subset measured per round (one per "
+                "loss) and scaled to 48 (scaled_by); train() compiles on every call",
+                "the floor is the 48 models' matmuls as one (784, 480) weight matrix",
+            ),
+        ),
+        Case(
+            key="mlp",
+            name="mlp",
+            title="MLP 784-400-10",
+            description="784-400-10 ReLU MLP without biases, batch 100, batches in order "
+            "(the homework net, seed 004)",
+            prepare=prepare_mlp,
+            systems={"softjax": softjax_run, "numpy_homework": numpy_mlp}
+            | ({"torch_preloaded": torch_mlp} if _TORCH else {}),
+            compiles={"softjax": softjax_compile},
+        ),
+    )
+}

@@ -1,0 +1,110 @@
+"""The report: issue 14's targets, met or not, and the README table, from the results JSON.
+
+Targets are reported, never asserted: a benchmark is not a test. Every CPU target is
+judged on wall time against the case's floor measured in the same run (the CPU-time
+figure stands beside it in the table).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+
+
+@dataclasses.dataclass(frozen=True)
+class Target:
+    """A named limit on one figure of one case's softjax row."""
+
+    name: str
+    case: str
+    value: Callable[[dict], float | None]  # the case's block -> the measured figure
+    limit: float
+    unit: str  # "×" (times the floor) or "s"
+
+
+def _softjax(field: str) -> Callable[[dict], float | None]:
+    return lambda block: block["systems"]["softjax"].get(field)
+
+
+TARGETS = {
+    "cpu": (
+        Target("single run ≤ 1.35× its floor", "single_run", _softjax("wall_x_floor"), 1.35, "×"),
+        Target("single-run compile ≤ 1.5 s", "single_run", _softjax("compile_wall_s"), 1.5, "s"),
+        Target("48-config sweep ≤ 2.0× its floor", "sweep_48", _softjax("wall_x_floor"), 2.0, "×"),
+        Target("48-config sweep compile ≤ 3 s", "sweep_48", _softjax("compile_wall_s"), 3.0, "s"),
+        Target("MLP 784-400-10 ≤ 1.2× its floor", "mlp", _softjax("wall_x_floor"), 1.2, "×"),
+    ),
+    "gpu": (
+        Target(
+            "MNIST epoch at batch 64 ≤ 10 ms",
+            "single_run",
+            lambda b: b["systems"]["softjax"]["wall_s"] / b["config"]["epochs"],
+            0.010,
+            "s",
+        ),
+    ),
+}
+
+
+def targets(doc: dict) -> list[dict]:
+    """This backend's targets with their measured values (cases not run are left out)."""
+    rows = []
+    for t in TARGETS.get(doc["backend"], ()):
+        block = doc["cases"].get(t.case)
+        measured = t.value(block) if block else None
+        if measured is None:
+            continue
+        met = bool(measured <= t.limit)
+        rows.append(
+            {"target": t.name, "measured": measured, "limit": t.limit, "unit": t.unit, "met": met}
+        )
+    return rows
+
+
+def _fmt(x, spec: str) -> str:
+    return "" if x is None else format(x, spec)
+
+
+def markdown(doc: dict) -> str:
+    """The README table: per case and system, wall and CPU time, ×floor, compile, memory."""
+    prov = doc["provenance"]
+    dev = prov["device"]
+    lines = [
+        f"Measured by `python -m benchmarks.run{' --quick' if doc['quick'] else ''}` on "
+        f"{dev['backend']} ({dev['processor']}, {dev['cpu_count']} cores), commit "
+        f"`{(prov['git_commit'] or '?')[:12]}`, load average "
+        f"{doc['load']['start']['1min']:.1f} → {doc['load']['end']['1min']:.1f}. Medians of "
+        f"{doc['sizes']['repeats']} interleaved rounds. ×floor: the time over the case's "
+        "matmul floor (its matmul FLOPs at this machine's rate for its shapes, measured in "
+        "the same rounds), wall against wall and CPU against CPU.",
+        "",
+        "| case | system | wall (s) | CPU (s) | ×floor wall | ×floor CPU | compile (s) "
+        "| peak RSS added (MiB) | test acc. |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    memory = doc["cases"].get("memory", {}).get("systems", {})
+    for name, block in doc["cases"].items():
+        if name == "memory":
+            continue
+        floor = block["floor"]
+        for system, row in block["systems"].items():
+            mem = memory.get(f"{block['key']}/{system}", {}).get("rss_increase_mib")
+            acc = row.get("test_accuracy")
+            lines.append(
+                f"| {block['title']} | {system} | {row['wall_s']:.3f} | {row['cpu_s']:.3f} | "
+                f"{row['wall_x_floor']:.2f} | {row['cpu_x_floor']:.2f} | "
+                f"{_fmt(row.get('compile_wall_s'), '.2f')} | {_fmt(mem, '.0f')} | "
+                f"{_fmt(None if acc is None else 100 * acc, '.2f')} |"
+            )
+        lines.append(
+            f"| {block['title']} | *floor* ({floor['gflop']:.1f} GFLOP at "
+            f"{floor['gflops_per_s_wall']:.0f} GFLOP/s) | {floor['wall_s']:.3f} | "
+            f"{floor['cpu_s']:.3f} | 1.00 | 1.00 | | | |"
+        )
+    lines += ["", "| target | measured | limit | met |", "| --- | ---: | ---: | :-: |"]
+    for t in doc["targets"]:
+        lines.append(
+            f"| {t['target']} | {t['measured']:.3g}{t['unit']} | {t['limit']:g}{t['unit']} | "
+            f"{'yes' if t['met'] else 'no'} |"
+        )
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,126 @@
+"""The benchmarks' arithmetic: FLOP counts, the floor program, the paired ratios.
+
+Benchmarks are not tests (nothing is timed here); these check the figures they divide by.
+"""
+
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from benchmarks.cases import CASES
+from benchmarks.floors import case_flops, floor_system, make_floor, step_flops
+from benchmarks.report import markdown, targets
+from benchmarks.timing import interleaved, paired_median, summarize
+
+
+def test_case_flops_match_issue_14():
+    # One seed-config run (784-10, batch 64, 5 epochs, test eval each epoch): 10.2 GFLOP;
+    # the 48-config sweep: 489 GFLOP.
+    one = case_flops(60000, 10000, 64, 5, (784, 10))
+    assert one == 5 * (60000 * 4 * 7840 + 10000 * 2 * 7840)
+    assert round(one / 1e9, 1) == 10.2
+    assert round(48 * one / 1e9) == 489
+
+
+def test_step_flops_three_matmuls_per_layer_but_the_first_input_gradient():
+    b, d, h, k = 100, 784, 400, 10
+    assert step_flops(b, (d, h, k)) == 2 * b * (3 * d * h + 3 * h * k) - 2 * b * d * h
+    assert step_flops(b, (d, k)) == 2 * 2 * b * d * k
+
+
+@pytest.mark.parametrize("sizes", [(784, 10), (784, 30, 10)])
+def test_floor_program_does_the_matmuls_it_counts(sizes):
+    # XLA counts a loop body once: with one step per epoch and one epoch, its figure is
+    # the program's, up to the O(weights) updates.
+    floor, flops = make_floor(sizes, batch=8, epochs=1)
+    ws = tuple(jnp.zeros((i, o)) for i, o in zip(sizes[:-1], sizes[1:], strict=True))
+    compiled = floor.lower(jnp.zeros((8, 784)), jnp.zeros((5, 784)), ws).compile()
+    cost = compiled.cost_analysis()
+    cost = cost[0] if isinstance(cost, list) else cost
+    counted = flops(8, 5)
+    assert counted <= cost["flops"] <= counted * 1.1
+
+
+def test_floor_system_runs_and_keeps_shapes():
+    run, flops = floor_system((784, 20), 4, 1, np.ones((9, 784), np.float32), np.ones((3, 784)))
+    (w,) = run()
+    assert w.shape == (784, 20)
+    assert flops == 2 * (2 * 2 * 4 * 784 * 20) + 2 * 3 * 784 * 20  # 2 steps, 1 test pass
+
+
+def test_summarize_pairs_rounds_and_scales():
+    times = {
+        "softjax": {"wall": [1.0, 2.0, 4.0], "cpu": [1.0, 1.0, 1.0]},
+        "peer": {"wall": [2.0, 2.0, 2.0], "cpu": [3.0, 3.0, 3.0]},
+    }
+    rows = summarize(times, reference="softjax", scale={"peer": 2.0})
+    assert rows["peer"]["wall_s"] == 4.0
+    assert rows["peer"]["wall_vs_softjax"] == 2.0  # per round: 4, 2, 1
+    assert rows["peer"]["cpu_vs_softjax"] == 6.0
+    assert rows["peer"]["scaled_by"] == 2.0
+    assert paired_median([1.0, 9.0, 4.0], [1.0, 3.0, 1.0]) == 3.0
+
+
+def test_interleaved_runs_round_robin():
+    calls = []
+    systems = {"a": lambda: calls.append("a"), "b": lambda: calls.append("b")}
+    times, _ = interleaved(systems, 2, warmup=True)
+    assert calls == ["a", "b", "a", "b", "a", "b"]
+    assert all(len(times[n][c]) == 2 for n in "ab" for c in ("wall", "cpu"))
+    calls.clear()
+    interleaved(systems, 1, warmup=["b"])
+    assert calls == ["b", "a", "b"]
+
+
+def test_every_case_has_a_softjax_row_and_compiles_only_known_systems():
+    for case in CASES.values():
+        assert "softjax" in case.systems
+        assert set(case.compiles) <= set(case.systems)
+        assert case.cold <= set(case.systems)
+
+
+def _doc(backend="cpu"):
+    row = {"wall_s": 2.0, "cpu_s": 2.5, "wall_x_floor": 1.3, "cpu_x_floor": 1.4}
+    floor = {"wall_s": 1.5, "cpu_s": 1.8, "gflop": 10.2, "gflops_per_s_wall": 6.8}
+    block = {
+        "key": "single",
+        "title": "one run",
+        "config": {"epochs": 5},
+        "floor": floor,
+        "systems": {
+            "softjax": row | {"compile_wall_s": 2.0, "test_accuracy": 0.85},
+            "numpy": row | {"test_accuracy": None},
+        },
+    }
+    dev = {"backend": backend, "processor": "x86_64", "cpu_count": 2}
+    return {
+        "backend": backend,
+        "quick": False,
+        "sizes": {"repeats": 5},
+        "load": {"start": {"1min": 1.0}, "end": {"1min": 2.0}},
+        "provenance": {"device": dev, "git_commit": "abc"},
+        "cases": {
+            "single_run": block,
+            "memory": {"systems": {"single/numpy": {"rss_increase_mib": 12.0}}},
+        },
+    }
+
+
+def test_targets_are_reported_met_or_not_and_skip_cases_not_run():
+    doc = _doc()
+    rows = {t["target"]: t for t in targets(doc)}
+    assert rows["single run ≤ 1.35× its floor"]["met"] is True  # 1.3×
+    assert rows["single-run compile ≤ 1.5 s"]["met"] is False  # 2.0 s
+    assert not any("sweep" in name or "MLP" in name for name in rows)
+    (gpu,) = targets(_doc("gpu"))
+    assert gpu["measured"] == 2.0 / 5 and gpu["met"] is False
+
+
+def test_markdown_has_a_row_per_system_and_the_floor():
+    doc = _doc()
+    doc["targets"] = targets(doc)
+    text = markdown(doc)
+    assert "| one run | softjax | 2.000 | 2.500 | 1.30 | 1.40 | 2.00 |  | 85.00 |" in text
+    assert "| one run | numpy | 2.000 | 2.500 | 1.30 | 1.40 |  | 12 |  |" in text
+    assert "*floor* (10.2 GFLOP at 7 GFLOP/s)" in text
+    assert "| single run ≤ 1.35× its floor | 1.3× | 1.35× | yes |" in text
