@@ -29,7 +29,7 @@ from softjax.numerics import (
     softmax_vjp,
     softplus,
 )
-from softjax.sweeping import make_sweep, sweep
+from softjax.sweeps import make_sweep, sweep
 from softjax.training import TrainConfig, TrainResult, init_params, make_train, train
 
 __version__ = "0.1.0"
