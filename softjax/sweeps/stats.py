@@ -215,7 +215,7 @@ def cell(summary: dict[str, Any], loss, init_scale, lr) -> dict[str, Any] | None
         (
             c
             for c in summary["cells"]
-            if lid in (loss_id(c["loss_spec"]), loss_id(c["loss"]))
+            if lid in (loss_id(c.get("loss_spec", c["loss"])), loss_id(c["loss"]))
             and c["init_scale"] == init_scale
             and c["lr"] == lr
         ),
@@ -230,7 +230,7 @@ def best_of(best: Sequence[dict[str, Any]], loss, init_scale) -> dict[str, Any] 
         (
             b
             for b in best
-            if lid in (loss_id(b["loss_spec"]), loss_id(b["loss"]))
+            if lid in (loss_id(b.get("loss_spec", b["loss"])), loss_id(b["loss"]))
             and b["init_scale"] == init_scale
         ),
         None,
