@@ -1,9 +1,9 @@
 """softjax: the lecture notes on softmax regression and neural networks as pure JAX.
 
 The pipeline, in import order: numerics → activations → losses → models → grads →
-data → training → sweeping → results → plots. See README.md for a tour.
+data → training → sweeps → results → plots. See README.md for a tour.
 
-The modules are ``softjax.training`` and ``softjax.sweeping`` so that ``softjax.train``
+The modules are ``softjax.training`` and ``softjax.sweeps`` so that ``softjax.train``
 and ``softjax.sweep`` can be the functions themselves without shadowing a module.
 ``softjax.data`` never imports TensorFlow until a tfds load asks for it.
 """

@@ -102,10 +102,11 @@ def _loss_legend(fig, doc, **kwargs):
 
 def _title(doc) -> str:
     g = doc["grid"]
+    spread = "and 95% interval" if any("ci95" in c for c in doc["cells"]) else "± std"
     subset = f", first {g['train_subset']} train images" if g.get("train_subset") else ""
     return (
         f"MNIST softmax regression, SGD batch {g['batch_size']}, {g['epochs']} epochs{subset}; "
-        f"mean and 95% interval over {len(g['seeds'])} init × {len(g['data_seeds'])} data seeds"
+        f"mean {spread} over {len(g['seeds'])} init × {len(g['data_seeds'])} data seeds"
     )
 
 

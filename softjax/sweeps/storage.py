@@ -9,7 +9,10 @@ config (``loss`` = the loss's spec), ``loss`` (its name), ``loss_spec``, ``data_
 data) and a ``run_id``. Provenance lives once per invocation in ``<name>.meta.json``.
 Re-running skips every key already in the file; the same config on other data has another
 key and runs again. :func:`select_grid` picks one grid's lines back out of a file that
-several grids appended to.
+several grids appended to. A resumed config trains in a narrower group than it would
+have uninterrupted (only the missing configs run), so its numbers equal an uninterrupted
+run's up to float rounding (~1e-7 relative in float32; see :mod:`softjax.sweeps.grid`),
+not bitwise.
 
 One writer per name. :func:`sweep_lock` takes ``fcntl.flock`` on ``<out>/<name>.lock``
 (non-blocking) for the whole run: a second run on the same folder and name fails at once
