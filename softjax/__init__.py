@@ -1,9 +1,9 @@
 """softjax: the lecture notes on softmax regression and neural networks as pure JAX.
 
 The pipeline, in import order: numerics → activations → losses → models → grads →
-data → training → sweeping → results → plots. See README.md for a tour.
+data → training → sweeps → results → plots. See README.md for a tour.
 
-The modules are ``softjax.training`` and ``softjax.sweeping`` so that ``softjax.train``
+The modules are ``softjax.training`` and ``softjax.sweeps`` so that ``softjax.train``
 and ``softjax.sweep`` can be the functions themselves without shadowing a module.
 ``softjax.data`` never imports TensorFlow until a tfds load asks for it.
 """
@@ -29,7 +29,7 @@ from softjax.numerics import (
     softmax_vjp,
     softplus,
 )
-from softjax.sweeping import make_sweep, sweep
+from softjax.sweeps import make_sweep, sweep
 from softjax.training import TrainConfig, TrainResult, init_params, make_train, train
 
 __version__ = "0.1.0"

@@ -129,14 +129,15 @@ def to_jsonable(x):
     return x
 
 
-def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
-    """Writes ``text`` to ``path`` atomically (temp file, fsync, ``os.replace``)."""
+def _atomic_write(path: str | os.PathLike, write) -> Path:
+    """Calls ``write(binary_file)`` on a temp file beside ``path``, fsyncs it, then
+    ``os.replace``-s it over ``path``; on any failure the temp file is removed."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
+        with os.fdopen(fd, "wb") as f:
+            write(f)
             f.flush()
             os.fsync(f.fileno())
         # mkstemp makes the file 0600; results are ordinary files, so honour the umask.
@@ -149,6 +150,18 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
             os.unlink(tmp)
         raise
     return path
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
+    """Writes ``text`` to ``path`` atomically (temp file, fsync, ``os.replace``)."""
+    return _atomic_write(path, lambda f: f.write(text.encode("utf-8")))
+
+
+def atomic_save_figure(fig, path: str | os.PathLike, **savefig_kwargs) -> Path:
+    """``fig.savefig`` through a temp file and ``os.replace``: a kill while drawing leaves
+    the old figure or none, never a truncated one. The format is ``path``'s suffix."""
+    fmt = Path(path).suffix.lstrip(".") or "png"
+    return _atomic_write(path, lambda f: fig.savefig(f, format=fmt, **savefig_kwargs))
 
 
 def write_json(path: str | os.PathLike, document: Mapping[str, Any]) -> Path:
@@ -234,23 +247,46 @@ def remove_stale_temp_files(path: str | os.PathLike) -> list[Path]:
 
 
 def append_jsonl(path: str | os.PathLike, records: Iterable[Mapping[str, Any]]) -> Path:
-    """Appends records to a JSONL file by rewriting it atomically.
+    """Appends records to a JSONL file as whole lines, without rewriting it.
 
-    Rewriting costs O(file) per call, which is small next to a training run, and means
-    a kill at any moment leaves a complete file of whole lines. An undecodable unterminated
-    last line already in the file (not written by this function) is dropped, as
-    :func:`read_jsonl` drops it; a whole one gets its newline.
+    The new lines go out in one ``O_APPEND`` write, then ``fsync``; the lines already
+    there are never rewritten, so the cost is O(new lines) and a concurrent reader never
+    sees a truncated file. A kill in the middle of the write can leave a cut last line:
+    :func:`read_jsonl` drops it, and the next append cuts it off (an unterminated last
+    line that decodes to an object only lacks its newline and gets one). Callers that
+    share a file between processes serialise appends themselves (a sweep holds its lock).
     """
-    old = Path(path).read_text(encoding="utf-8") if Path(path).exists() else ""
-    if old and not old.endswith("\n"):
-        head, _, tail = old.rpartition("\n")
-        try:
-            whole = isinstance(json.loads(tail), dict)
-        except json.JSONDecodeError:
-            whole = False
-        # A whole object only lacks its newline; anything else is what a writer killed
-        # mid-line leaves, which read_jsonl drops: drop it here too rather than bury it
-        # mid-file, where it would read as corruption.
-        old = old + "\n" if whole else (head + "\n" if head else "")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     new = "".join(json.dumps(to_jsonable(r), allow_nan=False) + "\n" for r in records)
-    return atomic_write_text(path, old + new)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o666)
+    try:
+        size = os.fstat(fd).st_size
+        if size and os.pread(fd, 1, size - 1) != b"\n":
+            # Only the unterminated tail is read: from the last newline on.
+            tail_start = size
+            while tail_start > 0:
+                chunk_start = max(0, tail_start - 65536)
+                chunk = os.pread(fd, tail_start - chunk_start, chunk_start)
+                cut = chunk.rfind(b"\n")
+                if cut >= 0:
+                    tail_start = chunk_start + cut + 1
+                    break
+                tail_start = chunk_start
+            tail = os.pread(fd, size - tail_start, tail_start)
+            try:
+                whole = isinstance(json.loads(tail), dict)
+            except (json.JSONDecodeError, UnicodeDecodeError):
+                whole = False
+            # A whole object only lacks its newline; anything else is what a writer killed
+            # mid-line leaves, which read_jsonl drops: drop it here too rather than bury it
+            # mid-file, where it would read as corruption.
+            if whole:
+                new = "\n" + new
+            else:
+                os.ftruncate(fd, tail_start)
+        os.write(fd, new.encode("utf-8"))
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    return path

@@ -9,14 +9,21 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
+import textwrap
+import time
 
 import numpy as np
 import pytest
 
-import softjax.sweeping as sweep_module
+import softjax.sweeps.core as core_module
 from experiments import loss_sweep
 from softjax.results import read_json, read_jsonl
-from softjax.training import HISTORY_KEYS
+from softjax.training import HISTORY_KEYS, Data
+
+REPO_ROOT = __import__("pathlib").Path(__file__).resolve().parents[1]
+VAL_KEYS = ("val_loss", "val_accuracy")
 
 NAME = "loss_sweep_quick"
 FIGURES = [f"{NAME}_curves.png", f"{NAME}_heatmap.png", f"{NAME}_saturation.png"]
@@ -42,8 +49,26 @@ def _argv(data_dir, out, subset=640):
     ]
 
 
+def _fake_trainer(calls, val_by_lr=None, test_by_lr=None):
+    """A run_group that returns constant histories (val/test accuracy per lr if given)."""
+
+    def fake_run_group(program, loss_index, points, data, mesh, dtype, data_seed):
+        calls.append(len(points))
+        n, epochs = len(points), points[0]["config"]["epochs"]
+        history = {k: np.full((n, epochs), 0.5) for k in (*HISTORY_KEYS, *VAL_KEYS)}
+        for i, p in enumerate(points):
+            lr = p["config"]["lr"]
+            history["val_accuracy"][i] = (val_by_lr or {}).get(lr, 0.5)
+            history["test_accuracy"][i] = (test_by_lr or {}).get(lr, 0.5)
+        return None, history, np.ones(n, bool)
+
+    return fake_run_group
+
+
 @pytest.fixture(scope="module")
 def run(tmp_path_factory, shared_data_dir):
+    if "x_val" not in Data._fields:
+        pytest.skip("training does not report val_* metrics yet")
     out = tmp_path_factory.mktemp("loss_sweep")
     assert loss_sweep.main(_argv(shared_data_dir, out)) == 0
     return out
@@ -109,14 +134,8 @@ def test_another_train_subset_reruns_and_the_same_one_resumes(
 ):
     """The resume key holds the data: 1280 images do not reuse the 640-image results."""
     calls = []
-
-    def fake_run_group(program, loss_index, points, data, mesh, dtype, data_seed, run_id, fp):
-        calls.append(len(points))
-        history = {k: np.full(1, 0.5) for k in HISTORY_KEYS}
-        return [sweep_module._record(p, history, True, run_id, fp) for p in points], None
-
-    monkeypatch.setattr(sweep_module, "_program", lambda *args: None)
-    monkeypatch.setattr(sweep_module, "run_group", fake_run_group)
+    monkeypatch.setattr(core_module, "build_program", lambda *args: None)
+    monkeypatch.setattr(core_module, "run_group", _fake_trainer(calls))
     monkeypatch.setattr(loss_sweep.plots, "draw", lambda *args: [])
     out = _copy(run, tmp_path, [f"{NAME}.json", f"{NAME}.jsonl", f"{NAME}.meta.json"])
     assert loss_sweep.main(_argv(shared_data_dir, out, subset=640)) == 0
@@ -134,3 +153,63 @@ def test_train_subset_and_epochs_must_be_positive_integers(value, capsys):
         with pytest.raises(SystemExit):
             loss_sweep.parse_args([flag, value])
         assert f"argument {flag}: expected an integer > 0" in capsys.readouterr().err
+
+
+def test_the_cli_chooses_lrs_on_validation_and_reports_test_at_them(
+    tmp_path, monkeypatch, shared_data_dir
+):
+    """Validation prefers lr 0.01, test prefers 0.5: the JSON, text and table follow
+    validation and quote the test accuracy at 0.01; the figures are drawn."""
+    calls = []
+    fake = _fake_trainer(calls, val_by_lr={0.01: 0.9, 0.5: 0.8}, test_by_lr={0.01: 0.7, 0.5: 0.95})
+    monkeypatch.setattr(core_module, "build_program", lambda *args: None)
+    monkeypatch.setattr(core_module, "run_group", fake)
+    assert loss_sweep.main(_argv(shared_data_dir, tmp_path)) == 0
+    doc = read_json(tmp_path / f"{NAME}.json")
+    assert doc["grid"]["data"]["n_val"] == 5000  # load_dataset's default validation split
+    assert {(b["lr"], b["final_test_accuracy"], b["edge"]) for b in doc["best"]} == {
+        (0.01, 0.7, "low")
+    }
+    assert "cce 70.00% (lr 0.01)" in doc["summary"][0]
+    assert "lr chosen on validation" in (tmp_path / f"{NAME}.md").read_text()
+    assert all((tmp_path / f).stat().st_size > 0 for f in FIGURES)
+    assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_an_unwritable_out_folder_fails_before_loading_data(tmp_path, monkeypatch):
+    def no_loading(*args, **kwargs):
+        raise AssertionError("loaded the data before checking the folder")
+
+    monkeypatch.setattr(loss_sweep, "load_dataset", no_loading)
+    blocker = tmp_path / "a_file"
+    blocker.write_text("")
+    with pytest.raises(SystemExit, match=f"out folder {blocker / 'out'}: expected a writable"):
+        loss_sweep.main(["--quick", "--out", str(blocker / "out")])
+
+
+_HOLD = textwrap.dedent(
+    """
+    import sys, time
+    from pathlib import Path
+    from softjax.sweeps import sweep_lock
+    with sweep_lock(sys.argv[1], "loss_sweep_quick"):
+        (Path(sys.argv[1]) / "held").write_text("")
+        while not (Path(sys.argv[1]) / "go").exists():
+            time.sleep(0.05)
+    """
+)
+
+
+def test_a_second_copy_on_the_same_folder_fails_at_once_naming_it(tmp_path, monkeypatch):
+    monkeypatch.setattr(loss_sweep, "load_dataset", lambda *a, **k: 1 / 0)
+    holder = subprocess.Popen([sys.executable, "-c", _HOLD, str(tmp_path)], cwd=REPO_ROOT)
+    try:
+        for _ in range(600):
+            if (tmp_path / "held").exists():
+                break
+            time.sleep(0.05)
+        with pytest.raises(SystemExit, match=rf"{tmp_path}: .*already running .*pid {holder.pid}"):
+            loss_sweep.main(["--quick", "--out", str(tmp_path)])
+    finally:
+        (tmp_path / "go").write_text("")
+        holder.wait(timeout=60)

@@ -14,6 +14,7 @@ import pytest
 import softjax.results as results
 from softjax.results import (
     append_jsonl,
+    atomic_save_figure,
     atomic_write_text,
     provenance,
     read_json,
@@ -160,3 +161,40 @@ def test_remove_stale_temp_files_deletes_only_this_files_temps(tmp_path):
     assert sorted(tmp_path.iterdir()) == sorted(keep)
     # The names match what atomic_write_text really makes.
     assert atomic_write_text(path, "ok\n") == path and not results.temp_files(path)
+
+
+def test_atomic_save_figure_writes_a_whole_png_or_keeps_the_old_one(tmp_path, monkeypatch):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots()
+    ax.plot([0, 1], [0, 1])
+    path = atomic_save_figure(fig, tmp_path / "f.png", dpi=50)
+    before = path.read_bytes()
+    assert before.startswith(b"\x89PNG") and [p.name for p in tmp_path.iterdir()] == ["f.png"]
+
+    def killed(self, *args, **kwargs):
+        args[0].write(b"\x89PNG half a figure")  # savefig dies mid-write
+        raise KeyboardInterrupt("killed while drawing")
+
+    monkeypatch.setattr(type(fig), "savefig", killed)
+    with pytest.raises(KeyboardInterrupt):
+        atomic_save_figure(fig, path)
+    assert path.read_bytes() == before and [p.name for p in tmp_path.iterdir()] == ["f.png"]
+    plt.close(fig)
+
+
+def test_append_jsonl_appends_without_rewriting_the_old_lines(tmp_path, monkeypatch):
+    path = tmp_path / "r.jsonl"
+    append_jsonl(path, [{"i": 0}])
+    inode = path.stat().st_ino
+
+    def no_rewrite(*args, **kwargs):
+        raise AssertionError("append_jsonl rewrote the file")
+
+    monkeypatch.setattr(results, "atomic_write_text", no_rewrite)
+    monkeypatch.setattr(results.os, "replace", no_rewrite)
+    append_jsonl(path, [{"i": 1}])
+    assert path.stat().st_ino == inode and [r["i"] for r in read_jsonl(path)] == [0, 1]

@@ -17,7 +17,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from softjax.results import atomic_write_text, read_json  # noqa: E402
+from softjax.results import atomic_save_figure, atomic_write_text, read_json  # noqa: E402
 
 STAGES = (("init", "at init"), ("trained", "after training"))
 ACTIVATION_COLORS = {"sigmoid": "tab:red", "tanh": "tab:orange", "relu": "tab:blue"}
@@ -143,7 +143,7 @@ def draw(results_path, out_dir) -> list[Path]:
     fig.tight_layout(rect=(0, 0, 1, 0.95))
     out = Path(out_dir) / f"{Path(results_path).stem}.png"
     out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=110)
+    atomic_save_figure(fig, out, dpi=110)
     plt.close(fig)
     return [out]
 

@@ -25,7 +25,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from softjax.models import mlp_apply  # noqa: E402
-from softjax.results import atomic_write_text, read_json  # noqa: E402
+from softjax.results import atomic_save_figure, atomic_write_text, read_json  # noqa: E402
 from softjax.training import TrainConfig, init_params, seed_keys  # noqa: E402
 
 SUMMARY_NAME = "reproduce.md"
@@ -41,12 +41,8 @@ def _name(doc: dict, stem: str, ext: str = "png") -> str:
 
 
 def _save(fig, path: Path) -> Path:
-    # savefig writes in place; going through a temp name keeps a killed run from
-    # leaving a half-written figure behind.
-    tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
-    fig.savefig(tmp, dpi=120, bbox_inches="tight")
+    atomic_save_figure(fig, path, dpi=120, bbox_inches="tight")
     plt.close(fig)
-    tmp.replace(path)
     return path
 
 

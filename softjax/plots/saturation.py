@@ -17,7 +17,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from softjax.results import atomic_write_text, read_json  # noqa: E402
+from softjax.results import atomic_save_figure, atomic_write_text, read_json  # noqa: E402
 
 NUM_MARKERS = 26
 # Ticks for the logit-scaled probability axis, readable at both ends.
@@ -128,7 +128,7 @@ def draw(results_path, out_dir) -> list[Path]:
     fig.tight_layout(rect=(0, 0.07, 1, 0.97))
     out = Path(out_dir) / f"{Path(results_path).stem}.png"
     out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=120)
+    atomic_save_figure(fig, out, dpi=120)
     plt.close(fig)
     return [out]
 

@@ -1,14 +1,16 @@
 """Figures of a loss sweep, drawn from its summary JSON only (``experiments.loss_sweep``).
 
-``draw(results_path, out_dir)`` reads ``<name>.json`` (per-cell means and standard
-deviations over seeds, written by :func:`softjax.sweeping.summarize`) and writes:
+``draw(results_path, out_dir)`` reads ``<name>.json`` (per-cell statistics over seeds from
+:func:`softjax.sweeps.summarize`, and each (loss, init scale)'s lr chosen on validation by
+:func:`softjax.sweeps.select_best`) and writes, each atomically:
 
-* ``<name>_curves.png``: test error (100 − accuracy, log scale) per epoch, mean ± std
-  over seeds, one line per loss at its best lr, one panel per init scale;
-* ``<name>_heatmap.png``: final test accuracy over loss × lr, one panel per init scale,
-  diverged cells marked;
+* ``<name>_curves.png``: test error (100 − accuracy, log scale) per epoch, mean and 95%
+  interval over seeds, one line per loss at its chosen lr, one panel per init scale;
+* ``<name>_heatmap.png``: final validation accuracy over loss × lr (what the choice saw),
+  one panel per init scale, the chosen lr boxed with its test accuracy, diverged cells
+  marked (a document without validation metrics shows test accuracy and says so);
 * ``<name>_saturation.png``: mean ‖∂ℓ/∂z‖ and the saturated-and-wrong fraction per epoch,
-  per loss at its best lr, at the smallest and the largest init scale.
+  per loss at its chosen lr, at the smallest and the largest init scale.
 """
 
 from __future__ import annotations
@@ -21,6 +23,9 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+
+from softjax.results import atomic_save_figure  # noqa: E402
+from softjax.sweeps.stats import best_of, cell  # noqa: E402
 
 LOSS_COLOURS = {
     "cce": "tab:blue",
@@ -36,19 +41,20 @@ def _load(path: Path) -> dict:
         return json.load(f)
 
 
-def _cell(doc, loss, scale, lr):
-    return next(
-        (
-            c
-            for c in doc["cells"]
-            if c["loss"] == loss and c["init_scale"] == scale and c["lr"] == lr
-        ),
-        None,
-    )
+def loss_label(spec) -> str:
+    """A loss spec as a label: its name, with its keyword arguments when it has some."""
+    if isinstance(spec, list | tuple):
+        name, kwargs = spec
+        return f"{name}({', '.join(f'{k}={v}' for k, v in kwargs.items())})"
+    return str(spec)
+
+
+def _colour(spec):
+    return LOSS_COLOURS.get(spec if isinstance(spec, str) else spec[0])
 
 
 def _best_lr(doc, loss, scale):
-    b = next((b for b in doc["best"] if b["loss"] == loss and b["init_scale"] == scale), None)
+    b = best_of(doc["best"], loss, scale)
     return None if b is None else b["lr"]
 
 
@@ -60,16 +66,19 @@ def _band(ax, doc, loss, scale, key, scale_by=1.0, complement=False):
     lr = _best_lr(doc, loss, scale)
     if lr is None:
         return False
-    cell = _cell(doc, loss, scale, lr)
-    if cell is None or cell["mean"][key] is None:
+    c = cell(doc, loss, scale, lr)
+    if c is None or c["mean"].get(key) is None:
         return False
-    mean, std = _arr(cell["mean"][key]) * scale_by, _arr(cell["std"][key]) * scale_by
+    mean = _arr(c["mean"][key]) * scale_by
+    # The 95% t-interval of the mean (older documents: ± one std).
+    spread = c.get("ci95", c.get("std", {})).get(key)
+    half = _arr(spread) * scale_by if spread is not None else np.zeros_like(mean)
     if complement:  # accuracy -> error, so a log axis separates 8% from 12% and from 90%
         mean = scale_by - mean
     epochs = np.arange(1, len(mean) + 1)
-    colour = LOSS_COLOURS.get(loss)
-    ax.plot(epochs, mean, "o-", ms=3, color=colour, label=loss)
-    ax.fill_between(epochs, mean - std, mean + std, color=colour, alpha=0.2, lw=0)
+    colour = _colour(loss)
+    ax.plot(epochs, mean, "o-", ms=3, color=colour, label=loss_label(loss))
+    ax.fill_between(epochs, mean - half, mean + half, color=colour, alpha=0.2, lw=0)
     return True
 
 
@@ -78,14 +87,14 @@ def _lr_line(doc, scale, per_line: int = 5) -> str:
     parts = []
     for loss in doc["grid"]["losses"]:
         lr = _best_lr(doc, loss, scale)
-        parts.append(f"{loss} {'–' if lr is None else f'{lr:g}'}")
+        parts.append(f"{loss_label(loss)} {'–' if lr is None else f'{lr:g}'}")
     rows = [", ".join(parts[i : i + per_line]) for i in range(0, len(parts), per_line)]
-    return "best lr: " + "\n".join(rows)
+    return "lr chosen on val: " + "\n".join(rows)
 
 
 def _loss_legend(fig, doc, **kwargs):
     handles = [
-        plt.Line2D([], [], color=LOSS_COLOURS.get(loss), marker="o", ms=3, label=loss)
+        plt.Line2D([], [], color=_colour(loss), marker="o", ms=3, label=loss_label(loss))
         for loss in doc["grid"]["losses"]
     ]
     fig.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize=9, **kwargs)
@@ -93,10 +102,11 @@ def _loss_legend(fig, doc, **kwargs):
 
 def _title(doc) -> str:
     g = doc["grid"]
+    spread = "and 95% interval" if any("ci95" in c for c in doc["cells"]) else "± std"
     subset = f", first {g['train_subset']} train images" if g.get("train_subset") else ""
     return (
         f"MNIST softmax regression, SGD batch {g['batch_size']}, {g['epochs']} epochs{subset}; "
-        f"mean ± std over {len(g['seeds'])} init × {len(g['data_seeds'])} data seeds"
+        f"mean {spread} over {len(g['seeds'])} init × {len(g['data_seeds'])} data seeds"
     )
 
 
@@ -115,10 +125,13 @@ def draw_curves(doc, path: Path) -> Path:
         ax.grid(alpha=0.3)
         ax.set_xticks(range(1, g["epochs"] + 1))
     axes[0].set_ylabel("test error (%), log scale")
-    fig.suptitle("Test error per epoch, each loss at its best lr\n" + _title(doc), fontsize=10)
+    fig.suptitle(
+        "Test error per epoch, each loss at the lr chosen on validation\n" + _title(doc),
+        fontsize=10,
+    )
     fig.tight_layout(rect=(0, 0.07, 1, 1))
     _loss_legend(fig, doc)
-    fig.savefig(path, dpi=120)
+    atomic_save_figure(fig, path, dpi=120)
     plt.close(fig)
     return path
 
@@ -126,6 +139,7 @@ def draw_curves(doc, path: Path) -> Path:
 def draw_heatmap(doc, path: Path) -> Path:
     g = doc["grid"]
     scales, losses, lrs = g["init_scales"], g["losses"], g["lrs"]
+    split = "val" if any(c.get("final_val_accuracy") is not None for c in doc["cells"]) else "test"
     fig, axes = plt.subplots(1, len(scales), figsize=(3.3 * len(scales) + 1, 3.6), sharey=True)
     axes = np.atleast_1d(axes)
     image = None
@@ -133,32 +147,39 @@ def draw_heatmap(doc, path: Path) -> Path:
     for ax, scale in zip(axes, scales, strict=True):
         acc = np.full((len(losses), len(lrs)), np.nan)
         for i, loss in enumerate(losses):
+            chosen = best_of(doc["best"], loss, scale)
             for j, lr in enumerate(lrs):
-                cell = _cell(doc, loss, scale, lr)
+                c = cell(doc, loss, scale, lr)
                 label = "–"
-                if cell is not None:
-                    if cell["final_test_accuracy"] is not None:
-                        acc[i, j] = 100 * cell["final_test_accuracy"]
+                if c is not None:
+                    if c.get(f"final_{split}_accuracy") is not None:
+                        acc[i, j] = 100 * c[f"final_{split}_accuracy"]
                         label = f"{acc[i, j]:.1f}"
-                    if cell["n_diverged"]:
+                    if c["n_diverged"]:
                         label = (
                             "all\ndiverged"
-                            if cell["n_diverged"] == cell["n"]
-                            else f"{label}\n{cell['n_diverged']}/{cell['n']} div"
+                            if c["n_diverged"] == c["n"]
+                            else f"{label}\n{c['n_diverged']}/{c['n']} div"
                         )
+                if chosen is not None and chosen["lr"] == lr and split == "val":
+                    test = chosen.get("final_test_accuracy")
+                    label += "" if test is None else f"\ntest {100 * test:.1f}"
+                    ax.add_patch(plt.Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, lw=2))
                 ax.text(j, i, label, ha="center", va="center", fontsize=7)
         image = ax.imshow(acc, vmin=0, vmax=100, cmap=cmap, aspect="auto", alpha=0.85)
         ax.set_xticks(range(len(lrs)), [f"{lr:g}" for lr in lrs])
-        ax.set_yticks(range(len(losses)), losses)
+        ax.set_yticks(range(len(losses)), [loss_label(loss) for loss in losses])
         ax.set_xlabel("learning rate")
         ax.set_title(f"init scale {scale:g}")
-    fig.colorbar(image, ax=list(axes), label="final test accuracy (%)", shrink=0.9)
+    what = "validation" if split == "val" else "test (no validation split in these results)"
+    fig.colorbar(image, ax=list(axes), label=f"final {split} accuracy (%)", shrink=0.9)
+    boxed = "; boxed: the lr chosen on validation, with its test accuracy" if split == "val" else ""
     fig.suptitle(
-        "Final test accuracy (%), loss × lr; grey: every seed diverged\n" + _title(doc),
+        f"Final {what} accuracy (%), loss × lr; grey: every seed diverged{boxed}\n" + _title(doc),
         fontsize=10,
         y=1.08,
     )
-    fig.savefig(path, dpi=120, bbox_inches="tight")
+    atomic_save_figure(fig, path, dpi=120, bbox_inches="tight")
     plt.close(fig)
     return path
 
@@ -184,13 +205,13 @@ def draw_saturation(doc, path: Path) -> Path:
             if r == 1:
                 ax.set_xlabel("epoch (running mean over its minibatches)")
     fig.suptitle(
-        "Logit gradient and saturation, small vs large init, each loss at its best lr\n"
+        "Logit gradient and saturation, small vs large init, each loss at its chosen lr\n"
         "saturated-wrong: max softmax prob > 0.99 on a wrong class\n" + _title(doc),
         fontsize=10,
     )
     fig.tight_layout(rect=(0, 0.05, 1, 1))
     _loss_legend(fig, doc)
-    fig.savefig(path, dpi=120)
+    atomic_save_figure(fig, path, dpi=120)
     plt.close(fig)
     return path
 

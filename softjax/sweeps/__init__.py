@@ -1,0 +1,239 @@
+"""Train a grid of configs as a few wide programs: ``vmap`` over models that share batches.
+
+The package has three layers, and :func:`sweep` composes them:
+
+* :mod:`softjax.sweeps.core`: the pure computing core (``make_sweep``, one
+  ``lax.switch`` program over the losses, ``run_group``, sharding): configs in, arrays out;
+* :mod:`softjax.sweeps.grid`: the grid's axes checked before anything compiles, and its
+  points in run order (the seed convention is stated there);
+* :mod:`softjax.sweeps.storage`: keys, data fingerprints, the JSONL stream, resume and
+  the one-writer lock;
+* :mod:`softjax.sweeps.stats`: per-cell means with 95% intervals, and lr selection on
+  the validation split.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+import uuid
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import jax
+from jax.sharding import Mesh, NamedSharding
+from jax.sharding import PartitionSpec as P
+
+from softjax.results import append_jsonl, provenance, read_jsonl, results_dir
+from softjax.sweeps import core, storage
+from softjax.sweeps.core import (
+    data_key,
+    default_mesh,
+    init_key,
+    init_stack,
+    make_sweep,
+    padded_size,
+    run_group,
+)
+from softjax.sweeps.grid import check_grid, grid_configs, jsonable_grid, loss_configs
+from softjax.sweeps.stats import select_best, summarize, t_quantile_975
+from softjax.sweeps.storage import (
+    SweepLocked,
+    check_writable,
+    config_key,
+    data_fingerprint,
+    make_records,
+    select_grid,
+    sweep_lock,
+)
+from softjax.training import TrainConfig, param_dtype
+
+__all__ = [
+    "SweepLocked",
+    "check_grid",
+    "check_writable",
+    "config_key",
+    "data_fingerprint",
+    "data_key",
+    "default_mesh",
+    "grid_configs",
+    "init_key",
+    "init_stack",
+    "make_records",
+    "make_sweep",
+    "padded_size",
+    "run_group",
+    "select_best",
+    "select_grid",
+    "summarize",
+    "sweep",
+    "sweep_lock",
+    "t_quantile_975",
+]
+
+
+def sweep(
+    base_config: TrainConfig,
+    data,
+    *,
+    losses: Sequence[Any],
+    lrs: Sequence[float],
+    init_scales: Sequence[float] = (1.0,),
+    seeds: Sequence[int] = (0,),
+    data_seeds: Sequence[int] | None = None,
+    name: str | None = None,
+    out_dir: str | Path | None = None,
+    mesh: Mesh | None = None,
+    progress: bool = True,
+    return_params: bool = False,
+    meta: dict[str, Any] | None = None,
+    data_info: dict[str, Any] | None = None,
+) -> list[dict[str, Any]]:
+    """Trains every config of ``losses × lrs × init_scales × seeds × data_seeds``.
+
+    One compiled program (a ``lax.switch`` over the losses) trains
+    ``len(lrs)·len(init_scales)·len(seeds)`` models that share minibatches per call; it
+    is called once per (loss, data seed).
+
+    Args:
+      base_config: the fields every run shares; its ``loss``, ``lr``, ``init_scale`` and
+        ``seed`` are overridden.
+      data: a ``Dataset``, or 4 or 6 arrays ``(x_train, y_train, [x_val, y_val,] x_test,
+        y_test)``; its float dtype is the params' dtype.
+      losses: loss specs (names, ``(name, {kwargs})`` pairs, functions, see
+        :func:`softjax.losses.resolve_loss`); records carry the name and the spec.
+      lrs, init_scales, seeds: the vmapped axes (seeds are init seeds).
+      data_seeds: data-order seeds (a loop reusing the program); None: ``base_config.seed``.
+      name: stream records to ``<out_dir>/<name>.jsonl`` under the lock
+        ``<name>.lock`` and skip configs already there (see
+        :mod:`softjax.sweeps.storage`). None keeps everything in memory.
+      out_dir: the results folder; defaults to :func:`softjax.results.results_dir`.
+      mesh: shard the config axis over this mesh; None uses every device.
+      progress: show a tqdm bar over configs.
+      return_params: add each new record's final params (numpy) under ``"params"``.
+      meta: extra fields for this run's provenance (e.g. the CLI's argv).
+      data_info: what identifies the data beyond its arrays (dataset, source, subset);
+        part of each record's ``data`` fingerprint and so of its resume key.
+
+    Returns:
+      One record per grid point in run order (loss, data seed, init scale, lr, init
+      seed): those already in the file as read back, and the new ones.
+
+    Raises:
+      ValueError: for a bad grid, config, data or name, before anything compiles.
+      PermissionError: naming ``out_dir`` when it is not writable.
+      SweepLocked: when another process is running this sweep on ``out_dir``.
+
+    Warns:
+      RuntimeWarning: naming each config that diverged.
+    """
+    checked, grid = check_grid(
+        base_config, data, losses=losses, lrs=lrs, init_scales=init_scales, seeds=seeds,
+        data_seeds=data_seeds,
+    )  # fmt: skip
+    if name is not None and (not isinstance(name, str) or not name or "/" in name):
+        raise ValueError(f"name: expected a file stem without '/', got {name!r}")
+    fingerprint = data_fingerprint(data, data_info)
+    points = grid_configs(base_config, grid, fingerprint)
+    folder = path = None
+    lock = contextlib.nullcontext()
+    if name is not None:
+        folder = Path(out_dir) if out_dir is not None else results_dir()
+        path = folder / f"{name}.jsonl"
+        if jax.process_index() == 0:
+            lock = sweep_lock(folder, name)
+    with lock:
+        done = {r["key"]: r for r in read_jsonl(path)} if path is not None else {}
+        todo = [p for p in points if p["key"] not in done]
+        new = {}
+        if todo:
+            new = _train(
+                base_config, grid, checked, todo, mesh, progress, return_params, fingerprint,
+                path if jax.process_index() == 0 else None,
+                dict(meta or {}, n_configs=len(points), n_to_run=len(todo)),
+            )  # fmt: skip
+    records = [new.get(p["key"]) or done[p["key"]] for p in points]
+    _warn_divergence(records)
+    return records
+
+
+def _train(base_config, grid, data, todo, mesh, progress, return_params, fingerprint, path, meta):
+    """Runs the ``todo`` points group by group; appends each group to ``path`` (if any)."""
+    dtype = param_dtype(data.x_train)
+    mesh = default_mesh() if mesh is None else mesh
+    run_id = uuid.uuid4().hex[:12]
+    if path is not None:
+        storage.write_meta(
+            path.with_name(path.name.removesuffix(".jsonl") + ".meta.json"),
+            provenance(
+                base_config.to_dict(),
+                run_id=run_id,
+                grid=jsonable_grid(grid),
+                seeds={"init": grid["seeds"], "data": grid["data_seeds"]},
+                data=fingerprint,
+                mesh_devices=1 if mesh is None else mesh.size,
+                **meta,
+            ),
+        )
+    replicated = NamedSharding(mesh, P()) if mesh is not None else None
+    device_data = jax.device_put(tuple(data), replicated)
+    program = core.build_program(loss_configs(base_config, grid["losses"]), dtype, mesh)
+    new: dict[str, dict[str, Any]] = {}
+    bar = _bar(len(todo), progress)
+    try:
+        groups: dict[tuple, list] = {}
+        for p in todo:
+            groups.setdefault((p["loss_index"], p["data_seed"]), []).append(p)
+        for (loss_index, data_seed), group in groups.items():
+            if bar is not None:
+                bar.set_description(f"{group[0]['loss_name']} data_seed={data_seed}")
+            start = time.perf_counter()
+            params, history, finite = core.run_group(
+                program, loss_index, group, device_data, mesh, dtype, data_seed
+            )
+            records = make_records(group, history, finite, run_id, fingerprint)
+            seconds = time.perf_counter() - start
+            for r in records:
+                r["group_seconds"] = seconds
+            if path is not None:
+                append_jsonl(path, records)
+            for i, r in enumerate(records):
+                if return_params:
+                    r["params"] = jax.tree.map(lambda a, i=i: a[i], params)
+                new[r["key"]] = r
+            if bar is not None:
+                bar.update(len(records))
+    finally:
+        if bar is not None:
+            bar.close()
+    return new
+
+
+def _warn_divergence(records, shown: int = 10) -> None:
+    diverged = [r for r in records if r["diverged"]]
+    if not diverged:
+        return
+    names = [
+        f"{r['loss']} lr={r['lr']:g} init_scale={r['init_scale']:g} seed={r['seed']} "
+        f"data_seed={r['data_seed']} (epoch {r['diverged_epoch']})"
+        for r in diverged
+    ]
+    more = f"; and {len(names) - shown} more" if len(names) > shown else ""
+    warnings.warn(
+        f"sweep: {len(diverged)} of {len(records)} configs diverged (non-finite loss or "
+        "update; their params froze and their history stops there): "
+        + "; ".join(names[:shown])
+        + more,
+        RuntimeWarning,
+        stacklevel=3,
+    )
+
+
+def _bar(total: int, progress: bool):
+    if not progress:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, unit="config", desc="sweep")

@@ -1,0 +1,162 @@
+"""The pure computing core of a sweep: configs in, arrays out.
+
+A sweep's numeric axes (lr, init scale, init seed) change only array *values*, so every
+model of one loss and one data order runs in one program::
+
+    train_fn = make_train(config)                       # one model, pure
+    sweep_fn = jax.vmap(train_fn, in_axes=(0, 0, None, None))
+    sweep_fn(params_stack, lr_stack, data_key, data)    # M models at once
+
+``data_key`` and ``data`` are *not* batched: the epoch's permutation is computed once and
+every model trains on the same minibatches, so a minibatch is one row gather ``x[idx]``
+and the M models' forward pass is one wide matmul ``(B, D) @ (D, M·K)``. (``make_train``
+is built with ``skip_after_divergence=False``: its divergence ``lax.cond``, under
+``vmap``, would broadcast the data to every model.)
+
+The losses of a grid are the branches of one ``lax.switch`` whose index is *unbatched*, so
+a call runs only its own loss's branch and one compile serves every loss and data seed (a
+batched index would turn the switch into a select that runs every loss for every model).
+Data-order seeds are a Python loop over calls of that one program.
+
+Several devices: the config axis is sharded with ``shard_map`` (each device runs the
+one-device program on its own block of models; nothing is communicated), padded to a
+multiple of the device count with copies of its last config. The result equals the
+one-device result up to float rounding (XLA may round a narrower matmul differently:
+about 1e-7 relative in float32, one ulp in float64). Multi-host: call
+``jax.distributed.initialize()`` first; outputs are gathered to every host
+(``process_allgather``). Measurements of these choices live in ``benchmarks/README.md``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax import lax
+from jax.sharding import Mesh
+from jax.sharding import PartitionSpec as P
+
+from softjax.training import TrainConfig, init_params, make_train, seed_keys
+
+CONFIG_AXIS = "configs"
+
+MIN_MODELS_PER_DEVICE = 2
+"""Each device trains at least this many models (padding if needed): with one model XLA
+drops the size-1 model axis and takes a different code path, so that one model would
+round differently from its copy in a wide run."""
+
+
+def init_key(seed: int):
+    """The init key of seed ``seed``: ``split(PRNGKey(seed))[0]``, as ``train()`` uses."""
+    return seed_keys(seed)[0]
+
+
+def data_key(seed: int):
+    """The data-order key of seed ``seed``: ``split(PRNGKey(seed))[1]``, as ``train()``."""
+    return seed_keys(seed)[1]
+
+
+def make_sweep(config: TrainConfig):
+    """``sweep_fn(params_stack, lr_stack, data_key, data) -> (params, history, finite)``.
+
+    ``jax.vmap`` of :func:`softjax.training.make_train` over its first two arguments: the
+    params pytree and the lr carry a leading model axis M, ``data_key`` and ``data`` are
+    shared. Outputs have the leading axis M: ``history[key]`` is (M, epochs), ``finite``
+    is (M,). Each model freezes its own params when it diverges. Pure: ``jit`` it.
+    """
+    train_fn = make_train(config, skip_after_divergence=False)
+    return jax.vmap(train_fn, in_axes=(0, 0, None, None))
+
+
+def init_stack(config: TrainConfig, init_keys, init_scales, dtype=jnp.float32):
+    """The params of M models, ``init_params(config, init_keys[i], init_scales[i])``."""
+    return jax.vmap(lambda k, s: init_params(config, k, s, dtype=dtype))(init_keys, init_scales)
+
+
+def build_program(configs: Sequence[TrainConfig], dtype, mesh: Mesh | None):
+    """``jit(program)(loss_index, init_keys, init_scales, lrs, data_key, data)``.
+
+    One compiled program for the configs (one per loss): ``lax.switch`` on the unbatched
+    ``loss_index`` picks that config's :func:`make_sweep` branch (init included). Sharded
+    over ``mesh``'s devices when given: per-model inputs and all outputs split along the
+    config axis, the rest replicated.
+    """
+    branches = []
+    for config in configs:
+        sweep_fn = make_sweep(config)
+
+        def branch(init_keys, init_scales, lrs, data_key, data, sweep_fn=sweep_fn, config=config):
+            params = init_stack(config, init_keys, init_scales, dtype)
+            return sweep_fn(params, lrs, data_key, data)
+
+        branches.append(branch)
+
+    def program(loss_index, init_keys, init_scales, lrs, data_key, data):
+        return lax.switch(loss_index, branches, init_keys, init_scales, lrs, data_key, data)
+
+    if mesh is None:
+        return jax.jit(program)
+    # shard_map, not jit with shardings alone: each device runs exactly the one-device
+    # program on its own block of models, so no partitioner choice can change the maths.
+    per_config, replicated = P(tuple(mesh.axis_names)), P()
+    return jax.jit(
+        jax.shard_map(
+            program,
+            mesh=mesh,
+            in_specs=(replicated, per_config, per_config, per_config, replicated, replicated),
+            out_specs=per_config,
+            # train_fn's scan carries start replicated (a step count, a flag) and become
+            # per-model; the per-device program is plain vmapped code, so skip the check.
+            check_vma=False,
+        )
+    )
+
+
+def default_mesh() -> Mesh | None:
+    """A 1-D mesh named ``"configs"`` over all devices, or None with a single device."""
+    devices = jax.devices()
+    if len(devices) == 1:
+        return None
+    return Mesh(np.array(devices), (CONFIG_AXIS,))
+
+
+def padded_size(n: int, n_devices: int) -> int:
+    """The config axis length: a multiple of ``n_devices``, ≥ MIN_MODELS_PER_DEVICE each."""
+    per_device = max(MIN_MODELS_PER_DEVICE, -(-n // n_devices))
+    return per_device * n_devices
+
+
+def _fetch(tree):
+    """Device arrays to numpy on every host (gathering across hosts when there are many)."""
+    if jax.process_count() > 1:
+        from jax.experimental import multihost_utils
+
+        return multihost_utils.process_allgather(tree, tiled=True)
+    return jax.device_get(tree)
+
+
+def run_group(program, loss_index: int, points, data, mesh, dtype, data_seed: int):
+    """Runs one (loss, data seed) group of grid points through the compiled program.
+
+    ``points[i]["config"]`` gives model i's ``seed``, ``init_scale`` and ``lr``.
+
+    Returns:
+      ``(params, history, finite)`` as numpy, leading axis ``len(points)``: the stacked
+      final params, ``{key: (n, epochs)}`` for every key the program returns, and (n,)
+      flags.
+    """
+    n = len(points)
+    n_padded = padded_size(n, mesh.size if mesh is not None else 1)
+    padded = list(points) + [points[-1]] * (n_padded - n)
+    seeds = [p["config"]["seed"] for p in padded]
+    keys = {s: np.asarray(init_key(s)) for s in set(seeds)}
+    init_keys = np.stack([keys[s] for s in seeds])
+    scales = np.array([p["config"]["init_scale"] for p in padded], dtype)
+    lrs = np.array([p["config"]["lr"] for p in padded], dtype)
+    out = program(np.int32(loss_index), init_keys, scales, lrs, data_key(data_seed), data)
+    params, history, finite = _fetch(jax.block_until_ready(out))
+    params = jax.tree.map(lambda a: np.asarray(a)[:n], params)
+    history = {k: np.asarray(v)[:n] for k, v in history.items()}
+    return params, history, np.asarray(finite)[:n]

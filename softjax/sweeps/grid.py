@@ -1,0 +1,180 @@
+"""A sweep's grid: its axes checked in plain Python, and its points in run order.
+
+A sweep is the product ``losses × lrs × init_scales × seeds × data_seeds`` over one base
+:class:`~softjax.training.TrainConfig`. A loss is any spec
+:func:`softjax.losses.resolve_loss` takes (a registered name, ``(name, {kwargs})``, a
+function); records carry its name (``loss``) and its JSON spec (``loss_spec``).
+
+Seeds. A point with init seed ``s`` and data seed ``d`` starts from
+``init_params(config, split(PRNGKey(s))[0], init_scale)`` and draws its minibatches from
+``split(PRNGKey(d))[1]``, as :func:`softjax.training.train` splits one seed. With
+``s == d`` its record matches ``train(config.replace(seed=s, lr=…, init_scale=…))`` up to
+float rounding, not bitwise: the sweep's matmul is M models wide, ``train``'s one model
+wide, and XLA may round the two widths differently. In float32 params and history agree
+to 1e-5 relative (≤ 4e-6 seen after 2 epochs) and ``test_loss`` to a few ulp (1 for
+cce; up to 8 for square loss at lr 0.3); in float64 to 1e-6 (the tests' bound). With
+``s != d`` it matches ``train(config.replace(seed=d, …), params=init_params(…, key of s,
+…))`` to the same tolerance.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from softjax.losses import LOSSES, BoundLoss, resolve_loss
+from softjax.sweeps.storage import config_key
+from softjax.training import TrainConfig, validate
+
+
+def _check_axis(values, name: str, check, expected: str) -> list:
+    if isinstance(values, str | bytes):
+        raise ValueError(f"{name}: expected a non-empty sequence of {expected}, got {values!r}")
+    if not isinstance(values, Sequence) and hasattr(values, "__array__"):
+        # numpy and JAX arrays: a 1-D array is a list of Python scalars (.tolist()), so
+        # the checks below see ints and floats, not 0-d arrays.
+        arr = np.asarray(values)
+        if arr.ndim != 1:
+            raise ValueError(
+                f"{name}: expected a 1-D array or a sequence of {expected}, "
+                f"got an array of shape {arr.shape}"
+            )
+        # A float32 array's 0.1 is 0.10000000149…; its shortest repr is the 0.1 the caller
+        # typed, which keeps the key (and the record) equal to a list's [0.1].
+        values = (
+            [float(str(v)) for v in arr] if np.issubdtype(arr.dtype, np.floating) else arr.tolist()
+        )
+    elif not isinstance(values, Sequence):
+        raise ValueError(f"{name}: expected a non-empty sequence of {expected}, got {values!r}")
+    values = list(values)
+    if not values:
+        raise ValueError(f"{name}: expected a non-empty sequence of {expected}, got an empty one")
+    out = []
+    for v in values:
+        ok, converted = check(v)
+        if not ok:
+            raise ValueError(f"{name}: expected {expected}, got {v!r} in {values!r}")
+        out.append(converted)
+    keys = [repr(v.spec) if isinstance(v, BoundLoss) else repr(v) for v in out]
+    dupes = sorted({k for k in keys if keys.count(k) > 1})
+    if dupes:
+        raise ValueError(
+            f"{name}: duplicate values {', '.join(dupes)} would give duplicate configs; "
+            f"got {values!r}"
+        )
+    return out
+
+
+def _positive_float(v):
+    if isinstance(v, bool) or not isinstance(v, int | float | np.number):
+        return False, None
+    v = float(v)
+    return math.isfinite(v) and v > 0, v
+
+
+def _seed(v):
+    # The sweep's seeds go through seed_keys like train()'s; a negative seed is refused
+    # here because PRNGKey folds it onto another seed's key (a run counted twice).
+    if isinstance(v, bool) or not isinstance(v, int | np.integer) or v < 0:
+        return False, None
+    return True, int(v)
+
+
+def _loss(v):
+    try:
+        return True, resolve_loss(v, "losses")
+    except ValueError:
+        return False, None
+
+
+def config_loss(bound: BoundLoss):
+    """What a TrainConfig's ``loss`` field gets for ``bound``: its registered name (with
+    its kwargs when it has some), or the BoundLoss itself for an unregistered function."""
+    if bound.name in LOSSES and LOSSES[bound.name] is bound.function:
+        return (bound.name, dict(bound.kwargs)) if bound.kwargs else bound.name
+    return bound
+
+
+def loss_configs(base_config: TrainConfig, losses: Sequence[BoundLoss]) -> list[TrainConfig]:
+    """One config per loss (the branches of the sweep program)."""
+    return [base_config.replace(loss=config_loss(b)) for b in losses]
+
+
+def check_grid(base_config, data, *, losses, lrs, init_scales, seeds, data_seeds=None):
+    """Validates a sweep grid in plain Python, before anything compiles.
+
+    Returns:
+      ``(data, grid)`` with the validated data and ``grid`` a dict of plain lists:
+      ``losses`` (:class:`~softjax.losses.BoundLoss` values), ``lrs``, ``init_scales``,
+      ``seeds``, ``data_seeds``.
+
+    Raises:
+      ValueError: naming the axis for an empty axis, a non-positive or non-finite lr or
+        init scale, a negative or non-integer seed, an unknown loss, or a duplicate
+        value (which would give duplicate configs); or whatever
+        :func:`softjax.training.validate` finds wrong with the base config and data.
+    """
+    if not isinstance(base_config, TrainConfig):
+        raise ValueError(f"base_config: expected a TrainConfig, got {type(base_config).__name__}")
+    grid = {
+        "losses": _check_axis(
+            losses,
+            "losses",
+            _loss,
+            f"loss specs (names from {list(LOSSES)}, (name, kwargs), or functions)",
+        ),  # fmt: skip
+        "lrs": _check_axis(lrs, "lrs", _positive_float, "finite learning rates > 0"),
+        "init_scales": _check_axis(
+            init_scales, "init_scales", _positive_float, "finite init scales > 0"
+        ),
+        "seeds": _check_axis(seeds, "seeds", _seed, "int seeds ≥ 0"),
+        "data_seeds": _check_axis(
+            [base_config.seed] if data_seeds is None else data_seeds,
+            "data_seeds",
+            _seed,
+            "int seeds ≥ 0",
+        ),
+    }
+    checked = None
+    for config in loss_configs(base_config, grid["losses"]):
+        # Each loss checks the labels its own way (e.g. K = 1 rules).
+        checked = validate(
+            config.replace(lr=grid["lrs"][0], init_scale=grid["init_scales"][0]), data
+        )
+    return checked, grid
+
+
+def jsonable_grid(grid: dict[str, Any]) -> dict[str, Any]:
+    """The grid with each loss as its JSON spec (a name or ``[name, {kwargs}]``)."""
+    return {**grid, "losses": [b.spec if isinstance(b, BoundLoss) else b for b in grid["losses"]]}
+
+
+def grid_configs(
+    base_config: TrainConfig, grid: dict[str, list], data: dict[str, Any] | None = None
+) -> list[dict[str, Any]]:
+    """Every point of the grid as ``{"config", "data_seed", "key", "loss_index"}``.
+
+    Run order: loss (a branch of the one program), then data seed (one call each), then
+    the vmapped axes init scale × lr × init seed. ``config`` is JSON-ready with ``loss``
+    the loss's spec; ``data`` is the data fingerprint in the key.
+    """
+    points = []
+    losses = list(enumerate(grid["losses"]))
+    for (index, bound), data_seed in itertools.product(losses, grid["data_seeds"]):
+        for scale, lr, seed in itertools.product(grid["init_scales"], grid["lrs"], grid["seeds"]):
+            config = base_config.replace(lr=lr, init_scale=scale, seed=seed).to_dict()
+            config["loss"] = bound.spec
+            points.append(
+                {
+                    "config": config,
+                    "loss_name": bound.name,
+                    "loss_index": index,
+                    "data_seed": data_seed,
+                    "key": config_key(config, data_seed, data),
+                }
+            )
+    return points
