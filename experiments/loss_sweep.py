@@ -4,7 +4,7 @@ MNIST softmax regression (784 → 10, LeCun-normal init times an init scale, pla
 batch 64, shuffled, seed 001's setup) trained with each of the five losses of SPEC §3
 (``cce``, ``mse`` and ``bce`` on the softmax, one-vs-rest ``sigmoid_bce``, ``square`` on
 the logits) over a grid of learning rates, init scales and seeds, with
-:func:`softjax.sweeping.sweep`. Every run streams to ``<out>/<name>.jsonl``; the summary
+:func:`softjax.sweeps.sweep`. Every run streams to ``<out>/<name>.jsonl``; the summary
 (per-cell means and standard deviations over seeds, best lr per loss and scale, and a
 text summary generated from those numbers by :mod:`softjax.plots.sweep_report`) goes to
 ``<out>/<name>.json`` and ``<out>/<name>.md``; figures are drawn from the JSON by

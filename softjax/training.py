@@ -6,7 +6,7 @@ The pieces, in the purejaxrl style:
 * :func:`init_params`: the config's initial params from a key.
 * :func:`make_train`: ``make_train(config)`` returns a pure
   ``train_fn(params, lr, data_key, data) -> (params, history, finite)`` that you can
-  ``jit`` or ``jit(vmap(...))`` (that is how :mod:`softjax.sweeping` batches models).
+  ``jit`` or ``jit(vmap(...))`` (that is how :mod:`softjax.sweeps` batches models).
 * :func:`train`: the validated, user-facing call that does all of the above.
 
 Inside ``train_fn``:
