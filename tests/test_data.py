@@ -524,3 +524,27 @@ def test_gaussian_classes_are_learnable():
 def test_synthetic_rejects_empty_sizes(maker, kwargs, argument):
     with pytest.raises(ValueError, match=f"^{argument}: expected an int ≥ 1, got 0"):
         maker(jax.random.key(0), **kwargs)
+
+
+def test_synthetic_validation_holds_out_the_last_training_rows():
+    full = make_gaussian_classes(jax.random.key(0), validation=0)
+    split = make_gaussian_classes(jax.random.key(0), validation=50)
+    assert full.x_val is None and full.y_val is None
+    assert (len(split.x_train), len(split.x_val), len(split.x_test)) == (360, 50, 102)
+    assert np.array_equal(split.x_val, full.x_train[-50:])
+    assert np.array_equal(split.y_val, full.y_train[-50:])
+    assert_same_arrays(split, hold_out(full, 50))
+    with pytest.raises(ValueError, match=r"^validation: expected an int in \[0, 23\]"):
+        make_blobs(jax.random.key(0), n_per_class=10, validation=24)  # 30 points, 24 train
+
+
+@pytest.mark.parametrize("bad", [-1, 410, 2.5, True])
+def test_hold_out_rejects_bad_validation(bad):
+    full = make_gaussian_classes(jax.random.key(0))
+    with pytest.raises(ValueError, match=r"^validation: expected an int in \[0, 409\]"):
+        hold_out(full, bad)
+
+
+def test_synthetic_rejects_non_int_sizes():
+    with pytest.raises(ValueError, match=r"^n: expected an int ≥ 1, got 2.5"):
+        make_learn_sleep(jax.random.key(0), n=2.5)
