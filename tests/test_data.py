@@ -166,8 +166,15 @@ def test_tfds_and_idx_give_identical_arrays(
     monkeypatch.delenv(data.DATA_DIR_ENV, raising=False)
     with mock_tfds(tfds_order_splits):
         from_tfds = load_dataset(name, cache_dir=tmp_path, validation=0)
-        in_file_order = load_dataset(name, cache_dir=tmp_path, order="file")
+        images = load_dataset(name, cache_dir=tmp_path, order="file", flatten=False)
     assert_same_arrays(from_tfds, idx_datasets[name])
+    assert_image_dataset(images, flatten=False, num_train=55_000)
+    in_file_order = images._replace(
+        **{
+            field: getattr(images, field).reshape(-1, 784)
+            for field in ("x_train", "x_val", "x_test")
+        }
+    )
     assert_same_arrays(
         in_file_order, load_dataset(name, source="idx", data_dir=shared_data_dir, order="file")
     )
