@@ -359,8 +359,9 @@ def test_no_data_and_no_network_says_how_to_fix(tmp_path, monkeypatch, name):
     monkeypatch.setattr(socket, "getaddrinfo", no_dns)
     monkeypatch.delenv(data.DATA_DIR_ENV, raising=False)
     monkeypatch.setenv(data.TFDS_DIR_ENV, str(tmp_path))  # an empty cache
-    with pytest.raises(FileNotFoundError) as error:
-        load_dataset(name)
+    with pytest.warns(UserWarning, match="tfds will try to download"):  # said before waiting
+        with pytest.raises(FileNotFoundError) as error:
+            load_dataset(name)
     message = str(error.value)
     assert "Set SOFTJAX_DATA_DIR" in message and f"{name}/" in message
     assert "or go online" in message and f"no prepared copy in {tmp_path}" in message

@@ -21,6 +21,7 @@ import contextlib
 import hashlib
 import os
 import tempfile
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -87,6 +88,15 @@ def _prepare(tfds: Any, builder: Any, raw_dir: Path | None, cache_dir: Path) -> 
     cache_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=f".extract_{name}_", dir=cache_dir) as extract_dir:
         if raw_dir is None:
+            # tfds retries a dead download for minutes: say up front what is happening.
+            warnings.warn(
+                f"no raw {name} files ({DATA_DIR_ENV} unset) and no prepared copy in "
+                f"{cache_dir}: tfds will try to download {name}; without a network it "
+                f"retries for a few minutes before failing. Set {DATA_DIR_ENV} to the "
+                "folder holding mnist/ and fashion_mnist/ to load offline.",
+                UserWarning,
+                stacklevel=4,
+            )
             config = tfds.download.DownloadConfig(extract_dir=extract_dir)
         else:  # offline: never ask GCS for a prepared copy, insist on known checksums
             config = tfds.download.DownloadConfig(
