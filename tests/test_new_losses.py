@@ -158,10 +158,11 @@ def test_minus_inf_logit_on_a_non_label_class_gives_the_finite_value():
     """z = −inf on a class whose target is 0: the value equals that at z = −1000 (e^-1000
     is 0 in float64) for every loss on a softmax or sigmoid (cce_smoothed with ε = 0; with
     ε > 0 the class has target ε/K and the loss is +inf, not NaN); autodiff and the
-    closed forms stay finite. One-hot rows and int ids both."""
-    z = np.array([[2.0, -np.inf, 0.5], [-np.inf, 1.0, 3.0]])
+    closed forms stay finite, also when every class but the label is at −inf (BCE's
+    log(1 − ŷ) = log 0 there). One-hot rows and int ids both."""
+    z = np.array([[2.0, -np.inf, 0.5], [-np.inf, 1.0, 3.0], [-np.inf, 1.0, -np.inf]])
     twin = np.where(np.isinf(z), -1000.0, z)
-    ids = np.array([0, 1])
+    ids = np.array([0, 1, 1])
     finite_specs = {n: n for n in ("cce", "mse", "bce", "sigmoid_bce", "mae", "sigmoid_mse")}
     finite_specs["cce_smoothed 0"] = ("cce_smoothed", {"smoothing": 0.0})
     with jax.enable_x64(True):
