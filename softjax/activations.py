@@ -1,7 +1,7 @@
 """The eight activation functions of seed 003 and GELU, each with its closed-form derivative.
 
 ``ACTIVATIONS[name]`` is an :class:`Activation` holding the function ``fn`` and its
-derivative ``grad``. For the element-wise seven, ``grad(z)`` is f′(z) element-wise;
+derivative ``grad``. For the element-wise eight, ``grad(z)`` is f′(z) element-wise;
 for softmax it is the full Jacobian (``softmax_jacobian``). ``backward(z, upstream)``
 is the closed-form vector-Jacobian product used by backprop (SPEC §4):
 ``upstream ∘ f′(z)`` element-wise, ``Jᵀ upstream`` for softmax.
@@ -10,9 +10,10 @@ Two activations take a parameter, passed as keyword arguments:
 ``leaky_relu(x, slope=0.01)`` and ``elu(x, alpha=1.0)``. A layer names its activation
 by a string (``"relu"``) or by a ``(name, kwargs)`` pair (``("leaky_relu", {"slope": 0.2})``).
 
-``ACTIVATIONS`` is a read-only :class:`Registry`: an unknown name raises
-:class:`UnknownNameError`, both a ``KeyError`` and a ``ValueError``, whose message lists
-the valid names. Each function below states its formula and source.
+``ACTIVATIONS`` is a :class:`Registry`, read-only as a mapping (a user's activation is
+added by :func:`register_activation`): an unknown name raises :class:`UnknownNameError`,
+both a ``KeyError`` and a ``ValueError``, whose message lists the valid names. Each
+function below states its formula and source.
 """
 
 from __future__ import annotations

@@ -127,6 +127,13 @@ def _kernel_grad(bound, z, y):
     return _PER_SAMPLE_GRADS[bound.name](z, y, **dict(bound.kwargs))
 
 
+def kernel_logits_grad(bound, z, y):
+    """∂(mean loss)/∂z for a RESOLVED built-in ``BoundLoss`` on float target rows y (N, K)
+    (``softjax.targets.to_targets``), checking nothing: for traced programs (a training
+    step) whose labels were validated once at the boundary. Pairs with ``bound.kernel``."""
+    return _kernel_grad(bound, z, y) / z.shape[0]
+
+
 def per_sample_logits_grad(loss, logits, labels):
     """∂ℓ_i/∂z_i for each sample's own loss (no 1/N), by the closed forms:
 
@@ -209,7 +216,7 @@ def with_closed_form_grad(loss):
         logits, labels = residuals  # validated by fwd: no second check
         if bound.is_builtin:
             z = jnp.asarray(logits)
-            return g * _kernel_grad(bound, z, to_targets(z, labels)) / z.shape[0], None
+            return g * kernel_logits_grad(bound, z, to_targets(z, labels)), None
         return g * bound.logits_grad(logits, labels), None
 
     f.defvjp(fwd, bwd)
@@ -291,7 +298,7 @@ def backprop(params, x, labels, loss, activations=None):
     labels = check_labels(labels, sizes[-1], np.shape(x)[0], bound)
     zs, hidden = forward(params, x, acts)
     z = zs[-1]
-    delta = _kernel_grad(bound, z, to_targets(z, labels)) / z.shape[0]
+    delta = kernel_logits_grad(bound, z, to_targets(z, labels))
     return backprop_from_forward(params, zs, hidden, delta, acts)
 
 

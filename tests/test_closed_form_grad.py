@@ -168,3 +168,26 @@ def test_backprop_validates_each_argument_once(monkeypatch):
     params = sj.mlp_init(jax.random.PRNGKey(0), [D, H, H, K])
     sj.backprop(params, jnp.ones((N, D)), jnp.zeros(N, jnp.int32), "cce", "tanh")
     assert calls == {"check_params": 1, "resolve_activations": 1, "check_labels": 1}
+
+
+def test_kernels_equal_the_public_functions_and_check_nothing(monkeypatch):
+    """BoundLoss.kernel and grads.kernel_logits_grad on to_targets' rows equal fn and
+    logits_grad, and run no label check (what a traced training step calls)."""
+    from softjax.grads import kernel_logits_grad
+    from softjax.targets import to_targets
+
+    z = jnp.asarray(np.random.default_rng(2).standard_normal((N, K)), jnp.float32)
+    ids = jnp.arange(N) % K
+    expected = {k: (sj.resolve_loss(s).fn(z, ids), sj.resolve_loss(s).logits_grad(z, ids))
+                for k, s in SPECS.items()}  # fmt: skip
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("a kernel validated its labels")
+
+    for module in (softjax.targets, softjax.grads, softjax.losses):
+        monkeypatch.setattr(module, "check_labels", forbidden)
+    y = to_targets(z, ids)
+    for key, spec in SPECS.items():
+        bound = sj.resolve_loss(spec)
+        np.testing.assert_allclose(bound.kernel(z, y), expected[key][0], rtol=1e-6)
+        np.testing.assert_allclose(kernel_logits_grad(bound, z, y), expected[key][1], rtol=1e-6)
