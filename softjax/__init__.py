@@ -8,7 +8,7 @@ and ``softjax.sweep`` can be the functions themselves without shadowing a module
 ``softjax.data`` never imports TensorFlow until a tfds load asks for it.
 """
 
-from softjax.activations import ACTIVATIONS, Activation, resolve_activation
+from softjax.activations import ACTIVATIONS, Activation, register_activation, resolve_activation
 from softjax.data import (
     Dataset,
     load_dataset,
@@ -16,8 +16,14 @@ from softjax.data import (
     make_gaussian_classes,
     make_learn_sleep,
 )
-from softjax.grads import backprop, logits_grad, params_grad, per_sample_logits_grad
-from softjax.losses import LOSS_NAMES, LOSSES, as_targets, get_loss
+from softjax.grads import (
+    backprop,
+    logits_grad,
+    params_grad,
+    per_sample_logits_grad,
+    with_closed_form_grad,
+)
+from softjax.losses import LOSSES, BoundLoss, as_targets, register_loss, resolve_loss
 from softjax.models import INITS, mlp_apply, mlp_forward, mlp_init
 from softjax.numerics import (
     log1m_softmax,
@@ -50,11 +56,10 @@ __all__ = [
     "train",
     "INITS",
     "LOSSES",
-    "LOSS_NAMES",
+    "BoundLoss",
     "Activation",
     "as_targets",
     "backprop",
-    "get_loss",
     "log1m_softmax",
     "log_softmax",
     "logits_grad",
@@ -64,7 +69,11 @@ __all__ = [
     "mlp_init",
     "params_grad",
     "per_sample_logits_grad",
+    "register_activation",
+    "register_loss",
     "resolve_activation",
+    "resolve_loss",
+    "with_closed_form_grad",
     "sigmoid",
     "softmax",
     "softmax_jacobian",

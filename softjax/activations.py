@@ -1,7 +1,7 @@
-"""The eight activation functions of seed 003, each with its closed-form derivative.
+"""The eight activation functions of seed 003 and GELU, each with its closed-form derivative.
 
 ``ACTIVATIONS[name]`` is an :class:`Activation` holding the function ``fn`` and its
-derivative ``grad``. For the element-wise seven, ``grad(z)`` is f′(z) element-wise;
+derivative ``grad``. For the element-wise eight, ``grad(z)`` is f′(z) element-wise;
 for softmax it is the full Jacobian (``softmax_jacobian``). ``backward(z, upstream)``
 is the closed-form vector-Jacobian product used by backprop (SPEC §4):
 ``upstream ∘ f′(z)`` element-wise, ``Jᵀ upstream`` for softmax.
@@ -10,9 +10,10 @@ Two activations take a parameter, passed as keyword arguments:
 ``leaky_relu(x, slope=0.01)`` and ``elu(x, alpha=1.0)``. A layer names its activation
 by a string (``"relu"``) or by a ``(name, kwargs)`` pair (``("leaky_relu", {"slope": 0.2})``).
 
-``ACTIVATIONS`` is a read-only :class:`Registry`: an unknown name raises
-:class:`UnknownNameError`, both a ``KeyError`` and a ``ValueError``, whose message lists
-the valid names. Each function below states its formula and source.
+``ACTIVATIONS`` is a :class:`Registry`, read-only as a mapping (a user's activation is
+added by :func:`register_activation`): an unknown name raises :class:`UnknownNameError`,
+both a ``KeyError`` and a ``ValueError``, whose message lists the valid names. Each
+function below states its formula and source.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple
 
 import jax.numpy as jnp
+import jax.scipy.special as jsp
 
 from softjax.numerics import sigmoid, softmax, softmax_jacobian, softmax_vjp
 
@@ -174,6 +176,22 @@ def _elu_grad(z, alpha=1.0):
     return jnp.where(z >= 0, jnp.ones_like(z), alpha * jnp.exp(jnp.minimum(z, 0)))
 
 
+def _gelu(z):
+    r"""GELU, exact (erf) form (Hendrycks & Gimpel 2016, "Gaussian Error Linear Units"):
+    :math:`z\,\Phi(z) = \tfrac12 z\,\mathrm{erfc}(-z/\sqrt2)`, Φ the standard normal
+    CDF (``jax.nn.gelu(z, approximate=False)``; not the tanh approximation). erfc keeps
+    Φ's left tail exact where 1 + erf(z/√2) would cancel to 0."""
+    return z * 0.5 * jsp.erfc(-z / jnp.sqrt(2.0).astype(jnp.result_type(z)))
+
+
+def _gelu_grad(z):
+    r"""GELU derivative (Hendrycks & Gimpel 2016, differentiated):
+    :math:`\Phi(z) + z\,\varphi(z)`, φ the standard normal density."""
+    z = jnp.asarray(z)
+    phi = jnp.exp(-0.5 * z * z) / jnp.sqrt(2.0 * jnp.pi).astype(z.dtype)
+    return 0.5 * jsp.erfc(-z / jnp.sqrt(2.0).astype(z.dtype)) + z * phi
+
+
 def _softmax(z):
     """Softmax over the last axis (seed 003's fifth activation; :func:`softjax.softmax`)."""
     return softmax(z, axis=-1)
@@ -188,6 +206,7 @@ ACTIVATIONS: Mapping[str, Activation] = Registry(
         "linear": _elementwise(_linear, _linear_grad),
         "swish": _elementwise(_swish, _swish_grad),
         "elu": _elementwise(_elu, _elu_grad),
+        "gelu": _elementwise(_gelu, _gelu_grad),
         # Its "derivative" is the Jacobian diag(a) − aaᵀ (seed 001; seed 000 eqs. 8-9).
         "softmax": Activation(_softmax, softmax_jacobian, softmax_vjp, elementwise=False),
     },
@@ -196,6 +215,35 @@ ACTIVATIONS: Mapping[str, Activation] = Registry(
 )
 
 _PARAMETERS = {"leaky_relu": {"slope"}, "elu": {"alpha"}}
+_BUILTIN_NAMES = frozenset(ACTIVATIONS)
+
+
+def register_activation(name: str, fn: Callable, grad: Callable, params=()) -> None:
+    """Adds a user's element-wise activation to :data:`ACTIVATIONS` under ``name``, so
+    models, configs and records can name it, as ``name`` or ``(name, {kwargs})``.
+
+    Args:
+      name: a new name (built-in names cannot be replaced).
+      fn: ``fn(z, **kwargs)``, element-wise, jit/grad/vmap-able.
+      grad: its derivative ``grad(z, **kwargs)``, f′(z) element-wise, for backprop.
+      params: the names of the keyword arguments ``fn`` and ``grad`` take.
+
+    Raises:
+      ValueError: naming the argument for a bad or built-in name, a non-callable ``fn``
+        or ``grad``, or ``params`` that are not strings.
+    """
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"name: expected a non-empty string, got {name!r}")
+    if name in _BUILTIN_NAMES:
+        raise ValueError(f"name: {name!r} is a built-in activation and cannot be replaced")
+    for argname, f in (("fn", fn), ("grad", grad)):
+        if not callable(f):
+            raise ValueError(f"{argname}: expected a callable f(z, **kwargs), got {f!r}")
+    if isinstance(params, str) or not all(isinstance(p, str) for p in params):
+        raise ValueError(f"params: expected a sequence of keyword names, got {params!r}")
+    ACTIVATIONS._register(name, _elementwise(fn, grad))
+    _PARAMETERS[name] = set(params)
+
 
 ActivationSpec = str | tuple[str, Mapping[str, float]]
 

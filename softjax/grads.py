@@ -2,25 +2,31 @@
 
 Each function here is tested equal to ``jax.grad`` in float64 (``tests/test_grads.py``).
 
-* :func:`logits_grad`: ∂(mean loss)/∂logits for the five losses (SPEC §3: seed 000
-  eqs. 5-8 and part 3, seed 001's softmax Jacobian).
+* :func:`logits_grad`: ∂(mean loss)/∂logits for every built-in loss (SPEC §3: seed 000
+  eqs. 5-8 and part 3, seed 001's softmax Jacobian; the sources of the four newer losses
+  are in ``softjax.losses``).
+* :func:`with_closed_form_grad`: a loss whose ``jax.grad`` runs that closed form.
 * :func:`params_grad`: single-layer model gradients Xᵀ G and Σ G (seed 000 eqs. 9-14).
 * :func:`backprop`: the layer-wise recursion δ_l = (δ_{l+1} W_{l+1}ᵀ) ∘ f′(Z_l)
   (seed 002, seed 003, seed 004).
 
 Like the losses, all of them take a BATCH (N rows, N ≥ 1) and differentiate the mean
-over it; for one sample pass ``x[None]`` / ``z[None]`` and ``y[None]``.
+over it; for one sample pass ``x[None]`` / ``z[None]`` and ``y[None]``. The public
+functions validate once; ``backprop_from_forward`` and the ``_*_grad`` kernels, which run
+inside traced programs, do not.
 """
 
 from __future__ import annotations
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 
 from softjax.activations import resolve_activations
-from softjax.losses import as_array, check_labels, check_loss_name, logits_and_targets
-from softjax.models import check_params, mlp_forward
+from softjax.losses import resolve_loss, smoothed_targets
+from softjax.models import check_params, forward
 from softjax.numerics import sigmoid, softmax, softmax_vjp, softmax_without_self
+from softjax.targets import as_array, check_labels, logits_and_targets, to_targets
 
 
 def _cce_grad(z, y):
@@ -68,57 +74,158 @@ def _square_grad(z, y):
     return z - y
 
 
+def _square_rescaled_grad(z, y, k=1.0, M=1.0):
+    r"""Hui & Belkin's rescaled square loss: :math:`\frac2K (1 + (k-1) y)(z - M y)`,
+    i.e. (2k/K)(z_y − M) on the label and (2/K) z_c elsewhere."""
+    return 2.0 * (1.0 + (k - 1.0) * y) * (z - M * y) / z.shape[-1]
+
+
+def _mae_grad(z, y):
+    r"""MAE on softmax (Ghosh et al. 2017): :math:`J^\top \mathrm{sign}(\hat y - y)`,
+    with sign(0) = 0 as ``jnp.sign`` and autodiff of ``abs`` take it."""
+    return softmax_vjp(z, jnp.sign(softmax(z) - y))
+
+
+def _sigmoid_mse_grad(z, y):
+    r"""Quadratic cost on sigmoids (Nielsen ch. 3): :math:`(\sigma - y)\,\sigma(1 - \sigma)`,
+    the factor σ(1 − σ) = σ(z)σ(−z) that makes learning slow down at saturation."""
+    return (sigmoid(z) - y) * sigmoid(z) * sigmoid(-z)
+
+
+def _cce_smoothed_grad(z, y, smoothing=0.1):
+    r"""Label-smoothed CCE (Szegedy et al. 2016): :math:`\hat y - y_\varepsilon`, with
+    :math:`y_\varepsilon = (1 - \varepsilon) y + \varepsilon/K` (as :func:`_cce_grad`)."""
+    return _cce_grad(z, smoothed_targets(y, smoothing))
+
+
 _PER_SAMPLE_GRADS = {
     "cce": _cce_grad,
     "mse": _mse_grad,
     "bce": _bce_grad,
     "sigmoid_bce": _sigmoid_bce_grad,
     "square": _square_grad,
+    "square_rescaled": _square_rescaled_grad,
+    "mae": _mae_grad,
+    "sigmoid_mse": _sigmoid_mse_grad,
+    "cce_smoothed": _cce_smoothed_grad,
 }
 
 
-def per_sample_logits_grad(loss_name: str, logits, labels):
-    """∂ℓ_i/∂z_i for each sample's own loss (no 1/N), by the closed forms of SPEC §3.
+def _builtin(loss, argname: str = "loss"):
+    """The resolved built-in loss, or a ValueError naming ``argname``."""
+    bound = resolve_loss(loss, argname)
+    if not bound.is_builtin:
+        raise ValueError(
+            f"{argname}: {bound.name!r} is not a built-in loss; softjax.grads has closed "
+            "forms for the built-ins only (use BoundLoss.logits_grad for a registered one)"
+        )
+    return bound
 
-    ============= ========================================= ==============================
-    loss          ∂ℓ_i/∂z_i (ŷ = softmax(z))                 source
-    ============= ========================================= ==============================
-    cce           ŷ − y                                     seed 000 eqs. 7-8; seed 002
-    mse           Jᵀ(ŷ − y),  J = diag(ŷ) − ŷŷᵀ              seed 000 part 3; seed 001 (J)
-    bce           Jᵀ g,  g_k = (ŷ_k − y_k)/(ŷ_k(1 − ŷ_k))    seed 000 part 3; seed 001 (J)
-    sigmoid_bce   σ(z) − y                                  seed 001, seed 003
-    square        z − y                                     seed 000 part 1
-    ============= ========================================= ==============================
+
+def _kernel_grad(bound, z, y):
+    """Per-sample G of a resolved built-in on float target rows, unchecked."""
+    return _PER_SAMPLE_GRADS[bound.name](z, y, **dict(bound.kwargs))
+
+
+def kernel_logits_grad(bound, z, y):
+    """∂(mean loss)/∂z for a RESOLVED built-in ``BoundLoss`` on float target rows y (N, K)
+    (``softjax.targets.to_targets``), checking nothing: for traced programs (a training
+    step) whose labels were validated once at the boundary. Pairs with ``bound.kernel``."""
+    return _kernel_grad(bound, z, y) / z.shape[0]
+
+
+def per_sample_logits_grad(loss, logits, labels):
+    """∂ℓ_i/∂z_i for each sample's own loss (no 1/N), by the closed forms:
+
+    =============== ========================================= ==============================
+    loss            ∂ℓ_i/∂z_i (ŷ = softmax(z), s = σ(z))       source
+    =============== ========================================= ==============================
+    cce             ŷ − y                                     seed 000 eqs. 7-8; seed 002
+    mse             Jᵀ(ŷ − y),  J = diag(ŷ) − ŷŷᵀ              seed 000 part 3; seed 001 (J)
+    bce             Jᵀ g,  g_k = (ŷ_k − y_k)/(ŷ_k(1 − ŷ_k))    seed 000 part 3; seed 001 (J)
+    sigmoid_bce     s − y                                     seed 001, seed 003
+    square          z − y                                     seed 000 part 1
+    square_rescaled (2/K)(1 + (k − 1)y)(z − M y)              Hui & Belkin 2021
+    mae             Jᵀ sign(ŷ − y)                            Ghosh et al. 2017
+    sigmoid_mse     (s − y) s (1 − s)                         Nielsen 2015, ch. 3
+    cce_smoothed    ŷ − ((1 − ε) y + ε/K)                     Szegedy et al. 2016
+    =============== ========================================= ==============================
 
     Each is written out in its private helper (``_cce_grad``, …) with the form actually
     evaluated.
 
     Args:
-      loss_name: one of ``LOSSES``.
+      loss: a built-in loss spec: a name or ``(name, {kwargs})``.
       logits: a batch (N, K); for one sample pass ``z[None]``.
       labels: int ids (N,) or target rows (N, K) (or (N,) targets when K = 1).
 
     Returns:
       G, shape (N, K).
     """
-    z, y = logits_and_targets(logits, labels, loss_name)
-    return _PER_SAMPLE_GRADS[loss_name](z, y)
+    bound = _builtin(loss)
+    return _kernel_grad(bound, *logits_and_targets(logits, labels, bound))
 
 
-def logits_grad(loss_name: str, logits, labels):
+def logits_grad(loss, logits, labels):
     """∂(mean loss)/∂logits = G / N, with G from :func:`per_sample_logits_grad`
-    (the closed forms of SPEC §3; the 1/N of the batch mean as in seed 000 eqs. 9-14).
+    (the 1/N of the batch mean as in seed 000 eqs. 9-14).
 
     Args:
-      loss_name: one of ``LOSSES``.
+      loss: a built-in loss spec: a name or ``(name, {kwargs})``.
       logits: a batch (N, K); for one sample pass ``z[None]``.
       labels: int ids (N,) or target rows (N, K) (or (N,) targets when K = 1).
 
     Returns:
-      Shape (N, K), the gradient of ``LOSSES[loss_name](logits, labels)``.
+      Shape (N, K), the gradient of the loss's value at ``(logits, labels)``.
     """
-    g = per_sample_logits_grad(loss_name, logits, labels)
+    g = per_sample_logits_grad(loss, logits, labels)
     return g / np.shape(g)[0]
+
+
+def with_closed_form_grad(loss):
+    """The loss as a ``jax.custom_vjp`` function ``(logits, labels) -> scalar`` whose
+    backward pass is its closed-form ∂L/∂logits (labels get a zero cotangent), so
+    ``jax.grad`` through a model (flax, equinox, :func:`~softjax.mlp_apply`) runs the
+    notes' formula instead of differentiating the loss's code.
+
+    Args:
+      loss: a loss spec with a closed form: a built-in, or a loss registered with
+        ``logits_grad``.
+
+    Returns:
+      ``f(logits, labels)``, equal in value to the loss, differentiable in ``logits``.
+
+    Raises:
+      ValueError: naming ``loss`` when it has no closed form.
+    """
+    bound = resolve_loss(loss)
+    if not bound.has_closed_form:
+        raise ValueError(
+            f"loss: {bound.name!r} has no closed-form logits gradient; register one with "
+            "register_loss(name, fn, logits_grad=...)"
+        )
+
+    @jax.custom_vjp
+    def f(logits, labels):
+        return bound.fn(logits, labels)
+
+    def fwd(logits, labels):
+        return bound.fn(logits, labels), (logits, labels)
+
+    def bwd(residuals, g):
+        logits, labels = residuals  # validated by fwd: no second check
+        if bound.is_builtin:
+            z = jnp.asarray(logits)
+            return g * kernel_logits_grad(bound, z, to_targets(z, labels)), None
+        return g * bound.logits_grad(logits, labels), None
+
+    f.defvjp(fwd, bwd)
+
+    def loss_with_closed_form_grad(logits, labels):
+        return f(logits, as_array(labels, "labels"))
+
+    loss_with_closed_form_grad.__name__ = f"{bound.name}_with_closed_form_grad"
+    return loss_with_closed_form_grad
 
 
 def _layer_grads(a_prev, delta, has_bias: bool):
@@ -129,7 +236,7 @@ def _layer_grads(a_prev, delta, has_bias: bool):
     return grads
 
 
-def params_grad(params, x, labels, loss_name: str):
+def params_grad(params, x, labels, loss):
     """Gradients of a single-layer model (softmax/logistic/linear regression).
 
     :math:`\\partial L/\\partial W = X^\\top G / N`,
@@ -140,21 +247,21 @@ def params_grad(params, x, labels, loss_name: str):
       params: ``[{"w": (D, K), "b": (K,)}]`` (``"b"`` optional), a list or tuple.
       x: a batch (N, D), N ≥ 1; for one sample pass ``x[None]``.
       labels: int ids (N,) or target rows (N, K) (or (N,) targets when K = 1).
-      loss_name: one of ``LOSSES``.
+      loss: a built-in loss spec.
 
     Returns:
       Gradients with the structure of ``params`` (same container type).
     """
-    sizes = check_params(params)
-    if len(sizes) != 2:
+    if isinstance(params, list | tuple) and len(params) != 1:
+        check_params(params)
         raise ValueError(
             f"params: params_grad is for a single-layer model, got {len(params)} layers; "
             "use backprop for an MLP"
         )
-    return backprop(params, x, labels, loss_name, None)
+    return backprop(params, x, labels, loss, None)
 
 
-def backprop(params, x, labels, loss_name: str, activations=None):
+def backprop(params, x, labels, loss, activations=None):
     """MLP gradients of the mean loss by the backprop recursion (SPEC §4).
 
     .. math::
@@ -165,11 +272,14 @@ def backprop(params, x, labels, loss_name: str, activations=None):
     mean is inside every δ). For softmax + CCE δ_L = (A_L − Y)/N, as in seeds 002-004.
     A softmax hidden layer uses its Jacobian-vector product instead of the element-wise f′.
 
+    Everything is validated here, once, before the forward pass; the forward kernel and
+    :func:`backprop_from_forward` check nothing again.
+
     Args:
       params: as returned by ``mlp_init`` (a list of layer dicts; a tuple works too).
       x: a batch (N, D), N ≥ 1; for one sample pass ``x[None]`` (and ``y[None]``).
       labels: int ids (N,) or target rows (N, K) (or (N,) targets when K = 1).
-      loss_name: one of ``LOSSES``.
+      loss: a built-in loss spec: a name or ``(name, {kwargs})``.
       activations: hidden activations, as for ``mlp_apply``.
 
     Returns:
@@ -184,32 +294,34 @@ def backprop(params, x, labels, loss_name: str, activations=None):
             f"sample), got shape {np.shape(x)}"
         )
     acts = resolve_activations(activations, len(params) - 1)
-    # Validate the loss and labels before the forward pass computes anything.
-    check_loss_name(loss_name)
-    labels = check_labels(labels, sizes[-1], np.shape(x)[0], loss_name)
-    zs, hidden = mlp_forward(params, x, acts)
-    return backprop_from_forward(params, zs, hidden, logits_grad(loss_name, zs[-1], labels), acts)
+    bound = _builtin(loss)
+    labels = check_labels(labels, sizes[-1], np.shape(x)[0], bound)
+    zs, hidden = forward(params, x, acts)
+    z = zs[-1]
+    delta = kernel_logits_grad(bound, z, to_targets(z, labels))
+    return backprop_from_forward(params, zs, hidden, delta, acts)
 
 
 def backprop_from_forward(params, zs, hidden, logits_delta, activations):
     """The backward half of :func:`backprop`, reusing a forward pass's ``zs`` and ``hidden``.
+    An internal kernel for traced programs: it validates nothing.
 
     Args:
       params: the MLP params (a list or tuple of layer dicts).
       zs, hidden: as returned by ``mlp_forward(params, x, activations)``.
       logits_delta: δ_L = ∂(mean loss)/∂Z_L, shape (N, K).
-      activations: the resolved hidden activations (one per hidden layer).
+      activations: the RESOLVED hidden activations, ``resolve_activations(...)``'s tuple
+        of ``BoundActivation`` (one per hidden layer).
 
     Returns:
       Gradients with the pytree structure and container type of ``params``.
     """
-    acts = resolve_activations(activations, len(params) - 1)
     delta = logits_delta
     grads = [None] * len(params)
     for l in range(len(params) - 1, -1, -1):
         grads[l] = _layer_grads(hidden[l], delta, "b" in params[l])
         if l > 0:
-            delta = acts[l - 1].backward(zs[l - 1], delta @ params[l]["w"].T)
+            delta = activations[l - 1].backward(zs[l - 1], delta @ params[l]["w"].T)
     if isinstance(params, tuple) and hasattr(params, "_fields"):  # a NamedTuple
         return type(params)(*grads)
     return type(params)(grads)

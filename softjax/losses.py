@@ -1,330 +1,239 @@
-"""The losses of SPEC §1 and §3, each a pure ``loss(logits, labels) -> scalar`` batch mean.
+"""The losses of SPEC §1 and §3 and four from the literature, each a pure
+``loss(logits, labels, **kwargs) -> scalar`` batch mean.
 
 ``LOSSES[name](logits, labels)`` with ``logits`` of shape (N, K) and ``labels`` either
 int class ids (N,) or target rows (N, K) (one-hot or probabilities):
 
-=============== ============================================================ =================
-name            per-sample value (ŷ = softmax(z), s = sigmoid(z))            source
-=============== ============================================================ =================
-``cce``         −Σ_k y_k log ŷ_k                                            seed 000 eq. 5
-``mse``         ½ Σ_k (ŷ_k − y_k)²                                          seed 000 part 3
-``bce``         −Σ_k [y_k log ŷ_k + (1 − y_k) log(1 − ŷ_k)]                 seed 000 part 3
-``sigmoid_bce`` −Σ_k [y_k log s_k + (1 − y_k) log(1 − s_k)]  (one-vs-rest)  seed 001, 003
-``square``      ½ Σ_k (z_k − y_k)²  on the raw logits (Hui & Belkin 2021)     seed 000 part 1
-=============== ============================================================ =================
+================= ========================================================= ====================
+name              per-sample value (ŷ = softmax(z), s = sigmoid(z))         source
+================= ========================================================= ====================
+``cce``           −Σ_k y_k log ŷ_k                                          seed 000 eq. 5
+``mse``           ½ Σ_k (ŷ_k − y_k)²                                        seed 000 part 3
+``bce``           −Σ_k [y_k log ŷ_k + (1 − y_k) log(1 − ŷ_k)]               seed 000 part 3
+``sigmoid_bce``   −Σ_k [y_k log s_k + (1 − y_k) log(1 − s_k)] (one-vs-rest) seed 001, 003
+``square``        ½ Σ_k (z_k − y_k)²  on the raw logits                     seed 000 part 1
+``square_rescaled`` (1/K)[k·(z_y − M)² + Σ_{c≠y} z_c²]                      Hui & Belkin 2021
+``mae``           Σ_k |ŷ_k − y_k|                                           Ghosh et al. 2017
+``sigmoid_mse``   ½ Σ_k (s_k − y_k)²                                        Nielsen 2015, ch. 3
+``cce_smoothed``  cce on (1 − ε) y + ε/K                                    Szegedy et al. 2016
+================= ========================================================= ====================
 
-Every loss takes a BATCH: logits (N, K), N ≥ 1, and returns the mean over its N rows.
-For one sample pass ``z[None]`` and ``y[None]``; a per-sample ``jax.vmap`` likewise
-calls ``loss(z[None], y[None])`` inside the mapped function.
-
-Binary logistic regression is ``sigmoid_bce`` with K = 1 and 0/1 labels (N,); linear
-regression is ``square`` with real targets, (N,) when K = 1. The softmax losses (cce,
-mse, bce) need K ≥ 2 whatever the label form: a softmax over one class is the
-constant 1. Every value is computed in log space (``log_softmax``, ``log1m_softmax``,
-``softplus``), so it stays finite however saturated the logits are (``square`` aside:
-½ z² itself overflows for huge z, see :func:`square`).
-
-Validation lives here once (:func:`check_logits`, :func:`check_labels`) and raises a
-``ValueError`` naming the argument. Shapes and dtypes are checked in plain Python
-before anything is traced, also under ``jit`` (they are static). Label VALUES (class
-ids in [0, K), sigmoid_bce targets in [0, 1]) are checked only on concrete inputs:
-under ``jit``/``vmap`` the labels are tracers and their values are unknown, so an
-out-of-range class id is NOT caught there. ``jax.nn.one_hot`` then turns it into an
-all-zero target row: that sample's label is silently dropped (its cce term is 0, its
-mse/bce terms treat it as "no class"). Validate labels eagerly before jitting, as
-``softjax.train`` does.
+Every loss takes a BATCH, logits (N, K), N ≥ 1, and returns the mean over its rows (one
+sample: ``z[None]``, ``y[None]``). Softmax losses (cce, mse, bce, mae, cce_smoothed) need
+K ≥ 2 and target rows summing to 1; sigmoid losses take targets in [0, 1], (N,) when
+K = 1; the square losses take real targets. Logs are taken in log space, and a zero
+target never multiplies an infinite log: a −inf logit on a non-target class gives a finite
+value, not 0·∞ = NaN (optax#896). The public functions validate (``softjax.targets``);
+the private kernels ``_cce(z, y)``, … on float target rows check nothing, for traced
+programs. :func:`resolve_loss` and :func:`register_loss` make a loss a value.
 """
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
-import jax
 import jax.numpy as jnp
-import numpy as np
 
+from softjax import _checks
 from softjax.activations import Registry
-from softjax.numerics import log1m_softmax, log_softmax, softmax, softplus
-
-LOSS_NAMES = ("cce", "mse", "bce", "sigmoid_bce", "square")
-# Losses whose targets are distributions over K ≥ 2 classes through a softmax.
-_SOFTMAX_LOSSES = ("cce", "mse", "bce")
-
-
-def check_loss_name(loss_name, argname: str = "loss_name") -> str:
-    """Raises a ValueError naming ``argname`` unless ``loss_name`` is one of LOSS_NAMES."""
-    if not isinstance(loss_name, str) or loss_name not in LOSS_NAMES:
-        raise ValueError(f"{argname}: unknown loss {loss_name!r}; expected one of {LOSS_NAMES}")
-    return loss_name
+from softjax.numerics import log1m_softmax, log_softmax, sigmoid, softmax, softplus
+from softjax.targets import (  # noqa: F401  (re-exported: the losses' validation)
+    as_array,
+    as_targets,
+    check_labels,
+    check_logits,
+    logits_and_targets,
+)
 
 
-def _is_concrete(x) -> bool:
-    return not isinstance(x, jax.core.Tracer)
+def _xlogy(y, log_p):
+    """y · log p with 0 wherever y = 0, also where log p = −inf (no 0·∞ = NaN)."""
+    return jnp.where(y != 0, y * log_p, 0)
 
 
-def as_array(x, argname: str):
-    """Arrays (jax, numpy, tracers) pass through; Python lists, tuples and scalars become
-    numpy arrays, so that shapes and dtypes can be checked.
-
-    Raises:
-      ValueError: naming ``argname`` for ragged or non-numeric input.
-    """
-    if isinstance(x, jax.Array | np.ndarray | np.generic):
-        return x
-    try:
-        arr = np.asarray(x)
-    except (ValueError, TypeError):
-        raise ValueError(
-            f"{argname}: expected a (nested) sequence of numbers of one shape, "
-            f"got a ragged or non-numeric {type(x).__name__}"
-        ) from None
-    if not (np.issubdtype(arr.dtype, np.number) or arr.dtype == np.bool_):
-        raise ValueError(
-            f"{argname}: expected numbers, got {type(x).__name__} of dtype {arr.dtype}"
-        )
-    return arr
+def _cce(z, y):
+    return -jnp.mean(jnp.sum(_xlogy(y, log_softmax(z)), axis=-1))
 
 
-def check_logits(logits, argname: str = "logits"):
-    """Logits must be a floating (N, K) array with N ≥ 1 and K ≥ 1; returns it as an array."""
-    logits = as_array(logits, argname)
-    shape = np.shape(logits)
-    if len(shape) != 2:
-        raise ValueError(f"{argname}: expected shape (N, K), got shape {shape}")
-    if shape[0] < 1:
-        raise ValueError(
-            f"{argname}: expected N ≥ 1 rows (the loss is a mean over the batch), got shape {shape}"
-        )
-    if shape[1] < 1:
-        raise ValueError(f"{argname}: expected K ≥ 1 class columns, got shape {shape}")
-    if not jnp.issubdtype(jnp.result_type(logits), jnp.floating):
-        raise ValueError(f"{argname}: expected a floating dtype, got {jnp.result_type(logits)}")
-    return logits
-
-
-def _check_binary_targets(labels, argname: str):
-    """sigmoid_bce targets are probabilities of K independent Bernoullis: in [0, 1]."""
-    if _is_concrete(labels):
-        y = np.asarray(labels)
-        if y.size and (y.min() < 0 or y.max() > 1):
-            raise ValueError(
-                f"{argname}: targets for 'sigmoid_bce' must lie in [0, 1], "
-                f"got values in [{y.min()}, {y.max()}]"
-            )
-
-
-def check_labels(labels, num_classes: int, n: int | None, loss_name: str, argname="labels"):
-    """Validates labels for a K-class model and a loss, before anything is traced.
-
-    Args:
-      labels: int class ids (N,), targets (N,) when K = 1, or target rows (N, K).
-      num_classes: K, the model's number of outputs.
-      n: the expected batch size, or None to skip that check.
-      loss_name: which loss the labels feed (K = 1 rules differ).
-      argname: the name to report in errors.
-
-    Returns:
-      ``labels``, as an array (Python lists become numpy arrays).
-
-    Raises:
-      ValueError: naming ``argname`` for a wrong rank or shape, a mismatched N, a
-        softmax loss with K < 2, non-integer class ids, or (concrete labels only) ids
-        outside [0, K) or sigmoid_bce targets outside [0, 1].
-    """
-    labels = as_array(labels, argname)
-    shape = np.shape(labels)
-    dtype = jnp.result_type(labels)
-    if n is not None and (len(shape) == 0 or shape[0] != n):
-        raise ValueError(
-            f"{argname}: expected {n} rows to match the logits/inputs, got shape {shape}"
-        )
-    if loss_name in _SOFTMAX_LOSSES and num_classes < 2:
-        raise ValueError(
-            f"{argname}: loss {loss_name!r} needs K ≥ 2 classes (a softmax over one "
-            f"class is constant), got K={num_classes}; use 'sigmoid_bce' or 'square' "
-            "for one output"
-        )
-    if len(shape) == 2:
-        if shape[1] != num_classes:
-            raise ValueError(
-                f"{argname}: target rows must have K={num_classes} columns, got shape {shape}"
-            )
-        if not jnp.issubdtype(dtype, jnp.floating):
-            raise ValueError(f"{argname}: target rows (N, K) must be floating, got {dtype}")
-        if loss_name == "sigmoid_bce":
-            _check_binary_targets(labels, argname)
-        return labels
-    if len(shape) != 1:
-        raise ValueError(
-            f"{argname}: expected class ids (N,) or target rows (N, {num_classes}), "
-            f"got shape {shape}"
-        )
-    if num_classes == 1:  # (N,) targets of a single output: sigmoid_bce or square
-        if loss_name == "sigmoid_bce":
-            _check_binary_targets(labels, argname)
-        return labels
-    if not jnp.issubdtype(dtype, jnp.integer):
-        raise ValueError(
-            f"{argname}: class ids (N,) must be integers, got dtype {dtype}; "
-            "pass int ids or one-hot rows (N, K)"
-        )
-    if _is_concrete(labels):
-        y = np.asarray(labels)
-        if y.size and (y.min() < 0 or y.max() >= num_classes):
-            raise ValueError(
-                f"{argname}: class ids must lie in [0, {num_classes}), "
-                f"got values in [{y.min()}, {y.max()}]"
-            )
-    return labels
-
-
-def logits_and_targets(logits, labels, loss_name: str):
-    """Validates, then returns ``(z, Y)``: the logits as a jax array and the float target
-    rows Y of their shape (N, K) and dtype.
-
-    Int ids become one-hot rows; with K = 1, (N,) targets become a column.
-    """
-    check_loss_name(loss_name)
-    logits = check_logits(logits)
-    n, k = np.shape(logits)
-    labels = jnp.asarray(check_labels(labels, k, n, loss_name))
-    z = jnp.asarray(logits)
-    if labels.ndim == 2:
-        return z, labels.astype(z.dtype)
-    if k == 1:
-        return z, labels.astype(z.dtype)[:, None]
-    return z, jax.nn.one_hot(labels, k, dtype=z.dtype)
-
-
-def as_targets(logits, labels, loss_name: str = "cce"):
-    """Validates and turns labels into float target rows Y of the logits' shape (N, K).
-
-    Int ids become one-hot rows; with K = 1, (N,) targets become a column.
-    """
-    return logits_and_targets(logits, labels, loss_name)[1]
-
-
-def cce(logits, labels):
-    r"""Categorical cross-entropy on softmax, batch mean (seed 000 eq. 5; seed 002 LSE form).
-
-    .. math:: L = -\frac1N \sum_i \sum_k y_{ik} \log \mathrm{softmax}(z_i)_k
-
-    with :math:`\log \mathrm{softmax}(z)_k = z_k - \mathrm{LSE}(z)` (seed 002).
-
-    Args:
-      logits: a batch (N, K), K ≥ 2; for one sample pass ``z[None]``.
-      labels: int class ids (N,) or target rows (N, K).
-
-    Returns:
-      The scalar mean, in the logits' dtype.
-    """
-    z, y = logits_and_targets(logits, labels, "cce")
-    return -jnp.mean(jnp.sum(y * log_softmax(z), axis=-1))
-
-
-def mse(logits, labels):
-    r"""Squared error on softmax outputs, batch mean (seed 000 part 3).
-
-    .. math:: L = \frac1N \sum_i \tfrac12 \sum_k (\hat y_{ik} - y_{ik})^2,
-              \quad \hat y_i = \mathrm{softmax}(z_i)
-
-    Seed 000 part 3 shows its gradient carries ŷ(1 − ŷ) factors that vanish when the
-    softmax saturates (SPEC §6).
-
-    Args:
-      logits: a batch (N, K), K ≥ 2; for one sample pass ``z[None]``.
-      labels: int class ids (N,) or target rows (N, K).
-
-    Returns:
-      The scalar mean, in the logits' dtype.
-    """
-    z, y = logits_and_targets(logits, labels, "mse")
+def _mse(z, y):
     return jnp.mean(0.5 * jnp.sum((softmax(z) - y) ** 2, axis=-1))
 
 
-def bce(logits, labels):
-    r"""Binary cross-entropy on softmax outputs, summed over classes, batch mean
-    (seed 000 part 3).
-
-    .. math:: L = -\frac1N \sum_i \sum_k [y_{ik} \log \hat y_{ik}
-              + (1-y_{ik})\log(1-\hat y_{ik})]
-
-    It treats the K softmax outputs as independent Bernoullis although they sum to 1,
-    the mismatch seed 000 part 3 points out (SPEC §3). :math:`\log(1-\hat y)` comes from
-    :func:`~softjax.numerics.log1m_softmax`, exact even for equal or huge logits.
-
-    Args:
-      logits: a batch (N, K), K ≥ 2; for one sample pass ``z[None]``.
-      labels: int class ids (N,) or target rows (N, K).
-
-    Returns:
-      The scalar mean, in the logits' dtype.
-    """
-    z, y = logits_and_targets(logits, labels, "bce")
-    per_class = y * log_softmax(z) + (1.0 - y) * log1m_softmax(z)
+def _bce(z, y):
+    per_class = _xlogy(y, log_softmax(z)) + _xlogy(1.0 - y, log1m_softmax(z))
     return -jnp.mean(jnp.sum(per_class, axis=-1))
 
 
-def sigmoid_bce(logits, labels):
-    r"""One-vs-rest BCE on K independent sigmoids, summed over classes, batch mean
-    (seed 001, seed 003; K = 1 is seed 000 part 1's logistic regression).
-
-    .. math:: L = \frac1N \sum_i \sum_k -[y_{ik}\log σ(z_{ik}) + (1-y_{ik})\log(1-σ(z_{ik}))]
-              = \frac1N \sum_i \sum_k [\mathrm{softplus}(z_{ik}) - y_{ik} z_{ik}]
-
-    Args:
-      logits: a batch (N, K), K ≥ 1; for one sample pass ``z[None]``.
-      labels: targets in [0, 1]: rows (N, K), or (N,) 0/1 ids (int or float) when K = 1,
-        or int class ids (N,) (one-hot rows) when K ≥ 2.
-
-    Returns:
-      The scalar mean, in the logits' dtype.
-    """
-    z, y = logits_and_targets(logits, labels, "sigmoid_bce")
-    return jnp.mean(jnp.sum(softplus(z) - y * z, axis=-1))
+def _sigmoid_bce(z, y):
+    # −log s = softplus(−z), −log(1 − s) = softplus(z): each finite where its weight is not 0.
+    per_class = _xlogy(y, -softplus(-z)) + _xlogy(1.0 - y, -softplus(z))
+    return -jnp.mean(jnp.sum(per_class, axis=-1))
 
 
-def square(logits, labels):
-    r"""Square loss on raw logits, no softmax, batch mean (seed 000 part 1).
-
-    .. math:: L = \frac1N \sum_i \tfrac12 \sum_k (z_{ik} - y_{ik})^2
-
-    Linear regression's loss (seed 000 part 1) and, on one-hot targets, the square loss
-    that Hui & Belkin (2021) report competitive with cross-entropy.
-
-    The value overflows to ``inf`` once (z − y)² exceeds the dtype's range:
-    |z − y| ≳ 1.8e19 in float32 and bfloat16 (e.g. ½(1e30)² = 5e59 > 3.4e38 = float32's
-    max), ≳ 1.3e154 in float64. That is unavoidable: the value itself is not
-    representable. The gradient z − y stays finite.
-
-    Args:
-      logits: a batch (N, K), K ≥ 1; for one sample pass ``z[None]``.
-      labels: real targets: rows (N, K), or (N,) when K = 1, or int class ids (N,)
-        (one-hot rows) when K ≥ 2.
-
-    Returns:
-      The scalar mean, in the logits' dtype.
-    """
-    z, y = logits_and_targets(logits, labels, "square")
+def _square(z, y):
     return jnp.mean(0.5 * jnp.sum((z - y) ** 2, axis=-1))
 
 
-LOSSES: Mapping[str, Callable] = Registry(
-    {"cce": cce, "mse": mse, "bce": bce, "sigmoid_bce": sigmoid_bce, "square": square},
-    kind="loss",
-    argname="loss",
-)
-"""Every loss by name: the built-ins and whatever :func:`register_loss` added."""
+def _square_rescaled(z, y, k=1.0, M=1.0):
+    # Row form of Hui & Belkin's one-hot loss: weight k and target M on the label's column.
+    weight = 1.0 + (k - 1.0) * y
+    return jnp.mean(jnp.sum(weight * (z - M * y) ** 2, axis=-1) / z.shape[-1])
+
+
+def _mae(z, y):
+    return jnp.mean(jnp.sum(jnp.abs(softmax(z) - y), axis=-1))
+
+
+def _sigmoid_mse(z, y):
+    return jnp.mean(0.5 * jnp.sum((sigmoid(z) - y) ** 2, axis=-1))
+
+
+def smoothed_targets(y, smoothing):
+    """Label smoothing (Szegedy et al. 2016, §7): (1 − ε) y + ε/K."""
+    return (1.0 - smoothing) * y + smoothing / y.shape[-1]
+
+
+def _cce_smoothed(z, y, smoothing=0.1):
+    return _cce(z, smoothed_targets(y, smoothing))
+
+
+def cce(logits, labels):
+    r"""Categorical cross-entropy on softmax (seed 000 eq. 5; seed 002's LSE form):
+    :math:`-\frac1N \sum_i \sum_k y_{ik} \log \mathrm{softmax}(z_i)_k`, with
+    :math:`\log \mathrm{softmax}(z)_k = z_k - \mathrm{LSE}(z)`.
+
+    >>> float(cce(jnp.array([[0.0, 0.0]]), jnp.array([1])))  # log 2
+    0.6931471...
+    """
+    return _cce(*logits_and_targets(logits, labels, "cce"))
+
+
+def mse(logits, labels):
+    r"""Squared error on softmax outputs (seed 000 part 3):
+    :math:`\frac1N \sum_i \tfrac12 \sum_k (\hat y_{ik} - y_{ik})^2`. Its gradient carries
+    ŷ(1 − ŷ) factors that vanish when the softmax saturates (SPEC §6).
+
+    >>> float(mse(jnp.array([[0.0, 0.0]]), jnp.array([1])))  # ½(¼ + ¼)
+    0.25
+    """
+    return _mse(*logits_and_targets(logits, labels, "mse"))
+
+
+def bce(logits, labels):
+    r"""Binary cross-entropy on softmax outputs, summed over classes (seed 000 part 3):
+    :math:`-\frac1N \sum_i \sum_k [y_{ik} \log \hat y_{ik} + (1-y_{ik})\log(1-\hat y_{ik})]`.
+
+    It treats the K softmax outputs as independent Bernoullis although they sum to 1
+    (SPEC §3). :math:`\log(1-\hat y)` is :func:`~softjax.numerics.log1m_softmax`, exact
+    even for equal or huge logits.
+
+    >>> float(bce(jnp.array([[0.0, 0.0]]), jnp.array([1])))  # 2 log 2
+    1.3862943...
+    """
+    return _bce(*logits_and_targets(logits, labels, "bce"))
+
+
+def sigmoid_bce(logits, labels):
+    r"""One-vs-rest BCE on K independent sigmoids (seed 001, seed 003; K = 1 is seed 000
+    part 1's logistic regression):
+    :math:`\frac1N \sum_i \sum_k [y_{ik}\,\mathrm{softplus}(-z_{ik}) + (1-y_{ik})\,
+    \mathrm{softplus}(z_{ik})]`, i.e. −y log σ(z) − (1 − y) log(1 − σ(z)).
+
+    Labels: targets in [0, 1], rows (N, K), (N,) 0/1 when K = 1, or int ids when K ≥ 2.
+
+    >>> float(sigmoid_bce(jnp.array([[0.0]]), jnp.array([1.0])))  # log 2
+    0.6931471...
+    """
+    return _sigmoid_bce(*logits_and_targets(logits, labels, "sigmoid_bce"))
+
+
+def square(logits, labels):
+    r"""Square loss on raw logits, no softmax (seed 000 part 1):
+    :math:`\frac1N \sum_i \tfrac12 \sum_k (z_{ik} - y_{ik})^2`. Linear regression's loss,
+    with real targets ((N,) when K = 1), and on one-hot rows the square loss of Hui & Belkin
+    (2021) up to the constant 2/K (see :func:`square_rescaled`).
+
+    The value overflows to ``inf`` once |z − y| ≳ 1.8e19 in float32 and bfloat16
+    (≳ 1.3e154 in float64): it is not representable. The gradient z − y stays finite.
+
+    >>> float(square(jnp.array([[1.0, 2.0]]), jnp.array([[0.0, 0.0]])))  # ½(1 + 4)
+    2.5
+    """
+    return _square(*logits_and_targets(logits, labels, "square"))
+
+
+def square_rescaled(logits, labels, k=1.0, M=1.0):
+    r"""Hui & Belkin's (2021) square loss for many classes ("Evaluation of Neural
+    Architectures Trained with Square Loss vs Cross-Entropy in Classification Tasks",
+    ICLR 2021, §4: rescaling with k and M):
+
+    .. math:: \ell = \frac1K\Big[k\,(z_y - M)^2 + \sum_{c \ne y} z_c^2\Big],
+
+    for a target row y: :math:`\frac1K \sum_c (1 + (k-1) y_c)(z_c - M y_c)^2`. With
+    k = M = 1 it is (2/K)·:func:`square`. Overflows like :func:`square` for huge logits.
+
+    >>> z = jnp.array([[1.0, 2.0]])
+    >>> float(square_rescaled(z, jnp.array([0]), k=2.0, M=3.0))  # ½[2·(1 − 3)² + 2²]
+    6.0
+    """
+    _checks.positive_float(k, "k")
+    return _square_rescaled(*logits_and_targets(logits, labels, "square_rescaled"), k=k, M=M)
+
+
+def mae(logits, labels):
+    r"""Mean absolute error on softmax outputs, :math:`\frac1N \sum_i \sum_k |\hat y_{ik} -
+    y_{ik}|` (Ghosh, Kumar & Sastry 2017, "Robust Loss Functions under Label Noise for
+    Deep Neural Networks", AAAI: symmetric, hence robust to label noise). For one-hot y it
+    is 2(1 − ŷ_y).
+
+    >>> float(mae(jnp.array([[0.0, 0.0]]), jnp.array([1])))  # ½ + ½
+    1.0
+    """
+    return _mae(*logits_and_targets(logits, labels, "mae"))
+
+
+def sigmoid_mse(logits, labels):
+    r"""The quadratic cost on sigmoid outputs,
+    :math:`\frac1N \sum_i \tfrac12 \sum_k (\sigma(z_{ik}) - y_{ik})^2` (Nielsen, *Neural
+    Networks and Deep Learning*, 2015, ch. 3: its gradient (σ − y)σ(1 − σ) vanishes when a
+    sigmoid saturates, the learning slowdown that cross-entropy removes). Labels as for
+    :func:`sigmoid_bce`.
+
+    >>> float(sigmoid_mse(jnp.array([[0.0]]), jnp.array([1.0])))  # ½ (½)²
+    0.125
+    """
+    return _sigmoid_mse(*logits_and_targets(logits, labels, "sigmoid_mse"))
+
+
+def cce_smoothed(logits, labels, smoothing=0.1):
+    r"""Label-smoothed cross-entropy (Szegedy et al. 2016, "Rethinking the Inception
+    Architecture for Computer Vision", §7): :func:`cce` on the targets
+    :math:`(1 - \varepsilon)\,y + \varepsilon/K`, ε = ``smoothing`` in [0, 1].
+
+    >>> float(cce_smoothed(jnp.array([[0.0, 0.0]]), jnp.array([1]), smoothing=0.2))  # log 2
+    0.6931471...
+    """
+    if not (_checks.is_real(smoothing) and 0 <= smoothing <= 1):
+        raise ValueError(f"smoothing: expected a real number in [0, 1], got {smoothing!r}")
+    return _cce_smoothed(*logits_and_targets(logits, labels, "cce_smoothed"), smoothing)
+
+
+_BUILTINS = {
+    f.__name__: f
+    for f in (cce, mse, bce, sigmoid_bce, square, square_rescaled, mae, sigmoid_mse, cce_smoothed)
+}
+# The unchecked kernels on float target rows, for traced programs (see BoundLoss.kernel).
+_KERNELS = {name: globals()[f"_{name}"] for name in _BUILTINS}
+
+LOSSES: Mapping[str, Callable] = Registry(_BUILTINS, kind="loss", argname="loss")
+"""Every loss by name: the built-ins and whatever :func:`register_loss` added. The one
+list of loss names."""
 
 # name -> closed-form ∂(mean loss)/∂logits(logits, labels, **kwargs) for users' losses;
 # the built-ins' closed forms live in softjax.grads.
 _USER_LOGITS_GRADS: dict[str, Callable | None] = {}
-
-
-def get_loss(loss_name: str) -> Callable:
-    """``LOSSES[loss_name]`` with a clear error for an unknown name."""
-    return LOSSES[check_loss_name(loss_name)]
 
 
 class BoundLoss(NamedTuple):
@@ -340,14 +249,24 @@ class BoundLoss(NamedTuple):
     kwargs: tuple[tuple[str, Any], ...]
     function: Callable
 
+    @property
+    def is_builtin(self) -> bool:
+        """Whether this is one of softjax's own losses (not a user's of the same name)."""
+        return _BUILTINS.get(self.name) is self.function
+
     def fn(self, logits, labels):
-        """The scalar batch-mean loss."""
+        """The scalar batch-mean loss (validates its arguments)."""
         return self.function(logits, labels, **dict(self.kwargs))
+
+    def kernel(self, z, y):
+        """The built-in's value on float target rows ``y`` (N, K), unchecked: for traced
+        programs whose labels were validated at the boundary (see ``targets.to_targets``)."""
+        return _KERNELS[self.name](z, y, **dict(self.kwargs))
 
     @property
     def has_closed_form(self) -> bool:
         """Whether :meth:`logits_grad` has a closed form (else use ``jax.grad``)."""
-        return self.name in LOSS_NAMES or _USER_LOGITS_GRADS.get(self.name) is not None
+        return self.is_builtin or _USER_LOGITS_GRADS.get(self.name) is not None
 
     def logits_grad(self, logits, labels):
         """The closed-form ∂(mean loss)/∂logits, shape (N, K).
@@ -355,10 +274,10 @@ class BoundLoss(NamedTuple):
         Raises:
           ValueError: naming ``loss`` when this loss has no closed form.
         """
-        if self.name in LOSS_NAMES:
+        if self.is_builtin:
             from softjax.grads import logits_grad
 
-            return logits_grad(self.name, logits, labels)
+            return logits_grad(self, logits, labels)
         grad = _USER_LOGITS_GRADS.get(self.name)
         if grad is None:
             raise ValueError(
@@ -380,21 +299,23 @@ def register_loss(name: str, fn: Callable, logits_grad: Callable | None = None) 
     """Adds a user's loss to :data:`LOSSES` under ``name``, so configs, records and
     figures can name it.
 
-    Args:
-      name: a new name (built-in names cannot be replaced).
-      fn: a pure ``fn(logits, labels, **kwargs) -> scalar`` batch mean, jit/grad/vmap-able.
-      logits_grad: optionally its closed-form ∂(mean)/∂logits with the same arguments.
+    >>> def hinge(logits, labels, margin=1.0):
+    ...     z_y = jnp.take_along_axis(logits, labels[:, None], axis=-1)
+    ...     return jnp.mean(jnp.sum(jnp.maximum(0.0, margin + logits - z_y), -1) - margin)
+    >>> _ = register_loss("doctest_hinge", hinge)
+    >>> float(resolve_loss(("doctest_hinge", {"margin": 2.0})).fn(
+    ...     jnp.array([[0.0, 1.0]]), jnp.array([1])))
+    1.0
 
-    Returns:
-      The :class:`BoundLoss` for ``name`` with no keyword arguments.
-
-    Raises:
-      ValueError: naming the argument for a bad name, a built-in name, or a
-        non-callable ``fn``/``logits_grad``.
+    ``fn(logits, labels, **kwargs) -> scalar batch mean`` must be pure (jit/grad/vmap-able);
+    its keyword parameters are what ``(name, {kwargs})`` specs may set. ``logits_grad``, with
+    the same arguments, is its closed-form ∂(mean)/∂logits, if any. Returns the
+    :class:`BoundLoss` for ``name``. Raises a ValueError naming the argument for a bad or
+    built-in name, or a non-callable ``fn``/``logits_grad``.
     """
     if not isinstance(name, str) or not name:
         raise ValueError(f"name: expected a non-empty string, got {name!r}")
-    if name in LOSS_NAMES:
+    if name in _BUILTINS:
         raise ValueError(f"name: {name!r} is a built-in loss and cannot be replaced")
     if not callable(fn):
         raise ValueError(f"fn: expected a callable loss(logits, labels), got {fn!r}")
@@ -405,15 +326,34 @@ def register_loss(name: str, fn: Callable, logits_grad: Callable | None = None) 
     return BoundLoss(name, (), fn)
 
 
+def _check_kwargs(name: str, fn: Callable, kwargs: Mapping, argname: str) -> None:
+    """The keyword parameters a loss takes are those of its signature after (logits, labels)."""
+    try:
+        params = list(inspect.signature(fn).parameters.values())[2:]
+    except (TypeError, ValueError):  # no signature (some builtins): nothing to check
+        return
+    if any(p.kind is p.VAR_KEYWORD for p in params):
+        return
+    allowed = sorted(p.name for p in params if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD))
+    unknown = sorted(set(kwargs) - set(allowed))
+    if unknown:
+        raise ValueError(f"{argname}: loss {name!r} takes parameters {allowed}, got {unknown}")
+
+
 def resolve_loss(spec: LossSpec, argname: str = "loss") -> BoundLoss:
     """Turns a loss spec into a :class:`BoundLoss`.
 
-    A spec is a registered name (``"cce"``), a ``(name, {kwargs})`` pair, a
-    :class:`BoundLoss`, or a function ``loss(logits, labels) -> scalar``: a registered
-    function keeps its registered name, any other is named by its ``__name__``.
+    A spec is a registered name (``"cce"``), a ``(name, {kwargs})`` pair
+    (``("cce_smoothed", {"smoothing": 0.1})``), a :class:`BoundLoss`, or a function
+    ``loss(logits, labels) -> scalar``: a registered function keeps its registered name,
+    any other is named by its ``__name__``.
+
+    >>> resolve_loss(("square_rescaled", {"k": 2.0})).spec
+    ['square_rescaled', {'k': 2.0}]
 
     Raises:
-      ValueError: naming ``argname`` for an unknown name or a malformed spec.
+      ValueError: naming ``argname`` for an unknown name, a keyword argument the loss
+        does not take, or a malformed spec.
     """
     if isinstance(spec, BoundLoss):
         return spec
@@ -438,4 +378,19 @@ def resolve_loss(spec: LossSpec, argname: str = "loss") -> BoundLoss:
         )
     if name not in LOSSES:
         raise ValueError(f"{argname}: unknown loss {name!r}; expected one of {list(LOSSES)}")
+    _check_kwargs(name, LOSSES[name], kwargs, argname)
     return BoundLoss(name, tuple(sorted(kwargs.items())), LOSSES[name])
+
+
+def __getattr__(attr):
+    # TRANSITION ONLY, not API: training.py, sweeping.py and experiments/ still import the
+    # retired LOSS_NAMES (the notes' five) / check_loss_name / get_loss. Delete once they
+    # use LOSSES and resolve_loss.
+    retired = {
+        "LOSS_NAMES": ("cce", "mse", "bce", "sigmoid_bce", "square"),
+        "check_loss_name": lambda name, argname="loss_name": resolve_loss(name, argname).name,
+        "get_loss": lambda name: resolve_loss(name, "loss_name").function,
+    }
+    if attr in retired:
+        return retired[attr]
+    raise AttributeError(f"module {__name__!r} has no attribute {attr!r}")

@@ -175,7 +175,21 @@ def mlp_forward(params, x, activations: ActivationSpec | Sequence[ActivationSpec
     """
     sizes = check_params(params)
     check_inputs(x, sizes[0])
-    acts = resolve_activations(activations, len(params) - 1)
+    return forward(params, x, resolve_activations(activations, len(params) - 1))
+
+
+def forward(params, x, activations):
+    """:func:`mlp_forward`'s recursion without its checks: the kernel that ``backprop`` and
+    traced training steps call once their arguments are validated.
+
+    Args:
+      params: checked params (see :func:`check_params`).
+      x: inputs (..., D) of the right width.
+      activations: the RESOLVED activations, one ``BoundActivation`` per hidden layer.
+
+    Returns:
+      ``(zs, hidden)`` as :func:`mlp_forward`.
+    """
     a = jnp.asarray(x)
     zs, hidden = [], [a]
     for i, layer in enumerate(params):
@@ -183,8 +197,8 @@ def mlp_forward(params, x, activations: ActivationSpec | Sequence[ActivationSpec
         if "b" in layer:
             z = z + layer["b"]
         zs.append(z)
-        if i < len(acts):
-            a = acts[i].fn(z)
+        if i < len(activations):
+            a = activations[i].fn(z)
             hidden.append(a)
     return zs, hidden
 

@@ -94,7 +94,11 @@ def softmax_without_self(z):
     Returns:
       Shape (..., K, K), indexed [..., k, m].
     """
-    return softmax(_without_self(z), axis=-1)
+    shifted, _ = _shifted(_without_self(z), axis=-1)
+    e = jnp.exp(shifted)
+    total = jnp.sum(e, axis=-1, keepdims=True)
+    # Every other class at −inf: the ratio's 0/0 is taken as 0 (its weight in BCE is 0 too).
+    return e / jnp.where(total > 0, total, 1)
 
 
 def log1m_softmax(z):
@@ -127,7 +131,11 @@ def log1m_softmax(z):
     """
     z = jnp.asarray(z)
     others, shift = _shifted(_without_self(z), axis=-1)  # row k: z_j − c_k for j ≠ k
-    log_odds = (z - shift[..., 0]) - jnp.log(jnp.sum(jnp.exp(others), axis=-1))
+    total = jnp.sum(jnp.exp(others), axis=-1)
+    # Every other class at −inf: log 0 = −inf, behind a double where so its gradient is 0,
+    # not 0·∞ = NaN.
+    log_total = jnp.where(total > 0, jnp.log(jnp.where(total > 0, total, 1)), -jnp.inf)
+    log_odds = (z - shift[..., 0]) - log_total
     return -softplus(log_odds)
 
 

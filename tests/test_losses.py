@@ -30,13 +30,20 @@ ONEHOT = np.eye(K, dtype=np.float32)[IDS]
 SOFT = RNG.dirichlet(np.ones(K), N).astype(np.float32)
 Z_MODERATE = RNG.standard_normal((N, K)).astype(np.float32) * 3
 Z_LARGE = RNG.standard_normal((N, K)).astype(np.float32) * 30
+# The notes' five losses (SPEC §3), then the four from the literature (test_new_losses.py).
+NOTES = ("cce", "mse", "bce", "sigmoid_bce", "square")
+BUILTINS = NOTES + ("square_rescaled", "mae", "sigmoid_mse", "cce_smoothed")
 
 
 def test_registry():
-    assert sj.LOSS_NAMES == ("cce", "mse", "bce", "sigmoid_bce", "square")
-    assert set(sj.LOSSES) == set(sj.LOSS_NAMES)
-    for name in sj.LOSS_NAMES:
-        assert sj.get_loss(name) is sj.LOSSES[name]
+    """LOSSES is the one list of names: the built-ins first (users' losses follow), each
+    resolving to itself; the retired second list and lookups are gone from the API."""
+    assert tuple(sj.LOSSES)[: len(BUILTINS)] == BUILTINS
+    for name in BUILTINS:
+        bound = sj.resolve_loss(name)
+        assert bound.function is sj.LOSSES[name] and bound.is_builtin and bound.has_closed_form
+    for retired in ("LOSS_NAMES", "get_loss", "check_loss_name"):
+        assert not hasattr(sj, retired)
 
 
 @pytest.mark.parametrize("bad", ["xent", "CCE", [1]])
@@ -44,10 +51,8 @@ def test_registry_lookup_of_an_unknown_name(bad):
     """LOSSES[bad] raises an error that is a KeyError (a Mapping's contract) AND a
     ValueError (softjax's), whose str() is the plain message naming the argument and
     listing the valid names; the registry is read-only."""
-    expected = (
-        f"loss: unknown loss {bad!r}; "
-        "expected one of ['cce', 'mse', 'bce', 'sigmoid_bce', 'square']"
-    )
+    expected = f"loss: unknown loss {bad!r}; expected one of {list(sj.LOSSES)}"
+    assert str(list(BUILTINS))[:-1] in expected
     for error in (KeyError, ValueError):
         with pytest.raises(error) as info:
             sj.LOSSES[bad]
@@ -114,13 +119,13 @@ def test_matches_optax_and_jax_nn_float32(logits, targets):
 
 @jit_fast
 def _all_losses(z, y):
-    return {name: sj.LOSSES[name](z, y) for name in sj.LOSS_NAMES}
+    return {name: sj.LOSSES[name](z, y) for name in BUILTINS}
 
 
 def test_int_labels_equal_one_hot_rows():
     """Eagerly (the everyday call), int class ids and one-hot rows give the same loss."""
     z = jnp.asarray(Z_LARGE)
-    for name in sj.LOSS_NAMES:
+    for name in BUILTINS:
         np.testing.assert_allclose(
             sj.LOSSES[name](z, jnp.asarray(IDS)), sj.LOSSES[name](z, jnp.asarray(ONEHOT)), **F32
         )
@@ -287,7 +292,7 @@ def _value_grad_closed(z, y):
             sj.logits_grad(name, z, y),
             sj.LOSSES[name](z[3:], y[3:]),
         )
-        for name in sj.LOSS_NAMES
+        for name in NOTES
     }
 
 
@@ -343,7 +348,7 @@ def test_bfloat16_moderate_logits_are_accurate():
     z = jnp.asarray(Z_MODERATE)
     low = _all_losses(z.astype(jnp.bfloat16), jnp.asarray(IDS))
     full = _all_losses(z, jnp.asarray(IDS))
-    for name in sj.LOSS_NAMES:
+    for name in BUILTINS:
         assert low[name].dtype == jnp.bfloat16
         np.testing.assert_allclose(float(low[name]), float(full[name]), rtol=2e-2, err_msg=name)
 
@@ -376,7 +381,7 @@ def _as_jax(array):
     return jnp.asarray(array, jnp.float32 if np.issubdtype(array.dtype, np.floating) else None)
 
 
-@pytest.mark.parametrize("name", sj.LOSS_NAMES)
+@pytest.mark.parametrize("name", BUILTINS)
 @pytest.mark.parametrize("case", list(BAD_CASES))
 def test_bad_input_raises_before_any_jax_work(case, name):
     """Eagerly: the ValueError names the argument, and jax traced and compiled nothing."""
@@ -399,7 +404,7 @@ def test_the_work_counter_does_see_compiles():
     assert "/jax/core/compile/backend_compile_duration" in events
 
 
-@pytest.mark.parametrize("name", sj.LOSS_NAMES)
+@pytest.mark.parametrize("name", BUILTINS)
 @pytest.mark.parametrize(
     "case",
     ["logits 1-D", "labels 3-D", "labels wrong K", "labels wrong N (ids)", "labels float ids"],
@@ -455,7 +460,7 @@ def test_python_lists_are_accepted_and_ragged_ones_rejected():
     """Lists work like arrays (they used to fail inside jnp.result_type); a ragged or
     non-numeric list is a ValueError naming the argument."""
     z, ids = Z_LARGE.tolist(), IDS.tolist()
-    for name in sj.LOSS_NAMES:
+    for name in BUILTINS:
         np.testing.assert_allclose(
             sj.LOSSES[name](z, ids), sj.LOSSES[name](jnp.asarray(Z_LARGE), jnp.asarray(IDS)), **F32
         )
@@ -473,11 +478,12 @@ def test_python_lists_are_accepted_and_ragged_ones_rejected():
 @pytest.mark.parametrize("bad", ["xent", "CCE", "", None, 3])
 def test_unknown_loss_name(bad):
     z, y = jnp.zeros((2, 3), jnp.float32), jnp.asarray([0, 1])
-    with pytest.raises(ValueError, match="loss_name: unknown loss"):
-        sj.get_loss(bad)
-    with pytest.raises(ValueError, match="loss_name: unknown loss"):
+    match = "loss: (unknown loss|expected a loss name)"
+    with pytest.raises(ValueError, match=match):
+        sj.resolve_loss(bad)
+    with pytest.raises(ValueError, match=match):
         sj.logits_grad(bad, z, y)
-    with pytest.raises(ValueError, match="loss_name: unknown loss"):
+    with pytest.raises(ValueError, match=match):
         sj.per_sample_logits_grad(bad, z, y)
 
 
@@ -497,7 +503,7 @@ def test_label_range_is_only_checked_when_concrete():
 # ---------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", sj.LOSS_NAMES)
+@pytest.mark.parametrize("name", BUILTINS)
 def test_jit_vmap_and_grad_agree_with_eager(name):
     """jit(vmap(loss)) over a stack of batches == the eager loss of each batch, and
     jit(vmap(grad(loss))) == the closed-form logits_grad of each batch."""

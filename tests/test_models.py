@@ -321,8 +321,8 @@ def test_mlp_apply_acts_on_the_last_axis_of_any_leading_shape():
 @pytest.mark.parametrize(
     ("activations", "match"),
     [
-        ("gelu", r"activations: unknown activation 'gelu'"),
-        (["gelu"], r"activations\[0\]: unknown activation 'gelu'"),
+        ("mish", r"activations: unknown activation 'mish'"),
+        (["mish"], r"activations\[0\]: unknown activation 'mish'"),
         (("leaky_relu", {"alpha": 1.0}), r"activations: activation 'leaky_relu' takes"),
         (["relu", "tanh"], r"activations: expected one activation or 1"),
         ([], r"activations: expected one activation or 1"),
@@ -336,7 +336,7 @@ def test_mlp_apply_rejects_bad_activations(activations, match):
         sj.mlp_forward(PARAMS, X, activations)
 
 
-@pytest.mark.parametrize("activations", ["gelu", ("gelu", {}), ["relu"], ("relu", "tanh")], ids=str)
+@pytest.mark.parametrize("activations", ["mish", ("mish", {}), ["relu"], ("relu", "tanh")], ids=str)
 def test_single_layer_model_still_rejects_a_bad_activation(activations):
     """With no hidden layer nothing is applied, but a typo must not pass silently."""
     with pytest.raises(ValueError, match="activations"):
