@@ -9,6 +9,7 @@ and ``softjax.sweep`` can be the functions themselves without shadowing a module
 """
 
 from softjax.activations import ACTIVATIONS, Activation, resolve_activation
+from softjax.checkpoint import load_checkpoint, save_checkpoint
 from softjax.data import (
     Dataset,
     load_dataset,
@@ -16,6 +17,7 @@ from softjax.data import (
     make_gaussian_classes,
     make_learn_sleep,
 )
+from softjax.evaluation import evaluate, predict, predict_proba
 from softjax.grads import backprop, logits_grad, params_grad, per_sample_logits_grad
 from softjax.losses import LOSS_NAMES, LOSSES, as_targets, get_loss
 from softjax.models import INITS, mlp_apply, mlp_forward, mlp_init
@@ -30,7 +32,7 @@ from softjax.numerics import (
     softplus,
 )
 from softjax.sweeping import make_sweep, sweep
-from softjax.training import TrainConfig, TrainResult, init_params, make_train, train
+from softjax.training import TrainConfig, TrainResult, TrainState, init_params, make_train, train
 
 __version__ = "0.1.0"
 
@@ -39,6 +41,12 @@ __all__ = [
     "Dataset",
     "TrainConfig",
     "TrainResult",
+    "TrainState",
+    "evaluate",
+    "load_checkpoint",
+    "predict",
+    "predict_proba",
+    "save_checkpoint",
     "init_params",
     "load_dataset",
     "make_blobs",
