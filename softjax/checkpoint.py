@@ -88,8 +88,10 @@ def abstract_state(config: TrainConfig, dtype, keys) -> TrainState:
     params = jax.eval_shape(lambda: init_params(config, jax.random.PRNGKey(0), dtype=dtype))
 
     def opt_init(p):
-        lr = jnp.asarray(1.0, dtype)
-        return optimizer_factory(config)(make_schedule(config, lr, 1)).init(p)
+        # Only the state's structure matters here; any step count that makes a valid
+        # schedule will do, so take one longer than any warmup.
+        schedule = make_schedule(config, jnp.asarray(1.0, dtype), 2**20)
+        return optimizer_factory(config)(schedule).init(p)
 
     history = jax.ShapeDtypeStruct((config.epochs,), jnp.float32)
     return TrainState(

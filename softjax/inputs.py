@@ -142,11 +142,11 @@ def validate(config: TrainConfig, data, params=None) -> Data:
         )
     if params is not None:
         check_user_params(params, config)
-    _check_optimizer_runs(config, params)
+    _check_optimizer_runs(config, params, n)
     return data
 
 
-def _check_optimizer_runs(config: TrainConfig, params) -> None:
+def _check_optimizer_runs(config: TrainConfig, params, n: int) -> None:
     """Traces one optimizer step with its schedule abstractly (``jax.eval_shape``: no
     compiling, no FLOPs).
 
@@ -155,17 +155,25 @@ def _check_optimizer_runs(config: TrainConfig, params) -> None:
     is built.
     """
     from softjax.config import make_schedule, optimizer_factory
-    from softjax.training import init_params
+    from softjax.training import init_params, steps_per_epoch
+
+    steps = steps_per_epoch(config, n)
+    warmup = dict(config.schedule_kwargs).get("warmup_steps", 0)
+    if config.schedule == "warmup_cosine" and warmup >= steps * config.epochs:
+        raise ValueError(
+            f"config.schedule_kwargs['warmup_steps']: expected fewer than the run's "
+            f"{steps * config.epochs} steps ({config.epochs} epochs of {steps}), got {warmup}"
+        )
 
     if params is None:
         params = jax.eval_shape(lambda: init_params(config, jax.random.PRNGKey(0)))
 
     def one_update(p):
-        tx = optimizer_factory(config)(make_schedule(config, jnp.float32(1.0), 1))
+        tx = optimizer_factory(config)(make_schedule(config, jnp.float32(1.0), steps))
         updates, _ = tx.update(p, tx.init(p), p)
         return updates
 
-    what = "config.schedule" if callable(config.schedule) else "config.optimizer"
+    what = "config.optimizer" if config.schedule is None else "config.schedule"
     try:
         jax.eval_shape(one_update, params)
     except Exception as e:  # noqa: BLE001 - any failure here means the step won't run
