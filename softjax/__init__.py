@@ -1,7 +1,8 @@
 """softjax: the lecture notes on softmax regression and neural networks as pure JAX.
 
 The pipeline, in import order: numerics → activations → losses → models → grads →
-data → training → sweeping → results → plots. See README.md for a tour.
+data → config → inputs → evaluation → training → run → checkpoint → sweeping → results
+→ plots. See README.md for a tour.
 
 The modules are ``softjax.training`` and ``softjax.sweeping`` so that ``softjax.train``
 and ``softjax.sweep`` can be the functions themselves without shadowing a module.

@@ -27,7 +27,11 @@ FORMAT = 1
 
 def _manager(directory) -> ocp.CheckpointManager:
     options = ocp.CheckpointManagerOptions(
-        max_to_keep=MAX_TO_KEEP, enable_async_checkpointing=False, create=True
+        max_to_keep=MAX_TO_KEEP,
+        enable_async_checkpointing=False,
+        create=True,
+        # A save killed midway leaves orbax's temporary folder; remove it on the next open.
+        cleanup_tmp_directories=True,
     )
     return ocp.CheckpointManager(Path(directory).absolute(), options=options)
 

@@ -18,6 +18,7 @@ import inspect
 from collections.abc import Callable, Mapping
 from typing import Any
 
+import numpy as np
 import optax
 
 from softjax._checks import boolean, is_int, one_of, positive_float, positive_int, seed
@@ -196,6 +197,8 @@ def _callable_name(fn) -> dict[str, str]:
 
 
 def _jsonable(x):
+    if isinstance(x, np.generic):  # numpy scalars (lr=np.float32(0.05)) as JSON numbers
+        return x.item()
     if isinstance(x, Mapping):
         return {k: _jsonable(v) for k, v in x.items()}
     if type(x) in (list, tuple):

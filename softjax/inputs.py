@@ -64,7 +64,7 @@ def splits(data: Data) -> tuple[str, ...]:
 
 def _dtype(x, argname: str) -> np.dtype:
     """The array's dtype, refusing strings and objects without printing the array."""
-    dtype = np.dtype(getattr(x, "dtype", None) or np.asarray(x).dtype)
+    dtype = np.dtype(x.dtype if hasattr(x, "dtype") else np.asarray(x).dtype)
     if dtype.kind not in "biuf":
         raise ValueError(f"{argname}: expected a numeric array, got dtype {dtype}")
     return dtype

@@ -69,6 +69,12 @@ def test_from_dict_inverts_to_dict_through_json_for_every_field(field):
     assert TrainConfig.from_dict(json.loads(json.dumps(default.to_dict()))) == default
 
 
+def test_numpy_scalars_are_recorded_as_json_numbers():
+    config = TrainConfig(sizes=(6, 4), lr=np.float32(0.05), epochs=np.int32(2))
+    back = TrainConfig.from_dict(json.loads(json.dumps(config.to_dict())))
+    assert back == config
+
+
 def test_lists_and_tuples_give_equal_configs():
     assert TrainConfig(sizes=[6, 4], activations=["relu", "tanh"]) == TrainConfig(
         sizes=(6, 4), activations=("relu", "tanh")

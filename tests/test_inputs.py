@@ -66,7 +66,8 @@ def test_caller_params_must_be_finite_floats(small, no_compiling):
     with pytest.raises(ValueError, match=r"^params\[0\]\['w'\]: expected finite values, got 1 NaN"):
         train(CONFIG, small, params=nan)
     ints = [{"w": jnp.zeros((6, 4), jnp.int32), "b": jnp.zeros(4, jnp.int32)}]
-    with pytest.raises(ValueError, match=r"^params\[0\]\[.w.\]: expected a floating dtype, got i"):
+    floating = r"^params\[0\]\[.w.\]: expected a floating dtype, got int32"
+    with pytest.raises(ValueError, match=floating):
         train(CONFIG, small, params=ints)
 
 

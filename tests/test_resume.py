@@ -13,6 +13,7 @@ from pathlib import Path
 
 import jax
 import numpy as np
+import optax
 import pytest
 
 import softjax
@@ -182,7 +183,7 @@ def test_resume_arguments_are_checked_before_compiling(small, straight, tmp_path
         train(CONFIG, small, checkpoint_every=1)
     with pytest.raises(ValueError, match="^directory: no checkpoint"):
         softjax.load_checkpoint(tmp_path)
-    factory = CONFIG.replace(optimizer=lambda lr: softjax.training.optax.adam(lr))
+    factory = CONFIG.replace(optimizer=lambda lr: optax.adam(lr))
     softjax.save_checkpoint(tmp_path, train(factory, small, stop_after=1).state, factory)
     with pytest.raises(ValueError, match=r"^config: pass config= to load_checkpoint"):
         softjax.load_checkpoint(tmp_path)
