@@ -25,13 +25,15 @@ MAX_TO_KEEP = 3
 FORMAT = 1
 
 
-def _manager(directory) -> ocp.CheckpointManager:
+def _manager(directory, *, writing: bool = False) -> ocp.CheckpointManager:
     options = ocp.CheckpointManagerOptions(
         max_to_keep=MAX_TO_KEEP,
         enable_async_checkpointing=False,
-        create=True,
-        # A save killed midway leaves orbax's temporary folder; remove it on the next open.
-        cleanup_tmp_directories=True,
+        create=writing,
+        read_only=not writing,
+        # A save killed midway leaves orbax's temporary folder; the next writer removes it
+        # (a reader must not: it could be another process's save in progress).
+        cleanup_tmp_directories=writing,
     )
     return ocp.CheckpointManager(Path(directory).absolute(), options=options)
 
@@ -75,7 +77,7 @@ def save_checkpoint(directory, state: TrainState, config: TrainConfig | None = N
         "epochs": int(np.shape(next(iter(state.history.values())))[0]),
     }
     epoch = int(np.asarray(state.epoch))
-    with _manager(directory) as manager:
+    with _manager(directory, writing=True) as manager:
         manager.save(
             epoch,
             args=ocp.args.Composite(

@@ -278,7 +278,7 @@ def make_schedule(config: TrainConfig, peak_lr, steps_per_epoch: int):
             end_value=kw.get("end_fraction", 0.0),
         )
     else:
-        boundaries = kw.get("boundaries", [config.epochs // 2])
+        boundaries = kw.get("boundaries", [config.epochs // 2] if config.epochs > 1 else [])
         shape = optax.piecewise_constant_schedule(
             1.0, {int(b) * steps_per_epoch: kw.get("factor", 0.1) for b in boundaries}
         )
