@@ -67,9 +67,13 @@ class _ProgressBar:
 
     def __call__(self, epoch, metrics):
         self.bar.update(1)
+        # With a validation split the bar shows it, not the test set one should not tune on.
+        split = "val" if "val_accuracy" in metrics else "test"
         self.bar.set_postfix(
-            loss=f"{float(metrics['train_loss']):.4f}",
-            test_acc=f"{float(metrics['test_accuracy']):.4f}",
+            {
+                "loss": f"{float(metrics['train_loss']):.4f}",
+                f"{split}_acc": f"{float(metrics[f'{split}_accuracy']):.4f}",
+            }
         )
 
     def close(self):

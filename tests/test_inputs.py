@@ -111,11 +111,12 @@ def test_half_a_validation_split_is_refused(small, no_compiling):
 # ------------------------------------------------------------------ the validation split
 
 
-def test_history_has_val_keys_exactly_when_there_is_a_validation_split(small):
+def test_history_has_val_keys_exactly_when_there_is_a_validation_split(small, capsys):
     x_val, y_val = small.x_test[:10], small.y_test[:10]
     six = (small.x_train, small.y_train, x_val, y_val, small.x_test, small.y_test)
     four = (small.x_train, small.y_train, small.x_test, small.y_test)
-    with_val = train(CONFIG, six)
+    with_val = train(CONFIG, six, progress=True)
+    assert "val_acc=" in capsys.readouterr().err  # the bar shows validation, not test
     as_dataset = train(CONFIG, small._replace(x_val=x_val, y_val=y_val))
     without = train(CONFIG, four)
     assert set(with_val.history) == set(HISTORY_KEYS + VALIDATION_KEYS)

@@ -72,6 +72,7 @@ def _python(code: str, **kwargs) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-c", script], cwd=REPO_ROOT, env=env, **kwargs)
 
 
+@pytest.mark.slow
 def test_two_epochs_saved_then_two_more_in_a_new_process_equal_four_straight(
     small, straight, tmp_path
 ):
