@@ -189,3 +189,12 @@ def test_resume_arguments_are_checked_before_compiling(small, straight, tmp_path
     with pytest.raises(ValueError, match=r"^config: pass config= to load_checkpoint"):
         softjax.load_checkpoint(tmp_path)
     assert int(softjax.load_checkpoint(tmp_path, factory).epoch) == 1
+    unrecorded = tmp_path / "no_config"
+    softjax.save_checkpoint(unrecorded, half.state)
+    with pytest.raises(ValueError, match="^config: the checkpoint records no config"):
+        softjax.load_checkpoint(unrecorded)
+    loaded = softjax.load_checkpoint(unrecorded, CONFIG)
+    for a, b in zip(jax.tree.leaves(loaded), jax.tree.leaves(half.state), strict=True):
+        assert np.array_equal(np.asarray(a), np.asarray(b), equal_nan=a.dtype.kind == "f")
+    with pytest.raises(ValueError, match="^state: expected a TrainState"):
+        softjax.save_checkpoint(unrecorded, half.params)
