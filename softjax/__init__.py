@@ -1,7 +1,8 @@
 """softjax: the lecture notes on softmax regression and neural networks as pure JAX.
 
 The pipeline, in import order: numerics → activations → losses → models → grads →
-data → training → sweeps → results → plots. See README.md for a tour.
+data → config → inputs → evaluation → training → run → checkpoint → sweeps → results →
+plots. See README.md for a tour.
 
 The modules are ``softjax.training`` and ``softjax.sweeps`` so that ``softjax.train``
 and ``softjax.sweep`` can be the functions themselves without shadowing a module.
@@ -9,6 +10,7 @@ and ``softjax.sweep`` can be the functions themselves without shadowing a module
 """
 
 from softjax.activations import ACTIVATIONS, Activation, register_activation, resolve_activation
+from softjax.checkpoint import load_checkpoint, save_checkpoint
 from softjax.data import (
     Dataset,
     load_dataset,
@@ -16,6 +18,7 @@ from softjax.data import (
     make_gaussian_classes,
     make_learn_sleep,
 )
+from softjax.evaluation import evaluate, predict, predict_proba
 from softjax.grads import (
     backprop,
     logits_grad,
@@ -36,7 +39,7 @@ from softjax.numerics import (
     softplus,
 )
 from softjax.sweeps import make_sweep, sweep
-from softjax.training import TrainConfig, TrainResult, init_params, make_train, train
+from softjax.training import TrainConfig, TrainResult, TrainState, init_params, make_train, train
 
 __version__ = "0.1.0"
 
@@ -45,6 +48,12 @@ __all__ = [
     "Dataset",
     "TrainConfig",
     "TrainResult",
+    "TrainState",
+    "evaluate",
+    "load_checkpoint",
+    "predict",
+    "predict_proba",
+    "save_checkpoint",
     "init_params",
     "load_dataset",
     "make_blobs",

@@ -381,16 +381,3 @@ def resolve_loss(spec: LossSpec, argname: str = "loss") -> BoundLoss:
     _check_kwargs(name, LOSSES[name], kwargs, argname)
     return BoundLoss(name, tuple(sorted(kwargs.items())), LOSSES[name])
 
-
-def __getattr__(attr):
-    # TRANSITION ONLY, not API: training.py, sweeping.py and experiments/ still import the
-    # retired LOSS_NAMES (the notes' five) / check_loss_name / get_loss. Delete once they
-    # use LOSSES and resolve_loss.
-    retired = {
-        "LOSS_NAMES": ("cce", "mse", "bce", "sigmoid_bce", "square"),
-        "check_loss_name": lambda name, argname="loss_name": resolve_loss(name, argname).name,
-        "get_loss": lambda name: resolve_loss(name, "loss_name").function,
-    }
-    if attr in retired:
-        return retired[attr]
-    raise AttributeError(f"module {__name__!r} has no attribute {attr!r}")

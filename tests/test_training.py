@@ -18,6 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+import softjax.run
 import softjax.training as train_module
 from softjax.data import Dataset, load_dataset, make_gaussian_classes
 from softjax.training import HISTORY_KEYS, TrainConfig, init_params, train
@@ -310,8 +311,10 @@ BAD_CONFIGS = [
     pytest.param(dict(batch_size=0), "config.batch_size", id="batch-zero"),
     pytest.param(dict(batch_size=81), "config.batch_size", id="batch-larger-than-data"),
     pytest.param(dict(epochs=0), "config.epochs", id="epochs-zero"),
-    pytest.param(dict(optimizer="sgdd"), "optimizer", id="unknown-optimizer"),
-    pytest.param(dict(optimizer_kwargs={"momentun": 0.9}), "optimizer_kwargs", id="optimizer-kw"),
+    pytest.param(dict(optimizer="sgdd"), "config.optimizer", id="unknown-optimizer"),
+    pytest.param(
+        dict(optimizer_kwargs={"momentun": 0.9}), "config.optimizer_kwargs", id="optimizer-kw"
+    ),
     pytest.param(dict(loss="xent"), "config.loss", id="unknown-loss"),
     pytest.param(dict(sizes=(6, 5, 4), activations="relux"), "activations", id="activation"),
     pytest.param(dict(sizes=(5, 4)), "data.x_train", id="D-mismatch"),
@@ -326,12 +329,14 @@ BAD_CONFIGS = [
     pytest.param(dict(shuffle="no"), "config.shuffle", id="shuffle-str"),
     pytest.param(dict(bias=1), "config.bias", id="bias-int"),
     pytest.param(dict(activations="relux"), "activations", id="activation-single-layer"),
-    pytest.param(dict(optimizer="scale_by_rprop"), "optimizer", id="scale-by-not-optimizer"),
-    pytest.param(dict(optimizer="lbfgs"), "optimizer", id="optimizer-needs-value-fn"),
-    pytest.param(dict(optimizer="ScaleByZoomLinesearchState"), "optimizer", id="optax-class"),
+    pytest.param(dict(optimizer="scale_by_rprop"), "config.optimizer", id="scale-by-not-optimizer"),
+    pytest.param(dict(optimizer="lbfgs"), "config.optimizer", id="optimizer-needs-value-fn"),
+    pytest.param(
+        dict(optimizer="ScaleByZoomLinesearchState"), "config.optimizer", id="optax-class"
+    ),
     pytest.param(
         dict(optimizer="noisy_sgd", optimizer_kwargs={"eta": 0.1, "gamma": 0.5, "seed": 0, "x": 1}),
-        "optimizer_kwargs",
+        "config.optimizer_kwargs",
         id="optimizer-kw-extra",
     ),
 ]
@@ -341,6 +346,7 @@ BAD_CONFIGS = [
 def forbid_compiling(monkeypatch):
     monkeypatch.setattr(jax, "jit", _no_compiling)
     monkeypatch.setattr(train_module, "make_train", _no_compiling)
+    monkeypatch.setattr(softjax.run, "make_epochs", _no_compiling)
 
 
 @pytest.mark.parametrize(("change", "field"), BAD_CONFIGS)

@@ -1,0 +1,183 @@
+"""The checked inputs of a run: :class:`Data` and :func:`validate`, at the public boundary.
+
+Everything a careless or hostile caller can pass wrong is caught here, in plain Python
+before anything compiles, with an error that names the argument, says what was expected
+and what came: the config's fields (:func:`softjax.config.check_config`), the data's
+shapes, dtypes and values (non-finite features or target rows, empty splits, strings), and
+a caller's params (widths, dtypes, finiteness). Code inside the compiled program trusts
+what passes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from softjax.config import TrainConfig, check_config
+from softjax.losses import BoundLoss, check_labels
+from softjax.models import check_params
+
+
+class Data(NamedTuple):
+    """The arrays ``train_fn`` needs, resident on the device; ``x_val``/``y_val`` may be
+    None (no validation split), which decides the history's keys at trace time."""
+
+    x_train: Any
+    y_train: Any
+    x_test: Any
+    y_test: Any
+    x_val: Any = None
+    y_val: Any = None
+
+
+def as_data(data) -> Data:
+    """A Dataset, a 4-tuple ``(x_train, y_train, x_test, y_test)`` or a 6-tuple
+    ``(x_train, y_train, x_val, y_val, x_test, y_test)`` as :class:`Data`."""
+    if hasattr(data, "x_train"):
+        return Data(
+            data.x_train,
+            data.y_train,
+            data.x_test,
+            data.y_test,
+            getattr(data, "x_val", None),
+            getattr(data, "y_val", None),
+        )
+    if isinstance(data, Sequence) and not isinstance(data, str) and len(data) == 4:
+        return Data(*data)
+    if isinstance(data, Sequence) and not isinstance(data, str) and len(data) == 6:
+        x_train, y_train, x_val, y_val, x_test, y_test = data
+        return Data(x_train, y_train, x_test, y_test, x_val, y_val)
+    raise ValueError(
+        "data: expected a Dataset, a 4-tuple (x_train, y_train, x_test, y_test) or a "
+        f"6-tuple (x_train, y_train, x_val, y_val, x_test, y_test), got {type(data).__name__}"
+    )
+
+
+def splits(data: Data) -> tuple[str, ...]:
+    """The evaluated splits: ``("val", "test")`` with a validation split, else ``("test",)``."""
+    return ("val", "test") if data.x_val is not None else ("test",)
+
+
+def _dtype(x, argname: str) -> np.dtype:
+    """The array's dtype, refusing strings and objects without printing the array."""
+    dtype = np.dtype(x.dtype if hasattr(x, "dtype") else np.asarray(x).dtype)
+    if dtype.kind not in "biuf":
+        raise ValueError(f"{argname}: expected a numeric array, got dtype {dtype}")
+    return dtype
+
+
+def check_finite(x, argname: str) -> None:
+    """NaN and ±inf anywhere in a float array are an error that counts them."""
+    if not np.issubdtype(_dtype(x, argname), np.floating):
+        return
+    a = np.asarray(x)
+    if not np.isfinite(a).all():
+        nan, inf = int(np.isnan(a).sum()), int(np.isinf(a).sum())
+        raise ValueError(
+            f"{argname}: expected finite values, got {nan} NaN and {inf} inf among {a.size} values"
+        )
+
+
+def check_features(x, width: int, argname: str) -> None:
+    """Features ``(N ≥ 1, width)``, numeric and finite."""
+    _dtype(x, argname)
+    shape = np.shape(x)
+    if len(shape) != 2 or shape[1] != width:
+        raise ValueError(
+            f"{argname}: expected shape (N, {width}) to match config.sizes[0], got shape {shape}"
+        )
+    if shape[0] == 0:
+        raise ValueError(f"{argname}: expected at least 1 row, got 0 (an empty split)")
+    check_finite(x, argname)
+
+
+def check_split(x, y, config: TrainConfig, loss: BoundLoss, name: str) -> None:
+    """One split's features and labels: shapes, dtypes, finite values, label range."""
+    sizes = tuple(config.sizes)
+    check_features(x, sizes[0], f"data.x_{name}")
+    _dtype(y, f"data.y_{name}")
+    check_labels(y, sizes[-1], np.shape(x)[0], loss, f"data.y_{name}")
+    check_finite(y, f"data.y_{name}")
+
+
+def check_user_params(params, config: TrainConfig, argname: str = "params") -> None:
+    """A caller's params: the config's widths and biases, float dtypes, finite values."""
+    got = check_params(params, argname)
+    if got != tuple(config.sizes):
+        raise ValueError(f"{argname}: expected layer widths {list(config.sizes)}, got {list(got)}")
+    if config.bias != all("b" in layer for layer in params):
+        raise ValueError(f"{argname}: config.bias={config.bias} but the params' biases differ")
+    for i, layer in enumerate(params):
+        for key, value in layer.items():
+            name = f"{argname}[{i}][{key!r}]"
+            if not np.issubdtype(_dtype(value, name), np.floating):
+                raise ValueError(f"{name}: expected a floating dtype, got {np.dtype(value.dtype)}")
+            check_finite(value, name)
+
+
+def validate(config: TrainConfig, data, params=None) -> Data:
+    """Checks a config against its data (and a caller's params), before compiling.
+
+    Returns:
+      The data as :class:`Data`.
+
+    Raises:
+      ValueError: naming the field or argument, what was expected and what came.
+    """
+    loss = check_config(config)
+    data = as_data(data)
+    if (data.x_val is None) != (data.y_val is None):
+        raise ValueError("data: expected both x_val and y_val, or neither")
+    for name in ("train", *splits(data)):
+        check_split(getattr(data, f"x_{name}"), getattr(data, f"y_{name}"), config, loss, name)
+    n = np.shape(data.x_train)[0]
+    if config.batch_size > n:
+        raise ValueError(
+            f"config.batch_size: expected an int in [1, {n}] (the training set size), "
+            f"got {config.batch_size!r}"
+        )
+    if params is not None:
+        check_user_params(params, config)
+    _check_optimizer_runs(config, params, n)
+    return data
+
+
+def _check_optimizer_runs(config: TrainConfig, params, n: int) -> None:
+    """Traces one optimizer step with its schedule abstractly (``jax.eval_shape``: no
+    compiling, no FLOPs).
+
+    Catches optimizers whose ``update`` needs more than ``(grads, state, params)``, such as
+    ``optax.lbfgs``, and factories or schedules that do not trace, before the real program
+    is built.
+    """
+    from softjax.config import make_schedule, optimizer_factory
+    from softjax.training import init_params, steps_per_epoch
+
+    steps = steps_per_epoch(config, n)
+    warmup = dict(config.schedule_kwargs).get("warmup_steps", 0)
+    if config.schedule == "warmup_cosine" and warmup >= steps * config.epochs:
+        raise ValueError(
+            f"config.schedule_kwargs['warmup_steps']: expected fewer than the run's "
+            f"{steps * config.epochs} steps ({config.epochs} epochs of {steps}), got {warmup}"
+        )
+
+    if params is None:
+        params = jax.eval_shape(lambda: init_params(config, jax.random.PRNGKey(0)))
+
+    def one_update(p):
+        tx = optimizer_factory(config)(make_schedule(config, jnp.float32(1.0), steps))
+        updates, _ = tx.update(p, tx.init(p), p)
+        return updates
+
+    what = "config.optimizer" if config.schedule is None else "config.schedule"
+    try:
+        jax.eval_shape(one_update, params)
+    except Exception as e:  # noqa: BLE001 - any failure here means the step won't run
+        raise ValueError(
+            f"{what}: {config.optimizer!r} with schedule {config.schedule!r} cannot be used "
+            f"as update(grads, state, params) in a training step: {type(e).__name__}: {e}"
+        ) from None

@@ -1,0 +1,223 @@
+"""``train``: the validated user call that runs :mod:`softjax.training`'s program.
+
+A run is one compiled program, called once per chunk of epochs: once for a plain run,
+every ``checkpoint_every`` epochs when checkpointing (each chunk ends in an atomic orbax
+checkpoint), and from a saved :class:`~softjax.training.TrainState` on resume. Every chunk
+shares the same compiled program (its end epoch is a traced argument), so 2 epochs, a
+save, a load in a new process and 2 more epochs are bitwise equal to 4 epochs straight.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from softjax._checks import is_int, positive_int
+from softjax.config import TrainConfig
+from softjax.inputs import Data, check_user_params
+from softjax.losses import resolve_loss
+from softjax.training import (
+    TrainState,
+    cut_history,
+    history_keys,
+    init_params,
+    make_epochs,
+    param_dtype,
+    seed_keys,
+    validate,
+)
+
+
+class TrainResult(NamedTuple):
+    """What :func:`train` returns.
+
+    Attributes:
+      params: the final params, or the last finite ones if training diverged.
+      history: ``{key: np.ndarray (epochs_completed,)}`` for each key of
+        :func:`~softjax.training.history_keys` (with a validation split, ``val_*`` too),
+        from epoch 1 (a resumed run's history includes the epochs before it).
+      diverged: whether a non-finite loss or update stopped training.
+      diverged_epoch: the 1-based epoch in which that happened, else None.
+      config: the config that ran.
+      state: the full :class:`~softjax.training.TrainState`, to save or to resume from.
+    """
+
+    params: Any
+    history: dict[str, np.ndarray]
+    diverged: bool
+    diverged_epoch: int | None
+    config: TrainConfig
+    state: TrainState | None = None
+
+
+class _ProgressBar:
+    """A tqdm bar over epochs, fed from inside the compiled program."""
+
+    def __init__(self, total: int, desc: str, *, file=None, leave: bool = True, initial=0):
+        from tqdm.auto import tqdm
+
+        self.bar = tqdm(
+            total=total, desc=desc, unit="epoch", leave=leave, file=file, initial=initial
+        )
+
+    def __call__(self, epoch, metrics):
+        self.bar.update(1)
+        # With a validation split the bar shows it, not the test set one should not tune on.
+        split = "val" if "val_accuracy" in metrics else "test"
+        self.bar.set_postfix(
+            {
+                "loss": f"{float(metrics['train_loss']):.4f}",
+                f"{split}_acc": f"{float(metrics[f'{split}_accuracy']):.4f}",
+            }
+        )
+
+    def close(self):
+        self.bar.close()
+
+
+def _check_resume(resume, config: TrainConfig, data: Data) -> None:
+    if not isinstance(resume, TrainState):
+        raise ValueError(f"resume: expected a TrainState, got {type(resume).__name__}")
+    check_user_params(resume.params, config, "resume.params")
+    epoch = int(np.asarray(resume.epoch))
+    if not 0 <= epoch <= config.epochs:
+        raise ValueError(
+            f"resume.epoch: expected an epoch in [0, config.epochs={config.epochs}], got {epoch}"
+        )
+    if not bool(np.asarray(resume.finite)):
+        raise ValueError("resume.finite: the saved run diverged; it cannot be continued")
+    if not np.array_equal(np.asarray(resume.data_key), np.asarray(seed_keys(config.seed)[1])):
+        raise ValueError(
+            f"resume.data_key: the state was trained with another seed than "
+            f"config.seed={config.seed}"
+        )
+    keys, want = sorted(resume.history), sorted(history_keys(data))
+    shapes = {np.shape(v) for v in resume.history.values()}
+    if keys != want or shapes != {(config.epochs,)}:
+        raise ValueError(
+            f"resume.history: expected keys {want} of shape ({config.epochs},) (the data's "
+            f"splits and config.epochs), got keys {keys} of shapes {sorted(shapes)}"
+        )
+
+
+def _check_run_args(config, start, stop_after, checkpoint_dir, checkpoint_every):
+    in_range = is_int(stop_after) and start < stop_after <= config.epochs
+    if stop_after is not None and not in_range:
+        raise ValueError(
+            f"stop_after: expected an epoch in [{start + 1}, config.epochs={config.epochs}], "
+            f"got {stop_after!r}"
+        )
+    if checkpoint_every is not None:
+        positive_int(checkpoint_every, "checkpoint_every")
+        if checkpoint_dir is None:
+            raise ValueError("checkpoint_every: needs checkpoint_dir= (where to save)")
+    if checkpoint_dir is None:
+        return
+    if not isinstance(checkpoint_dir, str | os.PathLike):
+        raise ValueError(f"checkpoint_dir: expected a folder path, got {checkpoint_dir!r}")
+    from softjax.checkpoint import latest_epoch
+
+    latest = latest_epoch(checkpoint_dir)
+    if latest is not None and latest > start:
+        raise ValueError(
+            f"checkpoint_dir: {os.fspath(checkpoint_dir)!r} already holds a checkpoint at "
+            f"epoch {latest}, after this run's start at epoch {start}; resume from it "
+            "(resume=softjax.load_checkpoint(dir)) or use another folder"
+        )
+
+
+def train(
+    config: TrainConfig,
+    data,
+    *,
+    params=None,
+    progress: bool = False,
+    resume: TrainState | None = None,
+    stop_after: int | None = None,
+    checkpoint_dir: str | os.PathLike | None = None,
+    checkpoint_every: int | None = None,
+) -> TrainResult:
+    """Trains ``config`` on ``data`` with one compiled program.
+
+    Args:
+      config: the run; ``config.epochs`` is its total number of epochs.
+      data: a ``softjax.data.Dataset``, ``(x_train, y_train, x_test, y_test)`` or
+        ``(x_train, y_train, x_val, y_val, x_test, y_test)``; labels are int ids (N,) or
+        target rows (N, K), as the loss takes them.
+      params: initial params instead of ``config``'s init; finite floats matching
+        ``config.sizes`` and ``config.bias``.
+      progress: show a per-epoch progress bar (tqdm).
+      resume: a :class:`~softjax.training.TrainState` (``result.state`` or
+        :func:`softjax.load_checkpoint`) to continue from its epoch up to ``config.epochs``.
+      stop_after: stop after this epoch of the run (the schedule still spans
+        ``config.epochs``), to resume later.
+      checkpoint_dir: save the state there (orbax, atomically) at the end, and every
+        ``checkpoint_every`` epochs if given.
+      checkpoint_every: epochs between checkpoints.
+
+    Returns:
+      A :class:`TrainResult`. Bitwise deterministic for a given config and seed on CPU,
+      however the run is cut into chunks and resumed.
+
+    Raises:
+      ValueError: for a bad config, data, params or run argument, before compiling.
+
+    Warns:
+      RuntimeWarning: if the loss or an update became non-finite; training stopped there
+        and the result holds the last finite params and the history up to that epoch.
+    """
+    if params is not None and resume is not None:
+        raise ValueError("params: give params (a fresh run) or resume (a saved run), not both")
+    data = validate(config, data, params)
+    if resume is not None:
+        _check_resume(resume, config, data)
+    start = 0 if resume is None else int(np.asarray(resume.epoch))
+    _check_run_args(config, start, stop_after, checkpoint_dir, checkpoint_every)
+    end = config.epochs if stop_after is None else stop_after
+
+    init_key, data_key = seed_keys(config.seed)
+    dtype = param_dtype(data.x_train)
+    lr = jnp.asarray(config.lr, dtype)
+    name = resolve_loss(config.loss).name
+    bar = _ProgressBar(end, f"{name} lr={config.lr:g}", initial=start) if progress else None
+    init_state, run_epochs = make_epochs(config, progress=bar)
+    data = jax.device_put(data)
+    try:
+        if resume is None:
+            first = init_params(config, init_key, dtype=dtype) if params is None else params
+            state = init_state(first, lr, data_key, data)
+        else:
+            state = jax.device_put(resume)
+        run = jax.jit(run_epochs)
+        epoch = start
+        while epoch < end and bool(state.finite):
+            # Chunks end on multiples of checkpoint_every, so saves land on the same epochs
+            # however often the run was resumed.
+            every = checkpoint_every or end
+            stop = min(end, epoch - epoch % every + every)
+            state = jax.block_until_ready(run(state, lr, data, jnp.int32(stop)))
+            epoch = int(state.epoch)
+            if checkpoint_dir is not None and bool(state.finite):
+                from softjax.checkpoint import save_checkpoint
+
+                save_checkpoint(checkpoint_dir, state, config)
+    finally:
+        if bar is not None:
+            bar.close()
+    finite = bool(state.finite)
+    history = {k: np.asarray(v)[: int(state.epoch)] for k, v in state.history.items()}
+    history, diverged_epoch = cut_history(history, finite)
+    if diverged_epoch is not None:
+        warnings.warn(
+            f"training diverged in epoch {diverged_epoch} of {config.epochs} (loss or update "
+            f"became non-finite at lr={config.lr:g}); stopped and returned the last finite "
+            f"params and the history of the {diverged_epoch - 1} completed epoch(s)",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+    return TrainResult(state.params, history, not finite, diverged_epoch, config, state)
