@@ -44,6 +44,8 @@ NUM_CLASSES = (3, 10)
 MARGIN_RANGE = (-10.0, 15.0)
 KEY_PROBS = (0.5, 0.9, 0.99, 0.999)
 TRUE_CLASS, WRONG_CLASS = 0, 1
+# The notes' five losses (SPEC §3), the ones this figure compares.
+COMPARED = ("cce", "mse", "bce", "sigmoid_bce", "square")
 
 
 def margin_family(margins, num_classes: int):
@@ -63,7 +65,7 @@ def margin_for_wrong_prob(p: float, num_classes: int) -> float:
 def autodiff_per_sample_grads(loss_name: str, logits, labels):
     """∂ℓ_i/∂z_i from ``jax.grad`` of the batch sum N·mean (samples are independent)."""
     n = logits.shape[0]
-    loss_fn = softjax.get_loss(loss_name)
+    loss_fn = softjax.LOSSES[loss_name]
     return jax.grad(lambda z: n * loss_fn(z, labels))(logits)
 
 
@@ -71,7 +73,7 @@ def autodiff_per_sample_grads(loss_name: str, logits, labels):
 def _norms_and_rel_diff(logits, labels) -> dict:
     """Per loss: per-sample ‖∂ℓ/∂z‖ (closed form, jax.grad) and their relative difference."""
     out = {}
-    for loss_name in softjax.LOSS_NAMES:
+    for loss_name in COMPARED:
         closed = softjax.per_sample_logits_grad(loss_name, logits, labels)
         auto = autodiff_per_sample_grads(loss_name, logits, labels)
         # The batch-mean form must agree too: logits_grad = per-sample / N.
@@ -93,10 +95,10 @@ def measure(margins, num_classes: int) -> dict:
         "margin": np.asarray(margins),
         "p_wrong": np.asarray(probs[:, WRONG_CLASS]),
         "p_true": np.asarray(probs[:, TRUE_CLASS]),
-        # In LOSS_NAMES order (jit returns dicts with sorted keys).
-        "closed_form_norm": {k: np.asarray(per_loss[k][0]) for k in softjax.LOSS_NAMES},
-        "autodiff_norm": {k: np.asarray(per_loss[k][1]) for k in softjax.LOSS_NAMES},
-        "rel_diff": {k: np.asarray(per_loss[k][2]) for k in softjax.LOSS_NAMES},
+        # In COMPARED order (jit returns dicts with sorted keys).
+        "closed_form_norm": {k: np.asarray(per_loss[k][0]) for k in COMPARED},
+        "autodiff_norm": {k: np.asarray(per_loss[k][1]) for k in COMPARED},
+        "rel_diff": {k: np.asarray(per_loss[k][2]) for k in COMPARED},
     }
 
 
@@ -170,7 +172,7 @@ def main(argv=None) -> list[Path]:
             "true_class": TRUE_CLASS,
             "wrong_class": WRONG_CLASS,
             "key_probs": list(KEY_PROBS),
-            "losses": list(softjax.LOSS_NAMES),
+            "losses": list(COMPARED),
             "dtype": "float64",
             "quick": args.quick,
         }

@@ -37,7 +37,7 @@ def test_saturation_cli_writes_json_figure_and_table(saturation_run):
     assert doc["provenance"]["config"]["num_points"] == 61
     assert set(doc["curves"]) == {"3", "10"}
     for curve in doc["curves"].values():
-        assert set(curve["closed_form_norm"]) == set(softjax.LOSS_NAMES)
+        assert set(curve["closed_form_norm"]) == set(saturation.COMPARED)
         assert len(curve["margin"]) == 61
     table = (out / "saturation_quick.md").read_text()
     assert "| MSE on softmax |" in table and "ŷ_wrong=0.999" in table
@@ -173,7 +173,7 @@ def test_layer_stats_match_autodiff():
     @jax.jit
     def autodiff_stats(params):
         """Weight-gradient norms and mean |∂ℓ_i/∂Z_l| from jax.grad, in one compiled call."""
-        grads = jax.grad(lambda p: softjax.get_loss("cce")(softjax.mlp_apply(p, x, "tanh"), y))
+        grads = jax.grad(lambda p: softjax.LOSSES["cce"](softjax.mlp_apply(p, x, "tanh"), y))
         norms = jnp.stack([jnp.linalg.norm(g["w"]) for g in grads(params)])
 
         def summed_loss_from_shifts(shifts):
@@ -182,7 +182,7 @@ def test_layer_stats_match_autodiff():
             for i, (p, shift) in enumerate(zip(params, shifts, strict=True)):
                 z = a @ p["w"] + p["b"] + shift
                 a = jnp.tanh(z) if i < len(params) - 1 else z
-            return softjax.get_loss("cce")(a, y) * x.shape[0]
+            return softjax.LOSSES["cce"](a, y) * x.shape[0]
 
         zs, _ = softjax.mlp_forward(params, x, "tanh")
         deltas = jax.grad(summed_loss_from_shifts)([jnp.zeros_like(z) for z in zs])
