@@ -380,4 +380,3 @@ def resolve_loss(spec: LossSpec, argname: str = "loss") -> BoundLoss:
         raise ValueError(f"{argname}: unknown loss {name!r}; expected one of {list(LOSSES)}")
     _check_kwargs(name, LOSSES[name], kwargs, argname)
     return BoundLoss(name, tuple(sorted(kwargs.items())), LOSSES[name])
-
