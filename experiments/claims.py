@@ -108,8 +108,6 @@ class Run:
       full_batch: the batch is the whole training set (its size comes from the data).
       init: ``"homework"`` starts from :func:`measures.homework_mlp_init` instead of
         ``config.init``.
-      decay: ``(epochs, factor)``: the last ``epochs`` run at ``lr × factor`` (a step
-        decay by a second ``train`` call from the first one's params, fresh optimizer).
       quick: the config changes of a ``--quick`` run.
     """
 
@@ -119,19 +117,10 @@ class Run:
     seeds: str = "all"
     full_batch: bool = False
     init: str | None = None
-    decay: tuple[int, float] | None = None
     quick: Mapping[str, Any] = dataclasses.field(default_factory=dict)
 
     def for_quick(self) -> Run:
         return dataclasses.replace(self, config=self.config.replace(**self.quick))
-
-    def decay_epochs(self) -> int:
-        return min(self.decay[0], self.config.epochs - 1) if self.decay else 0
-
-    @property
-    def stages(self) -> int:
-        """``train`` calls per seed."""
-        return 2 if self.decay else 1
 
 
 @dataclasses.dataclass(frozen=True)
@@ -195,13 +184,22 @@ HW_MLP = Run("hw_mlp", _HW_MLP, "mnist", seeds="mlp", quick={"epochs": 1, "sizes
 HW_MLP_HOMEWORK_INIT = dataclasses.replace(
     HW_MLP, name="hw_mlp_homework_init", data="mnist_file", seeds="one", init="homework"
 )
+# Item 6's lr falls tenfold for the last 3 epochs: a step schedule inside the one program
+# (the Adam state carries on across the step).
 TUNED_SOFTMAX = Run(
     "tuned_softmax",
-    TrainConfig(sizes=(784, 10), optimizer="adam", lr=1e-3, batch_size=100, epochs=13),
+    TrainConfig(
+        sizes=(784, 10),
+        optimizer="adam",
+        lr=1e-3,
+        schedule="step",
+        schedule_kwargs={"boundaries": [10], "factor": 0.1},
+        batch_size=100,
+        epochs=13,
+    ),
     data="mnist",
     seeds="mnist",
-    decay=(3, 0.1),
-    quick={"epochs": 2},
+    quick={"epochs": 2, "schedule_kwargs": {"boundaries": [1], "factor": 0.1}},
 )
 TUNED_MLP = Run(
     "tuned_mlp",
@@ -211,13 +209,14 @@ TUNED_MLP = Run(
         init="he_normal",
         optimizer="adam",
         lr=1e-3,
+        schedule="step",
+        schedule_kwargs={"boundaries": [8], "factor": 0.1},
         batch_size=128,
         epochs=11,
     ),
     data="mnist",
     seeds="mlp",
-    decay=(3, 0.1),
-    quick={"epochs": 2},
+    quick={"epochs": 2, "schedule_kwargs": {"boundaries": [1], "factor": 0.1}},
 )
 LEARN_SLEEP = Run(
     "learn_sleep",
@@ -378,18 +377,20 @@ def describe(run: Run, data_text: str = "", train_size: int | None = None) -> st
     else:
         init = f"init {c.init}" + (f" ×{c.init_scale:g}" if c.init_scale != 1 else "")
     optimizer = _OPTIMIZERS.get(c.optimizer, c.optimizer)
-    decay_epochs = run.decay_epochs()
-    if decay_epochs:
+    boundaries = c.schedule_kwargs.get("boundaries") if c.schedule == "step" else None
+    if boundaries:
+        # One boundary in the table's runs: "lr a for n epochs, then lr b for m epochs".
+        (b,), factor = boundaries, c.schedule_kwargs.get("factor", 0.1)
         lr = (
-            f"{optimizer} lr {c.lr:g} for {_epochs(c.epochs - decay_epochs)}, then lr "
-            f"{c.lr * run.decay[1]:g} for {_epochs(decay_epochs)}"
+            f"{optimizer} lr {c.lr:g} for {_epochs(b)}, then lr {c.lr * factor:g} for "
+            f"{_epochs(c.epochs - b)} (a step schedule)"
         )
     else:
         lr = f"{optimizer} lr {c.lr:g}"
     batch = f"full batch ({train_size})" if run.full_batch else f"batch {c.batch_size}"
     order = "shuffled" if c.shuffle else "in order"
     parts = [model, init, c.loss.upper().replace("_", " "), lr, batch, order]
-    if not decay_epochs:
+    if not boundaries:
         parts.append(_epochs(c.epochs))
     if data_text:
         parts.append(data_text)

@@ -57,8 +57,8 @@ NOTES = (
     "changes in-order SGD's result slightly, so both are shown.",
     'Item 5 "exact" starts from the homework\'s own numpy initial weights '
     "(np.random.seed(0)); the seeded rows use softjax's keys with the same distribution.",
-    "Item 6 decays the learning rate tenfold for its last epochs by a second `train` call "
-    "started from the first call's params (a fresh Adam state).",
+    "Item 6 decays the learning rate tenfold for its last epochs with a step schedule "
+    "(`TrainConfig(schedule='step')`) inside the one training program.",
 )
 
 
@@ -80,7 +80,7 @@ def plan(quick: bool) -> dict[str, claims_table.Run]:
 
 def total_runs(runs: dict[str, claims_table.Run], seeds: dict[str, tuple[int, ...]]) -> int:
     """``train`` calls in all: one per seed and stage of each run."""
-    return sum(len(seeds[run.seeds]) * run.stages for run in runs.values())
+    return sum(len(seeds[run.seeds]) for run in runs.values())
 
 
 def _dataset(run: claims_table.Run, seed: int, mnist: dict):
@@ -92,8 +92,8 @@ def _dataset(run: claims_table.Run, seed: int, mnist: dict):
 
 
 def train_run(run: claims_table.Run, seeds, mnist: dict, bar) -> measures.Trained:
-    """``run`` once per seed (two ``train`` calls each with a step decay), each a step of
-    the outer bar; ``train``'s own per-epoch bar shows progress inside a long run."""
+    """``run`` once per seed, each a step of the outer bar; ``train``'s own per-epoch bar
+    shows progress inside a long run."""
     results, datasets = [], []
     for seed in seeds:
         bar.set_postfix_str(f"{run.name} seed {seed}")
@@ -102,17 +102,9 @@ def train_run(run: claims_table.Run, seeds, mnist: dict, bar) -> measures.Traine
         if run.full_batch:
             config = config.replace(batch_size=len(data.y_train))
         params = measures.homework_mlp_init(config.sizes[1]) if run.init == "homework" else None
-        if run.decay:
-            decay_epochs = run.decay_epochs()
-            first = train(config.replace(epochs=config.epochs - decay_epochs), data, progress=True)
-            # A different seed gives the second stage fresh minibatch orders.
-            config = config.replace(
-                epochs=decay_epochs, lr=config.lr * run.decay[1], seed=seed + 1000
-            )
-            params = first.params
         results.append(train(config, data, params=params, progress=True))
         datasets.append(data)
-        bar.update(run.stages)
+        bar.update(1)
     return measures.Trained(results, datasets, tuple(seeds), run.seeds == "one")
 
 
@@ -240,7 +232,6 @@ def run(args) -> dict:
         "source": args.source,
         "seeds": {k: list(v) for k, v in seeds.items()},
         "runs": {name: run_.config.to_dict() for name, run_ in runs.items()},
-        "decay": {name: r.decay for name, r in runs.items() if r.decay},
         "quick_train_size": QUICK_TRAIN_SIZE if quick else None,
     }
     return {

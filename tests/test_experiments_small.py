@@ -239,7 +239,7 @@ def test_claim_setting_text_is_written_from_the_config():
     tuned = claims.describe(claims.TUNED_MLP, "MNIST")
     assert tuned == (
         "784-256-256-10 relu, init he_normal, CCE, Adam lr 0.001 for 8 epochs, then lr "
-        "0.0001 for 3 epochs, batch 128, shuffled, MNIST"
+        "0.0001 for 3 epochs (a step schedule), batch 128, shuffled, MNIST"
     )
     blobs = claims.describe(claims.BLOBS, "blobs", train_size=240)
     assert "full batch (240), in order, 40 epochs" in blobs and "init uniform01" in blobs
@@ -296,11 +296,11 @@ def test_reproduce_counts_its_runs():
 
     full = reproduce.total_runs(reproduce.plan(False), reproduce.seed_sets(False))
     # blobs 5, seed-001 MNIST 5, homework softmax 2 orders, homework MLP 1 + 5,
-    # tuned softmax and MLP 5 seeds x 2 stages each, learn/sleep 5.
-    assert full == 5 + 5 + 2 + 6 + 20 + 5
-    assert reproduce.total_runs(reproduce.plan(True), reproduce.seed_sets(True)) == 13
+    # tuned softmax and MLP 5 seeds each (a step schedule: one run), learn/sleep 5.
+    assert full == 5 + 5 + 2 + 6 + 10 + 5
+    assert reproduce.total_runs(reproduce.plan(True), reproduce.seed_sets(True)) == 11
     fewer = reproduce.total_runs(reproduce.plan(False), reproduce.seed_sets(False, mlp_seeds=2))
-    assert fewer == full - 3 - 2 * 3
+    assert fewer == full - 3 - 3
 
 
 def test_toy_rows_reproduce_the_notes():
