@@ -52,8 +52,8 @@ LOSSES = ("cce", "mse", "bce", "sigmoid_bce", "square")
 MODELS = {"softmax_regression": (784, 10), "mlp": (784, 128, 10)}
 MODES = {
     "full": {"train_subset": None, "epochs": 10, "seeds": 3, "lrs": [0.01, 0.03, 0.1, 0.3, 1.0]},
-    "quick": {"train_subset": 5000, "epochs": 2, "seeds": 2, "lrs": [0.1, 0.5]},
-    "smoke": {"train_subset": 1000, "epochs": 1, "seeds": 2, "lrs": [0.1, 0.5]},
+    "quick": {"train_subset": 5000, "epochs": 2, "seeds": 2, "lrs": [0.03, 0.3]},
+    "smoke": {"train_subset": 1000, "epochs": 1, "seeds": 2, "lrs": [0.03, 0.3]},
 }
 BATCH_SIZE = 64
 
@@ -77,7 +77,7 @@ def base_config(sizes, epochs: int) -> TrainConfig:
     )  # fmt: skip
 
 
-def train_models(data, mode: dict, losses=LOSSES) -> tuple[dict, dict]:
+def train_models(data, mode: dict, losses=LOSSES, models=tuple(MODELS)) -> tuple[dict, dict]:
     """Per model: one ``sweep`` over losses × lrs × seeds; keeps the chosen lr's params.
 
     Returns ``(selection, params)``: ``selection[model]`` is ``select_best``'s list (lr
@@ -85,7 +85,8 @@ def train_models(data, mode: dict, losses=LOSSES) -> tuple[dict, dict]:
     """
     selection, params = {}, {}
     seeds = list(range(mode["seeds"]))
-    for model, sizes in MODELS.items():
+    for model in models:
+        sizes = MODELS[model]
         records = sweep(
             base_config(sizes, mode["epochs"]), data, losses=list(losses), lrs=mode["lrs"],
             seeds=seeds, return_params=True, progress=False,
@@ -147,6 +148,7 @@ def parse_args(argv=None):
     size.add_argument("--smoke", action="store_true", help="test-sized")
     parser.add_argument("--redraw", action="store_true", help="only redraw from existing JSON")
     parser.add_argument("--losses", nargs="+", choices=LOSSES, default=list(LOSSES))
+    parser.add_argument("--models", nargs="+", choices=tuple(MODELS), default=list(MODELS))
     parser.add_argument("--out", type=Path, default=None, help="output folder (results/)")
     parser.add_argument("--source", choices=("tfds", "idx"), default="tfds")
     parser.add_argument("--data-dir", default=None, help="default: $SOFTJAX_DATA_DIR")
@@ -164,7 +166,7 @@ def main(argv=None) -> list[Path]:
         return draw_figures(plots, results_path, out_dir)
     config = {
         "mode": mode_name, **mode, "losses": args.losses,
-        "models": {k: list(v) for k, v in MODELS.items()}, "batch_size": BATCH_SIZE,
+        "models": {k: list(MODELS[k]) for k in args.models}, "batch_size": BATCH_SIZE,
         "optimizer": "sgd", "init": "lecun_normal", "num_bins": metrics.NUM_BINS,
         "selection": "final val_accuracy (softjax.sweeps.stats.select_best)",
         "source": args.source,
@@ -174,7 +176,7 @@ def main(argv=None) -> list[Path]:
     if mode["train_subset"]:
         n = mode["train_subset"]
         data = data._replace(x_train=data.x_train[:n], y_train=data.y_train[:n])
-    selection, params = train_models(data, mode, args.losses)
+    selection, params = train_models(data, mode, args.losses, args.models)
     npz_path = results_path.with_suffix(".npz")
     out_dir.mkdir(parents=True, exist_ok=True)
     tmp = npz_path.with_name(npz_path.stem + ".tmp.npz")

@@ -56,23 +56,23 @@ def test_bin_edges_are_right_closed_and_zero_goes_first():
 @pytest.mark.slow
 def test_cli_smoke_stores_params_and_redraws(tmp_path, shared_data_dir):
     args = ["--smoke", "--source", "idx", "--data-dir", str(shared_data_dir)]
-    args += ["--losses", "cce", "sigmoid_bce", "--out", str(tmp_path)]
+    args += ["--losses", "cce", "sigmoid_bce", "square", "--out", str(tmp_path)]
     written = calibration.main(args)
     names = {p.name for p in written}
     assert names == {"calibration_smoke_reliability.png", "calibration_smoke.md"}
     doc = read_json(tmp_path / "calibration_smoke.json")
-    assert doc["provenance"]["config"]["losses"] == ["cce", "sigmoid_bce"]
+    assert doc["provenance"]["config"]["losses"] == ["cce", "sigmoid_bce", "square"]
     # The calibration is a function of the stored params: recomputing it agrees.
     data = load_dataset("mnist", source="idx", data_dir=shared_data_dir)
     again = calibration.calibrate(tmp_path / doc["params_file"], data.x_test, data.y_test)
     for model, per_loss in doc["calibration"].items():
-        assert set(per_loss) == {"cce", "sigmoid_bce"}
+        assert set(per_loss) <= {"cce", "sigmoid_bce", "square"} and "cce" in per_loss
         for loss, rep in per_loss.items():
             assert len(rep["ece"]) == calibration.MODES["smoke"]["seeds"]
             np.testing.assert_allclose(rep["ece"], again[model][loss]["ece"], rtol=1e-6)
             assert all(0 <= e <= 1 for e in rep["ece"])
     text = (tmp_path / "calibration_smoke.md").read_text()
-    assert "Guo" in text and "no verdict" in text
+    assert "Guo" in text and "no verdict" in text and "e/(e + K − 1) = 23.2%" in text
     before = (tmp_path / "calibration_smoke.json").read_bytes()
     for p in written:
         p.unlink()
