@@ -199,8 +199,8 @@ def summary_markdown(doc: dict, source: str) -> str:
             "minibatches of 10): with sigmoid, the top hidden layer is quickly pushed to 0 "
             "and slowly desaturates (around epoch 100 of 20k updates each). Our sigmoid net's "
             f"top layer (mean of its activations over seeds) {reading}: **{verdict}**. "
-            f"Our epoch is {n_train} / {cfg['batch_size']} updates, and our nets and data are "
-            "smaller than theirs.",
+            f"Our epoch is {n_train} / {cfg['batch_size']} updates, our lr {cfg['lr']} is fixed "
+            "(theirs was chosen on validation), and our nets and data are smaller than theirs.",
         ]
     if cfg["mode"] != "full":
         lines.append(f"\nThis is a `--{cfg['mode']}` run: it proves the pipeline, no verdict.")
