@@ -37,6 +37,7 @@ def test_cli_smoke_writes_json_and_figures(smoke_run):
     assert np.all((sig > 0) & (sig < 1))
     text = (out / "glorot_smoke.md").read_text()
     assert "Glorot and Y. Bengio" in text and "no verdict" in text
+    assert "starting with layer 1" in text
 
 
 @pytest.mark.slow

@@ -27,6 +27,8 @@ NAMES = {"cce": "cross-entropy (CCE)", "mse": "quadratic cost (MSE on softmax)"}
 # The summary's reading of the top sigmoid layer: "at 0" below this seed-mean activation,
 # "recovered" once it climbs back above RECOVERED after its minimum.
 SATURATED_AT_ZERO, RECOVERED = 0.1, 0.2
+# A tanh layer's saturation "begins" at the first epoch its saturated share passes this.
+TANH_ONSET = 0.05
 
 
 def _draw_surface(doc, path: Path) -> Path:
@@ -201,6 +203,24 @@ def summary_markdown(doc: dict, source: str) -> str:
             f"top layer (mean of its activations over seeds) {reading}: **{verdict}**. "
             f"Our epoch is {n_train} / {cfg['batch_size']} updates, our lr {cfg['lr']} is fixed "
             "(theirs was chosen on validation), and our nets and data are smaller than theirs.",
+        ]
+    if "tanh" in doc["activations"]:
+        sat = _seed_mean(doc["activations"]["tanh"], "saturated")  # (epochs + 1, layers)
+        first = [int(np.argmax(sat[:, layer] > TANH_ONSET)) if np.any(sat[:, layer] > TANH_ONSET)
+                 else None for layer in range(sat.shape[1])]  # fmt: skip
+        most = int(np.argmax(sat[-1])) + 1
+        verdict = "agrees" if most == 1 else "differs"
+        if cfg["mode"] != "full":
+            verdict = "no verdict at this size"
+        lines += [
+            "",
+            "Glorot & Bengio (§3.1, Fig. 3): with tanh, saturation occurs sequentially, "
+            "starting with layer 1 and propagating up. Our tanh net's saturated share "
+            "(|a| within 2% of 1) at the end, by layer: "
+            + ", ".join(f"{100 * v:.1f}%" for v in sat[-1])
+            + f"; first epoch above {100 * TANH_ONSET:.0f}%, by layer: "
+            + ", ".join("never" if e is None else str(e) for e in first)
+            + f". The most saturated layer is layer {most}: **{verdict}**.",
         ]
     if cfg["mode"] != "full":
         lines.append(f"\nThis is a `--{cfg['mode']}` run: it proves the pipeline, no verdict.")
