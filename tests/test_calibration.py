@@ -53,6 +53,15 @@ def test_bin_edges_are_right_closed_and_zero_goes_first():
     assert np.isfinite(float(metrics.negative_log_likelihood(eye, jnp.asarray([1, 2, 0]))))
 
 
+def test_metrics_name_a_bad_argument():
+    with pytest.raises(ValueError, match="probs"):
+        metrics.expected_calibration_error(jnp.ones(3), jnp.zeros(3, int))
+    with pytest.raises(ValueError, match="labels"):
+        metrics.negative_log_likelihood(jnp.ones((3, 2)) / 2, jnp.zeros(4, int))
+    with pytest.raises(ValueError, match="num_bins"):
+        metrics.reliability_bins(jnp.ones((3, 2)) / 2, jnp.zeros(3, int), num_bins=0)
+
+
 @pytest.mark.slow
 def test_cli_smoke_stores_params_and_redraws(tmp_path, shared_data_dir):
     args = ["--smoke", "--source", "idx", "--data-dir", str(shared_data_dir)]
