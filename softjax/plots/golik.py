@@ -11,6 +11,7 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.ticker import MaxNLocator
 
 from softjax.plots._lit import compare, final_test, pct
 from softjax.results import atomic_save_figure, atomic_write_text, read_json
@@ -42,6 +43,7 @@ def draw(results_path, out_dir) -> list[Path]:
                 ax.plot(epochs, mean, marker="o", color=color, label=f"{arm} (lr {row['lr']})")
                 ax.fill_between(epochs, mean - ci, mean + ci, color=color, alpha=0.2)
             ax.axvline(switch + 0.5, color="grey", ls="--", lw=1)
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
             ax.set_title(f"{model}, init scale {scale:g}", fontsize=10)
             ax.set_xlabel("epoch (dashed: CCE → MSE switch)")
             ax.set_ylabel("test accuracy (%)")
