@@ -19,6 +19,7 @@ FAMILIES = ("cce", "plain", "rescaled")
 SLIGHT = 0.01
 """The largest CCE lead (as a fraction) still read as the paper's "slight edge"."""
 COLORS = {"cce": "tab:blue", "plain": "tab:purple", "rescaled": "tab:green"}
+LEGEND = {"cce": "CCE", "plain": "square k=1 M=1", "rescaled": "square k=15 M=30"}
 
 
 def _by_family(rows) -> dict:
@@ -43,7 +44,7 @@ def draw(results_path, out_dir) -> list[Path]:
                 color=COLORS[fam],
                 yerr=[100 * (v["ci95"] or 0) for v in s],
                 capsize=3,
-                label=fam,
+                label=LEGEND[fam],
             )
     means = [
         100 * r["final_test_accuracy"]
