@@ -8,7 +8,7 @@ good an optimum as cross-entropy, and that squared error used for a few epochs A
 cross-entropy pre-training improves the result slightly.
 
 Our setting. MNIST (55,000 train, the last 5,000 training images as validation, 10,000
-test); softmax regression (784-10) and a sigmoid MLP (784-128-10), LeCun-normal init
+test); softmax regression (784-10) and a sigmoid MLP (784-100-10), LeCun-normal init
 times an init scale, 1 and a saturating one (100 for softmax regression, 10 for the MLP,
 where most samples start saturated); plain SGD, batch 64. Three arms, each a vmapped
 program over lrs × init scales × seeds that share minibatches:
@@ -27,7 +27,7 @@ t-interval).
 
 Run::
 
-    python -m experiments.golik            # full: E = 12, k = 8, 5 seeds; ≈ 6 min on 2 cores
+    python -m experiments.golik            # full: E = 12, k = 8, 5 seeds; ≈ 12 min (estimate)
     python -m experiments.golik --quick    # ≤ 2 min, results/scratch/golik_quick.*
     python -m experiments.golik --redraw   # figure and summary from the JSON only
 """
@@ -49,7 +49,7 @@ from softjax.training import TrainConfig, cut_history, make_epochs, param_dtype,
 STEM = "golik"
 SATURATING = {"softmax_regression": 100.0, "mlp": 10.0}
 LR_GRIDS = {"cce": [0.01, 0.1, 0.5], "mse": [0.1, 0.5, 2.0]}
-BATCH_SIZE, HIDDEN, DATA_SEED = 64, 128, 0
+BATCH_SIZE, HIDDEN, DATA_SEED = 64, 100, 0
 SIZES = {
     "full": dict(train_subset=None, epochs=12, switch=8, seeds=[0, 1, 2, 3, 4], lr_index=None),
     "quick": dict(train_subset=10_000, epochs=4, switch=2, seeds=[0, 1, 2], lr_index=None),

@@ -9,16 +9,16 @@ edge on computer vision tasks"; square loss is less sensitive to the random init
 many classes they rescale it, ℓ = (1/K)[k (z_y − M)² + Σ_{c≠y} z_c²] (their §4): k = M = 1
 for ≤ 10-ish classes, and e.g. k = 15, M = 30 for their ~1000-class tasks.
 
-(a) MLPs on MNIST and Fashion-MNIST: 784-256-10 ReLU, LeCun-normal init, SGD with
+(a) MLPs on MNIST and Fashion-MNIST: 784-128-10 ReLU, LeCun-normal init, SGD with
 momentum 0.9, batch 128, 20 epochs (full size); CCE vs square loss (k = M = 1, their
 normalisation: ``square_rescaled``), each over its OWN lr grid (the square loss's gradient
 (2/K)(z − y) has another scale than CCE's), 3 seeds, lr chosen on the validation split
 (the last 5,000 training images), test accuracy at that lr only.
 
 (b) The class count: :func:`softjax.data.make_many_classes` (seeded, drawn with
-``jax.random`` on the device), K ∈ {10, 20, 50, 100, 200} classes of 250 samples each in
+``jax.random`` on the device), K ∈ {10, 20, 50, 100, 200} classes of 200 samples each in
 64 dimensions (two Gaussian clusters per class, centres ≈ 4 from the origin), an MLP
-64-256-K, the same optimiser;
+64-128-K, the same optimiser, 15 epochs;
 CCE vs square loss with k = M = 1 vs square loss with k = 15, M = 30; the square
 losses' lr grids are scaled by K/10 (their gradient carries 1/K). The summary names
 the smallest K at which the rescaled loss beats the plain one with disjoint 95%
@@ -26,7 +26,7 @@ intervals.
 
 Run::
 
-    python -m experiments.hui_belkin            # full: ≈ 20 min on 2 cores
+    python -m experiments.hui_belkin            # full: ≈ 16 min on 2 cores (estimate)
     python -m experiments.hui_belkin --quick    # ≤ 2 min, results/scratch/hui_belkin_quick.*
     python -m experiments.hui_belkin --redraw   # figures and summary from the JSON only
 """
@@ -57,8 +57,8 @@ SEEDS = (0, 1, 2)
 BATCH_SIZE = 128
 DIM, CLUSTERS, SEP, SYNTH_SEED = 64, 2, 4.0, 2021
 SIZES = {
-    "full": dict(datasets=["mnist", "fashion_mnist"], train_subset=None, epochs=20, hidden=256,
-                 ks=[10, 20, 50, 100, 200], per_class=250, synth_epochs=20,
+    "full": dict(datasets=["mnist", "fashion_mnist"], train_subset=None, epochs=20, hidden=128,
+                 ks=[10, 20, 50, 100, 200], per_class=200, synth_epochs=15,
                  lr_index=None),
     "quick": dict(datasets=["mnist", "fashion_mnist"], train_subset=5000, epochs=3, hidden=64,
                   ks=[10, 200], per_class=60, synth_epochs=5, lr_index=None),
