@@ -78,7 +78,7 @@ def best_rows(records, lrs, keys=CURVE_KEYS) -> list[dict]:
                     "ci95": (c["ci95"].get(k) or [None])[-1],
                 }
         rows.append(
-            {**entry, "curves": curves, "final": final, "n_diverged_cells": summary["n_diverged"]}
+            {**entry, "curves": curves, "final": final, "n_diverged_runs": summary["n_diverged"]}
         )
     return rows
 
