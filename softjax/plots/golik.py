@@ -133,6 +133,10 @@ def write_summary(results_path, out_dir) -> Path:
             else "(we do not reproduce it)."
         ),
         "",
+        "Caveat: the CCE→MSE arm picks its MSE-phase lr on validation, one tuning choice "
+        "that CCE continued does not get; its paired gain is measured against CCE at CCE's "
+        "own chosen lr, with the same first k epochs.",
+        "",
         f"Wall time {doc.get('wall_s', 0):.0f} s; git {doc['provenance'].get('git_commit')}.",
     ]
     path = Path(out_dir) / (Path(results_path).stem + ".md")
