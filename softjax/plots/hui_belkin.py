@@ -138,7 +138,7 @@ def write_summary(results_path, out_dir) -> Path:
         fam = _by_family(rows)
         if "cce" in fam and "plain" in fam:
             sign = compare(final_test(fam["plain"]), final_test(fam["cce"]))
-            word = {1: "beats", -1: "trails", 0: "matches (overlapping intervals)"}[sign]
+            word = {1: "beats", -1: "trails", 0: "is not separable from"}[sign]
             gap = fam["plain"]["final_test_accuracy"] - fam["cce"]["final_test_accuracy"]
             agree = "agrees" if sign >= 0 or gap >= -SLIGHT else "disagrees"
             verdicts.append(f"{name}: square loss {word} CCE by {100 * gap:+.2f} pp ({agree})")
