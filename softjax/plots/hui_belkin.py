@@ -141,7 +141,7 @@ def write_summary(results_path, out_dir) -> Path:
             word = {1: "beats", -1: "trails", 0: "is not separable from"}[sign]
             gap = fam["plain"]["final_test_accuracy"] - fam["cce"]["final_test_accuracy"]
             agree = "agrees" if sign >= 0 or gap >= -SLIGHT else "disagrees"
-            verdicts.append(f"{name}: square loss {word} CCE by {100 * gap:+.2f} pp ({agree})")
+            verdicts.append(f"{name}: square loss {word} CCE ({100 * gap:+.2f} pp; {agree})")
     lines += [
         "",
         "; ".join(verdicts) + f". The paper reports comparable accuracy with CE slightly "
