@@ -96,9 +96,11 @@ def answer(results: dict) -> str:
             if n in rows and compare(final_test(rows[n]), final_test(rows["CCE"])) < 0
         ]
         if wins:
-            verdict_text = f"yes: {' and '.join(wins)} beat CCE"
+            verdict_text = f"yes: {' and '.join(wins)} beat{'s' if len(wins) == 1 else ''} CCE"
         elif losses:
-            verdict_text = f"no: {' and '.join(losses)} lose to CCE"
+            verdict_text = (
+                f"no: {' and '.join(losses)} lose{'s' if len(losses) == 1 else ''} to CCE"
+            )
         else:
             verdict_text = "not separably: the intervals overlap"
         parts.append(f"{model} at η = {100 * float(rate):.0f}%: {verdict_text}")
