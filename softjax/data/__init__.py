@@ -47,6 +47,7 @@ from softjax.data.idx import (
     _reorder,
     _resolve_data_dir,
 )
+from softjax.data.noise import corrupt_train_labels, symmetric_noise
 from softjax.data.synthetic import (
     BLOB_CENTRES,
     LEARN_WEIGHT,
@@ -57,6 +58,7 @@ from softjax.data.synthetic import (
     make_blobs,
     make_gaussian_classes,
     make_learn_sleep,
+    make_many_classes,
 )
 from softjax.data.tfds import DEFAULT_TFDS_DIR, TFDS_DIR_ENV, _load_with_tfds, _resolve_cache_dir
 
@@ -82,6 +84,9 @@ __all__ = [
     "make_blobs",
     "make_gaussian_classes",
     "make_learn_sleep",
+    "make_many_classes",
+    "corrupt_train_labels",
+    "symmetric_noise",
 ]
 
 

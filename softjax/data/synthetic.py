@@ -140,3 +140,45 @@ def make_gaussian_classes(
     labels = jnp.arange(n) % num_classes
     points = means[labels] + jax.random.normal(noise_key, (n, dim))
     return _train_test_split(split_key, points, labels, validation)
+
+
+def make_many_classes(
+    key: jax.Array,
+    n: int,
+    dim: int,
+    num_classes: int,
+    *,
+    clusters: int = 2,
+    sep: float = 3.0,
+    validation: int = 0,
+) -> Dataset:
+    """Balanced classes for the class-count question (Hui & Belkin 2021, §4), drawn on
+    the default device with ``jax.random``.
+
+    Each class is a mixture of ``clusters`` unit-variance Gaussians whose centres are
+    i.i.d. N(0, (sep²/dim)·I), so every centre lies about ``sep`` from the origin and the
+    classes are not linearly separable (a hidden layer helps). With ``dim`` fixed, more
+    classes crowd the same space, so the problem gets harder as ``num_classes`` grows,
+    as it does from CIFAR-10 to ImageNet.
+
+    Args:
+        key: a ``jax.random`` key; the same key and sizes give the same data.
+        n: total examples before the 80/20 train/test split; labels are ``arange(n) % K``.
+        dim: feature dimension.
+        num_classes: K ≥ 2.
+        clusters: Gaussian components per class.
+        sep: typical distance of a centre from the origin.
+        validation: training rows held out as ``x_val``/``y_val`` (the last ones).
+
+    Returns:
+        A `Dataset` with float32 features (N, dim) and int32 labels in [0, K).
+    """
+    for value, argname in ((n, "n"), (dim, "dim"), (clusters, "clusters")):
+        positive_int(value, argname)
+    positive_int(num_classes, "num_classes", minimum=2)
+    centre_key, pick_key, noise_key, split_key = jax.random.split(_typed_key(key), 4)
+    centres = jax.random.normal(centre_key, (num_classes, clusters, dim)) * (sep / dim**0.5)
+    labels = jnp.arange(n) % num_classes
+    component = jax.random.randint(pick_key, (n,), 0, clusters)
+    points = centres[labels, component] + jax.random.normal(noise_key, (n, dim))
+    return _train_test_split(split_key, points, labels, validation)

@@ -1,0 +1,181 @@
+"""Experiment: cross-entropy first, then squared error (Golik, Doetsch & Ney 2013).
+
+The paper. Golik, Doetsch & Ney, "Cross-Entropy vs. Squared Error Training: a
+Theoretical and Experimental Comparison" (Interspeech 2013), train hybrid NN-HMM
+acoustic models (sigmoid MLPs with a softmax output) for speech recognition. They report
+that squared error (on the softmax outputs) trained from a random init does not reach as
+good an optimum as cross-entropy, and that squared error used for a few epochs AFTER
+cross-entropy pre-training improves the result slightly.
+
+Our setting. MNIST (55,000 train, the last 5,000 training images as validation, 10,000
+test); softmax regression (784-10) and a sigmoid MLP (784-100-10), LeCun-normal init
+times an init scale, 1 and a saturating one (100 for softmax regression, 10 for the MLP,
+where most samples start saturated); plain SGD, batch 64. Three arms, each a vmapped
+program over lrs × init scales × seeds that share minibatches:
+
+* ``cce``: CCE for all E epochs (CCE continued);
+* ``mse``: MSE on the softmax from the start (random init);
+* ``cce→mse``: CCE for the first k epochs at CCE's chosen lr, then MSE to epoch E.
+
+All three are one compiled program, ``make_two_phase``: CCE epochs up to a traced switch
+epoch, then MSE epochs (``softjax.make_epochs``' ``run_epochs`` with another loss on the
+same ``TrainState``: same optimizer state, same epoch counter, same batches). The arms
+are the switch at E, 0 and k. CCE's lr is chosen on validation first, then each arm's
+MSE lr; test accuracy is read at the chosen lrs only. Because ``cce`` and ``cce→mse``
+share their first k epochs exactly, their per-seed difference is paired (a paired
+t-interval).
+
+Run::
+
+    python -m experiments.golik            # full: E = 12, k = 8, 5 seeds; ≈ 12 min (estimate)
+    python -m experiments.golik --quick    # ≤ 2 min, results/scratch/golik_quick.*
+    python -m experiments.golik --redraw   # figure and summary from the JSON only
+"""
+
+from __future__ import annotations
+
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from experiments import _lit
+from softjax.plots import golik as plots
+from softjax.sweeps.core import data_key, init_key, init_stack
+from softjax.sweeps.stats import t_quantile_975
+from softjax.training import TrainConfig, cut_history, make_epochs, param_dtype, validate
+
+STEM = "golik"
+SATURATING = {"softmax_regression": 100.0, "mlp": 10.0}
+LR_GRIDS = {"cce": [0.01, 0.1, 0.5], "mse": [0.1, 0.5, 2.0]}
+BATCH_SIZE, HIDDEN, DATA_SEED = 64, 100, 0
+SIZES = {
+    "full": dict(train_subset=None, epochs=12, switch=8, seeds=[0, 1, 2, 3, 4], lr_index=None),
+    "quick": dict(train_subset=10_000, epochs=4, switch=2, seeds=[0, 1, 2], lr_index=None),
+    "smoke": dict(train_subset=1000, epochs=2, switch=1, seeds=[0, 1, 2], lr_index=1),
+}
+
+
+def model_config(model: str, epochs: int) -> TrainConfig:
+    sizes = (784, 10) if model == "softmax_regression" else (784, HIDDEN, 10)
+    return TrainConfig(
+        sizes=sizes, activations="sigmoid", batch_size=BATCH_SIZE, epochs=epochs, loss="cce"
+    )
+
+
+def make_two_phase(first: TrainConfig, second: TrainConfig, *, compiler_options=None):
+    """``jit(vmap(fn))``, ``fn(params, lr1, lr2, switch, data_key, data)``: ``first``'s
+    loss for epochs [0, switch), ``second``'s for [switch, first.epochs), on one state.
+
+    ``params``, ``lr1`` and ``lr2`` carry the model axis; ``switch`` (a traced int, so one
+    compile serves every arm), ``data_key`` and ``data`` are shared. Both configs must
+    differ in their loss only (the optimizer state passes from one phase to the next).
+    ``compiler_options`` go to ``jax.jit`` (tests compile tiny programs faster).
+    """
+    if first.replace(loss=second.loss) != second:
+        raise ValueError("second: expected first's config with another loss only")
+    init, run_first = make_epochs(first, skip_after_divergence=False)
+    _, run_second = make_epochs(second, skip_after_divergence=False)
+
+    def fn(params, lr1, lr2, switch, key, data):
+        state = run_first(init(params, lr1, key, data), lr1, data, switch)
+        state = run_second(state, lr2, data, first.epochs)
+        return state.history, state.finite
+
+    vmapped = jax.vmap(fn, in_axes=(0, 0, 0, None, None, None))
+    return jax.jit(vmapped, compiler_options=compiler_options)
+
+
+def _arm(program, config, data, arm, switch, scales, lr1s, lr2s, seeds) -> list[dict]:
+    """One call: models = zip(scales, lr1s, lr2s) × seeds. Records as the sweeps write them."""
+    points = [(s, a, b, seed) for s, a, b in zip(scales, lr1s, lr2s, strict=True) for seed in seeds]
+    keys = jnp.stack([init_key(p[3]) for p in points])
+    dtype = param_dtype(data.x_train)
+    params = init_stack(config, keys, jnp.asarray([p[0] for p in points], dtype), dtype)
+    lr1 = jnp.asarray([p[1] for p in points], dtype)
+    lr2 = jnp.asarray([p[2] for p in points], dtype)
+    history, finite = jax.device_get(
+        program(params, lr1, lr2, jnp.int32(switch), data_key(DATA_SEED), tuple(data))
+    )
+    records = []
+    for i, (scale, a, b, seed) in enumerate(points):
+        row, diverged_epoch = cut_history({k: v[i] for k, v in history.items()}, bool(finite[i]))
+        records.append({
+            "loss": arm, "loss_spec": arm, "init_scale": scale, "seed": seed,
+            "lr": b if arm != "cce" else a, "lr_cce": a if arm != "mse" else None,
+            "data_seed": DATA_SEED, "diverged": not bool(finite[i]),
+            "diverged_epoch": diverged_epoch,
+            "history": {k: np.asarray(v).tolist() for k, v in row.items()},
+        })  # fmt: skip
+    return records
+
+
+def _paired(a: list[dict], b: list[dict]) -> dict | None:
+    """Mean and 95% t-interval of the per-seed final test accuracy a − b."""
+    fa = {r["seed"]: r["history"]["test_accuracy"][-1] for r in a if not r["diverged"]}
+    fb = {r["seed"]: r["history"]["test_accuracy"][-1] for r in b if not r["diverged"]}
+    d = np.array([fa[s] - fb[s] for s in sorted(set(fa) & set(fb))])
+    if len(d) < 2:
+        return None
+    ci = t_quantile_975(len(d) - 1) * d.std(ddof=1) / np.sqrt(len(d))
+    return {"mean": float(d.mean()), "ci95": float(ci), "n": len(d)}
+
+
+def run_model(model: str, data, size: dict) -> dict:
+    config = model_config(model, size["epochs"])
+    validate(config, data)
+    program = make_two_phase(config, config.replace(loss="mse"))
+    grids = {
+        k: v if size["lr_index"] is None else [v[size["lr_index"]]] for k, v in LR_GRIDS.items()
+    }
+    scales = [1.0, SATURATING[model]]
+    e, k, seeds = size["epochs"], size["switch"], size["seeds"]
+    # CCE over its grid at both scales (switch = E: the MSE phase is empty).
+    pairs = [(s, lr) for s in scales for lr in grids["cce"]]
+    cce = _arm(
+        program, config, data, "cce", e, *zip(*pairs, strict=True), [lr for _, lr in pairs], seeds
+    )
+    best_cce = {r["init_scale"]: r["lr"] for r in _lit.best_rows(cce, None)}
+    pairs = [(s, lr) for s in scales for lr in grids["mse"]]
+    lr1s = [best_cce[s] or grids["cce"][0] for s, _ in pairs]
+    mse = _arm(program, config, data, "mse", 0, [s for s, _ in pairs], lr1s,
+               [lr for _, lr in pairs], seeds)  # fmt: skip
+    switched = _arm(program, config, data, "cce→mse", k, [s for s, _ in pairs], lr1s,
+                    [lr for _, lr in pairs], seeds)  # fmt: skip
+    rows = _lit.best_rows(cce + mse + switched, None)
+    paired = {}
+    for scale in scales:
+        sw = _lit.find(rows, "cce→mse", scale)
+        if sw is None or sw["lr"] is None:
+            continue
+        mine = [r for r in switched if r["init_scale"] == scale and r["lr"] == sw["lr"]]
+        base = [r for r in cce if r["init_scale"] == scale and r["lr"] == best_cce[scale]]
+        paired[str(scale)] = _paired(mine, base)
+    return {"rows": rows, "paired_switch_minus_cce": paired, "best_cce_lr": best_cce,
+            "init_scales": scales}  # fmt: skip
+
+
+def main(argv=None):
+    args = _lit.parse_args(__doc__, argv)
+    size = SIZES[args.mode]
+    out_dir, path = _lit.results_path(args, STEM)
+
+    def _run():
+        start = time.perf_counter()
+        data = _lit.load("mnist", args, size["train_subset"])
+        results = {}
+        for model in SATURATING:
+            results[model] = run_model(model, data, size)
+            print(model, [(r["loss"], r["init_scale"], r["lr"], r["final_test_accuracy"])
+                          for r in results[model]["rows"]], flush=True)  # fmt: skip
+        config = dict(size, lr_grids=LR_GRIDS, saturating_scales=SATURATING, hidden=HIDDEN,
+                      activations="sigmoid", batch_size=BATCH_SIZE, optimizer="sgd",
+                      data_seed=DATA_SEED, dataset="mnist", mode=args.mode)  # fmt: skip
+        _lit.write(path, config, size["seeds"], {"results": results}, start)
+
+    return _lit.finish(args, plots, path, out_dir, _run)
+
+
+if __name__ == "__main__":
+    main()

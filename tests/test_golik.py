@@ -1,0 +1,104 @@
+"""The CE-then-squared-error experiment (Golik, Doetsch & Ney 2013): its two-phase
+program, its verdicts, and its CLI."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from experiments import golik
+from softjax.data import make_gaussian_classes
+from softjax.plots import golik as plots
+from softjax.results import read_json
+from softjax.sweeps.core import init_key, init_stack
+from softjax.training import TrainConfig, make_train
+from tests.helpers import FAST_COMPILE, jit_fast
+
+
+@pytest.fixture(scope="module")
+def setup():
+    data = make_gaussian_classes(jax.random.PRNGKey(0), n=240, dim=4, num_classes=3, validation=32)
+    config = TrainConfig(sizes=(4, 8, 3), activations="sigmoid", batch_size=16, epochs=2)
+    program = golik.make_two_phase(
+        config, config.replace(loss="mse"), compiler_options=FAST_COMPILE
+    )
+    keys = jnp.stack([init_key(0), init_key(1)])
+    params = init_stack(config, keys, jnp.ones(2))
+    return data, config, program, params
+
+
+def _single(config, params, lr, data, i):
+    one = jax.tree.map(lambda a: a[i], params)
+    _, history, _ = jit_fast(make_train(config))(
+        one, lr, golik.data_key(golik.DATA_SEED), tuple(data)
+    )
+    return history
+
+
+@pytest.mark.parametrize("switch,loss,lr", [(2, "cce", 0.5), (0, "mse", 2.0)])
+def test_the_switch_at_either_end_is_a_one_loss_run(setup, switch, loss, lr):
+    data, config, program, params = setup
+    lrs1, lrs2 = jnp.full(2, 0.5), jnp.full(2, 2.0)
+    history, finite = program(params, lrs1, lrs2, jnp.int32(switch), golik.data_key(0), tuple(data))
+    assert bool(np.all(finite))
+    for i in range(2):
+        expected = _single(config.replace(loss=loss), params, lr, data, i)
+        for key in ("train_loss", "test_accuracy", "val_accuracy"):
+            np.testing.assert_allclose(history[key][i], expected[key], rtol=2e-5, atol=1e-6)
+
+
+def test_the_switch_continues_the_cce_run(setup):
+    data, config, program, params = setup
+    args = (jnp.full(2, 0.5), jnp.full(2, 2.0))
+    switched, _ = program(params, *args, jnp.int32(1), golik.data_key(0), tuple(data))
+    cce, _ = program(params, *args, jnp.int32(2), golik.data_key(0), tuple(data))
+    # Epoch 1 is CCE in both; from epoch 2 the loss (and its value) is MSE's.
+    np.testing.assert_array_equal(switched["test_accuracy"][:, 0], cce["test_accuracy"][:, 0])
+    assert not np.allclose(switched["train_loss"][:, 1:], cce["train_loss"][:, 1:])
+
+
+def test_configs_differing_beyond_the_loss_are_refused(setup):
+    _, config, _, _ = setup
+    with pytest.raises(ValueError, match="second"):
+        golik.make_two_phase(config, config.replace(loss="mse", lr=0.3))
+
+
+def test_claims_are_read_from_the_numbers():
+    def row(arm, m):
+        return {"loss": arm, "init_scale": 1.0, "final_test_accuracy": m,
+                "final_test_accuracy_ci95": 0.002}  # fmt: skip
+
+    res = {
+        "init_scales": [1.0],
+        "rows": [row("cce", 0.90), row("mse", 0.80), row("cce→mse", 0.905)],
+        "paired_switch_minus_cce": {"1.0": {"mean": 0.004, "ci95": 0.001, "n": 5}},
+    }
+    claims = plots._claims("mlp", res)
+    assert "MSE from random init falls short of CCE" in claims[0]
+    assert "switching to MSE helps" in claims[1] and "+0.40 ± 0.10 pp" in claims[1]
+    res["paired_switch_minus_cce"]["1.0"] = {"mean": 0.0005, "ci95": 0.001, "n": 5}
+    assert "no separable difference" in plots._claims("mlp", res)[1]
+
+
+@pytest.mark.slow
+def test_cli_smoke_writes_json_figure_summary_and_redraws(shared_data_dir, tmp_path):
+    argv = ["--smoke", "--data-dir", str(shared_data_dir), "--out", str(tmp_path)]
+    written = golik.main(argv)
+    assert {p.name for p in written} == {"golik_smoke.png", "golik_smoke.md"}
+    doc = read_json(tmp_path / "golik_smoke.json")
+    for model, res in doc["results"].items():
+        assert res["init_scales"] == [1.0, golik.SATURATING[model]]
+        assert {(r["loss"], r["init_scale"]) for r in res["rows"]} == {
+            (arm, s) for arm in ("cce", "mse", "cce→mse") for s in res["init_scales"]
+        }
+        for r in res["rows"]:
+            assert len(r["curves"]["test_accuracy"]["mean"]) == 2
+    text = (tmp_path / "golik_smoke.md").read_text()
+    assert "Golik, Doetsch & Ney" in text and "Claim 1" in text and "Claim 2" in text
+    for p in written:
+        p.unlink()
+    redrawn = golik.main([*argv, "--redraw"])
+    assert all(p.exists() and p.stat().st_size > 0 for p in redrawn)
+    assert (tmp_path / "golik_smoke.md").read_text() == text

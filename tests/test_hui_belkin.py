@@ -1,0 +1,74 @@
+"""The square-loss experiment (Hui & Belkin 2021): the many-class generator, the
+rescaling verdict, and the CLI."""
+
+from __future__ import annotations
+
+import jax
+import numpy as np
+import pytest
+
+from experiments import hui_belkin
+from softjax.data import make_many_classes
+from softjax.plots import hui_belkin as plots
+from softjax.results import read_json
+
+
+def test_many_classes_is_seeded_balanced_and_split():
+    a = make_many_classes(jax.random.PRNGKey(0), 600, 8, 30, validation=60)
+    b = make_many_classes(jax.random.PRNGKey(0), 600, 8, 30, validation=60)
+    c = make_many_classes(jax.random.PRNGKey(1), 600, 8, 30, validation=60)
+    for x, y in zip(a, b, strict=True):
+        np.testing.assert_array_equal(x, y)
+    assert not np.array_equal(a.x_train, c.x_train)
+    assert (len(a.x_train), len(a.x_val), len(a.x_test)) == (420, 60, 120)
+    assert a.x_train.dtype == np.float32 and a.y_train.dtype == np.int32
+    labels = np.concatenate([a.y_train, a.y_val, a.y_test])
+    np.testing.assert_array_equal(np.bincount(labels), np.full(30, 20))
+
+
+def test_many_classes_refuses_bad_sizes_naming_them():
+    for kwargs, name in (({"num_classes": 1}, "num_classes"), ({"dim": 0}, "dim")):
+        args = {"n": 100, "dim": 4, "num_classes": 5} | kwargs
+        with pytest.raises(ValueError, match=name):
+            make_many_classes(jax.random.PRNGKey(0), **args)
+
+
+def _synthetic(gaps):
+    """K → rows with plain square loss at 0.5 and rescaled at 0.5 + gap (ci 0.01)."""
+
+    def row(family, m):
+        return {"family": family, "loss_spec": "x", "final_test_accuracy": m,
+                "final_test_accuracy_ci95": 0.01}  # fmt: skip
+
+    return {str(k): [row("plain", 0.5), row("rescaled", 0.5 + g)] for k, g in gaps.items()}
+
+
+def test_rescaling_onset_is_the_first_k_from_which_it_always_wins():
+    assert (
+        plots.rescaling_onset(_synthetic({10: 0.0, 20: 0.05, 50: 0.0, 100: 0.1, 200: 0.2})) == 100
+    )
+    assert plots.rescaling_onset(_synthetic({10: 0.05, 200: 0.2})) == 10
+    assert plots.rescaling_onset(_synthetic({10: 0.0, 200: -0.1})) is None
+
+
+@pytest.mark.slow
+def test_cli_smoke_writes_json_figure_summary_and_redraws(shared_data_dir, tmp_path):
+    argv = ["--smoke", "--data-dir", str(shared_data_dir), "--out", str(tmp_path)]
+    written = hui_belkin.main(argv)
+    assert {p.name for p in written} == {"hui_belkin_smoke.png", "hui_belkin_smoke.md"}
+    doc = read_json(tmp_path / "hui_belkin_smoke.json")
+    assert {r["family"] for r in doc["real"]["mnist"]} == {"cce", "plain"}
+    assert set(doc["synthetic"]) == {"10", "20"}
+    for k, rows in doc["synthetic"].items():
+        fam = {r["family"]: r for r in rows}
+        assert set(fam) == {"cce", "plain", "rescaled"}
+        # The square losses' lr grid scales with K/10; CCE's does not.
+        assert fam["plain"]["lrs"] == [hui_belkin.LR_GRIDS["plain"][1] * int(k) / 10]
+        assert fam["cce"]["lrs"] == [hui_belkin.LR_GRIDS["cce"][1]]
+    text = (tmp_path / "hui_belkin_smoke.md").read_text()
+    assert "Hui & Belkin" in text and "rescaling" in text
+    for p in written:
+        p.unlink()
+    redrawn = hui_belkin.main([*argv, "--redraw"])
+    assert all(p.exists() and p.stat().st_size > 0 for p in redrawn)
+    assert (tmp_path / "hui_belkin_smoke.md").read_text() == text

@@ -1,0 +1,121 @@
+"""Symmetric label noise (softjax.data.noise) and the label-noise experiment's CLI.
+
+The corruption must flip exactly round(η·N) training labels, never to the true class,
+the same way for the same key, and never touch validation or test labels.
+"""
+
+from __future__ import annotations
+
+import jax
+import numpy as np
+import pytest
+
+from experiments import label_noise
+from softjax.data import Dataset, corrupt_train_labels, make_gaussian_classes, symmetric_noise
+from softjax.plots import label_noise as plots
+from softjax.results import read_json
+
+
+@pytest.fixture(scope="module")
+def data():
+    return make_gaussian_classes(jax.random.PRNGKey(0), n=1003, dim=4, num_classes=7, validation=97)
+
+
+@pytest.mark.parametrize("rate", [0.0, 0.2, 0.4, 0.6, 0.333])
+def test_corruption_flips_exactly_the_fraction_never_to_the_true_class(data, rate):
+    noisy, flipped = corrupt_train_labels(jax.random.PRNGKey(3), data, rate, num_classes=7)
+    n = len(data.y_train)
+    assert flipped.sum() == round(rate * n)
+    changed = noisy.y_train != data.y_train
+    np.testing.assert_array_equal(changed, flipped)  # a flipped label never lands on itself
+    assert noisy.y_train.dtype == np.int32 and noisy.y_train.min() >= 0
+    assert noisy.y_train.max() < 7
+    # Validation and test are the very same arrays, untouched.
+    for split in ("x_train", "x_val", "y_val", "x_test", "y_test"):
+        assert getattr(noisy, split) is getattr(data, split)
+
+
+def test_corruption_is_deterministic_per_key_and_spreads_over_other_classes(data):
+    a, fa = corrupt_train_labels(jax.random.PRNGKey(5), data, 0.4)
+    b, fb = corrupt_train_labels(jax.random.PRNGKey(5), data, 0.4)
+    c, _ = corrupt_train_labels(jax.random.PRNGKey(6), data, 0.4)
+    np.testing.assert_array_equal(a.y_train, b.y_train)
+    np.testing.assert_array_equal(fa, fb)
+    assert not np.array_equal(a.y_train, c.y_train)
+    # Uniform over the K − 1 other classes: every shift 1..K−1 occurs.
+    y = np.arange(7000) % 7
+    noisy, flipped = symmetric_noise(jax.random.PRNGKey(1), y, 0.6, 7)
+    shifts = (noisy[flipped] - y[flipped]) % 7
+    counts = np.bincount(shifts, minlength=7)
+    assert counts[0] == 0 and counts[1:].min() > 0.8 * counts[1:].mean()
+
+
+@pytest.mark.parametrize("rate", [-0.1, 1.0, "0.2", None])
+def test_bad_rate_is_refused_naming_it(data, rate):
+    with pytest.raises(ValueError, match="rate"):
+        corrupt_train_labels(jax.random.PRNGKey(0), data, rate)
+
+
+def test_bad_labels_and_data_are_refused():
+    with pytest.raises(ValueError, match="labels"):
+        symmetric_noise(jax.random.PRNGKey(0), np.array([0, 3]), 0.5, 3)
+    with pytest.raises(ValueError, match="data"):
+        corrupt_train_labels(jax.random.PRNGKey(0), (np.zeros((2, 1)), np.zeros(2)), 0.5)
+    with pytest.raises(ValueError, match="num_classes"):
+        symmetric_noise(jax.random.PRNGKey(0), np.array([0, 0]), 0.5, 1)
+    assert isinstance(Dataset, type)
+
+
+def _doc(means):
+    """A hand-made results document: CCE, MSE, MAE test accuracy at η = 0 and 0.6."""
+
+    def row(loss, m):
+        return {"loss": loss, "loss_spec": loss, "lr": 0.1, "final_test_accuracy": m,
+                "final_test_accuracy_ci95": 0.01, "memorisation": {}}  # fmt: skip
+
+    per_rate = {
+        str(rate): {
+            "n_flipped": 0,
+            "rows": [row(l, m) for l, m in zip(("cce", "mse", "mae"), ms, strict=True)],
+        }
+        for rate, ms in means.items()
+    }
+    return {"mlp": per_rate}
+
+
+def test_answer_is_read_from_the_numbers():
+    win = _doc({0.0: (0.98, 0.98, 0.97), 0.6: (0.70, 0.75, 0.90)})
+    assert plots.answer(win).startswith("mlp at η = 60%: yes: MSE (softmax) and MAE (softmax)")
+    tie = _doc({0.0: (0.98, 0.98, 0.97), 0.6: (0.80, 0.805, 0.79)})
+    assert "not separably" in plots.answer(tie)
+    lose = _doc({0.0: (0.98, 0.98, 0.97), 0.6: (0.80, 0.70, 0.60)})
+    assert "no: MSE (softmax) and MAE (softmax) lose to CCE" in plots.answer(lose)
+
+
+@pytest.mark.slow
+def test_cli_smoke_writes_json_figure_summary_and_redraws(shared_data_dir, tmp_path):
+    argv = ["--smoke", "--data-dir", str(shared_data_dir), "--out", str(tmp_path)]
+    written = label_noise.main(argv)
+    assert {p.name for p in written} == {"label_noise_smoke.png", "label_noise_smoke.md"}
+    doc = read_json(tmp_path / "label_noise_smoke.json")
+    assert doc["provenance"]["config"]["mode"] == "smoke"
+    for per_rate in doc["results"].values():
+        for rate, entry in per_rate.items():
+            assert entry["n_flipped"] == round(float(rate) * 1000)
+            assert {r["loss"] for r in entry["rows"]} == set(label_noise.LOSSES)
+            for r in entry["rows"]:
+                mem = r["memorisation"]
+                assert 0 <= mem["train_acc_noisy_labels"]["mean"] <= 1
+                assert ("memorised" in mem) == (float(rate) > 0)
+    text = (tmp_path / "label_noise_smoke.md").read_text()
+    assert "Ghosh, Kumar & Sastry" in text and "Zhang & Sabuncu" in text
+    for p in written:
+        p.unlink()
+    redrawn = label_noise.main([*argv, "--redraw"])
+    assert all(p.exists() and p.stat().st_size > 0 for p in redrawn)
+    assert (tmp_path / "label_noise_smoke.md").read_text() == text
+
+
+def test_redraw_without_results_says_so(tmp_path):
+    with pytest.raises(SystemExit, match="no results"):
+        label_noise.main(["--smoke", "--redraw", "--out", str(tmp_path)])
