@@ -28,8 +28,6 @@ Run::
 
 from __future__ import annotations
 
-import argparse
-import sys
 import time
 from pathlib import Path
 
@@ -37,13 +35,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from experiments._cli import draw_figures, require_results
+from experiments import _cli
 from softjax import metrics
 from softjax.data import load_dataset
 from softjax.evaluation import model_activations
 from softjax.models import forward
 from softjax.plots import calibration as plots
-from softjax.results import provenance, results_dir, write_json
+from softjax.results import atomic_save_npz
 from softjax.sweeps import select_best, summarize, sweep
 from softjax.training import TrainConfig
 
@@ -141,29 +139,18 @@ def calibrate(npz_path: Path, x_test, y_test) -> dict:
     return out
 
 
-def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    size = parser.add_mutually_exclusive_group()
-    size.add_argument("--quick", action="store_true", help="5,000 rows, 2 lrs, 2 epochs")
-    size.add_argument("--smoke", action="store_true", help="test-sized")
-    parser.add_argument("--redraw", action="store_true", help="only redraw from existing JSON")
+def _extra_args(parser) -> None:
     parser.add_argument("--losses", nargs="+", choices=LOSSES, default=list(LOSSES))
     parser.add_argument("--models", nargs="+", choices=tuple(MODELS), default=list(MODELS))
-    parser.add_argument("--out", type=Path, default=None, help="output folder (results/)")
-    parser.add_argument("--source", choices=("tfds", "idx"), default="tfds")
-    parser.add_argument("--data-dir", default=None, help="default: $SOFTJAX_DATA_DIR")
-    return parser.parse_args(argv)
 
 
 def main(argv=None) -> list[Path]:
-    args = parse_args(argv)
-    mode_name = "smoke" if args.smoke else "quick" if args.quick else "full"
+    args = _cli.parse_args(__doc__, argv, _extra_args)
+    mode_name = args.mode
     mode = MODES[mode_name]
-    out_dir = Path(args.out) if args.out is not None else results_dir(scratch=mode_name != "full")
-    results_path = out_dir / f"{STEMS[mode_name]}.json"
+    out_dir, results_path = _cli.results_path(args, STEMS["full"])
     if args.redraw:
-        require_results(results_path)
-        return draw_figures(plots, results_path, out_dir)
+        return _cli.finish(args, plots, results_path, out_dir, None)
     config = {
         "mode": mode_name, **mode, "losses": args.losses,
         "models": {k: list(MODELS[k]) for k in args.models}, "batch_size": BATCH_SIZE,
@@ -178,21 +165,14 @@ def main(argv=None) -> list[Path]:
         data = data._replace(x_train=data.x_train[:n], y_train=data.y_train[:n])
     selection, params = train_models(data, mode, args.losses, args.models)
     npz_path = results_path.with_suffix(".npz")
-    out_dir.mkdir(parents=True, exist_ok=True)
-    tmp = npz_path.with_name(npz_path.stem + ".tmp.npz")
-    np.savez(tmp, **params)
-    tmp.replace(npz_path)  # atomic, like write_json
+    atomic_save_npz(npz_path, **params)
     doc = {
         "selection": selection,
         "params_file": npz_path.name,
         "calibration": calibrate(npz_path, jnp.asarray(data.x_test), jnp.asarray(data.y_test)),
-        "wall_s": time.perf_counter() - start,
     }
-    doc = {"provenance": provenance(config, seeds=list(range(mode["seeds"])), argv=sys.argv),
-           **doc}  # fmt: skip
-    write_json(results_path, doc)
-    print(f"wrote {results_path} and {npz_path.name} in {doc['wall_s']:.1f} s")
-    return draw_figures(plots, results_path, out_dir)
+    _cli.write(results_path, config, range(mode["seeds"]), doc, start)
+    return _cli.draw_figures(plots, results_path, out_dir)
 
 
 if __name__ == "__main__":

@@ -33,8 +33,6 @@ Run::
 
 from __future__ import annotations
 
-import argparse
-import sys
 import time
 from pathlib import Path
 
@@ -44,12 +42,11 @@ import numpy as np
 from jax import lax
 
 import softjax
-from experiments._cli import draw_figures, require_results
+from experiments import _cli
 from softjax.activations import resolve_activations
 from softjax.data import load_dataset, make_blobs
 from softjax.models import forward
 from softjax.plots import glorot as plots
-from softjax.results import provenance, results_dir, write_json
 from softjax.training import TrainConfig, init_params, make_epochs, seed_keys, validate
 
 STEMS = {"full": "glorot", "quick": "glorot_quick", "smoke": "glorot_smoke"}
@@ -165,27 +162,13 @@ def activation_run(activation: str, data, mode: dict, seeds: list[int]) -> dict:
     }
 
 
-def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    size = parser.add_mutually_exclusive_group()
-    size.add_argument("--quick", action="store_true", help="5 × 64, 5,000 rows, 3 epochs")
-    size.add_argument("--smoke", action="store_true", help="test-sized")
-    parser.add_argument("--redraw", action="store_true", help="only redraw from existing JSON")
-    parser.add_argument("--out", type=Path, default=None, help="output folder (results/)")
-    parser.add_argument("--source", choices=("tfds", "idx"), default="tfds")
-    parser.add_argument("--data-dir", default=None, help="default: $SOFTJAX_DATA_DIR")
-    return parser.parse_args(argv)
-
-
 def main(argv=None) -> list[Path]:
-    args = parse_args(argv)
-    mode_name = "smoke" if args.smoke else "quick" if args.quick else "full"
+    args = _cli.parse_args(__doc__, argv)
+    mode_name = args.mode
     mode = MODES[mode_name]
-    out_dir = Path(args.out) if args.out is not None else results_dir(scratch=mode_name != "full")
-    results_path = out_dir / f"{STEMS[mode_name]}.json"
+    out_dir, results_path = _cli.results_path(args, STEMS["full"])
     if args.redraw:
-        require_results(results_path)
-        return draw_figures(plots, results_path, out_dir)
+        return _cli.finish(args, plots, results_path, out_dir, None)
     seeds = list(range(mode["seeds"]))
     config = {
         "mode": mode_name, **mode, "surface_losses": list(SURFACE_LOSSES),
@@ -201,11 +184,8 @@ def main(argv=None) -> list[Path]:
         n = mode["train_subset"]
         data = data._replace(x_train=data.x_train[:n], y_train=data.y_train[:n])
     doc["activations"] = {a: activation_run(a, data, mode, seeds) for a in ACTIVATIONS}
-    doc["wall_s"] = time.perf_counter() - start
-    doc = {"provenance": provenance(config, seeds=seeds, argv=sys.argv), **doc}
-    write_json(results_path, doc)
-    print(f"wrote {results_path} in {doc['wall_s']:.1f} s")
-    return draw_figures(plots, results_path, out_dir)
+    _cli.write(results_path, config, seeds, doc, start)
+    return _cli.draw_figures(plots, results_path, out_dir)
 
 
 if __name__ == "__main__":

@@ -40,7 +40,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from experiments import _lit
+from experiments import _cli, _lit
 from softjax.plots import golik as plots
 from softjax.sweeps.core import data_key, init_key, init_stack
 from softjax.sweeps.stats import t_quantile_975
@@ -157,9 +157,9 @@ def run_model(model: str, data, size: dict) -> dict:
 
 
 def main(argv=None):
-    args = _lit.parse_args(__doc__, argv)
+    args = _cli.parse_args(__doc__, argv)
     size = SIZES[args.mode]
-    out_dir, path = _lit.results_path(args, STEM)
+    out_dir, path = _cli.results_path(args, STEM)
 
     def _run():
         start = time.perf_counter()
@@ -172,9 +172,9 @@ def main(argv=None):
         config = dict(size, lr_grids=LR_GRIDS, saturating_scales=SATURATING, hidden=HIDDEN,
                       activations="sigmoid", batch_size=BATCH_SIZE, optimizer="sgd",
                       data_seed=DATA_SEED, dataset="mnist", mode=args.mode)  # fmt: skip
-        _lit.write(path, config, size["seeds"], {"results": results}, start)
+        _cli.write(path, config, size["seeds"], {"results": results}, start)
 
-    return _lit.finish(args, plots, path, out_dir, _run)
+    return _cli.finish(args, plots, path, out_dir, _run)
 
 
 if __name__ == "__main__":

@@ -37,7 +37,7 @@ import time
 
 import jax
 
-from experiments import _lit
+from experiments import _cli, _lit
 from softjax.data import make_many_classes
 from softjax.plots import hui_belkin as plots
 from softjax.sweeps import sweep
@@ -129,9 +129,9 @@ def run(args, size) -> dict:
 
 
 def main(argv=None):
-    args = _lit.parse_args(__doc__, argv)
+    args = _cli.parse_args(__doc__, argv)
     size = SIZES[args.mode]
-    out_dir, path = _lit.results_path(args, STEM)
+    out_dir, path = _cli.results_path(args, STEM)
 
     def _run():
         start = time.perf_counter()
@@ -153,9 +153,9 @@ def main(argv=None):
             ),
             mode=args.mode,
         )
-        _lit.write(path, config, SEEDS, run(args, size), start)
+        _cli.write(path, config, SEEDS, run(args, size), start)
 
-    return _lit.finish(args, plots, path, out_dir, _run)
+    return _cli.finish(args, plots, path, out_dir, _run)
 
 
 if __name__ == "__main__":

@@ -37,7 +37,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from experiments import _lit
+from experiments import _cli, _lit
 from softjax.data import corrupt_train_labels
 from softjax.models import mlp_apply
 from softjax.plots import label_noise as plots
@@ -141,9 +141,9 @@ def run(args, size: dict) -> dict:
 
 
 def main(argv=None):
-    args = _lit.parse_args(__doc__, argv)
+    args = _cli.parse_args(__doc__, argv)
     size = SIZES[args.mode]
-    out_dir, path = _lit.results_path(args, STEM)
+    out_dir, path = _cli.results_path(args, STEM)
 
     def _run():
         start = time.perf_counter()
@@ -158,9 +158,9 @@ def main(argv=None):
             validation="clean, last 5000 training images",
             mode=args.mode,
         )
-        _lit.write(path, config, SEEDS, {"results": run(args, size)}, start)
+        _cli.write(path, config, SEEDS, {"results": run(args, size)}, start)
 
-    return _lit.finish(args, plots, path, out_dir, _run)
+    return _cli.finish(args, plots, path, out_dir, _run)
 
 
 if __name__ == "__main__":

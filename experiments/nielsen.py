@@ -34,8 +34,6 @@ Run::
 
 from __future__ import annotations
 
-import argparse
-import sys
 import time
 from pathlib import Path
 
@@ -45,10 +43,9 @@ import numpy as np
 from jax import lax
 
 import softjax
-from experiments._cli import draw_figures, require_results
+from experiments import _cli
 from softjax.data import load_dataset
 from softjax.plots import nielsen as plots
-from softjax.results import provenance, results_dir, write_json
 from softjax.training import TrainConfig, make_train, seed_keys, validate
 
 RESULTS_STEM, QUICK_RESULTS_STEM, SMOKE_RESULTS_STEM = "nielsen", "nielsen_quick", "nielsen_smoke"
@@ -204,28 +201,13 @@ def run_mnist(data, epochs: int, seeds: list[int]) -> dict:
     return out
 
 
-def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    size = parser.add_mutually_exclusive_group()
-    size.add_argument("--quick", action="store_true", help="5,000 rows, 3 epochs, 3 seeds")
-    size.add_argument("--smoke", action="store_true", help="test-sized: 1,000 rows, 1 epoch")
-    parser.add_argument("--redraw", action="store_true", help="only redraw from existing JSON")
-    parser.add_argument("--out", type=Path, default=None, help="output folder (results/)")
-    parser.add_argument("--source", choices=("tfds", "idx"), default="tfds")
-    parser.add_argument("--data-dir", default=None, help="default: $SOFTJAX_DATA_DIR")
-    return parser.parse_args(argv)
-
-
 def main(argv=None) -> list[Path]:
-    args = parse_args(argv)
-    mode_name = "smoke" if args.smoke else "quick" if args.quick else "full"
+    args = _cli.parse_args(__doc__, argv)
+    mode_name = args.mode
     mode = MODES[mode_name]
-    stem = {"full": RESULTS_STEM, "quick": QUICK_RESULTS_STEM, "smoke": SMOKE_RESULTS_STEM}
-    out_dir = Path(args.out) if args.out is not None else results_dir(scratch=mode_name != "full")
-    results_path = out_dir / f"{stem[mode_name]}.json"
+    out_dir, results_path = _cli.results_path(args, RESULTS_STEM)
     if args.redraw:
-        require_results(results_path)
-        return draw_figures(plots, results_path, out_dir)
+        return _cli.finish(args, plots, results_path, out_dir, None)
     seeds = list(range(mode["seeds"]))
     config = {
         "mode": mode_name, "neuron": NEURON, "losses": list(LOSS_PAIR), "sizes": list(SIZES),
@@ -243,11 +225,8 @@ def main(argv=None) -> list[Path]:
         n = mode["train_subset"]
         data = data._replace(x_train=data.x_train[:n], y_train=data.y_train[:n])
     doc["mnist"] = run_mnist(data, mode["epochs"], seeds)
-    doc["wall_s"] = time.perf_counter() - start
-    doc = {"provenance": provenance(config, seeds=seeds, argv=sys.argv), **doc}
-    write_json(results_path, doc)
-    print(f"wrote {results_path} in {doc['wall_s']:.1f} s")
-    return draw_figures(plots, results_path, out_dir)
+    _cli.write(results_path, config, seeds, doc, start)
+    return _cli.draw_figures(plots, results_path, out_dir)
 
 
 if __name__ == "__main__":

@@ -164,6 +164,11 @@ def atomic_save_figure(fig, path: str | os.PathLike, **savefig_kwargs) -> Path:
     return _atomic_write(path, lambda f: fig.savefig(f, format=fmt, **savefig_kwargs))
 
 
+def atomic_save_npz(path: str | os.PathLike, **arrays) -> Path:
+    """``np.savez`` of ``arrays`` to ``path``, atomically (stored params beside a JSON)."""
+    return _atomic_write(path, lambda f: np.savez(f, **arrays))
+
+
 def write_json(path: str | os.PathLike, document: Mapping[str, Any]) -> Path:
     """Atomically writes a JSON document (converted with :func:`to_jsonable`)."""
     text = json.dumps(to_jsonable(document), indent=2, allow_nan=False) + "\n"
