@@ -72,6 +72,8 @@ def launch(n: int, out: Path, grid: dict, timeout: float = 240) -> list[tuple[in
     port = _free_port()
     # One CPU device per process, whatever the caller's XLA_FLAGS say.
     env = {**os.environ, "JAX_PLATFORMS": "cpu", "XLA_FLAGS": ""}
+    # JAX's compile cache in the test's folder, never the user's home.
+    env["SOFTJAX_COMPILATION_CACHE"] = str(out.parent / "jax_cache")
     procs = [
         subprocess.Popen(
             [sys.executable, "-c", WORKER, str(port), str(n), str(i), str(out), json.dumps(grid)],

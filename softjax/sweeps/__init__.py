@@ -26,6 +26,7 @@ import jax
 from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
+from softjax.compilation_cache import enable_compilation_cache
 from softjax.results import append_jsonl, provenance, read_jsonl, results_dir
 from softjax.sweeps import core, storage
 from softjax.sweeps.core import (
@@ -96,6 +97,9 @@ def sweep(
     One compiled program (a ``lax.switch`` over the losses) trains
     ``len(lrs)·len(init_scales)·len(seeds)`` models that share minibatches per call; it
     is called once per (loss, data seed).
+
+    The program is kept in JAX's persistent compilation cache (see
+    :mod:`softjax.compilation_cache`).
 
     Several processes (after ``jax.distributed.initialize()`` in each, every process
     calling ``sweep`` with the same arguments): the models split over all processes'
@@ -188,6 +192,7 @@ def _train(
     base_config, grid, data, todo, mesh, progress, return_params, fingerprint, path, run_id, meta
 ):
     """Runs the ``todo`` points group by group; appends each group to ``path`` (if any)."""
+    enable_compilation_cache()  # a rerun, another grid's values, or a CLI loads it
     dtype = param_dtype(data.x_train)
     mesh = default_mesh() if mesh is None else mesh
     if path is not None:
