@@ -51,6 +51,9 @@ class Sizes:
     compile_repeats: int
     sweep_subset: int  # sequential runs measured per round, scaled up to 48
     memory_systems: tuple[str, ...]  # "case/system" pairs measured in subprocesses
+    growth_models: tuple[int, ...] = ()  # the cost-growth curve's M values
+    growth_rounds: int = 1
+    memory_sweep_models: int = 0  # a sweep of this many models in a memory child; 0: none
 
 
 @dataclasses.dataclass(frozen=True)

@@ -101,6 +101,17 @@ def markdown(doc: dict) -> str:
             f"{floor['gflops_per_s_wall']:.0f} GFLOP/s) | {floor['wall_s']:.3f} | "
             f"{floor['cpu_s']:.3f} | 1.00 | 1.00 | | | |"
         )
+    for pair, row in memory.items():
+        if pair.startswith("sweep_models/") and "rss_increase_mib" in row:
+            lines.append(
+                f"| sweep() of {row['models']} models, peak RSS added | | | | | | | "
+                f"{row['rss_increase_mib']:.0f} (data {row['x_train_mib']:.0f}, params "
+                f"{row['params_mib']:.0f}) | |"
+            )
+    if "growth" in doc:
+        from benchmarks.growth import markdown as growth_table
+
+        lines += growth_table(doc["growth"])
     lines += ["", "| target | measured | limit | met |", "| --- | ---: | ---: | :-: |"]
     for t in doc["targets"]:
         lines.append(

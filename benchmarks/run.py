@@ -22,7 +22,7 @@ from pathlib import Path
 import jax
 import numpy as np
 
-from benchmarks import peers
+from benchmarks import growth, peers
 from benchmarks.cases import CASES, SWEEP_GRID, Case, Sizes, mlp_config, single_config
 from benchmarks.floors import floor_system
 from benchmarks.report import markdown, targets
@@ -53,6 +53,9 @@ FULL = Sizes(
         for name in case.systems
         if name not in case.cold
     ),
+    growth_models=growth.MODELS,
+    growth_rounds=3,
+    memory_sweep_models=growth.MEMORY_MODELS,
 )
 # CI only proves that the code runs: 1 round, one compile each, one sequential run.
 QUICK = Sizes(
@@ -64,7 +67,11 @@ QUICK = Sizes(
     compile_repeats=1,
     sweep_subset=1,
     memory_systems=("single/softjax", "single/numpy"),
+    growth_models=growth.QUICK_MODELS,
+    growth_rounds=1,
+    memory_sweep_models=growth.MEMORY_MODELS,
 )
+EXTRA = ("growth", "memory")  # --cases names besides CASES
 
 
 def _load_now() -> dict:
@@ -149,6 +156,8 @@ def memory_child(case_key: str, system: str, quick: bool, data_dir: str | None) 
     """Runs one system once in this (fresh) process and reports its peak memory."""
     sizes = QUICK if quick else FULL
     data, _ = load_data(sizes, data_dir, quick)
+    if case_key == "sweep_models":
+        return growth.memory_child(data, sizes, int(system))
     case = CASES[case_key]
     ctx = case.prepare(data, sizes)
     fn = case.systems[system](ctx)
@@ -167,9 +176,12 @@ def memory_child(case_key: str, system: str, quick: bool, data_dir: str | None) 
 def case_memory(sizes: Sizes, args, bar) -> dict:
     """Each system once in a fresh subprocess: the peak RSS its run adds."""
     rows = {}
-    for pair in sizes.memory_systems:
+    pairs = list(sizes.memory_systems)
+    if sizes.memory_sweep_models:
+        pairs.append(f"sweep_models/{sizes.memory_sweep_models}")
+    for pair in pairs:
         case_key, system = pair.split("/")
-        if system not in CASES[case_key].systems:
+        if case_key in CASES and system not in CASES[case_key].systems:
             continue  # e.g. torch, where it is not installed
         cmd = [sys.executable, "-m", "benchmarks.run", "--memory-child", case_key, system]
         cmd += ["--quick"] * args.quick + ["--torch-threads", str(args.torch_threads)]
@@ -188,6 +200,9 @@ def case_memory(sizes: Sizes, args, bar) -> dict:
             "the kernel's peak-RSS mark (VmHWM) is reset (Linux); rss_peak_mib: VmHWM after "
             "one run, compilation included for JAX; rss_increase_mib: their difference",
             "device_peak_bytes_in_use where the backend reports memory stats (GPU)",
+            "sweep_models/N: softjax.sweep() of N softmax-regression models (1 epoch, one "
+            "loss) once; x_train_mib and params_mib for scale: N copies of the data would "
+            "be N × x_train_mib",
         ],
     }
 
@@ -214,21 +229,24 @@ def parse_args(argv=None):
     )
     parser.add_argument(
         "--cases",
-        default=",".join([*CASES, "memory"]),
-        help=f"comma-separated subset of {','.join([*CASES, 'memory'])}",
+        default=",".join([*CASES, *EXTRA]),
+        help=f"comma-separated subset of {','.join([*CASES, *EXTRA])}",
     )
     parser.add_argument(
         "--memory-child", nargs=2, metavar=("CASE", "SYSTEM"), help=argparse.SUPPRESS
     )
     args = parser.parse_args(argv)
-    unknown = set(args.cases.split(",")) - {*CASES, "memory"}
+    unknown = set(args.cases.split(",")) - {*CASES, *EXTRA}
     if unknown:
-        parser.error(f"--cases: expected names from {[*CASES, 'memory']}, got {sorted(unknown)}")
+        parser.error(f"--cases: expected names from {[*CASES, *EXTRA]}, got {sorted(unknown)}")
     return args
 
 
 def main(argv=None) -> dict | None:
     args = parse_args(argv)
+    # Compile times are measured, so no persistent cache may serve them (children inherit
+    # this); the growth curve's warm-cache row uses a folder of its own.
+    os.environ["SOFTJAX_COMPILATION_CACHE"] = "off"
     if peers.HAVE_TORCH:
         peers.set_torch_threads(args.torch_threads)
     if args.memory_child:
@@ -241,6 +259,8 @@ def main(argv=None) -> dict | None:
     if args.redraw:
         doc = read_json(json_path)
         atomic_write_text(md_path, markdown(doc))
+        if "growth" in doc:
+            print(growth.draw(doc["growth"], out_dir / f"{stem}_growth.png"))
         print(md_path)
         return doc
 
@@ -251,7 +271,8 @@ def main(argv=None) -> dict | None:
     data, data_source = load_data(sizes, args.data_dir, args.quick)
     load_start = _load_now()
     total = sizes.repeats * len(set(CASES) & set(wanted))
-    total += len(sizes.memory_systems) * ("memory" in wanted)
+    total += (len(sizes.memory_systems) + bool(sizes.memory_sweep_models)) * ("memory" in wanted)
+    total += len(sizes.growth_models) * ("growth" in wanted)
     cases = {}
     started = time.perf_counter()
     with tqdm(total=total, desc="benchmarks", unit="round") as bar:
@@ -261,6 +282,9 @@ def main(argv=None) -> dict | None:
                 cases[case.name] = run_case(case, data, sizes, bar) | {"load_at_start": load}
         if "memory" in wanted:
             cases["memory"] = case_memory(sizes, args, bar)
+        curve = None
+        if "growth" in wanted:
+            curve = growth.run_growth(data, sizes, sizes.growth_models, sizes.growth_rounds, bar)
     doc = {
         "backend": jax.default_backend(),
         "quick": args.quick,
@@ -271,6 +295,8 @@ def main(argv=None) -> dict | None:
         "wall_s": time.perf_counter() - started,
         "cases": cases,
     }
+    if curve is not None:
+        doc["growth"] = curve
     doc["targets"] = targets(doc)
     configs = {"single_run": single_config(sizes).to_dict(), "mlp": mlp_config(sizes).to_dict()}
     doc["provenance"] = provenance(
@@ -280,6 +306,8 @@ def main(argv=None) -> dict | None:
     table = markdown(read_json(json_path))
     atomic_write_text(md_path, table)
     print(table)
+    if curve is not None:
+        print(growth.draw(curve, out_dir / f"{stem}_growth.png"))
     print(f"wrote {json_path} and {md_path} in {doc['wall_s']:.0f} s")
     return doc
 

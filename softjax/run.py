@@ -18,6 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from softjax._checks import is_int, positive_int
+from softjax.compilation_cache import enable_compilation_cache
 from softjax.config import TrainConfig
 from softjax.inputs import Data, check_user_params
 from softjax.losses import resolve_loss
@@ -160,6 +161,9 @@ def train(
         ``checkpoint_every`` epochs if given.
       checkpoint_every: epochs between checkpoints.
 
+    The compiled program is kept in JAX's persistent compilation cache (see
+    :mod:`softjax.compilation_cache`; ``SOFTJAX_COMPILATION_CACHE=off`` leaves it off).
+
     Returns:
       A :class:`TrainResult`. Bitwise deterministic for a given config and seed on CPU,
       however the run is cut into chunks and resumed.
@@ -180,6 +184,7 @@ def train(
     _check_run_args(config, start, stop_after, checkpoint_dir, checkpoint_every)
     end = config.epochs if stop_after is None else stop_after
 
+    enable_compilation_cache()  # later calls and processes load this run's program
     init_key, data_key = seed_keys(config.seed)
     dtype = param_dtype(data.x_train)
     lr = jnp.asarray(config.lr, dtype)

@@ -124,3 +124,67 @@ def test_markdown_has_a_row_per_system_and_the_floor():
     assert "| one run | numpy | 2.000 | 2.500 | 1.30 | 1.40 |  | 12 |  |" in text
     assert "*floor* (10.2 GFLOP at 7 GFLOP/s)" in text
     assert "| single run ≤ 1.35× its floor | 1.3× | 1.35× | yes |" in text
+
+
+# ------------------------------------------------------------ the cost-growth curve
+
+
+def _fake_growth(models=(1, 4)):
+    from benchmarks.growth import SYSTEMS
+
+    point = lambda m: {  # noqa: E731
+        "models": m,
+        "gflop": 0.1 * m,
+        "systems": {
+            s: {"per_model_ms": 10.0 / m + i, "gflops_per_s": 1.0 + m + i}
+            for i, s in enumerate(SYSTEMS)
+        },
+    }
+    return {"n_train": 128, "rounds": 1, "points": [point(m) for m in models]}
+
+
+def test_the_growth_curve_is_drawn_and_tabled_from_the_json(tmp_path):
+    from benchmarks.growth import SYSTEMS, draw
+    from benchmarks.growth import markdown as growth_table
+
+    path = draw(_fake_growth(), tmp_path / "growth.png")
+    assert path.read_bytes().startswith(b"\x89PNG")
+    lines = growth_table(_fake_growth())
+    assert lines[1].count("ms/model") == len(SYSTEMS)
+    assert lines[3].startswith("| 1 | 10.0 | 2.0 |") and lines[4].startswith("| 4 | 2.5 |")
+
+
+def test_full_and_quick_sizes_cover_the_curve_and_the_1000_model_memory():
+    from benchmarks.run import FULL, QUICK, parse_args
+
+    assert FULL.growth_models == (1, 4, 16, 64, 256, 1024)
+    assert set(QUICK.growth_models) < set(FULL.growth_models)
+    assert FULL.memory_sweep_models == QUICK.memory_sweep_models == 1000
+    assert parse_args(["--cases", "growth,memory"]).cases == "growth,memory"
+
+
+def test_the_steady_state_row_is_the_sweep_program_and_counts_its_flops():
+    import jax
+
+    from benchmarks.cases import Sizes
+    from benchmarks.growth import _steady, grid, growth_config
+    from softjax import sweep
+    from softjax.training import Data
+
+    rng = np.random.default_rng(0)
+    data = Data(
+        rng.random((96, 784), np.float32),
+        rng.integers(0, 10, 96).astype(np.int32),
+        rng.random((32, 784), np.float32),
+        rng.integers(0, 10, 32).astype(np.int32),
+    )
+    sizes = Sizes(96, 32, epochs=5, mlp_epochs=1, repeats=1, compile_repeats=1,
+                  sweep_subset=1, memory_systems=())  # fmt: skip
+    config = growth_config(sizes)
+    assert config.epochs == 1 and config.sizes == (784, 10) and config.batch_size == 64
+    params, history, finite = _steady(config, data, 3)()
+    assert jax.tree.leaves(params)[0].shape[0] == 3 and finite.tolist() == [True] * 3
+    records = sweep(config, data, **grid(3), progress=False)
+    assert [r["seed"] for r in records] == [0, 1, 2]
+    for i, r in enumerate(records):
+        np.testing.assert_allclose(history["test_loss"][i], r["history"]["test_loss"], rtol=1e-6)

@@ -27,6 +27,7 @@ import softjax.losses as softjax_losses
 import softjax.results as results_module
 import softjax.sweeps as sweep_module
 import softjax.sweeps.core as core_module
+from softjax.compilation_cache import compilation_cache_in
 from softjax.data import Dataset, make_gaussian_classes
 from softjax.results import read_jsonl
 from softjax.sweeps import (
@@ -68,31 +69,14 @@ def _leaves(tree):
 # ------------------------------------------------------- equality with separate runs
 
 
-@contextlib.contextmanager
 def _persistent_compile_cache(folder: Path):
-    """JAX's on-disk compile cache, for this block only.
+    """JAX's on-disk compile cache in ``folder``, for this block only.
 
     ``train()`` jits a fresh closure per call, so each reference run would compile again;
     runs that differ only in lr, seed or init scale lower to the same HLO, and the
     on-disk cache (keyed on the HLO) compiles each loss once. Restored afterwards.
     """
-    from jax._src import compilation_cache  # reset_cache: the cache is set up once per process
-
-    options = {
-        "jax_compilation_cache_dir": str(folder),
-        "jax_persistent_cache_min_compile_time_secs": 0.0,
-        "jax_persistent_cache_min_entry_size_bytes": 0,
-    }
-    old = {name: getattr(jax.config, name) for name in options}
-    compilation_cache.reset_cache()
-    for name, value in options.items():
-        jax.config.update(name, value)
-    try:
-        yield
-    finally:
-        for name, value in old.items():
-            jax.config.update(name, value)
-        compilation_cache.reset_cache()
+    return compilation_cache_in(folder, min_compile_seconds=0.0)
 
 
 # In float64 square loss needs a huge lr to overflow within 10 steps; cce's and mse's

@@ -26,6 +26,7 @@ import jax
 from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
+from softjax.compilation_cache import enable_compilation_cache
 from softjax.results import append_jsonl, provenance, read_jsonl, results_dir
 from softjax.sweeps import core, storage
 from softjax.sweeps.core import (
@@ -97,6 +98,16 @@ def sweep(
     ``len(lrs)·len(init_scales)·len(seeds)`` models that share minibatches per call; it
     is called once per (loss, data seed).
 
+    The program is kept in JAX's persistent compilation cache (see
+    :mod:`softjax.compilation_cache`).
+
+    Several processes (after ``jax.distributed.initialize()`` in each, every process
+    calling ``sweep`` with the same arguments): the models split over all processes'
+    devices; process 0 alone takes the lock, reads and writes ``<name>.jsonl``; every
+    process returns all records. They equal a one-process run's to float rounding (the
+    narrower per-device matmul: float32 within 1e-5 relative, see
+    :mod:`softjax.sweeps.grid`); keys, divergence flags and epochs are equal.
+
     Args:
       base_config: the fields every run shares; its ``loss``, ``lr``, ``init_scale`` and
         ``seed`` are overridden.
@@ -124,7 +135,8 @@ def sweep(
     Raises:
       ValueError: for a bad grid, config, data or name, before anything compiles.
       PermissionError: naming ``out_dir`` when it is not writable.
-      SweepLocked: when another process is running this sweep on ``out_dir``.
+      SweepLocked: when another process is running this sweep on ``out_dir`` (raised by
+        every process of a multi-process run).
 
     Warns:
       RuntimeWarning: naming each config that diverged.
@@ -137,21 +149,38 @@ def sweep(
         raise ValueError(f"name: expected a file stem without '/', got {name!r}")
     fingerprint = data_fingerprint(data, data_info)
     points = grid_configs(base_config, grid, fingerprint)
-    folder = path = None
-    lock = contextlib.nullcontext()
+    path = None
     if name is not None:
         folder = Path(out_dir) if out_dir is not None else results_dir()
         path = folder / f"{name}.jsonl"
-        if jax.process_index() == 0:
-            lock = sweep_lock(folder, name)
-    with lock:
-        done = {r["key"]: r for r in read_jsonl(path)} if path is not None else {}
+    first = jax.process_index() == 0
+    with contextlib.ExitStack() as held:
+        # Process 0 alone holds the lock, reads the file and writes it; the others learn
+        # what it found, so every process trains the same groups and returns the same
+        # records even when the folder is not shared between them.
+        state = {"error": None, "done": {}, "run_id": uuid.uuid4().hex[:12]}
+        error = None
+        if first and path is not None:
+            try:
+                held.enter_context(sweep_lock(folder, name))
+                state["done"] = {r["key"]: r for r in read_jsonl(path)}
+            except (SweepLocked, PermissionError) as e:
+                error, state["error"] = e, [type(e).__name__, str(e)]
+        state = core.share_from_first(state)
+        if error is not None:
+            raise error
+        if state["error"] is not None:
+            kind, message = state["error"]
+            raise (SweepLocked if kind == "SweepLocked" else PermissionError)(
+                f"process 0 of {jax.process_count()}: {message}"
+            )
+        done = state["done"]
         todo = [p for p in points if p["key"] not in done]
         new = {}
         if todo:
             new = _train(
-                base_config, grid, checked, todo, mesh, progress, return_params, fingerprint,
-                path if jax.process_index() == 0 else None,
+                base_config, grid, checked, todo, mesh, progress and first, return_params,
+                fingerprint, path if first else None, state["run_id"],
                 dict(meta or {}, n_configs=len(points), n_to_run=len(todo)),
             )  # fmt: skip
     records = [new.get(p["key"]) or done[p["key"]] for p in points]
@@ -159,11 +188,13 @@ def sweep(
     return records
 
 
-def _train(base_config, grid, data, todo, mesh, progress, return_params, fingerprint, path, meta):
+def _train(
+    base_config, grid, data, todo, mesh, progress, return_params, fingerprint, path, run_id, meta
+):
     """Runs the ``todo`` points group by group; appends each group to ``path`` (if any)."""
+    enable_compilation_cache()  # a rerun, another grid's values, or a CLI loads it
     dtype = param_dtype(data.x_train)
     mesh = default_mesh() if mesh is None else mesh
-    run_id = uuid.uuid4().hex[:12]
     if path is not None:
         storage.write_meta(
             path.with_name(path.name.removesuffix(".jsonl") + ".meta.json"),
@@ -174,6 +205,7 @@ def _train(base_config, grid, data, todo, mesh, progress, return_params, fingerp
                 seeds={"init": grid["seeds"], "data": grid["data_seeds"]},
                 data=fingerprint,
                 mesh_devices=1 if mesh is None else mesh.size,
+                processes=jax.process_count(),
                 **meta,
             ),
         )

@@ -22,13 +22,21 @@ Several devices: the config axis is sharded with ``shard_map`` (each device runs
 one-device program on its own block of models; nothing is communicated), padded to a
 multiple of the device count with copies of its last config. The result equals the
 one-device result up to float rounding (XLA may round a narrower matmul differently:
-about 1e-7 relative in float32, one ulp in float64). Multi-host: call
-``jax.distributed.initialize()`` first; outputs are gathered to every host
-(``process_allgather``). Measurements of these choices live in ``benchmarks/README.md``.
+about 1e-7 relative in float32, one ulp in float64).
+
+Several processes (JAX's multi-controller runtime): every process runs the same script,
+calls ``jax.distributed.initialize()`` first, then the same ``sweep()``. ``jax.devices()``
+is then every process's devices, so the mesh spans them all and each process trains its
+own block of models; outputs are gathered to every process (``process_allgather``), and
+what only process 0 can know (the records already on disk, the run id, a lock refused)
+reaches the others through :func:`share_from_first`. ``tests/test_multiprocess.py`` runs
+2 and 4 CPU processes (gloo collectives over 127.0.0.1). Measurements of these choices
+live in ``benchmarks/README.md``.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 
 import jax
@@ -126,6 +134,25 @@ def padded_size(n: int, n_devices: int) -> int:
     """The config axis length: a multiple of ``n_devices``, ≥ MIN_MODELS_PER_DEVICE each."""
     per_device = max(MIN_MODELS_PER_DEVICE, -(-n // n_devices))
     return per_device * n_devices
+
+
+def share_from_first(obj):
+    """Process 0's ``obj`` (anything ``json`` encodes) on every process.
+
+    One process: ``obj`` itself. Several: a JSON string broadcast as bytes
+    (``multihost_utils.broadcast_one_to_all``, a collective every process must reach),
+    its length first, since only process 0 knows it.
+    """
+    if jax.process_count() == 1:
+        return obj
+    from jax.experimental import multihost_utils
+
+    first = jax.process_index() == 0
+    data = np.frombuffer(json.dumps(obj).encode(), np.uint8) if first else None
+    size = int(multihost_utils.broadcast_one_to_all(np.int32(len(data) if first else 0)))
+    buffer = data if first else np.zeros(size, np.uint8)
+    buffer = multihost_utils.broadcast_one_to_all(buffer)
+    return json.loads(np.asarray(buffer, np.uint8).tobytes().decode())
 
 
 def _fetch(tree):
