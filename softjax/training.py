@@ -188,9 +188,14 @@ def ce_logits_grad(logits, y):
 
 
 def _cosine(a, b):
-    dot = jnp.sum(a * b, axis=-1)
-    norms = jnp.linalg.norm(a, axis=-1) * jnp.linalg.norm(b, axis=-1)
-    return dot / jnp.maximum(norms, jnp.finfo(a.dtype).tiny)
+    """Row-wise cosine; 0 for a zero row. Each row is scaled by its largest entry first:
+    a saturated loss's gradient (~1e-30) would underflow when squared."""
+
+    def unit(v):
+        v = v / jnp.maximum(jnp.max(jnp.abs(v), axis=-1, keepdims=True), jnp.finfo(v.dtype).tiny)
+        return v / jnp.maximum(jnp.linalg.norm(v, axis=-1, keepdims=True), 1.0)
+
+    return jnp.clip(jnp.sum(unit(a) * unit(b), axis=-1), -1.0, 1.0)
 
 
 def _max_fprime(act) -> float:

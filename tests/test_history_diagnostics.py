@@ -90,3 +90,13 @@ def test_relu_dead_units_count_as_saturated(data):
     dead = np.mean(np.asarray(zs[0]) <= 0)
     np.testing.assert_allclose(history["hidden_saturated_first"][0], dead, atol=1e-6)
     np.testing.assert_allclose(history["hidden_fprime_first"][0], 1 - dead, atol=1e-6)
+
+
+def test_the_cosine_survives_a_vanishing_gradient():
+    """A saturated MSE gradient (~1e-30) squared underflows in float32; the cosine must
+    stay in [−1, 1] (it read 1e16 before rows were rescaled) and be 0 for a zero row."""
+    from softjax.training import _cosine
+
+    a = np.array([[1e-30, -2e-30, 0.0], [0.0, 0.0, 0.0], [3.0, 4.0, 0.0]], np.float32)
+    b = np.array([[1.0, -2.0, 0.0], [1.0, 1.0, 1.0], [0.0, 0.0, 1.0]], np.float32)
+    np.testing.assert_allclose(_cosine(a, b), [1.0, 0.0, 0.0], atol=1e-6)

@@ -75,7 +75,9 @@ def _band(ax, doc, loss, scale, key, factor=1.0, complement=False, label=None, f
     epochs = np.arange(1, len(mean) + 1)
     colour = loss_colour(loss)
     ax.plot(epochs, mean, "o-", ms=3, color=colour, label=label)
-    low = mean - half if floor is None else np.maximum(mean - half, floor)  # log axes
+    low = mean - half if floor is None else np.maximum(mean - half, floor)
+    if ax.get_yscale() == "log":  # an interval reaching 0 is drawn down to mean/10
+        low = np.where(low > 0, low, mean / 10)
     ax.fill_between(epochs, low, mean + half, color=colour, alpha=0.2, lw=0)
     ax.set_xticks(epochs if len(epochs) <= 12 else epochs[:: -(-len(epochs) // 12)])
     return True
@@ -196,20 +198,27 @@ HIDDEN_ROWS = (
     ("hidden_saturated_first", 100.0, "saturated units (%), first", "linear"),
     ("hidden_saturated_last", 100.0, "saturated units (%), last", "linear"),
 )
+ONE_HIDDEN_ROWS = (
+    ("hidden_fprime_first", 1.0, "mean f′, hidden layer", "linear"),
+    ("hidden_saturated_first", 100.0, "saturated units (%)", "linear"),
+)
 
 
 def draw_gradients(doc, path: Path) -> Path:
     g = doc["grid"]
     scales = sorted({min(g["init_scales"]), max(g["init_scales"])})
-    rows = ROWS + (HIDDEN_ROWS if len(g["sizes"]) > 2 else ())
+    depth = len(g["sizes"]) - 2  # first and last hidden layer are one layer when depth is 1
+    rows = ROWS + (() if depth == 0 else ONE_HIDDEN_ROWS if depth == 1 else HIDDEN_ROWS)
     fig, axes = plt.subplots(len(rows), len(scales), figsize=(5 * len(scales), 2.2 * len(rows)),
                              sharex=True, squeeze=False)  # fmt: skip
     for c, scale in enumerate(scales):
         for r, (key, factor, label, yscale) in enumerate(rows):
             ax = axes[r, c]
-            for loss in g["losses"]:
-                _band(ax, doc, loss, scale, key, factor, label=_lr_label(doc, loss, scale))
             ax.set_yscale(yscale)
+            floor = None if key == "grad_cos_ce" or yscale == "log" else 0.0
+            for loss in g["losses"]:
+                _band(ax, doc, loss, scale, key, factor, label=_lr_label(doc, loss, scale),
+                      floor=floor)  # fmt: skip
             ax.set_ylabel(label, fontsize=8)
             ax.grid(alpha=0.3, which="both")
             if r == 0:
@@ -229,7 +238,7 @@ def draw_gradients(doc, path: Path) -> Path:
 def draw_stuck(doc, path: Path) -> Path:
     g = doc["grid"]
     scales, losses = g["init_scales"], g["losses"]
-    fig, ax = plt.subplots(figsize=(1.2 * len(scales) * len(losses) / 3 + 3, 3.6))
+    fig, ax = plt.subplots(figsize=(max(7.0, 0.5 * len(scales) * len(losses) + 2), 4.0))
     width = 0.8 / len(losses)
     for i, loss in enumerate(losses):
         for j, scale in enumerate(scales):
@@ -243,9 +252,9 @@ def draw_stuck(doc, path: Path) -> Path:
             ax.errorbar(x, 100 * f, [[100 * (f - lo)], [100 * (hi - f)]], color="k", lw=1,
                         capsize=2)  # fmt: skip
     ax.set_xticks(range(len(scales)), [f"init scale {s:g}" for s in scales])
-    ax.set_ylim(0, 100)
+    ax.set_ylim(0, 102)
     ax.set_ylabel("runs stuck near chance (%)")
-    ax.legend(fontsize=7, ncol=len(losses))
+    ax.legend(fontsize=7, ncol=len(losses), loc="upper center", bbox_to_anchor=(0.5, -0.12))
     ax.set_title("Runs whose final train accuracy ≤ 1/K + 5%, at the chosen lr; 95% Wilson "
                  "intervals\n" + _title(doc), fontsize=8)  # fmt: skip
     fig.tight_layout()
