@@ -159,3 +159,13 @@ def test_bad_grids_are_refused_naming_the_flag(tmp_path, capsys):
     path.write_text('{"lr": [1]}')
     with pytest.raises(SystemExit, match="unknown keys \\['lr'\\]"):
         loss_sweep.resolve_grid(loss_sweep.parse_args(["--config", str(path)]))
+
+
+@pytest.mark.parametrize("name", ["linear", "mlp"])
+def test_the_shipped_study_configs_parse_and_meet_the_study_rules(name):
+    path = loss_sweep.Path(__file__).resolve().parents[1] / "experiments" / "configs"
+    args = loss_sweep.parse_args(["--config", str(path / f"loss_sweep_{name}.json")])
+    grid = loss_sweep.resolve_grid(args)
+    assert len(grid["seeds"]) >= 5  # n ≥ 5 distinct replicates
+    assert grid["epochs"] >= (10 if name == "mlp" else 5)
+    assert all((len(s) == 2) == (name == "linear") for s, _ in loss_sweep.models(grid))
