@@ -169,3 +169,24 @@ def test_the_shipped_study_configs_parse_and_meet_the_study_rules(name):
     assert len(grid["seeds"]) >= 5  # n ≥ 5 distinct replicates
     assert grid["epochs"] >= (10 if name == "mlp" else 5)
     assert all((len(s) == 2) == (name == "linear") for s, _ in loss_sweep.models(grid))
+
+
+def test_gradients_are_compared_at_a_matched_lr_and_separately_at_each_chosen_lr():
+    from softjax.sweeps.compare import gradients
+
+    records = []
+    for loss, peak in (("cce", 0.3), ("mse", 1.0)):
+        for lr in (0.1, 0.3, 1.0):
+            for s in range(3):
+                r = _record(loss, lr, 1.0, s, 0.9 - abs(lr - peak) / 10 + 0.001 * s)
+                r["history"]["logits_grad_norm"] = [lr * (10 if loss == "cce" else 1) + 0.01 * s]
+                r["history"]["logits_grad_norm_wrong"] = [1.0 + 0.01 * s]
+                records.append(r)
+    summary = summarize(records)
+    best = select_best(summary)
+    grid = {"init_scales": [1.0], "losses": ["cce", "mse"]}
+    rows = {r["kind"]: r for r in gradients(summary, best, grid)}
+    assert (rows["matched"]["lr"], rows["matched"]["lr_reference"]) == (0.3, 0.3)
+    assert (rows["own_best"]["lr"], rows["own_best"]["lr_reference"]) == (1.0, 0.3)
+    np.testing.assert_allclose(rows["matched"]["logits_grad_norm"]["mean"], 0.31)
+    np.testing.assert_allclose(rows["matched"]["logits_grad_norm_reference"]["mean"], 3.01)

@@ -20,23 +20,24 @@ QUICK_NOTE = (
 NO_DIFFERENCE = "no difference measured"
 
 
-def compare_intervals(a, b, name_a: str, name_b: str, higher: str = "higher",
-                      lower: str = "lower") -> str:  # fmt: skip
+def compare_intervals(a, b, name_a: str, name_b: str, higher: str = "higher than",
+                      lower: str = "lower than") -> str:  # fmt: skip
     """The verdict on two means ``a = (mean, half-width)`` and ``b``: ``"<name_a> <higher>
-    than <name_b>"`` when a's interval lies wholly above b's, ``"... <lower> ..."`` when
-    wholly below, else ``"no difference measured"`` (also when an interval is unknown)."""
+    <name_b>"`` when a's interval lies wholly above b's, ``"<name_a> <lower> <name_b>"``
+    when wholly below, else ``"no difference measured"`` (also when an interval is
+    unknown)."""
     (ma, ha), (mb, hb) = a, b
     if None in (ma, mb, ha, hb):
         return f"{NO_DIFFERENCE} (an interval needs two runs)"
     if ma - ha > mb + hb:
-        return f"{name_a} {higher} than {name_b}"
+        return f"{name_a} {higher} {name_b}"
     if ma + ha < mb - hb:
-        return f"{name_a} {lower} than {name_b}"
+        return f"{name_a} {lower} {name_b}"
     return NO_DIFFERENCE
 
 
-def compare_difference(mean, half, name_a: str, name_b: str, higher: str = "higher",
-                       lower: str = "lower") -> str:  # fmt: skip
+def compare_difference(mean, half, name_a: str, name_b: str, higher: str = "higher than",
+                       lower: str = "lower than") -> str:  # fmt: skip
     """The verdict on a paired difference a − b with its 95% half-width."""
     return compare_intervals((mean, half), (0.0, 0.0), name_a, name_b, higher, lower)
 
@@ -141,7 +142,8 @@ def _gradient_lines(rows, scales) -> list[str]:
         if r["init_scale"] not in extremes:
             continue
         label = (
-            f"at a matched lr ({r['lr']:g} vs cce's {r['lr_reference']:g})"
+            f"at a matched lr ({r['lr']:g} vs cce's {r['lr_reference']:g}"
+            + (", also each one's chosen lr)" if r.get("also_own_best") else ")")
             if r["kind"] == "matched"
             else f"each at its own chosen lr ({r['lr']:g} vs cce's {r['lr_reference']:g})"
         )
@@ -153,8 +155,8 @@ def _gradient_lines(rows, scales) -> list[str]:
                 continue
             ratio = f", ratio {a['mean'] / b['mean']:.2g}" if b["mean"] else ""
             verdict = compare_intervals(
-                (a["mean"], a["ci95"]), (b["mean"], b["ci95"]), r["loss"], "cce", "larger",
-                "smaller",
+                (a["mean"], a["ci95"]), (b["mean"], b["ci95"]), r["loss"], "cce", "larger than",
+                "smaller than",
             )  # fmt: skip
             parts.append(
                 f"{what} {_pm(a['mean'], a['ci95'], 1, '', 3)} vs "

@@ -62,16 +62,17 @@ def gradients(summary, best, grid) -> list[dict[str, Any]]:
                 continue
             own = best_of(best, loss, scale)
             lr = matched_lr(summary, loss, scale, ref["lr"])
+            same = own is not None and lr == own["lr"] == ref["lr"]
             for kind, lr_loss, lr_ref in (
                 ("matched", lr, ref["lr"] if lr == ref["lr"] else None),
                 ("own_best", own and own["lr"], ref["lr"]),
             ):
-                if lr_loss is None:
+                if lr_loss is None or (same and kind == "own_best"):  # said once, as matched
                     continue
                 if lr_ref is None:  # no finite run of the loss at cce's lr: match cce to it
                     lr_ref = matched_lr(summary, REFERENCE, scale, lr_loss)
-                row = {"loss": loss, "init_scale": scale, "kind": kind,
-                       "lr": lr_loss, "lr_reference": lr_ref}  # fmt: skip
+                row = {"loss": loss, "init_scale": scale, "kind": kind, "lr": lr_loss,
+                       "lr_reference": lr_ref, "also_own_best": same}  # fmt: skip
                 for key in ("logits_grad_norm", "logits_grad_norm_wrong"):
                     row[key] = _value(cell(summary, loss, scale, lr_loss), key)
                     row[f"{key}_reference"] = _value(cell(summary, REFERENCE, scale, lr_ref), key)
