@@ -171,16 +171,16 @@ def draw_heatmap(doc, path: Path) -> Path:
             ax.axvline(x, color=loss_colour("square"), ls="--", lw=1.5)
         ax.set_xticks(range(len(lrs)), [f"{lr:g}" for lr in lrs], fontsize=7, rotation=45)
         ax.set_yticks(range(len(losses)), [loss_label(x) for x in losses])
-        ax.set_xlabel(
-            "learning rate"
-            + (f"\n(dashed: square loss's bound 2/λmax = {bound:.2g})" if bound else "")
-        )
+        ax.set_xlabel("learning rate")
         ax.set_title(f"init scale {scale:g}", fontsize=9)
     fig.colorbar(image, ax=list(axes), label="final validation accuracy (%)", shrink=0.9)
     fig.suptitle(
         "Final validation accuracy (%), loss × lr (each loss's extended grid; blank: not "
         "run); boxed: chosen on validation, with its test accuracy; †edge: still on a grid "
-        "edge\n" + _title(doc),
+        "edge"
+        + (f"; dashed: the square loss's stable-lr bound 2/λmax = {bound:.2g}" if bound else "")
+        + "\n"
+        + _title(doc),
         fontsize=9, y=1.1,
     )  # fmt: skip
     return _save(fig, path, bbox_inches="tight")
