@@ -12,7 +12,9 @@ Per model, files go to ``<out>/loss_sweep_<dataset>_<model>[_quick].*``: ``.json
 record per run), ``.json`` (per-cell means and 95% intervals, the chosen lrs, the matched-lr
 and paired comparisons, for softmax regression the least-squares ceiling and the square
 loss's stable-lr bound), ``.md`` (the findings, written from the numbers by
-:mod:`softjax.plots.sweep_report`) and the figures of :mod:`softjax.plots.sweep`.
+:mod:`softjax.plots.sweep_report`) and the figures of :mod:`softjax.plots.sweep`. With
+several MLPs, ``loss_sweep_<dataset>_mlp_stuck[_quick].png`` shows every model's fraction
+of runs stuck near chance side by side.
 
 Run::
 
@@ -212,6 +214,10 @@ def main(argv=None) -> int:
             raise SystemExit(f"loss_sweep: {e}") from None
         print(f"\n== {name}", *document["summary"], sep="\n")
         written += [out / f"{name}.jsonl", out / f"{name}.json", out / f"{name}.md", *paths]
+    mlps = [stem(grid, s, a, args.quick) for s, a in todo if len(s) > 2]
+    if len(mlps) > 1 and not args.name:
+        overview = out / f"loss_sweep_{grid['dataset']}_mlp_stuck{'_quick' * args.quick}.png"
+        written.append(plots.draw_stuck_overview([out / f"{m}.json" for m in mlps], overview))
     print("\nwrote", *[p for p in written if p.exists()], sep="\n  ")
     if args.quick:
         print(QUICK_NOTE)

@@ -240,3 +240,18 @@ def test_a_second_copy_on_the_same_folder_fails_at_once_naming_it(tmp_path, monk
     finally:
         (tmp_path / "go").write_text("")
         holder.wait(timeout=60)
+
+
+def test_several_mlps_get_their_own_files_and_one_stuck_overview(
+    tmp_path, monkeypatch, shared_data_dir
+):
+    monkeypatch.setattr(core_module, "build_program", lambda *args: None)
+    monkeypatch.setattr(core_module, "run_group", _fake_trainer([]))
+    argv = _argv(shared_data_dir, tmp_path)
+    argv[argv.index("--sizes") + 1 : argv.index("--sizes") + 3] = ["784", "8", "10"]
+    assert loss_sweep.main([*argv, "--activations", "sigmoid", "relu"]) == 0
+    for act in ("sigmoid", "relu"):
+        doc = read_json(tmp_path / f"loss_sweep_mnist_mlp_{act}_8_quick.json")
+        assert doc["grid"]["activation"] == act and doc["analysis"] is None
+        assert (tmp_path / f"loss_sweep_mnist_mlp_{act}_8_quick_gradients.png").exists()
+    assert (tmp_path / "loss_sweep_mnist_mlp_stuck_quick.png").stat().st_size > 0

@@ -16,7 +16,8 @@
   fraction, the cosine to CE's logit gradient and, for MLPs, f′ and the saturated fraction
   of the first and last hidden layer (where the gradient dies);
 * ``<name>_stuck.png``: the fraction of runs stuck near chance per loss and init scale at
-  the chosen lr, with 95% Wilson intervals.
+  the chosen lr, with 95% Wilson intervals; :func:`draw_stuck_overview` puts several
+  models' (the MLP study's activations × depths) side by side in one figure.
 
 Colours come from :mod:`softjax.plots.palette` (one colour per loss in every figure).
 """
@@ -235,10 +236,9 @@ def draw_gradients(doc, path: Path) -> Path:
     return _save(fig, path)
 
 
-def draw_stuck(doc, path: Path) -> Path:
+def _stuck_bars(ax, doc):
     g = doc["grid"]
     scales, losses = g["init_scales"], g["losses"]
-    fig, ax = plt.subplots(figsize=(max(7.0, 0.5 * len(scales) * len(losses) + 2), 4.0))
     width = 0.8 / len(losses)
     for i, loss in enumerate(losses):
         for j, scale in enumerate(scales):
@@ -254,10 +254,42 @@ def draw_stuck(doc, path: Path) -> Path:
     ax.set_xticks(range(len(scales)), [f"init scale {s:g}" for s in scales])
     ax.set_ylim(0, 102)
     ax.set_ylabel("runs stuck near chance (%)")
-    ax.legend(fontsize=7, ncol=len(losses), loc="upper center", bbox_to_anchor=(0.5, -0.12))
-    ax.set_title("Runs whose final train accuracy ≤ 1/K + 5%, at the chosen lr; 95% Wilson "
-                 "intervals\n" + _title(doc), fontsize=8)  # fmt: skip
+
+
+STUCK_TITLE = "Runs whose final train accuracy ≤ 1/K + 5%, at the chosen lr; 95% Wilson intervals"
+
+
+def draw_stuck(doc, path: Path) -> Path:
+    g = doc["grid"]
+    fig, ax = plt.subplots(figsize=(max(7.0, 0.5 * len(g["init_scales"]) * len(g["losses"]) + 2),
+                                    4.0))  # fmt: skip
+    _stuck_bars(ax, doc)
+    ax.legend(fontsize=7, ncol=len(g["losses"]), loc="upper center", bbox_to_anchor=(0.5, -0.12))
+    ax.set_title(f"{STUCK_TITLE}\n" + _title(doc), fontsize=8)
     fig.tight_layout()
+    return _save(fig, path)
+
+
+def draw_stuck_overview(results_paths, path: Path) -> Path:
+    """One stuck-runs panel per model (e.g. each activation × depth of the MLP study), on
+    a shared axis: where runs stay at chance, across models, in one figure."""
+    docs = [_load(Path(p)) for p in results_paths]
+    cols = min(3, len(docs))
+    rows = -(-len(docs) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(5 * cols, 3.4 * rows), squeeze=False,
+                             sharey=True)  # fmt: skip
+    for ax, doc in zip(axes.flat, docs, strict=False):
+        _stuck_bars(ax, doc)
+        ax.set_title(model_title(doc), fontsize=9)
+    for ax in list(axes.flat)[len(docs) :]:
+        ax.set_visible(False)
+    handles, labels = axes.flat[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=8)
+    g = docs[0]["grid"]
+    quick = f"\n{QUICK_NOTE}" if any(d.get("quick") for d in docs) else ""
+    fig.suptitle(f"{STUCK_TITLE}\n{g['optimizer']} batch {g['batch_size']}, {g['epochs']} "
+                 f"epochs, {len(g['seeds'])} replicates per bar{quick}", fontsize=9)  # fmt: skip
+    fig.tight_layout(rect=(0, 0.06, 1, 1))
     return _save(fig, path)
 
 
