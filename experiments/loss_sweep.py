@@ -1,265 +1,332 @@
-"""Experiment: which loss trains softmax regression on MNIST, from which init scale? (SPEC §6)
+"""Experiment: which loss trains a classifier on MNIST / Fashion-MNIST, from which init
+scale? Softmax regression and MLPs (SPEC §3, §6).
 
-MNIST softmax regression (784 → 10, LeCun-normal init times an init scale, plain SGD,
-batch 64, shuffled, seed 001's setup) trained with each of the five losses of SPEC §3
-(``cce``, ``mse`` and ``bce`` on the softmax, one-vs-rest ``sigmoid_bce``, ``square`` on
-the logits) over a grid of learning rates, init scales and seeds, with
-:func:`softjax.sweeps.sweep`. Every run streams to ``<out>/<name>.jsonl``; the summary
-(per-cell means and standard deviations over seeds, best lr per loss and scale, and a
-text summary generated from those numbers by :mod:`softjax.plots.sweep_report`) goes to
-``<out>/<name>.json`` and ``<out>/<name>.md``; figures are drawn from the JSON by
-:mod:`softjax.plots.sweep`.
+Each model (softmax regression ``--sizes 784 10``, or an MLP such as ``--sizes 784 100 10
+--activations sigmoid``) is trained with each loss over learning rates, init scales and
+replicates, plain SGD by default. Replicate i is init seed i *and* data-order seed i
+(:mod:`softjax.sweeps.adaptive`), so the n of every interval counts distinct runs. Each
+loss's lr grid is grown in log steps (``--lr-factor``) until the lr chosen on validation
+is interior, up to ``--max-rounds`` extensions; a choice still on an edge is flagged.
 
-Each (loss, init scale)'s lr is chosen by final accuracy on the validation split (the
-last 5,000 training images, ``load_dataset``'s default), and test accuracy is reported
-only at that lr (:func:`softjax.sweeps.select_best`). One run per results folder and name
-at a time: a second copy fails at once naming the folder and the running pid.
-
-The lr grid {0.01, 0.1, 0.5, 2} spans what works for each loss: square loss on the raw
-logits is only stable below ≈ 2/λ_max(E[x xᵀ]) (it diverges from lr 0.1 on), while the
-softmax losses, whose gradients are bounded, need lr ≳ 0.5 to move in 5 epochs; MSE on
-the softmax, whose gradient carries ŷ(1 − ŷ) factors, needs the largest.
+Per model, files go to ``<out>/loss_sweep_<dataset>_<model>[_quick].*``: ``.jsonl`` (one
+record per run), ``.json`` (per-cell means and 95% intervals, the chosen lrs, the matched-lr
+and paired comparisons, for softmax regression the least-squares ceiling and the square
+loss's stable-lr bound), ``.md`` (the findings, written from the numbers by
+:mod:`softjax.plots.sweep_report`) and the figures of :mod:`softjax.plots.sweep`. With
+several MLPs, ``loss_sweep_<dataset>_mlp_stuck[_quick].png`` shows every model's fraction
+of runs stuck near chance side by side.
 
 Run::
 
-    python -m experiments.loss_sweep            # full grid: 5 × 5 × 4 × (5 × 2 seeds), 5 epochs
-    python -m experiments.loss_sweep --quick    # CI-sized, writes loss_sweep_quick.*
-    python -m experiments.loss_sweep --redraw   # figures and summary from the files only
+    python -m experiments.loss_sweep --dataset mnist                     # softmax regression
+    python -m experiments.loss_sweep --dataset mnist --sizes 784 100 10 \\
+        --sizes 784 100 100 100 10 --activations sigmoid tanh relu --epochs 10
+    python -m experiments.loss_sweep --config study.json                 # the grid from JSON
+    python -m experiments.loss_sweep --quick     # ≤ 3 min, results/scratch/, NOT the study
+    python -m experiments.loss_sweep --redraw    # figures and summary from the files only
 
-An interrupted run resumes where it stopped (finished configs are skipped).
+An interrupted run resumes where it stopped (finished runs are skipped).
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
+import json
+import os
 import sys
 import time
 from pathlib import Path
 
+import jax
+
+import softjax.sweeps.compare as compare
 from experiments._cli import require_results
+from softjax.analysis import least_squares_ceiling, square_loss_lr_bound
 from softjax.data import load_dataset
+from softjax.losses import LOSSES
 from softjax.plots import sweep as plots
-from softjax.plots.sweep_report import markdown, summary_text
-from softjax.results import (
-    atomic_write_text,
-    provenance,
-    read_json,
-    read_jsonl,
-    results_dir,
-    write_json,
-)
-from softjax.sweeps import (
-    SweepLocked,
-    check_writable,
-    select_best,
-    select_grid,
-    summarize,
-    sweep,
-    sweep_lock,
-)
+from softjax.plots.sweep_report import QUICK_NOTE, markdown, summary_text
+from softjax.results import atomic_write_text, provenance, read_json, results_dir, write_json
+from softjax.sweeps import SweepLocked, check_writable, select_best, summarize, sweep, sweep_lock
+from softjax.sweeps.adaptive import LR_FACTOR, MAX_ROUNDS, interior_lr_sweep, paired, paired_sweep
 from softjax.training import TrainConfig
 
-LOSSES = ("cce", "mse", "bce", "sigmoid_bce", "square")
-"""The five losses of SPEC §3 this experiment compares."""
+LOSS_NAMES = ("cce", "mse", "bce", "sigmoid_bce", "square")
+"""The five losses of SPEC §3 this experiment compares by default."""
 
 FULL = dict(
-    init_scales=[0.01, 0.1, 1.0, 10.0, 100.0],
-    lrs=[0.01, 0.1, 0.5, 2.0],
+    losses=list(LOSS_NAMES),
+    lrs=[0.01, 0.1, 1.0],
+    init_scales=[0.01, 1.0, 10.0, 100.0],
     seeds=[0, 1, 2, 3, 4],
-    data_seeds=[0, 1],
+    sizes=[[784, 10]],
+    activations=["sigmoid"],
+    optimizer="sgd",
+    batch_size=64,
     epochs=5,
+    dataset="mnist",
     train_subset=None,
-    name="loss_sweep",
+    lr_factor=LR_FACTOR,
+    max_rounds=MAX_ROUNDS,
 )
-QUICK = dict(
-    init_scales=[0.01, 0.1, 1.0, 10.0, 100.0],
-    lrs=[0.01, 0.5],
+QUICK = FULL | dict(
+    lrs=[0.03, 0.3],
+    init_scales=[0.01, 100.0],
     seeds=[0, 1],
-    data_seeds=[0],
+    sizes=[[784, 10], [784, 32, 10]],
     epochs=2,
-    train_subset=10_000,
-    name="loss_sweep_quick",
+    train_subset=4000,
+    max_rounds=1,
 )
-BATCH_SIZE = 64
-SMALL_SCALE, LARGE_SCALE = 0.01, 100.0
+AXES = tuple(FULL)
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer > 0, got {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"expected an integer > 0, got {value}")
-    return value
+def _list(kind):
+    return dict(nargs="+", type=kind, default=None)
 
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="CI-sized grid")
+    parser.add_argument("--quick", action="store_true", help="≤ 3 min; not the study's numbers")
     parser.add_argument("--redraw", action="store_true", help="figures and summary only")
+    parser.add_argument("--config", type=Path, default=None, help="the grid as JSON")
     parser.add_argument("--out", type=Path, default=None, help="results folder")
     parser.add_argument("--source", choices=("tfds", "idx"), default="tfds")
     parser.add_argument("--data-dir", default=None, help="default: $SOFTJAX_DATA_DIR")
-    parser.add_argument(
-        "--train-subset", type=_positive_int, default=None, help="first N training images only"
-    )
-    parser.add_argument("--epochs", type=_positive_int, default=None)
-    parser.add_argument(
-        "--losses", nargs="+", choices=LOSSES, default=None, help="default: all five"
-    )
-    parser.add_argument("--name", default=None, help="file stem (default by mode)")
-    return parser.parse_args(argv)
+    parser.add_argument("--dataset", choices=("mnist", "fashion_mnist"), default=None)
+    parser.add_argument("--losses", nargs="+", default=None, help="registered loss names")
+    parser.add_argument("--lrs", **_list(_positive(float)), help="starting lr grid")
+    parser.add_argument("--init-scales", **_list(_positive(float)))
+    parser.add_argument("--seeds", **_list(_seed), help="replicates (init = data seed)")
+    parser.add_argument("--sizes", nargs="+", type=_positive(int), action="append",
+                        default=None, help="layer widths; repeat for several models")  # fmt: skip
+    parser.add_argument("--activations", nargs="+", default=None, help="hidden activations")
+    parser.add_argument("--optimizer", default=None, help="an optax optimizer name")
+    parser.add_argument("--batch-size", type=_positive(int), default=None)
+    parser.add_argument("--epochs", type=_positive(int), default=None)
+    parser.add_argument("--train-subset", type=_positive(int), default=None)
+    parser.add_argument("--lr-factor", type=_positive(float), default=None)
+    parser.add_argument("--max-rounds", type=int, default=None, help="lr grid extensions")
+    parser.add_argument("--name", default=None, help="file stem (one model only)")
+    args = parser.parse_args(argv)
+    bad = [loss for loss in args.losses or () if loss not in LOSSES]
+    if bad:
+        parser.error(f"--losses: unknown {bad}; expected names from {sorted(LOSSES)}")
+    return args
 
 
-def write_summary(
-    records, grid, args, out: Path, name: str, elapsed: float | None, trained_by=None
-):
-    """Aggregates the records into ``<name>.json`` and ``<name>.md``.
+def _positive(kind):
+    def parse(text):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"expected {'an integer' if kind is int else 'a number'} > 0, got {text!r}"
+            ) from None
+        if not value > 0:
+            raise argparse.ArgumentTypeError(
+                f"expected {'an integer' if kind is int else 'a number'} > 0, got {value}"
+            )
+        return value
 
-    ``trained_by``: on a redraw, the provenance of the run that trained the records. It
-    stays the document's provenance (the numbers are that run's); the redraw's own commit,
-    time and versions are recorded beside it under ``redraw``.
-    """
-    # Only this grid's records: the JSONL may also hold lines of older grids of this name.
-    summary = summarize(records, grid)
-    best = select_best(summary, lrs=grid["lrs"])  # on validation; raises without it
-    text = summary_text(summary, best, grid)
-    prov = provenance(
-        grid["base_config"],
-        seeds={"init": grid["seeds"], "data": grid["data_seeds"]},
-        argv=sys.argv,
-        grid={k: v for k, v in grid.items() if k != "base_config"},
-        jsonl=f"{name}.jsonl",
-        redrawn=args.redraw,
+    return parse
+
+
+def _seed(text):
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"expected an integer ≥ 0, got {text!r}")
+    return int(text)
+
+
+def resolve_grid(args) -> dict:
+    """The grid: the mode's defaults, then ``--config``'s keys, then the flags given."""
+    grid = dict(QUICK if args.quick else FULL)
+    if args.config is not None:
+        given = json.loads(args.config.read_text())
+        unknown = sorted(set(given) - set(AXES))
+        if unknown:
+            raise SystemExit(f"--config {args.config}: unknown keys {unknown}; expected {AXES}")
+        grid |= given
+        if grid["sizes"] and isinstance(grid["sizes"][0], int):
+            grid["sizes"] = [grid["sizes"]]
+    grid |= {k: getattr(args, k) for k in AXES if getattr(args, k, None) is not None}
+    if len(set(grid["seeds"])) < len(grid["seeds"]):
+        raise SystemExit(f"--seeds: expected distinct replicates, got {grid['seeds']}")
+    return grid
+
+
+def model_name(sizes, activation) -> str:
+    """``linear`` for softmax regression, ``mlp_<activation>_<hidden widths>`` otherwise."""
+    hidden = list(sizes)[1:-1]
+    return "linear" if not hidden else f"mlp_{activation}_{'-'.join(map(str, hidden))}"
+
+
+def models(grid) -> list[tuple[list[int], str | None]]:
+    """The (sizes, activation) pairs of the grid; softmax regression has no activation."""
+    out = []
+    for sizes in grid["sizes"]:
+        acts = [None] if len(sizes) == 2 else grid["activations"]
+        out += [(list(sizes), act) for act in acts]
+    return out
+
+
+def stem(grid, sizes, activation, quick: bool) -> str:
+    return f"loss_sweep_{grid['dataset']}_{model_name(sizes, activation)}" + (
+        "_quick" if quick else ""
     )
+
+
+def use_compile_cache() -> None:
+    """JAX's persistent compilation cache (``$SOFTJAX_JAX_CACHE``, default
+    ``~/.cache/softjax/jax``): every replicate and lr extension of a loss builds the same
+    program, which then compiles once (≈ 5 s each on 2 CPU cores) instead of per call."""
+    if jax.config.jax_compilation_cache_dir:
+        return
+    folder = os.environ.get("SOFTJAX_JAX_CACHE") or Path.home() / ".cache" / "softjax" / "jax"
+    jax.config.update("jax_compilation_cache_dir", str(folder))
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    grid = resolve_grid(args)
+    use_compile_cache()
+    out = args.out if args.out is not None else results_dir(scratch=args.quick)
+    todo = models(grid)
+    if args.name and len(todo) > 1:
+        raise SystemExit(f"--name: one file stem for {len(todo)} models; drop it")
+    if args.quick:
+        print(QUICK_NOTE, flush=True)
+    written, data = [], None
+    for sizes, act in todo:
+        name = args.name or stem(grid, sizes, act, args.quick)
+        try:
+            with sweep_lock(check_writable(out), name):
+                if args.redraw:
+                    document = redraw(out, name)
+                else:
+                    if data is None:
+                        data = _load(args, grid)
+                    document = run_model(args, grid, sizes, act, data, out, name)
+                paths = plots.draw(out / f"{name}.json", out)
+        except (PermissionError, SweepLocked) as e:
+            raise SystemExit(f"loss_sweep: {e}") from None
+        print(f"\n== {name}", *document["summary"], sep="\n")
+        written += [out / f"{name}.jsonl", out / f"{name}.json", out / f"{name}.md", *paths]
+    mlps = [stem(grid, s, a, args.quick) for s, a in todo if len(s) > 2]
+    if len(mlps) > 1 and not args.name:
+        overview = out / f"loss_sweep_{grid['dataset']}_mlp_stuck{'_quick' * args.quick}.png"
+        written.append(plots.draw_stuck_overview([out / f"{m}.json" for m in mlps], overview))
+    print("\nwrote", *[p for p in written if p.exists()], sep="\n  ")
+    if args.quick:
+        print(QUICK_NOTE)
+    return 0
+
+
+def _load(args, grid):
+    start = time.perf_counter()
+    data = load_dataset(grid["dataset"], source=args.source, data_dir=args.data_dir)
+    n = grid["train_subset"]
+    if n:
+        if n > len(data.x_train):
+            raise SystemExit(
+                f"--train-subset: expected at most {len(data.x_train)} (the training set), got {n}"
+            )
+        data = data._replace(x_train=data.x_train[:n], y_train=data.y_train[:n])
+    print(f"{grid['dataset']} ready in {time.perf_counter() - start:.1f} s", flush=True)
+    return data
+
+
+def run_model(args, grid, sizes, act, data, out: Path, name: str) -> dict:
+    """Trains one model's grid (growing each loss's lrs), then writes its summary."""
+    base = TrainConfig(
+        sizes=tuple(sizes), activations=act, optimizer=grid["optimizer"],
+        batch_size=grid["batch_size"], epochs=grid["epochs"],
+    )  # fmt: skip
+    info = {"dataset": grid["dataset"], "source": args.source, "train_subset": grid["train_subset"]}
+    start = time.perf_counter()
+    train_loss = functools.partial(
+        _train_loss, base, data, grid,
+        dict(name=name, out_dir=out, progress=True, data_info=info,
+             meta={"argv": sys.argv, "quick": args.quick}),
+    )  # fmt: skip
+    records, lrs_by_loss = interior_lr_sweep(
+        train_loss, grid["losses"], grid["lrs"],
+        factor=grid["lr_factor"], max_rounds=grid["max_rounds"],
+    )  # fmt: skip
+    analysis = None
+    if len(sizes) == 2:
+        analysis = {
+            "least_squares": least_squares_ceiling(data, sizes[-1]),
+            "square_lr_bound": square_loss_lr_bound(data.x_train),
+            "note": "least-squares ceiling: min-norm solution of the normal equations on the "
+            "training split, float64; lr bound: 2/λ_max(AᵀA/N), A = [X 1]",
+        }
+    document = dict(
+        grid=grid | {"sizes": sizes, "activation": act, "model": model_name(sizes, act),
+                     "lrs_by_loss": lrs_by_loss, "data": records[0]["data"],
+                     "base_config": base.to_dict()},
+        quick=args.quick, wall_seconds=time.perf_counter() - start, analysis=analysis,
+    )  # fmt: skip
+    return write_summary(records, document, out, name)
+
+
+def _train_loss(base, data, grid, kwargs, loss, lrs):
+    return paired_sweep(
+        sweep, base, data, loss=loss, lrs=lrs, init_scales=grid["init_scales"],
+        replicates=grid["seeds"], **kwargs,
+    )  # fmt: skip
+
+
+def write_summary(records, document, out: Path, name: str, trained_by=None) -> dict:
+    """Aggregates ``records`` into ``<name>.json`` and ``<name>.md`` beside ``document``'s
+    grid; ``trained_by``: on a redraw, the provenance of the run that trained them."""
+    records = paired(records)
+    grid = document["grid"]
+    summary = summarize(records)
+    best = select_best(summary)  # on validation; each loss's own lr grid; raises without val
+    comparisons = compare.comparisons(records, summary, best, grid)
+    prov = provenance(grid["base_config"], seeds={"replicates": grid["seeds"]}, argv=sys.argv,
+                      jsonl=f"{name}.jsonl", redrawn=trained_by is not None)  # fmt: skip
     if trained_by is not None:
-        redraw_info = {k: prov[k] for k in ("argv", "versions", "git_commit", "created")}
-        prov = {**trained_by, "redrawn": True, "redraw": redraw_info}
+        prov = {**trained_by, "redrawn": True, "redraw": {k: prov[k] for k in ("argv", "created")}}
     document = {
+        **document,
         "provenance": prov,
-        "grid": grid,
-        "wall_seconds": elapsed,
-        "n_records": len(select_grid(records, grid)),
+        "n_records": len(records),
         "cells": summary["cells"],
         "best": best,
         "n_diverged": summary["n_diverged"],
         "diverged": summary["diverged"],
+        "comparisons": comparisons,
         "selection": "lr per (loss, init scale) by mean final val_accuracy; test at that lr",
-        "summary": text,
     }
+    document["summary"] = summary_text(document)
     write_json(out / f"{name}.json", document)
     atomic_write_text(out / f"{name}.md", markdown(document, name))
     return document
 
 
-def redraw(args, out: Path, name: str, base: TrainConfig) -> dict:
-    """``--redraw``: the figures need only ``<name>.json``; the summary is recomputed
-    from ``<name>.jsonl`` only when it holds every record of the JSON's grid.
+def redraw(out: Path, name: str) -> dict:
+    """``--redraw``: the summary from ``<name>.jsonl`` when it holds every record of the
+    JSON's grid (each loss at its own lrs); otherwise the JSON as it stands."""
+    from softjax.results import read_jsonl
 
-    A missing, partial or foreign JSONL (lines of other grids only) leaves the JSON as it
-    is, so a redraw can never replace the results with a summary of fewer records.
-    """
     json_path, jsonl_path = out / f"{name}.json", out / f"{name}.jsonl"
     require_results(json_path)
     document = read_json(json_path)
-    # The grid as it ran (a legacy file without base_config gets today's).
-    grid = {"base_config": base.to_dict()} | document["grid"]
-    expected = 1
-    for axis in ("losses", "lrs", "init_scales", "seeds", "data_seeds"):
-        expected *= len(grid[axis])
-    records = select_grid(read_jsonl(jsonl_path), grid) if jsonl_path.exists() else []
-    has_val = all("val_accuracy" in r["history"] for r in records)
-    if len(records) == expected and has_val:
-        return write_summary(
-            records, grid, args, out, name, document.get("wall_seconds"),
-            trained_by=document["provenance"],
-        )  # fmt: skip
-    why = (
-        f"{jsonl_path} is missing"
-        if not jsonl_path.exists()
-        else f"{jsonl_path} holds {len(records)} of the grid's {expected} records"
-        if len(records) != expected
-        else f"{jsonl_path}'s records have no validation metrics to choose lrs on"
-    )
-    print(f"--redraw: {why}; figures and {name}.md from {json_path} as it stands")
+    grid = document["grid"]
+    expected = sum(len(v) for v in grid["lrs_by_loss"].values())
+    expected *= len(grid["init_scales"]) * len(grid["seeds"])
+    records = read_jsonl(jsonl_path) if jsonl_path.exists() else []
+    records = [r for r in paired(records) if r.get("data") == grid["data"]]
+    if len(records) == expected:
+        keep = {k: document[k] for k in ("grid", "quick", "wall_seconds", "analysis")}
+        return write_summary(records, keep, out, name, trained_by=document["provenance"])
+    print(f"--redraw: {jsonl_path} holds {len(records)} of {expected} records; "
+          f"figures and {name}.md from {json_path} as it stands")  # fmt: skip
     atomic_write_text(out / f"{name}.md", markdown(document, name))
-    return document
-
-
-def main(argv=None) -> int:
-    args = parse_args(argv)
-    mode = dict(QUICK if args.quick else FULL)
-    if args.train_subset is not None:
-        mode["train_subset"] = args.train_subset
-    if args.epochs is not None:
-        mode["epochs"] = args.epochs
-    name = args.name or mode["name"]
-    out = args.out if args.out is not None else results_dir(scratch=args.quick)
-    base = TrainConfig(sizes=(784, 10), batch_size=BATCH_SIZE, epochs=mode["epochs"])
-    grid = {
-        "base_config": base.to_dict(),
-        "losses": list(args.losses or LOSSES),
-        "lrs": mode["lrs"],
-        "init_scales": mode["init_scales"],
-        "seeds": mode["seeds"],
-        "data_seeds": mode["data_seeds"],
-        "epochs": mode["epochs"],
-        "batch_size": BATCH_SIZE,
-        "train_subset": mode["train_subset"],
-        "source": args.source,
-    }
-    try:
-        # Up front, before any data is loaded: a folder we cannot write, or another run
-        # of this sweep writing there, ends the run with one line naming the folder.
-        with sweep_lock(check_writable(out), name):
-            document = _run(args, mode, grid, base, out, name)
-            paths = plots.draw(out / f"{name}.json", out)
-    except (PermissionError, SweepLocked) as e:
-        raise SystemExit(f"loss_sweep: {e}") from None
-    print("\n".join(document["summary"]))
-    print("wrote", out / f"{name}.json", out / f"{name}.md", *paths, sep="\n  ")
-    return 0
-
-
-def _run(args, mode, grid, base, out: Path, name: str) -> dict:
-    """Trains (or resumes) the grid and writes the summary; ``--redraw`` only redraws."""
-    if args.redraw:
-        document = redraw(args, out, name, base)
-    else:
-        start = time.perf_counter()
-        data = load_dataset("mnist", source=args.source, data_dir=args.data_dir)
-        if mode["train_subset"]:
-            n = mode["train_subset"]
-            if n > len(data.x_train):
-                raise SystemExit(
-                    f"--train-subset: expected at most {len(data.x_train)} (the training "
-                    f"set), got {n}"
-                )
-            data = data._replace(x_train=data.x_train[:n], y_train=data.y_train[:n])
-        print(f"data ready in {time.perf_counter() - start:.1f} s", flush=True)
-        records = sweep(
-            base,
-            data,
-            losses=grid["losses"],
-            lrs=grid["lrs"],
-            init_scales=grid["init_scales"],
-            seeds=grid["seeds"],
-            data_seeds=grid["data_seeds"],
-            name=name,
-            out_dir=out,
-            progress=True,
-            meta={"argv": sys.argv, "source": args.source, "train_subset": mode["train_subset"]},
-            # In the resume key: another subset or source is other data, not a resume.
-            data_info={
-                "dataset": "mnist",
-                "source": args.source,
-                "train_subset": mode["train_subset"],
-            },
-        )
-        grid["data"] = records[0]["data"]
-        elapsed = time.perf_counter() - start
-        document = write_summary(records, grid, args, out, name, elapsed)
     return document
 
 

@@ -4,10 +4,13 @@ Seed 003's backprop recursion δ_l = (δ_{l+1} W_{l+1}ᵀ) ∘ f′(Z_l) multipl
 f′ once per hidden layer on its way to the input. σ′ ≤ 1/4, so a sigmoid net's early layers
 get much smaller gradients than its last ones; tanh′ ≤ 1 and ReLU′ ∈ {0, 1} shrink less.
 
-For each activation and depth (number of hidden layers, all of the same width) the script
-trains one epoch of SGD on the cross-entropy (``softjax.training.train``, one compiled
-program per run) from LeCun-normal init. At init and after the epoch it measures, on a
-fixed batch of training images, with the closed-form recursion ``softjax.backprop``:
+For each activation, depth (number of hidden layers, all of the same width) and seed the
+script trains SGD on the cross-entropy (``softjax.training.train``, one compiled program
+per run) from LeCun-normal init: 10 epochs and seeds 0, 1, 2 in the full run, so whether a
+deep net "stays at chance" is read off several seeds and enough epochs (a run is at chance
+when its final test accuracy is ≤ 1/10 + 5%; the summary counts them per config). At init
+and after training it measures, on a fixed batch of training images, with the
+closed-form recursion ``softjax.backprop``:
 
 * ``grad_norm[l]``: ‖∂L/∂W_l‖_F of the batch-mean loss, for every layer l = 1 … depth + 1;
 * ``mean_abs_delta[l]``: the mean over samples and units of |∂ℓ_i/∂Z_l| for each sample's
@@ -17,8 +20,8 @@ fixed batch of training images, with the closed-form recursion ``softjax.backpro
 
 Run::
 
-    python -m experiments.mlp_depth             # 3 activations × depths 1-6, full MNIST
-    python -m experiments.mlp_depth --quick     # 5000 images, depths 1 and 3, < 60 s, *_quick.*
+    python -m experiments.mlp_depth             # 3 activations × depths 1-6 × 3 seeds, 10 epochs
+    python -m experiments.mlp_depth --quick     # 5000 images, depths 1 and 3, 1 seed, 1 epoch
     python -m experiments.mlp_depth --redraw    # figure and summary from the JSON only (+ --quick)
 """
 
@@ -49,6 +52,8 @@ ACTIVATION_NAMES = ("sigmoid", "tanh", "relu")
 FULL_DEPTHS = (1, 2, 3, 4, 5, 6)
 QUICK_DEPTHS = (1, 3)
 QUICK_TRAIN_SIZE = 5000
+FULL_SEEDS, QUICK_SEEDS = (0, 1, 2), (0,)
+FULL_EPOCHS, QUICK_EPOCHS = 10, 1
 
 
 @functools.partial(jax.jit, static_argnums=(3,))
@@ -99,9 +104,11 @@ def run_one(config: TrainConfig, data, stats_x, stats_y) -> dict:
         "depth": len(config.sizes) - 2,
         "sizes": list(config.sizes),
         "train_config": config.to_dict(),
+        "seed": config.seed,
         "test_accuracy": float(result.history["test_accuracy"][-1])
         if len(result.history["test_accuracy"])
         else None,
+        "test_accuracy_per_epoch": result.history["test_accuracy"],
         "test_loss": result.history["test_loss"],
         "train_loss": result.history["train_loss"],
         "train_accuracy": result.history["train_accuracy"],
@@ -124,13 +131,17 @@ def parse_args(argv=None):
     parser.add_argument("--width", type=int, default=128)
     parser.add_argument("--lr", type=float, default=0.1)
     parser.add_argument("--batch-size", type=int, default=128)
-    parser.add_argument("--epochs", type=int, default=1)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--epochs", type=int, default=None, help="default 10 (--quick: 1)")
+    parser.add_argument("--seeds", type=int, nargs="+", default=None,
+                        help="default 0 1 2 (--quick: 0)")  # fmt: skip
     parser.add_argument("--train-size", type=int, default=None, help="first N training images")
     parser.add_argument("--stats-size", type=int, default=1000, help="images for the norms")
     args = parser.parse_args(argv)
+    if args.seeds is not None and (any(x < 0 for x in args.seeds) or
+                                   len(set(args.seeds)) < len(args.seeds)):  # fmt: skip
+        parser.error(f"--seeds: expected distinct ints ≥ 0, got {args.seeds}")
     for name in ("width", "epochs", "batch_size", "stats_size"):
-        if getattr(args, name) < 1:
+        if getattr(args, name) is not None and getattr(args, name) < 1:
             parser.error(
                 f"--{name.replace('_', '-')}: expected an int ≥ 1, got {getattr(args, name)}"
             )
@@ -155,6 +166,8 @@ def main(argv=None) -> list[Path]:
         require_results(results_path)
     else:
         depths = tuple(args.depths or (QUICK_DEPTHS if args.quick else FULL_DEPTHS))
+        seeds = list(args.seeds or (QUICK_SEEDS if args.quick else FULL_SEEDS))
+        epochs = args.epochs or (QUICK_EPOCHS if args.quick else FULL_EPOCHS)
         train_size = args.train_size or (QUICK_TRAIN_SIZE if args.quick else None)
         start = time.perf_counter()
         data = load_dataset("mnist", source=args.source, data_dir=args.data_dir)
@@ -176,18 +189,21 @@ def main(argv=None) -> list[Path]:
             optimizer="sgd",
             lr=args.lr,
             batch_size=args.batch_size,
-            epochs=args.epochs,
-            seed=args.seed,
+            epochs=epochs,
+            seed=seeds[0],
         )
         configs = [
-            base.replace(sizes=(784, *([args.width] * depth), 10), activations=act)
+            base.replace(sizes=(784, *([args.width] * depth), 10), activations=act, seed=seed)
             for act in args.activations
             for depth in depths
+            for seed in seeds
         ]
         runs = []
         bar = tqdm(configs, desc="mlp_depth", unit="run")
         for config in bar:
-            bar.set_postfix_str(f"{config.activations} depth {len(config.sizes) - 2}")
+            bar.set_postfix_str(
+                f"{config.activations} depth {len(config.sizes) - 2} seed {config.seed}"
+            )
             runs.append(run_one(config, data, stats_x, stats_y))
             bar.set_postfix_str(f"last test acc {runs[-1]['test_accuracy']:.4f}")
         bar.close()
@@ -205,7 +221,7 @@ def main(argv=None) -> list[Path]:
             "quick": args.quick,
         }
         doc = {
-            "provenance": provenance(config, seeds=[args.seed], argv=sys.argv),
+            "provenance": provenance(config, seeds=seeds, argv=sys.argv),
             "runs": runs,
             "load_s": load_s,
             "total_wall_s": time.perf_counter() - start,

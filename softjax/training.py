@@ -51,8 +51,13 @@ from softjax.grads import backprop_from_forward
 from softjax.inputs import Data, splits, validate
 from softjax.losses import resolve_loss
 from softjax.models import mlp_forward, mlp_init
+from softjax.numerics import sigmoid, softmax
+from softjax.targets import to_targets
 
 SATURATION_THRESHOLD = 0.99
+HIDDEN_SATURATION = 0.01
+"""A hidden unit is saturated on a sample when f′(z) < 0.01 · max f′ (max over z of the
+layer's activation, read off a grid on [−10, 10]: ¼ for sigmoid, 1 for tanh and ReLU)."""
 
 HISTORY_KEYS = (
     "train_loss",
@@ -60,14 +65,33 @@ HISTORY_KEYS = (
     "test_loss",
     "test_accuracy",
     "logits_grad_norm",
+    "logits_grad_norm_wrong",
     "saturated_wrong",
+    "grad_cos_ce",
+    "hidden_fprime_first",
+    "hidden_fprime_last",
+    "hidden_saturated_first",
+    "hidden_saturated_last",
 )
 """The per-epoch history keys every run has. ``train_*`` and the diagnostics are running
 means over the epoch's minibatches, computed with the params each batch was trained from
 (what a training log reports); ``test_*`` evaluate the params at the end of the epoch on the
-whole test set. ``logits_grad_norm`` is the mean over samples of ‖∂ℓ_i/∂z_i‖ (each sample's
-own loss); ``saturated_wrong`` the fraction of samples whose largest softmax probability
-exceeds 0.99 on a wrong class."""
+whole test set. Diagnostics:
+
+* ``logits_grad_norm``: the mean over samples of ‖∂ℓ_i/∂z_i‖ (each sample's own loss);
+  ``logits_grad_norm_wrong``: the same mean over the misclassified samples only (0 in an
+  epoch without any), since a mean over all samples is dominated by the ones already right;
+* ``saturated_wrong``: the fraction of samples whose largest softmax probability exceeds
+  0.99 on a wrong class;
+* ``grad_cos_ce``: the mean over samples of the cosine between the loss's ∂ℓ_i/∂z_i and
+  cross-entropy's on the same logits, softmax(z_i) − y_i (σ(z_i) − y_i with one output):
+  1 for ``cce``; how far another loss's step direction is from CE's (SPEC §3);
+* ``hidden_fprime_first``/``_last``: the mean f′(Z_l) over samples and units of the first
+  (nearest the input) and the last hidden layer; ``hidden_saturated_first``/``_last``: the
+  fraction of (sample, unit) pairs with f′ < :data:`HIDDEN_SATURATION` · max f′ there. The
+  backward recursion δ_l = (δ_{l+1} W_{l+1}ᵀ) ∘ f′(Z_l) (SPEC §4) multiplies by these
+  factors, so they show where the gradient dies. A model without a hidden layer reports
+  f′ = 1 and 0 saturated (the identity)."""
 
 VALIDATION_KEYS = ("val_loss", "val_accuracy")
 """Added to the history exactly when the data has a validation split (decided at trace
@@ -156,6 +180,48 @@ def _where(flag, new, old):
     return jax.tree.map(lambda a, b: jnp.where(flag, a, b), new, old)
 
 
+def ce_logits_grad(logits, y):
+    """Cross-entropy's per-sample ∂ℓ_i/∂z_i on these logits: softmax(z) − Y, or σ(z) − y
+    with one output (the reference direction of ``grad_cos_ce``)."""
+    targets = to_targets(logits, y)
+    return (sigmoid(logits) if logits.shape[-1] == 1 else softmax(logits)) - targets
+
+
+def _cosine(a, b):
+    """Row-wise cosine; 0 for a zero row. Each row is scaled by its largest entry first:
+    a saturated loss's gradient (~1e-30) would underflow when squared."""
+
+    def unit(v):
+        v = v / jnp.maximum(jnp.max(jnp.abs(v), axis=-1, keepdims=True), jnp.finfo(v.dtype).tiny)
+        return v / jnp.maximum(jnp.linalg.norm(v, axis=-1, keepdims=True), 1.0)
+
+    return jnp.clip(jnp.sum(unit(a) * unit(b), axis=-1), -1.0, 1.0)
+
+
+def _max_fprime(act) -> float:
+    with jax.ensure_compile_time_eval():
+        return float(jnp.max(act.grad(jnp.linspace(-10.0, 10.0, 2001))))
+
+
+def hidden_stats(zs_hidden, acts, n: int) -> dict[str, Any]:
+    """Sums over (sample, unit) of f′ and of saturated f′ (see :data:`HISTORY_KEYS`), for
+    the first and the last hidden layer, divided by the units per sample: summed over the
+    epoch and divided by its samples they are means over samples and units. ``n``: the
+    batch's samples (the identity's f′ = 1 summed over them when there is no hidden layer)."""
+    out = {}
+    for where, i in (("first", 0), ("last", -1)):
+        if not zs_hidden:
+            out[f"hidden_fprime_{where}"], out[f"hidden_saturated_{where}"] = float(n), 0.0
+            continue
+        z, act = zs_hidden[i], acts[i]
+        fprime = act.grad(z)
+        units = z.shape[-1]
+        out[f"hidden_fprime_{where}"] = jnp.sum(fprime) / units
+        saturated = fprime < HIDDEN_SATURATION * _max_fprime(act)
+        out[f"hidden_saturated_{where}"] = jnp.sum(saturated) / units
+    return out
+
+
 def make_epochs(config: TrainConfig, *, progress=None, skip_after_divergence: bool = True):
     """Returns the pure ``(init_state, run_epochs)`` pair for ``config`` (already validated).
 
@@ -174,36 +240,47 @@ def make_epochs(config: TrainConfig, *, progress=None, skip_after_divergence: bo
         return tx_factory(make_schedule(config, lr, steps_per_epoch(config, len(data.x_train))))
 
     def logits_and_grads(params, x, y):
-        """Logits, the mean loss, ∂loss/∂logits and ∂loss/∂params for one batch."""
+        """Logits, the mean loss, ∂loss/∂logits, ∂loss/∂params and the hidden layers' Z
+        for one batch."""
         if config.grad == "closed_form":
             zs, hidden = mlp_forward(params, x, acts)
             g_logits = loss.logits_grad(zs[-1], y)
             grads = backprop_from_forward(params, zs, hidden, g_logits, acts)
-            return zs[-1], loss.fn(zs[-1], y), g_logits, grads
+            return zs[-1], loss.fn(zs[-1], y), g_logits, grads, zs[:-1]
+
+        def logits_of(p):
+            zs = mlp_forward(p, x, acts)[0]
+            return zs[-1], zs[:-1]
+
         # Splitting the VJP at the logits gives ∂L/∂z for the diagnostics at no extra cost.
-        logits, apply_vjp = jax.vjp(lambda p: mlp_forward(p, x, acts)[0][-1], params)
+        logits, apply_vjp, zs_hidden = jax.vjp(logits_of, params, has_aux=True)
         value, g_logits = jax.value_and_grad(loss.fn)(logits, y)
         (grads,) = apply_vjp(g_logits)
-        return logits, value, g_logits, grads
+        return logits, value, g_logits, grads, zs_hidden
 
     def step(tx, carry, idx, x_all, y_all):
         params, opt_state, finite = carry
         x, y = x_all[idx], y_all[idx]
         n = idx.shape[0]
-        logits, value, g_logits, grads = logits_and_grads(params, x, y)
+        logits, value, g_logits, grads, zs_hidden = logits_and_grads(params, x, y)
         updates, new_opt_state = tx.update(grads, opt_state, params)
         new_params = optax.apply_updates(params, updates)
         ok = finite & jnp.isfinite(value) & _all_finite(new_params)
         carry = (_where(ok, new_params, params), _where(ok, new_opt_state, opt_state), ok)
         wrong = predicted_class(logits) != target_class(y)
+        # ‖∂ℓ_i/∂z_i‖ = n ‖∂(mean)/∂z_i‖: each sample's own loss.
+        norms = jnp.linalg.norm(g_logits * n, axis=-1)
         sums = {
             "train_loss": value * n,
             "train_accuracy": jnp.sum(~wrong),
-            # ‖∂ℓ_i/∂z_i‖ = n ‖∂(mean)/∂z_i‖: each sample's own loss.
-            "logits_grad_norm": jnp.sum(jnp.linalg.norm(g_logits * n, axis=-1)),
+            "logits_grad_norm": jnp.sum(norms),
+            "logits_grad_norm_wrong": jnp.sum(jnp.where(wrong, norms, 0.0)),
+            "n_wrong": jnp.sum(wrong),
             "saturated_wrong": jnp.sum(wrong & (confidence(logits) > SATURATION_THRESHOLD)),
+            "grad_cos_ce": jnp.sum(_cosine(g_logits, ce_logits_grad(logits, y))),
+            **hidden_stats(zs_hidden, acts, n),
         }
-        return carry, jax.tree.map(lambda v: v.astype(jnp.float32), sums)
+        return carry, jax.tree.map(lambda v: jnp.asarray(v, jnp.float32), sums)
 
     def run_epoch(tx, carry, epoch, data_key, data: Data):
         n, bs = data.x_train.shape[0], config.batch_size
@@ -221,7 +298,9 @@ def make_epochs(config: TrainConfig, *, progress=None, skip_after_divergence: bo
             sums = jax.tree.map(jnp.add, sums, last)
             seen = n
         # train_loss summed loss·n per batch, so dividing by the rows seen gives the mean.
+        n_wrong = sums.pop("n_wrong")
         metrics = {k: v / seen for k, v in sums.items()}
+        metrics["logits_grad_norm_wrong"] = sums["logits_grad_norm_wrong"] / jnp.maximum(n_wrong, 1)
         for split in splits(data):
             logits = mlp_forward(carry[0], getattr(data, f"x_{split}"), acts)[0][-1]
             value, acc = loss_and_accuracy(logits, getattr(data, f"y_{split}"), loss.fn)

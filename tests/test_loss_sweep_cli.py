@@ -1,6 +1,6 @@
 """The loss_sweep CLI end to end on a tiny MNIST subset, and its --redraw guards.
 
-One real run (640 images, 1 epoch, two losses: one small compile) is shared by the
+One real run (640 images, 1 epoch, two losses, softmax regression) is shared by the
 module; the regression tests copy its files and fake the training or the plotting where
 they test only the bookkeeping, so the file stays cheap.
 """
@@ -24,10 +24,11 @@ from softjax.training import HISTORY_KEYS, Data
 
 REPO_ROOT = __import__("pathlib").Path(__file__).resolve().parents[1]
 VAL_KEYS = ("val_loss", "val_accuracy")
+REDRAW = ["--quick", "--redraw", "--sizes", "784", "10"]
 
-NAME = "loss_sweep_quick"
-FIGURES = [f"{NAME}_curves.png", f"{NAME}_heatmap.png", f"{NAME}_saturation.png"]
-N_CONFIGS = 2 * 5 * 2 * 2  # losses × quick init scales × quick lrs × quick seeds
+NAME = "loss_sweep_mnist_linear_quick"
+FIGURES = [f"{NAME}_{kind}.png" for kind in ("curves", "heatmap", "gradients", "stuck")]
+N_SCALES, N_SEEDS = len(loss_sweep.QUICK["init_scales"]), len(loss_sweep.QUICK["seeds"])
 
 
 def _argv(data_dir, out, subset=640):
@@ -44,6 +45,9 @@ def _argv(data_dir, out, subset=640):
         "--losses",
         "cce",
         "mse",
+        "--sizes",
+        "784",
+        "10",
         "--out",
         str(out),
     ]
@@ -81,29 +85,49 @@ def _copy(src, dst, names):
     return dst
 
 
+def _n_configs(doc):
+    return sum(map(len, doc["grid"]["lrs_by_loss"].values())) * N_SCALES * N_SEEDS
+
+
 def test_a_tiny_run_writes_results_summary_and_figures(run):
     doc = read_json(run / f"{NAME}.json")
-    assert doc["n_records"] == N_CONFIGS and len(read_jsonl(run / f"{NAME}.jsonl")) == N_CONFIGS
+    n = _n_configs(doc)
+    assert doc["n_records"] == n and len(read_jsonl(run / f"{NAME}.jsonl")) == n
     assert doc["grid"]["losses"] == ["cce", "mse"] and doc["grid"]["epochs"] == 1
     data = doc["grid"]["data"]
     assert (data["n_train"], data["train_subset"], data["source"]) == (640, 640, "idx")
-    assert len(doc["cells"]) == 2 * 5 * 2 and all(c["n"] == 2 for c in doc["cells"])
-    assert "first 640 training images" in (run / f"{NAME}.md").read_text()
+    assert len(doc["cells"]) == n // N_SEEDS and all(c["n"] == N_SEEDS for c in doc["cells"])
+    md = (run / f"{NAME}.md").read_text()
+    assert "first 640 training images" in md
     assert all((run / f).stat().st_size > 0 for f in FIGURES)
+    # --quick says so in its files; softmax regression carries the square loss's closed forms.
+    assert (
+        doc["quick"] is True
+        and loss_sweep.QUICK_NOTE in md
+        and doc["summary"][0] == (loss_sweep.QUICK_NOTE)
+    )
+    ls = doc["analysis"]["least_squares"]
+    # 640 images < 785 parameters: the min-norm fit interpolates the training split.
+    assert ls["train_accuracy"] == 1 and 0.2 < ls["test_accuracy"] < 1
+    assert doc["analysis"]["square_lr_bound"] > 0
+    # Replicate i is init seed i and data seed i: n counts distinct runs.
+    assert {(r["seed"], r["data_seed"]) for r in read_jsonl(run / f"{NAME}.jsonl")} == {
+        (i, i) for i in loss_sweep.QUICK["seeds"]
+    }
 
 
 def test_redraw_with_only_the_json_redraws_the_figures_and_keeps_the_results(run, tmp_path):
     out = _copy(run, tmp_path, [f"{NAME}.json"])
     before = (out / f"{NAME}.json").read_bytes()
-    assert loss_sweep.main(["--quick", "--redraw", "--out", str(out)]) == 0
+    assert loss_sweep.main([*REDRAW, "--out", str(out)]) == 0
     assert (out / f"{NAME}.json").read_bytes() == before  # not rewritten from zero records
     assert all((out / f).stat().st_size > 0 for f in FIGURES)
     assert (out / f"{NAME}.md").read_text() == (run / f"{NAME}.md").read_text()
 
 
 def test_redraw_without_the_json_says_so(tmp_path):
-    with pytest.raises(SystemExit, match=r"--redraw: no results at .*loss_sweep_quick\.json"):
-        loss_sweep.main(["--quick", "--redraw", "--out", str(tmp_path)])
+    with pytest.raises(SystemExit, match=rf"--redraw: no results at .*{NAME}\.json"):
+        loss_sweep.main([*REDRAW, "--out", str(tmp_path)])
 
 
 def test_redraw_summarizes_only_this_grids_lines(run, tmp_path, monkeypatch):
@@ -119,13 +143,13 @@ def test_redraw_summarizes_only_this_grids_lines(run, tmp_path, monkeypatch):
         old.append(r)
     lines = (out / f"{NAME}.jsonl").read_text()
     (out / f"{NAME}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in old) + lines)
-    assert loss_sweep.main(["--quick", "--redraw", "--out", str(out)]) == 0
+    assert loss_sweep.main([*REDRAW, "--out", str(out)]) == 0
     doc, ref = read_json(out / f"{NAME}.json"), read_json(run / f"{NAME}.json")
-    assert doc["n_records"] == N_CONFIGS and doc["cells"] == ref["cells"]
+    assert doc["n_records"] == _n_configs(ref) and doc["cells"] == ref["cells"]
     # A JSONL missing some of the grid's lines: the JSON stays as it was.
     (out / f"{NAME}.jsonl").write_text("".join(lines.splitlines(keepends=True)[:5]))
     before = (out / f"{NAME}.json").read_bytes()
-    assert loss_sweep.main(["--quick", "--redraw", "--out", str(out)]) == 0
+    assert loss_sweep.main([*REDRAW, "--out", str(out)]) == 0
     assert (out / f"{NAME}.json").read_bytes() == before
 
 
@@ -141,10 +165,11 @@ def test_another_train_subset_reruns_and_the_same_one_resumes(
     assert loss_sweep.main(_argv(shared_data_dir, out, subset=640)) == 0
     assert calls == []  # the same data: everything resumes
     assert loss_sweep.main(_argv(shared_data_dir, out, subset=1280)) == 0
-    assert sum(calls) == N_CONFIGS
     doc = read_json(out / f"{NAME}.json")
-    assert doc["grid"]["data"]["n_train"] == 1280 and doc["n_records"] == N_CONFIGS
-    assert len(read_jsonl(out / f"{NAME}.jsonl")) == 2 * N_CONFIGS
+    n = _n_configs(doc)
+    assert sum(calls) == n
+    assert doc["grid"]["data"]["n_train"] == 1280 and doc["n_records"] == n
+    assert len(read_jsonl(out / f"{NAME}.jsonl")) == n + _n_configs(read_json(run / f"{NAME}.json"))
 
 
 @pytest.mark.parametrize("value", ["0", "-5", "many"])
@@ -158,19 +183,21 @@ def test_train_subset_and_epochs_must_be_positive_integers(value, capsys):
 def test_the_cli_chooses_lrs_on_validation_and_reports_test_at_them(
     tmp_path, monkeypatch, shared_data_dir
 ):
-    """Validation prefers lr 0.01, test prefers 0.5: the JSON, text and table follow
-    validation and quote the test accuracy at 0.01; the figures are drawn."""
+    """Validation prefers lr 0.03, test prefers 0.3: the JSON, text and table follow
+    validation and quote the test accuracy at 0.03. 0.03 is the grid's low edge, so the
+    grid grows to 0.01, where validation is worse: 0.03 is interior and stays chosen."""
     calls = []
-    fake = _fake_trainer(calls, val_by_lr={0.01: 0.9, 0.5: 0.8}, test_by_lr={0.01: 0.7, 0.5: 0.95})
+    fake = _fake_trainer(calls, val_by_lr={0.03: 0.9, 0.3: 0.8}, test_by_lr={0.03: 0.7, 0.3: 0.95})
     monkeypatch.setattr(core_module, "build_program", lambda *args: None)
     monkeypatch.setattr(core_module, "run_group", fake)
     assert loss_sweep.main(_argv(shared_data_dir, tmp_path)) == 0
     doc = read_json(tmp_path / f"{NAME}.json")
     assert doc["grid"]["data"]["n_val"] == 5000  # load_dataset's default validation split
+    assert doc["grid"]["lrs_by_loss"] == {"cce": [0.01, 0.03, 0.3], "mse": [0.01, 0.03, 0.3]}
     assert {(b["lr"], b["final_test_accuracy"], b["edge"]) for b in doc["best"]} == {
-        (0.01, 0.7, "low")
+        (0.03, 0.7, None)
     }
-    assert "cce 70.00% (lr 0.01)" in doc["summary"][0]
+    assert "cce 70.00 ± 0.00% (lr 0.03)" in doc["summary"][2]
     assert "lr chosen on validation" in (tmp_path / f"{NAME}.md").read_text()
     assert all((tmp_path / f).stat().st_size > 0 for f in FIGURES)
     assert not list(tmp_path.glob(".*.tmp"))
@@ -192,7 +219,7 @@ _HOLD = textwrap.dedent(
     import sys, time
     from pathlib import Path
     from softjax.sweeps import sweep_lock
-    with sweep_lock(sys.argv[1], "loss_sweep_quick"):
+    with sweep_lock(sys.argv[1], "loss_sweep_mnist_linear_quick"):
         (Path(sys.argv[1]) / "held").write_text("")
         while not (Path(sys.argv[1]) / "go").exists():
             time.sleep(0.05)
@@ -209,7 +236,22 @@ def test_a_second_copy_on_the_same_folder_fails_at_once_naming_it(tmp_path, monk
                 break
             time.sleep(0.05)
         with pytest.raises(SystemExit, match=rf"{tmp_path}: .*already running .*pid {holder.pid}"):
-            loss_sweep.main(["--quick", "--out", str(tmp_path)])
+            loss_sweep.main(["--quick", "--sizes", "784", "10", "--out", str(tmp_path)])
     finally:
         (tmp_path / "go").write_text("")
         holder.wait(timeout=60)
+
+
+def test_several_mlps_get_their_own_files_and_one_stuck_overview(
+    tmp_path, monkeypatch, shared_data_dir
+):
+    monkeypatch.setattr(core_module, "build_program", lambda *args: None)
+    monkeypatch.setattr(core_module, "run_group", _fake_trainer([]))
+    argv = _argv(shared_data_dir, tmp_path)
+    argv[argv.index("--sizes") + 1 : argv.index("--sizes") + 3] = ["784", "8", "10"]
+    assert loss_sweep.main([*argv, "--activations", "sigmoid", "relu"]) == 0
+    for act in ("sigmoid", "relu"):
+        doc = read_json(tmp_path / f"loss_sweep_mnist_mlp_{act}_8_quick.json")
+        assert doc["grid"]["activation"] == act and doc["analysis"] is None
+        assert (tmp_path / f"loss_sweep_mnist_mlp_{act}_8_quick_gradients.png").exists()
+    assert (tmp_path / "loss_sweep_mnist_mlp_stuck_quick.png").stat().st_size > 0

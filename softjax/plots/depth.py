@@ -1,9 +1,12 @@
 """Figure and summary for ``experiments/mlp_depth.py``, drawn from ``mlp_depth.json`` only.
 
 The figure has one column per activation and a row for init and one for after training:
-‖∂L/∂W_l‖ (log scale) against the layer index l, one line per depth. A last column shows
-the test accuracy per depth and, for the deepest nets, the mean |δ_l| per layer, the
-quantity seed 003's recursion δ_l = (δ_{l+1} W_{l+1}ᵀ) ∘ f′(Z_l) propagates.
+‖∂L/∂W_l‖ (log scale) against the layer index l, one line per depth (the first seed's
+runs). A last column shows the test accuracy per depth, mean and 95% t-interval over the
+seeds, and, for the deepest nets, the mean |δ_l| per layer, the quantity seed 003's
+recursion δ_l = (δ_{l+1} W_{l+1}ᵀ) ∘ f′(Z_l) propagates. The summary counts, per
+activation and depth, the seeds whose final test accuracy stays at chance (≤ 1/10 + 5%),
+so "stays at chance" is stated only where the numbers show it.
 """
 
 from __future__ import annotations
@@ -17,7 +20,9 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from softjax.plots.sweep_report import NO_DIFFERENCE  # noqa: E402
 from softjax.results import atomic_save_figure, atomic_write_text, read_json  # noqa: E402
+from softjax.sweeps.stats import t_quantile_975  # noqa: E402
 
 STAGES = (("init", "at init"), ("trained", "after training"))
 ACTIVATION_COLORS = {"sigmoid": "tab:red", "tanh": "tab:orange", "relu": "tab:blue"}
@@ -25,11 +30,35 @@ ACTIVATION_COLORS = {"sigmoid": "tab:red", "tanh": "tab:orange", "relu": "tab:bl
 FPRIME_BOUNDS = {"sigmoid": "σ′ ≤ 1/4", "tanh": "tanh′ ≤ 1", "relu": "ReLU′ ∈ {0, 1}"}
 
 
+CHANCE = 0.1 + 0.05
+"""A run "stays at chance" when its final test accuracy is at most 1/10 + 5%."""
+
+
 def _runs_by_activation(doc: dict) -> dict[str, list[dict]]:
+    """The first seed's runs per activation, by depth (for the per-layer panels)."""
+    first = min(r.get("seed", 0) for r in doc["runs"])
     by_act: dict[str, list[dict]] = {}
     for run in doc["runs"]:
-        by_act.setdefault(run["activation"], []).append(run)
+        if run.get("seed", 0) == first:
+            by_act.setdefault(run["activation"], []).append(run)
     return {a: sorted(runs, key=lambda r: r["depth"]) for a, runs in by_act.items()}
+
+
+def accuracy_stats(doc: dict) -> dict[tuple[str, int], dict]:
+    """Per (activation, depth): final test accuracy over seeds as ``mean``, ``ci95``
+    (t-interval half-width, None for one seed), ``n`` and ``n_chance`` (see CHANCE)."""
+    groups: dict[tuple[str, int], list[float]] = {}
+    for run in doc["runs"]:
+        if run["test_accuracy"] is not None:
+            groups.setdefault((run["activation"], run["depth"]), []).append(run["test_accuracy"])
+    out = {}
+    for key, accs in groups.items():
+        a = np.asarray(accs, float)
+        n = len(a)
+        half = t_quantile_975(n - 1) * a.std(ddof=1) / math.sqrt(n) if n > 1 else None
+        out[key] = {"mean": float(a.mean()), "ci95": half, "n": n,
+                    "n_chance": int(np.sum(a <= CHANCE))}  # fmt: skip
+    return out
 
 
 def _floats(values) -> np.ndarray:
@@ -90,22 +119,19 @@ def draw(results_path, out_dir) -> list[Path]:
                 ax.legend(title="hidden layers", fontsize=8, title_fontsize=8, ncol=2)
 
     ax = axes[0, -1]
+    stats = accuracy_stats(doc)
     for act in acts:
-        acc = [
-            100 * (r["test_accuracy"] if r["test_accuracy"] is not None else np.nan)
-            for r in by_act[act]
-        ]
-        ax.plot(
-            [r["depth"] for r in by_act[act]],
-            acc,
-            "o-",
-            label=act,
-            color=ACTIVATION_COLORS.get(act),
-        )
+        ds = [d for d in depths if (act, d) in stats]
+        mean = np.array([100 * stats[act, d]["mean"] for d in ds])
+        half = np.array([100 * (stats[act, d]["ci95"] or 0.0) for d in ds])
+        ax.errorbar(ds, mean, half, fmt="o-", capsize=3, label=act,
+                    color=ACTIVATION_COLORS.get(act))  # fmt: skip
+    ax.axhline(100 * CHANCE, color="grey", ls=":", lw=1, label="chance + 5%")
     ax.set_xlabel("depth (hidden layers)")
     ax.set_ylabel("test accuracy (%)")
     ax.set_xticks(depths)
-    ax.set_title(f"test accuracy {stage_title['trained']}")
+    n_seeds = len({r.get("seed", 0) for r in doc["runs"]})
+    ax.set_title(f"test accuracy {stage_title['trained']}\nmean, 95% interval, {n_seeds} seed(s)")
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=9)
 
@@ -192,7 +218,8 @@ def summary_markdown(doc: dict, source: str = "mlp_depth.json") -> str:
         "",
         f"MNIST, {config['train_size']} training and {config['test_size']} test images; "
         f"hidden width {config['width']}; {base['init']} init; SGD lr {base['lr']}, batch "
-        f"{base['batch_size']}, {epochs} epoch(s) of cross-entropy; seed {base['seed']}. "
+        f"{base['batch_size']}, {epochs} epoch(s) of cross-entropy; seeds "
+        f"{doc['provenance'].get('seeds')}. "
         f"Gradients of the batch-mean loss on the first {config['stats_size']} training "
         "images by the closed-form recursion δ_l = (δ_{l+1} W_{l+1}ᵀ) ∘ f′(Z_l) "
         "(seed 003, `softjax.backprop`). Total time "
@@ -200,14 +227,14 @@ def summary_markdown(doc: dict, source: str = "mlp_depth.json") -> str:
         "",
         "## Test accuracy (%)",
         "",
+        "Mean ± 95% t-interval half-width over seeds (n seeds; runs at chance, ≤ 15%).",
+        "",
         "| activation | " + " | ".join(f"depth {d}" for d in depths) + " |",
         "|---" * (len(depths) + 1) + "|",
     ]
-    for act, runs in by_act.items():
-        acc = {r["depth"]: r["test_accuracy"] for r in runs}
-        cells = " | ".join(
-            _fmt(100 * acc[d], ".2f") if acc.get(d) is not None else "—" for d in depths
-        )
+    stats = accuracy_stats(doc)
+    for act in by_act:
+        cells = " | ".join(_acc_cell(stats.get((act, d))) for d in depths)
         lines.append(f"| {act} | {cells} |")
     lines += [
         "",
@@ -228,7 +255,7 @@ def summary_markdown(doc: dict, source: str = "mlp_depth.json") -> str:
                 f"| ×{_fmt(r['delta_per_layer'])} | {_fmt(r['mean_fprime'])} |"
             )
     lines += ["", "## Reading", ""]
-    lines += [f"- {s}" for s in _reading(by_act, ratios, deepest, epochs)]
+    lines += [f"- {s}" for s in _reading(doc, by_act, ratios, deepest, epochs)]
     lines.append("")
     return "\n".join(lines)
 
@@ -271,7 +298,7 @@ def fprime_agreement(ratios: dict, acts) -> str:
     )
 
 
-def _reading(by_act, ratios, deepest: int, epochs: int) -> list[str]:
+def _reading(doc, by_act, ratios, deepest: int, epochs: int) -> list[str]:
     """Sentences whose numbers and orderings come from the results."""
     out = []
     acts = list(by_act)
@@ -296,19 +323,49 @@ def _reading(by_act, ratios, deepest: int, epochs: int) -> list[str]:
             f"{_fmt(ratios[worst, 'trained']['grad_ratio'])}× after {epochs} epoch(s) (the "
             "weight gradient also carries A_(l−1), so its ratio differs from δ's)."
         )
-    for act, runs in by_act.items():
-        accs = [(r["depth"], r["test_accuracy"]) for r in runs if r["test_accuracy"] is not None]
-        if len(accs) < 2:
+    stats = accuracy_stats(doc)
+    for act in by_act:
+        ds = sorted(d for a, d in stats if a == act)
+        if len(ds) < 2:
             continue
-        best = max(accs, key=lambda da: da[1])
-        last = accs[-1]
-        trend = "falls" if last[1] < accs[0][1] - 0.01 else "holds"
+        first, last = stats[act, ds[0]], stats[act, ds[-1]]
+        if None in (first["ci95"], last["ci95"]):
+            trend = f"{NO_DIFFERENCE} (one seed: no interval)"
+        elif last["mean"] + last["ci95"] < first["mean"] - first["ci95"]:
+            trend = "falls with depth"
+        elif last["mean"] - last["ci95"] > first["mean"] + first["ci95"]:
+            trend = "rises with depth"
+        else:
+            trend = f"{NO_DIFFERENCE} between the shallowest and the deepest"
         out.append(
-            f"{act}: test accuracy {trend} with depth, {100 * accs[0][1]:.2f}% at depth "
-            f"{accs[0][0]} and {100 * last[1]:.2f}% at depth {last[0]} (best {100 * best[1]:.2f}% "
-            f"at depth {best[0]}) after {epochs} epoch(s)."
+            f"{act}: test accuracy {_acc_cell(first)}% at depth {ds[0]} vs "
+            f"{_acc_cell(last)}% at depth {ds[-1]} after {epochs} epoch(s): {trend}."
+        )
+    at_chance = [(a, d, s) for (a, d), s in sorted(stats.items()) if s["n_chance"]]
+    if at_chance:
+        out.append(
+            f"Runs at chance (final test accuracy ≤ {100 * CHANCE:.0f}%) after {epochs} "
+            "epoch(s): "
+            + "; ".join(
+                f"{a} depth {d}: {s['n_chance']} of {s['n']} seeds" for a, d, s in at_chance
+            )
+            + "."
+        )
+    else:
+        out.append(
+            f"No run stays at chance (final test accuracy ≤ {100 * CHANCE:.0f}%) after "
+            f"{epochs} epoch(s) at any depth: the claim that deep nets of these activations "
+            "stay at chance is not supported by these runs."
         )
     return out
+
+
+def _acc_cell(s) -> str:
+    if s is None:
+        return "—"
+    half = "" if s["ci95"] is None else f" ± {100 * s['ci95']:.2f}"
+    chance = f", {s['n_chance']} at chance" if s["n_chance"] else ""
+    return f"{100 * s['mean']:.2f}{half} (n={s['n']}{chance})"
 
 
 def write_summary(results_path, out_dir) -> Path:

@@ -1,16 +1,25 @@
 """Figures of a loss sweep, drawn from its summary JSON only (``experiments.loss_sweep``).
 
-``draw(results_path, out_dir)`` reads ``<name>.json`` (per-cell statistics over seeds from
-:func:`softjax.sweeps.summarize`, and each (loss, init scale)'s lr chosen on validation by
-:func:`softjax.sweeps.select_best`) and writes, each atomically:
+``draw(results_path, out_dir)`` reads ``<name>.json`` and writes, each atomically:
 
 * ``<name>_curves.png``: test error (100 − accuracy, log scale) per epoch, mean and 95%
-  interval over seeds, one line per loss at its chosen lr, one panel per init scale;
-* ``<name>_heatmap.png``: final validation accuracy over loss × lr (what the choice saw),
-  one panel per init scale, the chosen lr boxed with its test accuracy, diverged cells
-  marked (a document without validation metrics shows test accuracy and says so);
-* ``<name>_saturation.png``: mean ‖∂ℓ/∂z‖ and the saturated-and-wrong fraction per epoch,
-  per loss at its chosen lr, at the smallest and the largest init scale.
+  interval over replicates, one line per loss at its chosen lr (in the legend, † when
+  still on a grid edge); one panel per group of init scales whose results agree within
+  their intervals (:func:`softjax.sweeps.stats.collapse_scales`), so no two panels repeat;
+  for softmax regression the exact least-squares model's test error as a dashed line;
+* ``<name>_heatmap.png``: final validation accuracy over loss × lr (each loss's own,
+  extended grid; blank where a loss was not run), the chosen lr boxed with its test
+  accuracy, diverged cells marked, and for softmax regression the square loss's stable-lr
+  bound 2/λ_max as a vertical line;
+* ``<name>_gradients.png``: per epoch, each loss at its chosen lr, smallest and largest
+  init scale: ‖∂ℓ/∂z‖ on all and on misclassified samples, the saturated-and-wrong
+  fraction, the cosine to CE's logit gradient and, for MLPs, f′ and the saturated fraction
+  of the first and last hidden layer (where the gradient dies);
+* ``<name>_stuck.png``: the fraction of runs stuck near chance per loss and init scale at
+  the chosen lr, with 95% Wilson intervals; :func:`draw_stuck_overview` puts several
+  models' (the MLP study's activations × depths) side by side in one figure.
+
+Colours come from :mod:`softjax.plots.palette` (one colour per loss in every figure).
 """
 
 from __future__ import annotations
@@ -24,16 +33,12 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from softjax.plots.palette import LOSS_COLOURS, loss_colour  # noqa: E402
+from softjax.plots.sweep_report import QUICK_NOTE, model_title  # noqa: E402
 from softjax.results import atomic_save_figure  # noqa: E402
-from softjax.sweeps.stats import best_of, cell  # noqa: E402
+from softjax.sweeps.stats import best_of, cell, collapse_scales  # noqa: E402
 
-LOSS_COLOURS = {
-    "cce": "tab:blue",
-    "mse": "tab:red",
-    "bce": "tab:orange",
-    "sigmoid_bce": "tab:green",
-    "square": "tab:purple",
-}
+__all__ = ["LOSS_COLOURS", "draw", "loss_label"]
 
 
 def _load(path: Path) -> dict:
@@ -49,175 +54,247 @@ def loss_label(spec) -> str:
     return str(spec)
 
 
-def _colour(spec):
-    return LOSS_COLOURS.get(spec if isinstance(spec, str) else spec[0])
-
-
-def _best_lr(doc, loss, scale):
-    b = best_of(doc["best"], loss, scale)
-    return None if b is None else b["lr"]
-
-
 def _arr(values):
     return np.array([np.nan if v is None else v for v in values], dtype=float)
 
 
-def _band(ax, doc, loss, scale, key, scale_by=1.0, complement=False):
-    lr = _best_lr(doc, loss, scale)
-    if lr is None:
+def _chosen(doc, loss, scale):
+    b = best_of(doc["best"], loss, scale)
+    return None if b is None or b["lr"] is None else b
+
+
+def _band(ax, doc, loss, scale, key, factor=1.0, complement=False, label=None, floor=None):
+    b = _chosen(doc, loss, scale)
+    c = b and cell(doc, loss, scale, b["lr"])
+    if not c or c["mean"].get(key) is None:
         return False
-    c = cell(doc, loss, scale, lr)
-    if c is None or c["mean"].get(key) is None:
-        return False
-    mean = _arr(c["mean"][key]) * scale_by
-    # The 95% t-interval of the mean (older documents: ± one std).
-    spread = c.get("ci95", c.get("std", {})).get(key)
-    half = _arr(spread) * scale_by if spread is not None else np.zeros_like(mean)
-    if complement:  # accuracy -> error, so a log axis separates 8% from 12% and from 90%
-        mean = scale_by - mean
+    mean = _arr(c["mean"][key]) * factor
+    spread = (c.get("ci95") or {}).get(key)
+    half = _arr(spread) * factor if spread is not None else np.zeros_like(mean)
+    if complement:
+        mean = factor - mean
     epochs = np.arange(1, len(mean) + 1)
-    colour = _colour(loss)
-    ax.plot(epochs, mean, "o-", ms=3, color=colour, label=loss_label(loss))
-    ax.fill_between(epochs, mean - half, mean + half, color=colour, alpha=0.2, lw=0)
+    colour = loss_colour(loss)
+    ax.plot(epochs, mean, "o-", ms=3, color=colour, label=label)
+    low = mean - half if floor is None else np.maximum(mean - half, floor)
+    if ax.get_yscale() == "log":  # an interval reaching 0 is drawn down to mean/10
+        low = np.where(low > 0, low, mean / 10)
+    ax.fill_between(epochs, low, mean + half, color=colour, alpha=0.2, lw=0)
+    ax.set_xticks(epochs if len(epochs) <= 12 else epochs[:: -(-len(epochs) // 12)])
     return True
 
 
-def _lr_line(doc, scale, per_line: int = 5) -> str:
-    """The best lr of each loss at ``scale``, for a panel title."""
-    parts = []
-    for loss in doc["grid"]["losses"]:
-        lr = _best_lr(doc, loss, scale)
-        parts.append(f"{loss_label(loss)} {'–' if lr is None else f'{lr:g}'}")
-    rows = [", ".join(parts[i : i + per_line]) for i in range(0, len(parts), per_line)]
-    return "lr chosen on val: " + "\n".join(rows)
-
-
-def _loss_legend(fig, doc, **kwargs):
-    handles = [
-        plt.Line2D([], [], color=_colour(loss), marker="o", ms=3, label=loss_label(loss))
-        for loss in doc["grid"]["losses"]
-    ]
-    fig.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize=9, **kwargs)
+def _lr_label(doc, loss, scale):
+    b = _chosen(doc, loss, scale)
+    if b is None:
+        return f"{loss_label(loss)}: all diverged"
+    return f"{loss_label(loss)} (lr {b['lr']:g}{' †edge' if b['edge'] else ''})"
 
 
 def _title(doc) -> str:
     g = doc["grid"]
-    spread = "and 95% interval" if any("ci95" in c for c in doc["cells"]) else "± std"
     subset = f", first {g['train_subset']} train images" if g.get("train_subset") else ""
+    quick = f"\n{QUICK_NOTE}" if doc.get("quick") else ""
     return (
-        f"MNIST softmax regression, SGD batch {g['batch_size']}, {g['epochs']} epochs{subset}; "
-        f"mean {spread} over {len(g['seeds'])} init × {len(g['data_seeds'])} data seeds"
+        f"{model_title(doc)}, {g['optimizer']} batch {g['batch_size']}, {g['epochs']} epochs"
+        f"{subset}; mean and 95% interval over {len(g['seeds'])} replicates{quick}"
     )
 
 
-def draw_curves(doc, path: Path) -> Path:
-    g = doc["grid"]
-    scales = g["init_scales"]
-    fig, axes = plt.subplots(1, len(scales), figsize=(3.6 * len(scales), 4.4), sharey=True)
-    axes = np.atleast_1d(axes)
-    for ax, scale in zip(axes, scales, strict=True):
-        for loss in g["losses"]:
-            _band(ax, doc, loss, scale, "test_accuracy", 100.0, complement=True)
-        ax.set_title(f"init scale {scale:g}\n{_lr_line(doc, scale, 3)}", fontsize=8)
-        ax.set_yscale("log")
-        ax.set_yticks([5, 10, 20, 50, 100], ["5", "10", "20", "50", "100"])
-        ax.set_xlabel("epoch")
-        ax.grid(alpha=0.3)
-        ax.set_xticks(range(1, g["epochs"] + 1))
-    axes[0].set_ylabel("test error (%), log scale")
-    fig.suptitle(
-        "Test error per epoch, each loss at the lr chosen on validation\n" + _title(doc),
-        fontsize=10,
-    )
-    fig.tight_layout(rect=(0, 0.07, 1, 1))
-    _loss_legend(fig, doc)
-    atomic_save_figure(fig, path, dpi=120)
+def _save(fig, path, **kwargs):
+    atomic_save_figure(fig, path, dpi=120, **kwargs)
     plt.close(fig)
     return path
 
 
+def draw_curves(doc, path: Path) -> Path:
+    g = doc["grid"]
+    groups = collapse_scales(doc["best"], g["init_scales"])
+    fig, axes = plt.subplots(1, len(groups), figsize=(4.2 * len(groups), 4.6), sharey=True)
+    axes = np.atleast_1d(axes)
+    ceiling = (doc.get("analysis") or {}).get("least_squares", {}).get("test_accuracy")
+    for ax, group in zip(axes, groups, strict=True):
+        for loss in g["losses"]:
+            _band(ax, doc, loss, group[0], "test_accuracy", 100.0, True,
+                  _lr_label(doc, loss, group[0]), floor=1.0)  # fmt: skip
+        if ceiling is not None:
+            ax.axhline(100 * (1 - ceiling), ls="--", color=loss_colour("square"), lw=1,
+                       label="least-squares linear model (exact)")  # fmt: skip
+        ax.set_title(f"init scale {', '.join(f'{s:g}' for s in group)}", fontsize=9)
+        ax.set_yscale("log")
+        ax.set_ylim(1, 100)
+        ax.set_yticks([1, 2, 5, 10, 20, 50, 100], ["1", "2", "5", "10", "20", "50", "100"])
+        ax.set_xlabel("epoch")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7, loc="upper right")
+    axes[0].set_ylabel("test error (%), log scale")
+    fig.suptitle("Test error per epoch, each loss at the lr chosen on validation\n" + _title(doc),
+                 fontsize=9)  # fmt: skip
+    fig.tight_layout()
+    return _save(fig, path)
+
+
 def draw_heatmap(doc, path: Path) -> Path:
     g = doc["grid"]
-    scales, losses, lrs = g["init_scales"], g["losses"], g["lrs"]
-    split = "val" if any(c.get("final_val_accuracy") is not None for c in doc["cells"]) else "test"
-    fig, axes = plt.subplots(1, len(scales), figsize=(3.3 * len(scales) + 1, 3.6), sharey=True)
+    scales, losses = g["init_scales"], g["losses"]
+    lrs = sorted({lr for v in g["lrs_by_loss"].values() for lr in v})
+    fig, axes = plt.subplots(1, len(scales), figsize=(0.8 * len(lrs) * len(scales) + 2, 3.8),
+                             sharey=True)  # fmt: skip
     axes = np.atleast_1d(axes)
+    cmap = plt.get_cmap("viridis").with_extremes(bad="white")
+    bound = (doc.get("analysis") or {}).get("square_lr_bound")
     image = None
-    cmap = plt.get_cmap("viridis").with_extremes(bad="lightgrey")
     for ax, scale in zip(axes, scales, strict=True):
         acc = np.full((len(losses), len(lrs)), np.nan)
         for i, loss in enumerate(losses):
             chosen = best_of(doc["best"], loss, scale)
             for j, lr in enumerate(lrs):
                 c = cell(doc, loss, scale, lr)
+                if c is None:
+                    continue
                 label = "–"
-                if c is not None:
-                    if c.get(f"final_{split}_accuracy") is not None:
-                        acc[i, j] = 100 * c[f"final_{split}_accuracy"]
-                        label = f"{acc[i, j]:.1f}"
-                    if c["n_diverged"]:
-                        label = (
-                            "all\ndiverged"
-                            if c["n_diverged"] == c["n"]
-                            else f"{label}\n{c['n_diverged']}/{c['n']} div"
-                        )
-                if chosen is not None and chosen["lr"] == lr and split == "val":
+                if c.get("final_val_accuracy") is not None:
+                    acc[i, j] = 100 * c["final_val_accuracy"]
+                    label = f"{acc[i, j]:.1f}"
+                if c["n_diverged"]:
+                    label = "div" if c["n_diverged"] == c["n"] else f"{label}\n{c['n_diverged']}div"
+                if chosen is not None and chosen["lr"] == lr:
                     test = chosen.get("final_test_accuracy")
                     label += "" if test is None else f"\ntest {100 * test:.1f}"
-                    ax.add_patch(plt.Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, lw=2))
-                ax.text(j, i, label, ha="center", va="center", fontsize=7)
+                    label += "\n†edge" if chosen["edge"] else ""
+                    ax.add_patch(plt.Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, lw=2,
+                                               ec=loss_colour(loss)))  # fmt: skip
+                ax.text(j, i, label, ha="center", va="center", fontsize=6)
         image = ax.imshow(acc, vmin=0, vmax=100, cmap=cmap, aspect="auto", alpha=0.85)
-        ax.set_xticks(range(len(lrs)), [f"{lr:g}" for lr in lrs])
-        ax.set_yticks(range(len(losses)), [loss_label(loss) for loss in losses])
+        if bound is not None and "square" in losses:
+            x = np.interp(np.log(bound), np.log(lrs), np.arange(len(lrs)), left=-0.5,
+                          right=len(lrs) - 0.5)  # fmt: skip
+            ax.axvline(x, color=loss_colour("square"), ls="--", lw=1.5)
+        ax.set_xticks(range(len(lrs)), [f"{lr:g}" for lr in lrs], fontsize=7, rotation=45)
+        ax.set_yticks(range(len(losses)), [loss_label(x) for x in losses])
         ax.set_xlabel("learning rate")
-        ax.set_title(f"init scale {scale:g}")
-    what = "validation" if split == "val" else "test (no validation split in these results)"
-    fig.colorbar(image, ax=list(axes), label=f"final {split} accuracy (%)", shrink=0.9)
-    boxed = "; boxed: the lr chosen on validation, with its test accuracy" if split == "val" else ""
+        ax.set_title(f"init scale {scale:g}", fontsize=9)
+    fig.colorbar(image, ax=list(axes), label="final validation accuracy (%)", shrink=0.9)
     fig.suptitle(
-        f"Final {what} accuracy (%), loss × lr; grey: every seed diverged{boxed}\n" + _title(doc),
-        fontsize=10,
-        y=1.08,
-    )
-    atomic_save_figure(fig, path, dpi=120, bbox_inches="tight")
-    plt.close(fig)
-    return path
+        "Final validation accuracy (%), loss × lr (each loss's extended grid; blank: not "
+        "run); boxed: chosen on validation, with its test accuracy; †edge: still on a grid "
+        "edge"
+        + (f"; dashed: the square loss's stable-lr bound 2/λmax = {bound:.2g}" if bound else "")
+        + "\n"
+        + _title(doc),
+        fontsize=9, y=1.1,
+    )  # fmt: skip
+    return _save(fig, path, bbox_inches="tight")
 
 
-def draw_saturation(doc, path: Path) -> Path:
+ROWS = (
+    ("logits_grad_norm", 1.0, "‖∂ℓ/∂z‖, all samples", "log"),
+    ("logits_grad_norm_wrong", 1.0, "‖∂ℓ/∂z‖, misclassified", "log"),
+    ("saturated_wrong", 100.0, "saturated & wrong (%)", "linear"),
+    ("grad_cos_ce", 1.0, "cos(∂ℓ/∂z, CE's)", "linear"),
+)
+HIDDEN_ROWS = (
+    ("hidden_fprime_first", 1.0, "mean f′, first hidden", "linear"),
+    ("hidden_fprime_last", 1.0, "mean f′, last hidden", "linear"),
+    ("hidden_saturated_first", 100.0, "saturated units (%), first", "linear"),
+    ("hidden_saturated_last", 100.0, "saturated units (%), last", "linear"),
+)
+ONE_HIDDEN_ROWS = (
+    ("hidden_fprime_first", 1.0, "mean f′, hidden layer", "linear"),
+    ("hidden_saturated_first", 100.0, "saturated units (%)", "linear"),
+)
+
+
+def draw_gradients(doc, path: Path) -> Path:
     g = doc["grid"]
-    scales = [min(g["init_scales"]), max(g["init_scales"])]
-    fig, axes = plt.subplots(2, 2, figsize=(10, 7), sharex=True)
-    rows = (
-        ("logits_grad_norm", 1.0, "mean ‖∂ℓ/∂z‖ per sample", "log"),
-        ("saturated_wrong", 100.0, "saturated on a wrong class (%)", "linear"),
-    )
-    for r, (key, factor, label, yscale) in enumerate(rows):
-        for c, scale in enumerate(scales):
+    scales = sorted({min(g["init_scales"]), max(g["init_scales"])})
+    depth = len(g["sizes"]) - 2  # first and last hidden layer are one layer when depth is 1
+    rows = ROWS + (() if depth == 0 else ONE_HIDDEN_ROWS if depth == 1 else HIDDEN_ROWS)
+    fig, axes = plt.subplots(len(rows), len(scales), figsize=(5 * len(scales), 2.2 * len(rows)),
+                             sharex=True, squeeze=False)  # fmt: skip
+    for c, scale in enumerate(scales):
+        for r, (key, factor, label, yscale) in enumerate(rows):
             ax = axes[r, c]
-            for loss in g["losses"]:
-                _band(ax, doc, loss, scale, key, factor)
             ax.set_yscale(yscale)
-            ax.set_ylabel(label)
-            ax.set_title(f"init scale {scale:g}; {_lr_line(doc, scale)}", fontsize=8)
+            floor = None if key == "grad_cos_ce" or yscale == "log" else 0.0
+            for loss in g["losses"]:
+                _band(ax, doc, loss, scale, key, factor, label=_lr_label(doc, loss, scale),
+                      floor=floor)  # fmt: skip
+            ax.set_ylabel(label, fontsize=8)
             ax.grid(alpha=0.3, which="both")
-            ax.set_xticks(range(1, g["epochs"] + 1))
-            if r == 1:
-                ax.set_xlabel("epoch (running mean over its minibatches)")
+            if r == 0:
+                ax.set_title(f"init scale {scale:g}", fontsize=9)
+                ax.legend(fontsize=6)
+        axes[-1, c].set_xlabel("epoch (running means over its minibatches)")
     fig.suptitle(
-        "Logit gradient and saturation, small vs large init, each loss at its chosen lr\n"
-        "saturated-wrong: max softmax prob > 0.99 on a wrong class\n" + _title(doc),
-        fontsize=10,
+        "Logit gradients and saturation per epoch, each loss at its chosen lr "
+        "(saturated & wrong: max softmax > 0.99 on a wrong class; hidden unit saturated: "
+        "f′ < 0.01·max f′)\n" + _title(doc),
+        fontsize=9,
     )
-    fig.tight_layout(rect=(0, 0.05, 1, 1))
-    _loss_legend(fig, doc)
-    atomic_save_figure(fig, path, dpi=120)
-    plt.close(fig)
-    return path
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def _stuck_bars(ax, doc):
+    g = doc["grid"]
+    scales, losses = g["init_scales"], g["losses"]
+    width = 0.8 / len(losses)
+    for i, loss in enumerate(losses):
+        for j, scale in enumerate(scales):
+            b = best_of(doc["best"], loss, scale)
+            if b is None or b.get("stuck_fraction") is None:
+                continue
+            lo, hi = b["stuck_ci95"]
+            x = j + (i - (len(losses) - 1) / 2) * width
+            f = b["stuck_fraction"]
+            ax.bar(x, 100 * f, width, color=loss_colour(loss), label=loss if j == 0 else None)
+            ax.errorbar(x, 100 * f, [[100 * (f - lo)], [100 * (hi - f)]], color="k", lw=1,
+                        capsize=2)  # fmt: skip
+    ax.set_xticks(range(len(scales)), [f"init scale {s:g}" for s in scales])
+    ax.set_ylim(0, 102)
+    ax.set_ylabel("runs stuck near chance (%)")
+
+
+STUCK_TITLE = "Runs whose final train accuracy ≤ 1/K + 5%, at the chosen lr; 95% Wilson intervals"
+
+
+def draw_stuck(doc, path: Path) -> Path:
+    g = doc["grid"]
+    fig, ax = plt.subplots(figsize=(max(7.0, 0.5 * len(g["init_scales"]) * len(g["losses"]) + 2),
+                                    4.0))  # fmt: skip
+    _stuck_bars(ax, doc)
+    ax.legend(fontsize=7, ncol=len(g["losses"]), loc="upper center", bbox_to_anchor=(0.5, -0.12))
+    ax.set_title(f"{STUCK_TITLE}\n" + _title(doc), fontsize=8)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def draw_stuck_overview(results_paths, path: Path) -> Path:
+    """One stuck-runs panel per model (e.g. each activation × depth of the MLP study), on
+    a shared axis: where runs stay at chance, across models, in one figure."""
+    docs = [_load(Path(p)) for p in results_paths]
+    cols = min(3, len(docs))
+    rows = -(-len(docs) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(5 * cols, 3.4 * rows), squeeze=False,
+                             sharey=True)  # fmt: skip
+    for ax, doc in zip(axes.flat, docs, strict=False):
+        _stuck_bars(ax, doc)
+        ax.set_title(model_title(doc), fontsize=9)
+    for ax in list(axes.flat)[len(docs) :]:
+        ax.set_visible(False)
+    handles, labels = axes.flat[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=8)
+    g = docs[0]["grid"]
+    quick = f"\n{QUICK_NOTE}" if any(d.get("quick") for d in docs) else ""
+    fig.suptitle(f"{STUCK_TITLE}\n{g['optimizer']} batch {g['batch_size']}, {g['epochs']} "
+                 f"epochs, {len(g['seeds'])} replicates per bar{quick}", fontsize=9)  # fmt: skip
+    fig.tight_layout(rect=(0, 0.06, 1, 1))
+    return _save(fig, path)
 
 
 def draw(results_path, out_dir) -> list[Path]:
-    """Draws the three sweep figures from ``results_path`` into ``out_dir``."""
+    """Draws the sweep figures from ``results_path`` into ``out_dir``."""
     results_path, out_dir = Path(results_path), Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     doc = _load(results_path)
@@ -225,5 +302,6 @@ def draw(results_path, out_dir) -> list[Path]:
     return [
         draw_curves(doc, out_dir / f"{stem}_curves.png"),
         draw_heatmap(doc, out_dir / f"{stem}_heatmap.png"),
-        draw_saturation(doc, out_dir / f"{stem}_saturation.png"),
+        draw_gradients(doc, out_dir / f"{stem}_gradients.png"),
+        draw_stuck(doc, out_dir / f"{stem}_stuck.png"),
     ]

@@ -1,139 +1,133 @@
-"""The loss sweep's prose, generated from its numbers (``experiments.loss_sweep``).
+"""The loss study's prose, generated from its numbers (``experiments.loss_sweep``).
 
-:func:`summary_text` writes each finding as a comparison the data decides (at the lr each
-loss gets on validation, never on test); :func:`markdown` lays the document out as
-``<name>.md``.
+Every comparison goes through :func:`compare_intervals` (two means with 95% intervals) or
+:func:`compare_difference` (a paired difference with its interval): a sentence claims a
+difference only when the intervals separate (or the difference's interval excludes 0) and
+otherwise says "no difference measured". Test numbers are quoted only at the lr chosen on
+validation. :func:`summary_text` writes the findings; :func:`markdown` lays out ``<name>.md``.
 """
 
 from __future__ import annotations
 
 from softjax.sweeps.stats import best_of as _best
 from softjax.sweeps.stats import cell as _cell
+from softjax.sweeps.stats import collapse_scales
+
+QUICK_NOTE = (
+    "QUICK RUN (--quick): a CI-sized grid on a training subset; these numbers are NOT the "
+    "study's and must not be cited."
+)
+NO_DIFFERENCE = "no difference measured"
 
 
-def _pct(x):
-    return "n/a" if x is None else f"{100 * x:.2f}%"
+def compare_intervals(a, b, name_a: str, name_b: str, higher: str = "higher than",
+                      lower: str = "lower than") -> str:  # fmt: skip
+    """The verdict on two means ``a = (mean, half-width)`` and ``b``: ``"<name_a> <higher>
+    <name_b>"`` when a's interval lies wholly above b's, ``"<name_a> <lower> <name_b>"``
+    when wholly below, else ``"no difference measured"`` (also when an interval is
+    unknown)."""
+    (ma, ha), (mb, hb) = a, b
+    if None in (ma, mb, ha, hb):
+        return f"{NO_DIFFERENCE} (an interval needs two runs)"
+    if ma - ha > mb + hb:
+        return f"{name_a} {higher} {name_b}"
+    if ma + ha < mb - hb:
+        return f"{name_a} {lower} {name_b}"
+    return NO_DIFFERENCE
 
 
-def summary_text(summary, best, grid) -> list[str]:
-    """Findings written from the numbers: each sentence is a comparison the data decides.
+def compare_difference(mean, half, name_a: str, name_b: str, higher: str = "higher than",
+                       lower: str = "lower than") -> str:  # fmt: skip
+    """The verdict on a paired difference a − b with its 95% half-width."""
+    return compare_intervals((mean, half), (0.0, 0.0), name_a, name_b, higher, lower)
 
-    ``best`` is :func:`softjax.sweeps.select_best`'s choice on validation; every test
-    number quoted is the test accuracy at that chosen lr.
-    """
-    lines = []
-    scales, losses = grid["init_scales"], grid["losses"]
-    # 1. Best accuracy per loss and scale.
-    for scale in scales:
+
+def _pm(mean, half, scale=100.0, unit="%", digits=2):
+    if mean is None:
+        return "n/a"
+    spread = "" if half is None else f" ± {scale * half:.{digits}f}"
+    return f"{scale * mean:.{digits}f}{spread}{unit}"
+
+
+def _list(values):
+    return ", ".join(f"{v:g}" for v in values)
+
+
+def _acc(b):
+    return (b["final_test_accuracy"], b["final_test_accuracy_ci95"])
+
+
+def _scales_text(group):
+    return f"init scale {_list(group)}" if len(group) > 1 else f"init scale {group[0]:g}"
+
+
+def model_title(document) -> str:
+    g = document["grid"]
+    data = g["dataset"].replace("fashion_mnist", "Fashion-MNIST").replace("mnist", "MNIST")
+    sizes = "-".join(map(str, g["sizes"]))
+    model = "softmax regression" if len(g["sizes"]) == 2 else f"{g['activation']} MLP {sizes}"
+    return f"{data} {model}"
+
+
+def summary_text(document) -> list[str]:
+    """The findings of one model's document (see the module docstring)."""
+    g, best, cmp_ = document["grid"], document["best"], document.get("comparisons", {})
+    summary = {"cells": document["cells"]}
+    losses, lines = g["losses"], []
+    if document.get("quick"):
+        lines.append(QUICK_NOTE)
+    n = len(g["seeds"])
+    lines.append(
+        f"{model_title(document)}: {n} replicates per cell (replicate i = init seed i and "
+        "data seed i, distinct runs); means ± 95% t-interval half-widths."
+    )
+    groups = collapse_scales(best, g["init_scales"])
+    for group in groups:
         parts = []
         for loss in losses:
-            b = _best(best, loss, scale)
-            parts.append(
-                f"{loss} {_pct(b and b['final_test_accuracy'])}"
-                + (f" (lr {b['lr']:g})" if b and b["lr"] is not None else "")
-            )
+            b = _best(best, loss, group[0])
+            if b is None or b["lr"] is None:
+                parts.append(f"{loss} every lr diverged")
+                continue
+            edge = f", on the {b['edge']} edge of its lr grid" if b["edge"] else ""
+            parts.append(f"{loss} {_pm(*_acc(b))} (lr {b['lr']:g}{edge})")
+        same = " (results within each other's intervals, shown once)" if len(group) > 1 else ""
         lines.append(
-            f"Init scale {scale:g}, final test accuracy at the lr chosen on validation: "
-            + ", ".join(parts)
+            f"{_scales_text(group)}{same}, final test accuracy at the lr chosen on validation: "
+            + "; ".join(parts)
             + "."
         )
-    # 2. Where each loss stands relative to CCE.
     if "cce" in losses:
-        for loss in [loss for loss in losses if loss != "cce"]:
-            gaps = []
-            for scale in scales:
-                b, ref = _best(best, loss, scale), _best(best, "cce", scale)
-                if (
-                    b
-                    and ref
-                    and b["final_test_accuracy"] is not None
-                    and ref["final_test_accuracy"] is not None
-                ):
-                    gaps.append((scale, b["final_test_accuracy"] - ref["final_test_accuracy"]))
-            close = [s for s, g in gaps if g >= -0.01]
-            far = [(s, g) for s, g in gaps if g < -0.01]
-            verdict = f"{loss} vs cce (each at its lr chosen on validation):"
-            if close:
-                verdict += f" within 1 point of cce (or better) at init scale {_list(close)}"
-            if far:
-                worst = min(far, key=lambda t: t[1])
-                verdict += ("; " if close else " ") + (
-                    f"more than 1 point behind at init scale {_list([s for s, _ in far])} "
-                    f"(worst {100 * worst[1]:+.2f} points at scale {worst[0]:g})"
-                )
-            lines.append(verdict + ".")
-    # 3. Saturation and gradient size at the extremes of init scale (epoch 1: running
-    # means over its minibatches, so training has already begun to move them).
-    small, large = min(scales), max(scales)
-    for loss in losses:
-        b_small, b_large = _best(best, loss, small), _best(best, loss, large)
-        if not (b_small and b_large and b_small["lr"] is not None and b_large["lr"] is not None):
-            continue
-        c_small = _cell(summary, loss, small, b_small["lr"])
-        c_large = _cell(summary, loss, large, b_large["lr"])
-        g_s, g_l = c_small["mean"]["logits_grad_norm"][0], c_large["mean"]["logits_grad_norm"][0]
-        s_s, s_l = c_small["mean"]["saturated_wrong"][0], c_large["mean"]["saturated_wrong"][0]
-        if None in (g_s, g_l, s_s, s_l):
-            continue
-        lines.append(
-            f"{loss}, epoch 1: mean ‖∂ℓ/∂z‖ {g_s:.3g} at init scale {small:g} vs {g_l:.3g} at "
-            f"{large:g}; saturated-and-wrong fraction {100 * s_s:.1f}% vs {100 * s_l:.1f}%."
-        )
-    # 4. The SPEC §6 claim, checked on the large-scale numbers.
-    claim = _claim(summary, best, large, losses)
-    lines.extend(claim)
-    # 5. Square loss on the logits vs the report that it can match CE (Hui & Belkin 2021).
-    if "square" in losses and "cce" in losses:
-        gaps = {
-            scale: (_best(best, "square", scale), _best(best, "cce", scale)) for scale in scales
-        }
-        close = [
-            s
-            for s, (b, ref) in gaps.items()
-            if b
-            and ref
-            and b["final_test_accuracy"] is not None
-            and ref["final_test_accuracy"] is not None
-            and b["final_test_accuracy"] >= ref["final_test_accuracy"] - 0.01
-        ]
-        stable = sorted(
-            {c["lr"] for c in summary["cells"] if c["loss"] == "square" and not c["n_diverged"]}
-        )
-        lines.append(
-            "Square loss on the logits (reported competitive with CE by Hui & Belkin 2021, "
-            "with tuned lr and rescaling for many classes): "
-            + (
-                f"within 1 point of cce at init scale {_list(close)}"
-                if close
-                else "not within 1 point of cce at any init scale of this grid"
-            )
-            + f"; it trained without diverging only at lr {_list(stable) or 'none'} of "
-            f"{_list(grid['lrs'])}, so this grid under-tunes it: the gap measured here may "
-            "overstate what square loss loses, and is no verdict on it."
-        )
-    # 6. Chosen lrs on the edge of the grid: the ranking there is limited by the grid.
-    edges = {}
-    for b in best:
-        if b.get("edge"):
-            edges.setdefault((b["loss"], b["lr"], b["edge"]), []).append(b["init_scale"])
+        for loss in [x for x in losses if x != "cce"]:
+            verdicts = []
+            for group in groups:
+                b, ref = _best(best, loss, group[0]), _best(best, "cce", group[0])
+                if b and ref and b["lr"] is not None and ref["lr"] is not None:
+                    verdict = compare_intervals(_acc(b), _acc(ref), loss, "cce")
+                    verdicts.append(f"{_scales_text(group)}: {verdict}")
+            if verdicts:
+                lines.append(f"Test accuracy, {loss} vs cce: " + "; ".join(verdicts) + ".")
+    edges = [b for b in best if b.get("edge")]
     if edges:
         lines.append(
-            "Lr chosen on the edge of the lr grid (a wider grid could change these cells): "
+            "FLAGGED: lr still on an edge of the grid after extension (capped): "
             + "; ".join(
-                f"{loss} at its {edge}est lr {lr:g} for init scale {_list(sorted(sc))}"
-                for (loss, lr, edge), sc in edges.items()
+                f"{b['loss']} at init scale {b['init_scale']:g} (lr {b['lr']:g}, {b['edge']} edge)"
+                for b in edges
             )
             + "."
         )
-    # 7. Divergence.
-    diverged = [c for c in summary["cells"] if c["n_diverged"]]
+    else:
+        lines.append("Every chosen lr is interior to its loss's (extended) lr grid.")
+    lines += _gradient_lines(cmp_.get("gradients", []), g["init_scales"])
+    lines += _square_lines(document, summary)
+    lines += _bce_lines(cmp_.get("bce_cost", []))
+    lines += _stuck_lines(best)
+    diverged = sorted({(c["loss"], c["lr"]) for c in document["cells"] if c["n_diverged"]})
     if diverged:
-        by_loss = {}
-        for c in diverged:
-            by_loss.setdefault(c["loss"], set()).add(c["lr"])
         lines.append(
-            "Diverged runs (non-finite loss; excluded from means): "
-            + "; ".join(f"{loss} at lr {_list(sorted(lrs))}" for loss, lrs in by_loss.items())
+            "Diverged runs (non-finite loss; excluded from means; their lr never chosen): "
+            + "; ".join(f"{loss} at lr {lr:g}" for loss, lr in diverged)
             + "."
         )
     else:
@@ -141,94 +135,131 @@ def summary_text(summary, best, grid) -> list[str]:
     return lines
 
 
-def _list(values):
-    return ", ".join(f"{v:g}" for v in values)
-
-
-def _claim(summary, best, large, losses) -> list[str]:
-    """SPEC §6 at the largest init scale: gradient per saturated-wrong sample, per loss."""
-    rows = {}
-    for loss in losses:
-        b = _best(best, loss, large)
-        if not b or b["lr"] is None:
+def _gradient_lines(rows, scales) -> list[str]:
+    lines = []
+    extremes = {min(scales), max(scales)}
+    for r in rows:
+        if r["init_scale"] not in extremes:
             continue
-        c = _cell(summary, loss, large, b["lr"])
-        g, s = c["mean"]["logits_grad_norm"][0], c["mean"]["saturated_wrong"][0]
-        if g is not None and s is not None:
-            rows[loss] = (g, s, b["final_test_accuracy"])
-    out = []
-    if "mse" in rows and "cce" in rows:
-        (g_m, s_m, a_m), (g_c, s_c, a_c) = rows["mse"], rows["cce"]
-        out.append(
-            f"SPEC §6 at init scale {large:g}: in epoch 1 the mean ‖∂ℓ/∂z‖ is {g_m:.3g} for mse "
-            f"and {g_c:.3g} for cce (ratio {g_m / g_c:.2g}) while {100 * s_m:.1f}% / "
-            f"{100 * s_c:.1f}% of samples are saturated on a wrong class; "
-            + (
-                "mse's gradient is the smaller one, as the ŷ(1 − ŷ) factors predict"
-                if g_m < g_c
-                else "mse's gradient is NOT smaller here, contrary to the simple prediction"
-            )
-            + f", and mse ends at {_pct(a_m)} vs cce's {_pct(a_c)}."
+        label = (
+            f"at a matched lr ({r['lr']:g} vs cce's {r['lr_reference']:g}"
+            + (", also each one's chosen lr)" if r.get("also_own_best") else ")")
+            if r["kind"] == "matched"
+            else f"each at its own chosen lr ({r['lr']:g} vs cce's {r['lr_reference']:g})"
         )
-        small = min(c["init_scale"] for c in summary["cells"])
-        b_small = _best(best, "cce", small)
-        if b_small and b_small["lr"] is not None and small != large:
-            g_small = _cell(summary, "cce", small, b_small["lr"])["mean"]["logits_grad_norm"][0]
-            # Whether "most samples are already right" is read off the epoch-1 train
-            # accuracy of the same cell, not assumed.
-            train_acc = _cell(summary, "cce", large, _best(best, "cce", large)["lr"])["mean"][
-                "train_accuracy"
-            ][0]
-            if train_acc is None:
-                right = ""
-            elif train_acc > 0.5:
-                right = f", most of which the model already gets right ({_pct(train_acc)} train "
-                right += "accuracy in epoch 1),"
-            else:
-                right = f" ({_pct(train_acc)} train accuracy in epoch 1),"
-            out.append(
-                f"cce's ‖ŷ − y‖ in epoch 1 is {g_c:.3g} at init scale {large:g} vs {g_small:.3g} "
-                f"at {small:g}: "
-                + (
-                    "it grows with saturation instead of vanishing, as SPEC §6 says."
-                    if g_c >= g_small
-                    else "it is smaller at the saturated init here; this is a mean over all "
-                    f"samples during epoch 1{right} not the gradient of a saturated wrong "
-                    "sample."
-                )
+        parts = []
+        for key, what in (("logits_grad_norm", "all samples"),
+                          ("logits_grad_norm_wrong", "misclassified samples")):  # fmt: skip
+            a, b = r.get(key), r.get(f"{key}_reference")
+            if not a or not b:
+                continue
+            ratio = f", ratio {a['mean'] / b['mean']:.2g}" if b["mean"] else ""
+            verdict = compare_intervals(
+                (a["mean"], a["ci95"]), (b["mean"], b["ci95"]), r["loss"], "cce", "larger than",
+                "smaller than",
+            )  # fmt: skip
+            parts.append(
+                f"{what} {_pm(a['mean'], a['ci95'], 1, '', 3)} vs "
+                f"{_pm(b['mean'], b['ci95'], 1, '', 3)}{ratio}: {verdict}"
             )
-    if "bce" in rows and "cce" in rows:
-        (g_b, _, a_b), (_, _, a_c) = rows["bce"], rows["cce"]
-        text = (
-            f"bce on the softmax at init scale {large:g}: ‖∂ℓ/∂z‖ {g_b:.3g} in epoch 1, final "
-            f"{_pct(a_b)} vs cce's {_pct(a_c)}"
+        if parts:
+            lines.append(
+                f"Epoch-1 mean ‖∂ℓ/∂z‖, {r['loss']} vs cce at init scale {r['init_scale']:g}, "
+                f"{label}: " + "; ".join(parts) + "."
+            )
+    return lines
+
+
+def _square_lines(document, summary) -> list[str]:
+    a, g = document.get("analysis"), document["grid"]
+    if not a or "square" not in g["losses"]:
+        return []
+    ceiling, bound = a["least_squares"]["test_accuracy"], a["square_lr_bound"]
+    lines = [
+        f"Square loss vs the exact least-squares linear model (normal equations, float64, "
+        f"test accuracy {100 * ceiling:.2f}%): "
+        + "; ".join(
+            f"init scale {s:g}: SGD {_pm(*_acc(b))}, "
+            + compare_intervals(_acc(b), (ceiling, 0.0), "SGD", "the ceiling", "above", "below")
+            for s in g["init_scales"]
+            if (b := _best(best=document["best"], loss="square", init_scale=s)) and b["lr"]
         )
-        if a_b is not None and a_c is not None:
-            gap = 100 * (a_b - a_c)
-            if gap < -1:
-                text += f": the independence mismatch costs {-gap:.2f} points here."
-            elif gap > 1:
-                text += f": bce is {gap:.2f} points ahead, so the mismatch costs nothing here."
-            else:
-                text += ": within 1 point of cce here."
-        out.append(text)
-    return out
+        + "."
+    ]
+    lrs = g["lrs_by_loss"].get("square", [])
+    finite = [lr for lr in lrs if all(
+        (c := _cell(summary, "square", s, lr)) and not c["n_diverged"] for s in g["init_scales"]
+    )]  # fmt: skip
+    lines.append(
+        f"Stable-lr bound of the square loss, 2/λ_max(AᵀA/N) = {bound:.3g} (full-batch GD "
+        f"diverges above it); square's lrs {_list(lrs)}: finite at every init scale at "
+        f"{_list(finite) or 'none'}."
+    )
+    return lines
+
+
+def _bce_lines(rows) -> list[str]:
+    lines = []
+    for r in rows:
+        cos = r["grad_cos_ce"]
+        gap = r["test_accuracy_gap"]
+        text = f"bce on the softmax, init scale {r['init_scale']:g} (lr {r['lr']:g}): "
+        if cos["mean"]:
+            text += (
+                f"cosine of its logit gradient with cce's on the same logits "
+                f"{_pm(cos['mean'][0], (cos['ci95'] or [None])[0], 1, '', 3)} in epoch 1, "
+                f"{_pm(cos['mean'][-1], (cos['ci95'] or [None])[-1], 1, '', 3)} in the last"
+            )
+        if gap is not None:
+            mean, half = gap["mean"][-1], gap["ci95"][-1]
+            verdict = compare_difference(mean, half, "bce", "cce")
+            worst = min(range(len(gap["mean"])), key=lambda i: gap["mean"][i])
+            cost = (
+                "no cost of the independence assumption measured"
+                if verdict == NO_DIFFERENCE
+                else verdict
+            )
+            text += (
+                f"; final test accuracy bce − cce, paired over {gap['n']} replicates "
+                f"(cce at lr {r['lr_reference']:g}): {_pm(mean, half, 100, ' points')}: {cost}"
+                f" (largest mean gap {100 * gap['mean'][worst]:+.2f} points, epoch {worst + 1})"
+            )
+        lines.append(text + ".")
+    return lines
+
+
+def _stuck_lines(best) -> list[str]:
+    stuck = [b for b in best if b.get("n_stuck")]
+    if not stuck:
+        return ["No run at a chosen lr stayed near chance (final train accuracy ≤ 1/K + 5%)."]
+    return [
+        "Runs stuck near chance (final train accuracy ≤ 1/K + 5%) at the chosen lr: "
+        + "; ".join(
+            f"{b['loss']} at init scale {b['init_scale']:g}: {b['n_stuck']}/{b['n_finite']} "
+            f"(95% Wilson interval {100 * b['stuck_ci95'][0]:.0f}–{100 * b['stuck_ci95'][1]:.0f}%)"
+            for b in stuck
+        )
+        + "."
+    ]
 
 
 def markdown(document, name: str) -> str:
     """``<name>.md``: the grid, the findings and the table of chosen-lr test accuracies."""
-    grid = document["grid"]
+    g = document["grid"]
+    banner = [f"> **{QUICK_NOTE}**", ""] if document.get("quick") else []
+    lrs = "; ".join(f"{k} {_list(v)}" for k, v in g["lrs_by_loss"].items())
     lines = [
-        f"# {name}: five losses for MNIST softmax regression",
+        f"# {name}: {len(g['losses'])} losses, {model_title(document)}",
         "",
+        *banner,
         f"Generated by `python -m experiments.loss_sweep` from `{name}.jsonl`; every sentence "
         "below is computed from the numbers. Each loss's lr is chosen on the validation "
         "split; test accuracy is reported only at that lr.",
         "",
-        f"Grid: losses {', '.join(grid['losses'])}; init scales {_list(grid['init_scales'])}; "
-        f"lrs {_list(grid['lrs'])}; init seeds {grid['seeds']} × data seeds "
-        f"{grid['data_seeds']}; {grid['epochs']} epochs, batch {grid['batch_size']}, SGD"
-        + (f", first {grid['train_subset']} training images" if grid["train_subset"] else "")
+        f"Grid: losses {', '.join(g['losses'])}; init scales {_list(g['init_scales'])}; lrs "
+        f"per loss (after extension) {lrs}; replicates {g['seeds']} (init seed = data seed); "
+        f"{g['epochs']} epochs, batch {g['batch_size']}, {g['optimizer']}"
+        + (f", first {g['train_subset']} training images" if g.get("train_subset") else "")
         + ".",
         "",
         "## Findings",
@@ -237,26 +268,22 @@ def markdown(document, name: str) -> str:
         "",
         "## Final test accuracy at the lr chosen on validation",
         "",
-        "Mean ± half-width of the 95% t-interval over seeds (± std for results written "
-        "before intervals); † marks an lr on the edge of the lr grid.",
+        "Mean ± half-width of the 95% t-interval over replicates; † marks an lr still on an "
+        "edge of its grid.",
         "",
-        "| loss | " + " | ".join(f"scale {s:g}" for s in grid["init_scales"]) + " |",
-        "| --- |" + " --- |" * len(grid["init_scales"]),
+        "| loss | " + " | ".join(f"scale {s:g}" for s in g["init_scales"]) + " |",
+        "| --- |" + " --- |" * len(g["init_scales"]),
     ]
-    for loss in grid["losses"]:
-        cells = []
-        for scale in grid["init_scales"]:
+    for loss in g["losses"]:
+        row = []
+        for scale in g["init_scales"]:
             b = _best(document["best"], loss, scale)
             if not b or b["final_test_accuracy"] is None:
-                cells.append("diverged")
-            else:
-                spread = b.get("final_test_accuracy_ci95", b.get("final_test_accuracy_std"))
-                edge = " †" if b.get("edge") else ""
-                cells.append(
-                    f"{100 * b['final_test_accuracy']:.2f} ± {100 * (spread or 0):.2f} "
-                    f"(lr {b['lr']:g}{edge})"
-                )
-        lines.append(f"| {loss} | " + " | ".join(cells) + " |")
+                row.append("diverged")
+                continue
+            edge = " †" if b.get("edge") else ""
+            row.append(f"{_pm(*_acc(b), unit='')} (lr {b['lr']:g}{edge})")
+        lines.append(f"| {loss} | " + " | ".join(row) + " |")
     if document.get("wall_seconds"):
-        lines += ["", f"Wall time of the sweep: {document['wall_seconds']:.0f} s."]
+        lines += ["", f"Wall time: {document['wall_seconds']:.0f} s."]
     return "\n".join(lines) + "\n"

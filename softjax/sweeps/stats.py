@@ -57,6 +57,31 @@ def t_quantile_975(df: int) -> float:
     return z + g1 / df + g2 / df**2 + g3 / df**3
 
 
+STUCK_MARGIN = 0.05
+"""A finite run is *stuck near chance* when its final train accuracy is at most
+1/K + 0.05 (K classes: 15% for ten): it never left the chance level in the whole run."""
+
+
+def wilson_interval(k: int, n: int) -> tuple[float, float] | None:
+    """The 95% Wilson score interval of a proportion k/n (Wilson 1927; Agresti & Coull
+    1998 recommend it over the normal interval for small n and proportions near 0 or 1).
+    None for n = 0."""
+    if n == 0:
+        return None
+    z = _Z975
+    p = k / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def _stuck(run) -> bool:
+    acc = run["history"].get("train_accuracy") or [None]
+    sizes = (run.get("config") or {}).get("sizes") or [None, 10]
+    k = sizes[-1] if sizes[-1] and sizes[-1] > 1 else 2
+    return acc[-1] is not None and acc[-1] <= 1 / k + STUCK_MARGIN
+
+
 def loss_id(value) -> str:
     """A hashable id of a loss spec (a name, or ``[name, {kwargs}]``)."""
     return json.dumps(getattr(value, "spec", value), sort_keys=True)
@@ -129,6 +154,9 @@ def summarize(
             cell[f"final_{split}_accuracy"] = _final(cell, f"{split}_accuracy", "mean")
             cell[f"final_{split}_accuracy_std"] = _final(cell, f"{split}_accuracy", "std")
             cell[f"final_{split}_accuracy_ci95"] = _final(cell, f"{split}_accuracy", "ci95")
+        cell["n_stuck"] = sum(_stuck(r) for r in finite)
+        cell["stuck_fraction"] = cell["n_stuck"] / len(finite) if finite else None
+        cell["stuck_ci95"] = wilson_interval(cell["n_stuck"], len(finite))
         cells.append(cell)
         diverged += [
             {k: r.get(k) for k in ("loss", "init_scale", "lr", "seed", "data_seed")}
@@ -163,7 +191,8 @@ def select_best(
       One dict per (loss, init scale) in first-seen order: ``loss``, ``loss_spec``,
       ``init_scale``, ``lr`` (None when every lr diverged), ``edge``, ``metric``,
       ``final_val_accuracy`` (+ ``_std``, ``_ci95``), ``final_test_accuracy``
-      (+ ``_std``, ``_ci95``) and ``n_finite``.
+      (+ ``_std``, ``_ci95``), ``n_finite``, ``n`` and the chosen cell's ``n_stuck``,
+      ``stuck_fraction`` and ``stuck_ci95`` (see :data:`STUCK_MARGIN`).
 
     Raises:
       ValueError: when ``metric`` is not a validation metric, or no cell carries it
@@ -199,7 +228,10 @@ def select_best(
             "edge": edge,
             "metric": metric,
             "n_finite": top and top["n_finite"],
+            "n": top and top["n"],
         }
+        for key in ("n_stuck", "stuck_fraction", "stuck_ci95"):
+            entry[key] = None if top is None else top.get(key)
         for split in ("val", "test"):
             for suffix in ("", "_std", "_ci95"):
                 name = f"final_{split}_accuracy{suffix}"
@@ -235,3 +267,65 @@ def best_of(best: Sequence[dict[str, Any]], loss, init_scale) -> dict[str, Any] 
         ),
         None,
     )
+
+
+def paired_difference(records, a: dict[str, Any], b: dict[str, Any], key: str) -> dict | None:
+    """Per-epoch mean and 95% t-interval of ``history[key]`` of ``a`` minus ``b`` over runs
+    matched by (init seed, data seed).
+
+    ``a``, ``b``: ``{"loss": spec, "init_scale": s, "lr": lr}``. Pairing removes the
+    randomness the two configs share (same init draw, same minibatch order), so the
+    interval is the one for the *difference*, narrower than two separate intervals.
+    Diverged runs and unmatched seeds are left out; None when fewer than two pairs remain.
+    """
+
+    def runs(sel):
+        lid = loss_id(sel["loss"])
+        return {
+            (r["seed"], r["data_seed"]): r["history"][key]
+            for r in records
+            if lid in (loss_id(r.get("loss_spec", r["loss"])), loss_id(r["loss"]))
+            and r["init_scale"] == sel["init_scale"]
+            and r["lr"] == sel["lr"]
+            and not r["diverged"]
+            and key in r["history"]
+        }
+
+    ra, rb = runs(a), runs(b)
+    pairs = sorted(set(ra) & set(rb))
+    if len(pairs) < 2:
+        return None
+    diff = np.array([ra[p] for p in pairs], float) - np.array([rb[p] for p in pairs], float)
+    mean, _, ci95 = _moments(diff)
+    return {"key": key, "n": len(pairs), "mean": mean, "ci95": ci95}
+
+
+def collapse_scales(best: Sequence[dict[str, Any]], scales: Sequence[float]) -> list[list[float]]:
+    """Init scales grouped where no loss's chosen result differs: consecutive scales join
+    the group of the first one while every loss's final test accuracy interval there
+    overlaps the interval at the group's first scale (and the chosen lr's edge flag and
+    divergence agree). Figures draw one panel per group instead of near-duplicates."""
+
+    def same(s, t):
+        for b in best:
+            if b["init_scale"] != s:
+                continue
+            o = best_of(best, b["loss_spec"], t)
+            if o is None or (b["lr"] is None) != (o["lr"] is None):
+                return False
+            if b["lr"] is None:
+                continue
+            ha, hb = b["final_test_accuracy_ci95"], o["final_test_accuracy_ci95"]
+            if ha is None or hb is None:
+                return False
+            if abs(b["final_test_accuracy"] - o["final_test_accuracy"]) > ha + hb:
+                return False
+        return True
+
+    groups: list[list[float]] = []
+    for s in sorted(scales):
+        if groups and same(groups[-1][0], s):
+            groups[-1].append(s)
+        else:
+            groups.append([s])
+    return groups

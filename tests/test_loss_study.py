@@ -1,0 +1,192 @@
+"""The loss study's rules on tiny fake grids: replicates, the interior-lr rule, the
+interval wording, and the CLI's grid from flags or a config file."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from experiments import loss_sweep
+from softjax.plots.sweep_report import NO_DIFFERENCE, compare_difference, compare_intervals
+from softjax.sweeps.adaptive import interior_lr_sweep, next_lrs, paired_sweep
+from softjax.sweeps.stats import (
+    collapse_scales,
+    paired_difference,
+    select_best,
+    summarize,
+    wilson_interval,
+)
+from softjax.training import HISTORY_KEYS
+
+
+def _record(loss, lr, scale, seed, val, test=None, train_acc=0.9, diverged=False):
+    history = {k: [0.5] for k in HISTORY_KEYS}
+    history |= {"val_accuracy": [val], "test_accuracy": [test if test is not None else val]}
+    history["train_accuracy"] = [train_acc]
+    return {
+        "key": f"{loss}-{lr}-{scale}-{seed}", "loss": loss, "loss_spec": loss, "lr": lr,
+        "init_scale": scale, "seed": seed, "data_seed": seed, "diverged": diverged,
+        "config": {"sizes": [4, 10]}, "history": {} if diverged else history,
+    }  # fmt: skip
+
+
+def _fake_training(peak: float, calls: list):
+    """``train_loss(loss, lrs)`` whose validation accuracy peaks at lr = ``peak``."""
+
+    def train_loss(loss, lrs):
+        calls.append(list(lrs))
+        return [
+            _record(loss, lr, 1.0, s, 0.9 - 0.1 * abs(np.log10(lr / peak)) + 0.001 * s)
+            for lr in lrs
+            for s in range(3)
+        ]
+
+    return train_loss
+
+
+def test_the_lr_grid_extends_upwards_until_the_choice_is_interior_and_stops():
+    calls = []
+    records, grids = interior_lr_sweep(_fake_training(3.0, calls), ["cce"], [0.01, 0.1],
+                                       factor=10, log=None)  # fmt: skip
+    assert calls == [[0.01, 0.1], [1.0], [10.0]]  # 10 shows 1 was not the top: stop
+    assert grids == {"cce": [0.01, 0.1, 1.0, 10.0]}
+    best = select_best(summarize(records))
+    assert [(b["lr"], b["edge"]) for b in best] == [(1.0, None)]
+
+
+def test_the_lr_grid_extends_downwards_and_a_capped_edge_stays_flagged():
+    calls = []
+    records, grids = interior_lr_sweep(_fake_training(1e-6, calls), ["mse"], [0.01, 0.1],
+                                       factor=10, lr_range=(1e-3, 1.0), log=None)  # fmt: skip
+    assert calls == [[0.01, 0.1], [0.001]]  # 1e-4 would leave the range: stop
+    best = select_best(summarize(records))
+    assert [(b["lr"], b["edge"]) for b in best] == [(0.001, "low")]
+
+
+def test_max_rounds_caps_the_extensions():
+    calls = []
+    interior_lr_sweep(_fake_training(1e4, calls), ["cce"], [0.003, 0.01], factor=3, max_rounds=2,
+                      log=None)  # fmt: skip
+    assert calls == [[0.003, 0.01], [0.03], [0.09]]
+
+
+def test_next_lrs_grows_below_when_every_lr_diverged():
+    best = [{"lr": None, "edge": None}]
+    assert next_lrs(best, [0.1, 1.0], 10, (1e-4, 100)) == [0.01]
+
+
+def test_replicates_pair_init_and_data_seeds():
+    calls = []
+
+    def fake_sweep(base, data, **kwargs):
+        calls.append((kwargs["seeds"], kwargs["data_seeds"]))
+        return []
+
+    paired_sweep(fake_sweep, None, None, loss="cce", lrs=[0.1], init_scales=[1.0],
+                 replicates=[0, 1, 2, 3, 4])  # fmt: skip
+    assert calls == [([i], [i]) for i in range(5)]
+
+
+def test_interval_wording_claims_a_difference_only_when_intervals_separate():
+    assert compare_intervals((0.9, 0.01), (0.8, 0.01), "a", "b") == "a higher than b"
+    assert compare_intervals((0.8, 0.01), (0.9, 0.01), "a", "b") == "a lower than b"
+    assert compare_intervals((0.9, 0.06), (0.8, 0.05), "a", "b") == NO_DIFFERENCE
+    assert compare_intervals((0.9, None), (0.1, 0.0), "a", "b").startswith(NO_DIFFERENCE)
+    assert compare_difference(-0.02, 0.01, "bce", "cce") == "bce lower than cce"
+    assert compare_difference(-0.02, 0.03, "bce", "cce") == NO_DIFFERENCE
+
+
+def test_wilson_interval_matches_the_formula_and_stays_in_0_1():
+    lo, hi = wilson_interval(0, 5)
+    assert lo == 0 and 0.43 < hi < 0.44  # z²/(n+z²) = 3.84/8.84
+    lo, hi = wilson_interval(5, 5)
+    assert hi == 1 and 0.56 < lo < 0.57
+    assert wilson_interval(0, 0) is None
+
+
+def test_stuck_runs_are_counted_per_cell():
+    records = [_record("mse", 0.1, 1.0, s, 0.5, train_acc=0.11 if s < 2 else 0.9) for s in range(5)]
+    (best,) = select_best(summarize(records))
+    assert best["n_stuck"] == 2 and best["stuck_fraction"] == 0.4
+
+
+def test_paired_difference_pairs_by_replicate():
+    records = [_record("bce", 0.1, 1.0, s, 0.5, test=0.90 + 0.01 * s) for s in range(4)]
+    records += [_record("cce", 0.3, 1.0, s, 0.5, test=0.91 + 0.01 * s) for s in range(4)]
+    a = {"loss": "bce", "init_scale": 1.0, "lr": 0.1}
+    gap = paired_difference(records, a, a | {"loss": "cce", "lr": 0.3}, "test_accuracy")
+    assert gap["n"] == 4
+    np.testing.assert_allclose(gap["mean"], [-0.01])
+    np.testing.assert_allclose(gap["ci95"], [0.0], atol=1e-12)  # the seeds' shift cancels
+
+
+def test_init_scales_whose_results_overlap_collapse_into_one_panel():
+    def best(scale, acc, half):
+        return {"loss": "cce", "loss_spec": "cce", "init_scale": scale, "lr": 0.1,
+                "final_test_accuracy": acc, "final_test_accuracy_ci95": half}  # fmt: skip
+
+    entries = [best(0.01, 0.92, 0.01), best(1.0, 0.915, 0.01), best(100.0, 0.80, 0.01)]
+    assert collapse_scales(entries, [0.01, 1.0, 100.0]) == [[0.01, 1.0], [100.0]]
+
+
+def test_the_grid_comes_from_flags_over_a_config_file(tmp_path):
+    path = tmp_path / "study.json"
+    path.write_text(json.dumps({"losses": ["cce"], "lrs": [0.5], "sizes": [784, 100, 10],
+                                "dataset": "fashion_mnist", "epochs": 10}))  # fmt: skip
+    args = loss_sweep.parse_args(["--config", str(path), "--epochs", "3", "--seeds", "0", "1"])
+    grid = loss_sweep.resolve_grid(args)
+    assert grid["losses"] == ["cce"] and grid["sizes"] == [[784, 100, 10]]
+    assert grid["epochs"] == 3 and grid["seeds"] == [0, 1] and grid["lrs"] == [0.5]
+    names = [loss_sweep.stem(grid, s, a, False) for s, a in loss_sweep.models(grid)]
+    assert names == ["loss_sweep_fashion_mnist_mlp_sigmoid_100"]
+    args = loss_sweep.parse_args(["--sizes", "784", "10", "--sizes", "784", "100", "100", "10",
+                                  "--activations", "tanh", "relu"])  # fmt: skip
+    names = [loss_sweep.stem(loss_sweep.resolve_grid(args), s, a, True)
+             for s, a in loss_sweep.models(loss_sweep.resolve_grid(args))]  # fmt: skip
+    assert names == ["loss_sweep_mnist_linear_quick", "loss_sweep_mnist_mlp_tanh_100-100_quick",
+                     "loss_sweep_mnist_mlp_relu_100-100_quick"]  # fmt: skip
+
+
+def test_bad_grids_are_refused_naming_the_flag(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        loss_sweep.parse_args(["--losses", "nope"])
+    assert "--losses: unknown ['nope']" in capsys.readouterr().err
+    with pytest.raises(SystemExit, match="--seeds: expected distinct"):
+        loss_sweep.resolve_grid(loss_sweep.parse_args(["--seeds", "1", "1"]))
+    path = tmp_path / "c.json"
+    path.write_text('{"lr": [1]}')
+    with pytest.raises(SystemExit, match="unknown keys \\['lr'\\]"):
+        loss_sweep.resolve_grid(loss_sweep.parse_args(["--config", str(path)]))
+
+
+@pytest.mark.parametrize("name", ["linear", "mlp"])
+def test_the_shipped_study_configs_parse_and_meet_the_study_rules(name):
+    path = loss_sweep.Path(__file__).resolve().parents[1] / "experiments" / "configs"
+    args = loss_sweep.parse_args(["--config", str(path / f"loss_sweep_{name}.json")])
+    grid = loss_sweep.resolve_grid(args)
+    assert len(grid["seeds"]) >= 5  # n ≥ 5 distinct replicates
+    assert grid["epochs"] >= (10 if name == "mlp" else 5)
+    assert all((len(s) == 2) == (name == "linear") for s, _ in loss_sweep.models(grid))
+
+
+def test_gradients_are_compared_at_a_matched_lr_and_separately_at_each_chosen_lr():
+    from softjax.sweeps.compare import gradients
+
+    records = []
+    for loss, peak in (("cce", 0.3), ("mse", 1.0)):
+        for lr in (0.1, 0.3, 1.0):
+            for s in range(3):
+                r = _record(loss, lr, 1.0, s, 0.9 - abs(lr - peak) / 10 + 0.001 * s)
+                r["history"]["logits_grad_norm"] = [lr * (10 if loss == "cce" else 1) + 0.01 * s]
+                r["history"]["logits_grad_norm_wrong"] = [1.0 + 0.01 * s]
+                records.append(r)
+    summary = summarize(records)
+    best = select_best(summary)
+    grid = {"init_scales": [1.0], "losses": ["cce", "mse"]}
+    rows = {r["kind"]: r for r in gradients(summary, best, grid)}
+    assert (rows["matched"]["lr"], rows["matched"]["lr_reference"]) == (0.3, 0.3)
+    assert (rows["own_best"]["lr"], rows["own_best"]["lr_reference"]) == (1.0, 0.3)
+    np.testing.assert_allclose(rows["matched"]["logits_grad_norm"]["mean"], 0.31)
+    np.testing.assert_allclose(rows["matched"]["logits_grad_norm_reference"]["mean"], 3.01)
