@@ -33,16 +33,14 @@ from __future__ import annotations
 import argparse
 import functools
 import json
-import os
 import sys
 import time
 from pathlib import Path
 
-import jax
-
 import softjax.sweeps.compare as compare
 from experiments._cli import require_results
 from softjax.analysis import least_squares_ceiling, square_loss_lr_bound
+from softjax.compilation_cache import enable_compilation_cache
 from softjax.data import load_dataset
 from softjax.losses import LOSSES
 from softjax.plots import sweep as plots
@@ -177,21 +175,11 @@ def stem(grid, sizes, activation, quick: bool) -> str:
     )
 
 
-def use_compile_cache() -> None:
-    """JAX's persistent compilation cache (``$SOFTJAX_JAX_CACHE``, default
-    ``~/.cache/softjax/jax``): every replicate and lr extension of a loss builds the same
-    program, which then compiles once (≈ 5 s each on 2 CPU cores) instead of per call."""
-    if jax.config.jax_compilation_cache_dir:
-        return
-    folder = os.environ.get("SOFTJAX_JAX_CACHE") or Path.home() / ".cache" / "softjax" / "jax"
-    jax.config.update("jax_compilation_cache_dir", str(folder))
-    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
-
-
 def main(argv=None) -> int:
     args = parse_args(argv)
     grid = resolve_grid(args)
-    use_compile_cache()
+    # Every replicate and lr extension of a loss builds the same program: compile it once.
+    enable_compilation_cache()
     out = args.out if args.out is not None else results_dir(scratch=args.quick)
     todo = models(grid)
     if args.name and len(todo) > 1:

@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+
+# JAX's persistent compile cache (softjax.compilation_cache), which train() and sweep()
+# turn on: a throwaway folder per session, never the user's ~/.cache. A user's own setting
+# (a folder, or "off") wins.
+os.environ.setdefault(
+    "SOFTJAX_COMPILATION_CACHE", tempfile.mkdtemp(prefix="softjax-test-jax-cache-")
+)
 DATASET_NAMES = ("mnist", "fashion_mnist")
 
 
