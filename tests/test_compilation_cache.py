@@ -70,6 +70,7 @@ def _entries(folder: Path) -> set[str]:
     return {p.name for p in folder.iterdir()} if folder.exists() else set()
 
 
+@pytest.mark.slow  # separate processes or a full end-to-end run
 def test_a_second_process_loads_the_first_ones_compiled_train_program(tmp_path):
     folder = tmp_path / "jax_cache"
     first = _train_in_a_process(str(folder))

@@ -111,6 +111,7 @@ def depth_run(tmp_path_factory, shared_data_dir):
     return out, mlp_depth.main(argv)
 
 
+@pytest.mark.slow  # separate processes or a full end-to-end run
 def test_mlp_depth_cli_writes_json_figure_and_summary(depth_run):
     out, written = depth_run
     assert {p.name for p in written} == {"mlp_depth_quick.png", "mlp_depth_quick.md"}

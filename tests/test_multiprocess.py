@@ -157,6 +157,7 @@ def _check(n: int, tmp_path: Path, single: list[dict]) -> None:
         assert [r["key"] for r in records] == [r["key"] for r in written]
 
 
+@pytest.mark.slow  # separate processes or a full end-to-end run
 def test_two_processes_run_one_sweep_and_write_one_file_equal_to_one_process(tmp_path, single):
     _check(2, tmp_path, single)
 

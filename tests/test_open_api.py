@@ -52,6 +52,7 @@ BASE = sj.TrainConfig(
 LRS = [0.01, 0.03, 0.1]
 
 
+@pytest.mark.slow  # separate processes or a full end-to-end run
 def test_a_sweep_over_peak_lrs_with_a_schedule_equals_separate_train_calls(tiny):
     """3 peak lrs of a warmup + cosine schedule on an optax chain, a user's loss: one vmapped
     program equals 3 train() calls (float64; the matmul width differs, so not bitwise)."""

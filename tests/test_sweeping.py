@@ -207,6 +207,7 @@ _SHARDED_SCRIPT = textwrap.dedent(
 )
 
 
+@pytest.mark.slow  # separate processes or a full end-to-end run
 def test_a_sweep_sharded_over_8_cpu_devices_equals_the_plain_one_device_path(sweep64):
     """8 fake CPU devices (shard_map, 12 configs padded to 16) against ``mesh=None``."""
     env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=8"}
