@@ -20,12 +20,12 @@ cce; up to 8 for square loss at lr 0.3); in float64 to 1e-6 (the tests' bound). 
 from __future__ import annotations
 
 import itertools
-import math
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
+from softjax import _checks
 from softjax.losses import LOSSES, BoundLoss, resolve_loss
 from softjax.sweeps.storage import config_key
 from softjax.training import TrainConfig, validate
@@ -69,19 +69,22 @@ def _check_axis(values, name: str, check, expected: str) -> list:
     return out
 
 
-def _positive_float(v):
-    if isinstance(v, bool) or not isinstance(v, int | float | np.number):
-        return False, None
-    v = float(v)
-    return math.isfinite(v) and v > 0, v
+def _checked(check):
+    """An axis value check from a softjax._checks rule: ``(ok, converted)``."""
+
+    def axis_check(v):
+        try:
+            return True, check(v, "value")
+        except ValueError:
+            return False, None
+
+    return axis_check
 
 
-def _seed(v):
-    # The sweep's seeds go through seed_keys like train()'s; a negative seed is refused
-    # here because PRNGKey folds it onto another seed's key (a run counted twice).
-    if isinstance(v, bool) or not isinstance(v, int | np.integer) or v < 0:
-        return False, None
-    return True, int(v)
+# The rules of softjax._checks, once: seeds in [0, 2**32) (PRNGKey keeps 32 bits, so
+# 2**32 would silently repeat seed 0 and count one run twice), finite numbers > 0.
+_positive_float = _checked(_checks.positive_float)
+_seed = _checked(_checks.seed)
 
 
 def _loss(v):
@@ -131,12 +134,12 @@ def check_grid(base_config, data, *, losses, lrs, init_scales, seeds, data_seeds
         "init_scales": _check_axis(
             init_scales, "init_scales", _positive_float, "finite init scales > 0"
         ),
-        "seeds": _check_axis(seeds, "seeds", _seed, "int seeds ≥ 0"),
+        "seeds": _check_axis(seeds, "seeds", _seed, "int seeds in [0, 2**32)"),
         "data_seeds": _check_axis(
             [base_config.seed] if data_seeds is None else data_seeds,
             "data_seeds",
             _seed,
-            "int seeds ≥ 0",
+            "int seeds in [0, 2**32)",
         ),
     }
     checked = None
