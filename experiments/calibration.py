@@ -70,9 +70,13 @@ ONE_VS_REST = ("sigmoid_bce",)
 
 def base_config(sizes, epochs: int) -> TrainConfig:
     return TrainConfig(
-        sizes=sizes, activations="relu", init="lecun_normal", optimizer="sgd",
-        batch_size=BATCH_SIZE, epochs=epochs,
-    )  # fmt: skip
+        sizes=sizes,
+        activations="relu",
+        init="lecun_normal",
+        optimizer="sgd",
+        batch_size=BATCH_SIZE,
+        epochs=epochs,
+    )
 
 
 def train_models(data, mode: dict, losses=LOSSES, models=tuple(MODELS)) -> tuple[dict, dict]:
@@ -86,9 +90,14 @@ def train_models(data, mode: dict, losses=LOSSES, models=tuple(MODELS)) -> tuple
     for model in models:
         sizes = MODELS[model]
         records = sweep(
-            base_config(sizes, mode["epochs"]), data, losses=list(losses), lrs=mode["lrs"],
-            seeds=seeds, return_params=True, progress=False,
-        )  # fmt: skip
+            base_config(sizes, mode["epochs"]),
+            data,
+            losses=list(losses),
+            lrs=mode["lrs"],
+            seeds=seeds,
+            return_params=True,
+            progress=False,
+        )
         best = select_best(summarize(records), lrs=mode["lrs"])
         selection[model] = best
         for entry in best:
@@ -152,12 +161,17 @@ def main(argv=None) -> list[Path]:
     if args.redraw:
         return _cli.finish(args, plots, results_path, out_dir, None)
     config = {
-        "mode": mode_name, **mode, "losses": args.losses,
-        "models": {k: list(MODELS[k]) for k in args.models}, "batch_size": BATCH_SIZE,
-        "optimizer": "sgd", "init": "lecun_normal", "num_bins": metrics.NUM_BINS,
+        "mode": mode_name,
+        **mode,
+        "losses": args.losses,
+        "models": {k: list(MODELS[k]) for k in args.models},
+        "batch_size": BATCH_SIZE,
+        "optimizer": "sgd",
+        "init": "lecun_normal",
+        "num_bins": metrics.NUM_BINS,
         "selection": "final val_accuracy (softjax.sweeps.stats.select_best)",
         "source": args.source,
-    }  # fmt: skip
+    }
     start = time.perf_counter()
     data = load_dataset("mnist", source=args.source, data_dir=args.data_dir)
     if mode["train_subset"]:

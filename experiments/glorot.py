@@ -91,8 +91,11 @@ def surface(grid_points: int, seed: int = 0) -> dict:
     axis = jnp.linspace(-SURFACE_RANGE, SURFACE_RANGE, grid_points)
     w1, w2 = jnp.meshgrid(axis, axis, indexing="ij")
     values, norms = jax.jit(jax.vmap(point))(w1.ravel(), w2.ravel())
-    out = {"axis": np.asarray(axis).tolist(), "init": [float(params0[0]["w"][0, 0]),
-           float(params0[1]["w"][0, 0])], "losses": {}}  # fmt: skip
+    out = {
+        "axis": np.asarray(axis).tolist(),
+        "init": [float(params0[0]["w"][0, 0]), float(params0[1]["w"][0, 0])],
+        "losses": {},
+    }
     for i, name in enumerate(SURFACE_LOSSES):
         v = np.asarray(values[:, i]).reshape(grid_points, grid_points)
         g = np.asarray(norms[:, i]).reshape(grid_points, grid_points)
@@ -125,9 +128,15 @@ def activation_run(activation: str, data, mode: dict, seeds: list[int]) -> dict:
     """One activation's seeds: a vmapped scan over epochs, stats after each one."""
     sizes = (784, *([mode["width"]] * mode["depth"]), 10)
     config = TrainConfig(
-        sizes=sizes, activations=activation, init="torch_linear", loss="cce", optimizer="sgd",
-        lr=LR, batch_size=BATCH_SIZE, epochs=mode["epochs"],
-    )  # fmt: skip
+        sizes=sizes,
+        activations=activation,
+        init="torch_linear",
+        loss="cce",
+        optimizer="sgd",
+        lr=LR,
+        batch_size=BATCH_SIZE,
+        epochs=mode["epochs"],
+    )
     checked = tuple(validate(config, data))
     acts = resolve_activations(activation, mode["depth"])
     probe = jnp.asarray(data.x_test[:PROBE_SIZE])
@@ -171,12 +180,20 @@ def main(argv=None) -> list[Path]:
         return _cli.finish(args, plots, results_path, out_dir, None)
     seeds = list(range(mode["seeds"]))
     config = {
-        "mode": mode_name, **mode, "surface_losses": list(SURFACE_LOSSES),
-        "surface_sizes": list(SURFACE_SIZES), "surface_range": SURFACE_RANGE,
-        "plateau_threshold": PLATEAU_FRACTION, "activations": list(ACTIVATIONS), "lr": LR,
-        "batch_size": BATCH_SIZE, "percentiles": list(PERCENTILES), "probe_size": PROBE_SIZE,
-        "saturation_band": SATURATION_BAND, "source": args.source,
-    }  # fmt: skip
+        "mode": mode_name,
+        **mode,
+        "surface_losses": list(SURFACE_LOSSES),
+        "surface_sizes": list(SURFACE_SIZES),
+        "surface_range": SURFACE_RANGE,
+        "plateau_threshold": PLATEAU_FRACTION,
+        "activations": list(ACTIVATIONS),
+        "lr": LR,
+        "batch_size": BATCH_SIZE,
+        "percentiles": list(PERCENTILES),
+        "probe_size": PROBE_SIZE,
+        "saturation_band": SATURATION_BAND,
+        "source": args.source,
+    }
     start = time.perf_counter()
     doc = {"surface": surface(mode["grid"])}
     data = load_dataset("mnist", source=args.source, data_dir=args.data_dir)

@@ -101,13 +101,20 @@ def _arm(program, config, data, arm, switch, scales, lr1s, lr2s, seeds) -> list[
     records = []
     for i, (scale, a, b, seed) in enumerate(points):
         row, diverged_epoch = cut_history({k: v[i] for k, v in history.items()}, bool(finite[i]))
-        records.append({
-            "loss": arm, "loss_spec": arm, "init_scale": scale, "seed": seed,
-            "lr": b if arm != "cce" else a, "lr_cce": a if arm != "mse" else None,
-            "data_seed": DATA_SEED, "diverged": not bool(finite[i]),
-            "diverged_epoch": diverged_epoch,
-            "history": {k: np.asarray(v).tolist() for k, v in row.items()},
-        })  # fmt: skip
+        records.append(
+            {
+                "loss": arm,
+                "loss_spec": arm,
+                "init_scale": scale,
+                "seed": seed,
+                "lr": b if arm != "cce" else a,
+                "lr_cce": a if arm != "mse" else None,
+                "data_seed": DATA_SEED,
+                "diverged": not bool(finite[i]),
+                "diverged_epoch": diverged_epoch,
+                "history": {k: np.asarray(v).tolist() for k, v in row.items()},
+            }
+        )
     return records
 
 
@@ -139,10 +146,20 @@ def run_model(model: str, data, size: dict) -> dict:
     best_cce = {r["init_scale"]: r["lr"] for r in _lit.best_rows(cce, None)}
     pairs = [(s, lr) for s in scales for lr in grids["mse"]]
     lr1s = [best_cce[s] or grids["cce"][0] for s, _ in pairs]
-    mse = _arm(program, config, data, "mse", 0, [s for s, _ in pairs], lr1s,
-               [lr for _, lr in pairs], seeds)  # fmt: skip
-    switched = _arm(program, config, data, "cce→mse", k, [s for s, _ in pairs], lr1s,
-                    [lr for _, lr in pairs], seeds)  # fmt: skip
+    mse = _arm(
+        program, config, data, "mse", 0, [s for s, _ in pairs], lr1s, [lr for _, lr in pairs], seeds
+    )
+    switched = _arm(
+        program,
+        config,
+        data,
+        "cce→mse",
+        k,
+        [s for s, _ in pairs],
+        lr1s,
+        [lr for _, lr in pairs],
+        seeds,
+    )
     rows = _lit.best_rows(cce + mse + switched, None)
     paired = {}
     for scale in scales:
@@ -152,8 +169,12 @@ def run_model(model: str, data, size: dict) -> dict:
         mine = [r for r in switched if r["init_scale"] == scale and r["lr"] == sw["lr"]]
         base = [r for r in cce if r["init_scale"] == scale and r["lr"] == best_cce[scale]]
         paired[str(scale)] = _paired(mine, base)
-    return {"rows": rows, "paired_switch_minus_cce": paired, "best_cce_lr": best_cce,
-            "init_scales": scales}  # fmt: skip
+    return {
+        "rows": rows,
+        "paired_switch_minus_cce": paired,
+        "best_cce_lr": best_cce,
+        "init_scales": scales,
+    }
 
 
 def main(argv=None):
@@ -167,11 +188,26 @@ def main(argv=None):
         results = {}
         for model in SATURATING:
             results[model] = run_model(model, data, size)
-            print(model, [(r["loss"], r["init_scale"], r["lr"], r["final_test_accuracy"])
-                          for r in results[model]["rows"]], flush=True)  # fmt: skip
-        config = dict(size, lr_grids=LR_GRIDS, saturating_scales=SATURATING, hidden=HIDDEN,
-                      activations="sigmoid", batch_size=BATCH_SIZE, optimizer="sgd",
-                      data_seed=DATA_SEED, dataset="mnist", mode=args.mode)  # fmt: skip
+            print(
+                model,
+                [
+                    (r["loss"], r["init_scale"], r["lr"], r["final_test_accuracy"])
+                    for r in results[model]["rows"]
+                ],
+                flush=True,
+            )
+        config = dict(
+            size,
+            lr_grids=LR_GRIDS,
+            saturating_scales=SATURATING,
+            hidden=HIDDEN,
+            activations="sigmoid",
+            batch_size=BATCH_SIZE,
+            optimizer="sgd",
+            data_seed=DATA_SEED,
+            dataset="mnist",
+            mode=args.mode,
+        )
         _cli.write(path, config, size["seeds"], {"results": results}, start)
 
     return _cli.finish(args, plots, path, out_dir, _run)

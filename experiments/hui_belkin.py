@@ -57,14 +57,37 @@ SEEDS = (0, 1, 2)
 BATCH_SIZE = 128
 DIM, CLUSTERS, SEP, SYNTH_SEED = 64, 2, 4.0, 2021
 SIZES = {
-    "full": dict(datasets=["mnist", "fashion_mnist"], train_subset=None, epochs=20, hidden=128,
-                 ks=[10, 20, 50, 100, 200], per_class=200, synth_epochs=15,
-                 lr_index=None),
-    "quick": dict(datasets=["mnist", "fashion_mnist"], train_subset=5000, epochs=3, hidden=64,
-                  ks=[10, 200], per_class=60, synth_epochs=5, lr_index=None),
-    "smoke": dict(datasets=["mnist"], train_subset=1000, epochs=1, hidden=16,
-                  ks=[10, 20], per_class=40, synth_epochs=1, lr_index=1),
-}  # fmt: skip
+    "full": dict(
+        datasets=["mnist", "fashion_mnist"],
+        train_subset=None,
+        epochs=20,
+        hidden=128,
+        ks=[10, 20, 50, 100, 200],
+        per_class=200,
+        synth_epochs=15,
+        lr_index=None,
+    ),
+    "quick": dict(
+        datasets=["mnist", "fashion_mnist"],
+        train_subset=5000,
+        epochs=3,
+        hidden=64,
+        ks=[10, 200],
+        per_class=60,
+        synth_epochs=5,
+        lr_index=None,
+    ),
+    "smoke": dict(
+        datasets=["mnist"],
+        train_subset=1000,
+        epochs=1,
+        hidden=16,
+        ks=[10, 20],
+        per_class=40,
+        synth_epochs=1,
+        lr_index=1,
+    ),
+}
 
 
 def _config(sizes, epochs) -> TrainConfig:

@@ -49,13 +49,26 @@ STEM = "label_noise"
 LOSSES = ("cce", "mse", "mae")
 NOISE_SEED = 2017
 SIZES = {
-    "full": dict(train_subset=None, epochs=10, hidden=100, lrs=[0.02, 0.1, 0.5],
-                 rates=[0.0, 0.2, 0.4, 0.6], models=["softmax_regression", "mlp"]),
-    "quick": dict(train_subset=5000, epochs=3, hidden=64, lrs=[0.05, 0.5],
-                  rates=[0.0, 0.2, 0.4, 0.6], models=["softmax_regression", "mlp"]),
-    "smoke": dict(train_subset=1000, epochs=2, hidden=16, lrs=[0.2],
-                  rates=[0.0, 0.6], models=["mlp"]),
-}  # fmt: skip
+    "full": dict(
+        train_subset=None,
+        epochs=10,
+        hidden=100,
+        lrs=[0.02, 0.1, 0.5],
+        rates=[0.0, 0.2, 0.4, 0.6],
+        models=["softmax_regression", "mlp"],
+    ),
+    "quick": dict(
+        train_subset=5000,
+        epochs=3,
+        hidden=64,
+        lrs=[0.05, 0.5],
+        rates=[0.0, 0.2, 0.4, 0.6],
+        models=["softmax_regression", "mlp"],
+    ),
+    "smoke": dict(
+        train_subset=1000, epochs=2, hidden=16, lrs=[0.2], rates=[0.0, 0.6], models=["mlp"]
+    ),
+}
 SEEDS = (0, 1, 2)
 BATCH_SIZE = 128
 

@@ -97,8 +97,14 @@ def parse_args(argv=None):
     parser.add_argument("--lrs", **_list(_positive(float)), help="starting lr grid")
     parser.add_argument("--init-scales", **_list(_positive(float)))
     parser.add_argument("--seeds", **_list(_seed), help="replicates (init = data seed)")
-    parser.add_argument("--sizes", nargs="+", type=_positive(int), action="append",
-                        default=None, help="layer widths; repeat for several models")  # fmt: skip
+    parser.add_argument(
+        "--sizes",
+        nargs="+",
+        type=_positive(int),
+        action="append",
+        default=None,
+        help="layer widths; repeat for several models",
+    )
     parser.add_argument("--activations", nargs="+", default=None, help="hidden activations")
     parser.add_argument("--optimizer", default=None, help="an optax optimizer name")
     parser.add_argument("--batch-size", type=_positive(int), default=None)
@@ -229,20 +235,34 @@ def _load(args, grid):
 def run_model(args, grid, sizes, act, data, out: Path, name: str) -> dict:
     """Trains one model's grid (growing each loss's lrs), then writes its summary."""
     base = TrainConfig(
-        sizes=tuple(sizes), activations=act, optimizer=grid["optimizer"],
-        batch_size=grid["batch_size"], epochs=grid["epochs"],
-    )  # fmt: skip
+        sizes=tuple(sizes),
+        activations=act,
+        optimizer=grid["optimizer"],
+        batch_size=grid["batch_size"],
+        epochs=grid["epochs"],
+    )
     info = {"dataset": grid["dataset"], "source": args.source, "train_subset": grid["train_subset"]}
     start = time.perf_counter()
     train_loss = functools.partial(
-        _train_loss, base, data, grid,
-        dict(name=name, out_dir=out, progress=True, data_info=info,
-             meta={"argv": sys.argv, "quick": args.quick}),
-    )  # fmt: skip
+        _train_loss,
+        base,
+        data,
+        grid,
+        dict(
+            name=name,
+            out_dir=out,
+            progress=True,
+            data_info=info,
+            meta={"argv": sys.argv, "quick": args.quick},
+        ),
+    )
     records, lrs_by_loss = interior_lr_sweep(
-        train_loss, grid["losses"], grid["lrs"],
-        factor=grid["lr_factor"], max_rounds=grid["max_rounds"],
-    )  # fmt: skip
+        train_loss,
+        grid["losses"],
+        grid["lrs"],
+        factor=grid["lr_factor"],
+        max_rounds=grid["max_rounds"],
+    )
     analysis = None
     if len(sizes) == 2:
         analysis = {
@@ -252,19 +272,33 @@ def run_model(args, grid, sizes, act, data, out: Path, name: str) -> dict:
             "training split, float64; lr bound: 2/λ_max(AᵀA/N), A = [X 1]",
         }
     document = dict(
-        grid=grid | {"sizes": sizes, "activation": act, "model": model_name(sizes, act),
-                     "lrs_by_loss": lrs_by_loss, "data": records[0]["data"],
-                     "base_config": base.to_dict()},
-        quick=args.quick, wall_seconds=time.perf_counter() - start, analysis=analysis,
-    )  # fmt: skip
+        grid=grid
+        | {
+            "sizes": sizes,
+            "activation": act,
+            "model": model_name(sizes, act),
+            "lrs_by_loss": lrs_by_loss,
+            "data": records[0]["data"],
+            "base_config": base.to_dict(),
+        },
+        quick=args.quick,
+        wall_seconds=time.perf_counter() - start,
+        analysis=analysis,
+    )
     return write_summary(records, document, out, name)
 
 
 def _train_loss(base, data, grid, kwargs, loss, lrs):
     return paired_sweep(
-        sweep, base, data, loss=loss, lrs=lrs, init_scales=grid["init_scales"],
-        replicates=grid["seeds"], **kwargs,
-    )  # fmt: skip
+        sweep,
+        base,
+        data,
+        loss=loss,
+        lrs=lrs,
+        init_scales=grid["init_scales"],
+        replicates=grid["seeds"],
+        **kwargs,
+    )
 
 
 def write_summary(records, document, out: Path, name: str, trained_by=None) -> dict:
@@ -275,8 +309,13 @@ def write_summary(records, document, out: Path, name: str, trained_by=None) -> d
     summary = summarize(records)
     best = select_best(summary)  # on validation; each loss's own lr grid; raises without val
     comparisons = compare.comparisons(records, summary, best, grid)
-    prov = provenance(grid["base_config"], seeds={"replicates": grid["seeds"]}, argv=sys.argv,
-                      jsonl=f"{name}.jsonl", redrawn=trained_by is not None)  # fmt: skip
+    prov = provenance(
+        grid["base_config"],
+        seeds={"replicates": grid["seeds"]},
+        argv=sys.argv,
+        jsonl=f"{name}.jsonl",
+        redrawn=trained_by is not None,
+    )
     if trained_by is not None:
         prov = {**trained_by, "redrawn": True, "redraw": {k: prov[k] for k in ("argv", "created")}}
     document = {
@@ -312,8 +351,10 @@ def redraw(out: Path, name: str) -> dict:
     if len(records) == expected:
         keep = {k: document[k] for k in ("grid", "quick", "wall_seconds", "analysis")}
         return write_summary(records, keep, out, name, trained_by=document["provenance"])
-    print(f"--redraw: {jsonl_path} holds {len(records)} of {expected} records; "
-          f"figures and {name}.md from {json_path} as it stands")  # fmt: skip
+    print(
+        f"--redraw: {jsonl_path} holds {len(records)} of {expected} records; "
+        f"figures and {name}.md from {json_path} as it stands"
+    )
     atomic_write_text(out / f"{name}.md", markdown(document, name))
     return document
 

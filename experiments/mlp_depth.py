@@ -132,13 +132,15 @@ def parse_args(argv=None):
     parser.add_argument("--lr", type=float, default=0.1)
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--epochs", type=int, default=None, help="default 10 (--quick: 1)")
-    parser.add_argument("--seeds", type=int, nargs="+", default=None,
-                        help="default 0 1 2 (--quick: 0)")  # fmt: skip
+    parser.add_argument(
+        "--seeds", type=int, nargs="+", default=None, help="default 0 1 2 (--quick: 0)"
+    )
     parser.add_argument("--train-size", type=int, default=None, help="first N training images")
     parser.add_argument("--stats-size", type=int, default=1000, help="images for the norms")
     args = parser.parse_args(argv)
-    if args.seeds is not None and (any(x < 0 for x in args.seeds) or
-                                   len(set(args.seeds)) < len(args.seeds)):  # fmt: skip
+    if args.seeds is not None and (
+        any(x < 0 for x in args.seeds) or len(set(args.seeds)) < len(args.seeds)
+    ):
         parser.error(f"--seeds: expected distinct ints ≥ 0, got {args.seeds}")
     for name in ("width", "epochs", "batch_size", "stats_size"):
         if getattr(args, name) is not None and getattr(args, name) < 1:

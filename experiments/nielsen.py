@@ -101,12 +101,19 @@ def neuron_run(loss_index, w0, b0, *, x, y, lr, epochs):
             z,
         )
         out = {
-            "w": w, "b": b, "cost": cost, "output": a, "grad_w": gw, "grad_b": gb,
-            "book_grad_w": bw, "book_grad_b": bb, "softjax_grad_w": g_z * x,
+            "w": w,
+            "b": b,
+            "cost": cost,
+            "output": a,
+            "grad_w": gw,
+            "grad_b": gb,
+            "book_grad_w": bw,
+            "book_grad_b": bb,
+            "softjax_grad_w": g_z * x,
             # The quadratic cost's gradient without its σ′ factor: CE's form at this a.
             "grad_w_without_sigma_prime": (a - y) * x,
             "grad_w_with_sigma_prime": (a - y) * a * (1 - a) * x,
-        }  # fmt: skip
+        }
         return (w - lr * gw, b - lr * gb), out
 
     (w, b), hist = lax.scan(step, (w0, b0), None, length=epochs)
@@ -137,10 +144,11 @@ def run_neuron(spec: dict = NEURON) -> dict:
         rel = max(
             float(np.max(np.abs(hist[a][r] - hist[c][r]) / np.abs(hist[c][r])))
             for a, c in (
-                ("book_grad_w", "grad_w"), ("book_grad_b", "grad_b"),
+                ("book_grad_w", "grad_w"),
+                ("book_grad_b", "grad_b"),
                 ("softjax_grad_w", "grad_w"),
             )
-        )  # fmt: skip
+        )
         cost, out = np.asarray(one["cost"] + [one["final_cost"]]), one["output"]
         below = np.nonzero(np.asarray(out + [one["final_output"]]) < 0.5)[0]
         runs.append(
@@ -175,9 +183,15 @@ def run_mnist(data, epochs: int, seeds: list[int]) -> dict:
     out = {}
     for name in LOSS_PAIR:
         config = TrainConfig(
-            sizes=SIZES, activations="sigmoid", loss=name, optimizer="sgd", lr=MNIST_LRS[name],
-            batch_size=10, epochs=epochs, shuffle=True,
-        )  # fmt: skip
+            sizes=SIZES,
+            activations="sigmoid",
+            loss=name,
+            optimizer="sgd",
+            lr=MNIST_LRS[name],
+            batch_size=10,
+            epochs=epochs,
+            shuffle=True,
+        )
         checked = validate(config, data)
         keys = [seed_keys(s) for s in seeds]
         params = jax.vmap(nielsen_init)(jnp.stack([k[0] for k in keys]))
@@ -210,12 +224,20 @@ def main(argv=None) -> list[Path]:
         return _cli.finish(args, plots, results_path, out_dir, None)
     seeds = list(range(mode["seeds"]))
     config = {
-        "mode": mode_name, "neuron": NEURON, "losses": list(LOSS_PAIR), "sizes": list(SIZES),
-        "mnist_lrs": MNIST_LRS, "batch_size": 10, "epochs": mode["epochs"],
+        "mode": mode_name,
+        "neuron": NEURON,
+        "losses": list(LOSS_PAIR),
+        "sizes": list(SIZES),
+        "mnist_lrs": MNIST_LRS,
+        "batch_size": 10,
+        "epochs": mode["epochs"],
         "init": "N(0, 1) weights and biases (Nielsen's large_weight_initializer)",
-        "train_subset": mode["train_subset"], "validation": 10000, "order": "file",
-        "source": args.source, "paper_test_accuracy": MNIST_PAPER,
-    }  # fmt: skip
+        "train_subset": mode["train_subset"],
+        "validation": 10000,
+        "order": "file",
+        "source": args.source,
+        "paper_test_accuracy": MNIST_PAPER,
+    }
     start = time.perf_counter()
     doc = {"neuron": run_neuron()}
     data = load_dataset(

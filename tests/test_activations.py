@@ -33,8 +33,16 @@ CASE_IDS = [name + "".join(f"-{k}={v}" for k, v in kw.items()) for name, kw in E
 
 def test_the_eight_activations_of_seed_003_and_gelu():
     assert set(tuple(sj.ACTIVATIONS)[:9]) == {
-        "sigmoid", "tanh", "relu", "leaky_relu", "softmax", "linear", "swish", "elu", "gelu"
-    }  # fmt: skip
+        "sigmoid",
+        "tanh",
+        "relu",
+        "leaky_relu",
+        "softmax",
+        "linear",
+        "swish",
+        "elu",
+        "gelu",
+    }
     assert [n for n, a in sj.ACTIVATIONS.items() if not a.elementwise] == ["softmax"]
 
 

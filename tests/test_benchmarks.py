@@ -178,8 +178,16 @@ def test_the_steady_state_row_is_the_sweep_program_and_counts_its_flops():
         rng.random((32, 784), np.float32),
         rng.integers(0, 10, 32).astype(np.int32),
     )
-    sizes = Sizes(96, 32, epochs=5, mlp_epochs=1, repeats=1, compile_repeats=1,
-                  sweep_subset=1, memory_systems=())  # fmt: skip
+    sizes = Sizes(
+        96,
+        32,
+        epochs=5,
+        mlp_epochs=1,
+        repeats=1,
+        compile_repeats=1,
+        sweep_subset=1,
+        memory_systems=(),
+    )
     config = growth_config(sizes)
     assert config.epochs == 1 and config.sizes == (784, 10) and config.batch_size == 64
     params, history, finite = _steady(config, data, 3)()

@@ -155,8 +155,13 @@ def test_backprop_validates_each_argument_once(monkeypatch):
     modules = (softjax.grads, softjax.models, softjax.targets, softjax.losses, softjax.activations)
     for name in calls:
         original = getattr(
-            {"check_params": softjax.models, "resolve_activations": softjax.activations,
-             "check_labels": softjax.targets}[name], name)  # fmt: skip
+            {
+                "check_params": softjax.models,
+                "resolve_activations": softjax.activations,
+                "check_labels": softjax.targets,
+            }[name],
+            name,
+        )
 
         def counted(*args, _name=name, _original=original, **kwargs):
             calls[_name] += 1
@@ -178,8 +183,10 @@ def test_kernels_equal_the_public_functions_and_check_nothing(monkeypatch):
 
     z = jnp.asarray(np.random.default_rng(2).standard_normal((N, K)), jnp.float32)
     ids = jnp.arange(N) % K
-    expected = {k: (sj.resolve_loss(s).fn(z, ids), sj.resolve_loss(s).logits_grad(z, ids))
-                for k, s in SPECS.items()}  # fmt: skip
+    expected = {
+        k: (sj.resolve_loss(s).fn(z, ids), sj.resolve_loss(s).logits_grad(z, ids))
+        for k, s in SPECS.items()
+    }
 
     def forbidden(*args, **kwargs):
         raise AssertionError("a kernel validated its labels")

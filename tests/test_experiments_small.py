@@ -274,10 +274,20 @@ def test_claim_table_keeps_the_notes_numbers():
     rows = {c.id: c for c in claims.CLAIMS}
     assert [c.item for c in claims.CLAIMS] == sorted(c.item for c in claims.CLAIMS)
     assert list(rows) == [
-        "toy_forward", "toy_loss", "blobs", "seed_mnist_accuracy", "seed_mnist_loss",
-        "hw_softmax_raw", "hw_softmax_tfds", "hw_mlp_exact", "hw_mlp_seeds",
-        "tuned_softmax", "tuned_mlp", "learn_sleep", "seed_mnist_probabilities",
-    ]  # fmt: skip
+        "toy_forward",
+        "toy_loss",
+        "blobs",
+        "seed_mnist_accuracy",
+        "seed_mnist_loss",
+        "hw_softmax_raw",
+        "hw_softmax_tfds",
+        "hw_mlp_exact",
+        "hw_mlp_seeds",
+        "tuned_softmax",
+        "tuned_mlp",
+        "learn_sleep",
+        "seed_mnist_probabilities",
+    ]
     assert rows["seed_mnist_accuracy"].notes == "84.77% test accuracy"
     assert rows["hw_softmax_raw"].notes == "7.97% test error"
     assert rows["hw_mlp_seeds"].notes == "1.89% test error"
@@ -391,9 +401,13 @@ def test_reproduce_quick_writes_rows_figures_and_redraws(reproduce_run):
 
     out, written = reproduce_run
     assert {p.name for p in written} == {
-        "blobs_loss_quick.png", "blobs_boundary_quick.png", "weights_mnist_quick.png",
-        "weights_mnist_learned_quick.png", "mnist_probabilities_quick.png", "reproduce_quick.md",
-    }  # fmt: skip
+        "blobs_loss_quick.png",
+        "blobs_boundary_quick.png",
+        "weights_mnist_quick.png",
+        "weights_mnist_learned_quick.png",
+        "mnist_probabilities_quick.png",
+        "reproduce_quick.md",
+    }
     doc = read_json(out / "reproduce_quick.json")
     rows = {r["id"]: r for r in doc["rows"]}
     assert rows["toy_forward"]["pass"] and rows["toy_loss"]["pass"] and rows["blobs"]["pass"]

@@ -67,8 +67,12 @@ def test_configs_differing_beyond_the_loss_are_refused(setup):
 
 def test_claims_are_read_from_the_numbers():
     def row(arm, m):
-        return {"loss": arm, "init_scale": 1.0, "final_test_accuracy": m,
-                "final_test_accuracy_ci95": 0.002}  # fmt: skip
+        return {
+            "loss": arm,
+            "init_scale": 1.0,
+            "final_test_accuracy": m,
+            "final_test_accuracy_ci95": 0.002,
+        }
 
     res = {
         "init_scales": [1.0],

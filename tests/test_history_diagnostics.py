@@ -40,9 +40,15 @@ def _run(config, data):
 def test_wrong_sample_norm_cosine_and_hidden_saturation_match_numpy(data, loss):
     x, y = data[0], data[1]
     config = TrainConfig(
-        sizes=(5, 7, 6, 3), activations="sigmoid", loss=loss, lr=0.1, batch_size=len(x),
-        epochs=1, shuffle=False, init_scale=4.0,
-    )  # fmt: skip
+        sizes=(5, 7, 6, 3),
+        activations="sigmoid",
+        loss=loss,
+        lr=0.1,
+        batch_size=len(x),
+        epochs=1,
+        shuffle=False,
+        init_scale=4.0,
+    )
     params, history = _run(config, data)
     zs, _ = mlp_forward(params, x, "sigmoid")
     z = np.asarray(zs[-1], np.float64)
@@ -82,9 +88,13 @@ def test_a_model_without_hidden_layers_reports_the_identity(data):
 
 def test_relu_dead_units_count_as_saturated(data):
     config = TrainConfig(
-        sizes=(5, 8, 3), activations="relu", lr=0.1, batch_size=len(data[0]), epochs=1,
+        sizes=(5, 8, 3),
+        activations="relu",
+        lr=0.1,
+        batch_size=len(data[0]),
+        epochs=1,
         shuffle=False,
-    )  # fmt: skip
+    )
     params, history = _run(config, data)
     zs, _ = mlp_forward(params, data[0], "relu")
     dead = np.mean(np.asarray(zs[0]) <= 0)

@@ -37,8 +37,12 @@ def _synthetic(gaps):
     """K → rows with plain square loss at 0.5 and rescaled at 0.5 + gap (ci 0.01)."""
 
     def row(family, m):
-        return {"family": family, "loss_spec": "x", "final_test_accuracy": m,
-                "final_test_accuracy_ci95": 0.01}  # fmt: skip
+        return {
+            "family": family,
+            "loss_spec": "x",
+            "final_test_accuracy": m,
+            "final_test_accuracy_ci95": 0.01,
+        }
 
     return {str(k): [row("plain", 0.5), row("rescaled", 0.5 + g)] for k, g in gaps.items()}
 

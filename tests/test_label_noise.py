@@ -70,8 +70,14 @@ def _doc(means):
     """A hand-made results document: CCE, MSE, MAE test accuracy at η = 0 and 0.6."""
 
     def row(loss, m):
-        return {"loss": loss, "loss_spec": loss, "lr": 0.1, "final_test_accuracy": m,
-                "final_test_accuracy_ci95": 0.01, "memorisation": {}}  # fmt: skip
+        return {
+            "loss": loss,
+            "loss_spec": loss,
+            "lr": 0.1,
+            "final_test_accuracy": m,
+            "final_test_accuracy_ci95": 0.01,
+            "memorisation": {},
+        }
 
     per_rate = {
         str(rate): {

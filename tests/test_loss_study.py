@@ -26,10 +26,17 @@ def _record(loss, lr, scale, seed, val, test=None, train_acc=0.9, diverged=False
     history |= {"val_accuracy": [val], "test_accuracy": [test if test is not None else val]}
     history["train_accuracy"] = [train_acc]
     return {
-        "key": f"{loss}-{lr}-{scale}-{seed}", "loss": loss, "loss_spec": loss, "lr": lr,
-        "init_scale": scale, "seed": seed, "data_seed": seed, "diverged": diverged,
-        "config": {"sizes": [4, 10]}, "history": {} if diverged else history,
-    }  # fmt: skip
+        "key": f"{loss}-{lr}-{scale}-{seed}",
+        "loss": loss,
+        "loss_spec": loss,
+        "lr": lr,
+        "init_scale": scale,
+        "seed": seed,
+        "data_seed": seed,
+        "diverged": diverged,
+        "config": {"sizes": [4, 10]},
+        "history": {} if diverged else history,
+    }
 
 
 def _fake_training(peak: float, calls: list):
@@ -48,8 +55,9 @@ def _fake_training(peak: float, calls: list):
 
 def test_the_lr_grid_extends_upwards_until_the_choice_is_interior_and_stops():
     calls = []
-    records, grids = interior_lr_sweep(_fake_training(3.0, calls), ["cce"], [0.01, 0.1],
-                                       factor=10, log=None)  # fmt: skip
+    records, grids = interior_lr_sweep(
+        _fake_training(3.0, calls), ["cce"], [0.01, 0.1], factor=10, log=None
+    )
     assert calls == [[0.01, 0.1], [1.0], [10.0]]  # 10 shows 1 was not the top: stop
     assert grids == {"cce": [0.01, 0.1, 1.0, 10.0]}
     best = select_best(summarize(records))
@@ -58,8 +66,9 @@ def test_the_lr_grid_extends_upwards_until_the_choice_is_interior_and_stops():
 
 def test_the_lr_grid_extends_downwards_and_a_capped_edge_stays_flagged():
     calls = []
-    records, grids = interior_lr_sweep(_fake_training(1e-6, calls), ["mse"], [0.01, 0.1],
-                                       factor=10, lr_range=(1e-3, 1.0), log=None)  # fmt: skip
+    records, grids = interior_lr_sweep(
+        _fake_training(1e-6, calls), ["mse"], [0.01, 0.1], factor=10, lr_range=(1e-3, 1.0), log=None
+    )
     assert calls == [[0.01, 0.1], [0.001]]  # 1e-4 would leave the range: stop
     best = select_best(summarize(records))
     assert [(b["lr"], b["edge"]) for b in best] == [(0.001, "low")]
@@ -67,8 +76,9 @@ def test_the_lr_grid_extends_downwards_and_a_capped_edge_stays_flagged():
 
 def test_max_rounds_caps_the_extensions():
     calls = []
-    interior_lr_sweep(_fake_training(1e4, calls), ["cce"], [0.003, 0.01], factor=3, max_rounds=2,
-                      log=None)  # fmt: skip
+    interior_lr_sweep(
+        _fake_training(1e4, calls), ["cce"], [0.003, 0.01], factor=3, max_rounds=2, log=None
+    )
     assert calls == [[0.003, 0.01], [0.03], [0.09]]
 
 
@@ -84,8 +94,9 @@ def test_replicates_pair_init_and_data_seeds():
         calls.append((kwargs["seeds"], kwargs["data_seeds"]))
         return []
 
-    paired_sweep(fake_sweep, None, None, loss="cce", lrs=[0.1], init_scales=[1.0],
-                 replicates=[0, 1, 2, 3, 4])  # fmt: skip
+    paired_sweep(
+        fake_sweep, None, None, loss="cce", lrs=[0.1], init_scales=[1.0], replicates=[0, 1, 2, 3, 4]
+    )
     assert calls == [([i], [i]) for i in range(5)]
 
 
@@ -124,8 +135,14 @@ def test_paired_difference_pairs_by_replicate():
 
 def test_init_scales_whose_results_overlap_collapse_into_one_panel():
     def best(scale, acc, half):
-        return {"loss": "cce", "loss_spec": "cce", "init_scale": scale, "lr": 0.1,
-                "final_test_accuracy": acc, "final_test_accuracy_ci95": half}  # fmt: skip
+        return {
+            "loss": "cce",
+            "loss_spec": "cce",
+            "init_scale": scale,
+            "lr": 0.1,
+            "final_test_accuracy": acc,
+            "final_test_accuracy_ci95": half,
+        }
 
     entries = [best(0.01, 0.92, 0.01), best(1.0, 0.915, 0.01), best(100.0, 0.80, 0.01)]
     assert collapse_scales(entries, [0.01, 1.0, 100.0]) == [[0.01, 1.0], [100.0]]
@@ -133,20 +150,47 @@ def test_init_scales_whose_results_overlap_collapse_into_one_panel():
 
 def test_the_grid_comes_from_flags_over_a_config_file(tmp_path):
     path = tmp_path / "study.json"
-    path.write_text(json.dumps({"losses": ["cce"], "lrs": [0.5], "sizes": [784, 100, 10],
-                                "dataset": "fashion_mnist", "epochs": 10}))  # fmt: skip
+    path.write_text(
+        json.dumps(
+            {
+                "losses": ["cce"],
+                "lrs": [0.5],
+                "sizes": [784, 100, 10],
+                "dataset": "fashion_mnist",
+                "epochs": 10,
+            }
+        )
+    )
     args = loss_sweep.parse_args(["--config", str(path), "--epochs", "3", "--seeds", "0", "1"])
     grid = loss_sweep.resolve_grid(args)
     assert grid["losses"] == ["cce"] and grid["sizes"] == [[784, 100, 10]]
     assert grid["epochs"] == 3 and grid["seeds"] == [0, 1] and grid["lrs"] == [0.5]
     names = [loss_sweep.stem(grid, s, a, False) for s, a in loss_sweep.models(grid)]
     assert names == ["loss_sweep_fashion_mnist_mlp_sigmoid_100"]
-    args = loss_sweep.parse_args(["--sizes", "784", "10", "--sizes", "784", "100", "100", "10",
-                                  "--activations", "tanh", "relu"])  # fmt: skip
-    names = [loss_sweep.stem(loss_sweep.resolve_grid(args), s, a, True)
-             for s, a in loss_sweep.models(loss_sweep.resolve_grid(args))]  # fmt: skip
-    assert names == ["loss_sweep_mnist_linear_quick", "loss_sweep_mnist_mlp_tanh_100-100_quick",
-                     "loss_sweep_mnist_mlp_relu_100-100_quick"]  # fmt: skip
+    args = loss_sweep.parse_args(
+        [
+            "--sizes",
+            "784",
+            "10",
+            "--sizes",
+            "784",
+            "100",
+            "100",
+            "10",
+            "--activations",
+            "tanh",
+            "relu",
+        ]
+    )
+    names = [
+        loss_sweep.stem(loss_sweep.resolve_grid(args), s, a, True)
+        for s, a in loss_sweep.models(loss_sweep.resolve_grid(args))
+    ]
+    assert names == [
+        "loss_sweep_mnist_linear_quick",
+        "loss_sweep_mnist_mlp_tanh_100-100_quick",
+        "loss_sweep_mnist_mlp_relu_100-100_quick",
+    ]
 
 
 def test_bad_grids_are_refused_naming_the_flag(tmp_path, capsys):

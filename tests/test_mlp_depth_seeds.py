@@ -19,15 +19,39 @@ def _doc(accuracies_by_seed):
         for depth, acc in ((1, shallow), (6, deep)):
             s = copy.deepcopy(stats)
             if depth == 6:
-                s = {"grad_norm": [1.0] * 7, "mean_abs_delta": [0.1 * (i + 1) for i in range(7)],
-                     "mean_fprime": [0.2] * 6}  # fmt: skip
-            runs.append({"activation": "sigmoid", "depth": depth, "seed": seed,
-                         "test_accuracy": acc, "init": s, "trained": s})  # fmt: skip
-    config = {"train_size": 100, "test_size": 100, "width": 8, "stats_size": 10,
-              "base_train_config": {"init": "lecun_normal", "lr": 0.1, "batch_size": 8,
-                                    "epochs": 10, "seed": 0}}  # fmt: skip
-    return {"provenance": {"config": config, "seeds": list(range(len(accuracies_by_seed)))},
-            "runs": runs, "total_wall_s": 1.0}  # fmt: skip
+                s = {
+                    "grad_norm": [1.0] * 7,
+                    "mean_abs_delta": [0.1 * (i + 1) for i in range(7)],
+                    "mean_fprime": [0.2] * 6,
+                }
+            runs.append(
+                {
+                    "activation": "sigmoid",
+                    "depth": depth,
+                    "seed": seed,
+                    "test_accuracy": acc,
+                    "init": s,
+                    "trained": s,
+                }
+            )
+    config = {
+        "train_size": 100,
+        "test_size": 100,
+        "width": 8,
+        "stats_size": 10,
+        "base_train_config": {
+            "init": "lecun_normal",
+            "lr": 0.1,
+            "batch_size": 8,
+            "epochs": 10,
+            "seed": 0,
+        },
+    }
+    return {
+        "provenance": {"config": config, "seeds": list(range(len(accuracies_by_seed)))},
+        "runs": runs,
+        "total_wall_s": 1.0,
+    }
 
 
 def test_deep_runs_at_chance_are_counted_and_stated():

@@ -171,11 +171,15 @@ def test_minus_inf_logit_on_a_non_label_class_gives_the_finite_value():
             for labels in (jnp.asarray(ids), jnp.asarray(np.eye(3)[ids])):
                 value = bound.fn(jnp.asarray(z), labels)
                 np.testing.assert_allclose(
-                    float(value), float(bound.fn(jnp.asarray(twin), labels)), rtol=1e-12,
+                    float(value),
+                    float(bound.fn(jnp.asarray(twin), labels)),
+                    rtol=1e-12,
                     err_msg=key,
-                )  # fmt: skip
-                for g in (jax.grad(bound.fn)(jnp.asarray(z), labels),
-                          bound.logits_grad(jnp.asarray(z), labels)):  # fmt: skip
+                )
+                for g in (
+                    jax.grad(bound.fn)(jnp.asarray(z), labels),
+                    bound.logits_grad(jnp.asarray(z), labels),
+                ):
                     assert np.all(np.isfinite(np.asarray(g))), key
         value = sj.resolve_loss("cce_smoothed").fn(jnp.asarray(z), jnp.asarray(ids))
         assert np.isposinf(float(value))
@@ -231,8 +235,11 @@ def test_non_finite_targets_are_rejected_by_every_loss(bad):
 def test_loss_keyword_arguments_are_bound_and_unknown_ones_rejected():
     bound = sj.resolve_loss(("cce_smoothed", {"smoothing": 0.2}))
     assert bound.spec == ["cce_smoothed", {"smoothing": 0.2}] and bound.has_closed_form
-    with pytest.raises(ValueError, match=r"loss: loss 'cce_smoothed' takes parameters "
-                       r"\['smoothing'\], got \['smooth'\]"):  # fmt: skip
+    with pytest.raises(
+        ValueError,
+        match=r"loss: loss 'cce_smoothed' takes parameters "
+        r"\['smoothing'\], got \['smooth'\]",
+    ):
         sj.resolve_loss(("cce_smoothed", {"smooth": 0.2}))
     with pytest.raises(ValueError, match=r"loss: loss 'cce' takes parameters \[\], got \['k'\]"):
         sj.resolve_loss(("cce", {"k": 2.0}))

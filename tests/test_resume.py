@@ -159,8 +159,9 @@ def test_the_progress_bar_counts_every_epoch_across_chunks_and_resumes(
         return original(self, epoch, metrics)
 
     monkeypatch.setattr(softjax.run._ProgressBar, "__call__", counting)
-    half = train(CONFIG, small, progress=True, checkpoint_dir=tmp_path, checkpoint_every=1,
-                 stop_after=3)  # fmt: skip
+    half = train(
+        CONFIG, small, progress=True, checkpoint_dir=tmp_path, checkpoint_every=1, stop_after=3
+    )
     assert calls == [0, 1, 2]
     assert "3/3" in capsys.readouterr().err
     train(CONFIG, small, progress=True, resume=half.state)

@@ -433,8 +433,16 @@ def test_the_interval_is_the_student_t_interval_of_the_mean():
     assert cell["std"]["test_accuracy"] == [pytest.approx(std)]
     assert cell["ci95"]["test_accuracy"] == [pytest.approx(4.3027 * std / np.sqrt(3))]
     # The t quantiles: the table, the expansion beyond it, and the normal limit.
-    for df, t in [(1, 12.7062), (2, 4.3027), (10, 2.2281), (30, 2.0423), (40, 2.0211),
-                  (60, 2.0003), (120, 1.9799), (10**6, 1.9600)]:  # fmt: skip
+    for df, t in [
+        (1, 12.7062),
+        (2, 4.3027),
+        (10, 2.2281),
+        (30, 2.0423),
+        (40, 2.0211),
+        (60, 2.0003),
+        (120, 1.9799),
+        (10**6, 1.9600),
+    ]:
         assert sweep_module.t_quantile_975(df) == pytest.approx(t, abs=1.5e-4), df
     # Runs are distinct (seed, data seed) pairs: a record read twice is one run.
     (cell,) = sweep_module.summarize([*records, records[0]])["cells"]
@@ -673,8 +681,11 @@ def test_divergence_is_reported_on_screen_naming_the_configs(tiny, monkeypatch):
 
     monkeypatch.setattr(core_module, "build_program", lambda *a: None)
     monkeypatch.setattr(core_module, "run_group", half_diverged)
-    with pytest.warns(RuntimeWarning, match=r"4 of 8 configs diverged.*cce lr=200 init_scale=2 "
-                      r"seed=0 data_seed=1 \(epoch 2\)"):  # fmt: skip
+    with pytest.warns(
+        RuntimeWarning,
+        match=r"4 of 8 configs diverged.*cce lr=200 init_scale=2 "
+        r"seed=0 data_seed=1 \(epoch 2\)",
+    ):
         records = sweep(BASE, tiny, **GRID, progress=False)
     summary = sweep_module.summarize(records)
     assert summary["n_diverged"] == 4 and {d["lr"] for d in summary["diverged"]} == {200.0}

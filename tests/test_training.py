@@ -377,9 +377,13 @@ def test_bad_labels_and_params_raise_before_compiling(small, forbid_compiling):
 def test_numpy_scalars_and_optimizers_with_python_int_arguments_train(small):
     """adafactor branches on an int in Python: only the lr may be traced (injected)."""
     config = TrainConfig(
-        sizes=(6, 4), batch_size=np.int64(16), lr=np.float32(0.05), epochs=np.int32(2),
-        optimizer="adafactor", optimizer_kwargs={"min_dim_size_to_factor": 2},
-    )  # fmt: skip
+        sizes=(6, 4),
+        batch_size=np.int64(16),
+        lr=np.float32(0.05),
+        epochs=np.int32(2),
+        optimizer="adafactor",
+        optimizer_kwargs={"min_dim_size_to_factor": 2},
+    )
     result = train(config, small)
     assert not result.diverged
     assert result.history["train_loss"].shape == (2,)

@@ -23,9 +23,12 @@ CITATION = (
     'Networks", ICML 2017'
 )
 NAMES = {
-    "cce": "CCE", "mse": "MSE on softmax", "bce": "BCE on softmax",
-    "sigmoid_bce": "sigmoid BCE", "square": "square loss on logits",
-}  # fmt: skip
+    "cce": "CCE",
+    "mse": "MSE on softmax",
+    "bce": "BCE on softmax",
+    "sigmoid_bce": "sigmoid BCE",
+    "square": "square loss on logits",
+}
 MODEL_NAMES = {"softmax_regression": "softmax regression", "mlp": "MLP 784-128-10"}
 WELL_CALIBRATED = 0.02  # ECE below which the summary calls a model well calibrated
 
@@ -53,8 +56,9 @@ def draw(results_path, out_dir) -> list[Path]:
     cal = doc["calibration"]
     models = list(cal)
     losses = list(dict.fromkeys(loss for m in models for loss in cal[m]))
-    fig, axes = plt.subplots(len(models), len(losses), figsize=(3.2 * len(losses),
-                             3.4 * len(models)), squeeze=False)  # fmt: skip
+    fig, axes = plt.subplots(
+        len(models), len(losses), figsize=(3.2 * len(losses), 3.4 * len(models)), squeeze=False
+    )
     for row, model in enumerate(models):
         for col, loss in enumerate(losses):
             ax = axes[row, col]
@@ -66,14 +70,31 @@ def draw(results_path, out_dir) -> list[Path]:
                 continue
             edges, count, acc, conf = pooled_bins(rep)
             centers, width = (edges[:-1] + edges[1:]) / 2, np.diff(edges)
-            ax.bar(centers, np.nan_to_num(acc), width=width, color="tab:blue",
-                   edgecolor="k", lw=0.5, label="accuracy")  # fmt: skip
+            ax.bar(
+                centers,
+                np.nan_to_num(acc),
+                width=width,
+                color="tab:blue",
+                edgecolor="k",
+                lw=0.5,
+                label="accuracy",
+            )
             gap = np.nan_to_num(conf - acc)
-            ax.bar(centers, gap, bottom=np.nan_to_num(acc), width=width, color="tab:red",
-                   alpha=0.35, label="gap to confidence")  # fmt: skip
+            ax.bar(
+                centers,
+                gap,
+                bottom=np.nan_to_num(acc),
+                width=width,
+                color="tab:red",
+                alpha=0.35,
+                label="gap to confidence",
+            )
             ece, nll = np.mean(rep["ece"]), np.mean(rep["nll"])
-            ax.set_title(f"{MODEL_NAMES.get(model, model)}\n{NAMES.get(loss, loss)}: "
-                         f"ECE {100 * ece:.2f}%, NLL {nll:.3f}", fontsize=9)  # fmt: skip
+            ax.set_title(
+                f"{MODEL_NAMES.get(model, model)}\n{NAMES.get(loss, loss)}: "
+                f"ECE {100 * ece:.2f}%, NLL {nll:.3f}",
+                fontsize=9,
+            )
             ax.set_xlabel("confidence")
             if col == 0:
                 ax.set_ylabel("accuracy")
@@ -127,8 +148,9 @@ def summary_markdown(doc: dict, source: str) -> str:
                 f"{_ci(rep['ece'], 100)} | "
                 f"{_ci(rep['nll'], 1, 3)} |"
             )
-    missing = [(m, e["loss"]) for m, sel in doc["selection"].items() for e in sel
-               if e["lr"] is None]  # fmt: skip
+    missing = [
+        (m, e["loss"]) for m, sel in doc["selection"].items() for e in sel if e["lr"] is None
+    ]
     if missing:
         lines.append(f"\nEvery lr diverged for: {missing}.")
     lines.append("")
@@ -156,8 +178,12 @@ def summary_markdown(doc: dict, source: str) -> str:
                 + ", ".join(f"{100 * e:.2f}%" for e in cce)
                 + f" (well calibrated: below {100 * WELL_CALIBRATED:.0f}%): **{verdict}**."
             )
-    square = [rep for per_loss in doc["calibration"].values() for n, rep in per_loss.items()
-              if n == "square"]  # fmt: skip
+    square = [
+        rep
+        for per_loss in doc["calibration"].values()
+        for n, rep in per_loss.items()
+        if n == "square"
+    ]
     if square:
         # Logits trained onto the one-hot target give at most softmax(e₁) = e/(e + K − 1).
         k = next(iter(cfg["models"].values()))[-1]  # the number of classes

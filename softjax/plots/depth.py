@@ -56,8 +56,12 @@ def accuracy_stats(doc: dict) -> dict[tuple[str, int], dict]:
         a = np.asarray(accs, float)
         n = len(a)
         half = t_quantile_975(n - 1) * a.std(ddof=1) / math.sqrt(n) if n > 1 else None
-        out[key] = {"mean": float(a.mean()), "ci95": half, "n": n,
-                    "n_chance": int(np.sum(a <= CHANCE))}  # fmt: skip
+        out[key] = {
+            "mean": float(a.mean()),
+            "ci95": half,
+            "n": n,
+            "n_chance": int(np.sum(a <= CHANCE)),
+        }
     return out
 
 
@@ -124,8 +128,9 @@ def draw(results_path, out_dir) -> list[Path]:
         ds = [d for d in depths if (act, d) in stats]
         mean = np.array([100 * stats[act, d]["mean"] for d in ds])
         half = np.array([100 * (stats[act, d]["ci95"] or 0.0) for d in ds])
-        ax.errorbar(ds, mean, half, fmt="o-", capsize=3, label=act,
-                    color=ACTIVATION_COLORS.get(act))  # fmt: skip
+        ax.errorbar(
+            ds, mean, half, fmt="o-", capsize=3, label=act, color=ACTIVATION_COLORS.get(act)
+        )
     ax.axhline(100 * CHANCE, color="grey", ls=":", lw=1, label="chance + 5%")
     ax.set_xlabel("depth (hidden layers)")
     ax.set_ylabel("test accuracy (%)")

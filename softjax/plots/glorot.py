@@ -40,14 +40,16 @@ def _draw_surface(doc, path: Path) -> Path:
         cs = ax.contourf(axis, axis, v.T, levels=30, cmap="viridis")
         fig.colorbar(cs, ax=ax)
         threshold = doc["provenance"]["config"]["plateau_threshold"] * g.max()
-        ax.contourf(axis, axis, (g < threshold).T, levels=[0.5, 1.5], colors="none",
-                    hatches=["////"])  # fmt: skip
+        ax.contourf(
+            axis, axis, (g < threshold).T, levels=[0.5, 1.5], colors="none", hatches=["////"]
+        )
         ax.plot(*s["init"], "r*", ms=12, label="initial (w₁, w₂)")
         ax.set(
-            xlabel="w₁ = W₁[0, 0] (hidden layer)", ylabel="w₂ = W₂[0, 0] (output layer)",
+            xlabel="w₁ = W₁[0, 0] (hidden layer)",
+            ylabel="w₂ = W₂[0, 0] (output layer)",
             title=f"{NAMES.get(name, name)}\nplateau (hatched): {100 * d['plateau_fraction']:.1f}%"
             " of the grid",
-        )  # fmt: skip
+        )
         ax.legend(loc="upper right", fontsize=8)
     fig.suptitle("Error surface over one weight of each layer (Glorot & Bengio 2010, Fig. 5)")
     fig.tight_layout()
@@ -72,11 +74,13 @@ def _draw_activations(doc, path: Path) -> Path:
             color = plt.cm.viridis(layer / max(mean.shape[1] - 1, 1))
             label = f"layer {layer + 1}" + (" (top)" if layer == mean.shape[1] - 1 else "")
             axes[row, 0].plot(epochs, mean[:, layer], "o-", color=color, ms=3, label=label)
-            axes[row, 0].fill_between(epochs, perc[:, layer, 0], perc[:, layer, -1],
-                                      color=color, alpha=0.12)  # fmt: skip
+            axes[row, 0].fill_between(
+                epochs, perc[:, layer, 0], perc[:, layer, -1], color=color, alpha=0.12
+            )
             axes[row, 1].plot(epochs, 100 * sat[:, layer], "o-", color=color, ms=3, label=label)
-        axes[row, 0].set(title=f"{name}: mean activation, band = 2nd–98th percentile",
-                         xlabel="epoch (0 = init)")  # fmt: skip
+        axes[row, 0].set(
+            title=f"{name}: mean activation, band = 2nd–98th percentile", xlabel="epoch (0 = init)"
+        )
         axes[row, 1].set(title=f"{name}: saturated share (%)", xlabel="epoch (0 = init)")
         for ax in axes[row]:
             ax.grid(alpha=0.3)
@@ -206,8 +210,12 @@ def summary_markdown(doc: dict, source: str) -> str:
         ]
     if "tanh" in doc["activations"]:
         sat = _seed_mean(doc["activations"]["tanh"], "saturated")  # (epochs + 1, layers)
-        first = [int(np.argmax(sat[:, layer] > TANH_ONSET)) if np.any(sat[:, layer] > TANH_ONSET)
-                 else None for layer in range(sat.shape[1])]  # fmt: skip
+        first = [
+            int(np.argmax(sat[:, layer] > TANH_ONSET))
+            if np.any(sat[:, layer] > TANH_ONSET)
+            else None
+            for layer in range(sat.shape[1])
+        ]
         most = int(np.argmax(sat[-1])) + 1
         verdict = "agrees" if most == 1 else "differs"
         if cfg["mode"] != "full":

@@ -57,14 +57,20 @@ def _draw_neuron(doc, path: Path) -> Path:
             ax.plot(np.abs(r["grad_w"]), color=color, lw=2, label=f"{label}: jax.grad")
             marks = slice(0, len(r["book_grad_w"]), 15)
             ax.plot(
-                np.arange(len(r["book_grad_w"]))[marks], np.abs(r["book_grad_w"])[marks], "o",
-                mfc="none", color=color, label=f"{label}: ch. 3 closed form",
-            )  # fmt: skip
+                np.arange(len(r["book_grad_w"]))[marks],
+                np.abs(r["book_grad_w"])[marks],
+                "o",
+                mfc="none",
+                color=color,
+                label=f"{label}: ch. 3 closed form",
+            )
             if r["loss"] == "sigmoid_mse":
                 ax.plot(
-                    np.abs(r["grad_w_without_sigma_prime"]), color=color, ls="--",
+                    np.abs(r["grad_w_without_sigma_prime"]),
+                    color=color,
+                    ls="--",
                     label="quadratic without σ′: (a − y)x",
-                )  # fmt: skip
+                )
         w, b = start
         axes[row, 0].set(title=f"cost, from (w, b) = ({w:g}, {b:g})", xlabel="epoch")
         axes[row, 1].set(title="output a = σ(w + b)", xlabel="epoch", ylim=(0, 1))

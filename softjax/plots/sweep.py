@@ -115,11 +115,25 @@ def draw_curves(doc, path: Path) -> Path:
     ceiling = (doc.get("analysis") or {}).get("least_squares", {}).get("test_accuracy")
     for ax, group in zip(axes, groups, strict=True):
         for loss in g["losses"]:
-            _band(ax, doc, loss, group[0], "test_accuracy", 100.0, True,
-                  _lr_label(doc, loss, group[0]), floor=1.0)  # fmt: skip
+            _band(
+                ax,
+                doc,
+                loss,
+                group[0],
+                "test_accuracy",
+                100.0,
+                True,
+                _lr_label(doc, loss, group[0]),
+                floor=1.0,
+            )
         if ceiling is not None:
-            ax.axhline(100 * (1 - ceiling), ls="--", color=loss_colour("square"), lw=1,
-                       label="least-squares linear model (exact)")  # fmt: skip
+            ax.axhline(
+                100 * (1 - ceiling),
+                ls="--",
+                color=loss_colour("square"),
+                lw=1,
+                label="least-squares linear model (exact)",
+            )
         ax.set_title(f"init scale {', '.join(f'{s:g}' for s in group)}", fontsize=9)
         ax.set_yscale("log")
         ax.set_ylim(1, 100)
@@ -128,8 +142,9 @@ def draw_curves(doc, path: Path) -> Path:
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7, loc="upper right")
     axes[0].set_ylabel("test error (%), log scale")
-    fig.suptitle("Test error per epoch, each loss at the lr chosen on validation\n" + _title(doc),
-                 fontsize=9)  # fmt: skip
+    fig.suptitle(
+        "Test error per epoch, each loss at the lr chosen on validation\n" + _title(doc), fontsize=9
+    )
     fig.tight_layout()
     return _save(fig, path)
 
@@ -138,8 +153,9 @@ def draw_heatmap(doc, path: Path) -> Path:
     g = doc["grid"]
     scales, losses = g["init_scales"], g["losses"]
     lrs = sorted({lr for v in g["lrs_by_loss"].values() for lr in v})
-    fig, axes = plt.subplots(1, len(scales), figsize=(0.8 * len(lrs) * len(scales) + 2, 3.8),
-                             sharey=True)  # fmt: skip
+    fig, axes = plt.subplots(
+        1, len(scales), figsize=(0.8 * len(lrs) * len(scales) + 2, 3.8), sharey=True
+    )
     axes = np.atleast_1d(axes)
     cmap = plt.get_cmap("viridis").with_extremes(bad="white")
     bound = (doc.get("analysis") or {}).get("square_lr_bound")
@@ -162,13 +178,17 @@ def draw_heatmap(doc, path: Path) -> Path:
                     test = chosen.get("final_test_accuracy")
                     label += "" if test is None else f"\ntest {100 * test:.1f}"
                     label += "\n†edge" if chosen["edge"] else ""
-                    ax.add_patch(plt.Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, lw=2,
-                                               ec=loss_colour(loss)))  # fmt: skip
+                    ax.add_patch(
+                        plt.Rectangle(
+                            (j - 0.5, i - 0.5), 1, 1, fill=False, lw=2, ec=loss_colour(loss)
+                        )
+                    )
                 ax.text(j, i, label, ha="center", va="center", fontsize=6)
         image = ax.imshow(acc, vmin=0, vmax=100, cmap=cmap, aspect="auto", alpha=0.85)
         if bound is not None and "square" in losses:
-            x = np.interp(np.log(bound), np.log(lrs), np.arange(len(lrs)), left=-0.5,
-                          right=len(lrs) - 0.5)  # fmt: skip
+            x = np.interp(
+                np.log(bound), np.log(lrs), np.arange(len(lrs)), left=-0.5, right=len(lrs) - 0.5
+            )
             ax.axvline(x, color=loss_colour("square"), ls="--", lw=1.5)
         ax.set_xticks(range(len(lrs)), [f"{lr:g}" for lr in lrs], fontsize=7, rotation=45)
         ax.set_yticks(range(len(losses)), [loss_label(x) for x in losses])
@@ -182,8 +202,9 @@ def draw_heatmap(doc, path: Path) -> Path:
         + (f"; dashed: the square loss's stable-lr bound 2/λmax = {bound:.2g}" if bound else "")
         + "\n"
         + _title(doc),
-        fontsize=9, y=1.1,
-    )  # fmt: skip
+        fontsize=9,
+        y=1.1,
+    )
     return _save(fig, path, bbox_inches="tight")
 
 
@@ -210,16 +231,29 @@ def draw_gradients(doc, path: Path) -> Path:
     scales = sorted({min(g["init_scales"]), max(g["init_scales"])})
     depth = len(g["sizes"]) - 2  # first and last hidden layer are one layer when depth is 1
     rows = ROWS + (() if depth == 0 else ONE_HIDDEN_ROWS if depth == 1 else HIDDEN_ROWS)
-    fig, axes = plt.subplots(len(rows), len(scales), figsize=(5 * len(scales), 2.2 * len(rows)),
-                             sharex=True, squeeze=False)  # fmt: skip
+    fig, axes = plt.subplots(
+        len(rows),
+        len(scales),
+        figsize=(5 * len(scales), 2.2 * len(rows)),
+        sharex=True,
+        squeeze=False,
+    )
     for c, scale in enumerate(scales):
         for r, (key, factor, label, yscale) in enumerate(rows):
             ax = axes[r, c]
             ax.set_yscale(yscale)
             floor = None if key == "grad_cos_ce" or yscale == "log" else 0.0
             for loss in g["losses"]:
-                _band(ax, doc, loss, scale, key, factor, label=_lr_label(doc, loss, scale),
-                      floor=floor)  # fmt: skip
+                _band(
+                    ax,
+                    doc,
+                    loss,
+                    scale,
+                    key,
+                    factor,
+                    label=_lr_label(doc, loss, scale),
+                    floor=floor,
+                )
             ax.set_ylabel(label, fontsize=8)
             ax.grid(alpha=0.3, which="both")
             if r == 0:
@@ -249,8 +283,9 @@ def _stuck_bars(ax, doc):
             x = j + (i - (len(losses) - 1) / 2) * width
             f = b["stuck_fraction"]
             ax.bar(x, 100 * f, width, color=loss_colour(loss), label=loss if j == 0 else None)
-            ax.errorbar(x, 100 * f, [[100 * (f - lo)], [100 * (hi - f)]], color="k", lw=1,
-                        capsize=2)  # fmt: skip
+            ax.errorbar(
+                x, 100 * f, [[100 * (f - lo)], [100 * (hi - f)]], color="k", lw=1, capsize=2
+            )
     ax.set_xticks(range(len(scales)), [f"init scale {s:g}" for s in scales])
     ax.set_ylim(0, 102)
     ax.set_ylabel("runs stuck near chance (%)")
@@ -261,8 +296,9 @@ STUCK_TITLE = "Runs whose final train accuracy ≤ 1/K + 5%, at the chosen lr; 9
 
 def draw_stuck(doc, path: Path) -> Path:
     g = doc["grid"]
-    fig, ax = plt.subplots(figsize=(max(7.0, 0.5 * len(g["init_scales"]) * len(g["losses"]) + 2),
-                                    4.0))  # fmt: skip
+    fig, ax = plt.subplots(
+        figsize=(max(7.0, 0.5 * len(g["init_scales"]) * len(g["losses"]) + 2), 4.0)
+    )
     _stuck_bars(ax, doc)
     ax.legend(fontsize=7, ncol=len(g["losses"]), loc="upper center", bbox_to_anchor=(0.5, -0.12))
     ax.set_title(f"{STUCK_TITLE}\n" + _title(doc), fontsize=8)
@@ -276,8 +312,7 @@ def draw_stuck_overview(results_paths, path: Path) -> Path:
     docs = [_load(Path(p)) for p in results_paths]
     cols = min(3, len(docs))
     rows = -(-len(docs) // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(5 * cols, 3.4 * rows), squeeze=False,
-                             sharey=True)  # fmt: skip
+    fig, axes = plt.subplots(rows, cols, figsize=(5 * cols, 3.4 * rows), squeeze=False, sharey=True)
     for ax, doc in zip(axes.flat, docs, strict=False):
         _stuck_bars(ax, doc)
         ax.set_title(model_title(doc), fontsize=9)
@@ -287,8 +322,11 @@ def draw_stuck_overview(results_paths, path: Path) -> Path:
     fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=8)
     g = docs[0]["grid"]
     quick = f"\n{QUICK_NOTE}" if any(d.get("quick") for d in docs) else ""
-    fig.suptitle(f"{STUCK_TITLE}\n{g['optimizer']} batch {g['batch_size']}, {g['epochs']} "
-                 f"epochs, {len(g['seeds'])} replicates per bar{quick}", fontsize=9)  # fmt: skip
+    fig.suptitle(
+        f"{STUCK_TITLE}\n{g['optimizer']} batch {g['batch_size']}, {g['epochs']} "
+        f"epochs, {len(g['seeds'])} replicates per bar{quick}",
+        fontsize=9,
+    )
     fig.tight_layout(rect=(0, 0.06, 1, 1))
     return _save(fig, path)
 

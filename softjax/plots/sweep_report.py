@@ -20,8 +20,9 @@ QUICK_NOTE = (
 NO_DIFFERENCE = "no difference measured"
 
 
-def compare_intervals(a, b, name_a: str, name_b: str, higher: str = "higher than",
-                      lower: str = "lower than") -> str:  # fmt: skip
+def compare_intervals(
+    a, b, name_a: str, name_b: str, higher: str = "higher than", lower: str = "lower than"
+) -> str:
     """The verdict on two means ``a = (mean, half-width)`` and ``b``: ``"<name_a> <higher>
     <name_b>"`` when a's interval lies wholly above b's, ``"<name_a> <lower> <name_b>"``
     when wholly below, else ``"no difference measured"`` (also when an interval is
@@ -36,8 +37,9 @@ def compare_intervals(a, b, name_a: str, name_b: str, higher: str = "higher than
     return NO_DIFFERENCE
 
 
-def compare_difference(mean, half, name_a: str, name_b: str, higher: str = "higher than",
-                       lower: str = "lower than") -> str:  # fmt: skip
+def compare_difference(
+    mean, half, name_a: str, name_b: str, higher: str = "higher than", lower: str = "lower than"
+) -> str:
     """The verdict on a paired difference a − b with its 95% half-width."""
     return compare_intervals((mean, half), (0.0, 0.0), name_a, name_b, higher, lower)
 
@@ -148,16 +150,22 @@ def _gradient_lines(rows, scales) -> list[str]:
             else f"each at its own chosen lr ({r['lr']:g} vs cce's {r['lr_reference']:g})"
         )
         parts = []
-        for key, what in (("logits_grad_norm", "all samples"),
-                          ("logits_grad_norm_wrong", "misclassified samples")):  # fmt: skip
+        for key, what in (
+            ("logits_grad_norm", "all samples"),
+            ("logits_grad_norm_wrong", "misclassified samples"),
+        ):
             a, b = r.get(key), r.get(f"{key}_reference")
             if not a or not b:
                 continue
             ratio = f", ratio {a['mean'] / b['mean']:.2g}" if b["mean"] else ""
             verdict = compare_intervals(
-                (a["mean"], a["ci95"]), (b["mean"], b["ci95"]), r["loss"], "cce", "larger than",
+                (a["mean"], a["ci95"]),
+                (b["mean"], b["ci95"]),
+                r["loss"],
+                "cce",
+                "larger than",
                 "smaller than",
-            )  # fmt: skip
+            )
             parts.append(
                 f"{what} {_pm(a['mean'], a['ci95'], 1, '', 3)} vs "
                 f"{_pm(b['mean'], b['ci95'], 1, '', 3)}{ratio}: {verdict}"
@@ -187,9 +195,13 @@ def _square_lines(document, summary) -> list[str]:
         + "."
     ]
     lrs = g["lrs_by_loss"].get("square", [])
-    finite = [lr for lr in lrs if all(
-        (c := _cell(summary, "square", s, lr)) and not c["n_diverged"] for s in g["init_scales"]
-    )]  # fmt: skip
+    finite = [
+        lr
+        for lr in lrs
+        if all(
+            (c := _cell(summary, "square", s, lr)) and not c["n_diverged"] for s in g["init_scales"]
+        )
+    ]
     lines.append(
         f"Stable-lr bound of the square loss, 2/λ_max(AᵀA/N) = {bound:.3g} (full-batch GD "
         f"diverges above it); square's lrs {_list(lrs)}: finite at every init scale at "

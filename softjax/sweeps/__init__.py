@@ -142,9 +142,14 @@ def sweep(
       RuntimeWarning: naming each config that diverged.
     """
     checked, grid = check_grid(
-        base_config, data, losses=losses, lrs=lrs, init_scales=init_scales, seeds=seeds,
+        base_config,
+        data,
+        losses=losses,
+        lrs=lrs,
+        init_scales=init_scales,
+        seeds=seeds,
         data_seeds=data_seeds,
-    )  # fmt: skip
+    )
     if name is not None and (not isinstance(name, str) or not name or "/" in name):
         raise ValueError(f"name: expected a file stem without '/', got {name!r}")
     fingerprint = data_fingerprint(data, data_info)
@@ -179,10 +184,18 @@ def sweep(
         new = {}
         if todo:
             new = _train(
-                base_config, grid, checked, todo, mesh, progress and first, return_params,
-                fingerprint, path if first else None, state["run_id"],
+                base_config,
+                grid,
+                checked,
+                todo,
+                mesh,
+                progress and first,
+                return_params,
+                fingerprint,
+                path if first else None,
+                state["run_id"],
                 dict(meta or {}, n_configs=len(points), n_to_run=len(todo)),
-            )  # fmt: skip
+            )
     records = [new.get(p["key"]) or done[p["key"]] for p in points]
     _warn_divergence(records)
     return records

@@ -39,8 +39,17 @@ def paired(records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     return [r for r in records if r.get("seed") == r.get("data_seed")]
 
 
-def paired_sweep(sweep_fn: Callable, base_config, data, *, loss, lrs, init_scales,
-                 replicates: Sequence[int], **kwargs) -> list[dict[str, Any]]:  # fmt: skip
+def paired_sweep(
+    sweep_fn: Callable,
+    base_config,
+    data,
+    *,
+    loss,
+    lrs,
+    init_scales,
+    replicates: Sequence[int],
+    **kwargs,
+) -> list[dict[str, Any]]:
     """One loss's ``lrs × init_scales`` for each replicate i (init seed i, data seed i).
 
     ``sweep_fn``: :func:`softjax.sweeps.sweep` (or a stand-in with its signature);
@@ -49,14 +58,24 @@ def paired_sweep(sweep_fn: Callable, base_config, data, *, loss, lrs, init_scale
     records = []
     for i in replicates:
         records += sweep_fn(
-            base_config, data, losses=[loss], lrs=list(lrs), init_scales=list(init_scales),
-            seeds=[i], data_seeds=[i], **kwargs,
-        )  # fmt: skip
+            base_config,
+            data,
+            losses=[loss],
+            lrs=list(lrs),
+            init_scales=list(init_scales),
+            seeds=[i],
+            data_seeds=[i],
+            **kwargs,
+        )
     return records
 
 
-def next_lrs(best: Sequence[dict[str, Any]], lrs: Sequence[float], factor: float,
-             lr_range: tuple[float, float]) -> list[float]:  # fmt: skip
+def next_lrs(
+    best: Sequence[dict[str, Any]],
+    lrs: Sequence[float],
+    factor: float,
+    lr_range: tuple[float, float],
+) -> list[float]:
     """The lrs to add to one loss's grid ``lrs`` given its :func:`select_best` entries."""
     low, high = min(lrs), max(lrs)
     new = set()
@@ -99,8 +118,9 @@ def interior_lr_sweep(
         mine = train_loss(loss, grids[lid])
         for _ in range(max_rounds):
             best = select_best(summarize(mine), lrs=None)
-            new = [lr for lr in next_lrs(best, grids[lid], factor, lr_range)
-                   if lr not in grids[lid]]  # fmt: skip
+            new = [
+                lr for lr in next_lrs(best, grids[lid], factor, lr_range) if lr not in grids[lid]
+            ]
             if not new:
                 break
             if log is not None:

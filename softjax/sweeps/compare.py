@@ -71,8 +71,14 @@ def gradients(summary, best, grid) -> list[dict[str, Any]]:
                     continue
                 if lr_ref is None:  # no finite run of the loss at cce's lr: match cce to it
                     lr_ref = matched_lr(summary, REFERENCE, scale, lr_loss)
-                row = {"loss": loss, "init_scale": scale, "kind": kind, "lr": lr_loss,
-                       "lr_reference": lr_ref, "also_own_best": same}  # fmt: skip
+                row = {
+                    "loss": loss,
+                    "init_scale": scale,
+                    "kind": kind,
+                    "lr": lr_loss,
+                    "lr_reference": lr_ref,
+                    "also_own_best": same,
+                }
                 for key in ("logits_grad_norm", "logits_grad_norm_wrong"):
                     row[key] = _value(cell(summary, loss, scale, lr_loss), key)
                     row[f"{key}_reference"] = _value(cell(summary, REFERENCE, scale, lr_ref), key)

@@ -129,7 +129,7 @@ def check_grid(base_config, data, *, losses, lrs, init_scales, seeds, data_seeds
             "losses",
             _loss,
             f"loss specs (names from {list(LOSSES)}, (name, kwargs), or functions)",
-        ),  # fmt: skip
+        ),
         "lrs": _check_axis(lrs, "lrs", _positive_float, "finite learning rates > 0"),
         "init_scales": _check_axis(
             init_scales, "init_scales", _positive_float, "finite init scales > 0"

@@ -55,8 +55,9 @@ def data_splits(data) -> dict[str, tuple[Any, Any]]:
     """``{"train": (x, y), ["val": (x, y),] "test": (x, y)}`` of a Dataset/Data or a 4- or
     6-tuple ``(x_train, y_train, [x_val, y_val,] x_test, y_test)``; no val when absent."""
     if hasattr(data, "x_train"):
-        arrays = {s: (getattr(data, f"x_{s}", None), getattr(data, f"y_{s}", None))
-                  for s in _SPLITS}  # fmt: skip
+        arrays = {
+            s: (getattr(data, f"x_{s}", None), getattr(data, f"y_{s}", None)) for s in _SPLITS
+        }
     else:
         items = tuple(data)
         if len(items) == 4:
