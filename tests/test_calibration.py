@@ -13,6 +13,7 @@ import pytest
 from experiments import calibration
 from softjax import metrics
 from softjax.data import load_dataset
+from softjax.plots import calibration as plots
 from softjax.results import read_json
 
 # Four samples, K = 3. Confidences 0.9 (right), 0.92 (wrong), 0.5 (right), 0.42 (wrong):
@@ -85,9 +86,51 @@ def test_cli_smoke_stores_params_and_redraws(tmp_path, shared_data_dir):
             assert all(0 <= e <= 1 for e in rep["ece"])
     text = (tmp_path / "calibration_smoke.md").read_text()
     assert "Guo" in text and "no verdict" in text and "e/(e + K − 1) = 23.2%" in text
+    assert "edge of [0.03, 0.3]); a wider grid could move these results." in text  # 2 lrs
     before = (tmp_path / "calibration_smoke.json").read_bytes()
     for p in written:
         p.unlink()
     redrawn = calibration.main(["--smoke", "--redraw", "--out", str(tmp_path)])
     assert {p.name for p in redrawn} == names
     assert (tmp_path / "calibration_smoke.json").read_bytes() == before
+
+
+def _doc(edges):
+    """A hand-made results document: the MLP's CCE and MSE with ``edges`` (per loss)."""
+    rep = {"accuracy": [0.97, 0.98], "mean_confidence": [0.98, 0.98]}
+    rep.update(ece=[0.01, 0.012], nll=[0.08, 0.09])
+    sel = [
+        {"loss": loss, "init_scale": 1.0, "lr": lr, "edge": e}
+        for loss, lr, e in zip(("cce", "mse"), (0.3, 1.0), edges, strict=True)
+    ]
+    config = dict(mode="smoke", train_subset=1000, batch_size=64, epochs=1, seeds=2)
+    config.update(lrs=[0.03, 0.3, 1.0], num_bins=15, models={"mlp": [784, 128, 10]})
+    return {
+        "provenance": {"config": config},
+        "selection": {"mlp": sel},
+        "params_file": "c.npz",
+        "calibration": {"mlp": {"cce": rep, "mse": rep}},
+    }
+
+
+def test_summary_marks_and_names_an_lr_on_its_grid_edge():
+    text = plots.summary_markdown(_doc((None, "high")), "c.json")
+    assert "| MLP 784-128-10 | MSE on softmax | 1.0† |" in text
+    assert "| MLP 784-128-10 | CCE | 0.3 |" in text
+    assert "† The lr chosen on validation lies on an edge" in text
+    assert (
+        "Chosen lr on an edge of its grid: MLP 784-128-10 MSE on softmax lr 1.0 (high edge "
+        "of [0.03, 0.3, 1.0]); a wider grid could move these results."
+    ) in text
+    rep = _doc((None, None))["calibration"]["mlp"]["mse"]
+    assert "MSE on softmax, lr 1.0†\n" in plots.panel_title(
+        "mlp", "mse", {"lr": 1.0, "edge": "high"}, rep
+    )
+    assert "MSE on softmax, lr 1.0\n" in plots.panel_title(
+        "mlp", "mse", {"lr": 1.0, "edge": None}, rep
+    )
+
+
+def test_summary_without_edges_says_interior():
+    text = plots.summary_markdown(_doc((None, None)), "c.json")
+    assert "Every chosen lr is interior to its grid." in text and "†" not in text

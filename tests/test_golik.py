@@ -11,7 +11,7 @@ import pytest
 from experiments import golik
 from softjax.data import make_gaussian_classes
 from softjax.plots import golik as plots
-from softjax.results import read_json
+from softjax.results import read_json, write_json
 from softjax.sweeps.core import init_key, init_stack
 from softjax.training import TrainConfig, make_train
 from tests.helpers import FAST_COMPILE, jit_fast
@@ -101,8 +101,56 @@ def test_cli_smoke_writes_json_figure_summary_and_redraws(shared_data_dir, tmp_p
             assert len(r["curves"]["test_accuracy"]["mean"]) == 2
     text = (tmp_path / "golik_smoke.md").read_text()
     assert "Golik, Doetsch & Ney" in text and "Claim 1" in text and "Claim 2" in text
+    assert "(the only lr of its grid [0.1])" in text  # smoke: one lr of CCE's grid
     for p in written:
         p.unlink()
     redrawn = golik.main([*argv, "--redraw"])
     assert all(p.exists() and p.stat().st_size > 0 for p in redrawn)
     assert (tmp_path / "golik_smoke.md").read_text() == text
+
+
+def _doc(edges):
+    """A hand-made results document: the three arms at scale 1 with ``edges`` (per arm)."""
+
+    def row(arm, lr, edge):
+        return {
+            "loss": arm,
+            "init_scale": 1.0,
+            "lr": lr,
+            "edge": edge,
+            "final_test_accuracy": 0.9,
+            "final_test_accuracy_ci95": 0.002,
+        }
+
+    lrs = {"cce": 0.5, "mse": 2.0, "cce→mse": 2.0}
+    res = {
+        "init_scales": [1.0],
+        "rows": [row(arm, lrs[arm], e) for arm, e in zip(lrs, edges, strict=True)],
+        "paired_switch_minus_cce": {},
+        "best_cce_lr": {"1.0": 0.5},
+    }
+    config = dict(mode="full", train_subset=None, hidden=100, batch_size=64, epochs=12)
+    config.update(switch=8, saturating_scales={"mlp": 10.0}, seeds=[0, 1], lr_index=None)
+    config["lr_grids"] = {"cce": [0.01, 0.1, 0.5], "mse": [0.1, 0.5, 2.0]}
+    return {"provenance": {"config": config, "git_commit": "abc"}, "results": {"mlp": res}}
+
+
+def test_summary_marks_and_names_an_lr_on_its_grid_edge(tmp_path):
+    write_json(tmp_path / "golik.json", _doc(("high", None, "high")))
+    text = plots.write_summary(tmp_path / "golik.json", tmp_path).read_text()
+    assert "| mlp | 1 | cce | 0.5† |" in text and "| mlp | 1 | mse | 2.0 |" in text
+    assert "| cce→mse | 2.0† (CCE phase: 0.5†) |" in text
+    assert "† The lr chosen on validation lies on an edge" in text
+    assert (
+        "Chosen lr on an edge of its grid: mlp cce, init scale 1, lr 0.5 (high edge of "
+        "[0.01, 0.1, 0.5]); mlp cce→mse (MSE phase), init scale 1, lr 2.0 (high edge of "
+        "[0.1, 0.5, 2.0]); a wider grid could move these results."
+    ) in text
+    res = _doc(("high", None, None))["results"]["mlp"]
+    assert plots.lr_label(res, res["rows"][2]) == "2.0 (CCE phase: 0.5†)"  # the legend's
+
+
+def test_summary_without_edges_says_interior(tmp_path):
+    write_json(tmp_path / "golik.json", _doc((None, None, None)))
+    text = plots.write_summary(tmp_path / "golik.json", tmp_path).read_text()
+    assert "Every chosen lr is interior to its grid." in text and "†" not in text

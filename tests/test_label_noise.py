@@ -13,7 +13,7 @@ import pytest
 from experiments import label_noise
 from softjax.data import Dataset, corrupt_train_labels, make_gaussian_classes, symmetric_noise
 from softjax.plots import label_noise as plots
-from softjax.results import read_json
+from softjax.results import read_json, write_json
 
 
 @pytest.fixture(scope="module")
@@ -115,6 +115,7 @@ def test_cli_smoke_writes_json_figure_summary_and_redraws(shared_data_dir, tmp_p
                 assert ("memorised" in mem) == (float(rate) > 0)
     text = (tmp_path / "label_noise_smoke.md").read_text()
     assert "Ghosh, Kumar & Sastry" in text and "Zhang & Sabuncu" in text
+    assert "(the only lr of its grid [0.2])" in text  # one lr: on its grid's edge
     for p in written:
         p.unlink()
     redrawn = label_noise.main([*argv, "--redraw"])
@@ -125,3 +126,34 @@ def test_cli_smoke_writes_json_figure_summary_and_redraws(shared_data_dir, tmp_p
 def test_redraw_without_results_says_so(tmp_path):
     with pytest.raises(SystemExit, match="no results"):
         label_noise.main(["--smoke", "--redraw", "--out", str(tmp_path)])
+
+
+def _summary(tmp_path, edges):
+    """The summary of a hand-made document whose rows carry ``edges`` (per loss)."""
+    results = _doc({0.0: (0.98, 0.98, 0.97), 0.6: (0.70, 0.75, 0.90)})
+    for entry in results["mlp"].values():
+        for row, edge in zip(entry["rows"], edges, strict=True):
+            row["edge"] = edge
+            row["lr"] = {"high": 0.5, "low": 0.02, None: 0.1}[edge]
+    config = dict(mode="smoke", train_subset=1000, epochs=2, batch_size=128, seeds=[0, 1])
+    config.update(lrs=[0.02, 0.1, 0.5], hidden=16)
+    doc = {"provenance": {"config": config, "git_commit": "abc"}, "results": results}
+    write_json(tmp_path / "label_noise.json", doc)
+    return plots.write_summary(tmp_path / "label_noise.json", tmp_path).read_text()
+
+
+def test_summary_marks_and_names_an_lr_on_its_grid_edge(tmp_path):
+    text = _summary(tmp_path, ("high", None, None))
+    assert "| 60% | CCE | 0.5† |" in text and "| 60% | MSE (softmax) | 0.1 |" in text
+    assert "† The lr chosen on validation lies on an edge" in text
+    assert (
+        "Chosen lr on an edge of its grid: mlp CCE at η = 0% lr 0.5 (high edge of "
+        "[0.02, 0.1, 0.5]); mlp CCE at η = 60% lr 0.5 (high edge of [0.02, 0.1, 0.5]); "
+        "a wider grid could move these results."
+    ) in text
+    assert "trained at git abc" in text
+
+
+def test_summary_without_edges_says_interior(tmp_path):
+    text = _summary(tmp_path, (None, None, None))
+    assert "Every chosen lr is interior to its grid." in text and "†" not in text

@@ -1,8 +1,14 @@
 """Helpers the literature experiments' figures and summaries share (golik, hui_belkin,
-label_noise): formatting a mean ± 95% interval, naming a loss spec, and the verdict rule.
+label_noise, calibration): formatting a mean ± 95% interval, naming a loss spec, the verdict
+rule, and the grid-edge flag.
 
 A difference "holds" when the two 95% intervals do not overlap; otherwise the summaries
 call the losses indistinguishable at this number of seeds.
+
+A chosen lr on an edge of its grid (``select_best``'s ``edge``: ``"low"`` or ``"high"``)
+is a choice the grid may have cut short: the best lr could lie beyond it, and so could a
+better result. Every table and figure marks such an lr with :data:`EDGE` (†), and each
+summary lists the cases in one sentence (:func:`edge_sentence`).
 """
 
 from __future__ import annotations
@@ -12,6 +18,13 @@ import json
 import matplotlib
 
 matplotlib.use("Agg")
+
+EDGE = "†"
+EDGE_FOOTNOTE = (
+    f"{EDGE} The lr chosen on validation lies on an edge (the smallest or largest lr) of its "
+    "grid; the best lr may lie beyond it."
+)
+EDGE_FIGURE_NOTE = f"{EDGE}: the lr chosen on validation lies on an edge of its grid"
 
 LABELS = {"cce": "CCE", "mse": "MSE (softmax)", "mae": "MAE (softmax)", "square": "square"}
 
@@ -52,15 +65,74 @@ def compare(a: dict, b: dict) -> int:
     return 0
 
 
-def errorbar(ax, xs, stats, **kwargs):
-    """Means with 95% error bars; missing points are skipped."""
+def errorbar(ax, xs, stats, edges=None, **kwargs):
+    """Means with 95% error bars; missing points are skipped. A point whose entry of
+    ``edges`` is set (its lr on a grid edge) gets :data:`EDGE` beside it."""
+    edges = [None] * len(xs) if edges is None else edges
     pts = [
-        (x, s["mean"], s.get("ci95") or 0.0)
-        for x, s in zip(xs, stats, strict=True)
+        (x, s["mean"], s.get("ci95") or 0.0, edge)
+        for x, s, edge in zip(xs, stats, edges, strict=True)
         if s and s.get("mean") is not None
     ]
     if pts:
-        x, m, e = zip(*pts, strict=True)
-        ax.errorbar(
+        x, m, e, flags = zip(*pts, strict=True)
+        bars = ax.errorbar(
             x, [100 * v for v in m], yerr=[100 * v for v in e], capsize=3, marker="o", **kwargs
         )
+        color = bars.lines[0].get_color()
+        for xi, mi, flag in zip(x, m, flags, strict=True):
+            if edge_mark(flag):
+                ax.annotate(
+                    EDGE,
+                    (xi, 100 * mi),
+                    xytext=(4, 4),
+                    textcoords="offset points",
+                    color=color,
+                    fontsize=11,
+                )
+
+
+def edge_mark(edge) -> str:
+    """:data:`EDGE` when ``edge`` is ``"low"`` or ``"high"``, ``""`` when ``None``."""
+    if edge not in (None, "low", "high"):
+        raise ValueError(f"edge: expected None, 'low' or 'high', got {edge!r}")
+    return EDGE if edge else ""
+
+
+def lr_text(lr, edge) -> str:
+    """``0.5, "high"`` → ``0.5†``; ``0.1, None`` → ``0.1``."""
+    return f"{lr}{edge_mark(edge)}"
+
+
+def edge_sentence(cases) -> str:
+    """One sentence naming every chosen lr on an edge of its grid.
+
+    ``cases``: ``(name, lr, edge, grid)`` per chosen lr, ``grid`` the lrs it was chosen
+    from or ``None`` where the results do not record it. Cases whose ``edge`` is ``None``
+    are interior (or, with ``lr`` None, had no lr to choose) and are not named.
+    """
+    parts = []
+    for name, lr, edge, grid in cases:
+        if not edge_mark(edge):
+            continue
+        if grid is not None and len(grid) == 1:
+            where = f"the only lr of its grid {list(grid)}"
+        else:
+            where = f"{edge} edge of " + ("its grid" if grid is None else f"{list(grid)}")
+        parts.append(f"{name} lr {lr} ({where})")
+    if not parts:
+        return "Every chosen lr is interior to its grid."
+    return (
+        "Chosen lr on an edge of its grid: "
+        + "; ".join(parts)
+        + "; a wider grid could move these results."
+    )
+
+
+def edge_layout(fig, edges, top: float = 1.0) -> None:
+    """``tight_layout`` below ``top``; when any of ``edges`` is set, room at the bottom for
+    :data:`EDGE_FIGURE_NOTE`, which explains the † of the labels and points."""
+    flagged = any(edge_mark(e) for e in edges)
+    fig.tight_layout(rect=(0, 0.04 if flagged else 0, 1, top))
+    if flagged:
+        fig.text(0.01, 0.01, EDGE_FIGURE_NOTE, fontsize=9, ha="left", va="bottom")

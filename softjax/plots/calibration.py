@@ -3,6 +3,7 @@
 ``<stem>_reliability.png``: one panel per (model, loss): the accuracy of each of the 15
 confidence bins (seeds pooled: Σ correct / Σ count) against the diagonal of perfect
 calibration, with the ECE and NLL (means over seeds) in the title, as Guo et al.'s Fig. 1.
+The title's lr carries a † when it, chosen on validation, lies on an edge of the lr grid.
 """
 
 from __future__ import annotations
@@ -15,6 +16,13 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from softjax.plots._lit import (  # noqa: E402
+    EDGE_FOOTNOTE,
+    edge_layout,
+    edge_mark,
+    edge_sentence,
+    lr_text,
+)
 from softjax.plots.nielsen import mean_ci95  # noqa: E402
 from softjax.results import atomic_save_figure, atomic_write_text, read_json  # noqa: E402
 
@@ -51,13 +59,37 @@ def pooled_bins(rep: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarr
     return np.asarray(bins["edges"][0], dtype=float), total, pooled_acc, pooled_conf
 
 
+def _chosen(doc: dict) -> dict:
+    """``{(model, loss): select_best entry}`` (lr, edge) of the JSON's selection."""
+    return {(m, e["loss"]): e for m, sel in doc["selection"].items() for e in sel}
+
+
+def edge_cases(doc: dict) -> list[tuple]:
+    """``(name, lr, edge, grid)`` of every chosen lr, for :func:`edge_sentence`."""
+    grid = doc["provenance"]["config"].get("lrs")
+    return [
+        (f"{MODEL_NAMES.get(m, m)} {NAMES.get(loss, loss)}", e["lr"], e.get("edge"), grid)
+        for (m, loss), e in _chosen(doc).items()
+    ]
+
+
+def panel_title(model: str, loss: str, entry: dict, rep: dict | None) -> str:
+    """``model``, ``loss`` and its chosen lr (with † on a grid edge), then ECE and NLL."""
+    head = f"{MODEL_NAMES.get(model, model)}\n{NAMES.get(loss, loss)}"
+    if rep is None:
+        return f"{head}: no lr"
+    lr = lr_text(entry.get("lr"), entry.get("edge"))
+    return f"{head}, lr {lr}\nECE {100 * np.mean(rep['ece']):.2f}%, NLL {np.mean(rep['nll']):.3f}"
+
+
 def draw(results_path, out_dir) -> list[Path]:
     doc = read_json(results_path)
     cal = doc["calibration"]
     models = list(cal)
     losses = list(dict.fromkeys(loss for m in models for loss in cal[m]))
+    chosen = _chosen(doc)
     fig, axes = plt.subplots(
-        len(models), len(losses), figsize=(3.2 * len(losses), 3.4 * len(models)), squeeze=False
+        len(models), len(losses), figsize=(3.2 * len(losses), 3.6 * len(models)), squeeze=False
     )
     for row, model in enumerate(models):
         for col, loss in enumerate(losses):
@@ -65,8 +97,9 @@ def draw(results_path, out_dir) -> list[Path]:
             rep = cal[model].get(loss)
             ax.plot([0, 1], [0, 1], ls="--", color="0.5")
             ax.set(xlim=(0, 1), ylim=(0, 1))
+            title = panel_title(model, loss, chosen.get((model, loss), {}), rep)
+            ax.set_title(title, fontsize=9)
             if rep is None:
-                ax.set_title(f"{MODEL_NAMES.get(model, model)}\n{NAMES.get(loss, loss)}: no lr")
                 continue
             edges, count, acc, conf = pooled_bins(rep)
             centers, width = (edges[:-1] + edges[1:]) / 2, np.diff(edges)
@@ -89,18 +122,12 @@ def draw(results_path, out_dir) -> list[Path]:
                 alpha=0.35,
                 label="gap to confidence",
             )
-            ece, nll = np.mean(rep["ece"]), np.mean(rep["nll"])
-            ax.set_title(
-                f"{MODEL_NAMES.get(model, model)}\n{NAMES.get(loss, loss)}: "
-                f"ECE {100 * ece:.2f}%, NLL {nll:.3f}",
-                fontsize=9,
-            )
             ax.set_xlabel("confidence")
             if col == 0:
                 ax.set_ylabel("accuracy")
     axes[0, 0].legend(fontsize=7, loc="upper left")
     fig.suptitle("Reliability diagrams on MNIST test (15 bins, seeds pooled; Guo et al. 2017)")
-    fig.tight_layout(rect=(0, 0, 1, 0.96))
+    edge_layout(fig, [c[2] for c in edge_cases(doc)], top=0.96)
     out = Path(out_dir) / f"{Path(results_path).stem}_reliability.png"
     out.parent.mkdir(parents=True, exist_ok=True)
     atomic_save_figure(fig, out, dpi=110)
@@ -129,31 +156,32 @@ def summary_markdown(doc: dict, source: str) -> str:
         "computed from the stored params "
         f"(`{doc['params_file']}`).",
         "",
-        "| model | loss | lr (grid edge) | test accuracy (%) | mean confidence (%) "
+        "| model | loss | lr | test accuracy (%) | mean confidence (%) "
         "| confidence − accuracy (pp) | ECE (%) | NLL |",
         "|---|---|---|---|---|---|---|---|",
     ]
-    lrs = {(m, e["loss"]): e for m, sel in doc["selection"].items() for e in sel}
+    lrs = _chosen(doc)
     ece_means = {}
     for model, per_loss in doc["calibration"].items():
         for loss, rep in per_loss.items():
             entry = lrs.get((model, loss), {})
-            edge = f" ({entry['edge']})" if entry.get("edge") else ""
             ece_means[(model, loss)] = float(np.mean(rep["ece"]))
             lines.append(
                 f"| {MODEL_NAMES.get(model, model)} | {NAMES.get(loss, loss)} | "
-                f"{entry.get('lr')}{edge} | {_ci(rep['accuracy'], 100)} | "
+                f"{lr_text(entry.get('lr'), entry.get('edge'))} | {_ci(rep['accuracy'], 100)} | "
                 f"{_ci(rep['mean_confidence'], 100)} | "
                 f"{_ci(np.subtract(rep['mean_confidence'], rep['accuracy']), 100)} | "
                 f"{_ci(rep['ece'], 100)} | "
                 f"{_ci(rep['nll'], 1, 3)} |"
             )
+    if any(edge_mark(c[2]) for c in edge_cases(doc)):
+        lines += ["", EDGE_FOOTNOTE]
     missing = [
         (m, e["loss"]) for m, sel in doc["selection"].items() for e in sel if e["lr"] is None
     ]
     if missing:
         lines.append(f"\nEvery lr diverged for: {missing}.")
-    lines.append("")
+    lines += ["", edge_sentence(edge_cases(doc)), ""]
     if ece_means:
         best = min(ece_means, key=ece_means.get)
         worst = max(ece_means, key=ece_means.get)

@@ -2,7 +2,8 @@
 
 One panel per (model, init scale): test accuracy per epoch of the three arms (CCE
 throughout, MSE from the start, CCE then MSE) at their chosen lrs, mean ± 95% t-band over
-seeds, with the switch epoch marked.
+seeds, with the switch epoch marked. A † after an lr in a legend: that lr, chosen on
+validation, lies on an edge of its grid.
 """
 
 from __future__ import annotations
@@ -13,7 +14,16 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.ticker import MaxNLocator
 
-from softjax.plots._lit import compare, final_test, pct
+from softjax.plots._lit import (
+    EDGE_FOOTNOTE,
+    compare,
+    edge_layout,
+    edge_mark,
+    edge_sentence,
+    final_test,
+    lr_text,
+    pct,
+)
 from softjax.results import atomic_save_figure, atomic_write_text, read_json
 
 ARMS = {"cce": "tab:blue", "mse": "tab:red", "cce→mse": "tab:green"}
@@ -21,6 +31,43 @@ ARMS = {"cce": "tab:blue", "mse": "tab:red", "cce→mse": "tab:green"}
 
 def _row(rows, arm, scale):
     return next((r for r in rows if r["loss"] == arm and r["init_scale"] == scale), None)
+
+
+def grid(cfg: dict, arm: str) -> list | None:
+    """The lrs ``arm``'s reported lr was chosen from: CCE's grid for ``cce``, MSE's for
+    ``mse`` and for ``cce→mse``'s MSE phase (one entry of each under ``lr_index``)."""
+    grids = cfg.get("lr_grids")
+    if not grids:
+        return None
+    lrs = grids["cce" if arm == "cce" else "mse"]
+    return lrs if cfg.get("lr_index") is None else [lrs[cfg["lr_index"]]]
+
+
+def lr_label(res, row) -> str:
+    """``row``'s lr with its edge mark; for ``cce→mse`` also the CCE phase's (CCE's chosen
+    lr, so the ``cce`` arm's edge at that scale): ``2.0† (CCE phase: 0.5†)``."""
+    text = lr_text(row["lr"], row.get("edge"))
+    if row["loss"] == "cce→mse":
+        lr = res["best_cce_lr"].get(str(row["init_scale"]), "?")
+        cce = _row(res["rows"], "cce", row["init_scale"]) or {}
+        text += f" (CCE phase: {lr_text(lr, cce.get('edge') if cce.get('lr') == lr else None)})"
+    return text
+
+
+def edge_cases(doc: dict) -> list[tuple]:
+    """``(name, lr, edge, grid)`` of every chosen lr, for :func:`edge_sentence`."""
+    cfg = doc["provenance"]["config"]
+    return [
+        (
+            f"{model} {'cce→mse (MSE phase)' if r['loss'] == 'cce→mse' else r['loss']}, "
+            f"init scale {r['init_scale']:g},",
+            r["lr"],
+            r.get("edge"),
+            grid(cfg, r["loss"]),
+        )
+        for model, res in doc["results"].items()
+        for r in res["rows"]
+    ]
 
 
 def draw(results_path, out_dir) -> list[Path]:
@@ -40,7 +87,8 @@ def draw(results_path, out_dir) -> list[Path]:
                 mean = 100 * np.asarray(curve["mean"], float)
                 ci = 100 * np.asarray(curve["ci95"] or np.zeros_like(mean), float)
                 epochs = np.arange(1, len(mean) + 1)
-                ax.plot(epochs, mean, marker="o", color=color, label=f"{arm} (lr {row['lr']})")
+                label = f"{arm} (lr {lr_label(res, row)})"
+                ax.plot(epochs, mean, marker="o", color=color, label=label)
                 ax.fill_between(epochs, mean - ci, mean + ci, color=color, alpha=0.2)
             ax.axvline(switch + 0.5, color="grey", ls="--", lw=1)
             ax.xaxis.set_major_locator(MaxNLocator(integer=True))
@@ -49,7 +97,7 @@ def draw(results_path, out_dir) -> list[Path]:
             ax.set_ylabel("test accuracy (%)")
             ax.grid(alpha=0.3)
             ax.legend(fontsize=8)
-    fig.tight_layout()
+    edge_layout(fig, [c[2] for c in edge_cases(doc)])
     path = Path(out_dir) / (Path(results_path).stem + ".png")
     atomic_save_figure(fig, path, dpi=110)
     plt.close(fig)
@@ -104,14 +152,14 @@ def write_summary(results_path, out_dir) -> Path:
     claims = []
     for model, res in doc["results"].items():
         for row in res["rows"]:
-            lr = row["lr"] if row["loss"] != "cce→mse" else f"{row['lr']} (CCE phase: "
-            if row["loss"] == "cce→mse":
-                lr += f"{res['best_cce_lr'].get(str(row['init_scale']), '?')})"
             lines.append(
-                f"| {model} | {row['init_scale']:g} | {row['loss']} | {lr} "
-                f"| {pct(final_test(row))} |"
+                f"| {model} | {row['init_scale']:g} | {row['loss']} "
+                f"| {lr_label(res, row)} | {pct(final_test(row))} |"
             )
         claims += _claims(model, res)
+    cases = edge_cases(doc)
+    if any(edge_mark(c[2]) for c in cases):
+        lines += ["", EDGE_FOOTNOTE]
     mse_worse = sum("MSE from random init falls short" in c for c in claims)
     mse_total = sum("MSE from random init" in c for c in claims)
     helps = sum("switching to MSE helps" in c for c in claims)
@@ -137,7 +185,10 @@ def write_summary(results_path, out_dir) -> Path:
         "that CCE continued does not get; its paired gain is measured against CCE at CCE's "
         "own chosen lr, with the same first k epochs.",
         "",
-        f"Wall time {doc.get('wall_s', 0):.0f} s; git {doc['provenance'].get('git_commit')}.",
+        edge_sentence(cases),
+        "",
+        f"Wall time {doc.get('wall_s', 0):.0f} s; trained at git "
+        f"{doc['provenance'].get('git_commit')}.",
     ]
     path = Path(out_dir) / (Path(results_path).stem + ".md")
     atomic_write_text(path, "\n".join(lines) + "\n")

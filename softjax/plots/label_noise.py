@@ -2,7 +2,8 @@
 
 One row per model: clean test accuracy, accuracy on the noisy training labels, and the
 fraction of flipped training labels the model reproduces (memorisation), each against
-the noise rate η, per loss, with 95% t-intervals over seeds.
+the noise rate η, per loss, with 95% t-intervals over seeds. A † beside a point: its lr,
+chosen on validation, lies on an edge of the lr grid.
 """
 
 from __future__ import annotations
@@ -11,7 +12,18 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 
-from softjax.plots._lit import compare, errorbar, final_test, loss_label, pct
+from softjax.plots._lit import (
+    EDGE_FOOTNOTE,
+    compare,
+    edge_layout,
+    edge_mark,
+    edge_sentence,
+    errorbar,
+    final_test,
+    loss_label,
+    lr_text,
+    pct,
+)
 from softjax.results import atomic_save_figure, atomic_write_text, read_json
 
 PANELS = (
@@ -43,16 +55,34 @@ def draw(results_path, out_dir) -> list[Path]:
             ax = axes[i, j]
             for label, rows in by_loss.items():
                 xs = [100 * float(r) for r in rates]
-                errorbar(ax, xs, [get(rows[r]) if r in rows else None for r in rates], label=label)
+                stats = [get(rows[r]) if r in rows else None for r in rates]
+                edges = [rows[r].get("edge") if r in rows else None for r in rates]
+                errorbar(ax, xs, stats, edges, label=label)
             ax.set_title(f"{model}: {title}", fontsize=10)
             ax.set_xlabel("symmetric noise rate η (%)")
             ax.grid(alpha=0.3)
         axes[i, 0].legend()
-    fig.tight_layout()
+    edge_layout(fig, [c[2] for c in edge_cases(doc)])
     path = Path(out_dir) / (Path(results_path).stem + ".png")
     atomic_save_figure(fig, path, dpi=110)
     plt.close(fig)
     return [path]
+
+
+def edge_cases(doc: dict) -> list[tuple]:
+    """``(name, lr, edge, grid)`` of every chosen lr, for :func:`edge_sentence`."""
+    grid = doc["provenance"]["config"].get("lrs")
+    return [
+        (
+            f"{model} {loss_label(row['loss_spec'])} at η = {100 * float(rate):.0f}%",
+            row["lr"],
+            row.get("edge"),
+            grid,
+        )
+        for model, per_rate in doc["results"].items()
+        for rate in sorted(per_rate, key=float)
+        for row in per_rate[rate]["rows"]
+    ]
 
 
 def verdict(per_rate: dict) -> list[str]:
@@ -137,20 +167,26 @@ def write_summary(results_path, out_dir) -> Path:
             "| flipped labels memorised |",
             "| --- | --- | --- | --- | --- | --- |",
         ]
+        flagged = False
         for rate in sorted(per_rate, key=float):
             for row in per_rate[rate]["rows"]:
                 mem = row.get("memorisation", {})
+                lr = lr_text(row["lr"], row.get("edge"))
+                flagged = flagged or bool(edge_mark(row.get("edge")))
                 lines.append(
-                    f"| {100 * float(rate):.0f}% | {loss_label(row['loss_spec'])} | {row['lr']} "
+                    f"| {100 * float(rate):.0f}% | {loss_label(row['loss_spec'])} | {lr} "
                     f"| {pct(final_test(row))} | {pct(mem.get('train_acc_noisy_labels'))} "
                     f"| {pct(mem.get('memorised'))} |"
                 )
-        lines += ["", *verdict(per_rate), ""]
+        lines += [""] + ([EDGE_FOOTNOTE, ""] if flagged else [])
+        lines += [*verdict(per_rate), ""]
+    lines += [edge_sentence(edge_cases(doc)), ""]
     lines += ["**Do bounded losses win here?** " + answer(doc["results"]), ""]
     lines += [
         "A loss 'beats' another only when their 95% intervals do not overlap.",
         "",
-        f"Wall time {doc.get('wall_s', 0):.0f} s; git {doc['provenance'].get('git_commit')}.",
+        f"Wall time {doc.get('wall_s', 0):.0f} s; trained at git "
+        f"{doc['provenance'].get('git_commit')}.",
     ]
     path = Path(out_dir) / (Path(results_path).stem + ".md")
     atomic_write_text(path, "\n".join(lines) + "\n")
