@@ -339,6 +339,8 @@ def draw_overview(docs, path: Path) -> Path:
                     color=colour,
                 )
         ax.axhline(chance, color="k", ls=":", lw=1, label=f"chance ({chance:g}%)")
+        for j in range(1, len(docs)):
+            ax.axvline(j - 0.5, color="0.85", lw=0.8)
         ax.set_xticks(range(len(docs)), [model_label(d).replace(" ", "\n") for d in docs])
         ax.tick_params(axis="x", labelsize=7)
         ax.set_ylim(0, 112)
@@ -348,7 +350,8 @@ def draw_overview(docs, path: Path) -> Path:
         same = " (same result within intervals)" if len(group) > 1 else ""
         ax.set_title(_scales_text(group) + same, fontsize=9)
     axes[0].set_ylabel("final test accuracy (%)")
-    axes[0].legend(fontsize=7, loc="lower left")
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=8)
     quick = f"\n{QUICK_NOTE}" if any(d.get("quick") for d in docs) else ""
     subset = f", first {g['train_subset']} train images" if g.get("train_subset") else ""
     fig.suptitle(
@@ -358,7 +361,7 @@ def draw_overview(docs, path: Path) -> Path:
         f"{g['optimizer']} batch {g['batch_size']}, {g['epochs']} epochs{subset}{quick}",
         fontsize=9,
     )
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.05, 1, 1))
     atomic_save_figure(fig, path, dpi=120)
     plt.close(fig)
     return Path(path)
