@@ -99,7 +99,12 @@ def test_verdicts_claim_a_difference_only_when_the_intervals_separate():
     # bce's mean is above cce's, but its interval (0.91 ± 0.24) overlaps (0.90 ± 0.02): no claim.
     assert f"sigmoid 784-8-10, init scale 1: {NO_DIFFERENCE}" in bce
     assert f"{NO_DIFFERENCE} in 2" in bce
-    assert "higher" not in bce and "lower" not in bce
+    assert "higher" not in bce and "lower" not in bce and "left out" not in bce
+    # RELU has no bce: its pair is counted as left out, not silently dropped.
+    bce_with_relu = ov.comparison_lines([SHALLOW, DEEP, RELU])[1]
+    assert "over 2 (model, init scale) pairs (1 left out: every lr of bce or cce diverged)" in (
+        bce_with_relu
+    )
 
 
 def test_stuck_runs_and_where_the_gradient_dies_are_read_from_the_numbers():

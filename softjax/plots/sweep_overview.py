@@ -133,9 +133,15 @@ def comparison_lines(docs) -> list[str]:
             continue
         n = sum(tally.values())
         counts = "; ".join(f"{v} in {k}" for v, k in sorted(tally.items(), key=_no_diff_last))
+        missing = sum(len(d["grid"]["init_scales"]) for d in docs) - n
+        left_out = (
+            f" ({missing} left out: every lr of {loss} or {REFERENCE} diverged)" if missing else ""
+        )
         lines.append(
             f"Final test accuracy, {loss} vs {REFERENCE}, each at its lr chosen on validation, "
-            f"over {n} (model, init scale) pairs: {counts}. Per model: " + "; ".join(parts) + "."
+            f"over {n} (model, init scale) pairs{left_out}: {counts}. Per model: "
+            + "; ".join(parts)
+            + "."
         )
     return lines
 
