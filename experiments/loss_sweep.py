@@ -14,7 +14,9 @@ and paired comparisons, for softmax regression the least-squares ceiling and the
 loss's stable-lr bound), ``.md`` (the findings, written from the numbers by
 :mod:`softjax.plots.sweep_report`) and the figures of :mod:`softjax.plots.sweep`. With
 several MLPs, ``loss_sweep_<dataset>_mlp_stuck[_quick].png`` shows every model's fraction
-of runs stuck near chance side by side.
+of runs stuck near chance side by side, and ``loss_sweep_<dataset>_mlp[_quick].md`` with
+``loss_sweep_<dataset>_mlp_overview[_quick].png`` are the study's overview across the
+models (:mod:`softjax.plots.sweep_overview`).
 
 Run::
 
@@ -44,6 +46,7 @@ from softjax.compilation_cache import enable_compilation_cache
 from softjax.data import load_dataset
 from softjax.losses import LOSSES
 from softjax.plots import sweep as plots
+from softjax.plots.sweep_overview import write_overview
 from softjax.plots.sweep_report import QUICK_NOTE, markdown, summary_text
 from softjax.results import atomic_write_text, provenance, read_json, results_dir, write_json
 from softjax.sweeps import SweepLocked, check_writable, select_best, summarize, sweep, sweep_lock
@@ -210,8 +213,15 @@ def main(argv=None) -> int:
         written += [out / f"{name}.jsonl", out / f"{name}.json", out / f"{name}.md", *paths]
     mlps = [stem(grid, s, a, args.quick) for s, a in todo if len(s) > 2]
     if len(mlps) > 1 and not args.name:
-        overview = out / f"loss_sweep_{grid['dataset']}_mlp_stuck{'_quick' * args.quick}.png"
-        written.append(plots.draw_stuck_overview([out / f"{m}.json" for m in mlps], overview))
+        study, quick = f"loss_sweep_{grid['dataset']}_mlp", "_quick" * args.quick
+        jsons = [out / f"{m}.json" for m in mlps]
+        stuck = plots.draw_stuck_overview(jsons, out / f"{study}_stuck{quick}.png")
+        written += [
+            stuck,
+            *write_overview(
+                jsons, out / f"{study}{quick}.md", out / f"{study}_overview{quick}.png", stuck
+            ),
+        ]
     print("\nwrote", *[p for p in written if p.exists()], sep="\n  ")
     if args.quick:
         print(QUICK_NOTE)

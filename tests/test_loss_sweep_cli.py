@@ -242,16 +242,35 @@ def test_a_second_copy_on_the_same_folder_fails_at_once_naming_it(tmp_path, monk
         holder.wait(timeout=60)
 
 
-def test_several_mlps_get_their_own_files_and_one_stuck_overview(
-    tmp_path, monkeypatch, shared_data_dir
+MLP_OVERVIEW = ("loss_sweep_mnist_mlp_quick.md", "loss_sweep_mnist_mlp_overview_quick.png")
+
+
+def test_several_mlps_get_their_own_files_and_one_overview_redrawn_from_the_jsons(
+    tmp_path, monkeypatch, shared_data_dir, capsys
 ):
     monkeypatch.setattr(core_module, "build_program", lambda *args: None)
     monkeypatch.setattr(core_module, "run_group", _fake_trainer([]))
     argv = _argv(shared_data_dir, tmp_path)
     argv[argv.index("--sizes") + 1 : argv.index("--sizes") + 3] = ["784", "8", "10"]
-    assert loss_sweep.main([*argv, "--activations", "sigmoid", "relu"]) == 0
-    for act in ("sigmoid", "relu"):
-        doc = read_json(tmp_path / f"loss_sweep_mnist_mlp_{act}_8_quick.json")
+    argv += ["--activations", "sigmoid", "relu"]
+    assert loss_sweep.main(argv) == 0
+    stems = [f"loss_sweep_mnist_mlp_{act}_8_quick" for act in ("sigmoid", "relu")]
+    for act, name in zip(("sigmoid", "relu"), stems, strict=True):
+        doc = read_json(tmp_path / f"{name}.json")
         assert doc["grid"]["activation"] == act and doc["analysis"] is None
-        assert (tmp_path / f"loss_sweep_mnist_mlp_{act}_8_quick_gradients.png").exists()
+        assert (tmp_path / f"{name}_gradients.png").exists()
     assert (tmp_path / "loss_sweep_mnist_mlp_stuck_quick.png").stat().st_size > 0
+    md, png = (tmp_path / f for f in MLP_OVERVIEW)
+    text = md.read_text()
+    assert loss_sweep.QUICK_NOTE in text and png.stat().st_size > 0
+    assert all(f"({name}.md)" in text for name in stems)
+    printed = capsys.readouterr().out.split("\nwrote\n")[-1]  # "where every file went"
+    assert all(f"  {tmp_path / f}\n" in printed for f in MLP_OVERVIEW)
+    # --redraw from the models' JSONs alone writes the same overview text and a figure.
+    out = _copy(tmp_path, tmp_path / "redraw", [f"{name}.json" for name in stems])
+    monkeypatch.setattr(loss_sweep.plots, "draw", lambda *args: [])  # tested above
+    monkeypatch.setattr(loss_sweep.plots, "draw_stuck_overview", lambda paths, path: path)
+    argv[argv.index("--out") + 1] = str(out)
+    assert loss_sweep.main([*argv, "--redraw"]) == 0
+    assert (out / MLP_OVERVIEW[0]).read_text() == text
+    assert (out / MLP_OVERVIEW[1]).stat().st_size > 0

@@ -63,12 +63,36 @@ def _scales_text(group):
     return f"init scale {_list(group)}" if len(group) > 1 else f"init scale {group[0]:g}"
 
 
+def dataset_name(grid) -> str:
+    """The dataset of ``grid`` as written in prose (``MNIST``, ``Fashion-MNIST``)."""
+    return grid["dataset"].replace("fashion_mnist", "Fashion-MNIST").replace("mnist", "MNIST")
+
+
 def model_title(document) -> str:
     g = document["grid"]
-    data = g["dataset"].replace("fashion_mnist", "Fashion-MNIST").replace("mnist", "MNIST")
+    data = dataset_name(g)
     sizes = "-".join(map(str, g["sizes"]))
     model = "softmax regression" if len(g["sizes"]) == 2 else f"{g['activation']} MLP {sizes}"
     return f"{data} {model}"
+
+
+def accuracy_verdicts(document, loss, reference: str = "cce") -> list[tuple[list[float], str]]:
+    """``loss`` vs ``reference`` on final test accuracy, each at its lr chosen on
+    validation, per group of init scales whose results agree (:func:`collapse_scales`):
+    ``[(scales, verdict of compare_intervals)]``; groups where either loss has no chosen
+    lr (every lr diverged) are left out."""
+    best, out = document["best"], []
+    for group in collapse_scales(best, document["grid"]["init_scales"]):
+        b, ref = _best(best, loss, group[0]), _best(best, reference, group[0])
+        if b and ref and b["lr"] is not None and ref["lr"] is not None:
+            out.append((group, compare_intervals(_acc(b), _acc(ref), loss, reference)))
+    return out
+
+
+def stuck_text(b) -> str:
+    """``k/n (95% Wilson interval lo–hi%)`` of a :func:`select_best` entry's stuck runs."""
+    lo, hi = b["stuck_ci95"]
+    return f"{b['n_stuck']}/{b['n_finite']} (95% Wilson interval {100 * lo:.0f}–{100 * hi:.0f}%)"
 
 
 def summary_text(document) -> list[str]:
@@ -101,12 +125,7 @@ def summary_text(document) -> list[str]:
         )
     if "cce" in losses:
         for loss in [x for x in losses if x != "cce"]:
-            verdicts = []
-            for group in groups:
-                b, ref = _best(best, loss, group[0]), _best(best, "cce", group[0])
-                if b and ref and b["lr"] is not None and ref["lr"] is not None:
-                    verdict = compare_intervals(_acc(b), _acc(ref), loss, "cce")
-                    verdicts.append(f"{_scales_text(group)}: {verdict}")
+            verdicts = [f"{_scales_text(gr)}: {v}" for gr, v in accuracy_verdicts(document, loss)]
             if verdicts:
                 lines.append(f"Test accuracy, {loss} vs cce: " + "; ".join(verdicts) + ".")
     edges = [b for b in best if b.get("edge")]
@@ -247,9 +266,7 @@ def _stuck_lines(best) -> list[str]:
     return [
         "Runs stuck near chance (final train accuracy ≤ 1/K + 5%) at the chosen lr: "
         + "; ".join(
-            f"{b['loss']} at init scale {b['init_scale']:g}: {b['n_stuck']}/{b['n_finite']} "
-            f"(95% Wilson interval {100 * b['stuck_ci95'][0]:.0f}–{100 * b['stuck_ci95'][1]:.0f}%)"
-            for b in stuck
+            f"{b['loss']} at init scale {b['init_scale']:g}: {stuck_text(b)}" for b in stuck
         )
         + "."
     ]
