@@ -76,3 +76,48 @@ def test_cli_smoke_writes_json_figure_summary_and_redraws(shared_data_dir, tmp_p
     redrawn = hui_belkin.main([*argv, "--redraw"])
     assert all(p.exists() and p.stat().st_size > 0 for p in redrawn)
     assert (tmp_path / "hui_belkin_smoke.md").read_text() == text
+
+
+def _row(family, lr, edge, lrs):
+    loss = {"cce": "cce", "plain": ["square_rescaled", {"k": 1.0, "M": 1.0}]}[family]
+    stats = {"final_test_accuracy": 0.9, "final_test_accuracy_ci95": 0.01}
+    return {"family": family, "loss": "x", "loss_spec": loss, "lr": lr, "edge": edge, **stats}
+
+
+def _doc(edge):
+    rows = [_row("cce", 0.3, edge, None), _row("plain", 0.1, None, None)]
+    synth = [_row("cce", 0.1, None, None), {**_row("plain", 0.6000000000000001, edge, None)}]
+    synth[1]["lrs"] = [0.6000000000000001, 2.0, 6.0]  # a grid scaled by K/10, as the CLI's
+    config = {"train_subset": None, "epochs": 20, "synth_epochs": 5, "seeds": [0, 1]}
+    config.update(
+        mode="full",
+        batch_size=64,
+        hidden=128,
+        lr_grids={"cce": [0.01, 0.1, 0.3], "plain": [0.03, 0.1, 0.3]},
+    )
+    return {
+        "provenance": {"config": config, "git_commit": "abc"},
+        "real": {"mnist": rows},
+        "synthetic": {"20": synth},
+    }
+
+
+def test_summary_marks_and_names_an_lr_on_its_grid_edge(tmp_path):
+    from softjax.results import write_json
+
+    write_json(tmp_path / "hui_belkin.json", _doc("high"))
+    text = plots.write_summary(tmp_path / "hui_belkin.json", tmp_path).read_text()
+    assert "| mnist | CCE | 0.3† |" in text and "| 20 | square k=1 M=1 | 0.6† |" in text
+    assert "† The lr chosen on validation lies on an edge" in text
+    assert (
+        "Chosen lr on an edge of its grid: mnist CCE lr 0.3 (high edge of [0.01, 0.1, 0.3]); "
+        "K = 20 square k=1 M=1 lr 0.6 (high edge of [0.6, 2.0, 6.0]);"
+    ) in text
+
+
+def test_summary_without_edges_says_interior(tmp_path):
+    from softjax.results import write_json
+
+    write_json(tmp_path / "hui_belkin.json", _doc(None))
+    text = plots.write_summary(tmp_path / "hui_belkin.json", tmp_path).read_text()
+    assert "Every chosen lr is interior to its grid." in text and "†" not in text

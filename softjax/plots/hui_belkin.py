@@ -12,7 +12,18 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 
-from softjax.plots._lit import compare, errorbar, final_test, loss_label, pct
+from softjax.plots._lit import (
+    EDGE_FOOTNOTE,
+    compare,
+    edge_layout,
+    edge_mark,
+    edge_sentence,
+    errorbar,
+    final_test,
+    loss_label,
+    lr_text,
+    pct,
+)
 from softjax.results import atomic_save_figure, atomic_write_text, read_json
 
 FAMILIES = ("cce", "plain", "rescaled")
@@ -37,12 +48,13 @@ def draw(results_path, out_dir) -> list[Path]:
         have = [(x, s) for x, s in zip(xs, stats, strict=True) if s["mean"] is not None]
         if have:
             x, s = zip(*have, strict=True)
-            left.bar(
+            # Points, not bars: bars on an axis that does not start at 0 exaggerate gaps.
+            left.errorbar(
                 x,
                 [100 * v["mean"] for v in s],
-                width,
-                color=COLORS[fam],
                 yerr=[100 * (v["ci95"] or 0) for v in s],
+                fmt="o",
+                color=COLORS[fam],
                 capsize=3,
                 label=LEGEND[fam],
             )
@@ -66,6 +78,7 @@ def draw(results_path, out_dir) -> list[Path]:
             right,
             [int(k) for k in ks],
             [final_test(r) if r else None for r in rows],
+            edges=[r.get("edge") if r else None for r in rows],
             label=label,
             color=COLORS[fam],
         )
@@ -76,7 +89,7 @@ def draw(results_path, out_dir) -> list[Path]:
     right.set_title("synthetic classes: does the (k, M) rescaling matter?", fontsize=10)
     right.grid(alpha=0.3)
     right.legend()
-    fig.tight_layout()
+    edge_layout(fig, [case[2] for case in _edge_cases(doc)])
     path = Path(out_dir) / (Path(results_path).stem + ".png")
     atomic_save_figure(fig, path, dpi=110)
     plt.close(fig)
@@ -102,10 +115,34 @@ def rescaling_onset(synthetic: dict) -> int | None:
 
 
 def _row_line(label, row) -> str:
-    edge = f" (lr at the grid's {row['edge']} edge)" if row.get("edge") else ""
-    return (
-        f"| {label} | {loss_label(row['loss_spec'])} | {row['lr']}{edge} | {pct(final_test(row))} |"
-    )
+    lr = lr_text(_round(row["lr"]), row.get("edge"))
+    return f"| {label} | {loss_label(row['loss_spec'])} | {lr} | {pct(final_test(row))} |"
+
+
+def _edge_cases(doc) -> list:
+    """``(name, lr, edge, grid)`` of every chosen lr, for :func:`edge_sentence`."""
+    grids = doc["provenance"]["config"].get("lr_grids") or {}
+
+    def grid(row):  # the synthetic rows' square-loss grids were scaled by K/10
+        lrs = row.get("lrs", grids.get(row["family"]))
+        return None if lrs is None else [_round(lr) for lr in lrs]
+
+    named = [(name, rows) for name, rows in doc["real"].items()]
+    named += [(f"K = {k}", rows) for k, rows in doc["synthetic"].items()]
+    return [
+        (f"{name} {LEGEND[r['family']]}", _round(r["lr"]), r.get("edge"), grid(r))
+        for name, rows in named
+        for r in rows
+    ]
+
+
+def _round(lr: float) -> float:
+    """``0.005999999999999999`` → ``0.006``: an lr computed as grid × K/10, as printed."""
+    return float(f"{lr:.6g}")
+
+
+def _footnote(rows) -> list[str]:
+    return ["", EDGE_FOOTNOTE] if any(edge_mark(r.get("edge")) for r in rows) else []
 
 
 def write_summary(results_path, out_dir) -> Path:
@@ -142,6 +179,7 @@ def write_summary(results_path, out_dir) -> Path:
             gap = fam["plain"]["final_test_accuracy"] - fam["cce"]["final_test_accuracy"]
             agree = "agrees" if sign >= 0 or gap >= -SLIGHT else "disagrees"
             verdicts.append(f"{name}: square loss {word} CCE ({100 * gap:+.2f} pp; {agree})")
+    lines += _footnote([r for rows in doc["real"].values() for r in rows])
     lines += [
         "",
         "; ".join(verdicts) + f". The paper reports comparable accuracy with CE slightly "
@@ -154,6 +192,7 @@ def write_summary(results_path, out_dir) -> Path:
     ]
     for k in sorted(doc["synthetic"], key=int):
         lines += [_row_line(k, r) for r in doc["synthetic"][k]]
+    lines += _footnote([r for rows in doc["synthetic"].values() for r in rows])
     onset = rescaling_onset(doc["synthetic"])
     ks = sorted(int(k) for k in doc["synthetic"])
     gaps = []
@@ -187,7 +226,10 @@ def write_summary(results_path, out_dir) -> Path:
             else "we do not see it become necessary up to our largest K."
         ),
         "",
-        f"Wall time {doc.get('wall_s', 0):.0f} s; git {doc['provenance'].get('git_commit')}.",
+        edge_sentence(_edge_cases(doc)),
+        "",
+        f"Wall time {doc.get('wall_s', 0):.0f} s; "
+        f"trained at git {doc['provenance'].get('git_commit')}.",
     ]
 
     path = Path(out_dir) / (Path(results_path).stem + ".md")
