@@ -1,7 +1,7 @@
 """The pure computing core of a sweep: configs in, arrays out.
 
 A sweep's numeric axes (lr, init scale, init seed) change only array *values*, so every
-model of one loss and one data order runs in one program::
+model of one data order runs in one program::
 
     train_fn = make_train(config)                       # one model, pure
     sweep_fn = jax.vmap(train_fn, in_axes=(0, 0, None, None))
@@ -13,16 +13,24 @@ and the M models' forward pass is one wide matmul ``(B, D) @ (D, M·K)``. (``mak
 is built with ``skip_after_divergence=False``: its divergence ``lax.cond``, under
 ``vmap``, would broadcast the data to every model.)
 
-The losses of a grid are the branches of one ``lax.switch`` whose index is *unbatched*, so
-a call runs only its own loss's branch and one compile serves every loss and data seed (a
-batched index would turn the switch into a select that runs every loss for every model).
-Data-order seeds are a Python loop over calls of that one program.
+Losses. The models of every loss share that one program: they sit on the model axis in
+static contiguous blocks, one per loss (:func:`block_layout`), and the step's loss is a
+:class:`~softjax.sweeps.mixed.BlockedLoss` whose ``custom_vmap`` rule runs each loss on
+its own block only. So the gather, the forward matmul and the backward ``Xᵀ G`` are
+shared by all the grid's models, while each loss's value, gradient and the per-step
+diagnostics built from them cost only its block (a ``lax.switch`` on a batched loss index
+would instead become a select running every loss for every model). One call of the
+program is one data seed's models of every loss; data seeds are a Python loop over
+calls. The program is compiled once per block layout (:func:`build_program` caches it),
+so a fresh grid compiles once for all its losses and data seeds; a resumed grid whose
+missing models form other blocks compiles once more.
 
 Several devices: the config axis is sharded with ``shard_map`` (each device runs the
-one-device program on its own block of models; nothing is communicated), padded to a
-multiple of the device count with copies of its last config. The result equals the
-one-device result up to float rounding (XLA may round a narrower matmul differently:
-about 1e-7 relative in float32, one ulp in float64).
+one-device program on its own models; nothing is communicated). Every device must see
+the same blocks, so each loss's block is padded to a multiple of the device count with
+copies of its last model and the axis is ordered device-major (:func:`block_layout`).
+The result equals the one-device result up to float rounding (XLA may round a narrower
+matmul differently: about 1e-7 relative in float32, one ulp in float64).
 
 Several processes (JAX's multi-controller runtime): every process runs the same script,
 calls ``jax.distributed.initialize()`` first, then the same ``sweep()``. ``jax.devices()``
