@@ -81,7 +81,7 @@ def _persistent_compile_cache(folder: Path):
 
 # In float64 square loss needs a huge lr to overflow within 10 steps; cce's and mse's
 # bounded gradients keep even lr 1e100 finite. Init seed 1 ≠ data seed 1 covers both seed
-# conventions. Three losses: the program's lax.switch has several branches.
+# conventions. Three losses: three blocks of the one program.
 GRID64 = {**GRID, "losses": ["cce", "square", "mse"], "lrs": [0.3, 1e100]}
 
 

@@ -132,8 +132,8 @@ def sweep(
         part of each record's ``data`` fingerprint and so of its resume key.
 
     Returns:
-      One record per grid point in run order (loss, data seed, init scale, lr, init
-      seed): those already in the file as read back, and the new ones.
+      One record per grid point in grid order (loss, data seed, init scale, lr,
+      init seed): those already in the file as read back, and the new ones.
 
     Raises:
       ValueError: for a bad grid, config, data or name, before anything compiles.
