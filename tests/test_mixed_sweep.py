@@ -53,14 +53,24 @@ def _leaves(tree):
     return [np.asarray(x) for x in jax.tree.leaves(tree)]
 
 
-@pytest.mark.parametrize("base", [SINGLE, MLP], ids=["single_layer", "mlp"])
-def test_a_mixed_program_equals_separate_train_calls_in_float64(base, tiny64, tmp_path):
+@pytest.mark.parametrize(
+    "base, losses",
+    [(SINGLE, LOSSES), (MLP, LOSSES), (MLP.replace(grad="closed_form"), LOSSES[:3])],
+    ids=["single_layer", "mlp", "mlp_closed_form"],
+)
+def test_a_mixed_program_equals_separate_train_calls_in_float64(base, losses, tiny64, tmp_path):
     """4 losses (one a user's function) × 2 lrs × 2 init scales: 16 models, one program,
-    each equal to its own train() to the sweep's float64 bound (1e-6, softjax.sweeps.grid)."""
+    each equal to its own train() to the sweep's float64 bound (1e-6, softjax.sweeps.grid).
+    With ``grad="closed_form"`` (the user's function has none) the blocked loss's
+    ``fn`` and ``logits_grad`` run instead of its ``value_and_grad``."""
+    n = len(losses)
     with jax.enable_x64(True):
-        records = sweep(base, tiny64, **MIXED, progress=False, return_params=True)
-        assert len(records) == 16
-        assert [r["loss"] for r in records[::4]] == ["cce", "mse", "bce", "tempered_cce"]
+        records = sweep(
+            base, tiny64, **{**MIXED, "losses": losses}, progress=False, return_params=True
+        )
+        assert len(records) == 4 * n
+        names = ["cce", "mse", "bce", "tempered_cce"][:n]
+        assert [r["loss"] for r in records[::4]] == names
         with compilation_cache_in(tmp_path / "jax_cache", min_compile_seconds=0.0):
             for r in records:
                 loss = tempered_cce if r["loss"] == "tempered_cce" else r["loss"]
@@ -75,7 +85,7 @@ def test_a_mixed_program_equals_separate_train_calls_in_float64(base, tiny64, tm
                     )
     # The losses differ, so a model trained with the wrong block's loss would show.
     finals = {r["loss"]: r["history"]["train_loss"][-1] for r in records if r["lr"] == 0.3}
-    assert len({round(float(v), 6) for v in finals.values()}) == 4
+    assert len({round(float(v), 6) for v in finals.values()}) == n
 
 
 def _eqns(jaxpr):
@@ -164,6 +174,7 @@ _SHARDED_SCRIPT = textwrap.dedent(
 )
 
 
+@pytest.mark.slow  # a separate process
 def test_a_mixed_sweep_sharded_over_2_cpu_devices_equals_the_one_device_program(tiny64):
     """3 losses × 3 seeds (3 models per loss: each block padded to 2 per device)."""
     grid = dict(losses=["cce", "mse", "bce"], lrs=[0.3], init_scales=[2.0], seeds=[0, 1, 2])
