@@ -29,6 +29,8 @@ import numpy as np
 from benchmarks import peers
 from benchmarks.floors import case_flops
 from softjax import TrainConfig, init_params, make_sweep, make_train, sweep, train
+from softjax.losses import resolve_loss
+from softjax.sweeps.mixed import BlockedLoss
 from softjax.training import seed_keys
 
 SWEEP_LOSSES = ("cce", "mse", "bce")
@@ -201,8 +203,34 @@ def prepare_sweep(data, sizes: Sizes) -> SimpleNamespace:
     return ctx
 
 
+def _mixed(ctx):
+    """The mixed program over all 48 models: their params and lrs stacked in blocks of 16
+    per loss, and ``make_sweep`` with the blocked loss (one program, one call)."""
+    params = jax.tree.map(lambda *xs: jnp.concatenate(xs), *[p for _, p, _ in ctx.groups])
+    lrs = jnp.concatenate([lrs for _, _, lrs in ctx.groups])
+    losses = tuple(resolve_loss(cfg.loss) for cfg, _, _ in ctx.groups)
+    loss = BlockedLoss(losses, tuple(len(lrs) for _, _, lrs in ctx.groups))
+    return make_sweep(ctx.config, loss), params, lrs
+
+
 def softjax_sweep(ctx):
-    """One ``jit(make_sweep(config))`` per loss, 16 models each, a shared data key."""
+    """What ``sweep()`` runs: one program for the 48 models, a block of 16 per loss."""
+    fn, params, lrs = _mixed(ctx)
+    fn = jax.jit(fn)
+    return lambda: jax.block_until_ready(fn(params, lrs, ctx.data_key, ctx.dev))
+
+
+def softjax_sweep_compile(ctx):
+    def compile_mixed():
+        fn, params, lrs = _mixed(ctx)
+        return jax.jit(fn).lower(params, lrs, ctx.data_key, ctx.dev).compile()
+
+    return compile_mixed
+
+
+def softjax_per_loss_programs(ctx):
+    """The engine before the blocked loss: one ``jit(make_sweep(config))`` per loss, 16
+    models each, a shared data key (3 programs, 3 calls)."""
     fns = [jax.jit(make_sweep(cfg)) for cfg, _, _ in ctx.groups]
 
     def run():
@@ -212,7 +240,7 @@ def softjax_sweep(ctx):
     return run
 
 
-def softjax_sweep_compile(ctx):
+def per_loss_programs_compile(ctx):
     return lambda: [
         jax.jit(make_sweep(cfg)).lower(p, lrs, ctx.data_key, ctx.dev).compile()
         for cfg, p, lrs in ctx.groups
@@ -304,15 +332,22 @@ CASES = {
             prepare=prepare_sweep,
             systems={
                 "softjax": softjax_sweep,
+                "softjax_per_loss_programs": softjax_per_loss_programs,
                 "sweep_call_end_to_end": sweep_call,
                 "train_calls_x48_estimated": train_calls,
                 "numpy_x48_estimated": numpy_sweep,
             },
-            compiles={"softjax": softjax_sweep_compile},
+            compiles={
+                "softjax": softjax_sweep_compile,
+                "softjax_per_loss_programs": per_loss_programs_compile,
+            },
             cold=frozenset({"sweep_call_end_to_end", "train_calls_x48_estimated"}),
             notes=(
-                "softjax is steady state: 3 compiled make_sweep programs (one per loss, each "
-                "vmapped over 16 (lr, init_scale) pairs) with a shared data key",
+                "softjax is steady state: sweep()'s one compiled program for the 48 models "
+                "(make_sweep with a BlockedLoss: a block of 16 (lr, init_scale) pairs per "
+                "loss, one shared gather, forward and backward matmul) with a shared data key",
+                "softjax_per_loss_programs: the engine before it, 3 compiled make_sweep "
+                "programs (one per loss, each vmapped over its 16 pairs)",
                 "sweep_call_end_to_end: softjax.sweep(...) over the same grid, compile "
                 "included (it traces and compiles on every call)",
                 "*_x48_estimated: sequential runs, a subset measured per round (one per "

@@ -60,7 +60,7 @@ def _steady(config, data, models: int):
     dtype = param_dtype(checked.x_train)
     program = core.build_program(loss_configs(config, g["losses"]), dtype, None)
     device_data = jax.device_put(tuple(checked))
-    return lambda: core.run_group(program, 0, points, device_data, None, dtype, config.seed)
+    return lambda: core.run_group(program, points, device_data, None, dtype, config.seed)
 
 
 def measure(models: int, data, sizes, rounds: int, cache_root: Path) -> dict:

@@ -34,6 +34,7 @@ import inspect
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
+import jax
 import jax.numpy as jnp
 
 from softjax import _checks
@@ -257,6 +258,11 @@ class BoundLoss(NamedTuple):
     def fn(self, logits, labels):
         """The scalar batch-mean loss (validates its arguments)."""
         return self.function(logits, labels, **dict(self.kwargs))
+
+    def value_and_grad(self, logits, labels):
+        """``(fn(logits, labels), ∂fn/∂logits)`` by autodiff: a training step's loss value
+        and the gradient it back-propagates (the sweep's blocked loss overrides this)."""
+        return jax.value_and_grad(self.fn)(logits, labels)
 
     def kernel(self, z, y):
         """The built-in's value on float target rows ``y`` (N, K), unchecked: for traced

@@ -222,7 +222,7 @@ def hidden_stats(zs_hidden, acts, n: int) -> dict[str, Any]:
     return out
 
 
-def make_epochs(config: TrainConfig, *, progress=None, skip_after_divergence: bool = True):
+def make_epochs(config: TrainConfig, *, progress=None, skip_after_divergence=True, loss=None):
     """Returns the pure ``(init_state, run_epochs)`` pair for ``config`` (already validated).
 
     * ``init_state(params, lr, data_key, data) -> TrainState`` at epoch 0;
@@ -230,10 +230,10 @@ def make_epochs(config: TrainConfig, *, progress=None, skip_after_divergence: bo
       to ``stop`` (a traced int: every chunk of a run shares one compiled program).
 
     ``lr`` is the (peak) learning rate, a traced scalar. See :func:`make_train` for
-    ``progress`` and ``skip_after_divergence``.
+    ``progress``, ``skip_after_divergence`` and ``loss``.
     """
     acts = model_activations(config)
-    loss = resolve_loss(config.loss)
+    loss = resolve_loss(config.loss) if loss is None else loss
     tx_factory = optimizer_factory(config)
 
     def optimizer(lr, data: Data):
@@ -254,7 +254,7 @@ def make_epochs(config: TrainConfig, *, progress=None, skip_after_divergence: bo
 
         # Splitting the VJP at the logits gives ∂L/∂z for the diagnostics at no extra cost.
         logits, apply_vjp, zs_hidden = jax.vjp(logits_of, params, has_aux=True)
-        value, g_logits = jax.value_and_grad(loss.fn)(logits, y)
+        value, g_logits = loss.value_and_grad(logits, y)
         (grads,) = apply_vjp(g_logits)
         return logits, value, g_logits, grads, zs_hidden
 
@@ -345,7 +345,7 @@ def make_epochs(config: TrainConfig, *, progress=None, skip_after_divergence: bo
     return init_state, run_epochs
 
 
-def make_train(config: TrainConfig, *, progress=None, skip_after_divergence: bool = True):
+def make_train(config: TrainConfig, *, progress=None, skip_after_divergence=True, loss=None):
     """Returns the pure ``train_fn(params, lr, data_key, data)`` for a fresh run of ``config``.
 
     ``train_fn`` runs ``config.epochs`` epochs and returns ``(params, history, finite)``,
@@ -356,13 +356,14 @@ def make_train(config: TrainConfig, *, progress=None, skip_after_divergence: boo
 
     Args:
       config: the run's (validated) config.
-      progress: optional host function ``progress(epoch, metrics)`` called after each
-        epoch through ``jax.debug.callback`` (for a progress bar).
+      progress: None or a host ``progress(epoch, metrics)`` run after each epoch.
       skip_after_divergence: end the run once it diverged. Pass False when ``train_fn``
         will be ``vmap``-ped (see :func:`make_epochs`); the results are the same.
+      loss: replaces ``resolve_loss(config.loss)``: its ``fn``, ``value_and_grad``,
+        ``logits_grad`` (the mixed sweep's :class:`~softjax.sweeps.mixed.BlockedLoss`).
     """
     init_state, run_epochs = make_epochs(
-        config, progress=progress, skip_after_divergence=skip_after_divergence
+        config, progress=progress, skip_after_divergence=skip_after_divergence, loss=loss
     )
 
     def train_fn(params, lr, data_key, data: Data):

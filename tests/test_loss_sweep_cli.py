@@ -56,7 +56,7 @@ def _argv(data_dir, out, subset=640):
 def _fake_trainer(calls, val_by_lr=None, test_by_lr=None):
     """A run_group that returns constant histories (val/test accuracy per lr if given)."""
 
-    def fake_run_group(program, loss_index, points, data, mesh, dtype, data_seed):
+    def fake_run_group(program, points, data, mesh, dtype, data_seed):
         calls.append(len(points))
         n, epochs = len(points), points[0]["config"]["epochs"]
         history = {k: np.full((n, epochs), 0.5) for k in (*HISTORY_KEYS, *VAL_KEYS)}

@@ -81,7 +81,7 @@ def _persistent_compile_cache(folder: Path):
 
 # In float64 square loss needs a huge lr to overflow within 10 steps; cce's and mse's
 # bounded gradients keep even lr 1e100 finite. Init seed 1 ≠ data seed 1 covers both seed
-# conventions. Three losses: the program's lax.switch has several branches.
+# conventions. Three losses: three blocks of the one program.
 GRID64 = {**GRID, "losses": ["cce", "square", "mse"], "lrs": [0.3, 1e100]}
 
 
@@ -254,21 +254,21 @@ def test_a_killed_sweep_keeps_whole_lines_resumes_the_rest_then_reruns_nothing(
     groups = []
     real_run_group, real_append = core_module.run_group, sweep_module.append_jsonl
 
-    def counting_run_group(program, loss_index, points, *args):
+    def counting_run_group(program, points, *args):
         groups.append(len(points))
-        return real_run_group(program, loss_index, points, *args)
+        return real_run_group(program, points, *args)
 
-    def killed_on_third_append(file, records):
-        if len(groups) == 3:
-            raise KeyboardInterrupt("killed while writing the third group")
+    def killed_on_second_append(file, records):
+        if len(groups) == 2:
+            raise KeyboardInterrupt("killed while writing the second group")
         return real_append(file, records)
 
-    # 1. A run killed while writing its third (loss, data seed) group.
+    # 1. A run killed while writing its second group (a data seed: both losses' models).
     monkeypatch.setattr(core_module, "run_group", counting_run_group)
-    monkeypatch.setattr(sweep_module, "append_jsonl", killed_on_third_append)
+    monkeypatch.setattr(sweep_module, "append_jsonl", killed_on_second_append)
     with pytest.raises(KeyboardInterrupt):
         sweep(BASE, tiny, **kw)
-    assert groups == [4, 4, 4]
+    assert groups == [8, 8]
     first = read_jsonl(path)  # parses: whole lines only
     assert len(first) == 8 and sorted(p.name for p in tmp_path.iterdir()) == [
         "s.jsonl",
@@ -285,11 +285,11 @@ def test_a_killed_sweep_keeps_whole_lines_resumes_the_rest_then_reruns_nothing(
         assert line["config"]["lr"] == line["lr"] and line["config"]["seed"] == line["seed"]
         assert line["key"] == config_key(line["config"], line["data_seed"], line["data"])
 
-    # 2. The rerun trains only the two missing groups and leaves the finished lines alone.
+    # 2. The rerun trains only the missing group and leaves the finished lines alone.
     monkeypatch.setattr(sweep_module, "append_jsonl", real_append)
     groups.clear()
     records = sweep(BASE, tiny, **kw)
-    assert groups == [4, 4]
+    assert groups == [8]
     lines = read_jsonl(path)
     assert lines[:8] == first and len(lines) == 16 and len({r["key"] for r in lines}) == 16
     assert sorted(r["key"] for r in records) == sorted(r["key"] for r in lines)
@@ -485,7 +485,7 @@ def no_training(monkeypatch):
     """sweep() with the training replaced by zeros: the bookkeeping, with no compile."""
     calls = []
 
-    def fake_run_group(program, loss_index, points, data, mesh, dtype, data_seed):
+    def fake_run_group(program, points, data, mesh, dtype, data_seed):
         calls.append(len(points))
         history = {k: np.zeros((len(points), BASE.epochs)) for k in HISTORY_KEYS}
         return None, history, np.ones(len(points), bool)
@@ -500,20 +500,20 @@ def test_the_resume_key_holds_the_data_so_other_data_reruns(tiny, tmp_path, no_t
     subset = tiny._replace(x_train=tiny.x_train[:48], y_train=tiny.y_train[:48])
     info = {"dataset": "gauss", "source": "idx", "train_subset": 48}
     first = sweep(BASE, subset, **kw, data_info=info)
-    assert no_training == [4, 4] and first[0]["data"]["n_train"] == 48
+    assert no_training == [8] and first[0]["data"]["n_train"] == 48
     assert first[0]["data"]["train_subset"] == 48
     # The full data under the same name: nothing of the subset's run is reused.
     full = sweep(BASE, tiny, **kw, data_info={**info, "train_subset": None})
-    assert no_training == [4] * 4 and {r["data"]["n_train"] for r in full} == {72}
+    assert no_training == [8] * 2 and {r["data"]["n_train"] for r in full} == {72}
     # The same data but another source or row order is other data too.
     sweep(BASE, tiny, **kw, data_info={**info, "train_subset": None, "source": "tfds"})
     perm = np.random.default_rng(0).permutation(len(tiny.x_train))
     shuffled = tiny._replace(x_train=tiny.x_train[perm], y_train=tiny.y_train[perm])
     sweep(BASE, shuffled, **kw, data_info={**info, "train_subset": None})
-    assert no_training == [4] * 8
+    assert no_training == [8] * 4
     # The same data again: a resume, nothing runs.
     assert sweep(BASE, tiny, **kw, data_info={**info, "train_subset": None}) == full
-    assert no_training == [4] * 8
+    assert no_training == [8] * 4
     # The file keeps every grid's lines; select_grid and summarize(grid=) pick one out.
     lines = read_jsonl(tmp_path / "d.jsonl")
     assert len(lines) == 32
@@ -599,7 +599,7 @@ _HOLDER_SCRIPT = textwrap.dedent(
     out, grid = Path(sys.argv[1]), json.loads(sys.argv[2])
     base = TrainConfig(sizes=(5, 3), batch_size=16, epochs=2)
 
-    def slow_run_group(program, loss_index, points, *args):
+    def slow_run_group(program, points, *args):
         # A live run: it has a temp file in flight and waits until the test says go.
         (out / ".s.jsonl.inflight.tmp").write_text("a live run's temp")
         (out / "started").write_text("")
@@ -671,7 +671,7 @@ def test_an_unwritable_out_folder_is_named_before_anything_runs(tiny, tmp_path, 
 
 
 def test_divergence_is_reported_on_screen_naming_the_configs(tiny, monkeypatch):
-    def half_diverged(program, loss_index, points, data, mesh, dtype, data_seed):
+    def half_diverged(program, points, data, mesh, dtype, data_seed):
         n = len(points)
         history = {k: np.full((n, BASE.epochs), 0.5) for k in HISTORY_KEYS}
         finite = np.array([p["config"]["lr"] < 100 for p in points])

@@ -2,8 +2,9 @@
 
 The package has three layers, and :func:`sweep` composes them:
 
-* :mod:`softjax.sweeps.core`: the pure computing core (``make_sweep``, one
-  ``lax.switch`` program over the losses, ``run_group``, sharding): configs in, arrays out;
+* :mod:`softjax.sweeps.core`: the pure computing core (``make_sweep``, one program for
+  every loss's models in blocks, ``run_group``, sharding): configs in, arrays out;
+* :mod:`softjax.sweeps.mixed`: the blocked loss that runs each loss on its own block;
 * :mod:`softjax.sweeps.grid`: the grid's axes checked before anything compiles, and its
   points in run order (the seed convention is stated there);
 * :mod:`softjax.sweeps.storage`: keys, data fingerprints, the JSONL stream, resume and
@@ -30,6 +31,7 @@ from softjax.compilation_cache import enable_compilation_cache
 from softjax.results import append_jsonl, provenance, read_jsonl, results_dir
 from softjax.sweeps import core, storage
 from softjax.sweeps.core import (
+    block_layout,
     data_key,
     default_mesh,
     init_key,
@@ -53,6 +55,7 @@ from softjax.training import TrainConfig, param_dtype
 
 __all__ = [
     "SweepLocked",
+    "block_layout",
     "check_grid",
     "check_writable",
     "config_key",
@@ -94,9 +97,9 @@ def sweep(
 ) -> list[dict[str, Any]]:
     """Trains every config of ``losses × lrs × init_scales × seeds × data_seeds``.
 
-    One compiled program (a ``lax.switch`` over the losses) trains
-    ``len(lrs)·len(init_scales)·len(seeds)`` models that share minibatches per call; it
-    is called once per (loss, data seed).
+    One compiled program trains every loss's ``len(lrs)·len(init_scales)·len(seeds)``
+    models at once, in one block of models per loss, all sharing the minibatches (see
+    :mod:`softjax.sweeps.core`); it is called once per data seed.
 
     The program is kept in JAX's persistent compilation cache (see
     :mod:`softjax.compilation_cache`).
@@ -129,8 +132,8 @@ def sweep(
         part of each record's ``data`` fingerprint and so of its resume key.
 
     Returns:
-      One record per grid point in run order (loss, data seed, init scale, lr, init
-      seed): those already in the file as read back, and the new ones.
+      One record per grid point in grid order (loss, data seed, init scale, lr,
+      init seed): those already in the file as read back, and the new ones.
 
     Raises:
       ValueError: for a bad grid, config, data or name, before anything compiles.
@@ -228,15 +231,15 @@ def _train(
     new: dict[str, dict[str, Any]] = {}
     bar = _bar(len(todo), progress)
     try:
-        groups: dict[tuple, list] = {}
+        groups: dict[int, list] = {}
         for p in todo:
-            groups.setdefault((p["loss_index"], p["data_seed"]), []).append(p)
-        for (loss_index, data_seed), group in groups.items():
+            groups.setdefault(p["data_seed"], []).append(p)
+        for data_seed, group in groups.items():
             if bar is not None:
-                bar.set_description(f"{group[0]['loss_name']} data_seed={data_seed}")
+                bar.set_description(f"data_seed={data_seed}")
             start = time.perf_counter()
             params, history, finite = core.run_group(
-                program, loss_index, group, device_data, mesh, dtype, data_seed
+                program, group, device_data, mesh, dtype, data_seed
             )
             records = make_records(group, history, finite, run_id, fingerprint)
             seconds = time.perf_counter() - start

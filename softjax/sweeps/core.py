@@ -1,7 +1,7 @@
 """The pure computing core of a sweep: configs in, arrays out.
 
 A sweep's numeric axes (lr, init scale, init seed) change only array *values*, so every
-model of one loss and one data order runs in one program::
+model of one data order runs in one program::
 
     train_fn = make_train(config)                       # one model, pure
     sweep_fn = jax.vmap(train_fn, in_axes=(0, 0, None, None))
@@ -13,16 +13,24 @@ and the M models' forward pass is one wide matmul ``(B, D) @ (D, M·K)``. (``mak
 is built with ``skip_after_divergence=False``: its divergence ``lax.cond``, under
 ``vmap``, would broadcast the data to every model.)
 
-The losses of a grid are the branches of one ``lax.switch`` whose index is *unbatched*, so
-a call runs only its own loss's branch and one compile serves every loss and data seed (a
-batched index would turn the switch into a select that runs every loss for every model).
-Data-order seeds are a Python loop over calls of that one program.
+Losses. The models of every loss share that one program: they sit on the model axis in
+static contiguous blocks, one per loss (:func:`block_layout`), and the step's loss is a
+:class:`~softjax.sweeps.mixed.BlockedLoss` whose ``custom_vmap`` rule runs each loss on
+its own block only. So the gather, the forward matmul and the backward ``Xᵀ G`` are
+shared by all the grid's models, while each loss's value, gradient and the per-step
+diagnostics built from them cost only its block (a ``lax.switch`` on a batched loss index
+would instead become a select running every loss for every model). One call of the
+program is one data seed's models of every loss; data seeds are a Python loop over
+calls. The program is compiled once per block layout (:func:`build_program` caches it),
+so a fresh grid compiles once for all its losses and data seeds; a resumed grid whose
+missing models form other blocks compiles once more.
 
 Several devices: the config axis is sharded with ``shard_map`` (each device runs the
-one-device program on its own block of models; nothing is communicated), padded to a
-multiple of the device count with copies of its last config. The result equals the
-one-device result up to float rounding (XLA may round a narrower matmul differently:
-about 1e-7 relative in float32, one ulp in float64).
+one-device program on its own models; nothing is communicated). Every device must see
+the same blocks, so each loss's block is padded to a multiple of the device count with
+copies of its last model and the axis is ordered device-major (:func:`block_layout`).
+The result equals the one-device result up to float rounding (XLA may round a narrower
+matmul differently: about 1e-7 relative in float32, one ulp in float64).
 
 Several processes (JAX's multi-controller runtime): every process runs the same script,
 calls ``jax.distributed.initialize()`` first, then the same ``sweep()``. ``jax.devices()``
@@ -36,16 +44,18 @@ live in ``benchmarks/README.md``.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Sequence
 
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax import lax
 from jax.sharding import Mesh
 from jax.sharding import PartitionSpec as P
 
+from softjax.losses import resolve_loss
+from softjax.sweeps.mixed import BlockedLoss
 from softjax.training import TrainConfig, init_params, make_train, seed_keys
 
 CONFIG_AXIS = "configs"
@@ -66,15 +76,17 @@ def data_key(seed: int):
     return seed_keys(seed)[1]
 
 
-def make_sweep(config: TrainConfig):
+def make_sweep(config: TrainConfig, loss=None):
     """``sweep_fn(params_stack, lr_stack, data_key, data) -> (params, history, finite)``.
 
     ``jax.vmap`` of :func:`softjax.training.make_train` over its first two arguments: the
-    params pytree and the lr carry a leading model axis M, ``data_key`` and ``data`` are
+    params pytree and the lr carry a leading model axis M, ``data_key`` and data are
     shared. Outputs have the leading axis M: ``history[key]`` is (M, epochs), ``finite``
-    is (M,). Each model freezes its own params when it diverges. Pure: ``jit`` it.
+    is (M,). Each model freezes its own params when it diverges. ``loss`` replaces
+    ``config.loss`` (a :class:`~softjax.sweeps.mixed.BlockedLoss` for mixed losses). Pure:
+    ``jit`` it.
     """
-    train_fn = make_train(config, skip_after_divergence=False)
+    train_fn = make_train(config, skip_after_divergence=False, loss=loss)
     return jax.vmap(train_fn, in_axes=(0, 0, None, None))
 
 
@@ -84,42 +96,88 @@ def init_stack(config: TrainConfig, init_keys, init_scales, dtype=jnp.float32):
 
 
 def build_program(configs: Sequence[TrainConfig], dtype, mesh: Mesh | None):
-    """``jit(program)(loss_index, init_keys, init_scales, lrs, data_key, data)``.
+    """``program(blocks)``: the compiled ``(init_keys, init_scales, lrs, data_key, data)
+    -> (params, history, finite)`` for one block layout, built once per layout.
 
-    One compiled program for the configs (one per loss): ``lax.switch`` on the unbatched
-    ``loss_index`` picks that config's :func:`make_sweep` branch (init included). Sharded
-    over ``mesh``'s devices when given: per-model inputs and all outputs split along the
-    config axis, the rest replicated.
+    ``configs`` (one per loss) must differ in their loss only. ``blocks`` is a static
+    tuple of ``(loss index, models per device)``: each device's models are those blocks
+    in that order, each trained with ``configs[loss index]``'s loss through one
+    :class:`~softjax.sweeps.mixed.BlockedLoss` (init included). Sharded over ``mesh``'s
+    devices when given: per-model inputs and all outputs split along the config axis,
+    the rest replicated.
+
+    Raises:
+      ValueError: naming ``configs`` when two differ in more than their loss.
     """
-    branches = []
-    for config in configs:
-        sweep_fn = make_sweep(config)
+    base = configs[0]
+    for i, config in enumerate(configs):
+        if config.replace(loss=base.loss) != base:
+            raise ValueError(
+                f"configs: expected configs that differ only in their loss; config {i} "
+                f"({config}) differs from config 0 ({base}) elsewhere"
+            )
+    losses = [resolve_loss(c.loss) for c in configs]
 
-        def branch(init_keys, init_scales, lrs, data_key, data, sweep_fn=sweep_fn, config=config):
-            params = init_stack(config, init_keys, init_scales, dtype)
-            return sweep_fn(params, lrs, data_key, data)
+    @functools.cache
+    def program(blocks: tuple[tuple[int, int], ...]):
+        loss = BlockedLoss(tuple(losses[i] for i, _ in blocks), tuple(m for _, m in blocks))
+        sweep_fn = make_sweep(base, loss)
 
-        branches.append(branch)
+        def run(init_keys, init_scales, lrs, data_key, data):
+            return sweep_fn(init_stack(base, init_keys, init_scales, dtype), lrs, data_key, data)
 
-    def program(loss_index, init_keys, init_scales, lrs, data_key, data):
-        return lax.switch(loss_index, branches, init_keys, init_scales, lrs, data_key, data)
-
-    if mesh is None:
-        return jax.jit(program)
-    # shard_map, not jit with shardings alone: each device runs exactly the one-device
-    # program on its own block of models, so no partitioner choice can change the maths.
-    per_config, replicated = P(tuple(mesh.axis_names)), P()
-    return jax.jit(
-        jax.shard_map(
-            program,
-            mesh=mesh,
-            in_specs=(replicated, per_config, per_config, per_config, replicated, replicated),
-            out_specs=per_config,
-            # train_fn's scan carries start replicated (a step count, a flag) and become
-            # per-model; the per-device program is plain vmapped code, so skip the check.
-            check_vma=False,
+        if mesh is None:
+            return jax.jit(run)
+        # shard_map, not jit with shardings alone: each device runs exactly the one-device
+        # program on its own models, so no partitioner choice can change the maths.
+        per_config, replicated = P(tuple(mesh.axis_names)), P()
+        return jax.jit(
+            jax.shard_map(
+                run,
+                mesh=mesh,
+                in_specs=(per_config, per_config, per_config, replicated, replicated),
+                out_specs=per_config,
+                # train_fn's scan carries start replicated (a step count, a flag) and
+                # become per-model; the per-device program is plain vmapped code.
+                check_vma=False,
+            )
         )
-    )
+
+    return program
+
+
+def block_layout(loss_indices: Sequence[int], n_devices: int):
+    """Where each model of a mixed group sits on the config axis.
+
+    Every device holds the same blocks: loss ℓ's n_ℓ models padded to
+    ``ceil(n_ℓ / n_devices)`` per device (with copies of its last model), in loss order,
+    at least :data:`MIN_MODELS_PER_DEVICE` in all (the last block grows). The axis is
+    device-major: slot ``d · per_device + offset_ℓ + j mod b_ℓ`` holds loss ℓ's model j,
+    ``d = j // b_ℓ``, so ``shard_map``'s contiguous split gives device d its
+    ``[block 1 | block 2 | …]``.
+
+    Returns:
+      ``(blocks, slots, where)``: ``blocks`` the static ``((loss index, b_ℓ), …)``;
+      ``slots[k]`` the input index whose model fills slot k; ``where[i]`` input i's slot.
+    """
+    members: dict[int, list[int]] = {}
+    for i, loss_index in enumerate(loss_indices):
+        members.setdefault(int(loss_index), []).append(i)
+    order = sorted(members)
+    sizes = [-(-len(members[ell]) // n_devices) for ell in order]
+    sizes[-1] += max(0, MIN_MODELS_PER_DEVICE - sum(sizes))
+    per_device = sum(sizes)
+    slots = np.empty(per_device * n_devices, np.int64)
+    where = np.empty(len(loss_indices), np.int64)
+    offset = 0
+    for ell, b in zip(order, sizes, strict=True):
+        own = members[ell]
+        for j, i in enumerate(own + [own[-1]] * (b * n_devices - len(own))):
+            slots[(j // b) * per_device + offset + j % b] = i
+            if j < len(own):
+                where[i] = (j // b) * per_device + offset + j % b
+        offset += b
+    return tuple(zip(order, sizes, strict=True)), slots, where
 
 
 def default_mesh() -> Mesh | None:
@@ -131,9 +189,9 @@ def default_mesh() -> Mesh | None:
 
 
 def padded_size(n: int, n_devices: int) -> int:
-    """The config axis length: a multiple of ``n_devices``, ≥ MIN_MODELS_PER_DEVICE each."""
-    per_device = max(MIN_MODELS_PER_DEVICE, -(-n // n_devices))
-    return per_device * n_devices
+    """The config axis length of ``n`` models of one loss (see :func:`block_layout`): a
+    multiple of ``n_devices``, ≥ MIN_MODELS_PER_DEVICE each."""
+    return len(block_layout([0] * n, n_devices)[1])
 
 
 def share_from_first(obj):
@@ -164,26 +222,28 @@ def _fetch(tree):
     return jax.device_get(tree)
 
 
-def run_group(program, loss_index: int, points, data, mesh, dtype, data_seed: int):
-    """Runs one (loss, data seed) group of grid points through the compiled program.
+def run_group(program, points, data, mesh, dtype, data_seed: int):
+    """Runs one data seed's grid points, every loss at once, through ``program``
+    (:func:`build_program`).
 
-    ``points[i]["config"]`` gives model i's ``seed``, ``init_scale`` and ``lr``.
+    ``points[i]["loss_index"]`` picks model i's loss, ``points[i]["config"]`` its
+    ``seed``, ``init_scale`` and ``lr``; the models are laid out by :func:`block_layout`.
 
     Returns:
-      ``(params, history, finite)`` as numpy, leading axis ``len(points)``: the stacked
-      final params, ``{key: (n, epochs)}`` for every key the program returns, and (n,)
-      flags.
+      ``(params, history, finite)`` as numpy, leading axis ``len(points)`` in the order of
+      ``points``: the stacked final params, ``{key: (n, epochs)}`` for every key the
+      program returns, and (n,) flags.
     """
-    n = len(points)
-    n_padded = padded_size(n, mesh.size if mesh is not None else 1)
-    padded = list(points) + [points[-1]] * (n_padded - n)
+    n_devices = mesh.size if mesh is not None else 1
+    blocks, slots, where = block_layout([p["loss_index"] for p in points], n_devices)
+    padded = [points[i] for i in slots]
     seeds = [p["config"]["seed"] for p in padded]
     keys = {s: np.asarray(init_key(s)) for s in set(seeds)}
     init_keys = np.stack([keys[s] for s in seeds])
     scales = np.array([p["config"]["init_scale"] for p in padded], dtype)
     lrs = np.array([p["config"]["lr"] for p in padded], dtype)
-    out = program(np.int32(loss_index), init_keys, scales, lrs, data_key(data_seed), data)
+    out = program(blocks)(init_keys, scales, lrs, data_key(data_seed), data)
     params, history, finite = _fetch(jax.block_until_ready(out))
-    params = jax.tree.map(lambda a: np.asarray(a)[:n], params)
-    history = {k: np.asarray(v)[:n] for k, v in history.items()}
-    return params, history, np.asarray(finite)[:n]
+    params = jax.tree.map(lambda a: np.asarray(a)[where], params)
+    history = {k: np.asarray(v)[where] for k, v in history.items()}
+    return params, history, np.asarray(finite)[where]

@@ -161,9 +161,10 @@ def grid_configs(
 ) -> list[dict[str, Any]]:
     """Every point of the grid as ``{"config", "data_seed", "key", "loss_index"}``.
 
-    Run order: loss (a branch of the one program), then data seed (one call each), then
-    the vmapped axes init scale × lr × init seed. ``config`` is JSON-ready with ``loss``
-    the loss's spec; ``data`` is the data fingerprint in the key.
+    Order (that of the returned records): loss, data seed, then the vmapped axes init
+    scale × lr × init seed. A data seed's points of every loss run in one call of the
+    one program (``loss_index`` picks a point's block). ``config`` is JSON-ready with
+    ``loss`` the loss's spec; ``data`` is the data fingerprint in the key.
     """
     points = []
     losses = list(enumerate(grid["losses"]))

@@ -1,8 +1,9 @@
 """Where a sweep's records live: keys, data fingerprints, the JSONL stream, the lock.
 
 Records stream to ``<out>/<name>.jsonl``, one line per finished config, appended after
-each (loss, data seed) group (:func:`softjax.results.append_jsonl`: one ``O_APPEND``
-write of whole lines, fsynced; the file is never rewritten). Each line holds the full
+each data seed's group, every loss's models of one program call
+(:func:`softjax.results.append_jsonl`: one ``O_APPEND`` write of whole lines, fsynced;
+the file is never rewritten). Each line holds the full
 config (``loss`` = the loss's spec), ``loss`` (its name), ``loss_spec``, ``data_seed``,
 ``diverged``/``diverged_epoch``, the per-epoch history (every key the program returned),
 ``data`` (:func:`data_fingerprint`), a stable ``key`` (sha256 of config, data seed and
