@@ -23,8 +23,8 @@ import jax
 import numpy as np
 
 from benchmarks import growth, peers
-from benchmarks.cases import CASES, SWEEP_GRID, Case, Sizes, mlp_config, single_config
-from benchmarks.floors import floor_system
+from benchmarks.cases import CASES, Case
+from benchmarks.configs import SWEEP_GRID, Sizes, mlp_config, mlp_sweep_config, single_config
 from benchmarks.report import markdown, targets
 from benchmarks.timing import (
     CLOCKS,
@@ -106,9 +106,7 @@ def run_case(case: Case, data: Data, sizes: Sizes, bar) -> dict:
     compile_times, _ = interleaved(compiles, sizes.compile_repeats, warmup=False)
     compile_rows = summarize(compile_times)
     cfg = ctx.config
-    floor_run, floor_flops = floor_system(
-        ctx.floor_sizes, cfg.batch_size, cfg.epochs, data.x_train, data.x_test
-    )
+    floor_run, floor_flops, floor_shapes = case.floor(ctx)
     systems = {name: setup(ctx) for name, setup in case.systems.items()}
     systems["matmul_floor"] = floor_run
     with warnings.catch_warnings():
@@ -129,7 +127,7 @@ def run_case(case: Case, data: Data, sizes: Sizes, bar) -> dict:
         row["test_accuracy"] = last[name] if isinstance(last[name], float) else None
     floor |= {
         "gflop": ctx.flops / 1e9,
-        "shapes": list(ctx.floor_sizes),
+        "shapes": [list(shape) for shape in floor_shapes],
         "gflops_per_s_wall": ctx.flops / floor["wall_s"] / 1e9,
         "gflops_per_s_cpu": ctx.flops / floor["cpu_s"] / 1e9,
     }
@@ -298,7 +296,11 @@ def main(argv=None) -> dict | None:
     if curve is not None:
         doc["growth"] = curve
     doc["targets"] = targets(doc)
-    configs = {"single_run": single_config(sizes).to_dict(), "mlp": mlp_config(sizes).to_dict()}
+    configs = {
+        "single_run": single_config(sizes).to_dict(),
+        "mlp": mlp_config(sizes).to_dict(),
+        "mlp_sweep_48": mlp_sweep_config(sizes).to_dict(),
+    }
     doc["provenance"] = provenance(
         configs | {"sweep_grid": SWEEP_GRID}, seeds=[0], argv=sys.argv, quick=args.quick
     )
