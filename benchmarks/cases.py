@@ -148,7 +148,8 @@ def sweep_context(base: TrainConfig, data, **extra) -> SimpleNamespace:
         cfg = base.replace(loss=loss)
         pairs = [(lr, s) for (l_, lr, s) in SWEEP_GRID if l_ == loss]
         key = seed_keys(base.seed)[0]
-        stack = [init_params(cfg, key, init_scale=s) for _, s in pairs]
+        inits = {s: init_params(cfg, key, init_scale=s) for s in SWEEP_INIT_SCALES}
+        stack = [inits[s] for _, s in pairs]  # 4 distinct inits (eager: each costs)
         params = jax.tree.map(lambda *xs: jnp.stack(xs), *stack)
         groups.append((cfg, params, jnp.asarray([lr for lr, _ in pairs], jnp.float32)))
     ctx.groups = groups
