@@ -30,6 +30,13 @@ class Sizes:
     growth_models: tuple[int, ...] = ()  # the cost-growth curve's M values
     growth_rounds: int = 1
     memory_sweep_models: int = 0  # a sweep of this many models in a memory child; 0: none
+    # "case/system" rows these sizes leave out (its timed and compile rows), or
+    # "case/compiles" for all of a case's compile rows (its systems still compile, untimed)
+    left_out: tuple[str, ...] = ()
+
+    def keeps(self, case: str, row: str) -> bool:
+        """Whether case ``case``'s row ``row`` (a system, or "compiles") is measured."""
+        return f"{case}/{row}" not in self.left_out
 
 
 def single_config(sizes: Sizes) -> TrainConfig:

@@ -229,6 +229,11 @@ def test_full_and_quick_sizes_cover_the_curve_and_the_1000_model_memory():
     assert set(QUICK.growth_models) < set(FULL.growth_models)
     assert FULL.memory_sweep_models == QUICK.memory_sweep_models == 1000
     assert parse_args(["--cases", "growth,memory"]).cases == "growth,memory"
+    # quick leaves out the MLP sweep's per-loss programs and compile rows, not its softjax
+    assert QUICK.keeps("mlp_sweep", "softjax") and QUICK.keeps("sweep", "compiles")
+    assert not QUICK.keeps("mlp_sweep", "softjax_per_loss_programs")
+    assert not QUICK.keeps("mlp_sweep", "compiles")
+    assert all(FULL.keeps(key, row) for key in CASES for row in [*CASES[key].systems, "compiles"])
 
 
 def test_the_steady_state_row_is_the_sweep_program_and_counts_its_flops():
