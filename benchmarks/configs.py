@@ -70,5 +70,8 @@ def mlp_config(sizes: Sizes) -> TrainConfig:
 
 def mlp_sweep_config(sizes: Sizes) -> TrainConfig:
     """Seed 001's config (nn.Linear init with biases, batch 64) on a 784-100-10 ReLU net:
-    issue 14's MLP sweep."""
-    return single_config(sizes).replace(sizes=(784, 100, 10), activations="relu")
+    issue 14's MLP sweep, for ``mlp_epochs`` (≈ 1 TFLOP per epoch for its 48 models: ×floor
+    does not depend on the epoch count, the full run's time does)."""
+    return single_config(sizes).replace(
+        sizes=(784, 100, 10), activations="relu", epochs=sizes.mlp_epochs
+    )
