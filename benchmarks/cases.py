@@ -1,7 +1,8 @@
 """The benchmark cases: per case, what it trains and ONE table of the systems that train it.
 
 A :class:`Case` holds a ``prepare(data, sizes)`` that builds the case's context (config,
-initial params, device data, its FLOP count and floor shape) and two tables:
+initial params, device data, its FLOP count), a ``floor(ctx)`` naming its floor program
+(:func:`~benchmarks.floors.net_floor` or :func:`~benchmarks.floors.sweep_floor`) and two tables:
 
 * ``systems``: name -> ``setup(ctx)`` returning a zero-argument call that does one run
   and blocks until done, returning the final test accuracy (or None). Setups are cheap;
@@ -13,7 +14,8 @@ initial params, device data, its FLOP count and floor shape) and two tables:
 
 To add a system, add a row to a case's ``systems`` (and ``compiles``); to add a case, add
 a :class:`Case` to :data:`CASES`. The runner, the memory children and the report need
-nothing else. Every case also gets a ``matmul_floor`` row from :mod:`benchmarks.floors`.
+nothing else. Every case also gets a ``matmul_floor`` row: its ``floor``, from
+:mod:`benchmarks.floors`.
 """
 
 from __future__ import annotations
@@ -27,35 +29,23 @@ import jax.numpy as jnp
 import numpy as np
 
 from benchmarks import peers
-from benchmarks.floors import case_flops
+from benchmarks.configs import (  # noqa: F401  (re-exported: the cases' sizes and grid)
+    SWEEP_GRID,
+    SWEEP_INIT_SCALES,
+    SWEEP_LOSSES,
+    SWEEP_LRS,
+    Sizes,
+    mlp_config,
+    mlp_sweep_config,
+    single_config,
+)
+from benchmarks.floors import case_flops, net_floor, sweep_floor
 from softjax import TrainConfig, init_params, make_sweep, make_train, sweep, train
 from softjax.losses import resolve_loss
 from softjax.sweeps.mixed import BlockedLoss
 from softjax.training import seed_keys
 
-SWEEP_LOSSES = ("cce", "mse", "bce")
-SWEEP_LRS = (0.001, 0.01, 0.1, 1.0)
-SWEEP_INIT_SCALES = (0.5, 1.0, 2.0, 4.0)
-SWEEP_GRID = [(l_, lr, s) for l_ in SWEEP_LOSSES for lr in SWEEP_LRS for s in SWEEP_INIT_SCALES]
-
 Setup = Callable[[SimpleNamespace], Callable[[], object]]
-
-
-@dataclasses.dataclass(frozen=True)
-class Sizes:
-    """How much work each case does."""
-
-    n_train: int | None  # None: the whole training set
-    n_test: int | None
-    epochs: int
-    mlp_epochs: int
-    repeats: int
-    compile_repeats: int
-    sweep_subset: int  # sequential runs measured per round, scaled up to 48
-    memory_systems: tuple[str, ...]  # "case/system" pairs measured in subprocesses
-    growth_models: tuple[int, ...] = ()  # the cost-growth curve's M values
-    growth_rounds: int = 1
-    memory_sweep_models: int = 0  # a sweep of this many models in a memory child; 0: none
 
 
 @dataclasses.dataclass(frozen=True)
@@ -67,48 +57,17 @@ class Case:
     title: str  # the README table's label
     description: str
     prepare: Callable[..., SimpleNamespace]
+    floor: Callable[[SimpleNamespace], tuple]  # ctx -> (run, flops, weight shapes)
     systems: dict[str, Setup]
     compiles: dict[str, Setup]
     cold: frozenset[str] = frozenset()  # systems that compile on every call: no warm-up
     notes: tuple[str, ...] = ()
 
 
-def single_config(sizes: Sizes) -> TrainConfig:
-    """Seed 001's MNIST softmax regression: nn.Linear init, SGD lr 0.001, batch 64."""
-    return TrainConfig(
-        sizes=(784, 10),
-        init="torch_linear",
-        loss="cce",
-        lr=0.001,
-        batch_size=64,
-        epochs=sizes.epochs,
-        seed=0,
-    )
-
-
-def mlp_config(sizes: Sizes) -> TrainConfig:
-    """The homework's 784-400-10 ReLU net without biases, batches in order (seed 004)."""
-    return TrainConfig(
-        sizes=(784, 400, 10),
-        activations="relu",
-        bias=False,
-        init="fan_out_normal",
-        loss="cce",
-        lr=0.2,
-        batch_size=100,
-        epochs=sizes.mlp_epochs,
-        seed=0,
-        shuffle=False,
-    )
-
-
 def context(config: TrainConfig, data, *, models: int = 1, **extra) -> SimpleNamespace:
     """What every system of a case needs: inputs, numpy copies of the initial weights,
-    the hyper-parameters the peers take, the FLOPs and the floor's shape.
-
-    ``models`` > 1 is a sweep of one-layer models: its floor is one (d, models·K) matrix.
-    (An MLP sweep would widen every layer it stacks; give it its own floor shape.)
-    """
+    the hyper-parameters the peers take and the FLOPs: ``models`` runs of ``config``
+    (the case's ``floor`` picks the floor program's shapes)."""
     init_key, data_key = seed_keys(config.seed)
     params = init_params(config, init_key)
     n_train, n_test = len(data.x_train), len(data.x_test)
@@ -124,7 +83,7 @@ def context(config: TrainConfig, data, *, models: int = 1, **extra) -> SimpleNam
         bias=np.asarray(params[0]["b"]) if config.bias else None,
         hp=dict(lr=config.lr, batch_size=config.batch_size, epochs=config.epochs),
         flops=flops,
-        floor_sizes=(*config.sizes[:-1], models * config.sizes[-1]),
+        models=models,
         scale={},
         **extra,
     )
@@ -180,24 +139,31 @@ def jax_loop_compile(ctx):
 # ------------------------------------------------------------------------------ sweep
 
 
-def prepare_sweep(data, sizes: Sizes) -> SimpleNamespace:
-    """The base config, per loss its 16 stacked initial params and lrs, and the measured
-    subset of sequential runs (one per loss, spread over the lrs and scales)."""
-    base = single_config(sizes)
-    subset = [
-        (SWEEP_LOSSES[i % 3], SWEEP_LRS[i % 4], SWEEP_INIT_SCALES[(i + 1) % 4])
-        for i in range(sizes.sweep_subset)
-    ]
-    ctx = context(base, data, models=len(SWEEP_GRID), subset=subset)
+def sweep_context(base: TrainConfig, data, **extra) -> SimpleNamespace:
+    """The 48-config grid on ``base``: the context and, per loss, its config, its 16
+    stacked initial params and their lrs (``ctx.groups``)."""
+    ctx = context(base, data, models=len(SWEEP_GRID), **extra)
     groups = []
     for loss in SWEEP_LOSSES:
         cfg = base.replace(loss=loss)
         pairs = [(lr, s) for (l_, lr, s) in SWEEP_GRID if l_ == loss]
         key = seed_keys(base.seed)[0]
-        stack = [init_params(cfg, key, init_scale=s) for _, s in pairs]
+        inits = {s: init_params(cfg, key, init_scale=s) for s in SWEEP_INIT_SCALES}
+        stack = [inits[s] for _, s in pairs]  # 4 distinct inits (eager: each costs)
         params = jax.tree.map(lambda *xs: jnp.stack(xs), *stack)
         groups.append((cfg, params, jnp.asarray([lr for lr, _ in pairs], jnp.float32)))
     ctx.groups = groups
+    return ctx
+
+
+def prepare_sweep(data, sizes: Sizes) -> SimpleNamespace:
+    """The grid on seed 001's config and the measured subset of sequential runs (one per
+    loss, spread over the lrs and scales)."""
+    subset = [
+        (SWEEP_LOSSES[i % 3], SWEEP_LRS[i % 4], SWEEP_INIT_SCALES[(i + 1) % 4])
+        for i in range(sizes.sweep_subset)
+    ]
+    ctx = sweep_context(single_config(sizes), data, subset=subset)
     scale = len(SWEEP_GRID) / len(subset)
     ctx.scale = {"train_calls_x48_estimated": scale, "numpy_x48_estimated": scale}
     return ctx
@@ -280,6 +246,11 @@ def numpy_sweep(ctx):
 # -------------------------------------------------------------------------------- mlp
 
 
+def prepare_mlp_sweep(data, sizes: Sizes) -> SimpleNamespace:
+    """The grid on :func:`mlp_sweep_config` (784-100-10 ReLU)."""
+    return sweep_context(mlp_sweep_config(sizes), data)
+
+
 def prepare_mlp(data, sizes: Sizes) -> SimpleNamespace:
     return context(mlp_config(sizes), data)
 
@@ -308,6 +279,7 @@ CASES = {
             title="MNIST softmax regression, 1 run",
             description="one run of seed 001's MNIST softmax regression (batch 64, lr 0.001)",
             prepare=prepare_single,
+            floor=net_floor,
             systems={
                 "softjax": softjax_run,
                 "numpy": numpy_single,
@@ -330,6 +302,7 @@ CASES = {
             description="48 configs (3 losses x 4 lrs x 4 init scales) on seed 001's MNIST "
             "config: one sweep against sequential runs",
             prepare=prepare_sweep,
+            floor=sweep_floor,
             systems={
                 "softjax": softjax_sweep,
                 "softjax_per_loss_programs": softjax_per_loss_programs,
@@ -362,9 +335,33 @@ CASES = {
             description="784-400-10 ReLU MLP without biases, batch 100, batches in order "
             "(the homework net, seed 004)",
             prepare=prepare_mlp,
+            floor=net_floor,
             systems={"softjax": softjax_run, "numpy_homework": numpy_mlp}
             | ({"torch_preloaded": torch_mlp} if _TORCH else {}),
             compiles={"softjax": softjax_compile},
+        ),
+        Case(
+            key="mlp_sweep",
+            name="mlp_sweep_48",
+            title="48-config MLP sweep 784-100-10",
+            description="the 48 configs of the sweep case (3 losses x 4 lrs x 4 init "
+            "scales) on a 784-100-10 ReLU MLP (seed 001's init, biases, batch 64)",
+            prepare=prepare_mlp_sweep,
+            floor=sweep_floor,
+            systems={
+                "softjax": softjax_sweep,
+                "softjax_per_loss_programs": softjax_per_loss_programs,
+            },
+            compiles={
+                "softjax": softjax_sweep_compile,
+                "softjax_per_loss_programs": per_loss_programs_compile,
+            },
+            notes=(
+                "softjax and softjax_per_loss_programs as in the sweep case; no numpy peer "
+                "(peers.numpy_mlp is the homework net: cce, no biases, in order)",
+                "the floor: layer 1 as one (784, 4800) matrix (shared input), layer 2 as 48 "
+                "(100, 10) products (a batched matmul), backward likewise",
+            ),
         ),
     )
 }

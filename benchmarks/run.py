@@ -23,8 +23,8 @@ import jax
 import numpy as np
 
 from benchmarks import growth, peers
-from benchmarks.cases import CASES, SWEEP_GRID, Case, Sizes, mlp_config, single_config
-from benchmarks.floors import floor_system
+from benchmarks.cases import CASES, Case
+from benchmarks.configs import SWEEP_GRID, Sizes, mlp_config, mlp_sweep_config, single_config
 from benchmarks.report import markdown, targets
 from benchmarks.timing import (
     CLOCKS,
@@ -51,7 +51,8 @@ FULL = Sizes(
         f"{key}/{name}"
         for key, case in CASES.items()
         for name in case.systems
-        if name not in case.cold
+        # the MLP sweep's memory is the linear sweep's story at 10x the params: not rerun
+        if name not in case.cold and key != "mlp_sweep"
     ),
     growth_models=growth.MODELS,
     growth_rounds=3,
@@ -70,6 +71,9 @@ QUICK = Sizes(
     growth_models=growth.QUICK_MODELS,
     growth_rounds=1,
     memory_sweep_models=growth.MEMORY_MODELS,
+    # The MLP sweep's programs take ≈ 9 s (mixed) and 13 s (per loss) to compile under
+    # load: quick runs and warms up the mixed one only.
+    left_out=("mlp_sweep/softjax_per_loss_programs", "mlp_sweep/compiles"),
 )
 EXTRA = ("growth", "memory")  # --cases names besides CASES
 
@@ -102,14 +106,17 @@ def load_data(sizes: Sizes, data_dir: str | None, quick: bool) -> tuple[Data, st
 def run_case(case: Case, data: Data, sizes: Sizes, bar) -> dict:
     """Compile times, then every system and the floor in interleaved rounds."""
     ctx = case.prepare(data, sizes)
-    compiles = {name: setup(ctx) for name, setup in case.compiles.items()}
+    kept = {name for name in case.systems if sizes.keeps(case.key, name)}
+    compiles = {
+        name: setup(ctx)
+        for name, setup in case.compiles.items()
+        if name in kept and sizes.keeps(case.key, "compiles")
+    }
     compile_times, _ = interleaved(compiles, sizes.compile_repeats, warmup=False)
     compile_rows = summarize(compile_times)
     cfg = ctx.config
-    floor_run, floor_flops = floor_system(
-        ctx.floor_sizes, cfg.batch_size, cfg.epochs, data.x_train, data.x_test
-    )
-    systems = {name: setup(ctx) for name, setup in case.systems.items()}
+    floor_run, floor_flops, floor_shapes = case.floor(ctx)
+    systems = {name: setup(ctx) for name, setup in case.systems.items() if name in kept}
     systems["matmul_floor"] = floor_run
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # divergent lrs are part of a sweep
@@ -129,7 +136,7 @@ def run_case(case: Case, data: Data, sizes: Sizes, bar) -> dict:
         row["test_accuracy"] = last[name] if isinstance(last[name], float) else None
     floor |= {
         "gflop": ctx.flops / 1e9,
-        "shapes": list(ctx.floor_sizes),
+        "shapes": [list(shape) for shape in floor_shapes],
         "gflops_per_s_wall": ctx.flops / floor["wall_s"] / 1e9,
         "gflops_per_s_cpu": ctx.flops / floor["cpu_s"] / 1e9,
     }
@@ -298,7 +305,11 @@ def main(argv=None) -> dict | None:
     if curve is not None:
         doc["growth"] = curve
     doc["targets"] = targets(doc)
-    configs = {"single_run": single_config(sizes).to_dict(), "mlp": mlp_config(sizes).to_dict()}
+    configs = {
+        "single_run": single_config(sizes).to_dict(),
+        "mlp": mlp_config(sizes).to_dict(),
+        "mlp_sweep_48": mlp_sweep_config(sizes).to_dict(),
+    }
     doc["provenance"] = provenance(
         configs | {"sweep_grid": SWEEP_GRID}, seeds=[0], argv=sys.argv, quick=args.quick
     )

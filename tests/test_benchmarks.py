@@ -8,7 +8,15 @@ import numpy as np
 import pytest
 
 from benchmarks.cases import CASES
-from benchmarks.floors import case_flops, floor_system, make_floor, step_flops
+from benchmarks.configs import Sizes
+from benchmarks.floors import (
+    case_flops,
+    floor_system,
+    make_floor,
+    make_sweep_floor,
+    step_flops,
+    sweep_floor_shapes,
+)
 from benchmarks.report import markdown, targets
 from benchmarks.timing import interleaved, paired_median, summarize
 
@@ -39,6 +47,66 @@ def test_floor_program_does_the_matmuls_it_counts(sizes):
     cost = cost[0] if isinstance(cost, list) else cost
     counted = flops(8, 5)
     assert counted <= cost["flops"] <= counted * 1.1
+
+
+def test_sweep_floor_counts_a_wide_input_layer_and_per_model_later_layers_by_hand():
+    # 2 models of 6-4-3, batch 5, 10 rows (2 steps), 3 test rows, 1 epoch. Per step:
+    # X (5,6) @ W1 (6, 2·4) and its ∂W1 = Xᵀ G1: 2·5·6·8 each; per model H (5,4) @ W2 (4,3),
+    # ∂W2 and G1 = G2 W2ᵀ: 2·5·4·3 each, ×2 models. Test: 2·3·6·8 + 2·2·3·4·3.
+    _, flops = make_sweep_floor((6, 4, 3), models=2, batch=5, epochs=1)
+    step = 2 * (2 * 5 * 6 * 8) + 3 * 2 * (2 * 5 * 4 * 3)
+    assert step == 1680
+    assert flops(10, 3) == 2 * step + 2 * 3 * 6 * 8 + 2 * 2 * 3 * 4 * 3 == 3792
+    assert sweep_floor_shapes((6, 4, 3), 2) == [(6, 8), (2, 4, 3)]
+    # One-layer models: the wide (d, M·K) floor of the one-layer sweep, FLOPs and values.
+    _, wide_flops = make_floor((6, 6), batch=5, epochs=2)
+    _, sweep_flops = make_sweep_floor((6, 3), models=2, batch=5, epochs=2)
+    assert sweep_flops(10, 3) == wide_flops(10, 3)
+
+
+def test_one_layer_sweep_floor_is_the_wide_floor():
+    rng = np.random.default_rng(0)
+    x, x_test = rng.random((10, 6), np.float32), rng.random((3, 6), np.float32)
+    w = rng.standard_normal((6, 6)).astype(np.float32)
+    wide, _ = make_floor((6, 6), batch=5, epochs=2)
+    per_model, _ = make_sweep_floor((6, 3), models=2, batch=5, epochs=2)
+    np.testing.assert_allclose(per_model(x, x_test, (w,))[0], wide(x, x_test, (w,))[0], rtol=1e-6)
+
+
+@pytest.mark.parametrize("sizes", [(784, 10), (784, 30, 10), (784, 20, 12, 10)])
+def test_sweep_floor_program_does_the_matmuls_it_counts(sizes):
+    floor, flops = make_sweep_floor(sizes, models=3, batch=8, epochs=1)
+    ws = tuple(jnp.zeros(s) for s in sweep_floor_shapes(sizes, 3))
+    compiled = floor.lower(jnp.zeros((8, 784)), jnp.zeros((5, 784)), ws).compile()
+    cost = compiled.cost_analysis()
+    cost = cost[0] if isinstance(cost, list) else cost
+    counted = flops(8, 5)
+    assert counted <= cost["flops"] <= counted * 1.1
+
+
+def test_the_mlp_sweep_case_counts_what_its_floor_counts():
+    from benchmarks.floors import sweep_floor
+    from benchmarks.report import TARGETS
+    from softjax.training import Data
+
+    case = CASES["mlp_sweep"]
+    assert case.name == "mlp_sweep_48" and case.floor is sweep_floor
+    assert {"softjax", "softjax_per_loss_programs"} <= set(case.systems)
+    assert any(t.case == "mlp_sweep_48" and t.limit == 2.0 for t in TARGETS["cpu"])
+    rng = np.random.default_rng(0)
+    data = Data(  # 128 rows: 2 full batches of 64, so no partial batch for the floor to miss
+        rng.random((128, 784), np.float32),
+        rng.integers(0, 10, 128).astype(np.int32),
+        rng.random((16, 784), np.float32),
+        rng.integers(0, 10, 16).astype(np.int32),
+    )
+    sizes = Sizes(128, 16, 1, 1, 1, 1, 1, ())
+    ctx = case.prepare(data, sizes)
+    assert ctx.config.sizes == (784, 100, 10) and ctx.models == 48
+    assert [len(lrs) for _, _, lrs in ctx.groups] == [16, 16, 16]
+    _, flops, shapes = case.floor(ctx)
+    assert shapes == [(784, 4800), (48, 100, 10)]
+    assert flops == ctx.flops == 48 * case_flops(128, 16, 64, 1, (784, 100, 10))
 
 
 def test_floor_system_runs_and_keeps_shapes():
@@ -161,12 +229,16 @@ def test_full_and_quick_sizes_cover_the_curve_and_the_1000_model_memory():
     assert set(QUICK.growth_models) < set(FULL.growth_models)
     assert FULL.memory_sweep_models == QUICK.memory_sweep_models == 1000
     assert parse_args(["--cases", "growth,memory"]).cases == "growth,memory"
+    # quick leaves out the MLP sweep's per-loss programs and compile rows, not its softjax
+    assert QUICK.keeps("mlp_sweep", "softjax") and QUICK.keeps("sweep", "compiles")
+    assert not QUICK.keeps("mlp_sweep", "softjax_per_loss_programs")
+    assert not QUICK.keeps("mlp_sweep", "compiles")
+    assert all(FULL.keeps(key, row) for key in CASES for row in [*CASES[key].systems, "compiles"])
 
 
 def test_the_steady_state_row_is_the_sweep_program_and_counts_its_flops():
     import jax
 
-    from benchmarks.cases import Sizes
     from benchmarks.growth import _steady, grid, growth_config
     from softjax import sweep
     from softjax.training import Data
