@@ -1,5 +1,5 @@
 """Helpers shared by the tests: fast compiles, float64 closeness, counting jax's work,
-a sweep on fake CPU devices in a separate process."""
+walking a jaxpr, a fresh python's result, a sweep on fake CPU devices in one."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import textwrap
 from pathlib import Path
 
 import jax
+import jax.extend.core
 import numpy as np
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -49,6 +50,30 @@ def count_jax_work():
         jax.monitoring.unregister_event_duration_listener(listener)
 
 
+def python_result(script: str, args, env, marker: str, timeout: float):
+    """Runs ``script`` in a fresh python from the repository root, ``args`` on its command
+    line, under ``env``: the JSON it prints after ``marker``. A non-zero exit fails with
+    the tail of its stderr."""
+    proc = subprocess.run(
+        [sys.executable, "-c", script, *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=REPO_ROOT,
+        timeout=timeout,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads(proc.stdout.split(marker, 1)[1])
+
+
+def jaxpr_eqns(jaxpr):
+    """Every equation of ``jaxpr``, those of its sub-jaxprs (scan, cond, pjit …) included."""
+    for eqn in jaxpr.eqns:
+        yield eqn
+        for sub in jax.extend.core.jaxprs_in_params(eqn.params):
+            yield from jaxpr_eqns(sub)
+
+
 # XLA fixes the number of CPU devices when jax starts, so a sharded sweep runs in a fresh
 # python. Its data is the `tiny` fixture's (made outside x64 as there: int32 labels),
 # features cast to float64 under x64 as `tiny64` has them.
@@ -80,13 +105,4 @@ def sweep_on_fake_cpu_devices(n_devices, base, grid):
     CPU devices in a separate python; its records, each ``params`` as a list of leaves."""
     env = {**os.environ, "XLA_FLAGS": f"--xla_force_host_platform_device_count={n_devices}"}
     args = json.dumps([n_devices, base.to_dict(), grid])
-    proc = subprocess.run(
-        [sys.executable, "-c", _SHARDED_SWEEP_SCRIPT, args],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=REPO_ROOT,
-        timeout=300,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return json.loads(proc.stdout.split("RECORDS", 1)[1])
+    return python_result(_SHARDED_SWEEP_SCRIPT, [args], env, "RECORDS", timeout=300)

@@ -6,7 +6,6 @@ every device."""
 from __future__ import annotations
 
 import jax
-import jax.extend.core
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -17,7 +16,7 @@ from softjax.losses import cce, resolve_loss
 from softjax.sweeps import block_layout, data_key, init_key, init_stack, make_sweep, sweep
 from softjax.sweeps.mixed import BlockedLoss
 from softjax.training import HISTORY_KEYS, Data, TrainConfig, train
-from tests.helpers import count_jax_work, sweep_on_fake_cpu_devices
+from tests.helpers import count_jax_work, jaxpr_eqns, sweep_on_fake_cpu_devices
 
 SINGLE = TrainConfig(sizes=(5, 3), batch_size=16, epochs=2)
 MLP = TrainConfig(sizes=(5, 4, 3), activations="tanh", batch_size=16, epochs=2)
@@ -80,13 +79,6 @@ def test_a_mixed_program_equals_separate_train_calls_in_float64(base, losses, ti
     assert len({round(float(v), 6) for v in finals.values()}) == n
 
 
-def _eqns(jaxpr):
-    for eqn in jaxpr.eqns:
-        yield eqn
-        for sub in jax.extend.core.jaxprs_in_params(eqn.params):
-            yield from _eqns(sub)
-
-
 def test_the_mixed_program_shares_one_unbatched_gather_and_one_wide_matmul(tiny64):
     """7 models in blocks cce 3 | mse 2 | bce 2: no gather carries the model axis (no copy
     of the data per model) and the forward matmul is the shared rows against all 7."""
@@ -99,7 +91,7 @@ def test_the_mixed_program_shares_one_unbatched_gather_and_one_wide_matmul(tiny6
     jaxpr = jax.make_jaxpr(make_sweep(SINGLE, blocks))(
         params, jnp.full(n_models, 0.1), data_key(0), data
     )
-    eqns = list(_eqns(jaxpr.jaxpr))
+    eqns = list(jaxpr_eqns(jaxpr.jaxpr))
     gathers = [e for e in eqns if e.primitive.name == "gather"]
     assert gathers, "expected the minibatch gathers in the program"
     for e in gathers:

@@ -18,7 +18,6 @@ import warnings
 from pathlib import Path
 
 import jax
-import jax.extend.core
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -40,7 +39,7 @@ from softjax.sweeps import (
     sweep,
 )
 from softjax.training import HISTORY_KEYS, Data, TrainConfig, init_params, train, validate
-from tests.helpers import sweep_on_fake_cpu_devices
+from tests.helpers import jaxpr_eqns, sweep_on_fake_cpu_devices
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 BASE = TrainConfig(sizes=(5, 3), batch_size=16, epochs=2)
@@ -146,13 +145,6 @@ def test_a_sweep_of_n_configs_equals_n_separate_train_runs_in_float64(tiny, swee
 # --------------------------------------------------------------- shared minibatches
 
 
-def _eqns(jaxpr):
-    for eqn in jaxpr.eqns:
-        yield eqn
-        for sub in jax.extend.core.jaxprs_in_params(eqn.params):
-            yield from _eqns(sub)
-
-
 def test_models_share_one_unbatched_gather_and_one_wide_matmul(tiny):
     """With 7 models no gather may carry the model axis: the batch is gathered once."""
     n_models = 7
@@ -163,13 +155,13 @@ def test_models_share_one_unbatched_gather_and_one_wide_matmul(tiny):
         data_key(0),
         Data(*(getattr(tiny, f) for f in Data._fields)),
     )
-    gathers = [e for e in _eqns(jaxpr.jaxpr) if e.primitive.name == "gather"]
+    gathers = [e for e in jaxpr_eqns(jaxpr.jaxpr) if e.primitive.name == "gather"]
     assert gathers, "expected the minibatch gathers in the program"
     for e in gathers:
         assert n_models not in e.outvars[0].aval.shape, e.outvars[0].aval
         assert n_models not in e.invars[0].aval.shape, e.invars[0].aval  # no data copies
     # The training step's forward matmul: shared (B, D) rows against all models' weights.
-    dots = [e for e in _eqns(jaxpr.jaxpr) if e.primitive.name == "dot_general"]
+    dots = [e for e in jaxpr_eqns(jaxpr.jaxpr) if e.primitive.name == "dot_general"]
     shared_rows = [e for e in dots if e.invars[0].aval.shape == (BASE.batch_size, 5)]
     assert shared_rows and all(e.invars[1].aval.shape[0] == n_models for e in shared_rows)
 
