@@ -49,6 +49,26 @@ def case_flops(n_train: int, n_test: int, batch: int, epochs: int, sizes) -> int
     return epochs * (n_train * per_row + forward_flops(n_test, sizes))
 
 
+def _floor_program(step, forward, batch: int, epochs: int):
+    """The jitted ``floor(x_train, x_test, weights)`` both floors share: ``epochs`` epochs,
+    each a ``lax.scan`` of ``step(ws, xb) -> (ws, None)`` over the ``len(x_train) // batch``
+    full contiguous batches, then a test pass ``forward(x_test, ws)[-1]`` whose mean nudges
+    the last weight (``− 1e-9 · mean``) so XLA cannot drop it. Returns the final weights."""
+
+    def floor(x_train, x_test, weights):
+        n_steps = x_train.shape[0] // batch
+        batches = x_train[: n_steps * batch].reshape(n_steps, batch, -1)
+
+        def epoch(ws, _):
+            ws = lax.scan(step, ws, batches)[0]
+            h = forward(x_test, ws)[-1]
+            return ws[:-1] + (ws[-1] - 1e-9 * jnp.mean(h),), None
+
+        return lax.scan(epoch, tuple(weights), None, length=epochs)[0]
+
+    return jax.jit(floor)
+
+
 def make_floor(sizes: Sequence[int], batch: int, epochs: int):
     """``(floor, flops)``: a jitted floor program and the FLOPs one call does.
 
@@ -60,10 +80,14 @@ def make_floor(sizes: Sequence[int], batch: int, epochs: int):
     """
     sizes = tuple(sizes)
 
-    def step(ws, xb):
-        acts = [xb]
+    def forward(x, ws):
+        acts = [x]
         for w in ws:
             acts.append(acts[-1] @ w)
+        return acts
+
+    def step(ws, xb):
+        acts = forward(xb, ws)
         g = acts[-1]
         new = list(ws)
         for i in reversed(range(len(ws))):
@@ -72,24 +96,11 @@ def make_floor(sizes: Sequence[int], batch: int, epochs: int):
                 g = g @ ws[i].T
         return tuple(new), None
 
-    def floor(x_train, x_test, weights):
-        n_steps = x_train.shape[0] // batch
-        batches = x_train[: n_steps * batch].reshape(n_steps, batch, -1)
-
-        def epoch(ws, _):
-            ws = lax.scan(step, ws, batches)[0]
-            h = x_test
-            for w in ws:
-                h = h @ w
-            return ws[:-1] + (ws[-1] - 1e-9 * jnp.mean(h),), None
-
-        return lax.scan(epoch, tuple(weights), None, length=epochs)[0]
-
     def flops(n_train: int, n_test: int) -> int:
         n_steps = n_train // batch
         return epochs * (n_steps * step_flops(batch, sizes) + forward_flops(n_test, sizes))
 
-    return jax.jit(floor), flops
+    return _floor_program(step, forward, batch, epochs), flops
 
 
 def make_sweep_floor(sizes: Sequence[int], models: int, batch: int, epochs: int):
@@ -130,23 +141,12 @@ def make_sweep_floor(sizes: Sequence[int], models: int, batch: int, epochs: int)
         new[0] = ws[0] - 1e-9 * (xb.T @ g.reshape(xb.shape[0], -1))
         return tuple(new), None
 
-    def floor(x_train, x_test, weights):
-        n_steps = x_train.shape[0] // batch
-        batches = x_train[: n_steps * batch].reshape(n_steps, batch, -1)
-
-        def epoch(ws, _):
-            ws = lax.scan(step, ws, batches)[0]
-            h = forward(x_test, ws)[-1]
-            return ws[:-1] + (ws[-1] - 1e-9 * jnp.mean(h),), None
-
-        return lax.scan(epoch, tuple(weights), None, length=epochs)[0]
-
     def flops(n_train: int, n_test: int) -> int:
         n_steps = n_train // batch
         per_model = n_steps * step_flops(batch, sizes) + forward_flops(n_test, sizes)
         return models * epochs * per_model
 
-    return jax.jit(floor), flops
+    return _floor_program(step, forward, batch, epochs), flops
 
 
 def sweep_floor_shapes(sizes: Sequence[int], models: int) -> list[tuple[int, ...]]:

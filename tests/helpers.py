@@ -1,12 +1,22 @@
-"""Helpers shared by the tests: fast compiles, float64 closeness, counting jax's work."""
+"""Helpers shared by the tests: fast compiles, float64 closeness, counting jax's work,
+walking a jaxpr, a fresh python's result, a sweep on fake CPU devices in one."""
 
 from __future__ import annotations
 
 import contextlib
 import functools
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
 
 import jax
+import jax.extend.core
 import numpy as np
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
 
 # Tests compile many tiny programs once each: XLA's optimisation passes cost more than
 # they save there. The arithmetic is the same IEEE float64/float32.
@@ -38,3 +48,61 @@ def count_jax_work():
         yield events
     finally:
         jax.monitoring.unregister_event_duration_listener(listener)
+
+
+def python_result(script: str, args, env, marker: str, timeout: float):
+    """Runs ``script`` in a fresh python from the repository root, ``args`` on its command
+    line, under ``env``: the JSON it prints after ``marker``. A non-zero exit fails with
+    the tail of its stderr."""
+    proc = subprocess.run(
+        [sys.executable, "-c", script, *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=REPO_ROOT,
+        timeout=timeout,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads(proc.stdout.split(marker, 1)[1])
+
+
+def jaxpr_eqns(jaxpr):
+    """Every equation of ``jaxpr``, those of its sub-jaxprs (scan, cond, pjit …) included."""
+    for eqn in jaxpr.eqns:
+        yield eqn
+        for sub in jax.extend.core.jaxprs_in_params(eqn.params):
+            yield from jaxpr_eqns(sub)
+
+
+# XLA fixes the number of CPU devices when jax starts, so a sharded sweep runs in a fresh
+# python. Its data is the `tiny` fixture's (made outside x64 as there: int32 labels),
+# features cast to float64 under x64 as `tiny64` has them.
+_SHARDED_SWEEP_SCRIPT = textwrap.dedent(
+    """
+    import json, sys
+    import jax, numpy as np
+    from softjax.data import make_gaussian_classes
+    from softjax.sweeps import default_mesh, sweep
+    from softjax.training import TrainConfig
+
+    n_devices, base, grid = json.loads(sys.argv[1])
+    assert len(jax.devices()) == n_devices and default_mesh().size == n_devices
+    base = TrainConfig(**{**base, "sizes": tuple(base["sizes"])})
+    ds = make_gaussian_classes(jax.random.PRNGKey(7), n=90, dim=5, num_classes=3)
+    with jax.enable_x64(True):
+        ds = ds._replace(x_train=np.asarray(ds.x_train, np.float64),
+                         x_test=np.asarray(ds.x_test, np.float64))
+        records = sweep(base, ds, **grid, progress=False, return_params=True)
+    for r in records:
+        r["params"] = [np.asarray(x).tolist() for x in jax.tree.leaves(r["params"])]
+    print("RECORDS", json.dumps(records))
+    """
+)
+
+
+def sweep_on_fake_cpu_devices(n_devices, base, grid):
+    """``sweep(base, tiny64, **grid, return_params=True)`` sharded over ``n_devices`` fake
+    CPU devices in a separate python; its records, each ``params`` as a list of leaves."""
+    env = {**os.environ, "XLA_FLAGS": f"--xla_force_host_platform_device_count={n_devices}"}
+    args = json.dumps([n_devices, base.to_dict(), grid])
+    return python_result(_SHARDED_SWEEP_SCRIPT, [args], env, "RECORDS", timeout=300)

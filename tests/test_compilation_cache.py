@@ -6,10 +6,7 @@ here writes into the user's home.
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
@@ -17,8 +14,7 @@ import jax
 import pytest
 
 from softjax import compilation_cache as cc
-
-REPO_ROOT = Path(__file__).resolve().parents[1]
+from tests.helpers import python_result
 
 # Counts jax.monitoring's cache events around one tiny train() (a fresh process each).
 SCRIPT = textwrap.dedent(
@@ -54,16 +50,7 @@ SCRIPT = textwrap.dedent(
 def _train_in_a_process(cache: str, lr: float = 0.3) -> dict:
     env = {**os.environ, cc.ENV_VAR: cache, "JAX_PLATFORMS": "cpu"}
     env.pop("JAX_COMPILATION_CACHE_DIR", None)
-    proc = subprocess.run(
-        [sys.executable, "-c", SCRIPT, str(lr)],
-        cwd=REPO_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return json.loads(proc.stdout.split("RESULT", 1)[1])
+    return python_result(SCRIPT, [str(lr)], env, "RESULT", timeout=180)
 
 
 def _entries(folder: Path) -> set[str]:

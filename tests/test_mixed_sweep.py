@@ -5,15 +5,7 @@ every device."""
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-import textwrap
-from pathlib import Path
-
 import jax
-import jax.extend.core
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -24,9 +16,8 @@ from softjax.losses import cce, resolve_loss
 from softjax.sweeps import block_layout, data_key, init_key, init_stack, make_sweep, sweep
 from softjax.sweeps.mixed import BlockedLoss
 from softjax.training import HISTORY_KEYS, Data, TrainConfig, train
-from tests.helpers import count_jax_work
+from tests.helpers import count_jax_work, jaxpr_eqns, sweep_on_fake_cpu_devices
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 SINGLE = TrainConfig(sizes=(5, 3), batch_size=16, epochs=2)
 MLP = TrainConfig(sizes=(5, 4, 3), activations="tanh", batch_size=16, epochs=2)
 
@@ -88,13 +79,6 @@ def test_a_mixed_program_equals_separate_train_calls_in_float64(base, losses, ti
     assert len({round(float(v), 6) for v in finals.values()}) == n
 
 
-def _eqns(jaxpr):
-    for eqn in jaxpr.eqns:
-        yield eqn
-        for sub in jax.extend.core.jaxprs_in_params(eqn.params):
-            yield from _eqns(sub)
-
-
 def test_the_mixed_program_shares_one_unbatched_gather_and_one_wide_matmul(tiny64):
     """7 models in blocks cce 3 | mse 2 | bce 2: no gather carries the model axis (no copy
     of the data per model) and the forward matmul is the shared rows against all 7."""
@@ -107,7 +91,7 @@ def test_the_mixed_program_shares_one_unbatched_gather_and_one_wide_matmul(tiny6
     jaxpr = jax.make_jaxpr(make_sweep(SINGLE, blocks))(
         params, jnp.full(n_models, 0.1), data_key(0), data
     )
-    eqns = list(_eqns(jaxpr.jaxpr))
+    eqns = list(jaxpr_eqns(jaxpr.jaxpr))
     gathers = [e for e in eqns if e.primitive.name == "gather"]
     assert gathers, "expected the minibatch gathers in the program"
     for e in gathers:
@@ -150,46 +134,12 @@ def test_each_device_gets_the_same_blocks():
     assert one == ((4, 2),) and slots1.tolist() == [0, 0]
 
 
-_SHARDED_SCRIPT = textwrap.dedent(
-    """
-    import json, os, sys
-    os.environ["XLA_FLAGS"] = "--xla_force_host_platform_device_count=2"
-    import jax, numpy as np
-    from softjax.data import make_gaussian_classes
-    from softjax.sweeps import default_mesh, sweep
-    from softjax.training import TrainConfig
-
-    assert len(jax.devices()) == 2 and default_mesh().size == 2
-    base, grid = json.loads(sys.argv[1])
-    base = TrainConfig(**{**base, "sizes": tuple(base["sizes"])})
-    ds = make_gaussian_classes(jax.random.PRNGKey(7), n=90, dim=5, num_classes=3)
-    with jax.enable_x64(True):
-        ds = ds._replace(x_train=np.asarray(ds.x_train, np.float64),
-                         x_test=np.asarray(ds.x_test, np.float64))
-        out = sweep(base, ds, **grid, progress=False, return_params=True)
-    for r in out:
-        r["params"] = [np.asarray(x).tolist() for x in jax.tree.leaves(r["params"])]
-    print("RECORDS", json.dumps(out))
-    """
-)
-
-
 @pytest.mark.slow  # a separate process
 def test_a_mixed_sweep_sharded_over_2_cpu_devices_equals_the_one_device_program(tiny64):
     """3 losses × 3 seeds (3 models per loss: each block padded to 2 per device)."""
     grid = dict(losses=["cce", "mse", "bce"], lrs=[0.3], init_scales=[2.0], seeds=[0, 1, 2])
     grid["data_seeds"] = [1]
-    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=2"}
-    proc = subprocess.run(
-        [sys.executable, "-c", _SHARDED_SCRIPT, json.dumps([MLP.to_dict(), grid])],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=REPO_ROOT,
-        timeout=300,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    sharded = json.loads(proc.stdout.split("RECORDS", 1)[1])
+    sharded = sweep_on_fake_cpu_devices(2, MLP, grid)
     with jax.enable_x64(True):
         single = sweep(MLP, tiny64, **grid, progress=False, return_params=True)
     assert [r["key"] for r in sharded] == [r["key"] for r in single]

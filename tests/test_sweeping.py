@@ -18,7 +18,6 @@ import warnings
 from pathlib import Path
 
 import jax
-import jax.extend.core
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -40,6 +39,7 @@ from softjax.sweeps import (
     sweep,
 )
 from softjax.training import HISTORY_KEYS, Data, TrainConfig, init_params, train, validate
+from tests.helpers import jaxpr_eqns, sweep_on_fake_cpu_devices
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 BASE = TrainConfig(sizes=(5, 3), batch_size=16, epochs=2)
@@ -145,13 +145,6 @@ def test_a_sweep_of_n_configs_equals_n_separate_train_runs_in_float64(tiny, swee
 # --------------------------------------------------------------- shared minibatches
 
 
-def _eqns(jaxpr):
-    for eqn in jaxpr.eqns:
-        yield eqn
-        for sub in jax.extend.core.jaxprs_in_params(eqn.params):
-            yield from _eqns(sub)
-
-
 def test_models_share_one_unbatched_gather_and_one_wide_matmul(tiny):
     """With 7 models no gather may carry the model axis: the batch is gathered once."""
     n_models = 7
@@ -162,13 +155,13 @@ def test_models_share_one_unbatched_gather_and_one_wide_matmul(tiny):
         data_key(0),
         Data(*(getattr(tiny, f) for f in Data._fields)),
     )
-    gathers = [e for e in _eqns(jaxpr.jaxpr) if e.primitive.name == "gather"]
+    gathers = [e for e in jaxpr_eqns(jaxpr.jaxpr) if e.primitive.name == "gather"]
     assert gathers, "expected the minibatch gathers in the program"
     for e in gathers:
         assert n_models not in e.outvars[0].aval.shape, e.outvars[0].aval
         assert n_models not in e.invars[0].aval.shape, e.invars[0].aval  # no data copies
     # The training step's forward matmul: shared (B, D) rows against all models' weights.
-    dots = [e for e in _eqns(jaxpr.jaxpr) if e.primitive.name == "dot_general"]
+    dots = [e for e in jaxpr_eqns(jaxpr.jaxpr) if e.primitive.name == "dot_general"]
     shared_rows = [e for e in dots if e.invars[0].aval.shape == (BASE.batch_size, 5)]
     assert shared_rows and all(e.invars[1].aval.shape[0] == n_models for e in shared_rows)
 
@@ -182,45 +175,11 @@ def test_padding_fills_every_device_with_at_least_two_models():
 
 # ----------------------------------------------------------------------- sharding
 
-_SHARDED_SCRIPT = textwrap.dedent(
-    """
-    import json, os, sys
-    os.environ["XLA_FLAGS"] = "--xla_force_host_platform_device_count=8"
-    import jax, numpy as np
-    from softjax.data import make_gaussian_classes
-    from softjax.sweeps import default_mesh, sweep
-    from softjax.training import TrainConfig
-
-    assert len(jax.devices()) == 8 and default_mesh().size == 8
-    base, grid = json.loads(sys.argv[1])
-    base = TrainConfig(**{**base, "sizes": tuple(base["sizes"])})
-    # The `tiny` fixture's data, made outside x64 as there (int32 labels).
-    ds = make_gaussian_classes(jax.random.PRNGKey(7), n=90, dim=5, num_classes=3)
-    with jax.enable_x64(True):
-        ds = ds._replace(x_train=np.asarray(ds.x_train, np.float64),
-                         x_test=np.asarray(ds.x_test, np.float64))
-        sharded = sweep(base, ds, **grid, progress=False, return_params=True)
-    for r in sharded:
-        r["params"] = [np.asarray(x).tolist() for x in jax.tree.leaves(r["params"])]
-    print("RECORDS", json.dumps(sharded))
-    """
-)
-
 
 @pytest.mark.slow  # separate processes or a full end-to-end run
 def test_a_sweep_sharded_over_8_cpu_devices_equals_the_plain_one_device_path(sweep64):
     """8 fake CPU devices (shard_map, 12 configs padded to 16) against ``mesh=None``."""
-    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=8"}
-    proc = subprocess.run(
-        [sys.executable, "-c", _SHARDED_SCRIPT, json.dumps([BASE.to_dict(), GRID64])],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=REPO_ROOT,
-        timeout=300,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    sharded, single = json.loads(proc.stdout.split("RECORDS", 1)[1]), sweep64
+    sharded, single = sweep_on_fake_cpu_devices(8, BASE, GRID64), sweep64
     assert len(sharded) == len(single) == 12
     assert [r["key"] for r in sharded] == [r["key"] for r in single]
     # square at lr 1e100, both seeds: the padding is dropped, the flags kept.
