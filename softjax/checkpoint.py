@@ -19,7 +19,7 @@ import numpy as np
 import orbax.checkpoint as ocp
 
 from softjax.config import TrainConfig, make_schedule, optimizer_factory
-from softjax.training import TrainState, init_params
+from softjax.training import TrainState, history_shape, init_params
 
 MAX_TO_KEEP = 3
 FORMAT = 1
@@ -99,14 +99,13 @@ def abstract_state(config: TrainConfig, dtype, keys) -> TrainState:
         schedule = make_schedule(config, jnp.asarray(1.0, dtype), 2**20)
         return optimizer_factory(config)(schedule).init(p)
 
-    history = jax.ShapeDtypeStruct((config.epochs,), jnp.float32)
     return TrainState(
         params,
         jax.eval_shape(opt_init, params),
         jax.ShapeDtypeStruct((), jnp.int32),
         jax.eval_shape(lambda: jax.random.PRNGKey(0)),
         jax.ShapeDtypeStruct((), jnp.bool_),
-        {k: history for k in keys},
+        {k: jax.ShapeDtypeStruct(history_shape(config, k), jnp.float32) for k in keys},
     )
 
 

@@ -26,6 +26,7 @@ from softjax.training import (
     TrainState,
     cut_history,
     history_keys,
+    history_shape,
     init_params,
     make_epochs,
     param_dtype,
@@ -41,6 +42,7 @@ class TrainResult(NamedTuple):
       params: the final params, or the last finite ones if training diverged.
       history: ``{key: np.ndarray (epochs_completed,)}`` for each key of
         :func:`~softjax.training.history_keys` (with a validation split, ``val_*`` too),
+        ``(epochs_completed, L)`` for the per-layer keys (``softjax.hidden.LAYER_KEYS``),
         from epoch 1 (a resumed run's history includes the epochs before it).
       diverged: whether a non-finite loss or update stopped training.
       diverged_epoch: the 1-based epoch in which that happened, else None.
@@ -98,11 +100,13 @@ def _check_resume(resume, config: TrainConfig, data: Data) -> None:
             f"config.seed={config.seed}"
         )
     keys, want = sorted(resume.history), sorted(history_keys(data))
-    shapes = {np.shape(v) for v in resume.history.values()}
-    if keys != want or shapes != {(config.epochs,)}:
+    shapes = {k: np.shape(v) for k, v in resume.history.items()}
+    expected = {k: history_shape(config, k) for k in want}
+    if keys != want or shapes != expected:
         raise ValueError(
-            f"resume.history: expected keys {want} of shape ({config.epochs},) (the data's "
-            f"splits and config.epochs), got keys {keys} of shapes {sorted(shapes)}"
+            f"resume.history: expected keys {want} of shapes {sorted(set(expected.values()))} "
+            f"(the data's splits, config.epochs and config.sizes' hidden layers), got keys "
+            f"{keys} of shapes {sorted(set(shapes.values()))}"
         )
 
 

@@ -48,6 +48,14 @@ from softjax.evaluation import (
     target_class,
 )
 from softjax.grads import backprop_from_forward
+from softjax.hidden import (
+    HIDDEN_SATURATION,
+    LAYER_KEYS,
+    hidden_layers,
+    hidden_stats,
+    history_shape,
+    layer_ends,
+)
 from softjax.inputs import Data, splits, validate
 from softjax.losses import resolve_loss
 from softjax.models import mlp_forward, mlp_init
@@ -55,9 +63,6 @@ from softjax.numerics import sigmoid, softmax
 from softjax.targets import to_targets
 
 SATURATION_THRESHOLD = 0.99
-HIDDEN_SATURATION = 0.01
-"""A hidden unit is saturated on a sample when f′(z) < 0.01 · max f′ (max over z of the
-layer's activation, read off a grid on [−10, 10]: ¼ for sigmoid, 1 for tanh and ReLU)."""
 
 HISTORY_KEYS = (
     "train_loss",
@@ -68,6 +73,8 @@ HISTORY_KEYS = (
     "logits_grad_norm_wrong",
     "saturated_wrong",
     "grad_cos_ce",
+    "hidden_fprime",
+    "hidden_saturated",
     "hidden_fprime_first",
     "hidden_fprime_last",
     "hidden_saturated_first",
@@ -86,12 +93,15 @@ whole test set. Diagnostics:
 * ``grad_cos_ce``: the mean over samples of the cosine between the loss's ∂ℓ_i/∂z_i and
   cross-entropy's on the same logits, softmax(z_i) − y_i (σ(z_i) − y_i with one output):
   1 for ``cce``; how far another loss's step direction is from CE's (SPEC §3);
-* ``hidden_fprime_first``/``_last``: the mean f′(Z_l) over samples and units of the first
-  (nearest the input) and the last hidden layer; ``hidden_saturated_first``/``_last``: the
-  fraction of (sample, unit) pairs with f′ < :data:`HIDDEN_SATURATION` · max f′ there. The
-  backward recursion δ_l = (δ_{l+1} W_{l+1}ᵀ) ∘ f′(Z_l) (SPEC §4) multiplies by these
-  factors, so they show where the gradient dies. A model without a hidden layer reports
-  f′ = 1 and 0 saturated (the identity)."""
+* ``hidden_fprime``: per epoch a vector over the L hidden layers (index 0 nearest the
+  input; the history holds (epochs, L)) of the mean f′(Z_l) over samples and units;
+  ``hidden_saturated``: the same vector of the fraction of (sample, unit) pairs with
+  f′ < :data:`HIDDEN_SATURATION` · max f′. The backward recursion
+  δ_l = (δ_{l+1} W_{l+1}ᵀ) ∘ f′(Z_l) (SPEC §4) multiplies by these factors, so they show
+  where the gradient dies (:mod:`softjax.hidden`). A model without a hidden layer reports
+  L = 1 with f′ = 1 and 0 saturated (the identity);
+* ``hidden_fprime_first``/``_last``, ``hidden_saturated_first``/``_last``: the first and
+  last entries of those vectors (kept for results written before the per-layer keys)."""
 
 VALIDATION_KEYS = ("val_loss", "val_accuracy")
 """Added to the history exactly when the data has a validation split (decided at trace
@@ -114,7 +124,8 @@ class TrainState(NamedTuple):
       epoch: epochs completed, an int32 scalar.
       data_key: the data-order key, ``seed_keys(config.seed)[1]``.
       finite: False once the run diverged.
-      history: ``{key: (config.epochs,)}`` float32, NaN for epochs not run.
+      history: ``{key: history_shape(config, key)}`` float32 ((epochs,), or (epochs, L)
+        for the per-layer keys), NaN for epochs not run.
     """
 
     params: Any
@@ -198,30 +209,6 @@ def _cosine(a, b):
     return jnp.clip(jnp.sum(unit(a) * unit(b), axis=-1), -1.0, 1.0)
 
 
-def _max_fprime(act) -> float:
-    with jax.ensure_compile_time_eval():
-        return float(jnp.max(act.grad(jnp.linspace(-10.0, 10.0, 2001))))
-
-
-def hidden_stats(zs_hidden, acts, n: int) -> dict[str, Any]:
-    """Sums over (sample, unit) of f′ and of saturated f′ (see :data:`HISTORY_KEYS`), for
-    the first and the last hidden layer, divided by the units per sample: summed over the
-    epoch and divided by its samples they are means over samples and units. ``n``: the
-    batch's samples (the identity's f′ = 1 summed over them when there is no hidden layer)."""
-    out = {}
-    for where, i in (("first", 0), ("last", -1)):
-        if not zs_hidden:
-            out[f"hidden_fprime_{where}"], out[f"hidden_saturated_{where}"] = float(n), 0.0
-            continue
-        z, act = zs_hidden[i], acts[i]
-        fprime = act.grad(z)
-        units = z.shape[-1]
-        out[f"hidden_fprime_{where}"] = jnp.sum(fprime) / units
-        saturated = fprime < HIDDEN_SATURATION * _max_fprime(act)
-        out[f"hidden_saturated_{where}"] = jnp.sum(saturated) / units
-    return out
-
-
 def make_epochs(config: TrainConfig, *, progress=None, skip_after_divergence=True, loss=None):
     """Returns the pure ``(init_state, run_epochs)`` pair for ``config`` (already validated).
 
@@ -291,7 +278,7 @@ def make_epochs(config: TrainConfig, *, progress=None, skip_after_divergence=Tru
             order = jnp.arange(n)
         body = lambda c, idx: step(tx, c, idx, data.x_train, data.y_train)  # noqa: E731
         carry, sums = lax.scan(body, carry, order[: n_full * bs].reshape(n_full, bs))
-        sums = jax.tree.map(jnp.sum, sums)
+        sums = jax.tree.map(lambda v: jnp.sum(v, axis=0), sums)  # over batches, not layers
         seen = n_full * bs
         if config.last_batch == "keep" and n % bs:
             carry, last = body(carry, order[n_full * bs :])
@@ -301,6 +288,7 @@ def make_epochs(config: TrainConfig, *, progress=None, skip_after_divergence=Tru
         n_wrong = sums.pop("n_wrong")
         metrics = {k: v / seen for k, v in sums.items()}
         metrics["logits_grad_norm_wrong"] = sums["logits_grad_norm_wrong"] / jnp.maximum(n_wrong, 1)
+        metrics |= layer_ends(metrics)
         for split in splits(data):
             logits = mlp_forward(carry[0], getattr(data, f"x_{split}"), acts)[0][-1]
             value, acc = loss_and_accuracy(logits, getattr(data, f"y_{split}"), loss.fn)
@@ -310,14 +298,16 @@ def make_epochs(config: TrainConfig, *, progress=None, skip_after_divergence=Tru
 
     def init_state(params, lr, data_key, data) -> TrainState:
         data = Data(*data)
-        nan = jnp.full((config.epochs,), jnp.nan, jnp.float32)
         return TrainState(
             params,
             optimizer(lr, data).init(params),
             jnp.int32(0),
             data_key,
             jnp.array(True),
-            {k: nan for k in history_keys(data)},
+            {
+                k: jnp.full(history_shape(config, k), jnp.nan, jnp.float32)
+                for k in history_keys(data)
+            },
         )
 
     def run_epochs(state: TrainState, lr, data, stop) -> TrainState:
@@ -349,7 +339,8 @@ def make_train(config: TrainConfig, *, progress=None, skip_after_divergence=True
     """Returns the pure ``train_fn(params, lr, data_key, data)`` for a fresh run of ``config``.
 
     ``train_fn`` runs ``config.epochs`` epochs and returns ``(params, history, finite)``,
-    with ``history[key]`` of shape (epochs,) (NaN for epochs after divergence) for each of
+    with ``history[key]`` of shape :func:`history_shape` ((epochs,), or (epochs, L) for the
+    per-layer keys; NaN for epochs after divergence) for each of
     :func:`history_keys` and ``finite`` False if training diverged. It is pure: ``jit`` it,
     or ``vmap`` it over params and lr with a shared ``data_key`` and data so every model
     sees the same minibatches; with a schedule, ``lr`` is its peak.
@@ -381,6 +372,10 @@ __all__ = [
     "_ProgressBar",
     "train",
     "HISTORY_KEYS",
+    "HIDDEN_SATURATION",
+    "LAYER_KEYS",
+    "hidden_layers",
+    "history_shape",
     "VALIDATION_KEYS",
     "Data",
     "TrainConfig",

@@ -6,6 +6,8 @@ so each key can be recomputed by hand from ``mlp_forward`` on those params.
 
 from __future__ import annotations
 
+import json
+
 import jax
 import numpy as np
 import pytest
@@ -81,9 +83,72 @@ def test_wrong_sample_norm_cosine_and_hidden_saturation_match_numpy(data, loss):
 def test_a_model_without_hidden_layers_reports_the_identity(data):
     config = TrainConfig(sizes=(5, 3), lr=0.1, batch_size=16, epochs=2)
     _, history = _run(config, data)
+    assert history["hidden_fprime"].shape == history["hidden_saturated"].shape == (2, 1)
+    np.testing.assert_allclose(history["hidden_fprime"], 1.0, rtol=1e-6)
+    assert np.all(history["hidden_saturated"] == 0)
     for key in ("hidden_fprime_first", "hidden_fprime_last"):
         np.testing.assert_allclose(history[key], 1.0, rtol=1e-6)
     assert np.all(history["hidden_saturated_first"] == 0)
+
+
+def test_every_hidden_layer_of_a_three_layer_net_matches_numpy(data):
+    """One entry per hidden layer (index 0 nearest the input), each layer with its own
+    activation and its own max f′; the first/last keys are the vector's ends."""
+    x = data[0]
+    acts = ("sigmoid", "tanh", "relu")
+    config = TrainConfig(
+        sizes=(5, 7, 6, 4, 3),
+        activations=acts,
+        lr=0.1,
+        batch_size=len(x),
+        epochs=2,
+        shuffle=False,
+        init_scale=4.0,
+    )
+    params, history = _run(config, data)
+    assert history["hidden_fprime"].shape == history["hidden_saturated"].shape == (2, 3)
+    zs, _ = mlp_forward(params, x, acts)
+    z = [np.asarray(zs[i], np.float64) for i in range(3)]
+    s = _sigmoid(z[0])
+    fprimes = [s * (1 - s), 1 - np.tanh(z[1]) ** 2, (z[2] > 0).astype(float)]
+    peaks = (0.25, 1.0, 1.0)
+    want_f = [f.mean() for f in fprimes]
+    want_sat = [np.mean(f < HIDDEN_SATURATION * m) for f, m in zip(fprimes, peaks, strict=True)]
+    np.testing.assert_allclose(history["hidden_fprime"][0], want_f, rtol=1e-4)
+    np.testing.assert_allclose(history["hidden_saturated"][0], want_sat, atol=1e-6)
+    # The three layers differ, so a vector filled from one layer would fail.
+    assert len({round(v, 3) for v in want_f}) == 3
+    assert want_sat[0] > 0 or want_sat[1] > 0
+    for key in ("hidden_fprime", "hidden_saturated"):
+        np.testing.assert_array_equal(history[f"{key}_first"], history[key][:, 0])
+        np.testing.assert_array_equal(history[f"{key}_last"], history[key][:, -1])
+
+
+@pytest.mark.parametrize("sizes", [(5, 4, 4, 3), (5, 3)], ids=["two_hidden", "no_hidden"])
+def test_sweep_records_hold_per_layer_lists_and_summarize_them(data, sizes):
+    """A vmapped sweep's (models, epochs, L) history becomes (epochs, L) lists per record,
+    equal to ``train()``'s, and the summary's per-layer means are the records' means."""
+    from softjax.sweeps import sweep
+    from softjax.sweeps.stats import summarize
+
+    base = TrainConfig(sizes=sizes, activations="sigmoid", batch_size=16, epochs=2)
+    records = sweep(base, data, losses=["cce"], lrs=[0.1], seeds=[0, 1], progress=False)
+    layers = max(len(sizes) - 2, 1)
+    for r in records:
+        h = json.loads(json.dumps(r["history"]))
+        for key in ("hidden_fprime", "hidden_saturated"):
+            assert np.array(h[key]).shape == (2, layers)
+            assert h[f"{key}_first"] == [row[0] for row in h[key]]
+            assert h[f"{key}_last"] == [row[-1] for row in h[key]]
+        if len(sizes) == 2:
+            np.testing.assert_allclose(h["hidden_fprime"], 1.0, rtol=1e-6)
+    (first,) = [r for r in records if r["seed"] == 0]
+    own = _run(base.replace(loss="cce", lr=0.1, init_scale=1.0, seed=0), data)[1]
+    np.testing.assert_allclose(first["history"]["hidden_fprime"], own["hidden_fprime"], rtol=1e-5)
+    (cell,) = summarize(records)["cells"]
+    mean = np.mean([r["history"]["hidden_fprime"] for r in records], axis=0)
+    np.testing.assert_allclose(cell["mean"]["hidden_fprime"], mean, rtol=1e-6)
+    assert np.array(cell["ci95"]["hidden_saturated"]).shape == (2, layers)
 
 
 def test_relu_dead_units_count_as_saturated(data):

@@ -20,7 +20,7 @@ import pytest
 import softjax.sweeps.core as core_module
 from experiments import loss_sweep
 from softjax.results import read_json, read_jsonl
-from softjax.training import HISTORY_KEYS, Data
+from softjax.training import HISTORY_KEYS, Data, TrainConfig, history_shape
 
 REPO_ROOT = __import__("pathlib").Path(__file__).resolve().parents[1]
 VAL_KEYS = ("val_loss", "val_accuracy")
@@ -58,8 +58,9 @@ def _fake_trainer(calls, val_by_lr=None, test_by_lr=None):
 
     def fake_run_group(program, points, data, mesh, dtype, data_seed):
         calls.append(len(points))
-        n, epochs = len(points), points[0]["config"]["epochs"]
-        history = {k: np.full((n, epochs), 0.5) for k in (*HISTORY_KEYS, *VAL_KEYS)}
+        n, config = len(points), TrainConfig.from_dict(points[0]["config"])
+        keys = (*HISTORY_KEYS, *VAL_KEYS)
+        history = {k: np.full((n, *history_shape(config, k)), 0.5) for k in keys}
         for i, p in enumerate(points):
             lr = p["config"]["lr"]
             history["val_accuracy"][i] = (val_by_lr or {}).get(lr, 0.5)

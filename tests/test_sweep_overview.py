@@ -6,19 +6,22 @@ from __future__ import annotations
 from softjax.plots import sweep_overview as ov
 from softjax.plots.sweep_report import NO_DIFFERENCE
 from softjax.sweeps.stats import select_best, summarize
-from softjax.training import HISTORY_KEYS
+from softjax.training import HISTORY_KEYS, LAYER_KEYS
 
 LRS = (0.01, 0.1, 1.0)
 SEEDS = (0, 1, 2)
 
 
-def _records(loss, tests, train_acc=0.9, fprime_last=0.2):
+def _records(loss, tests, train_acc=0.9, fprime_last=0.2, fprime_layers=None):
     """Three replicates of ``loss`` at lr 0.1 with final test accuracies ``tests``; lr
-    0.01 and 1.0 validate worse, so 0.1 is chosen and interior."""
+    0.01 and 1.0 validate worse, so 0.1 is chosen and interior. Without
+    ``fprime_layers`` the history has only the first/last keys (results written before
+    the per-layer keys); with it, per-layer f′ [0.24]·L → ``fprime_layers`` (+0.001·seed)
+    and saturated [0]·L → 1% per layer, and first/last read off those."""
     out = []
     for lr in LRS:
         for seed, test in zip(SEEDS, tests, strict=True):
-            history = {k: [0.5, 0.5] for k in HISTORY_KEYS}
+            history = {k: [0.5, 0.5] for k in HISTORY_KEYS if k not in LAYER_KEYS}
             chosen = lr == 0.1
             history |= {
                 "val_accuracy": [0.5, test if chosen else test - 0.05],
@@ -29,6 +32,13 @@ def _records(loss, tests, train_acc=0.9, fprime_last=0.2):
                 "hidden_saturated_first": [0.0, 0.01],
                 "hidden_saturated_last": [0.1, 0.5],
             }
+            if fprime_layers is not None:
+                f = [[0.24] * len(fprime_layers), [v + 0.001 * seed for v in fprime_layers]]
+                sat = [[0.0] * len(fprime_layers), [0.01] * len(fprime_layers)]
+                history |= {"hidden_fprime": f, "hidden_saturated": sat}
+                for key, v in (("hidden_fprime", f), ("hidden_saturated", sat)):
+                    history[f"{key}_first"] = [row[0] for row in v]
+                    history[f"{key}_last"] = [row[-1] for row in v]
             out.append(
                 {
                     "key": f"{loss}-{lr}-{seed}",
@@ -85,6 +95,13 @@ DEEP = _doc(
     fprime_last=0.01,
 )
 RELU = _doc("relu", [784, 8, 10], {"cce": (0.9, 0.9, 0.9), "mse": (0.9, 0.9, 0.9)})
+# Per-layer keys, three hidden layers: the gradient dies in the middle one.
+THREE = _doc(
+    "sigmoid",
+    [784, 8, 8, 8, 10],
+    {"cce": (0.89, 0.90, 0.91), "mse": (0.59, 0.60, 0.61)},
+    fprime_layers=(0.2, 0.005, 0.1),
+)
 
 
 def test_verdicts_claim_a_difference_only_when_the_intervals_separate():
@@ -161,3 +178,43 @@ def test_init_scales_merge_in_the_figure_only_where_every_model_merges_them():
 
     assert ov.shared_scale_groups([doc(False)]) == [[1.0, 10.0, 100.0]]
     assert ov.shared_scale_groups([doc(False), doc(True)]) == [[1.0], [10.0, 100.0]]
+
+
+def test_every_hidden_layer_is_reported_when_the_results_hold_the_per_layer_keys():
+    lead, three = ov.gradient_lines([THREE])
+    # the middle layer, which first/last alone would miss, is named as where f′ is lowest
+    assert "lowest last-epoch mean f′ is 0.006, in hidden layer 2 of sigmoid 784-8-8-8-10" in (lead)
+    for layer, last in ((1, "0.201"), (2, "0.006"), (3, "0.101")):
+        assert f"hidden layer {layer} f′ 0.240 → {last}, saturated 0.0 → 1.0%" in three
+    assert "last-epoch f′: hidden layer 1's higher than hidden layer 3's" in three
+    assert "first layer" not in three
+
+
+def test_the_gradients_figure_has_a_row_per_hidden_layer_or_first_last_for_old_results(
+    tmp_path,
+):
+    from softjax.plots import sweep as sweep_plots
+
+    rows = sweep_plots.hidden_rows(THREE)
+    assert [(key, layer) for key, layer, *_ in rows] == [
+        ("hidden_fprime", 0),
+        ("hidden_fprime", 1),
+        ("hidden_fprime", 2),
+        ("hidden_saturated", 0),
+        ("hidden_saturated", 1),
+        ("hidden_saturated", 2),
+    ]
+    assert rows[1][3] == "mean f′, layer 2"
+    assert [r[0] for r in sweep_plots.hidden_rows(DEEP)] == [
+        "hidden_fprime_first",
+        "hidden_fprime_last",
+        "hidden_saturated_first",
+        "hidden_saturated_last",
+    ]
+    assert [r[0] for r in sweep_plots.hidden_rows(SHALLOW)] == [
+        "hidden_fprime_first",
+        "hidden_saturated_first",
+    ]
+    for doc in (THREE, DEEP):
+        path = sweep_plots.draw_gradients(doc, tmp_path / f"g{len(doc['grid']['sizes'])}.png")
+        assert path.stat().st_size > 0

@@ -38,7 +38,15 @@ from softjax.sweeps import (
     padded_size,
     sweep,
 )
-from softjax.training import HISTORY_KEYS, Data, TrainConfig, init_params, train, validate
+from softjax.training import (
+    HISTORY_KEYS,
+    Data,
+    TrainConfig,
+    history_shape,
+    init_params,
+    train,
+    validate,
+)
 from tests.helpers import jaxpr_eqns, sweep_on_fake_cpu_devices
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -446,7 +454,7 @@ def no_training(monkeypatch):
 
     def fake_run_group(program, points, data, mesh, dtype, data_seed):
         calls.append(len(points))
-        history = {k: np.zeros((len(points), BASE.epochs)) for k in HISTORY_KEYS}
+        history = {k: np.zeros((len(points), *history_shape(BASE, k))) for k in HISTORY_KEYS}
         return None, history, np.ones(len(points), bool)
 
     monkeypatch.setattr(core_module, "build_program", lambda *args: None)
@@ -632,7 +640,7 @@ def test_an_unwritable_out_folder_is_named_before_anything_runs(tiny, tmp_path, 
 def test_divergence_is_reported_on_screen_naming_the_configs(tiny, monkeypatch):
     def half_diverged(program, points, data, mesh, dtype, data_seed):
         n = len(points)
-        history = {k: np.full((n, BASE.epochs), 0.5) for k in HISTORY_KEYS}
+        history = {k: np.full((n, *history_shape(BASE, k)), 0.5) for k in HISTORY_KEYS}
         finite = np.array([p["config"]["lr"] < 100 for p in points])
         for k in history:
             history[k][~finite, 1:] = np.nan

@@ -218,7 +218,8 @@ def test_history_keys_shapes_and_ranges(mlp_run):
     history = mlp_run.history
     assert set(history) == set(HISTORY_KEYS)
     for key, values in history.items():
-        assert values.shape == (MLP.epochs,), key
+        want = (MLP.epochs, 1) if key in ("hidden_fprime", "hidden_saturated") else (MLP.epochs,)
+        assert values.shape == want, key
         assert np.all(np.isfinite(values)), key
     for key in ("train_accuracy", "test_accuracy", "saturated_wrong"):
         assert np.all((history[key] >= 0) & (history[key] <= 1)), key

@@ -14,7 +14,8 @@
 * ``<name>_gradients.png``: per epoch, each loss at its chosen lr, smallest and largest
   init scale: ‖∂ℓ/∂z‖ on all and on misclassified samples, the saturated-and-wrong
   fraction, the cosine to CE's logit gradient and, for MLPs, f′ and the saturated fraction
-  of the first and last hidden layer (where the gradient dies);
+  of every hidden layer (where the gradient dies; the first and last layer only for
+  results written before the per-layer keys);
 * ``<name>_stuck.png``: the fraction of runs stuck near chance per loss and init scale at
   the chosen lr, with 95% Wilson intervals; :func:`draw_stuck_overview` puts several
   models' (the MLP study's activations × depths) side by side in one figure.
@@ -63,14 +64,21 @@ def _chosen(doc, loss, scale):
     return None if b is None or b["lr"] is None else b
 
 
-def _band(ax, doc, loss, scale, key, factor=1.0, complement=False, label=None, floor=None):
+def _column(values, layer):
+    """A per-epoch curve; ``layer``: the entry of each epoch's per-layer vector."""
+    return values if layer is None else [None if v is None else v[layer] for v in values]
+
+
+def _band(
+    ax, doc, loss, scale, key, factor=1.0, complement=False, label=None, floor=None, layer=None
+):
     b = _chosen(doc, loss, scale)
     c = b and cell(doc, loss, scale, b["lr"])
     if not c or c["mean"].get(key) is None:
         return False
-    mean = _arr(c["mean"][key]) * factor
+    mean = _arr(_column(c["mean"][key], layer)) * factor
     spread = (c.get("ci95") or {}).get(key)
-    half = _arr(spread) * factor if spread is not None else np.zeros_like(mean)
+    half = _arr(_column(spread, layer)) * factor if spread is not None else np.zeros_like(mean)
     if complement:
         mean = factor - mean
     epochs = np.arange(1, len(mean) + 1)
@@ -209,28 +217,50 @@ def draw_heatmap(doc, path: Path) -> Path:
 
 
 ROWS = (
-    ("logits_grad_norm", 1.0, "‖∂ℓ/∂z‖, all samples", "log"),
-    ("logits_grad_norm_wrong", 1.0, "‖∂ℓ/∂z‖, misclassified", "log"),
-    ("saturated_wrong", 100.0, "saturated & wrong (%)", "linear"),
-    ("grad_cos_ce", 1.0, "cos(∂ℓ/∂z, CE's)", "linear"),
+    ("logits_grad_norm", None, 1.0, "‖∂ℓ/∂z‖, all samples", "log"),
+    ("logits_grad_norm_wrong", None, 1.0, "‖∂ℓ/∂z‖, misclassified", "log"),
+    ("saturated_wrong", None, 100.0, "saturated & wrong (%)", "linear"),
+    ("grad_cos_ce", None, 1.0, "cos(∂ℓ/∂z, CE's)", "linear"),
 )
-HIDDEN_ROWS = (
-    ("hidden_fprime_first", 1.0, "mean f′, first hidden", "linear"),
-    ("hidden_fprime_last", 1.0, "mean f′, last hidden", "linear"),
-    ("hidden_saturated_first", 100.0, "saturated units (%), first", "linear"),
-    ("hidden_saturated_last", 100.0, "saturated units (%), last", "linear"),
+"""``(history key, hidden layer index or None, factor, y label, y scale)`` per row."""
+OLD_HIDDEN_ROWS = (
+    ("hidden_fprime_first", None, 1.0, "mean f′, first hidden", "linear"),
+    ("hidden_fprime_last", None, 1.0, "mean f′, last hidden", "linear"),
+    ("hidden_saturated_first", None, 100.0, "saturated units (%), first", "linear"),
+    ("hidden_saturated_last", None, 100.0, "saturated units (%), last", "linear"),
 )
-ONE_HIDDEN_ROWS = (
-    ("hidden_fprime_first", 1.0, "mean f′, hidden layer", "linear"),
-    ("hidden_saturated_first", 100.0, "saturated units (%)", "linear"),
+OLD_ONE_HIDDEN_ROWS = (
+    ("hidden_fprime_first", None, 1.0, "mean f′, hidden layer", "linear"),
+    ("hidden_saturated_first", None, 100.0, "saturated units (%)", "linear"),
 )
+"""The first/last-layer rows of results written before the per-layer keys."""
+
+
+def hidden_rows(doc) -> tuple:
+    """One f′ row per hidden layer, then one saturated-units row per hidden layer, when
+    the summary holds the per-layer keys (``softjax.hidden.LAYER_KEYS``); else the first
+    and last layer's rows of older results (one row each when they are one layer)."""
+    depth = len(doc["grid"]["sizes"]) - 2
+    if depth == 0:
+        return ()
+    per_layer = any((c.get("mean") or {}).get("hidden_fprime") for c in doc.get("cells", ()))
+    if not per_layer:
+        return OLD_HIDDEN_ROWS if depth > 1 else OLD_ONE_HIDDEN_ROWS
+    name = (lambda i: f", layer {i + 1}") if depth > 1 else (lambda i: ", hidden layer")
+    return tuple(
+        (key, i, factor, f"{label}{name(i)}", "linear")
+        for key, factor, label in (
+            ("hidden_fprime", 1.0, "mean f′"),
+            ("hidden_saturated", 100.0, "saturated units (%)"),
+        )
+        for i in range(depth)
+    )
 
 
 def draw_gradients(doc, path: Path) -> Path:
     g = doc["grid"]
     scales = sorted({min(g["init_scales"]), max(g["init_scales"])})
-    depth = len(g["sizes"]) - 2  # first and last hidden layer are one layer when depth is 1
-    rows = ROWS + (() if depth == 0 else ONE_HIDDEN_ROWS if depth == 1 else HIDDEN_ROWS)
+    rows = ROWS + hidden_rows(doc)
     fig, axes = plt.subplots(
         len(rows),
         len(scales),
@@ -239,7 +269,7 @@ def draw_gradients(doc, path: Path) -> Path:
         squeeze=False,
     )
     for c, scale in enumerate(scales):
-        for r, (key, factor, label, yscale) in enumerate(rows):
+        for r, (key, layer, factor, label, yscale) in enumerate(rows):
             ax = axes[r, c]
             ax.set_yscale(yscale)
             floor = None if key == "grad_cos_ce" or yscale == "log" else 0.0
@@ -253,6 +283,7 @@ def draw_gradients(doc, path: Path) -> Path:
                     factor,
                     label=_lr_label(doc, loss, scale),
                     floor=floor,
+                    layer=layer,
                 )
             ax.set_ylabel(label, fontsize=8)
             ax.grid(alpha=0.3, which="both")

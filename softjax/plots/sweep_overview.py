@@ -8,9 +8,10 @@ its own ``<name>.json``/``.md`` and figures. :func:`write_overview` reads those 
   scale at the lr chosen on validation; the fraction of runs stuck near chance; each
   loss vs cce per (model, init scale) through
   :func:`softjax.plots.sweep_report.accuracy_verdicts` (a difference is claimed only when
-  the 95% intervals separate); where the gradient dies, from the hidden-layer f′ and
-  saturated fractions (``softjax.training.HISTORY_KEYS``) in epoch 1 and the last epoch
-  at the chosen lr; links to every model's own ``.md``; runs and wall time in total;
+  the 95% intervals separate); where the gradient dies, from every hidden layer's f′ and
+  saturated fraction (``softjax.training.HISTORY_KEYS``; the first and last layer only in
+  results written before the per-layer keys) in epoch 1 and the last epoch at the chosen
+  lr; links to every model's own ``.md``; runs and wall time in total;
 * ``loss_sweep_<ds>_mlp_overview.png``: the accuracy table as a figure, one panel per
   group of init scales on which no model's result differs.
 
@@ -44,12 +45,6 @@ from softjax.results import atomic_save_figure, atomic_write_text, read_json  # 
 from softjax.sweeps.stats import best_of, cell, collapse_scales  # noqa: E402
 
 REFERENCE = "cce"
-DIAGNOSTICS = (
-    ("hidden_fprime", "mean f′"),
-    ("hidden_saturated", "saturated units"),
-)
-"""History keys (``_first``/``_last`` hidden layer) behind the where-the-gradient-dies
-lines; a unit is saturated when f′ < 0.01 · max f′ (``softjax.training``)."""
 
 
 def model_label(doc) -> str:
@@ -170,20 +165,33 @@ def stuck_lines(docs) -> list[str]:
     ]
 
 
-def _stat(d, b, key, epoch):
+def _stat(d, b, key, epoch, layer=None):
+    """(mean, 95% half-width or None) of ``key`` (its ``layer`` entry) in ``epoch``."""
     c = b and b["lr"] is not None and cell(d, b["loss_spec"], b["init_scale"], b["lr"])
     if not c or (c["mean"] or {}).get(key) is None:
         return None
     half = (c.get("ci95") or {}).get(key)
-    return c["mean"][key][epoch], None if half is None else half[epoch]
+    pick = (lambda v: v[epoch]) if layer is None else (lambda v: v[epoch][layer])
+    return pick(c["mean"][key]), None if half is None else pick(half)
 
 
-def _layers(d):
-    return ("first", "last") if _depth(d) > 1 else ("first",)
+def _layers(d) -> list[tuple[str, str, str, int | None]]:
+    """``(name, f′ key, saturated key, index)``: every hidden layer with the per-layer keys
+    (``softjax.hidden.LAYER_KEYS``), else the first (and last) layer of older results."""
+    depth = _depth(d)
+    if any((c.get("mean") or {}).get("hidden_fprime") for c in d.get("cells", ())):
+        return [
+            (f"hidden layer {i + 1}", "hidden_fprime", "hidden_saturated", i)
+            for i in range(max(depth, 1))
+        ]
+    return [
+        (f"{where} layer", f"hidden_fprime_{where}", f"hidden_saturated_{where}", None)
+        for where in (("first", "last") if depth > 1 else ("first",))
+    ]
 
 
-def _epochs(d, b, key, scale, digits):
-    first, last = _stat(d, b, key, 0), _stat(d, b, key, -1)
+def _epochs(d, b, key, scale, digits, layer=None):
+    first, last = _stat(d, b, key, 0, layer), _stat(d, b, key, -1, layer)
     if first is None or last is None:
         return "n/a"
     unit = "%" if scale == 100 else ""
@@ -194,12 +202,13 @@ def gradient_lines(docs, activation: str = "sigmoid") -> list[str]:
     """Where the gradient dies in the ``activation`` nets. The backward pass multiplies
     by f′ of every hidden layer, so a layer with small mean f′ (many saturated units) is
     where the gradient dies. Per model, init scale and loss at its chosen lr: the
-    means over replicates of f′ and of the saturated fraction of the first (and, when
-    deeper, the last) hidden layer, epoch 1 → last epoch; for deeper nets, which layer's
-    f′ is lower in the last epoch (only when the intervals separate). A lead sentence
-    names the lowest last-epoch mean f′ of all of them."""
+    means over replicates of f′ and of the saturated fraction of each layer of
+    :func:`_layers`, epoch 1 → last epoch; for deeper nets, whether the first or the last
+    layer's f′ is lower in the last epoch (only when the intervals separate). A lead
+    sentence names the lowest last-epoch mean f′ of all of them."""
     lines, lowest = [], None
     for d in [d for d in docs if d["grid"]["activation"] == activation]:
+        layers = _layers(d)
         for group in [[s] for s in d["grid"]["init_scales"]]:  # lrs, and so f′, differ
             parts = []
             for loss in d["grid"]["losses"]:
@@ -207,27 +216,25 @@ def gradient_lines(docs, activation: str = "sigmoid") -> list[str]:
                 if not b or b["lr"] is None:
                     continue
                 stats = []
-                for where in _layers(d):
-                    f, sat = f"hidden_fprime_{where}", f"hidden_saturated_{where}"
-                    layer = "" if len(_layers(d)) == 1 else f"{where} layer "
+                for name, f, sat, i in layers:
+                    prefix = "" if len(layers) == 1 else f"{name} "
                     stats.append(
-                        f"{layer}f′ {_epochs(d, b, f, 1, 3)}, saturated "
-                        f"{_epochs(d, b, sat, 100, 1)}"
+                        f"{prefix}f′ {_epochs(d, b, f, 1, 3, i)}, saturated "
+                        f"{_epochs(d, b, sat, 100, 1, i)}"
                     )
-                    last = _stat(d, b, f, -1)
+                    last = _stat(d, b, f, -1, i)
                     if last and (lowest is None or last[0] < lowest[0]):
+                        hidden = f"the {name.split()[0]} hidden layer" if i is None else name
                         lowest = (
                             last[0],
-                            f"the {where} hidden layer of {model_label(d)}, "
+                            f"{hidden} of {model_label(d)}, "
                             f"{loss} at {_scales_text(group)} (lr {b['lr']:g})",
                         )
-                if len(_layers(d)) > 1:
-                    a, z = (
-                        _stat(d, b, "hidden_fprime_first", -1),
-                        _stat(d, b, "hidden_fprime_last", -1),
-                    )
+                if len(layers) > 1:
+                    (n0, f0, _, i0), (n1, f1, _, i1) = layers[0], layers[-1]
+                    a, z = _stat(d, b, f0, -1, i0), _stat(d, b, f1, -1, i1)
                     if a and z:
-                        verdict = compare_intervals(a, z, "first layer's", "last layer's")
+                        verdict = compare_intervals(a, z, f"{n0}'s", f"{n1}'s")
                         stats.append(f"last-epoch f′: {verdict}")
                 parts.append(f"{loss} (lr {b['lr']:g}) " + ", ".join(stats))
             if parts:

@@ -81,10 +81,10 @@ def make_sweep(config: TrainConfig, loss=None):
 
     ``jax.vmap`` of :func:`softjax.training.make_train` over its first two arguments: the
     params pytree and the lr carry a leading model axis M, ``data_key`` and data are
-    shared. Outputs have the leading axis M: ``history[key]`` is (M, epochs), ``finite``
-    is (M,). Each model freezes its own params when it diverges. ``loss`` replaces
-    ``config.loss`` (a :class:`~softjax.sweeps.mixed.BlockedLoss` for mixed losses). Pure:
-    ``jit`` it.
+    shared. Outputs have the leading axis M: ``history[key]`` is (M, epochs) ((M, epochs,
+    L) for the per-layer keys), ``finite`` is (M,). Each model freezes its own params when
+    it diverges. ``loss`` replaces ``config.loss`` (a
+    :class:`~softjax.sweeps.mixed.BlockedLoss` for mixed losses). Pure: ``jit`` it.
     """
     train_fn = make_train(config, skip_after_divergence=False, loss=loss)
     return jax.vmap(train_fn, in_axes=(0, 0, None, None))

@@ -4,7 +4,8 @@ selection on the validation split.
 A cell is one (loss, init scale, lr) point of the grid; its runs are the distinct (init
 seed, data seed) records in it. Diverged runs are counted (``n_diverged``) and left out
 of the statistics, since their histories stop early. For every history key the records
-carry, a cell holds per-epoch lists over its ``n_finite`` finite runs:
+carry, a cell holds per-epoch lists over its ``n_finite`` finite runs (of per-layer lists
+for the per-layer keys, ``softjax.hidden.LAYER_KEYS``: the statistics are per layer):
 
 * ``mean``; ``std``, the sample standard deviation (``ddof=1``; None for one run);
 * ``ci95``, the half-width of the 95% Student-t interval of the mean,

@@ -117,8 +117,9 @@ def config_key(config: dict[str, Any], data_seed: int, data: dict[str, Any] | No
 
 
 def make_records(points, history, finite, run_id: str, fingerprint=None) -> list[dict]:
-    """One JSONL record per point from a group's arrays (``history[key]`` is (n, epochs));
-    each history is cut at divergence exactly as ``train()`` cuts it."""
+    """One JSONL record per point from a group's arrays (``history[key]`` is (n, epochs),
+    or (n, epochs, L) for the per-layer keys: lists of lists); each history is cut at
+    divergence exactly as ``train()`` cuts it."""
     records = []
     for i, point in enumerate(points):
         config = point["config"]
