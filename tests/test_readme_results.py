@@ -1,0 +1,84 @@
+"""The README's generated blocks (``experiments/readme_results.py``) equal the results."""
+
+import json
+
+import pytest
+
+from experiments import readme_results
+from experiments.readme_results import ROOT, bullets, refresh, render, tables
+
+MD = """# title
+
+Intro.
+
+## Findings
+
+- Test accuracy, mse vs cce: no difference measured.
+- Test accuracy, bce vs cce: bce higher than cce.
+- Every chosen lr is interior to its grid.
+
+## Table
+
+| loss | acc |
+| --- | --- |
+| cce | 92.1 |
+
+| second | table |
+| --- | --- |
+"""
+
+
+def test_the_readme_says_what_the_results_say():
+    text = (ROOT / "README.md").read_text()
+    new, changed = refresh(text)
+    assert "<!-- generated:" in text
+    assert changed == [], (
+        f"README blocks out of date; run python -m experiments.readme_results: {changed}"
+    )
+    assert new == text
+
+
+def test_tables_and_bullets_are_read_in_order():
+    assert tables(MD) == [
+        "| loss | acc |\n| --- | --- |\n| cce | 92.1 |",
+        "| second | table |\n| --- | --- |",
+    ]
+    assert bullets(MD, ["Test accuracy, bce"]) == [
+        "- Test accuracy, bce vs cce: bce higher than cce."
+    ]
+    assert len(bullets(MD, ["*"])) == 3
+
+
+def test_a_block_is_rewritten_from_its_file(tmp_path):
+    (tmp_path / "r.md").write_text(MD)
+    recipe = {"from": "r.md", "table": 0, "bullets": ["Every chosen"]}
+    readme = f"a\n<!-- generated: {json.dumps(recipe)} -->\nstale\n<!-- end generated -->\nb\n"
+    new, changed = refresh(readme, tmp_path)
+    assert changed == [json.dumps(recipe)]
+    assert "stale" not in new
+    assert (
+        "| cce | 92.1 |\n\n- Every chosen lr is interior to its grid.\n<!-- end generated -->\nb"
+        in new
+    )
+    assert refresh(new, tmp_path)[1] == []
+
+
+def test_missing_pieces_are_errors(tmp_path):
+    (tmp_path / "r.md").write_text(MD)
+    with pytest.raises(ValueError, match="no table 2"):
+        render({"from": "r.md", "table": 2}, tmp_path)
+    with pytest.raises(ValueError, match="no bullet"):
+        render({"from": "r.md", "bullets": ["Nothing like this"]}, tmp_path)
+    with pytest.raises(FileNotFoundError, match="no file matches"):
+        render({"wall_time": [["x", "none_*.json"]]}, tmp_path)
+
+
+def test_wall_time_sums_each_group_and_judges_the_goal(tmp_path):
+    prov = {"device": {"cpu_count": 2}}
+    for name, seconds in (("a.json", 600.0), ("b_1.json", 1200.0), ("b_2.json", 300.0)):
+        (tmp_path / name).write_text(json.dumps({"wall_seconds": seconds, "provenance": prov}))
+    (tmp_path / "b_1.meta.json").write_text("{}")
+    groups = [["A", "a.json"], ["B", "b_*.json"]]
+    text = readme_results.wall_time(groups, tmp_path, goal_minutes=45)
+    assert "A 10.0; B 25.0; 35.0 in total, within the 45-minute goal" in text
+    assert "over the 30-minute goal" in readme_results.wall_time(groups, tmp_path, goal_minutes=30)
