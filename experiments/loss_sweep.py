@@ -253,8 +253,8 @@ def run_model(args, grid, sizes, act, data, out: Path, name: str) -> dict:
     )
     info = {"dataset": grid["dataset"], "source": args.source, "train_subset": grid["train_subset"]}
     start = time.perf_counter()
-    train_loss = functools.partial(
-        _train_loss,
+    train = functools.partial(
+        _train,
         base,
         data,
         grid,
@@ -267,7 +267,7 @@ def run_model(args, grid, sizes, act, data, out: Path, name: str) -> dict:
         ),
     )
     records, lrs_by_loss = interior_lr_sweep(
-        train_loss,
+        train,
         grid["losses"],
         grid["lrs"],
         factor=grid["lr_factor"],
@@ -298,12 +298,12 @@ def run_model(args, grid, sizes, act, data, out: Path, name: str) -> dict:
     return write_summary(records, document, out, name)
 
 
-def _train_loss(base, data, grid, kwargs, loss, lrs):
+def _train(base, data, grid, kwargs, losses, lrs):
     return paired_sweep(
         sweep,
         base,
         data,
-        loss=loss,
+        losses=losses,
         lrs=lrs,
         init_scales=grid["init_scales"],
         replicates=grid["seeds"],

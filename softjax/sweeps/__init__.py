@@ -87,6 +87,7 @@ def sweep(
     init_scales: Sequence[float] = (1.0,),
     seeds: Sequence[int] = (0,),
     data_seeds: Sequence[int] | None = None,
+    seed_pairing: str = "product",
     name: str | None = None,
     out_dir: str | Path | None = None,
     mesh: Mesh | None = None,
@@ -95,7 +96,8 @@ def sweep(
     meta: dict[str, Any] | None = None,
     data_info: dict[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
-    """Trains every config of ``losses × lrs × init_scales × seeds × data_seeds``.
+    """Trains every config of ``losses × lrs × init_scales × seeds × data_seeds`` (with
+    ``seed_pairing="paired"``: ``× zip(seeds, data_seeds)``).
 
     One compiled program trains every loss's ``len(lrs)·len(init_scales)·len(seeds)``
     models at once, in one block of models per loss, all sharing the minibatches (see
@@ -120,6 +122,11 @@ def sweep(
         :func:`softjax.losses.resolve_loss`); records carry the name and the spec.
       lrs, init_scales, seeds: the vmapped axes (seeds are init seeds).
       data_seeds: data-order seeds (a loop reusing the program); None: ``base_config.seed``.
+      seed_pairing: ``"product"`` runs every init seed with every data seed;
+        ``"paired"`` runs ``seeds[k]`` with ``data_seeds[k]`` only (equal lengths), e.g.
+        replicate i = init seed i and data seed i. Its records and keys are those of one
+        sweep per pair (see :mod:`softjax.sweeps.grid`), but the pairs share one
+        compiled program (each data seed's block layout is the same).
       name: stream records to ``<out_dir>/<name>.jsonl`` under the lock
         ``<name>.lock`` and skip configs already there (see
         :mod:`softjax.sweeps.storage`). None keeps everything in memory.
@@ -136,7 +143,8 @@ def sweep(
       init seed): those already in the file as read back, and the new ones.
 
     Raises:
-      ValueError: for a bad grid, config, data or name, before anything compiles.
+      ValueError: for a bad grid, seed pairing, config, data or name, before anything
+        compiles.
       PermissionError: naming ``out_dir`` when it is not writable.
       SweepLocked: when another process is running this sweep on ``out_dir`` (raised by
         every process of a multi-process run).
@@ -152,6 +160,7 @@ def sweep(
         init_scales=init_scales,
         seeds=seeds,
         data_seeds=data_seeds,
+        seed_pairing=seed_pairing,
     )
     if name is not None and (not isinstance(name, str) or not name or "/" in name):
         raise ValueError(f"name: expected a file stem without '/', got {name!r}")
@@ -218,7 +227,11 @@ def _train(
                 base_config.to_dict(),
                 run_id=run_id,
                 grid=jsonable_grid(grid),
-                seeds={"init": grid["seeds"], "data": grid["data_seeds"]},
+                seeds={
+                    "init": grid["seeds"],
+                    "data": grid["data_seeds"],
+                    "pairing": grid["seed_pairing"],
+                },
                 data=fingerprint,
                 mesh_devices=1 if mesh is None else mesh.size,
                 processes=jax.process_count(),

@@ -15,6 +15,13 @@ to 1e-5 relative (≤ 4e-6 seen after 2 epochs) and ``test_loss`` to a few ulp (
 cce; up to 8 for square loss at lr 0.3); in float64 to 1e-6 (the tests' bound). With
 ``s != d`` it matches ``train(config.replace(seed=d, …), params=init_params(…, key of s,
 …))`` to the same tolerance.
+
+Pairing. ``seed_pairing="product"`` (the default) runs every init seed with every data
+seed. ``"paired"`` runs init seed ``seeds[k]`` with data seed ``data_seeds[k]`` only (two
+equally long lists): replicates that differ in both sources of randomness, all in one
+sweep. A paired point's config, key and record are those of the product grid's point
+with the same seeds, so a paired sweep and one product sweep per pair
+(``seeds=[s], data_seeds=[d]``) write the same records and resume each other's files.
 """
 
 from __future__ import annotations
@@ -107,20 +114,37 @@ def loss_configs(base_config: TrainConfig, losses: Sequence[BoundLoss]) -> list[
     return [base_config.replace(loss=config_loss(b)) for b in losses]
 
 
-def check_grid(base_config, data, *, losses, lrs, init_scales, seeds, data_seeds=None):
+SEED_PAIRINGS = ("product", "paired")
+
+
+def check_grid(
+    base_config,
+    data,
+    *,
+    losses,
+    lrs,
+    init_scales,
+    seeds,
+    data_seeds=None,
+    seed_pairing="product",
+):
     """Validates a sweep grid in plain Python, before anything compiles.
 
     Returns:
       ``(data, grid)`` with the validated data and ``grid`` a dict of plain lists:
       ``losses`` (:class:`~softjax.losses.BoundLoss` values), ``lrs``, ``init_scales``,
-      ``seeds``, ``data_seeds``.
+      ``seeds``, ``data_seeds``; and ``seed_pairing`` (module docstring).
 
     Raises:
       ValueError: naming the axis for an empty axis, a non-positive or non-finite lr or
         init scale, a negative or non-integer seed, an unknown loss, or a duplicate
-        value (which would give duplicate configs); or whatever
-        :func:`softjax.training.validate` finds wrong with the base config and data.
+        value (which would give duplicate configs); naming ``seed_pairing`` for a value
+        not in :data:`SEED_PAIRINGS`, or ``"paired"`` with ``seeds`` and ``data_seeds``
+        of different lengths; or whatever :func:`softjax.training.validate` finds wrong
+        with the base config and data.
     """
+    if not isinstance(seed_pairing, str) or seed_pairing not in SEED_PAIRINGS:
+        raise ValueError(f"seed_pairing: expected one of {SEED_PAIRINGS}, got {seed_pairing!r}")
     if not isinstance(base_config, TrainConfig):
         raise ValueError(f"base_config: expected a TrainConfig, got {type(base_config).__name__}")
     grid = {
@@ -141,7 +165,15 @@ def check_grid(base_config, data, *, losses, lrs, init_scales, seeds, data_seeds
             _seed,
             "int seeds in [0, 2**32)",
         ),
+        "seed_pairing": seed_pairing,
     }
+    if seed_pairing == "paired" and len(grid["seeds"]) != len(grid["data_seeds"]):
+        raise ValueError(
+            'seed_pairing: "paired" pairs seeds[k] with data_seeds[k] and expects lists of '
+            f"one length; got {len(grid['seeds'])} seeds {grid['seeds']} and "
+            f"{len(grid['data_seeds'])} data_seeds {grid['data_seeds']}"
+            + (" (data_seeds=None is [base_config.seed])" if data_seeds is None else "")
+        )
     checked = None
     for config in loss_configs(base_config, grid["losses"]):
         # Each loss checks the labels its own way (e.g. K = 1 rules).
@@ -164,12 +196,17 @@ def grid_configs(
     Order (that of the returned records): loss, data seed, then the vmapped axes init
     scale × lr × init seed. A data seed's points of every loss run in one call of the
     one program (``loss_index`` picks a point's block). ``config`` is JSON-ready with
-    ``loss`` the loss's spec; ``data`` is the data fingerprint in the key.
+    ``loss`` the loss's spec; ``data`` is the data fingerprint in the key. With
+    ``grid["seed_pairing"] == "paired"`` a data seed's init seeds are its pair only.
     """
     points = []
     losses = list(enumerate(grid["losses"]))
+    pairs = None
+    if grid.get("seed_pairing", "product") == "paired":
+        pairs = dict(zip(grid["data_seeds"], grid["seeds"], strict=True))
     for (index, bound), data_seed in itertools.product(losses, grid["data_seeds"]):
-        for scale, lr, seed in itertools.product(grid["init_scales"], grid["lrs"], grid["seeds"]):
+        seeds = grid["seeds"] if pairs is None else [pairs[data_seed]]
+        for scale, lr, seed in itertools.product(grid["init_scales"], grid["lrs"], seeds):
             config = base_config.replace(lr=lr, init_scale=scale, seed=seed).to_dict()
             config["loss"] = bound.spec
             points.append(
