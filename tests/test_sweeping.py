@@ -138,9 +138,9 @@ def test_a_sweep_of_n_configs_equals_n_separate_train_runs_in_float64(tiny, swee
                     assert a.dtype == np.float64
                     np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-6)
                 for k in HISTORY_KEYS:
-                    np.testing.assert_allclose(
-                        r["history"][k], ref.history[k], rtol=1e-6, atol=1e-6
-                    )
+                    # A run that diverged in epoch 1 stores [] in JSON for a (0, L) key.
+                    got = np.reshape(r["history"][k], np.shape(ref.history[k]))
+                    np.testing.assert_allclose(got, ref.history[k], rtol=1e-6, atol=1e-6)
         diverged = [r["diverged"] for r in records]
         # Divergence is per model: only square loss at lr 1e100 overflows, the rest train.
         assert diverged == [r["loss"] == "square" and r["lr"] == 1e100 for r in records]
