@@ -238,6 +238,7 @@ def test_full_and_quick_sizes_cover_the_curve_and_the_1000_model_memory():
     assert all(FULL.keeps(key, row) for key in CASES for row in [*CASES[key].systems, "compiles"])
 
 
+@pytest.mark.slow  # compiles and runs the growth case's sweep program
 def test_the_steady_state_row_is_the_sweep_program_and_counts_its_flops():
     import jax
 

@@ -46,7 +46,12 @@ def _leaves(tree):
 
 @pytest.mark.parametrize(
     "base, losses",
-    [(SINGLE, LOSSES), (MLP, LOSSES), (MLP.replace(grad="closed_form"), LOSSES[:3])],
+    [
+        (SINGLE, LOSSES),
+        # The MLP cases compile two more 16-model programs (≈ 35 s each on 2 cores).
+        pytest.param(MLP, LOSSES, marks=pytest.mark.slow),
+        pytest.param(MLP.replace(grad="closed_form"), LOSSES[:3], marks=pytest.mark.slow),
+    ],
     ids=["single_layer", "mlp", "mlp_closed_form"],
 )
 def test_a_mixed_program_equals_separate_train_calls_in_float64(base, losses, tiny64, tmp_path):
