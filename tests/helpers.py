@@ -10,11 +10,15 @@ import os
 import subprocess
 import sys
 import textwrap
+import warnings
 from pathlib import Path
 
 import jax
 import jax.extend.core
 import numpy as np
+
+from softjax.data import make_gaussian_classes
+from softjax.training import TrainConfig
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -106,3 +110,29 @@ def sweep_on_fake_cpu_devices(n_devices, base, grid):
     env = {**os.environ, "XLA_FLAGS": f"--xla_force_host_platform_device_count={n_devices}"}
     args = json.dumps([n_devices, base.to_dict(), grid])
     return python_result(_SHARDED_SWEEP_SCRIPT, [args], env, "RECORDS", timeout=300)
+
+
+# The sweep tests' shared grid (test_sweeping.py, test_sweep_storage.py).
+SWEEP_BASE = TrainConfig(sizes=(5, 3), batch_size=16, epochs=2)
+# lr 200 makes square loss diverge in its first epoch while its neighbours train on.
+SWEEP_GRID = dict(
+    losses=["cce", "square"], lrs=[0.3, 200.0], init_scales=[2.0], seeds=[0, 1], data_seeds=[1]
+)
+
+
+def tiny_gaussian_classes():
+    """3 Gaussian classes in 5-D: 72 train rows (batch 16 leaves a partial batch of 8)."""
+    return make_gaussian_classes(jax.random.PRNGKey(7), n=90, dim=5, num_classes=3)
+
+
+@contextlib.contextmanager
+def no_runtime_warning():
+    """Turns any RuntimeWarning (a divergence report) inside the block into an error."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        yield
+
+
+def leaves(tree):
+    """A pytree's leaves as numpy arrays."""
+    return [np.asarray(x) for x in jax.tree.leaves(tree)]

@@ -4,17 +4,13 @@ keeps the computing core: equality with ``train()``, shared minibatches, shardin
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import subprocess
 import sys
 import textwrap
 import time
-import warnings
-from pathlib import Path
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -22,7 +18,6 @@ import pytest
 import softjax.results as results_module
 import softjax.sweeps as sweep_module
 import softjax.sweeps.core as core_module
-from softjax.data import Dataset, make_gaussian_classes
 from softjax.results import read_jsonl
 from softjax.sweeps import (
     config_key,
@@ -30,33 +25,13 @@ from softjax.sweeps import (
 )
 from softjax.training import (
     HISTORY_KEYS,
-    TrainConfig,
     history_shape,
 )
+from tests.helpers import REPO_ROOT, tiny_gaussian_classes
+from tests.helpers import SWEEP_BASE as BASE
+from tests.helpers import SWEEP_GRID as GRID
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-BASE = TrainConfig(sizes=(5, 3), batch_size=16, epochs=2)
-# lr 200 makes square loss diverge in its first epoch while its neighbours train on.
-GRID = dict(
-    losses=["cce", "square"], lrs=[0.3, 200.0], init_scales=[2.0], seeds=[0, 1], data_seeds=[1]
-)
-
-
-@pytest.fixture(scope="module")
-def tiny() -> Dataset:
-    """3 Gaussian classes in 5-D: 72 train rows (batch 16 leaves a partial batch of 8)."""
-    return make_gaussian_classes(jax.random.PRNGKey(7), n=90, dim=5, num_classes=3)
-
-
-@contextlib.contextmanager
-def _no_warning():
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", RuntimeWarning)
-        yield
-
-
-def _leaves(tree):
-    return [np.asarray(x) for x in jax.tree.leaves(tree)]
+tiny = pytest.fixture(tiny_gaussian_classes, scope="module", name="tiny")
 
 
 # ------------------------------------------------------------- streaming and resume

@@ -7,8 +7,6 @@ whole file compiles only a handful of small programs.
 
 from __future__ import annotations
 
-import contextlib
-import warnings
 from pathlib import Path
 
 import jax
@@ -20,7 +18,7 @@ import softjax.losses as softjax_losses
 import softjax.sweeps as sweep_module
 import softjax.sweeps.core as core_module
 from softjax.compilation_cache import compilation_cache_in
-from softjax.data import Dataset, make_gaussian_classes
+from softjax.data import Dataset
 from softjax.results import read_jsonl
 from softjax.sweeps import (
     data_key,
@@ -38,31 +36,13 @@ from softjax.training import (
     train,
     validate,
 )
-from tests.helpers import jaxpr_eqns, sweep_on_fake_cpu_devices
+from tests.helpers import SWEEP_BASE as BASE
+from tests.helpers import SWEEP_GRID as GRID
+from tests.helpers import jaxpr_eqns, sweep_on_fake_cpu_devices, tiny_gaussian_classes
+from tests.helpers import leaves as _leaves
+from tests.helpers import no_runtime_warning as _no_warning
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-BASE = TrainConfig(sizes=(5, 3), batch_size=16, epochs=2)
-# lr 200 makes square loss diverge in its first epoch while its neighbours train on.
-GRID = dict(
-    losses=["cce", "square"], lrs=[0.3, 200.0], init_scales=[2.0], seeds=[0, 1], data_seeds=[1]
-)
-
-
-@pytest.fixture(scope="module")
-def tiny() -> Dataset:
-    """3 Gaussian classes in 5-D: 72 train rows (batch 16 leaves a partial batch of 8)."""
-    return make_gaussian_classes(jax.random.PRNGKey(7), n=90, dim=5, num_classes=3)
-
-
-@contextlib.contextmanager
-def _no_warning():
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", RuntimeWarning)
-        yield
-
-
-def _leaves(tree):
-    return [np.asarray(x) for x in jax.tree.leaves(tree)]
+tiny = pytest.fixture(tiny_gaussian_classes, scope="module", name="tiny")
 
 
 # ------------------------------------------------------- equality with separate runs
