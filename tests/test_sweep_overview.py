@@ -196,15 +196,12 @@ def test_the_gradients_figure_has_a_row_per_hidden_layer_or_first_last_for_old_r
     from softjax.plots import sweep as sweep_plots
 
     rows = sweep_plots.hidden_rows(THREE)
+    # one f′ row and one saturated row, each drawing the three layers as line styles
     assert [(key, layer) for key, layer, *_ in rows] == [
-        ("hidden_fprime", 0),
-        ("hidden_fprime", 1),
-        ("hidden_fprime", 2),
-        ("hidden_saturated", 0),
-        ("hidden_saturated", 1),
-        ("hidden_saturated", 2),
+        ("hidden_fprime", (0, 1, 2)),
+        ("hidden_saturated", (0, 1, 2)),
     ]
-    assert rows[1][3] == "mean f′, layer 2"
+    assert rows[0][3] == "mean f′, every hidden layer"
     assert [r[0] for r in sweep_plots.hidden_rows(DEEP)] == [
         "hidden_fprime_first",
         "hidden_fprime_last",

@@ -70,7 +70,17 @@ def _column(values, layer):
 
 
 def _band(
-    ax, doc, loss, scale, key, factor=1.0, complement=False, label=None, floor=None, layer=None
+    ax,
+    doc,
+    loss,
+    scale,
+    key,
+    factor=1.0,
+    complement=False,
+    label=None,
+    floor=None,
+    layer=None,
+    style="-",
 ):
     b = _chosen(doc, loss, scale)
     c = b and cell(doc, loss, scale, b["lr"])
@@ -83,7 +93,7 @@ def _band(
         mean = factor - mean
     epochs = np.arange(1, len(mean) + 1)
     colour = loss_colour(loss)
-    ax.plot(epochs, mean, "o-", ms=3, color=colour, label=label)
+    ax.plot(epochs, mean, marker="o", ls=style, ms=3, color=colour, label=label)
     low = mean - half if floor is None else np.maximum(mean - half, floor)
     if ax.get_yscale() == "log":  # an interval reaching 0 is drawn down to mean/10
         low = np.where(low > 0, low, mean / 10)
@@ -236,24 +246,26 @@ OLD_ONE_HIDDEN_ROWS = (
 """The first/last-layer rows of results written before the per-layer keys."""
 
 
+LAYER_STYLES = ("-", "--", ":", "-.")
+"""Hidden layer i's line style in the gradients figure (colour is the loss; the styles
+repeat past four layers)."""
+
+
 def hidden_rows(doc) -> tuple:
-    """One f′ row per hidden layer, then one saturated-units row per hidden layer, when
-    the summary holds the per-layer keys (``softjax.hidden.LAYER_KEYS``); else the first
-    and last layer's rows of older results (one row each when they are one layer)."""
+    """The f′ row and the saturated-units row, each drawing every hidden layer (its layer
+    field a tuple of layer indices), when the summary holds the per-layer keys
+    (``softjax.hidden.LAYER_KEYS``); else the first and last layer's rows of older results
+    (one row each when they are one layer)."""
     depth = len(doc["grid"]["sizes"]) - 2
     if depth == 0:
         return ()
     per_layer = any((c.get("mean") or {}).get("hidden_fprime") for c in doc.get("cells", ()))
     if not per_layer:
         return OLD_HIDDEN_ROWS if depth > 1 else OLD_ONE_HIDDEN_ROWS
-    name = (lambda i: f", layer {i + 1}") if depth > 1 else (lambda i: ", hidden layer")
-    return tuple(
-        (key, i, factor, f"{label}{name(i)}", "linear")
-        for key, factor, label in (
-            ("hidden_fprime", 1.0, "mean f′"),
-            ("hidden_saturated", 100.0, "saturated units (%)"),
-        )
-        for i in range(depth)
+    where = ", every hidden layer" if depth > 1 else ", hidden layer"
+    return (
+        ("hidden_fprime", tuple(range(depth)), 1.0, f"mean f′{where}", "linear"),
+        ("hidden_saturated", tuple(range(depth)), 100.0, f"saturated units (%){where}", "linear"),
     )
 
 
@@ -273,28 +285,42 @@ def draw_gradients(doc, path: Path) -> Path:
             ax = axes[r, c]
             ax.set_yscale(yscale)
             floor = None if key == "grad_cos_ce" or yscale == "log" else 0.0
+            layers = layer if isinstance(layer, tuple) else (layer,)
             for loss in g["losses"]:
-                _band(
-                    ax,
-                    doc,
-                    loss,
-                    scale,
-                    key,
-                    factor,
-                    label=_lr_label(doc, loss, scale),
-                    floor=floor,
-                    layer=layer,
-                )
+                for i in layers:
+                    _band(
+                        ax,
+                        doc,
+                        loss,
+                        scale,
+                        key,
+                        factor,
+                        label=_lr_label(doc, loss, scale) if r == 0 else None,
+                        floor=floor,
+                        layer=i,
+                        style=LAYER_STYLES[(i or 0) % len(LAYER_STYLES)],
+                    )
             ax.set_ylabel(label, fontsize=8)
             ax.grid(alpha=0.3, which="both")
             if r == 0:
                 ax.set_title(f"init scale {scale:g}", fontsize=9)
                 ax.legend(fontsize=6)
+            if len(layers) > 1:
+                ax.legend(
+                    handles=[
+                        plt.Line2D([], [], color="0.3", ls=LAYER_STYLES[i % len(LAYER_STYLES)])
+                        for i in layers
+                    ],
+                    labels=[f"layer {i + 1}" for i in layers],
+                    fontsize=6,
+                    title="hidden",
+                    title_fontsize=6,
+                )
         axes[-1, c].set_xlabel("epoch (running means over its minibatches)")
     fig.suptitle(
-        "Logit gradients and saturation per epoch, each loss at its chosen lr "
-        "(saturated & wrong: max softmax > 0.99 on a wrong class; hidden unit saturated: "
-        "f′ < 0.01·max f′)\n" + _title(doc),
+        "Logit gradients and saturation per epoch, each loss at its chosen lr\n"
+        "(saturated & wrong: max softmax > 0.99 on a wrong class;\n"
+        "hidden unit saturated: f′ < 0.01·max f′)\n" + _title(doc),
         fontsize=9,
     )
     fig.tight_layout()
