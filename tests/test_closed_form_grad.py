@@ -49,6 +49,7 @@ def _custom_vs_plain(z, ids, rows, params, x):
     return out
 
 
+@pytest.mark.slow  # over 8 s on 2 cores (several compiled trainings)
 def test_with_closed_form_grad_equals_autodiff_for_every_loss_and_in_an_mlp():
     """jax.grad through the custom_vjp (logits, and a 2-layer tanh MLP's params) equals
     plain autodiff to 1e-10 in float64; values are equal."""
@@ -110,6 +111,7 @@ def _scaled_softsign_grad(z, a=1.0):
     return a / (1.0 + jnp.abs(z)) ** 2
 
 
+@pytest.mark.slow  # over 8 s on 2 cores (several compiled trainings)
 def test_a_registered_activation_works_through_mlp_apply_and_backprop():
     sj.register_activation("test_softsign", _scaled_softsign, _scaled_softsign_grad, params=("a",))
     spec = ("test_softsign", {"a": 2.0})

@@ -72,6 +72,7 @@ def test_a_second_process_loads_the_first_ones_compiled_train_program(tmp_path):
     assert again["history"] == first["history"]  # the loaded program computes the same
 
 
+@pytest.mark.slow  # over 8 s on 2 cores (a CLI run, a subprocess or a float64 equality)
 def test_off_leaves_jax_without_a_cache_folder(tmp_path):
     result = _train_in_a_process("off")
     assert result["dir"] is None and result["hits"] == 0

@@ -211,6 +211,7 @@ def test_an_optax_chain_with_warmup_cosine_trains(small):
     assert counts and all(c == 4 * 5 for c in counts)
 
 
+@pytest.mark.slow  # over 8 s on 2 cores (several compiled trainings)
 def test_a_vmapped_train_fn_over_three_peak_lrs_with_a_schedule_equals_three_trains(small):
     config = TrainConfig(
         sizes=(6, 4), optimizer="adam", schedule="cosine", batch_size=16, epochs=2, seed=1

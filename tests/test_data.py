@@ -155,6 +155,7 @@ def test_tfds_prepares_the_real_files_offline_and_equals_idx(
     assert tfds.builder("mnist", data_dir=os.fspath(cache_dir)).is_prepared()
 
 
+@pytest.mark.slow  # over 8 s on 2 cores (a CLI run, a subprocess or a float64 equality)
 @needs_tfds
 @pytest.mark.parametrize("name", DATASET_NAMES)
 def test_tfds_and_idx_give_identical_arrays(
@@ -325,6 +326,7 @@ def test_corrupt_file_idx_source(raw_copy, shared_data_dir):
         load_dataset("mnist", source="idx", data_dir=raw_copy)
 
 
+@pytest.mark.slow  # a real tfds preparation (≈ 8 s)
 @needs_tfds
 def test_corrupt_file_tfds_source_leaves_no_prepared_copy(raw_copy, tmp_path, shared_data_dir):
     # tfds's own checksum check catches it; softjax says which files and what to do.

@@ -26,6 +26,7 @@ def saturation_run(tmp_path_factory):
     return out, written
 
 
+@pytest.mark.slow  # over 8 s on 2 cores (a CLI run, a subprocess or a float64 equality)
 def test_saturation_cli_writes_json_figure_and_table(saturation_run):
     out, written = saturation_run
     names = {p.name for p in written}
@@ -43,6 +44,7 @@ def test_saturation_cli_writes_json_figure_and_table(saturation_run):
     assert "| MSE on softmax |" in table and "ŷ_wrong=0.999" in table
 
 
+@pytest.mark.slow  # over 8 s on 2 cores (a CLI run, a subprocess or a float64 equality)
 def test_saturation_closed_form_matches_jax_grad(saturation_run):
     out, _ = saturation_run
     doc = read_json(out / "saturation_quick.json")
@@ -53,6 +55,7 @@ def test_saturation_closed_form_matches_jax_grad(saturation_run):
             np.testing.assert_allclose(closed, curve["autodiff_norm"][loss_name], rtol=1e-8)
 
 
+@pytest.mark.slow  # over 8 s on 2 cores (a CLI run, a subprocess or a float64 equality)
 def test_saturation_key_claims(saturation_run):
     out, _ = saturation_run
     doc = read_json(out / "saturation_quick.json")
@@ -74,6 +77,7 @@ def test_saturation_key_claims(saturation_run):
     assert np.all(np.diff(cce[len(cce) // 2 :]) >= 0) and cce.max() < math.sqrt(2)
 
 
+@pytest.mark.slow  # over 8 s on 2 cores (a CLI run, a subprocess or a float64 equality)
 def test_saturation_redraw_uses_only_the_json(saturation_run):
     out, _ = saturation_run
     json_before = (out / "saturation_quick.json").read_bytes()
@@ -133,6 +137,7 @@ def test_mlp_depth_cli_writes_json_figure_and_summary(depth_run):
     assert "from `mlp_depth_quick.json`" in summary
 
 
+@pytest.mark.slow  # over 8 s on 2 cores (a CLI run, a subprocess or a float64 equality)
 def test_mlp_depth_sigmoid_shrinks_the_backpropagated_error(depth_run):
     out, _ = depth_run
     runs = {r["activation"]: r for r in read_json(out / "mlp_depth_quick.json")["runs"]}
@@ -147,6 +152,7 @@ def test_mlp_depth_sigmoid_shrinks_the_backpropagated_error(depth_run):
     assert sig["grad_norm"][0] / sig["grad_norm"][-1] < relu["grad_norm"][0] / relu["grad_norm"][-1]
 
 
+@pytest.mark.slow  # over 8 s on 2 cores (a CLI run, a subprocess or a float64 equality)
 def test_mlp_depth_redraw(depth_run):
     out, _ = depth_run
     json_before = (out / "mlp_depth_quick.json").read_bytes()

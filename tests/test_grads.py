@@ -155,7 +155,7 @@ def _all_grads(z, ids, x, params):
     return out
 
 
-@settings(max_examples=8, deadline=None)
+@settings(max_examples=5, deadline=None)
 @given(
     n=st.integers(1, 64),
     k=st.integers(2, 20),

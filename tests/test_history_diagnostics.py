@@ -38,7 +38,7 @@ def _run(config, data):
     return params, train(config, data, params=params).history
 
 
-@pytest.mark.parametrize("loss", ["cce", "mse"])
+@pytest.mark.parametrize("loss", ["cce", pytest.param("mse", marks=pytest.mark.slow)])
 def test_wrong_sample_norm_cosine_and_hidden_saturation_match_numpy(data, loss):
     x, y = data[0], data[1]
     config = TrainConfig(
@@ -124,7 +124,11 @@ def test_every_hidden_layer_of_a_three_layer_net_matches_numpy(data):
         np.testing.assert_array_equal(history[f"{key}_last"], history[key][:, -1])
 
 
-@pytest.mark.parametrize("sizes", [(5, 4, 4, 3), (5, 3)], ids=["two_hidden", "no_hidden"])
+@pytest.mark.parametrize(
+    "sizes",
+    [pytest.param((5, 4, 4, 3), marks=pytest.mark.slow), (5, 3)],
+    ids=["two_hidden", "no_hidden"],
+)
 def test_sweep_records_hold_per_layer_lists_and_summarize_them(data, sizes):
     """A vmapped sweep's (models, epochs, L) history becomes (epochs, L) lists per record,
     equal to ``train()``'s, and the summary's per-layer means are the records' means."""

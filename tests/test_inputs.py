@@ -118,6 +118,7 @@ def test_half_a_validation_split_is_refused(small, no_compiling):
 # ------------------------------------------------------------------ the validation split
 
 
+@pytest.mark.slow  # over 8 s on 2 cores (several compiled trainings)
 def test_history_has_val_keys_exactly_when_there_is_a_validation_split(small, capsys):
     x_val, y_val = small.x_test[:10], small.y_test[:10]
     six = (small.x_train, small.y_train, x_val, y_val, small.x_test, small.y_test)

@@ -323,6 +323,7 @@ def test_gradients_are_compared_at_a_matched_lr_and_separately_at_each_chosen_lr
     np.testing.assert_allclose(rows["matched"]["logits_grad_norm_reference"]["mean"], 3.01)
 
 
+@pytest.mark.slow  # over 8 s on 2 cores (a CLI run, a subprocess or a float64 equality)
 def test_a_paired_sweep_equals_one_sweep_per_replicate_and_resumes_its_file(tmp_path, monkeypatch):
     """One ``seed_pairing="paired"`` call writes the records (keys, history) of one call per
     replicate; each reads the other's file back as done. Float tolerance: the sweep's own

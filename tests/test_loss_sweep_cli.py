@@ -90,6 +90,7 @@ def _n_configs(doc):
     return sum(map(len, doc["grid"]["lrs_by_loss"].values())) * N_SCALES * N_SEEDS
 
 
+@pytest.mark.slow  # over 8 s on 2 cores (a CLI run, a subprocess or a float64 equality)
 def test_a_tiny_run_writes_results_summary_and_figures(run):
     doc = read_json(run / f"{NAME}.json")
     n = _n_configs(doc)
@@ -117,6 +118,7 @@ def test_a_tiny_run_writes_results_summary_and_figures(run):
     }
 
 
+@pytest.mark.slow  # over 8 s on 2 cores (a CLI run, a subprocess or a float64 equality)
 def test_redraw_with_only_the_json_redraws_the_figures_and_keeps_the_results(run, tmp_path):
     out = _copy(run, tmp_path, [f"{NAME}.json"])
     before = (out / f"{NAME}.json").read_bytes()
@@ -131,6 +133,7 @@ def test_redraw_without_the_json_says_so(tmp_path):
         loss_sweep.main([*REDRAW, "--out", str(tmp_path)])
 
 
+@pytest.mark.slow  # over 8 s on 2 cores (a CLI run, a subprocess or a float64 equality)
 def test_redraw_summarizes_only_this_grids_lines(run, tmp_path, monkeypatch):
     """Lines of an older grid under the same name (3 epochs) neither crash nor mix in."""
     monkeypatch.setattr(loss_sweep.plots, "draw", lambda *args: [])
@@ -154,6 +157,7 @@ def test_redraw_summarizes_only_this_grids_lines(run, tmp_path, monkeypatch):
     assert (out / f"{NAME}.json").read_bytes() == before
 
 
+@pytest.mark.slow  # over 8 s on 2 cores (a CLI run, a subprocess or a float64 equality)
 def test_another_train_subset_reruns_and_the_same_one_resumes(
     run, tmp_path, monkeypatch, shared_data_dir
 ):
@@ -181,6 +185,7 @@ def test_train_subset_and_epochs_must_be_positive_integers(value, capsys):
         assert f"argument {flag}: expected an integer > 0" in capsys.readouterr().err
 
 
+@pytest.mark.slow  # over 8 s on 2 cores (a CLI run, a subprocess or a float64 equality)
 def test_the_cli_chooses_lrs_on_validation_and_reports_test_at_them(
     tmp_path, monkeypatch, shared_data_dir
 ):
@@ -246,6 +251,7 @@ def test_a_second_copy_on_the_same_folder_fails_at_once_naming_it(tmp_path, monk
 MLP_OVERVIEW = ("loss_sweep_mnist_mlp_quick.md", "loss_sweep_mnist_mlp_overview_quick.png")
 
 
+@pytest.mark.slow  # over 8 s on 2 cores (a CLI run, a subprocess or a float64 equality)
 def test_several_mlps_get_their_own_files_and_one_overview_redrawn_from_the_jsons(
     tmp_path, monkeypatch, shared_data_dir, capsys
 ):

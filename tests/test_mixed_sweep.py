@@ -47,8 +47,8 @@ def _leaves(tree):
 @pytest.mark.parametrize(
     "base, losses",
     [
-        (SINGLE, LOSSES),
-        # The MLP cases compile two more 16-model programs (≈ 35 s each on 2 cores).
+        # Each case compiles a 16-model program and 16 train() programs (≈ 35 s on 2 cores).
+        pytest.param(SINGLE, LOSSES, marks=pytest.mark.slow),
         pytest.param(MLP, LOSSES, marks=pytest.mark.slow),
         pytest.param(MLP.replace(grad="closed_form"), LOSSES[:3], marks=pytest.mark.slow),
     ],
@@ -111,6 +111,7 @@ def test_the_mixed_program_shares_one_unbatched_gather_and_one_wide_matmul(tiny6
     assert n_models not in widths and widths & {2, 3}
 
 
+@pytest.mark.slow  # over 8 s on 2 cores (several compiled trainings)
 def test_one_compile_serves_every_loss_and_data_seed(tiny64):
     """3 losses × 2 data seeds in one backend compile (per-loss programs would be 3).
 

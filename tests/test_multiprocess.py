@@ -167,6 +167,7 @@ def test_four_processes_run_one_sweep_and_write_one_file_equal_to_one_process(tm
     _check(4, tmp_path, single)
 
 
+@pytest.mark.slow  # over 8 s on 2 cores (a CLI run, a subprocess or a float64 equality)
 def test_a_locked_sweep_fails_on_every_process(tmp_path):
     """Process 0 cannot take the lock: every process raises, none hangs in a collective."""
     from softjax.sweeps import sweep_lock

@@ -154,6 +154,7 @@ def test_new_losses_are_finite_at_1e30_float32():
 # ---------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow  # over 8 s on 2 cores (several compiled trainings)
 def test_minus_inf_logit_on_a_non_label_class_gives_the_finite_value():
     """z = −inf on a class whose target is 0: the value equals that at z = −1000 (e^-1000
     is 0 in float64) for every loss on a softmax or sigmoid (cce_smoothed with ε = 0; with

@@ -148,6 +148,7 @@ def test_a_checkpointed_run_killed_after_its_first_checkpoint_resumes_bitwise(sm
     assert latest_epoch(tmp_path) == 6
 
 
+@pytest.mark.slow  # over 8 s on 2 cores (a CLI run, a subprocess or a float64 equality)
 def test_the_progress_bar_counts_every_epoch_across_chunks_and_resumes(
     small, monkeypatch, capsys, tmp_path
 ):

@@ -37,6 +37,7 @@ tiny = pytest.fixture(tiny_gaussian_classes, scope="module", name="tiny")
 # ------------------------------------------------------------- streaming and resume
 
 
+@pytest.mark.slow  # over 8 s on 2 cores (a CLI run, a subprocess or a float64 equality)
 def test_a_killed_sweep_keeps_whole_lines_resumes_the_rest_then_reruns_nothing(
     tiny, tmp_path, monkeypatch
 ):
@@ -254,6 +255,7 @@ _HOLDER_SCRIPT = textwrap.dedent(
 )
 
 
+@pytest.mark.slow  # over 8 s on 2 cores (a CLI run, a subprocess or a float64 equality)
 def test_a_second_run_on_the_same_folder_fails_at_once_and_loses_nothing(tiny, tmp_path):
     """Two real processes, one folder: the second fails naming the folder and the pid,
     deletes none of the live run's temps, and the file ends with each config once."""

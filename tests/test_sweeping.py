@@ -81,6 +81,7 @@ def sweep64(tiny):
         return sweep(BASE, _float64(tiny), **GRID64, progress=False, return_params=True)
 
 
+@pytest.mark.slow  # over 8 s on 2 cores (a CLI run, a subprocess or a float64 equality)
 def test_a_sweep_of_n_configs_equals_n_separate_train_runs_in_float64(tiny, sweep64, tmp_path):
     """Every one of the N = 3 losses × 2 lrs × 2 seeds configs equals its own train()."""
     records = sweep64
@@ -338,6 +339,7 @@ def test_selection_reads_validation_only_and_flags_an_lr_on_the_grid_edge():
 # ------------------------------------------------ float32 tolerance and user losses
 
 
+@pytest.mark.slow  # over 8 s on 2 cores (a CLI run, a subprocess or a float64 equality)
 def test_a_float32_record_matches_its_train_call_to_float_rounding(tiny):
     """Init seed = data seed: the record is its train() call up to rounding, not bitwise.
 

@@ -123,6 +123,7 @@ REFERENCE_CASES = [
     pytest.param(
         dict(sizes=(6, 7, 4), shuffle=True, last_batch="drop", grad="closed_form"),
         id="mlp-shuffle-drop-closed_form",
+        marks=pytest.mark.slow,  # ≈ 9 s; the closed form is also covered in softmax and MLP grads
     ),
     pytest.param(
         dict(sizes=(6, 7, 4), shuffle=False, last_batch="keep", grad="autodiff"),
