@@ -70,6 +70,8 @@ FULL = dict(
     train_subset=None,
     lr_factor=LR_FACTOR,
     max_rounds=MAX_ROUNDS,
+    # Test is read only at the lr chosen on validation, after the last epoch.
+    test_each_epoch=False,
 )
 QUICK = FULL | dict(
     lrs=[0.03, 0.3],
@@ -115,6 +117,13 @@ def parse_args(argv=None):
     parser.add_argument("--train-subset", type=_positive(int), default=None)
     parser.add_argument("--lr-factor", type=_positive(float), default=None)
     parser.add_argument("--max-rounds", type=int, default=None, help="lr grid extensions")
+    parser.add_argument(
+        "--test-each-epoch",
+        action="store_const",
+        const=True,
+        default=None,
+        help="evaluate the test set every epoch too (default: after the last epoch only)",
+    )
     parser.add_argument("--name", default=None, help="file stem (one model only)")
     args = parser.parse_args(argv)
     bad = [loss for loss in args.losses or () if loss not in LOSSES]
@@ -250,6 +259,7 @@ def run_model(args, grid, sizes, act, data, out: Path, name: str) -> dict:
         optimizer=grid["optimizer"],
         batch_size=grid["batch_size"],
         epochs=grid["epochs"],
+        test_each_epoch=grid["test_each_epoch"],
     )
     info = {"dataset": grid["dataset"], "source": args.source, "train_subset": grid["train_subset"]}
     start = time.perf_counter()

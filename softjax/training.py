@@ -83,7 +83,8 @@ HISTORY_KEYS = (
 """The per-epoch history keys every run has. ``train_*`` and the diagnostics are running
 means over the epoch's minibatches, computed with the params each batch was trained from
 (what a training log reports); ``test_*`` evaluate the params at the end of the epoch on the
-whole test set. Diagnostics:
+whole test set (with ``config.test_each_epoch=False``, at the end of the last epoch only:
+NaN before it). Diagnostics:
 
 * ``logits_grad_norm``: the mean over samples of ‖∂ℓ_i/∂z_i‖ (each sample's own loss);
   ``logits_grad_norm_wrong``: the same mean over the misclassified samples only (0 in an
@@ -209,6 +210,12 @@ def _cosine(a, b):
     return jnp.clip(jnp.sum(unit(a) * unit(b), axis=-1), -1.0, 1.0)
 
 
+def _not_evaluated(params):
+    """``(loss, accuracy)`` of an epoch whose split was not evaluated: NaN."""
+    nan = jnp.full((), jnp.nan, jnp.float32)
+    return nan, nan
+
+
 def make_epochs(config: TrainConfig, *, progress=None, skip_after_divergence=True, loss=None):
     """Returns the pure ``(init_state, run_epochs)`` pair for ``config`` (already validated).
 
@@ -290,10 +297,20 @@ def make_epochs(config: TrainConfig, *, progress=None, skip_after_divergence=Tru
         metrics["logits_grad_norm_wrong"] = sums["logits_grad_norm_wrong"] / jnp.maximum(n_wrong, 1)
         metrics |= layer_ends(metrics)
         for split in splits(data):
-            logits = mlp_forward(carry[0], getattr(data, f"x_{split}"), acts)[0][-1]
-            value, acc = loss_and_accuracy(logits, getattr(data, f"y_{split}"), loss.fn)
-            metrics[f"{split}_loss"] = value.astype(jnp.float32)
-            metrics[f"{split}_accuracy"] = acc.astype(jnp.float32)
+
+            def evaluate(params, split=split):
+                logits = mlp_forward(params, getattr(data, f"x_{split}"), acts)[0][-1]
+                value, acc = loss_and_accuracy(logits, getattr(data, f"y_{split}"), loss.fn)
+                return value.astype(jnp.float32), acc.astype(jnp.float32)
+
+            if split == "test" and not config.test_each_epoch:
+                # A real branch in sweeps too: the epoch counter is shared by the models.
+                value, acc = lax.cond(
+                    epoch == config.epochs - 1, evaluate, _not_evaluated, carry[0]
+                )
+            else:
+                value, acc = evaluate(carry[0])
+            metrics[f"{split}_loss"], metrics[f"{split}_accuracy"] = value, acc
         return carry, metrics
 
     def init_state(params, lr, data_key, data) -> TrainState:

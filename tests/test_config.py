@@ -49,6 +49,7 @@ EVERY_FIELD = TrainConfig(
     shuffle=False,
     last_batch="drop",
     grad="closed_form",
+    test_each_epoch=False,
 )
 
 

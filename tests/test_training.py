@@ -200,6 +200,18 @@ def test_same_config_and_seed_give_bitwise_identical_params_and_history(small, m
     assert not np.array_equal(_leaves(other.params)[0], _leaves(mlp_run.params)[0])
 
 
+def test_test_each_epoch_false_evaluates_the_test_set_after_the_last_epoch_only(small, mlp_run):
+    once = train(MLP.replace(test_each_epoch=False), small)
+    for key in ("test_loss", "test_accuracy"):
+        assert np.isnan(once.history[key][:-1]).all()
+        assert np.array_equal(once.history[key][-1], mlp_run.history[key][-1])
+    # Everything else is the run with the test set evaluated each epoch.
+    for key in set(HISTORY_KEYS) - {"test_loss", "test_accuracy"}:
+        assert np.array_equal(once.history[key], mlp_run.history[key]), key
+    for a, b in zip(_leaves(once.params), _leaves(mlp_run.params), strict=True):
+        assert np.array_equal(a, b)
+
+
 def test_training_from_user_params(small, mlp_run):
     start = init_params(MLP, jax.random.PRNGKey(123), init_scale=0.5)
     from_user = train(MLP, small, params=start)

@@ -2,11 +2,13 @@
 
 ``draw(results_path, out_dir)`` reads ``<name>.json`` and writes, each atomically:
 
-* ``<name>_curves.png``: test error (100 − accuracy, log scale) per epoch, mean and 95%
-  interval over replicates, one line per loss at its chosen lr (in the legend, † when
-  still on a grid edge); one panel per group of init scales whose results agree within
-  their intervals (:func:`softjax.sweeps.stats.collapse_scales`), so no two panels repeat;
-  for softmax regression the exact least-squares model's test error as a dashed line;
+* ``<name>_curves.png``: validation error (100 − accuracy, log scale) per epoch, mean and
+  95% interval over replicates, one line per loss at its chosen lr (in the legend, † when
+  still on a grid edge), and beside the last epoch the final test error at that lr (a
+  diamond with its interval: the study evaluates test once, after the last epoch); one
+  panel per group of init scales whose results agree within their intervals
+  (:func:`softjax.sweeps.stats.collapse_scales`), so no two panels repeat; for softmax
+  regression the exact least-squares model's validation error as a dashed line;
 * ``<name>_heatmap.png``: final validation accuracy over loss × lr (each loss's own,
   extended grid; blank where a loss was not run), the chosen lr boxed with its test
   accuracy, diverged cells marked, and for softmax regression the square loss's stable-lr
@@ -130,27 +132,40 @@ def draw_curves(doc, path: Path) -> Path:
     groups = collapse_scales(doc["best"], g["init_scales"])
     fig, axes = plt.subplots(1, len(groups), figsize=(4.2 * len(groups), 4.6), sharey=True)
     axes = np.atleast_1d(axes)
-    ceiling = (doc.get("analysis") or {}).get("least_squares", {}).get("test_accuracy")
+    ceiling = (doc.get("analysis") or {}).get("least_squares", {}).get("val_accuracy")
     for ax, group in zip(axes, groups, strict=True):
         for loss in g["losses"]:
-            _band(
+            drawn = _band(
                 ax,
                 doc,
                 loss,
                 group[0],
-                "test_accuracy",
+                "val_accuracy",
                 100.0,
                 True,
                 _lr_label(doc, loss, group[0]),
                 floor=1.0,
             )
+            b = _chosen(doc, loss, group[0])
+            if drawn and b.get("final_test_accuracy") is not None:
+                last = len(cell(doc, loss, group[0], b["lr"])["mean"]["val_accuracy"])
+                ax.errorbar(
+                    last + 0.3,
+                    100 * (1 - b["final_test_accuracy"]),
+                    yerr=100 * (b.get("final_test_accuracy_ci95") or 0),
+                    marker="D",
+                    ms=4,
+                    mfc="none",
+                    color=loss_colour(loss),
+                    lw=1,
+                )
         if ceiling is not None:
             ax.axhline(
                 100 * (1 - ceiling),
                 ls="--",
                 color=loss_colour("square"),
                 lw=1,
-                label="least-squares linear model (exact)",
+                label="least-squares linear model (exact), validation",
             )
         ax.set_title(f"init scale {', '.join(f'{s:g}' for s in group)}", fontsize=9)
         ax.set_yscale("log")
@@ -159,9 +174,11 @@ def draw_curves(doc, path: Path) -> Path:
         ax.set_xlabel("epoch")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7, loc="upper right")
-    axes[0].set_ylabel("test error (%), log scale")
+    axes[0].set_ylabel("validation error (%), log scale")
     fig.suptitle(
-        "Test error per epoch, each loss at the lr chosen on validation\n" + _title(doc), fontsize=9
+        "Validation error per epoch, each loss at the lr chosen on validation; "
+        "◇ its final test error\n" + _title(doc),
+        fontsize=9,
     )
     fig.tight_layout()
     return _save(fig, path)

@@ -244,7 +244,9 @@ def _bce_lines(rows) -> list[str]:
         if gap is not None:
             mean, half = gap["mean"][-1], gap["ci95"][-1]
             verdict = compare_difference(mean, half, "bce", "cce")
-            worst = min(range(len(gap["mean"])), key=lambda i: gap["mean"][i])
+            # The effect per epoch on validation (test may exist only after the last epoch).
+            per_epoch = r.get("val_accuracy_gap") or gap
+            worst = min(range(len(per_epoch["mean"])), key=lambda i: per_epoch["mean"][i])
             cost = (
                 "no cost of the independence assumption measured"
                 if verdict == NO_DIFFERENCE
@@ -253,7 +255,8 @@ def _bce_lines(rows) -> list[str]:
             text += (
                 f"; final test accuracy bce − cce, paired over {gap['n']} replicates "
                 f"(cce at lr {r['lr_reference']:g}): {_pm(mean, half, 100, ' points')}: {cost}"
-                f" (largest mean gap {100 * gap['mean'][worst]:+.2f} points, epoch {worst + 1})"
+                f" (largest mean gap{' on validation' if per_epoch is not gap else ''} "
+                f"{100 * per_epoch['mean'][worst]:+.2f} points, epoch {worst + 1})"
             )
         lines.append(text + ".")
     return lines
