@@ -134,7 +134,7 @@ def draw_curves(doc, path: Path) -> Path:
     axes = np.atleast_1d(axes)
     ceiling = (doc.get("analysis") or {}).get("least_squares", {}).get("val_accuracy")
     for ax, group in zip(axes, groups, strict=True):
-        for loss in g["losses"]:
+        for i, loss in enumerate(g["losses"]):
             drawn = _band(
                 ax,
                 doc,
@@ -150,7 +150,7 @@ def draw_curves(doc, path: Path) -> Path:
             if drawn and b.get("final_test_accuracy") is not None:
                 last = len(cell(doc, loss, group[0], b["lr"])["mean"]["val_accuracy"])
                 ax.errorbar(
-                    last + 0.3,
+                    last + 0.2 + 0.06 * i,  # side by side, one per loss
                     100 * (1 - b["final_test_accuracy"]),
                     yerr=100 * (b.get("final_test_accuracy_ci95") or 0),
                     marker="D",
