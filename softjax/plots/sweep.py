@@ -28,6 +28,7 @@ Colours come from :mod:`softjax.plots.palette` (one colour per loss in every fig
 from __future__ import annotations
 
 import json
+import textwrap
 from pathlib import Path
 
 import matplotlib
@@ -121,6 +122,12 @@ def _title(doc) -> str:
     )
 
 
+def _wrap(text: str, width_inches: float) -> str:
+    """Wrap each line of a 9-pt title to the figure's width (a one-panel figure clipped it)."""
+    chars = max(40, int(width_inches * 13))
+    return "\n".join(textwrap.fill(line, chars) for line in text.split("\n"))
+
+
 def _save(fig, path, **kwargs):
     atomic_save_figure(fig, path, dpi=120, **kwargs)
     plt.close(fig)
@@ -176,8 +183,11 @@ def draw_curves(doc, path: Path) -> Path:
         ax.legend(fontsize=7, loc="upper right")
     axes[0].set_ylabel("validation error (%), log scale")
     fig.suptitle(
-        "Validation error per epoch, each loss at the lr chosen on validation; "
-        "◇ its final test error\n" + _title(doc),
+        _wrap(
+            "Validation error per epoch, each loss at the lr chosen on validation; "
+            "◇ its final test error\n" + _title(doc),
+            fig.get_figwidth(),
+        ),
         fontsize=9,
     )
     fig.tight_layout()
