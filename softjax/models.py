@@ -178,7 +178,35 @@ def mlp_forward(params, x, activations: ActivationSpec | Sequence[ActivationSpec
     return forward(params, x, resolve_activations(activations, len(params) - 1))
 
 
-def forward(params, x, activations):
+@jax.custom_vjp
+def dense(a, w):
+    """``a @ w`` whose VJP is the notes' two products, ∂A = G Wᵀ and ∂W = Aᵀ G (SPEC §4).
+
+    The same maths as ``jax.vjp`` of ``a @ w``; what differs is the shape XLA is handed.
+    JAX's own transpose rule computes ∂W as ``(Gᵀ A)ᵀ``: under ``vmap`` over stacked
+    models' weights (d_in, M, d_out) that is an (M·d_out, d_in) product and a transposing
+    pass over every model's weights per step, where ``Aᵀ G`` writes (d_in, M·d_out)
+    directly. Reverse mode only (``jax.jvp`` through it raises): training steps use it,
+    :func:`forward` does not by default.
+    """
+    return a @ w
+
+
+def _dense_fwd(a, w):
+    return a @ w, (a, w)
+
+
+def _dense_bwd(residuals, g):
+    a, w = residuals
+    # Over the trailing axes, so a batch of any leading shape works as in ``a @ w``.
+    a2, g2 = a.reshape(-1, a.shape[-1]), g.reshape(-1, g.shape[-1])
+    return g @ w.T, a2.T @ g2
+
+
+dense.defvjp(_dense_fwd, _dense_bwd)
+
+
+def forward(params, x, activations, matmul=jnp.matmul):
     """:func:`mlp_forward`'s recursion without its checks: the kernel that ``backprop`` and
     traced training steps call once their arguments are validated.
 
@@ -186,6 +214,7 @@ def forward(params, x, activations):
       params: checked params (see :func:`check_params`).
       x: inputs (..., D) of the right width.
       activations: the RESOLVED activations, one ``BoundActivation`` per hidden layer.
+      matmul: each layer's ``A @ W`` (:func:`dense` in training steps).
 
     Returns:
       ``(zs, hidden)`` as :func:`mlp_forward`.
@@ -193,7 +222,7 @@ def forward(params, x, activations):
     a = jnp.asarray(x)
     zs, hidden = [], [a]
     for i, layer in enumerate(params):
-        z = a @ layer["w"]
+        z = matmul(a, layer["w"])
         if "b" in layer:
             z = z + layer["b"]
         zs.append(z)

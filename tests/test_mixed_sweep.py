@@ -106,7 +106,8 @@ def test_the_mixed_program_shares_one_unbatched_gather_and_one_wide_matmul(tiny6
         assert n_models not in e.invars[0].aval.shape, e.invars[0].aval
     dots = [e for e in eqns if e.primitive.name == "dot_general"]
     shared_rows = [e for e in dots if e.invars[0].aval.shape == (SINGLE.batch_size, 5)]
-    assert shared_rows and all(e.invars[1].aval.shape[0] == n_models for e in shared_rows)
+    # The weights are (D, M, K), the model axis second: one (D, M·K) matrix, no transpose.
+    assert shared_rows and all(e.invars[1].aval.shape[:2] == (5, n_models) for e in shared_rows)
     # Each loss runs on its own block only: the log-softmax of cce and bce sees 3 and 2
     # models, never 7 (a select over every loss would compute each on all 7).
     widths = {e.outvars[0].aval.shape[0] for e in eqns if e.primitive.name == "log"}

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 import softjax as sj
+from softjax.models import dense
 from tests.helpers import jit_fast
 
 # XLA CPU settings that cut compile time several-fold (no LLVM optimization, the older
@@ -382,3 +383,38 @@ def test_check_sizes_accepts_numpy_ints():
 def test_mlp_init_rejects_unknown_init(init):
     with pytest.raises(ValueError, match="init: unknown scheme"):
         sj.mlp_init(jax.random.key(0), [5, 4], init=init)
+
+
+# ------------------------------------------------------------------ dense's own VJP
+
+
+@pytest.mark.parametrize("batch", [(), (5,), (2, 3)], ids=["one-sample", "batch", "2-d-batch"])
+def test_dense_and_its_vjp_equal_the_matmul_and_jax_s_vjp_in_float64(batch):
+    with jax.enable_x64(True):
+        ka, kw, kg = jax.random.split(jax.random.PRNGKey(0), 3)
+        a = jax.random.normal(ka, (*batch, 4), jnp.float64)
+        w = jax.random.normal(kw, (4, 3), jnp.float64)
+        g = jax.random.normal(kg, (*batch, 3), jnp.float64)
+        z, vjp = jax.vjp(dense, a, w)
+        z_ref, vjp_ref = jax.vjp(jnp.matmul, a, w)
+        np.testing.assert_allclose(z, z_ref, rtol=1e-14)
+        for got, want in zip(vjp(g), vjp_ref(g), strict=True):
+            assert got.shape == want.shape
+            np.testing.assert_allclose(got, want, rtol=1e-13, atol=1e-14)
+
+
+def test_dense_under_vmap_over_stacked_weights_writes_the_wide_gradient():
+    """Weights stacked as (D, M, K): the gradient comes out (D, M, K), each model's Aᵀ G."""
+    with jax.enable_x64(True):
+        a = jax.random.normal(jax.random.PRNGKey(1), (5, 4), jnp.float64)
+        w = jax.random.normal(jax.random.PRNGKey(2), (4, 3, 2), jnp.float64)  # M = 3
+
+        def grads(dense_fn):
+            def one(w):
+                return jax.grad(lambda w: jnp.sum(jnp.tanh(dense_fn(a, w))))(w)
+
+            return jax.vmap(one, in_axes=1, out_axes=1)(w)
+
+        got, want = grads(dense), grads(jnp.matmul)
+        assert got.shape == (4, 3, 2)
+        np.testing.assert_allclose(got, want, rtol=1e-13)

@@ -143,7 +143,8 @@ def test_models_share_one_unbatched_gather_and_one_wide_matmul(tiny):
     # The training step's forward matmul: shared (B, D) rows against all models' weights.
     dots = [e for e in jaxpr_eqns(jaxpr.jaxpr) if e.primitive.name == "dot_general"]
     shared_rows = [e for e in dots if e.invars[0].aval.shape == (BASE.batch_size, 5)]
-    assert shared_rows and all(e.invars[1].aval.shape[0] == n_models for e in shared_rows)
+    # The weights are (D, M, K), the model axis second: one (D, M·K) matrix, no transpose.
+    assert shared_rows and all(e.invars[1].aval.shape[:2] == (5, n_models) for e in shared_rows)
 
 
 def test_padding_fills_every_device_with_at_least_two_models():

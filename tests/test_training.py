@@ -408,3 +408,88 @@ def test_the_compile_guard_would_catch_a_late_error(small, forbid_compiling):
     """Without the guard a valid config compiles; with it, that is an AssertionError."""
     with pytest.raises(AssertionError, match="compiled before validating"):
         train(TrainConfig(sizes=(6, 4), batch_size=16), small)
+
+
+# ------------------------------------------------------------------- stacked models
+
+
+def _vmapped_and_stacked(config, lrs, ds, scales=None):
+    """The same M models through ``vmap(make_train)`` and ``make_train(stacked=True)``."""
+    init_key, data_key = train_module.seed_keys(config.seed)
+    keys = jax.random.split(init_key, len(lrs))
+    scales = np.ones(len(lrs)) if scales is None else np.asarray(scales)
+    dtype = train_module.param_dtype(ds.x_train)
+    params = jax.vmap(lambda k, s: init_params(config, k, s, dtype=dtype))(keys, scales)
+    lrs = jnp.asarray(lrs, dtype)
+    data = tuple(ds)
+    vmapped = jax.jit(
+        jax.vmap(
+            train_module.make_train(config, skip_after_divergence=False),
+            in_axes=(0, 0, None, None),
+        )
+    )(params, lrs, data_key, data)
+    stacked = jax.jit(train_module.make_train(config, stacked=True))(params, lrs, data_key, data)
+    return vmapped, stacked
+
+
+def _assert_same_runs(a, b, rtol):
+    for x, y in zip(jax.tree.leaves(a[0]), jax.tree.leaves(b[0]), strict=True):
+        assert x.shape == y.shape
+        np.testing.assert_allclose(x, y, rtol=rtol, atol=rtol)
+    assert a[1].keys() == b[1].keys()
+    for key in a[1]:
+        assert a[1][key].shape == b[1][key].shape, key
+        np.testing.assert_allclose(a[1][key], b[1][key], rtol=rtol, atol=rtol, err_msg=key)
+    np.testing.assert_array_equal(a[2], b[2])
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        pytest.param(
+            TrainConfig(sizes=(6, 4), loss="square", batch_size=24, epochs=2), id="square-sgd"
+        ),
+        pytest.param(
+            TrainConfig(
+                sizes=(6, 5, 4),
+                activations="tanh",
+                optimizer="adam",
+                schedule="cosine",
+                loss="mse",
+                batch_size=16,
+                epochs=2,
+            ),
+            id="mlp-adam-cosine-mse",
+            marks=pytest.mark.slow,  # two MLP programs with adam compile for ≈ 30 s
+        ),
+    ],
+)
+def test_stacked_models_equal_the_vmapped_train_fn_in_float64(small, config):
+    """``stacked=True`` keeps the weights as (d_in, M, d_out) in the loops; the numbers are
+    those of ``vmap`` over one model's program, including a model that diverges."""
+    lrs = [0.01, 0.3, 1e100] if config.loss == "square" else [0.001, 0.01, 0.1]
+    with jax.enable_x64(True):
+        vmapped, stacked = _vmapped_and_stacked(config, lrs, _as_float64(small), [1, 2, 5])
+    if config.loss == "square":
+        np.testing.assert_array_equal(stacked[2], [True, True, False])  # one diverged
+    _assert_same_runs(jax.device_get(vmapped), jax.device_get(stacked), rtol=1e-12)
+
+
+def test_stacked_models_stop_early_once_all_of_them_diverged(small):
+    config = TrainConfig(sizes=(6, 4), loss="square", batch_size=16, epochs=6)
+    with jax.enable_x64(True):
+        init_state, run_epochs = train_module.make_epochs(config, stacked=True)
+        params = jax.vmap(lambda k: init_params(config, k, dtype=jnp.float64))(
+            jax.random.split(jax.random.PRNGKey(0), 2)
+        )
+        data = tuple(None if a is None else jnp.asarray(a) for a in _as_float64(small))
+        lrs = jnp.asarray([1e100, 1e120])
+        state = jax.jit(run_epochs)(
+            init_state(params, lrs, jax.random.PRNGKey(1), data), lrs, data, 6
+        )
+    assert int(state.epoch) == 1  # both diverged in epoch 1: no more epochs run
+    assert not np.any(np.asarray(state.finite))
+    assert state.history["train_loss"].shape == (6, 2)  # (epochs, models) inside
+    assert np.all(np.isnan(np.asarray(state.history["train_loss"])))
+    for leaf in jax.tree.leaves(state.params):
+        assert np.all(np.isfinite(leaf))  # the last finite params are kept

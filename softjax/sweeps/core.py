@@ -3,15 +3,15 @@
 A sweep's numeric axes (lr, init scale, init seed) change only array *values*, so every
 model of one data order runs in one program::
 
-    train_fn = make_train(config)                       # one model, pure
-    sweep_fn = jax.vmap(train_fn, in_axes=(0, 0, None, None))
+    sweep_fn = make_train(config, stacked=True)         # = vmap(make_train(config))
     sweep_fn(params_stack, lr_stack, data_key, data)    # M models at once
 
 ``data_key`` and ``data`` are *not* batched: the epoch's permutation is computed once and
 every model trains on the same minibatches, so a minibatch is one row gather ``x[idx]``
-and the M models' forward pass is one wide matmul ``(B, D) @ (D, M·K)``. (``make_train``
-is built with ``skip_after_divergence=False``: its divergence ``lax.cond``, under
-``vmap``, would broadcast the data to every model.)
+and the M models' forward pass is one wide matmul ``(B, D) @ (D, M·K)``. ``stacked``
+vmaps only each model's step and evaluation, not the loops around them, so the loops
+carry the weights as (D, M, K), one (D, M·K) matrix, rather than (M, D, K), which XLA
+copied to (D, M·K) and back at every step.
 
 Losses. The models of every loss share that one program: they sit on the model axis in
 static contiguous blocks, one per loss (:func:`block_layout`), and the step's loss is a
@@ -79,15 +79,17 @@ def data_key(seed: int):
 def make_sweep(config: TrainConfig, loss=None):
     """``sweep_fn(params_stack, lr_stack, data_key, data) -> (params, history, finite)``.
 
-    ``jax.vmap`` of :func:`softjax.training.make_train` over its first two arguments: the
-    params pytree and the lr carry a leading model axis M, ``data_key`` and data are
-    shared. Outputs have the leading axis M: ``history[key]`` is (M, epochs) ((M, epochs,
-    L) for the per-layer keys), ``finite`` is (M,). Each model freezes its own params when
-    it diverges. ``loss`` replaces ``config.loss`` (a
-    :class:`~softjax.sweeps.mixed.BlockedLoss` for mixed losses). Pure: ``jit`` it.
+    :func:`softjax.training.make_train` with ``stacked=True``: what ``jax.vmap`` of one
+    model's ``train_fn`` over its first two arguments computes (the params pytree and the
+    lr carry a leading model axis M, ``data_key`` and data are shared), with only each
+    model's step and evaluation vmapped, so the epoch loops carry the M models' weights
+    as one wide matrix. Outputs have the leading axis M: ``history[key]`` is (M, epochs)
+    ((M, epochs, L) for the per-layer keys), ``finite`` is (M,). Each model freezes its
+    own params when it diverges; the program stops early only once all have. ``loss``
+    replaces ``config.loss`` (a :class:`~softjax.sweeps.mixed.BlockedLoss` for mixed
+    losses). Pure: ``jit`` it.
     """
-    train_fn = make_train(config, skip_after_divergence=False, loss=loss)
-    return jax.vmap(train_fn, in_axes=(0, 0, None, None))
+    return make_train(config, loss=loss, stacked=True)
 
 
 def init_stack(config: TrainConfig, init_keys, init_scales, dtype=jnp.float32):
