@@ -125,4 +125,57 @@ def markdown(doc: dict) -> str:
             f"| {t['target']} | {t['measured']:.3g}{t['unit']} | {t['limit']:g}{t['unit']} | "
             f"{'yes' if t['met'] else 'no'} |"
         )
-    return "\n".join(lines) + "\n"
+    return "\n".join([*lines, "", summary(doc)]) + "\n"
+
+
+def summary(doc: dict) -> str:
+    """The table's reading in sentences, every number from ``doc`` (the README quotes it,
+    so it never holds a typed figure): the targets met, the mixed-loss program against
+    the per-loss ones, the compiles over their limits, the growth curve's ends and the
+    1,000-model sweep's memory."""
+    rows = doc["targets"]
+    met = [t["target"] for t in rows if t["met"]]
+    words = [f"{len(met)} of the {len(rows)} {doc['backend'].upper()} targets are met"]
+    words[0] += f" ({'; '.join(met)})." if met else "."
+    mixed = []
+    for key in ("sweep_48", "mlp_sweep_48"):
+        systems = doc["cases"].get(key, {}).get("systems", {})
+        if "softjax" in systems and "softjax_per_loss_programs" in systems:
+            ratio = systems["softjax"]["wall_s"] / systems["softjax_per_loss_programs"]["wall_s"]
+            mixed.append(f"{ratio:.2f}× on the {doc['cases'][key]['title']}")
+    if mixed:
+        words.append(
+            "Time of the one mixed-loss program over one program per loss: "
+            + "; ".join(mixed)
+            + "."
+        )
+    slow = [
+        f"{t['target'].split(' ≤')[0]} {t['measured']:.2f} s ({t['measured'] / t['limit']:.1f}× "
+        "its limit)"
+        for t in rows
+        if t["unit"] == "s" and not t["met"]
+    ]
+    if slow:
+        words.append("Compiles over their targets: " + "; ".join(slow) + ".")
+    if doc.get("growth"):
+        points = doc["growth"]["points"]
+        first, big = points[0], [p for p in points if p["models"] >= 64] or points[-1:]
+        steady = [p["systems"]["steady_state"]["per_model_ms"] for p in big]
+        floor = [p["systems"]["matmul_floor"]["per_model_ms"] for p in big]
+        words.append(
+            f"In steady state a model costs {first['systems']['steady_state']['per_model_ms']:.0f}"
+            f" ms at M = {first['models']} and {min(steady):.0f}–{max(steady):.0f} ms at M ≥ "
+            f"{big[0]['models']}, against the floor's "
+            f"{first['systems']['matmul_floor']['per_model_ms']:.0f} → "
+            f"{min(floor):.0f}–{max(floor):.0f} ms (`results/benchmarks_growth.png`)."
+        )
+    memory = doc["cases"].get("memory", {}).get("systems", {})
+    for pair, row in memory.items():
+        if pair.startswith("sweep_models/") and "rss_increase_mib" in row:
+            words.append(
+                f"A {row['models']:,}-model sweep adds {row['rss_increase_mib'] / 1024:.1f} GiB "
+                f"peak RSS for {row['x_train_mib']:.0f} MiB of data and {row['params_mib']:.0f} "
+                "MiB of params: one copy of the data; the rest is XLA's per-step temporaries, "
+                "compilation included."
+            )
+    return " ".join(words)

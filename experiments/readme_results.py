@@ -14,6 +14,8 @@ Recipes:
 * ``from`` + ``table``: the ``table``-th markdown table of the file (0 is the first);
 * ``from`` + ``bullets``: the bullets of the file whose text starts with one of the given
   prefixes, in the file's order (``"*"`` takes every bullet of its "Findings" section);
+* ``from`` + ``"whole": true``: the whole file (a generated report such as
+  ``results/benchmarks.md``);
 * ``wall_time``: a list of ``[label, glob]`` pairs; one sentence with each group's
   recorded ``wall_seconds`` (summed over the glob's JSON files) and the total, compared
   with ``goal_minutes`` when the recipe has it.
@@ -87,6 +89,8 @@ def render(recipe: dict[str, Any], root: Path = ROOT) -> str:
     if "wall_time" in recipe:
         return wall_time(recipe["wall_time"], root, recipe.get("goal_minutes")) + "\n"
     source = (root / recipe["from"]).read_text()
+    if recipe.get("whole"):
+        return source if source.endswith("\n") else source + "\n"
     pieces = []
     if "table" in recipe:
         found = tables(source)

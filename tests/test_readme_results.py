@@ -63,6 +63,11 @@ def test_a_block_is_rewritten_from_its_file(tmp_path):
     assert refresh(new, tmp_path)[1] == []
 
 
+def test_a_whole_file_block_is_the_file(tmp_path):
+    (tmp_path / "r.md").write_text(MD.rstrip("\n"))
+    assert render({"from": "r.md", "whole": True}, tmp_path) == MD
+
+
 def test_missing_pieces_are_errors(tmp_path):
     (tmp_path / "r.md").write_text(MD)
     with pytest.raises(ValueError, match="no table 2"):
