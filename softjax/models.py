@@ -18,6 +18,7 @@ from collections.abc import Sequence
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.custom_derivatives import SymbolicZero
 
 from softjax.activations import ActivationSpec, resolve_activations
 
@@ -193,17 +194,28 @@ def dense(a, w):
 
 
 def _dense_fwd(a, w):
-    return a @ w, (a, w)
+    # symbolic_zeros: a and w come wrapped with a .perturbed flag. An input nothing
+    # differentiates (the data X of the first layer) keeps None in the residuals, a static
+    # pytree structure, so the backward pass skips its product: G Wᵀ for X would add half
+    # of a softmax regression's matmul work per step.
+    need_a, need_w = a.perturbed, w.perturbed
+    a, w = a.value, w.value
+    return a @ w, (a if need_w else None, w if need_a else None)
 
 
 def _dense_bwd(residuals, g):
     a, w = residuals
+    if isinstance(g, SymbolicZero):
+        return None, None
+    grad_a = None if w is None else g @ w.T
+    if a is None:
+        return grad_a, None
     # Over the trailing axes, so a batch of any leading shape works as in ``a @ w``.
     a2, g2 = a.reshape(-1, a.shape[-1]), g.reshape(-1, g.shape[-1])
-    return g @ w.T, a2.T @ g2
+    return grad_a, a2.T @ g2
 
 
-dense.defvjp(_dense_fwd, _dense_bwd)
+dense.defvjp(_dense_fwd, _dense_bwd, symbolic_zeros=True)
 
 
 def forward(params, x, activations, matmul=jnp.matmul):

@@ -418,3 +418,13 @@ def test_dense_under_vmap_over_stacked_weights_writes_the_wide_gradient():
         got, want = grads(dense), grads(jnp.matmul)
         assert got.shape == (4, 3, 2)
         np.testing.assert_allclose(got, want, rtol=1e-13)
+
+
+def test_dense_skips_the_input_gradient_when_only_the_weights_are_differentiated():
+    """The data X is never differentiated: the backward pass is Xᵀ G alone, no G Wᵀ."""
+    x, w = jnp.ones((5, 4)), jnp.ones((4, 3))
+    jaxpr = jax.make_jaxpr(jax.grad(lambda w: jnp.sum(dense(x, w) ** 2)))(w)
+    dots = [e for e in jaxpr.jaxpr.eqns if e.primitive.name == "dot_general"]
+    assert len(dots) == 2  # the forward A W and the backward Aᵀ G
+    both = jax.make_jaxpr(jax.grad(lambda x, w: jnp.sum(dense(x, w) ** 2), (0, 1)))(x, w)
+    assert sum(e.primitive.name == "dot_general" for e in both.jaxpr.eqns) == 3
