@@ -268,16 +268,16 @@ def make_epochs(
         gather stay outside, so the loops carry the models' weights as one wide matrix."""
         if not stacked:
             return f(*args, *shared)
-        in_axes = tuple(_axes(a) for a in args) + (None,) * len(shared)
-        out_shapes = jax.eval_shape(
-            lambda *a: f(*a, *shared),
-            *jax.tree.map(
-                lambda a, ax: jax.ShapeDtypeStruct(tuple(np.delete(np.shape(a), ax)), a.dtype),
-                args,
-                tuple(_axes(a) for a in args),
-            ),
+        axes = _axes(args)
+        # One model's outputs (a trace, no compile) give the outputs' axes.
+        one_model = jax.tree.map(
+            lambda a, ax: jax.ShapeDtypeStruct(tuple(np.delete(np.shape(a), ax)), a.dtype),
+            args,
+            axes,
         )
+        out_shapes = jax.eval_shape(lambda *a: f(*a, *shared), *one_model)
         out_axes = jax.tree.map(lambda a: model_axis(len(a.shape)), out_shapes)
+        in_axes = (*axes, *(None,) * len(shared))
         return jax.vmap(f, in_axes=in_axes, out_axes=out_axes)(*args, *shared)
 
     def logits_and_grads(params, x, y):
@@ -436,8 +436,8 @@ def make_train(
         output with a leading model axis. Only each model's step and evaluation are
         vmapped; the loops carry the stacked weights in :func:`model_axis`'s layout, so
         a step's forward pass is one ``(B, D) @ (D, M·K)`` matmul with no transposing
-        copy of the weights (about 1.3× faster for 48 softmax-regression models than
-        the outer ``vmap``; ``benchmarks/README.md``).
+        copy of the weights (measured in ``benchmarks/README.md``: a few percent to 10%
+        faster than the outer ``vmap`` for 48 softmax-regression models, the same numbers).
     """
     init_state, run_epochs = make_epochs(
         config,
