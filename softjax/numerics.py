@@ -113,15 +113,18 @@ def log1m_softmax(z):
               \qquad \ell_k = z_k - \mathrm{LSE}_{j \ne k}(z_j) = \log\frac{a_k}{1 - a_k},
 
     because :math:`\mathrm{LSE}(z) = \mathrm{LSE}_{j \ne k}(z) + \mathrm{softplus}(\ell_k)`.
-    The log-odds :math:`\ell_k` is formed as :math:`(z_k - c_k) - \log \sum_{j \ne k}
-    e^{z_j - c_k}` with :math:`c_k = \max_{j \ne k} z_j` (the max shift of seed 000
-    eq. 3, through ``stop_gradient``; ℓ is shift-invariant, so this is exact for
-    autodiff too). Only logits are subtracted from logits (one rounding each), never two
-    rounded log-sums: the plain difference of the two LSEs loses ≈ eps·|z| to
-    cancellation (four equal logits at 1e8 in float32 gave 0 instead of log(3/4)), and
-    ``log1p(-a)`` rounds to −inf once the softmax saturates.
-    Here an all-equal row gives log(1 − 1/K) at any magnitude, a saturated entry gives
-    ≈ −ℓ_k, and a small a_k gives ≈ −a_k with full relative accuracy. Costs O(K²) per row.
+    :math:`\mathrm{LSE}_{j \ne k}` is shifted by :math:`c_k = \max_{j \ne k} z_j` (the max
+    shift of seed 000 eq. 3, through ``stop_gradient``; ℓ is shift-invariant, so this is
+    exact for autodiff too), and only two shifts occur: for every k but the argmax k*,
+    :math:`c_k = m = \max_j z_j` and :math:`\sum_{j \ne k} e^{z_j - m} = S - e^{z_k - m}`
+    with :math:`S = \sum_j e^{z_j - m}` (no cancellation: the max's own term 1 stays in
+    it); for k* the second-largest logit shifts its own sum over j ≠ k*. So it costs O(K)
+    per row. Only logits are subtracted from logits (one rounding each), never two rounded
+    log-sums: the plain difference of the two LSEs loses ≈ eps·|z| to cancellation (four
+    equal logits at 1e8 in float32 gave 0 instead of log(3/4)), and ``log1p(-a)`` rounds
+    to −inf once the softmax saturates. Here an all-equal row gives log(1 − 1/K) at any
+    magnitude, a saturated entry gives ≈ −ℓ_k, and a small a_k gives ≈ −a_k with full
+    relative accuracy.
 
     Args:
       z: logits, shape (..., K) with K ≥ 2 (K = 1 gives −inf: 1 − a = 0).
@@ -130,13 +133,22 @@ def log1m_softmax(z):
       Shape (..., K).
     """
     z = jnp.asarray(z)
-    others, shift = _shifted(_without_self(z), axis=-1)  # row k: z_j − c_k for j ≠ k
-    total = jnp.sum(jnp.exp(others), axis=-1)
+    k = z.shape[-1]
+    is_top = jnp.arange(k) == jnp.argmax(z, axis=-1, keepdims=True)  # k*, the first max
+    shifted, m = _shifted(z, axis=-1)  # z_j − m
+    e = jnp.exp(shifted)
+    # k ≠ k*: Σ_{j≠k} e^{z_j − m} = S − e_k ≥ 1. k*'s entry is never used (double where:
+    # its log would see a rounding residue, or 0 and a NaN gradient).
+    rest = jnp.where(is_top, 1, jnp.sum(e, axis=-1, keepdims=True) - e)
+    log_odds = shifted - jnp.log(rest)
+    # k*: the sum over j ≠ k*, shifted by the second-largest logit.
+    others, c_top = _shifted(jnp.where(is_top, -jnp.inf, z), axis=-1)
+    total = jnp.sum(jnp.exp(others), axis=-1, keepdims=True)
     # Every other class at −inf: log 0 = −inf, behind a double where so its gradient is 0,
     # not 0·∞ = NaN.
     log_total = jnp.where(total > 0, jnp.log(jnp.where(total > 0, total, 1)), -jnp.inf)
-    log_odds = (z - shift[..., 0]) - log_total
-    return -softplus(log_odds)
+    log_odds_top = (z - c_top) - log_total
+    return -softplus(jnp.where(is_top, log_odds_top, log_odds))
 
 
 def softmax_jacobian(z):

@@ -110,6 +110,53 @@ def test_log1m_softmax_matches_independent_formula():
     np.testing.assert_allclose(ratio, expected_ratio, rtol=1e-12, atol=0)
 
 
+def _log1m_softmax_quadratic(z):
+    """The O(K²) form log1m_softmax had before: row k of ``_without_self(z)`` shifted by
+    its own max c_k, for every k."""
+    from softjax.numerics import _shifted, _without_self
+
+    others, shift = _shifted(_without_self(z), axis=-1)
+    total = jnp.sum(jnp.exp(others), axis=-1)
+    log_total = jnp.where(total > 0, jnp.log(jnp.where(total > 0, total, 1)), -jnp.inf)
+    return -sj.softplus((z - shift[..., 0]) - log_total)
+
+
+@jit_fast
+def _log1m_both(z):
+    return sj.log1m_softmax(z), _log1m_softmax_quadratic(z)
+
+
+@jit_fast
+def _log1m_grads(z, w):
+    def grad_of(f):
+        return jax.grad(lambda z: jnp.sum(w * jnp.where(jnp.isfinite(f(z)), f(z), 0.0)))(z)
+
+    return grad_of(sj.log1m_softmax), grad_of(_log1m_softmax_quadratic)
+
+
+def test_log1m_softmax_equals_its_quadratic_form():
+    """The O(K) top-2 form equals the O(K²) per-class shift in value (float32, to rounding:
+    S − e_k against Σ_{j≠k} e_j) and in its autodiff gradient (float64), on random,
+    saturated, tied and −inf rows."""
+    rng = np.random.default_rng(7)
+    rows = rng.standard_normal((64, 10)) * rng.choice([0.1, 3.0, 30.0, 300.0], (64, 1))
+    rows[0] = 5.0  # all tied
+    rows[1, :3] = 80.0  # a tie at the top, the rest saturated away
+    rows[2, 1:] = -np.inf  # one finite class
+    rows[3, ::2] = -np.inf
+    rows[4] = [1e30] + [0.0] * 9
+    w = rng.standard_normal(rows.shape)
+    ours, quadratic = (np.asarray(v) for v in _log1m_both(jnp.asarray(rows, jnp.float32)))
+    np.testing.assert_array_equal(np.isfinite(ours), np.isfinite(quadratic))
+    finite = np.isfinite(ours)
+    np.testing.assert_array_equal(ours[~finite], quadratic[~finite])
+    np.testing.assert_allclose(ours[finite], quadratic[finite], rtol=2e-6, atol=1e-6)
+    with jax.enable_x64(True):
+        g_ours, g_quadratic = _log1m_grads(jnp.asarray(rows), jnp.asarray(w))
+    assert np.all(np.isfinite(g_ours))
+    np.testing.assert_allclose(g_ours, g_quadratic, rtol=1e-10, atol=1e-12)
+
+
 # ---------------------------------------------------------------------------------------
 # Jacobian and vector-Jacobian product, float64
 # ---------------------------------------------------------------------------------------
