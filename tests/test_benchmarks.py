@@ -271,3 +271,25 @@ def test_the_steady_state_row_is_the_sweep_program_and_counts_its_flops():
     assert [r["seed"] for r in records] == [0, 1, 2]
     for i, r in enumerate(records):
         np.testing.assert_allclose(history["test_loss"][i], r["history"]["test_loss"], rtol=1e-6)
+
+
+def test_profile_step_names_each_kernel_with_its_calls_shape_and_jax_op():
+    """The profiler's kernels of a tiny scan: the matmul runs once per step, and its HLO
+    name maps back to its output shape and the JAX op it came from."""
+    import jax
+
+    from benchmarks.profile_step import hlo_ops, profile
+
+    def run(w, x):
+        def step(w, _):
+            return w - 1e-3 * jnp.tanh(x @ w), None
+
+        return jax.lax.scan(step, w, None, length=7)[0]
+
+    w, x = jnp.ones((32, 8)), jnp.ones((32, 32))
+    compiled = jax.jit(run).lower(w, x).compile()
+    calls, ns = profile(compiled, w, x)
+    ops = hlo_ops(compiled.as_text())
+    dots = [k for k in calls if "dot" in ops.get(k, ("", ""))[1]]
+    assert dots and all(calls[k] == 7 and ns[k] > 0 for k in dots)
+    assert {ops[k][0].split("{")[0] for k in dots} == {"f32[32,8]"}
