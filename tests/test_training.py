@@ -493,3 +493,22 @@ def test_stacked_models_stop_early_once_all_of_them_diverged(small):
     assert np.all(np.isnan(np.asarray(state.history["train_loss"])))
     for leaf in jax.tree.leaves(state.params):
         assert np.all(np.isfinite(leaf))  # the last finite params are kept
+
+
+def test_the_finite_check_flags_exactly_the_non_finite_leaves_and_models():
+    """_all_finite is False for any ±inf or NaN entry, in a matrix or a vector, and True
+    for the largest finite floats (Σ x·0 cannot overflow); vmapped over stacked models'
+    (d_in, M, d_out) weights it flags each model on its own."""
+    finite = jax.jit(train_module._all_finite)
+    big = float(np.finfo(np.float32).max)
+    w, b = np.full((6, 3), big, np.float32), np.ones(3, np.float32)
+    assert bool(finite({"w": w, "b": b}))
+    for bad in (np.inf, -np.inf, np.nan):
+        for leaf in ("w", "b"):
+            tree = {"w": w.copy(), "b": b.copy()}
+            tree[leaf].flat[-1] = bad
+            assert not bool(finite(tree)), (bad, leaf)
+    stacked = np.ones((6, 4, 3), np.float32)  # 4 models' (6, 3) weights, model axis 1
+    stacked[5, 1, 2], stacked[0, 3, 0] = np.nan, -np.inf
+    per_model = jax.jit(jax.vmap(lambda w: train_module._all_finite([w]), in_axes=1))
+    np.testing.assert_array_equal(per_model(stacked), [True, False, True, False])
