@@ -99,14 +99,17 @@ def _accuracy(out) -> float:
 
 def softjax_run(ctx):
     """The compiled ``make_train(config)`` train_fn (one program for the whole run)."""
-    fn = jax.jit(make_train(ctx.config))
-    return lambda: _accuracy(fn(ctx.params, ctx.lr, ctx.data_key, ctx.dev))
+    fn, args = softjax_program(ctx)
+    fn = jax.jit(fn)
+    return lambda: _accuracy(fn(*args))
 
 
 def softjax_compile(ctx):
-    return lambda: (
-        jax.jit(make_train(ctx.config)).lower(ctx.params, ctx.lr, ctx.data_key, ctx.dev).compile()
-    )
+    def compile_run():
+        fn, args = softjax_program(ctx)  # make_train's fresh closures: nothing cached
+        return jax.jit(fn).lower(*args).compile()
+
+    return compile_run
 
 
 # ----------------------------------------------------------------------------- single
@@ -180,17 +183,27 @@ def _mixed(ctx):
     return make_sweep(ctx.config, loss), params, lrs
 
 
+def softjax_program(ctx):
+    """``(fn, args)``: the (unjitted) program a case's ``softjax`` row times and its
+    arguments, the mixed program for a sweep case (one with ``ctx.groups``), else the
+    ``make_train(config)`` train_fn."""
+    if hasattr(ctx, "groups"):
+        fn, params, lrs = _mixed(ctx)
+        return fn, (params, lrs, ctx.data_key, ctx.dev)
+    return make_train(ctx.config), (ctx.params, ctx.lr, ctx.data_key, ctx.dev)
+
+
 def softjax_sweep(ctx):
     """What ``sweep()`` runs: one program for the 48 models, a block of 16 per loss."""
-    fn, params, lrs = _mixed(ctx)
+    fn, args = softjax_program(ctx)
     fn = jax.jit(fn)
-    return lambda: jax.block_until_ready(fn(params, lrs, ctx.data_key, ctx.dev))
+    return lambda: jax.block_until_ready(fn(*args))
 
 
 def softjax_sweep_compile(ctx):
     def compile_mixed():
-        fn, params, lrs = _mixed(ctx)
-        return jax.jit(fn).lower(params, lrs, ctx.data_key, ctx.dev).compile()
+        fn, args = softjax_program(ctx)
+        return jax.jit(fn).lower(*args).compile()
 
     return compile_mixed
 

@@ -26,22 +26,19 @@ import jax
 
 from benchmarks import cases
 from benchmarks.run import FULL, load_data
-from softjax import make_train
 
-CASES = ("single", "sweep", "mlp", "mlp_sweep")
 # Events with an hlo_op stat that hold other kernels rather than being one.
 _CONTAINERS = re.compile(r"^(while|conditional|call|scan)(\.\d+)?$")
 
 
 def program(case: str, rows: int):
-    """``(jitted fn, args, steps per epoch × epochs)`` of ``case``'s softjax system."""
+    """``(jitted fn, args, ctx)``: ``case``'s softjax program on its first ``rows``
+    training rows (:func:`benchmarks.cases.softjax_program`)."""
     data, _ = load_data(FULL, None, False)
     data = data._replace(x_train=data.x_train[:rows], y_train=data.y_train[:rows])
     ctx = cases.CASES[case].prepare(data, FULL)
-    if case in ("sweep", "mlp_sweep"):
-        fn, params, lrs = cases._mixed(ctx)
-        return jax.jit(fn), (params, lrs, ctx.data_key, ctx.dev), ctx
-    return jax.jit(make_train(ctx.config)), (ctx.params, ctx.lr, ctx.data_key, ctx.dev), ctx
+    fn, args = cases.softjax_program(ctx)
+    return jax.jit(fn), args, ctx
 
 
 def hlo_ops(hlo_text: str) -> dict[str, tuple[str, str]]:
@@ -84,7 +81,7 @@ def profile(compiled, *args) -> tuple[collections.Counter, collections.Counter]:
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--case", choices=CASES, default="sweep")
+    parser.add_argument("--case", choices=sorted(cases.CASES), default="sweep")
     parser.add_argument("--rows", type=int, default=6400, help="training rows (default 6400)")
     parser.add_argument("--top", type=int, default=25, help="kernels to list (default 25)")
     args = parser.parse_args(argv)
