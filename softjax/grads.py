@@ -25,7 +25,7 @@ import numpy as np
 from softjax.activations import resolve_activations
 from softjax.losses import resolve_loss, smoothed_targets
 from softjax.models import check_params, forward
-from softjax.numerics import sigmoid, softmax, softmax_vjp, softmax_without_self
+from softjax.numerics import sigmoid, softmax, softmax_vjp, without_self
 from softjax.targets import as_array, check_labels, logits_and_targets, to_targets
 
 
@@ -51,15 +51,22 @@ def _bce_grad(z, y):
     divided by a rounded-to-zero 1 − ŷ:
 
     .. math:: \frac{\partial \ell}{\partial z_m} = \hat y_m \Big(\sum_k y_k + 1 - y_m\Big) - y_m
-              - \sum_{k \ne m} (1 - y_k)\, \hat y_k \frac{\hat y_m}{1 - \hat y_k},
+              - \sum_{k \ne m} (1 - y_k)\, \hat y_k \frac{\hat y_m}{1 - \hat y_k}.
 
-    where :math:`\hat y_m / (1 - \hat y_k) = e^{z_m - \mathrm{LSE}_{j \ne k} z_j}` is the
-    softmax over the classes j ≠ k (:func:`~softjax.numerics.softmax_without_self`),
-    each row shifted by its own max, so no two huge logits are ever added or cancelled.
+    Every k but the argmax k* has :math:`\hat y_k \le 1/2`, so its odds
+    :math:`\hat y_k / (1 - \hat y_k) \le 1` and the sum over those k is
+    :math:`\hat y_m` times a sum of bounded terms (O(K) per row); k*'s term uses
+    :math:`\hat y_m / (1 - \hat y_{k^*})`, the softmax over the classes j ≠ k*
+    (:func:`~softjax.numerics.without_self`), shifted by its own max, so no two huge logits
+    are ever added or cancelled.
     """
     a = softmax(z)
-    ratio = softmax_without_self(z)  # [..., k, m] = ŷ_m / (1 − ŷ_k), 0 on the diagonal
-    coupling = jnp.einsum("...km,...k->...m", ratio, a * (1.0 - y))
+    is_top, d, s, p = without_self(z)
+    odds = jnp.where(is_top, 0, jnp.exp(jnp.where(is_top, 0, d)) / s)  # k ≠ k*: s ≥ 1
+    weighted = (1.0 - y) * odds
+    rest = jnp.sum(weighted, axis=-1, keepdims=True) - weighted  # Σ over k ≠ m, k ≠ k*
+    top = jnp.sum(jnp.where(is_top, a * (1.0 - y), 0), axis=-1, keepdims=True)
+    coupling = a * rest + top * p
     return a * (jnp.sum(y, axis=-1, keepdims=True) + 1.0 - y) - y - coupling
 
 

@@ -69,36 +69,44 @@ def log_softmax(z, axis: int = -1):
     return shifted - jnp.log(jnp.sum(jnp.exp(shifted), axis=axis, keepdims=True))
 
 
-def _without_self(z):
-    """(..., K) → (..., K, K) whose row k is z with z_k masked to −inf: the classes j ≠ k."""
-    z = jnp.asarray(z)
-    k = z.shape[-1]
-    return jnp.where(jnp.eye(k, dtype=bool), -jnp.inf, z[..., None, :])
+def without_self(z):
+    r"""For every class k, the logits of the other classes j ≠ k, in O(K) per row.
 
+    Returns :math:`(d, s, p)` with, for :math:`c_k = \max_{j \ne k} z_j`,
 
-def softmax_without_self(z):
-    r"""Row k of the result is the softmax of z over the other classes j ≠ k.
+    .. math:: d_k = z_k - c_k, \qquad s_k = \sum_{j \ne k} e^{z_j - c_k} \in [1, K - 1],
 
-    .. math:: P_{km} = \frac{e^{z_m}}{\sum_{j \ne k} e^{z_j}}
-              = \frac{a_m}{1 - a_k}\ (m \ne k), \qquad P_{kk} = 0,
-
-    with :math:`a = \mathrm{softmax}(z)` (seed 000 eq. 2, with 1 − a_k = Σ_{j≠k} a_j by eq. 4).
-    Each row is a stable softmax (eq. 3) shifted by its own max over j ≠ k, so the
-    ratio keeps full relative accuracy where the softmax saturates and 1 − a_k would
-    round to 0. It is the factor BCE on softmax (seed 000 part 3) needs in its gradient.
-    Costs O(K²) per row.
+    so that :math:`\log\frac{a_k}{1 - a_k} = d_k - \log s_k` with :math:`a = \mathrm{softmax}(z)`
+    and :math:`1 - a_k = \sum_{j \ne k} a_j` (seed 000 eqs. 2-4), each sum shifted by its own
+    max (eq. 3), so nothing cancels where the softmax saturates and 1 − a_k rounds to 0.
+    Only two shifts occur: for every k but the argmax k* (its first max), :math:`c_k` is
+    the row's max m and :math:`s_k = S - e^{z_k - m}` with :math:`S = \sum_j e^{z_j - m}`
+    (no cancellation: the max's own term 1 stays in it); for k*, :math:`c_{k^*}` is the
+    second-largest logit. ``p`` is the softmax over the classes j ≠ k*,
+    :math:`p_m = a_m / (1 - a_{k^*})` (0 at k*), the one ratio that can be large.
 
     Args:
       z: logits, shape (..., K) with K ≥ 2.
 
     Returns:
-      Shape (..., K, K), indexed [..., k, m].
+      ``(is_top, d, s, p)``, each of shape (..., K): ``is_top`` marks k*; ``s`` is 0 where
+      every other class is −inf (then ``p`` is 0 too).
     """
-    shifted, _ = _shifted(_without_self(z), axis=-1)
+    z = jnp.asarray(z)
+    is_top = jnp.arange(z.shape[-1]) == jnp.argmax(z, axis=-1, keepdims=True)
+    shifted, _ = _shifted(z, axis=-1)  # z_j − m
     e = jnp.exp(shifted)
-    total = jnp.sum(e, axis=-1, keepdims=True)
-    # Every other class at −inf: the ratio's 0/0 is taken as 0 (its weight in BCE is 0 too).
-    return e / jnp.where(total > 0, total, 1)
+    # k ≠ k*: S − e_k ≥ 1. k*'s entry is replaced below (double where: it would be a
+    # rounding residue, and a log of it a NaN gradient).
+    rest = jnp.where(is_top, 1, jnp.sum(e, axis=-1, keepdims=True) - e)
+    others, c_top = _shifted(jnp.where(is_top, -jnp.inf, z), axis=-1)  # z_j − c_{k*}
+    e_others = jnp.exp(others)
+    total = jnp.sum(e_others, axis=-1, keepdims=True)
+    d = jnp.where(is_top, z - c_top, shifted)
+    s = jnp.where(is_top, total, rest)
+    # Every other class at −inf: p's 0/0 is taken as 0 (its weight in BCE is 0 too).
+    p = e_others / jnp.where(total > 0, total, 1)
+    return is_top, d, s, p
 
 
 def log1m_softmax(z):
@@ -115,10 +123,7 @@ def log1m_softmax(z):
     because :math:`\mathrm{LSE}(z) = \mathrm{LSE}_{j \ne k}(z) + \mathrm{softplus}(\ell_k)`.
     :math:`\mathrm{LSE}_{j \ne k}` is shifted by :math:`c_k = \max_{j \ne k} z_j` (the max
     shift of seed 000 eq. 3, through ``stop_gradient``; ℓ is shift-invariant, so this is
-    exact for autodiff too), and only two shifts occur: for every k but the argmax k*,
-    :math:`c_k = m = \max_j z_j` and :math:`\sum_{j \ne k} e^{z_j - m} = S - e^{z_k - m}`
-    with :math:`S = \sum_j e^{z_j - m}` (no cancellation: the max's own term 1 stays in
-    it); for k* the second-largest logit shifts its own sum over j ≠ k*. So it costs O(K)
+    exact for autodiff too), with the two shifts of :func:`without_self`, so it costs O(K)
     per row. Only logits are subtracted from logits (one rounding each), never two rounded
     log-sums: the plain difference of the two LSEs loses ≈ eps·|z| to cancellation (four
     equal logits at 1e8 in float32 gave 0 instead of log(3/4)), and ``log1p(-a)`` rounds
@@ -132,23 +137,11 @@ def log1m_softmax(z):
     Returns:
       Shape (..., K).
     """
-    z = jnp.asarray(z)
-    k = z.shape[-1]
-    is_top = jnp.arange(k) == jnp.argmax(z, axis=-1, keepdims=True)  # k*, the first max
-    shifted, m = _shifted(z, axis=-1)  # z_j − m
-    e = jnp.exp(shifted)
-    # k ≠ k*: Σ_{j≠k} e^{z_j − m} = S − e_k ≥ 1. k*'s entry is never used (double where:
-    # its log would see a rounding residue, or 0 and a NaN gradient).
-    rest = jnp.where(is_top, 1, jnp.sum(e, axis=-1, keepdims=True) - e)
-    log_odds = shifted - jnp.log(rest)
-    # k*: the sum over j ≠ k*, shifted by the second-largest logit.
-    others, c_top = _shifted(jnp.where(is_top, -jnp.inf, z), axis=-1)
-    total = jnp.sum(jnp.exp(others), axis=-1, keepdims=True)
+    _, d, s, _ = without_self(z)
     # Every other class at −inf: log 0 = −inf, behind a double where so its gradient is 0,
     # not 0·∞ = NaN.
-    log_total = jnp.where(total > 0, jnp.log(jnp.where(total > 0, total, 1)), -jnp.inf)
-    log_odds_top = (z - c_top) - log_total
-    return -softplus(jnp.where(is_top, log_odds_top, log_odds))
+    log_s = jnp.where(s > 0, jnp.log(jnp.where(s > 0, s, 1)), -jnp.inf)
+    return -softplus(d - log_s)
 
 
 def softmax_jacobian(z):

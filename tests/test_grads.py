@@ -309,6 +309,39 @@ def test_huge_float64_logits_give_the_gradient_of_their_moderate_twin():
         np.testing.assert_allclose(at_huge["bce"]["int"][which][2], expected, rtol=1e-14)
 
 
+def _bce_grad_quadratic(z, y):
+    """The O(K²) form of the closed-form BCE gradient it had before: every ratio
+    ŷ_m / (1 − ŷ_k) as row k's softmax over j ≠ k, each row shifted by its own max."""
+    others = jnp.where(jnp.eye(z.shape[-1], dtype=bool), -jnp.inf, z[..., None, :])
+    e = jnp.exp(others - jax.lax.stop_gradient(jnp.max(others, axis=-1, keepdims=True)))
+    total = jnp.sum(e, axis=-1, keepdims=True)
+    ratio = e / jnp.where(total > 0, total, 1)  # [..., k, m]
+    a = sj.softmax(z)
+    coupling = jnp.einsum("...km,...k->...m", ratio, a * (1.0 - y))
+    return a * (jnp.sum(y, axis=-1, keepdims=True) + 1.0 - y) - y - coupling
+
+
+def test_closed_form_bce_equals_its_quadratic_form():
+    """The O(K) closed form (bounded odds for k ≠ k*, the softmax over j ≠ k* for the
+    argmax) equals the O(K²) per-class ratios in float64 to rounding, on random, saturated
+    (1e8), tied and soft-label rows, and at a tie of the top two."""
+    from softjax.grads import _bce_grad
+
+    rng = np.random.default_rng(11)
+    z = rng.standard_normal((64, 10)) * rng.choice([0.1, 3.0, 30.0, 1e8], (64, 1))
+    z[0] = 5.0
+    z[1, :3] = 80.0
+    z[2, :2] = [1e8, 1e8 - 1.0]
+    y = np.eye(10)[rng.integers(0, 10, 64)]
+    y[32:] = rng.dirichlet(np.ones(10), 32)
+    with jax.enable_x64(True):
+        ours, quadratic = jit_fast(lambda z, y: (_bce_grad(z, y), _bce_grad_quadratic(z, y)))(
+            jnp.asarray(z), jnp.asarray(y)
+        )
+    np.testing.assert_allclose(ours, quadratic, rtol=0, atol=4 * EPS)
+    assert np.abs(np.asarray(ours)).max() > 0.5  # not a vacuous zero gradient
+
+
 # ---------------------------------------------------------------------------------------
 # One output (K = 1): logistic and linear regression, and the 2-3-4-1 sigmoid net
 # ---------------------------------------------------------------------------------------
