@@ -49,6 +49,18 @@ def assert_trees_close(actual, expected, tol=TOL, what=""):
         assert_rel_close(a, b, tol, f"{what} {jax.tree_util.keystr(path)}")
 
 
+def assert_ids_give_one_hot_grads(name, from_ids, from_rows, what=""):
+    """Int ids are one-hot rows, so they give the same gradient: bitwise, except BCE's
+    closed form, equal to rounding. XLA compiles the two label forms into different
+    fusions, which round BCE's sums of products differently in the last bits (measured:
+    19 of 300 random 3×5 float64 batches differ, by ≈ 1e-15 relative; the O(K²) form
+    before did the same)."""
+    if name == "bce":
+        assert_rel_close(from_ids, from_rows, 1e-14, what)
+    else:
+        np.testing.assert_array_equal(from_ids, from_rows, err_msg=what)
+
+
 def random_logits(rng, n, k, saturate=0.3, big=50.0):
     """Normal logits in [−big, big] with a fraction of entries pushed to ±big
     (saturated softmax/sigmoid)."""
@@ -199,12 +211,11 @@ def test_logits_and_params_grad_match_autodiff_on_random_shapes(n, k, d, saturat
         assert_rel_close(got["per_sample"], n * np.asarray(closed), 1e-14, what)
         assert ("b" in got["one-hot params"][0]) == bias, what
         assert_trees_close(got["one-hot params"], got["auto params"], what=what + " params")
-        # int ids give exactly the one-hot rows' gradients
-        np.testing.assert_array_equal(got["int"], closed, err_msg=what)
+        assert_ids_give_one_hot_grads(name, got["int"], closed, what)
         for a, b in zip(
             *map(jax.tree.leaves, (got["int params"], got["one-hot params"])), strict=True
         ):
-            np.testing.assert_array_equal(a, b, err_msg=what + " params")
+            assert_ids_give_one_hot_grads(name, a, b, what + " params")
     per_sample = {name: np.asarray(out[name]["per_sample"]) for name in NOTES}
     assert_rel_close(per_sample["cce"], softmax_np(z_np) - y_np, what="cce ŷ−y")
     sig_err = sigmoid_np(z_np) - y_np
@@ -262,8 +273,7 @@ def test_logits_grad_matches_autodiff_hypothesis(z, ids, seed):
                     assert_entrywise_close(closed, auto, floor, what=what + " entrywise")
                 if kind == "one-hot":
                     assert_rel_close(*out[name]["int"], what=f"{name} int")
-                    # int ids are one-hot rows, exactly
-                    np.testing.assert_array_equal(out[name]["int"][0], closed)
+                    assert_ids_give_one_hot_grads(name, out[name]["int"][0], closed, what)
 
 
 def test_mse_gradient_vanishes_at_saturation_but_cce_does_not():
