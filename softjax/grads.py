@@ -25,7 +25,7 @@ import numpy as np
 from softjax.activations import resolve_activations
 from softjax.losses import resolve_loss, smoothed_targets
 from softjax.models import check_params, forward
-from softjax.numerics import sigmoid, softmax, softmax_vjp, without_self
+from softjax.numerics import sigmoid, softmax, softmax_split, softmax_vjp
 from softjax.targets import as_array, check_labels, logits_and_targets, to_targets
 
 
@@ -53,20 +53,19 @@ def _bce_grad(z, y):
     .. math:: \frac{\partial \ell}{\partial z_m} = \hat y_m \Big(\sum_k y_k + 1 - y_m\Big) - y_m
               - \sum_{k \ne m} (1 - y_k)\, \hat y_k \frac{\hat y_m}{1 - \hat y_k}.
 
-    Every k but the argmax k* has :math:`\hat y_k \le 1/2`, so its odds
-    :math:`\hat y_k / (1 - \hat y_k) \le 1` and the sum over those k is
-    :math:`\hat y_m` times a sum of bounded terms (O(K) per row); k*'s term uses
-    :math:`\hat y_m / (1 - \hat y_{k^*})`, the softmax over the classes j ≠ k*
-    (:func:`~softjax.numerics.without_self`), shifted by its own max, so no two huge logits
-    are ever added or cancelled.
+    Every k but the one class k* with :math:`\hat y_k > 1/2` has
+    :math:`1 - \hat y_k \ge 1/2`, so its odds :math:`\hat y_k / (1 - \hat y_k) \le 1`
+    and the sum over those k is :math:`\hat y_m` times a sum of bounded terms (O(K) per
+    row); k*'s term uses :math:`\hat y_m / (1 - \hat y_{k^*})`, the softmax over the classes
+    j ≠ k* (:func:`~softjax.numerics.softmax_split`), shifted by its own max, so no two
+    huge logits are ever added or cancelled.
     """
-    a = softmax(z)
-    is_top, d, s, p = without_self(z)
-    odds = jnp.where(is_top, 0, jnp.exp(jnp.where(is_top, 0, d)) / s)  # k ≠ k*: s ≥ 1
+    a, top, p, _ = softmax_split(z)
+    odds = jnp.where(top, 0, a / (1.0 - jnp.where(top, 0, a)))
     weighted = (1.0 - y) * odds
     rest = jnp.sum(weighted, axis=-1, keepdims=True) - weighted  # Σ over k ≠ m, k ≠ k*
-    top = jnp.sum(jnp.where(is_top, a * (1.0 - y), 0), axis=-1, keepdims=True)
-    coupling = a * rest + top * p
+    top_weight = jnp.sum(jnp.where(top, a * (1.0 - y), 0), axis=-1, keepdims=True)
+    coupling = a * rest + top_weight * p
     return a * (jnp.sum(y, axis=-1, keepdims=True) + 1.0 - y) - y - coupling
 
 

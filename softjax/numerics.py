@@ -69,67 +69,61 @@ def log_softmax(z, axis: int = -1):
     return shifted - jnp.log(jnp.sum(jnp.exp(shifted), axis=axis, keepdims=True))
 
 
-def without_self(z):
-    r"""For every class k, the logits of the other classes j ≠ k, in O(K) per row.
+def softmax_split(z):
+    r"""The softmax, and 1 − a for its one class that can saturate, in O(K) per row.
 
-    Returns :math:`(d, s, p)` with, for :math:`c_k = \max_{j \ne k} z_j`,
+    At most one class per row has :math:`a_k > 1/2` (:math:`\sum_j a_j = 1`, seed 000
+    eq. 4); call it k*. Every other class has :math:`1 - a_k \ge 1/2`, so a formula in
+    :math:`1 - a_k` is accurate as written. For k*, :math:`1 - a_{k^*}` can round to 0
+    (a saturated softmax), so it is rebuilt from the other classes:
 
-    .. math:: d_k = z_k - c_k, \qquad s_k = \sum_{j \ne k} e^{z_j - c_k} \in [1, K - 1],
+    .. math:: 1 - a_{k^*} = \sum_{j \ne k^*} a_j
+              = e^{c - m}\,\frac{\sum_{j \ne k^*} e^{z_j - c}}{\sum_j e^{z_j - m}},
+              \qquad m = \max_j z_j,\ c = \max_{j \ne k^*} z_j,
 
-    so that :math:`\log\frac{a_k}{1 - a_k} = d_k - \log s_k` with :math:`a = \mathrm{softmax}(z)`
-    and :math:`1 - a_k = \sum_{j \ne k} a_j` (seed 000 eqs. 2-4), each sum shifted by its own
-    max (eq. 3), so nothing cancels where the softmax saturates and 1 − a_k rounds to 0.
-    Only two shifts occur: for every k but the argmax k* (its first max), :math:`c_k` is
-    the row's max m and :math:`s_k = S - e^{z_k - m}` with :math:`S = \sum_j e^{z_j - m}`
-    (no cancellation: the max's own term 1 stays in it); for k*, :math:`c_{k^*}` is the
-    second-largest logit. ``p`` is the softmax over the classes j ≠ k*,
-    :math:`p_m = a_m / (1 - a_{k^*})` (0 at k*), the one ratio that can be large.
+    each sum shifted by its own max (eq. 3, through ``stop_gradient``; the expression is
+    shift-invariant, so this is exact for autodiff too): nothing cancels, and only logits
+    are subtracted from logits. The other classes' softmax
+    :math:`p_j = e^{z_j - c} / \sum_{j' \ne k^*} e^{z_{j'} - c} = a_j / (1 - a_{k^*})` is
+    the one ratio over 1 − a that can be large.
 
     Args:
-      z: logits, shape (..., K) with K ≥ 2.
+      z: logits, shape (..., K).
 
     Returns:
-      ``(is_top, d, s, p)``, each of shape (..., K): ``is_top`` marks k*; ``s`` is 0 where
-      every other class is −inf (then ``p`` is 0 too).
+      ``(a, top, p, log_rest)``: ``a`` the softmax; ``top`` marks k* (no class in a row
+      whose classes are all ≤ 1/2); ``p`` as above, 0 at k* (in a row without k*, the
+      softmax itself); ``log_rest`` = :math:`\log(1 - a_{k^*})`, shape (..., 1): −inf
+      where every other class is −inf (K = 1 included).
     """
-    z = jnp.asarray(z)
-    is_top = jnp.arange(z.shape[-1]) == jnp.argmax(z, axis=-1, keepdims=True)
-    shifted, _ = _shifted(z, axis=-1)  # z_j − m
+    shifted, m = _shifted(z, axis=-1)
     e = jnp.exp(shifted)
-    # k ≠ k*: S − e_k ≥ 1. k*'s entry is replaced below (double where: it would be a
-    # rounding residue, and a log of it a NaN gradient).
-    rest = jnp.where(is_top, 1, jnp.sum(e, axis=-1, keepdims=True) - e)
-    others, c_top = _shifted(jnp.where(is_top, -jnp.inf, z), axis=-1)  # z_j − c_{k*}
+    total = jnp.sum(e, axis=-1, keepdims=True)
+    a = e / total
+    top = a > 0.5
+    others, c = _shifted(jnp.where(top, -jnp.inf, z), axis=-1)
     e_others = jnp.exp(others)
-    total = jnp.sum(e_others, axis=-1, keepdims=True)
-    d = jnp.where(is_top, z - c_top, shifted)
-    s = jnp.where(is_top, total, rest)
-    # Every other class at −inf: p's 0/0 is taken as 0 (its weight in BCE is 0 too).
-    p = e_others / jnp.where(total > 0, total, 1)
-    return is_top, d, s, p
+    rest = jnp.sum(e_others, axis=-1, keepdims=True)
+    # rest = 0 only when every other class is −inf: log 0 = −inf and p's 0/0 = 0, behind
+    # double wheres so that their gradients are 0, not 0·∞ = NaN.
+    positive = rest > 0
+    safe_rest = jnp.where(positive, rest, 1)
+    log_rest = jnp.where(positive, (c - m) + jnp.log(safe_rest) - jnp.log(total), -jnp.inf)
+    return a, top, e_others / safe_rest, log_rest
 
 
 def log1m_softmax(z):
-    r"""Stable :math:`\log(1 - \mathrm{softmax}(z)_k)` over the last axis.
+    r"""Stable :math:`\log(1 - \mathrm{softmax}(z)_k)` over the last axis, in O(K) per row.
 
-    The BCE-on-softmax loss of seed 000 part 3 needs :math:`\log(1 - \hat y_k)`.
-    With :math:`1 - a_k = \sum_{j \ne k} a_j` (seed 000 eq. 4) and the log-sum-exp of
-    seed 002,
-
-    .. math:: \log(1 - a_k) = \mathrm{LSE}_{j \ne k}(z_j) - \mathrm{LSE}_j(z_j)
-              = -\mathrm{softplus}(\ell_k),
-              \qquad \ell_k = z_k - \mathrm{LSE}_{j \ne k}(z_j) = \log\frac{a_k}{1 - a_k},
-
-    because :math:`\mathrm{LSE}(z) = \mathrm{LSE}_{j \ne k}(z) + \mathrm{softplus}(\ell_k)`.
-    :math:`\mathrm{LSE}_{j \ne k}` is shifted by :math:`c_k = \max_{j \ne k} z_j` (the max
-    shift of seed 000 eq. 3, through ``stop_gradient``; ℓ is shift-invariant, so this is
-    exact for autodiff too), with the two shifts of :func:`without_self`, so it costs O(K)
-    per row. Only logits are subtracted from logits (one rounding each), never two rounded
-    log-sums: the plain difference of the two LSEs loses ≈ eps·|z| to cancellation (four
-    equal logits at 1e8 in float32 gave 0 instead of log(3/4)), and ``log1p(-a)`` rounds
-    to −inf once the softmax saturates. Here an all-equal row gives log(1 − 1/K) at any
-    magnitude, a saturated entry gives ≈ −ℓ_k, and a small a_k gives ≈ −a_k with full
-    relative accuracy.
+    The BCE-on-softmax loss of seed 000 part 3 needs :math:`\log(1 - \hat y_k)`. Where
+    :math:`a_k \le 1/2` it is ``log1p(-a_k)``: accurate, and ≈ −a_k with full relative
+    accuracy for a small a_k. For the one class with :math:`a_k > 1/2` it is
+    :math:`\log \sum_{j \ne k} a_j` of :func:`softmax_split` (seed 000 eq. 4 with the
+    log-sum-exp of seed 002), which stays finite where the softmax saturates and ``log1p(-a)``
+    would be −inf: a saturated entry gives ≈ −(z_k − max_{j≠k} z_j). The plain difference
+    of two log-sum-exps would lose ≈ eps·|z| to cancellation (four equal logits at 1e8 in
+    float32 gave 0 instead of log(3/4)); here an all-equal row gives log(1 − 1/K) at any
+    magnitude, bitwise as the zero row.
 
     Args:
       z: logits, shape (..., K) with K ≥ 2 (K = 1 gives −inf: 1 − a = 0).
@@ -137,11 +131,9 @@ def log1m_softmax(z):
     Returns:
       Shape (..., K).
     """
-    _, d, s, _ = without_self(z)
-    # Every other class at −inf: log 0 = −inf, behind a double where so its gradient is 0,
-    # not 0·∞ = NaN.
-    log_s = jnp.where(s > 0, jnp.log(jnp.where(s > 0, s, 1)), -jnp.inf)
-    return -softplus(d - log_s)
+    a, top, _, log_rest = softmax_split(z)
+    # Double where: log1p(−1) at k* would be −inf, and its gradient NaN.
+    return jnp.where(top, log_rest, jnp.log1p(-jnp.where(top, 0, a)))
 
 
 def softmax_jacobian(z):

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import softjax as sj
-from softjax.numerics import _shifted, without_self
+from softjax.numerics import _shifted, softmax_split
 from tests.helpers import assert_rel_close, jit_fast
 
 F32 = {"rtol": 1e-6, "atol": 1e-6}
@@ -90,8 +90,8 @@ def test_sigmoid_keeps_relative_accuracy_in_the_left_tail():
 
 def test_log1m_softmax_matches_independent_formula():
     """log(1 − a_k) == logsumexp_{j≠k} z_j − logsumexp_j z_j, finite where 1 − a rounds to 0;
-    without_self's d − log s == log(a_k / (1 − a_k)) and p_m == a_m / (1 − a_k*) (0 at the
-    argmax k*), in float64."""
+    softmax_split marks the class with a_k > 1/2 (k*) and gives p_m == a_m / (1 − a_k*) (0 at
+    k*; the softmax itself in rows without k*), in float64."""
     rng = np.random.default_rng(1)
     z = rng.standard_normal((6, 5)) * 3
     z[0] = [60.0, -60.0, 0.0, 1.0, 2.0]  # a_0 = 1 − O(e^-58): log(1 − a_0) ≈ −58
@@ -99,20 +99,20 @@ def test_log1m_softmax_matches_independent_formula():
     expected = np.stack([[lse(np.delete(row, k)) - lse(row) for k in range(5)] for row in z])
     a = softmax_np(z)
     others = np.stack([np.delete(a, k, axis=-1).sum(-1) for k in range(5)], -1)  # 1 − a_k
-    top = np.argmax(z, axis=-1)
-    expected_p = (np.arange(5) != top[:, None]) * a / others[np.arange(6), top][:, None]
+    top = a > 0.5
+    assert 0 < top.any(-1).sum() < len(z)  # rows with and without a class above 1/2
     with jax.enable_x64(True):
-        ours, (is_top, d, s, p) = jit_fast(lambda z: (sj.log1m_softmax(z), without_self(z)))(
+        ours, split = jit_fast(lambda z: (sj.log1m_softmax(z), softmax_split(z)))(
             jnp.asarray(z, jnp.float64)
         )
     np.testing.assert_allclose(ours, expected, rtol=1e-12, atol=1e-12)
     assert float(ours[0, 0]) < -50
     np.testing.assert_allclose(ours[1:], np.log1p(-softmax_np(z[1:])), rtol=1e-12, atol=1e-12)
-    is_top, d, s, p = (np.asarray(v) for v in (is_top, d, s, p))
-    np.testing.assert_array_equal(np.argmax(is_top, -1), top)
-    np.testing.assert_allclose(d - np.log(s), np.log(a) - np.log(others), rtol=1e-12)
-    assert np.all((s >= 1) & (s <= 4))
-    np.testing.assert_allclose(p, expected_p, rtol=1e-12, atol=0)
+    a_split, top_split, p, _ = (np.asarray(v) for v in split)
+    np.testing.assert_allclose(a_split, a, rtol=1e-14)
+    np.testing.assert_array_equal(top_split, top)
+    denominator = np.where(top.any(-1), (others * top).sum(-1), 1.0)[:, None]
+    np.testing.assert_allclose(p, np.where(top, 0, a) / denominator, rtol=1e-12, atol=0)
 
 
 def _without_self_quadratic(z):
