@@ -188,15 +188,17 @@ def _all_finite(tree):
     """Whether every entry of every leaf is finite, each leaf read once in its own layout."""
 
     def finite(x):
-        # x·0 is ±0 where x is finite and NaN where it is ±inf or NaN, so Σ x·0 == 0 says
+        # 0·x is ±0 where x is finite and NaN where it is ±inf or NaN, so Σ 0·x == 0 says
         # "all finite" and cannot overflow. A matrix's first axis is summed as a product
-        # with a ones vector: for stacked models' (d_in, M, d_out) weights, jnp.all of
-        # isfinite made XLA:CPU transpose a predicate copy of them on every step
-        # (benchmarks/README.md, "The profile").
-        zeros = x * 0
-        if x.ndim >= 2:
-            zeros = jnp.tensordot(jnp.ones(x.shape[0], x.dtype), zeros, axes=(0, 0))
-        return jnp.sum(zeros) == 0
+        # with a zero vector, which reads x once in its own layout: jnp.all of isfinite
+        # made XLA:CPU transpose a predicate copy of stacked models' (d_in, M, d_out)
+        # weights on every step, and a ones vector times x·0 added a multiplying pass
+        # (benchmarks/README.md, "The profile"). The barrier keeps XLA from folding the
+        # product with zeros away.
+        if x.ndim < 2:
+            return jnp.sum(x * 0) == 0
+        zeros = lax.optimization_barrier(jnp.zeros(x.shape[0], x.dtype))
+        return jnp.sum(jnp.tensordot(zeros, x, axes=(0, 0))) == 0
 
     return jnp.all(jnp.stack([finite(x) for x in jax.tree.leaves(tree)]))
 

@@ -497,7 +497,7 @@ def test_stacked_models_stop_early_once_all_of_them_diverged(small):
 
 def test_the_finite_check_flags_exactly_the_non_finite_leaves_and_models():
     """_all_finite is False for any ±inf or NaN entry, in a matrix or a vector, and True
-    for the largest finite floats (Σ x·0 cannot overflow); vmapped over stacked models'
+    for the largest finite floats (Σ 0·x cannot overflow); vmapped over stacked models'
     (d_in, M, d_out) weights it flags each model on its own."""
     finite = jax.jit(train_module._all_finite)
     big = float(np.finfo(np.float32).max)
