@@ -143,9 +143,9 @@ def _log1m_grads(z, w):
 
 
 def test_log1m_softmax_equals_its_quadratic_form():
-    """The O(K) top-2 form equals the O(K²) per-class shift in value (float32, to rounding:
-    S − e_k against Σ_{j≠k} e_j) and in its autodiff gradient (float64), on random,
-    saturated, tied and −inf rows."""
+    """The O(K) form (log1p(−a) where a ≤ 1/2, the other classes' log-sum-exp for the one
+    class above 1/2) equals the O(K²) per-class shift in value (float32, to rounding) and
+    in its autodiff gradient (float64), on random, saturated, tied and −inf rows."""
     rng = np.random.default_rng(7)
     rows = rng.standard_normal((64, 10)) * rng.choice([0.1, 3.0, 30.0, 300.0], (64, 1))
     rows[0] = 5.0  # all tied
