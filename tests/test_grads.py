@@ -334,8 +334,8 @@ def _bce_grad_quadratic(z, y):
 def test_closed_form_bce_equals_its_quadratic_form():
     """The O(K) closed form (bounded odds for every class with ŷ ≤ 1/2, the softmax over
     the other classes for the one above 1/2) equals the O(K²) per-class ratios in float64
-    to rounding, on random, saturated (1e8), tied and soft-label rows, and at a tie of the
-    top two."""
+    to rounding, on random, saturated (1e8), tied and soft-label rows, and with the two
+    largest logits 1e8 and 1e8 − 1."""
     from softjax.grads import _bce_grad
 
     rng = np.random.default_rng(11)
