@@ -105,8 +105,11 @@ def softjax_run(ctx):
 
 
 def softjax_compile(ctx):
+    """Compiling the program the ``softjax`` row times (:func:`softjax_program`), for
+    every case: one run's ``make_train`` or a sweep's mixed program."""
+
     def compile_run():
-        fn, args = softjax_program(ctx)  # make_train's fresh closures: nothing cached
+        fn, args = softjax_program(ctx)  # fresh closures: nothing cached
         return jax.jit(fn).lower(*args).compile()
 
     return compile_run
@@ -198,14 +201,6 @@ def softjax_sweep(ctx):
     fn, args = softjax_program(ctx)
     fn = jax.jit(fn)
     return lambda: jax.block_until_ready(fn(*args))
-
-
-def softjax_sweep_compile(ctx):
-    def compile_mixed():
-        fn, args = softjax_program(ctx)
-        return jax.jit(fn).lower(*args).compile()
-
-    return compile_mixed
 
 
 def softjax_per_loss_programs(ctx):
@@ -328,7 +323,7 @@ CASES = {
                 "numpy_x48_estimated": numpy_sweep,
             },
             compiles={
-                "softjax": softjax_sweep_compile,
+                "softjax": softjax_compile,
                 "softjax_per_loss_programs": per_loss_programs_compile,
             },
             cold=frozenset({"sweep_call_end_to_end", "train_calls_x48_estimated"}),
@@ -370,7 +365,7 @@ CASES = {
                 "softjax_per_loss_programs": softjax_per_loss_programs,
             },
             compiles={
-                "softjax": softjax_sweep_compile,
+                "softjax": softjax_compile,
                 "softjax_per_loss_programs": per_loss_programs_compile,
             },
             notes=(
