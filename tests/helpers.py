@@ -15,6 +15,7 @@ from pathlib import Path
 
 import jax
 import jax.extend.core
+import jax.numpy as jnp
 import numpy as np
 
 from softjax.data import make_gaussian_classes
@@ -26,6 +27,12 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 # they save there. The arithmetic is the same IEEE float64/float32.
 FAST_COMPILE = {"xla_backend_optimization_level": 0, "xla_cpu_use_fusion_emitters": False}
 jit_fast = functools.partial(jax.jit, compiler_options=FAST_COMPILE)
+
+
+def without_self_quadratic(z):
+    """(..., K) → (..., K, K) whose row k is z with z_k masked to −inf: the classes j ≠ k
+    (the O(K²) reference forms of log(1 − softmax) and BCE's closed-form gradient)."""
+    return jnp.where(jnp.eye(z.shape[-1], dtype=bool), -jnp.inf, z[..., None, :])
 
 
 def assert_rel_close(actual, expected, tol=1e-10, what="", floor=1e-14):

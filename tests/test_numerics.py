@@ -16,7 +16,7 @@ from hypothesis.extra import numpy as hnp
 
 import softjax as sj
 from softjax.numerics import _shifted, softmax_split
-from tests.helpers import assert_rel_close, jit_fast
+from tests.helpers import assert_rel_close, jit_fast, without_self_quadratic
 
 F32 = {"rtol": 1e-6, "atol": 1e-6}
 # XLA CPU settings that cut compile time several-fold (no LLVM optimization, the older
@@ -115,15 +115,10 @@ def test_log1m_softmax_matches_independent_formula():
     np.testing.assert_allclose(p, np.where(top, 0, a) / denominator, rtol=1e-12, atol=0)
 
 
-def _without_self_quadratic(z):
-    """(..., K) → (..., K, K) whose row k is z with z_k masked to −inf: the classes j ≠ k."""
-    return jnp.where(jnp.eye(z.shape[-1], dtype=bool), -jnp.inf, z[..., None, :])
-
-
 def _log1m_softmax_quadratic(z):
     """The O(K²) form log1m_softmax had before: row k of z without z_k, shifted by its own
     max c_k, for every k."""
-    others, shift = _shifted(_without_self_quadratic(z), axis=-1)
+    others, shift = _shifted(without_self_quadratic(z), axis=-1)
     total = jnp.sum(jnp.exp(others), axis=-1)
     log_total = jnp.where(total > 0, jnp.log(jnp.where(total > 0, total, 1)), -jnp.inf)
     return -sj.softplus((z - shift[..., 0]) - log_total)
