@@ -94,6 +94,12 @@ class TrainConfig:
         epochs' ``test_*`` are NaN). A study that selects on validation needs test once,
         and skipping it saves a forward pass over the test set per epoch (in the loss
         study's MLPs, 10,000 test rows against 10,000 training rows' forward and backward).
+      diagnostics: compute the per-step diagnostics of the history (the logits-gradient
+        norms, saturated-and-wrong, the cosine to CE's step, the hidden layers' f′; see
+        ``softjax.training.DIAGNOSTIC_KEYS``); ``False`` keeps only the losses and
+        accuracies (the diagnostics are NaN), for runs where only those matter: on this
+        project's 2-core CPU it makes a softmax-regression step about a fifth cheaper
+        (``benchmarks/README.md``). Training itself is the same: the params are equal.
     """
 
     sizes: tuple[int, ...]
@@ -114,6 +120,7 @@ class TrainConfig:
     last_batch: str = "keep"
     grad: str = "autodiff"
     test_each_epoch: bool = True
+    diagnostics: bool = True
 
     def __post_init__(self):
         # JSON has no tuples: normalise lists so that from_dict(to_dict()) compares equal.
@@ -364,6 +371,7 @@ def check_config(config: TrainConfig) -> BoundLoss:
     seed(config.seed, "config.seed")
     boolean(config.shuffle, "config.shuffle")
     boolean(config.test_each_epoch, "config.test_each_epoch")
+    boolean(config.diagnostics, "config.diagnostics")
     boolean(config.bias, "config.bias")
     one_of(config.grad, GRAD_MODES, "config.grad")
     one_of(config.last_batch, LAST_BATCH_MODES, "config.last_batch")

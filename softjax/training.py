@@ -104,6 +104,14 @@ NaN before it). Diagnostics:
 * ``hidden_fprime_first``/``_last``, ``hidden_saturated_first``/``_last``: the first and
   last entries of those vectors (kept for results written before the per-layer keys)."""
 
+DIAGNOSTIC_KEYS = tuple(
+    k
+    for k in HISTORY_KEYS
+    if k not in ("train_loss", "train_accuracy", "test_loss", "test_accuracy")
+)
+"""The keys of :data:`HISTORY_KEYS` that ``config.diagnostics=False`` leaves NaN (the
+history keeps every key, so code reading a history never depends on the flag)."""
+
 VALIDATION_KEYS = ("val_loss", "val_accuracy")
 """Added to the history exactly when the data has a validation split (decided at trace
 time from the data's structure): the end-of-epoch params on the whole validation set.
@@ -324,11 +332,12 @@ def make_epochs(
         ok = finite & jnp.isfinite(value) & _all_finite(new_params)
         carry = (_where(ok, new_params, params), _where(ok, new_opt_state, opt_state), ok)
         wrong = predicted_class(logits) != target_class(y)
+        sums = {"train_loss": value * n, "train_accuracy": jnp.sum(~wrong)}
+        if not config.diagnostics:
+            return carry, jax.tree.map(lambda v: jnp.asarray(v, jnp.float32), sums)
         # ‖∂ℓ_i/∂z_i‖ = n ‖∂(mean)/∂z_i‖: each sample's own loss.
         norms = jnp.linalg.norm(g_logits * n, axis=-1)
-        sums = {
-            "train_loss": value * n,
-            "train_accuracy": jnp.sum(~wrong),
+        sums |= {
             "logits_grad_norm": jnp.sum(norms),
             "logits_grad_norm_wrong": jnp.sum(jnp.where(wrong, norms, 0.0)),
             "n_wrong": jnp.sum(wrong),
@@ -342,10 +351,16 @@ def make_epochs(
         """One model's history row: the epoch's running means and its evaluations, NaN
         once diverged."""
         # train_loss summed loss·n per batch, so dividing by the rows seen gives the mean.
-        n_wrong = sums.pop("n_wrong")
+        n_wrong = sums.pop("n_wrong", None)
         metrics = {k: v / seen for k, v in sums.items()}
-        metrics["logits_grad_norm_wrong"] = sums["logits_grad_norm_wrong"] / jnp.maximum(n_wrong, 1)
-        metrics |= layer_ends(metrics)
+        if config.diagnostics:
+            metrics["logits_grad_norm_wrong"] = sums["logits_grad_norm_wrong"] / jnp.maximum(
+                n_wrong, 1
+            )
+            metrics |= layer_ends(metrics)
+        else:
+            for k in DIAGNOSTIC_KEYS:
+                metrics[k] = jnp.full(history_shape(config, k)[1:], jnp.nan, jnp.float32)
         for split in splits(data):
 
             def evaluate(params, split=split):
@@ -480,6 +495,7 @@ __all__ = [
     "_ProgressBar",
     "train",
     "HISTORY_KEYS",
+    "DIAGNOSTIC_KEYS",
     "HIDDEN_SATURATION",
     "LAYER_KEYS",
     "hidden_layers",

@@ -50,6 +50,7 @@ EVERY_FIELD = TrainConfig(
     last_batch="drop",
     grad="closed_form",
     test_each_epoch=False,
+    diagnostics=False,
 )
 
 
@@ -180,6 +181,7 @@ BAD_FIELDS = [
     (dict(optimizer=_clipped_adam, optimizer_kwargs={"b1": 0.9}), "config.optimizer_kwargs"),
     (dict(grad="closed_form", loss=_scaled_cce), "config.grad"),
     (dict(seed=2**32), "config.seed"),
+    (dict(diagnostics="no"), "config.diagnostics"),
 ]
 
 

@@ -29,6 +29,7 @@ from softjax.sweeps import (
     sweep,
 )
 from softjax.training import (
+    DIAGNOSTIC_KEYS,
     HISTORY_KEYS,
     Data,
     TrainConfig,
@@ -120,6 +121,27 @@ def test_a_sweep_of_n_configs_equals_n_separate_train_runs_in_float64(tiny, swee
         assert all(len(r["history"]["test_accuracy"]) == BASE.epochs for r in trained)
         start = init_params(BASE, init_key(0), 2.0, dtype=jnp.float64)
         assert not np.allclose(_leaves(records[0]["params"])[0], _leaves(start)[0])
+
+
+def test_a_sweep_without_diagnostics_records_the_same_losses_and_nan_diagnostics(tiny, tmp_path):
+    """``diagnostics=False`` reaches every block of the mixed program; the records keep
+    every history key (NaN diagnostics survive the JSONL round trip) and the rest of the
+    history is the full sweep's."""
+    grid = {**GRID, "lrs": [0.3], "seeds": [0]}
+    full = sweep(BASE, tiny, **grid, progress=False)
+    sweep(
+        BASE.replace(diagnostics=False), tiny, **grid, name="lean", out_dir=tmp_path, progress=False
+    )
+    lean = read_jsonl(tmp_path / "lean.jsonl")
+    assert [r["loss"] for r in lean] == [r["loss"] for r in full] == ["cce", "square"]
+    for got, want in zip(lean, full, strict=True):
+        assert got["config"]["diagnostics"] is False and set(got["history"]) == set(want["history"])
+        for k in HISTORY_KEYS:
+            if k in DIAGNOSTIC_KEYS:
+                assert np.isnan(np.asarray(got["history"][k], float)).all(), k
+                assert np.isfinite(np.asarray(want["history"][k], float)).all(), k
+            else:
+                np.testing.assert_array_equal(got["history"][k], want["history"][k], err_msg=k)
 
 
 # --------------------------------------------------------------- shared minibatches

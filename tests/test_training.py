@@ -21,7 +21,7 @@ import pytest
 import softjax.run
 import softjax.training as train_module
 from softjax.data import Dataset, load_dataset, make_gaussian_classes
-from softjax.training import HISTORY_KEYS, TrainConfig, init_params, train
+from softjax.training import DIAGNOSTIC_KEYS, HISTORY_KEYS, TrainConfig, init_params, train
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -210,6 +210,21 @@ def test_test_each_epoch_false_evaluates_the_test_set_after_the_last_epoch_only(
         assert np.array_equal(once.history[key], mlp_run.history[key]), key
     for a, b in zip(_leaves(once.params), _leaves(mlp_run.params), strict=True):
         assert np.array_equal(a, b)
+
+
+def test_diagnostics_false_trains_the_same_and_leaves_only_the_diagnostics_nan(small, mlp_run):
+    lean = train(MLP.replace(diagnostics=False), small)
+    assert set(lean.history) == set(mlp_run.history)
+    for key in HISTORY_KEYS:
+        if key in DIAGNOSTIC_KEYS:
+            assert lean.history[key].shape == mlp_run.history[key].shape, key
+            assert np.isnan(lean.history[key]).all(), key
+        else:
+            assert np.array_equal(lean.history[key], mlp_run.history[key]), key
+    for a, b in zip(_leaves(lean.params), _leaves(mlp_run.params), strict=True):
+        assert np.array_equal(a, b)
+    # The full run's diagnostics are finite, so the NaNs above are the flag's doing.
+    assert all(np.isfinite(mlp_run.history[k]).all() for k in DIAGNOSTIC_KEYS)
 
 
 def test_training_from_user_params(small, mlp_run):
