@@ -97,9 +97,10 @@ class TrainConfig:
       diagnostics: compute the per-step diagnostics of the history (the logits-gradient
         norms, saturated-and-wrong, the cosine to CE's step, the hidden layers' f′; see
         ``softjax.training.DIAGNOSTIC_KEYS``); ``False`` keeps only the losses and
-        accuracies (the diagnostics are NaN), for runs where only those matter: on this
-        project's 2-core CPU it makes a softmax-regression step about a fifth cheaper
-        (``benchmarks/README.md``). Training itself is the same: the params are equal.
+        accuracies (the diagnostics are NaN), for runs where only those matter, e.g. a
+        large hyper-parameter search: a small model's step is then about half as many
+        XLA kernels (the ``softjax_no_diagnostics`` rows of ``results/benchmarks.md``).
+        Training itself is the same: the params are equal.
     """
 
     sizes: tuple[int, ...]
