@@ -186,6 +186,15 @@ def _mixed(ctx):
     return make_sweep(ctx.config, loss), params, lrs
 
 
+def without_diagnostics(ctx) -> SimpleNamespace:
+    """A copy of a case's context whose configs have ``diagnostics=False``."""
+    lean = SimpleNamespace(**vars(ctx))
+    lean.config = ctx.config.replace(diagnostics=False)
+    if hasattr(ctx, "groups"):
+        lean.groups = [(cfg.replace(diagnostics=False), p, lrs) for cfg, p, lrs in ctx.groups]
+    return lean
+
+
 def softjax_program(ctx):
     """``(fn, args)``: the (unjitted) program a case's ``softjax`` row times and its
     arguments, the mixed program for a sweep case (one with ``ctx.groups``), else the
@@ -201,6 +210,17 @@ def softjax_sweep(ctx):
     fn, args = softjax_program(ctx)
     fn = jax.jit(fn)
     return lambda: jax.block_until_ready(fn(*args))
+
+
+def lean(setup: Setup) -> Setup:
+    """``setup`` on the case's configs with ``diagnostics=False`` (the same params; the
+    step without the per-step diagnostics the peers do not compute either)."""
+
+    def lean_setup(ctx):
+        return setup(without_diagnostics(ctx))
+
+    lean_setup.__doc__ = f"{setup.__name__} with TrainConfig(diagnostics=False)."
+    return lean_setup
 
 
 def softjax_per_loss_programs(ctx):
@@ -294,17 +314,24 @@ CASES = {
             floor=net_floor,
             systems={
                 "softjax": softjax_run,
+                "softjax_no_diagnostics": lean(softjax_run),
                 "numpy": numpy_single,
                 "jax_python_loop": jax_loop_single,
             }
             | ({"torch_preloaded": torch_single} if _TORCH else {}),
-            compiles={"softjax": softjax_compile, "jax_python_loop": jax_loop_compile},
+            compiles={
+                "softjax": softjax_compile,
+                "softjax_no_diagnostics": lean(softjax_compile),
+                "jax_python_loop": jax_loop_compile,
+            },
             notes=(
                 "softjax: the compiled train_fn (lax.scan over epochs and batches, on-device "
                 "shuffle, per-epoch history and test evaluation); the peers keep a running "
                 "loss and evaluate the test set every epoch too",
                 "jax_python_loop: a jitted SGD step per batch from a Python loop over numpy "
                 "minibatches; its compile covers both batch shapes and the evaluation",
+                "softjax_no_diagnostics (in every case): the softjax row's program with "
+                "TrainConfig(diagnostics=False): the same params, no per-step diagnostics",
             ),
         ),
         Case(
@@ -317,6 +344,7 @@ CASES = {
             floor=sweep_floor,
             systems={
                 "softjax": softjax_sweep,
+                "softjax_no_diagnostics": lean(softjax_sweep),
                 "softjax_per_loss_programs": softjax_per_loss_programs,
                 "sweep_call_end_to_end": sweep_call,
                 "train_calls_x48_estimated": train_calls,
@@ -324,6 +352,7 @@ CASES = {
             },
             compiles={
                 "softjax": softjax_compile,
+                "softjax_no_diagnostics": lean(softjax_compile),
                 "softjax_per_loss_programs": per_loss_programs_compile,
             },
             cold=frozenset({"sweep_call_end_to_end", "train_calls_x48_estimated"}),
@@ -348,9 +377,13 @@ CASES = {
             "(the homework net, seed 004)",
             prepare=prepare_mlp,
             floor=net_floor,
-            systems={"softjax": softjax_run, "numpy_homework": numpy_mlp}
+            systems={
+                "softjax": softjax_run,
+                "softjax_no_diagnostics": lean(softjax_run),
+                "numpy_homework": numpy_mlp,
+            }
             | ({"torch_preloaded": torch_mlp} if _TORCH else {}),
-            compiles={"softjax": softjax_compile},
+            compiles={"softjax": softjax_compile, "softjax_no_diagnostics": lean(softjax_compile)},
         ),
         Case(
             key="mlp_sweep",
@@ -362,10 +395,12 @@ CASES = {
             floor=sweep_floor,
             systems={
                 "softjax": softjax_sweep,
+                "softjax_no_diagnostics": lean(softjax_sweep),
                 "softjax_per_loss_programs": softjax_per_loss_programs,
             },
             compiles={
                 "softjax": softjax_compile,
+                "softjax_no_diagnostics": lean(softjax_compile),
                 "softjax_per_loss_programs": per_loss_programs_compile,
             },
             notes=(

@@ -51,8 +51,9 @@ FULL = Sizes(
         f"{key}/{name}"
         for key, case in CASES.items()
         for name in case.systems
-        # the MLP sweep's memory is the linear sweep's story at 10x the params: not rerun
-        if name not in case.cold and key != "mlp_sweep"
+        # the MLP sweep's memory is the linear sweep's story at 10x the params, and the
+        # runs without diagnostics hold the same data and params: not rerun
+        if name not in case.cold and key != "mlp_sweep" and name != "softjax_no_diagnostics"
     ),
     growth_models=growth.MODELS,
     growth_rounds=3,
@@ -73,7 +74,15 @@ QUICK = Sizes(
     memory_sweep_models=growth.MEMORY_MODELS,
     # The MLP sweep's programs take ≈ 9 s (mixed) and 13 s (per loss) to compile under
     # load: quick runs and warms up the mixed one only.
-    left_out=("mlp_sweep/softjax_per_loss_programs", "mlp_sweep/compiles"),
+    # The single run's row without diagnostics proves that path; the others compile the
+    # same function on bigger programs.
+    left_out=(
+        "mlp_sweep/softjax_per_loss_programs",
+        "mlp_sweep/compiles",
+        "sweep/softjax_no_diagnostics",
+        "mlp/softjax_no_diagnostics",
+        "mlp_sweep/softjax_no_diagnostics",
+    ),
 )
 EXTRA = ("growth", "memory")  # --cases names besides CASES
 

@@ -3,11 +3,13 @@
 Benchmarks are not tests (nothing is timed here); these check the figures they divide by.
 """
 
+from types import SimpleNamespace
+
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from benchmarks.cases import CASES
+from benchmarks.cases import CASES, without_diagnostics
 from benchmarks.configs import Sizes
 from benchmarks.floors import (
     case_flops,
@@ -17,8 +19,9 @@ from benchmarks.floors import (
     step_flops,
     sweep_floor_shapes,
 )
-from benchmarks.report import markdown, targets
+from benchmarks.report import markdown, summary, targets
 from benchmarks.timing import interleaved, paired_median, summarize
+from softjax import TrainConfig
 
 
 def test_case_flops_match_issue_14():
@@ -194,6 +197,34 @@ def test_markdown_has_a_row_per_system_and_the_floor():
     assert "| one run | numpy | 2.000 | 2.500 | 1.30 | 1.40 |  | 12 |  |" in text
     assert "*floor* (10.2 GFLOP at 7 GFLOP/s)" in text
     assert "| single run ≤ 1.35× its floor | 1.3× | 1.35× | yes |" in text
+
+
+def test_every_case_times_its_program_without_diagnostics_on_the_same_configs():
+    for case in CASES.values():
+        assert (
+            "softjax_no_diagnostics" in case.systems and "softjax_no_diagnostics" in case.compiles
+        )
+    ctx = SimpleNamespace(
+        config=TrainConfig(sizes=(4, 3)), groups=[(TrainConfig(sizes=(4, 3)), 1, 2)]
+    )
+    lean = without_diagnostics(ctx)
+    assert lean.config == ctx.config.replace(diagnostics=False)
+    assert lean.groups == [(ctx.config.replace(diagnostics=False), 1, 2)]
+    assert ctx.config.diagnostics  # the case's own context is left as it was
+
+
+def test_the_summary_reads_the_targets_off_the_rows_without_diagnostics():
+    doc = _doc()
+    systems = doc["cases"]["single_run"]["systems"]
+    doc["targets"] = targets(doc)
+    assert "diagnostics=False" not in summary(doc)  # no such row: no sentence
+    systems["softjax_no_diagnostics"] = systems["softjax"] | {
+        "wall_x_floor": 1.5,
+        "compile_wall_s": 1.25,
+    }
+    text = summary(doc)
+    assert "single run 1.50× (not met: ≤ 1.35×)" in text
+    assert "single-run compile 1.25s (met: ≤ 1.5s)" in text
 
 
 # ------------------------------------------------------------ the cost-growth curve
