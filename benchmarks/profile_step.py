@@ -31,12 +31,15 @@ from benchmarks.run import FULL, load_data
 _CONTAINERS = re.compile(r"^(while|conditional|call|scan)(\.\d+)?$")
 
 
-def program(case: str, rows: int):
+def program(case: str, rows: int, diagnostics: bool = True):
     """``(jitted fn, args, ctx)``: ``case``'s softjax program on its first ``rows``
-    training rows (:func:`benchmarks.cases.softjax_program`)."""
+    training rows (:func:`benchmarks.cases.softjax_program`), with or without the
+    per-step diagnostics (``TrainConfig.diagnostics``)."""
     data, _ = load_data(FULL, None, False)
     data = data._replace(x_train=data.x_train[:rows], y_train=data.y_train[:rows])
     ctx = cases.CASES[case].prepare(data, FULL)
+    if not diagnostics:
+        ctx = cases.without_diagnostics(ctx)
     fn, args = cases.softjax_program(ctx)
     return jax.jit(fn), args, ctx
 
@@ -84,9 +87,12 @@ def main(argv=None) -> None:
     parser.add_argument("--case", choices=sorted(cases.CASES), default="sweep")
     parser.add_argument("--rows", type=int, default=6400, help="training rows (default 6400)")
     parser.add_argument("--top", type=int, default=25, help="kernels to list (default 25)")
+    parser.add_argument(
+        "--no-diagnostics", action="store_true", help="with TrainConfig(diagnostics=False)"
+    )
     args = parser.parse_args(argv)
 
-    fn, fn_args, ctx = program(args.case, args.rows)
+    fn, fn_args, ctx = program(args.case, args.rows, diagnostics=not args.no_diagnostics)
     compiled = fn.lower(*fn_args).compile()
     jax.block_until_ready(compiled(*fn_args))
     start = time.perf_counter()
