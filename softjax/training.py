@@ -102,7 +102,10 @@ NaN before it). Diagnostics:
   where the gradient dies (:mod:`softjax.hidden`). A model without a hidden layer reports
   L = 1 with f′ = 1 and 0 saturated (the identity);
 * ``hidden_fprime_first``/``_last``, ``hidden_saturated_first``/``_last``: the first and
-  last entries of those vectors (kept for results written before the per-layer keys)."""
+  last entries of those vectors (kept for results written before the per-layer keys).
+
+With ``config.diagnostics=False`` the diagnostics (:data:`DIAGNOSTIC_KEYS`) are not
+computed and stay NaN; the losses and accuracies, and the params, are the same."""
 
 DIAGNOSTIC_KEYS = tuple(
     k
@@ -333,18 +336,17 @@ def make_epochs(
         carry = (_where(ok, new_params, params), _where(ok, new_opt_state, opt_state), ok)
         wrong = predicted_class(logits) != target_class(y)
         sums = {"train_loss": value * n, "train_accuracy": jnp.sum(~wrong)}
-        if not config.diagnostics:
-            return carry, jax.tree.map(lambda v: jnp.asarray(v, jnp.float32), sums)
-        # ‖∂ℓ_i/∂z_i‖ = n ‖∂(mean)/∂z_i‖: each sample's own loss.
-        norms = jnp.linalg.norm(g_logits * n, axis=-1)
-        sums |= {
-            "logits_grad_norm": jnp.sum(norms),
-            "logits_grad_norm_wrong": jnp.sum(jnp.where(wrong, norms, 0.0)),
-            "n_wrong": jnp.sum(wrong),
-            "saturated_wrong": jnp.sum(wrong & (confidence(logits) > SATURATION_THRESHOLD)),
-            "grad_cos_ce": jnp.sum(_cosine(g_logits, ce_logits_grad(logits, y))),
-            **hidden_stats(zs_hidden, acts, n),
-        }
+        if config.diagnostics:
+            # ‖∂ℓ_i/∂z_i‖ = n ‖∂(mean)/∂z_i‖: each sample's own loss.
+            norms = jnp.linalg.norm(g_logits * n, axis=-1)
+            sums |= {
+                "logits_grad_norm": jnp.sum(norms),
+                "logits_grad_norm_wrong": jnp.sum(jnp.where(wrong, norms, 0.0)),
+                "n_wrong": jnp.sum(wrong),
+                "saturated_wrong": jnp.sum(wrong & (confidence(logits) > SATURATION_THRESHOLD)),
+                "grad_cos_ce": jnp.sum(_cosine(g_logits, ce_logits_grad(logits, y))),
+                **hidden_stats(zs_hidden, acts, n),
+            }
         return carry, jax.tree.map(lambda v: jnp.asarray(v, jnp.float32), sums)
 
     def epoch_metrics(sums, params, finite, epoch, seen, data: Data):
