@@ -22,6 +22,7 @@ import softjax.run
 import softjax.training as train_module
 from softjax.data import Dataset, load_dataset, make_gaussian_classes
 from softjax.training import DIAGNOSTIC_KEYS, HISTORY_KEYS, TrainConfig, init_params, train
+from tests.helpers import jit_fast
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -437,13 +438,15 @@ def _vmapped_and_stacked(config, lrs, ds, scales=None):
     params = jax.vmap(lambda k, s: init_params(config, k, s, dtype=dtype))(keys, scales)
     lrs = jnp.asarray(lrs, dtype)
     data = tuple(ds)
-    vmapped = jax.jit(
+    # XLA's cheap compile settings (tests/helpers.py) for both: the compiles are most of
+    # the test's time, and the arithmetic compared is the same IEEE float64.
+    vmapped = jit_fast(
         jax.vmap(
             train_module.make_train(config, skip_after_divergence=False),
             in_axes=(0, 0, None, None),
         )
     )(params, lrs, data_key, data)
-    stacked = jax.jit(train_module.make_train(config, stacked=True))(params, lrs, data_key, data)
+    stacked = jit_fast(train_module.make_train(config, stacked=True))(params, lrs, data_key, data)
     return vmapped, stacked
 
 
@@ -499,7 +502,7 @@ def test_stacked_models_stop_early_once_all_of_them_diverged(small):
         )
         data = tuple(None if a is None else jnp.asarray(a) for a in _as_float64(small))
         lrs = jnp.asarray([1e100, 1e120])
-        state = jax.jit(run_epochs)(
+        state = jit_fast(run_epochs)(
             init_state(params, lrs, jax.random.PRNGKey(1), data), lrs, data, 6
         )
     assert int(state.epoch) == 1  # both diverged in epoch 1: no more epochs run
