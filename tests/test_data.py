@@ -182,6 +182,7 @@ def test_tfds_and_idx_give_identical_arrays(
     assert list(tmp_path.iterdir()) == []  # nothing left in the cache
 
 
+@pytest.mark.slow  # over 8 s on 2 cores (a subprocess importing jax; 6-16 s measured)
 def test_idx_source_never_imports_tensorflow(shared_data_dir):
     # A fresh interpreter: in this one other tests have imported TensorFlow already.
     script = textwrap.dedent("""
