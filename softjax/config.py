@@ -99,7 +99,8 @@ class TrainConfig:
         ``softjax.training.DIAGNOSTIC_KEYS``); ``False`` keeps only the losses and
         accuracies (the diagnostics are NaN), for runs where only those matter, e.g. a
         large hyper-parameter search: a small model's step is then about half as many
-        XLA kernels (the ``softjax_no_diagnostics`` rows of ``results/benchmarks.md``).
+        XLA kernels, which shortens the compile and, for sweeps of small models, the run
+        (the ``softjax_no_diagnostics`` rows of ``results/benchmarks.md``).
         Training itself is the same: the params are equal.
     """
 
