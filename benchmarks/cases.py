@@ -215,12 +215,19 @@ def softjax_sweep(ctx):
 def lean(setup: Setup) -> Setup:
     """``setup`` on the case's configs with ``diagnostics=False`` (the same params; the
     step without the per-step diagnostics the peers do not compute either)."""
+    return lambda ctx: setup(without_diagnostics(ctx))
 
-    def lean_setup(ctx):
-        return setup(without_diagnostics(ctx))
 
-    lean_setup.__doc__ = f"{setup.__name__} with TrainConfig(diagnostics=False)."
-    return lean_setup
+def with_lean_rows(case: Case) -> Case:
+    """``case`` with a ``softjax_no_diagnostics`` row (and compile row) right after its
+    ``softjax`` row: :func:`lean` of that row's setup."""
+
+    def add(table):
+        rows = dict(table)
+        softjax = rows.pop("softjax")
+        return {"softjax": softjax, "softjax_no_diagnostics": lean(softjax), **rows}
+
+    return dataclasses.replace(case, systems=add(case.systems), compiles=add(case.compiles))
 
 
 def softjax_per_loss_programs(ctx):
@@ -303,7 +310,7 @@ def torch_mlp(ctx):
 _TORCH = peers.HAVE_TORCH
 
 CASES = {
-    case.key: case
+    case.key: with_lean_rows(case)
     for case in (
         Case(
             key="single",
@@ -314,24 +321,20 @@ CASES = {
             floor=net_floor,
             systems={
                 "softjax": softjax_run,
-                "softjax_no_diagnostics": lean(softjax_run),
                 "numpy": numpy_single,
                 "jax_python_loop": jax_loop_single,
             }
             | ({"torch_preloaded": torch_single} if _TORCH else {}),
-            compiles={
-                "softjax": softjax_compile,
-                "softjax_no_diagnostics": lean(softjax_compile),
-                "jax_python_loop": jax_loop_compile,
-            },
+            compiles={"softjax": softjax_compile, "jax_python_loop": jax_loop_compile},
             notes=(
                 "softjax: the compiled train_fn (lax.scan over epochs and batches, on-device "
                 "shuffle, per-epoch history and test evaluation); the peers keep a running "
                 "loss and evaluate the test set every epoch too",
                 "jax_python_loop: a jitted SGD step per batch from a Python loop over numpy "
                 "minibatches; its compile covers both batch shapes and the evaluation",
-                "softjax_no_diagnostics (in every case): the softjax row's program with "
-                "TrainConfig(diagnostics=False): the same params, no per-step diagnostics",
+                "softjax_no_diagnostics (in every case, with_lean_rows): the softjax row's "
+                "program with TrainConfig(diagnostics=False): the same params, no per-step "
+                "diagnostics",
             ),
         ),
         Case(
@@ -344,7 +347,6 @@ CASES = {
             floor=sweep_floor,
             systems={
                 "softjax": softjax_sweep,
-                "softjax_no_diagnostics": lean(softjax_sweep),
                 "softjax_per_loss_programs": softjax_per_loss_programs,
                 "sweep_call_end_to_end": sweep_call,
                 "train_calls_x48_estimated": train_calls,
@@ -352,7 +354,6 @@ CASES = {
             },
             compiles={
                 "softjax": softjax_compile,
-                "softjax_no_diagnostics": lean(softjax_compile),
                 "softjax_per_loss_programs": per_loss_programs_compile,
             },
             cold=frozenset({"sweep_call_end_to_end", "train_calls_x48_estimated"}),
@@ -377,13 +378,9 @@ CASES = {
             "(the homework net, seed 004)",
             prepare=prepare_mlp,
             floor=net_floor,
-            systems={
-                "softjax": softjax_run,
-                "softjax_no_diagnostics": lean(softjax_run),
-                "numpy_homework": numpy_mlp,
-            }
+            systems={"softjax": softjax_run, "numpy_homework": numpy_mlp}
             | ({"torch_preloaded": torch_mlp} if _TORCH else {}),
-            compiles={"softjax": softjax_compile, "softjax_no_diagnostics": lean(softjax_compile)},
+            compiles={"softjax": softjax_compile},
         ),
         Case(
             key="mlp_sweep",
@@ -395,12 +392,10 @@ CASES = {
             floor=sweep_floor,
             systems={
                 "softjax": softjax_sweep,
-                "softjax_no_diagnostics": lean(softjax_sweep),
                 "softjax_per_loss_programs": softjax_per_loss_programs,
             },
             compiles={
                 "softjax": softjax_compile,
-                "softjax_no_diagnostics": lean(softjax_compile),
                 "softjax_per_loss_programs": per_loss_programs_compile,
             },
             notes=(
