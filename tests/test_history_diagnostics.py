@@ -14,7 +14,14 @@ import pytest
 
 from softjax.data.synthetic import make_gaussian_classes
 from softjax.models import mlp_forward
-from softjax.training import HIDDEN_SATURATION, TrainConfig, init_params, seed_keys, train
+from softjax.training import (
+    HIDDEN_SATURATION,
+    SATURATION_THRESHOLD,
+    TrainConfig,
+    init_params,
+    seed_keys,
+    train,
+)
 
 
 @pytest.fixture(scope="module")
@@ -179,3 +186,29 @@ def test_the_cosine_survives_a_vanishing_gradient():
     a = np.array([[1e-30, -2e-30, 0.0], [0.0, 0.0, 0.0], [3.0, 4.0, 0.0]], np.float32)
     b = np.array([[1.0, -2.0, 0.0], [1.0, 1.0, 1.0], [0.0, 0.0, 1.0]], np.float32)
     np.testing.assert_allclose(_cosine(a, b), [1.0, 0.0, 0.0], atol=1e-6)
+
+
+def test_a_binary_models_diagnostics_match_numpy(data):
+    """One output (σ, labels 0/1): confidence max(σ, 1 − σ), CE's direction σ − y."""
+    x, y = data[0], (data[1] > 0).astype(np.int32)
+    config = TrainConfig(
+        sizes=(5, 1),
+        loss="sigmoid_mse",
+        lr=0.1,
+        batch_size=len(x),
+        epochs=1,
+        shuffle=False,
+        init_scale=5.0,  # some wrong samples saturated, so that count is not vacuous
+    )
+    params, history = _run(config, (x, y, x, y))
+    z = np.asarray(mlp_forward(params, x)[0][-1], np.float64)[:, 0]
+    s = _sigmoid(z)
+    g = (s - y) * s * (1 - s)  # ½(σ − y)²'s derivative in z
+    ce = s - y
+    wrong = (z > 0) != (y > 0)
+    assert wrong.any() and not wrong.all()
+    np.testing.assert_allclose(history["logits_grad_norm"][0], np.abs(g).mean(), rtol=1e-4)
+    np.testing.assert_allclose(history["grad_cos_ce"][0], np.mean(np.sign(g * ce)), rtol=1e-4)
+    saturated = wrong & (np.maximum(s, 1 - s) > SATURATION_THRESHOLD)
+    assert saturated.any()
+    np.testing.assert_allclose(history["saturated_wrong"][0], saturated.mean(), atol=1e-6)
