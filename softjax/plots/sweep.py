@@ -137,7 +137,7 @@ def _save(fig, path, **kwargs):
 def draw_curves(doc, path: Path) -> Path:
     g = doc["grid"]
     groups = collapse_scales(doc["best"], g["init_scales"])
-    fig, axes = plt.subplots(1, len(groups), figsize=(4.2 * len(groups), 4.6), sharey=True)
+    fig, axes = plt.subplots(1, len(groups), figsize=(4.2 * len(groups), 5.4), sharey=True)
     axes = np.atleast_1d(axes)
     ceiling = (doc.get("analysis") or {}).get("least_squares", {}).get("val_accuracy")
     for ax, group in zip(axes, groups, strict=True):
@@ -180,7 +180,8 @@ def draw_curves(doc, path: Path) -> Path:
         ax.set_yticks([1, 2, 5, 10, 20, 50, 100], ["1", "2", "5", "10", "20", "50", "100"])
         ax.set_xlabel("epoch")
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=7, loc="upper right")
+        # Below the panel: inside it, it hid the worst loss's curve and test diamond.
+        ax.legend(fontsize=7, ncol=2, loc="upper center", bbox_to_anchor=(0.5, -0.14))
     axes[0].set_ylabel("validation error (%), log scale")
     fig.suptitle(
         _wrap(
