@@ -1,5 +1,6 @@
-"""What the literature experiments (golik, hui_belkin, label_noise) share: data loading,
-and reading a sweep's records into the JSON's "best" rows.
+"""What the literature experiments (golik, hui_belkin, label_noise, calibration) share:
+data loading, lr grids grown until the choice is interior, and reading a sweep's records
+into the JSON's "best" rows.
 
 Every number a summary reports is a mean over seeds with its 95% Student-t half-width
 (:mod:`softjax.sweeps.stats`), at the lr chosen on the validation split; test metrics are
@@ -9,7 +10,8 @@ read only at that lr.
 from __future__ import annotations
 
 from softjax.data import load_dataset
-from softjax.sweeps import select_best, summarize
+from softjax.sweeps import select_best, summarize, sweep
+from softjax.sweeps.adaptive import LR_FACTOR, LR_RANGE, MAX_ROUNDS, interior_lr_sweep
 from softjax.sweeps.stats import best_of, cell
 
 CURVE_KEYS = ("train_accuracy", "val_accuracy", "test_accuracy")
@@ -24,6 +26,33 @@ def load(name: str, args, train_subset: int | None):
             x_train=data.x_train[:train_subset], y_train=data.y_train[:train_subset]
         )
     return data
+
+
+LR_EXTENSION = {"factor": LR_FACTOR, "range": list(LR_RANGE)}
+"""How :func:`interior_sweep` grows a grid, for the results' config."""
+
+
+def interior_sweep(config, data, losses, lrs, seeds, max_rounds=MAX_ROUNDS, name="", **kwargs):
+    """``sweep`` over ``losses`` × ``lrs`` × ``seeds``, each loss's lr grid extended in
+    ×:data:`~softjax.sweeps.adaptive.LR_FACTOR` steps while its lr chosen on validation
+    is on an edge (:func:`~softjax.sweeps.adaptive.interior_lr_sweep`; at most
+    ``max_rounds`` times; 0 keeps ``lrs``). ``kwargs`` go to ``sweep``.
+
+    Returns ``(records, grids)``: every run, and each loss's final grid by loss name.
+    Select with ``lrs=None`` (:func:`best_rows`, ``select_best``) so each loss's edges are
+    judged on its own grid.
+    """
+
+    def train(group, new_lrs):
+        return sweep(config, data, losses=group, lrs=new_lrs, seeds=list(seeds), **kwargs)
+
+    return interior_lr_sweep(
+        train,
+        list(losses),
+        lrs,
+        max_rounds=max_rounds,
+        log=lambda line: print(f"{name}: {line}" if name else line, flush=True),
+    )
 
 
 def best_rows(records, lrs, keys=CURVE_KEYS) -> list[dict]:

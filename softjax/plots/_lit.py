@@ -104,6 +104,19 @@ def lr_text(lr, edge) -> str:
     return f"{lr}{edge_mark(edge)}"
 
 
+def grid_growth(cfg: dict) -> str:
+    """How the lr grids grew (``experiments._lit.interior_sweep``), as a clause after the
+    starting grid; "" when the run kept its grid (``max_rounds`` 0 or absent)."""
+    rounds, ext = cfg.get("max_rounds", 0), cfg.get("lr_extension")
+    if not rounds or not ext:
+        return ""
+    low, high = ext["range"]
+    return (
+        f", each loss's grid extended by ×{ext['factor']:g} steps while its choice was on an "
+        f"edge (at most {rounds} times, lrs in [{low:g}, {high:g}])"
+    )
+
+
 def edge_sentence(cases) -> str:
     """One sentence naming every chosen lr on an edge of its grid.
 
