@@ -11,7 +11,10 @@ rising) without overfitting the 0/1 error.
 Here: MNIST, softmax regression 784-10 and an MLP 784-128-10 (ReLU), each of the notes'
 five losses (cce, mse, bce, sigmoid_bce, square) trained with SGD at each lr of a small
 grid; each (model, loss)'s lr is chosen on the validation split (the last 5,000 training
-images; ``softjax.sweeps.stats.select_best``), never on test. The chosen lr's params of
+images; ``softjax.sweeps.stats.select_best``), never on test. In the full run each loss's
+grid is extended in log steps while its chosen lr is on an edge
+(``softjax.sweeps.adaptive.interior_lr_sweep``, up to its caps on rounds and range), so
+an edge left in the summary is one a cap stopped. The chosen lr's params of
 every seed are stored in ``<stem>.npz`` beside the JSON, read back, and the test set's
 calibration is computed from them: ``--redraw`` needs neither training nor data.
 
@@ -21,7 +24,7 @@ and σ(z)/Σ_k σ(z_k) for the one-vs-rest sigmoid BCE.
 
 Run::
 
-    python -m experiments.calibration            # full: 5 lrs × 3 seeds × 10 epochs, ~10 min
+    python -m experiments.calibration            # full: 5+ lrs × 3 seeds × 10 epochs, ~15 min
     python -m experiments.calibration --quick    # 5,000 rows, 2 lrs, 2 seeds, 2 epochs
     python -m experiments.calibration --redraw   # figures and summary from the JSON only
 """
@@ -35,23 +38,31 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from experiments import _cli
+from experiments import _cli, _lit
 from softjax import metrics
 from softjax.data import load_dataset
 from softjax.evaluation import model_activations
 from softjax.models import forward
 from softjax.plots import calibration as plots
 from softjax.results import atomic_save_npz
-from softjax.sweeps import select_best, summarize, sweep
+from softjax.sweeps import select_best, summarize
+from softjax.sweeps.adaptive import MAX_ROUNDS
 from softjax.training import TrainConfig
 
 STEMS = {"full": "calibration", "quick": "calibration_quick", "smoke": "calibration_smoke"}
 LOSSES = ("cce", "mse", "bce", "sigmoid_bce", "square")
 MODELS = {"softmax_regression": (784, 10), "mlp": (784, 128, 10)}
 MODES = {
-    "full": {"train_subset": None, "epochs": 10, "seeds": 3, "lrs": [0.01, 0.03, 0.1, 0.3, 1.0]},
-    "quick": {"train_subset": 5000, "epochs": 2, "seeds": 2, "lrs": [0.03, 0.3]},
-    "smoke": {"train_subset": 1000, "epochs": 1, "seeds": 2, "lrs": [0.03, 0.3]},
+    "full": {
+        "train_subset": None,
+        "epochs": 10,
+        "seeds": 3,
+        "lrs": [0.01, 0.03, 0.1, 0.3, 1.0],
+        "max_rounds": MAX_ROUNDS,
+    },
+    # Small runs keep their two lrs (an edge is flagged, not chased): they prove the code.
+    "quick": {"train_subset": 5000, "epochs": 2, "seeds": 2, "lrs": [0.03, 0.3], "max_rounds": 0},
+    "smoke": {"train_subset": 1000, "epochs": 1, "seeds": 2, "lrs": [0.03, 0.3], "max_rounds": 0},
 }
 BATCH_SIZE = 64
 
@@ -79,26 +90,30 @@ def base_config(sizes, epochs: int) -> TrainConfig:
     )
 
 
-def train_models(data, mode: dict, losses=LOSSES, models=tuple(MODELS)) -> tuple[dict, dict]:
-    """Per model: one ``sweep`` over losses × lrs × seeds; keeps the chosen lr's params.
+def train_models(data, mode: dict, losses=LOSSES, models=tuple(MODELS)) -> tuple[dict, dict, dict]:
+    """Per model: ``sweep`` over losses × lrs × seeds, each loss's lr grid extended until
+    its choice is interior (up to ``mode["max_rounds"]`` times); keeps the chosen lr's
+    params.
 
-    Returns ``(selection, params)``: ``selection[model]`` is ``select_best``'s list (lr
-    chosen on validation); ``params["model/loss/seed/layer/w|b"]`` the chosen params.
+    Returns ``(selection, params, grids)``: ``selection[model]`` is ``select_best``'s list
+    (lr chosen on validation, ``edge`` against that loss's own final grid);
+    ``params["model/loss/seed/layer/w|b"]`` the chosen params; ``grids[model][loss]``
+    each loss's final lr grid.
     """
-    selection, params = {}, {}
-    seeds = list(range(mode["seeds"]))
+    selection, params, grids = {}, {}, {}
     for model in models:
-        sizes = MODELS[model]
-        records = sweep(
-            base_config(sizes, mode["epochs"]),
+        records, grids[model] = _lit.interior_sweep(
+            base_config(MODELS[model], mode["epochs"]),
             data,
-            losses=list(losses),
-            lrs=mode["lrs"],
-            seeds=seeds,
+            losses,
+            mode["lrs"],
+            range(mode["seeds"]),
+            mode["max_rounds"],
+            name=model,
             return_params=True,
             progress=False,
         )
-        best = select_best(summarize(records), lrs=mode["lrs"])
+        best = select_best(summarize(records))  # each loss's edges on its own grid
         selection[model] = best
         for entry in best:
             if entry["lr"] is None:
@@ -108,7 +123,7 @@ def train_models(data, mode: dict, losses=LOSSES, models=tuple(MODELS)) -> tuple
                     for i, layer in enumerate(r["params"]):
                         for k, v in layer.items():
                             params[f"{model}/{r['loss']}/{r['seed']}/{i}/{k}"] = np.asarray(v)
-    return selection, params
+    return selection, params, grids
 
 
 def stored_params(npz) -> dict:
@@ -170,6 +185,7 @@ def main(argv=None) -> list[Path]:
         "init": "lecun_normal",
         "num_bins": metrics.NUM_BINS,
         "selection": "final val_accuracy (softjax.sweeps.stats.select_best)",
+        "lr_extension": _lit.LR_EXTENSION,
         "source": args.source,
     }
     start = time.perf_counter()
@@ -177,11 +193,12 @@ def main(argv=None) -> list[Path]:
     if mode["train_subset"]:
         n = mode["train_subset"]
         data = data._replace(x_train=data.x_train[:n], y_train=data.y_train[:n])
-    selection, params = train_models(data, mode, args.losses, args.models)
+    selection, params, grids = train_models(data, mode, args.losses, args.models)
     npz_path = results_path.with_suffix(".npz")
     atomic_save_npz(npz_path, **params)
     doc = {
         "selection": selection,
+        "lrs_by_loss": grids,
         "params_file": npz_path.name,
         "calibration": calibrate(npz_path, jnp.asarray(data.x_test), jnp.asarray(data.y_test)),
     }

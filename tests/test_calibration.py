@@ -134,3 +134,40 @@ def test_summary_marks_and_names_an_lr_on_its_grid_edge():
 def test_summary_without_edges_says_interior():
     text = plots.summary_markdown(_doc((None, None)), "c.json")
     assert "Every chosen lr is interior to its grid." in text and "†" not in text
+
+
+def test_summary_names_each_losss_own_extended_grid():
+    """With grids extended per loss, an edge is named against that loss's final grid and
+    the first sentence says how the grids grew; results without ``lrs_by_loss`` keep the
+    config's shared grid (the test above)."""
+    doc = _doc((None, "high"))
+    doc["provenance"]["config"].update(
+        max_rounds=4, lr_extension={"factor": 3.0, "range": [1e-4, 100.0]}
+    )
+    doc["lrs_by_loss"] = {"mlp": {"cce": [0.03, 0.3, 1.0], "mse": [0.03, 0.3, 1.0, 3.0, 9.0]}}
+    doc["selection"]["mlp"][1]["lr"] = 9.0
+    text = plots.summary_markdown(doc, "c.json")
+    assert (
+        "lr chosen on validation from [0.03, 0.3, 1.0], each loss's grid extended by ×3 steps "
+        "while its choice was on an edge (at most 4 times, lrs in [0.0001, 100]), 2 seeds"
+    ) in text
+    assert "MSE on softmax lr 9.0 (high edge of [0.03, 0.3, 1.0, 3.0, 9.0])" in text
+
+
+@pytest.mark.slow
+def test_a_grid_edge_choice_extends_that_losss_grid(shared_data_dir):
+    """The full run's rule at smoke size: a loss whose chosen lr is on an edge gets the
+    next ×3 lr, its edge is judged on its grown grid, and its chosen params are stored."""
+    data = load_dataset("mnist", source="idx", data_dir=shared_data_dir)
+    data = data._replace(x_train=data.x_train[:1000], y_train=data.y_train[:1000])
+    mode = {**calibration.MODES["smoke"], "lrs": [0.01, 0.03], "max_rounds": 1}
+    selection, params, grids = calibration.train_models(
+        data, mode, losses=("cce",), models=("softmax_regression",)
+    )
+    (entry,) = selection["softmax_regression"]
+    grid = grids["softmax_regression"]["cce"]
+    # One epoch on 1,000 rows: the larger lr wins, so the grid grows upward once.
+    assert grid == [0.01, 0.03, 0.09]
+    assert entry["lr"] in grid and entry["edge"] == ("high" if entry["lr"] == 0.09 else None)
+    seeds = range(mode["seeds"])
+    assert {f"softmax_regression/cce/{s}/0/w" for s in seeds} <= set(params)

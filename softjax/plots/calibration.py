@@ -21,6 +21,7 @@ from softjax.plots._lit import (  # noqa: E402
     edge_layout,
     edge_mark,
     edge_sentence,
+    grid_growth,
     lr_text,
 )
 from softjax.plots.nielsen import mean_ci95  # noqa: E402
@@ -65,10 +66,18 @@ def _chosen(doc: dict) -> dict:
 
 
 def edge_cases(doc: dict) -> list[tuple]:
-    """``(name, lr, edge, grid)`` of every chosen lr, for :func:`edge_sentence`."""
-    grid = doc["provenance"]["config"].get("lrs")
+    """``(name, lr, edge, grid)`` of every chosen lr, for :func:`edge_sentence`: each
+    loss's own final grid (``lrs_by_loss``), or the config's shared one in results
+    written before grids were extended."""
+    shared = doc["provenance"]["config"].get("lrs")
+    grids = doc.get("lrs_by_loss", {})
     return [
-        (f"{MODEL_NAMES.get(m, m)} {NAMES.get(loss, loss)}", e["lr"], e.get("edge"), grid)
+        (
+            f"{MODEL_NAMES.get(m, m)} {NAMES.get(loss, loss)}",
+            e["lr"],
+            e.get("edge"),
+            grids.get(m, {}).get(loss, shared),
+        )
         for (m, loss), e in _chosen(doc).items()
     ]
 
@@ -150,7 +159,8 @@ def summary_markdown(doc: dict, source: str) -> str:
         f"Paper: {CITATION}.",
         "",
         f"MNIST, {n_train} training rows, SGD batch {cfg['batch_size']}, {cfg['epochs']} "
-        f"epochs, lr chosen on validation from {cfg['lrs']}, {cfg['seeds']} seeds; test-set "
+        f"epochs, lr chosen on validation from {cfg['lrs']}{grid_growth(cfg)}, "
+        f"{cfg['seeds']} seeds; test-set "
         f"ECE over {cfg['num_bins']} equal-width bins (percent), NLL, accuracy and mean "
         "confidence (above accuracy: overconfident), means ± 95% t-intervals over seeds, "
         "computed from the stored params "
