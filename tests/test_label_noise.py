@@ -128,8 +128,9 @@ def test_redraw_without_results_says_so(tmp_path):
         label_noise.main(["--smoke", "--redraw", "--out", str(tmp_path)])
 
 
-def _summary(tmp_path, edges):
-    """The summary of a hand-made document whose rows carry ``edges`` (per loss)."""
+def _summary(tmp_path, edges, grown=None):
+    """The summary of a hand-made document whose rows carry ``edges`` (per loss); with
+    ``grown``, each rate's ``lrs_by_loss`` and the config of a run that grew its grids."""
     results = _doc({0.0: (0.98, 0.98, 0.97), 0.6: (0.70, 0.75, 0.90)})
     for entry in results["mlp"].values():
         for row, edge in zip(entry["rows"], edges, strict=True):
@@ -137,6 +138,10 @@ def _summary(tmp_path, edges):
             row["lr"] = {"high": 0.5, "low": 0.02, None: 0.1}[edge]
     config = dict(mode="smoke", train_subset=1000, epochs=2, batch_size=128, seeds=[0, 1])
     config.update(lrs=[0.02, 0.1, 0.5], hidden=16)
+    if grown is not None:
+        config.update(max_rounds=4, lr_extension={"factor": 3.0, "range": [1e-4, 100.0]})
+        for entry in results["mlp"].values():
+            entry["lrs_by_loss"] = grown
     doc = {"provenance": {"config": config, "git_commit": "abc"}, "results": results}
     write_json(tmp_path / "label_noise.json", doc)
     return plots.write_summary(tmp_path / "label_noise.json", tmp_path).read_text()
@@ -157,3 +162,14 @@ def test_summary_marks_and_names_an_lr_on_its_grid_edge(tmp_path):
 def test_summary_without_edges_says_interior(tmp_path):
     text = _summary(tmp_path, (None, None, None))
     assert "Every chosen lr is interior to its grid." in text and "†" not in text
+
+
+def test_summary_names_each_losss_own_extended_grid(tmp_path):
+    # mae's grid grew downward (an earlier round's choice), then its choice moved up.
+    grown = {"cce": [0.02, 0.1, 0.5], "mse": [0.02, 0.1, 0.5], "mae": [0.00667, 0.02, 0.1, 0.5]}
+    text = _summary(tmp_path, (None, None, "high"), grown)
+    assert (
+        "lr grid [0.02, 0.1, 0.5], each loss's grid extended by ×3 steps while its choice "
+        "was on an edge (at most 4 times, lrs in [0.0001, 100]), chosen per loss"
+    ) in text
+    assert "mlp MAE (softmax) at η = 60% lr 0.5 (high edge of [0.00667, 0.02, 0.1, 0.5])" in text

@@ -20,6 +20,7 @@ from softjax.plots._lit import (
     edge_sentence,
     errorbar,
     final_test,
+    grid_growth,
     loss_label,
     lr_text,
     pct,
@@ -70,14 +71,16 @@ def draw(results_path, out_dir) -> list[Path]:
 
 
 def edge_cases(doc: dict) -> list[tuple]:
-    """``(name, lr, edge, grid)`` of every chosen lr, for :func:`edge_sentence`."""
-    grid = doc["provenance"]["config"].get("lrs")
+    """``(name, lr, edge, grid)`` of every chosen lr, for :func:`edge_sentence`: the
+    loss's own final grid at that rate (``lrs_by_loss``), or the config's shared one in
+    results written before grids were extended."""
+    shared = doc["provenance"]["config"].get("lrs")
     return [
         (
             f"{model} {loss_label(row['loss_spec'])} at η = {100 * float(rate):.0f}%",
             row["lr"],
             row.get("edge"),
-            grid,
+            per_rate[rate].get("lrs_by_loss", {}).get(row.get("loss"), shared),
         )
         for model, per_rate in doc["results"].items()
         for rate in sorted(per_rate, key=float)
@@ -153,7 +156,7 @@ def write_summary(results_path, out_dir) -> Path:
         "",
         f"**Our setting** ({cfg['mode']} size): MNIST, train subset "
         f"{cfg['train_subset'] or 'all 55,000'}, {cfg['epochs']} epochs, SGD momentum 0.9, "
-        f"batch {cfg['batch_size']}, lr grid {cfg['lrs']} "
+        f"batch {cfg['batch_size']}, lr grid {cfg['lrs']}{grid_growth(cfg)}, "
         f"chosen per loss on the clean validation split, seeds {cfg['seeds']}; MLP hidden width "
         f"{cfg['hidden']}. The papers train deeper nets for longer (CNNs/ResNets on CIFAR in "
         "Zhang & Sabuncu), which memorise more.",
