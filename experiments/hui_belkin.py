@@ -13,7 +13,8 @@ for ≤ 10-ish classes, and e.g. k = 15, M = 30 for their ~1000-class tasks.
 momentum 0.9, batch 128, 20 epochs (full size); CCE vs square loss (k = M = 1, their
 normalisation: ``square_rescaled``), each over its OWN lr grid (the square loss's gradient
 (2/K)(z − y) has another scale than CCE's), 3 seeds, lr chosen on the validation split
-(the last 5,000 training images), test accuracy at that lr only.
+(the last 5,000 training images), test accuracy at that lr only. At full size each grid
+is extended while its choice is on an edge (``_lit.interior_sweep``).
 
 (b) The class count: :func:`softjax.data.make_many_classes` (seeded, drawn with
 ``jax.random`` on the device), K ∈ {10, 20, 50, 100, 200} classes of 200 samples each in
@@ -40,7 +41,7 @@ import jax
 from experiments import _cli, _lit
 from softjax.data import make_many_classes
 from softjax.plots import hui_belkin as plots
-from softjax.sweeps import sweep
+from softjax.sweeps.adaptive import MAX_ROUNDS
 from softjax.training import TrainConfig
 
 STEM = "hui_belkin"
@@ -66,6 +67,7 @@ SIZES = {
         per_class=200,
         synth_epochs=15,
         lr_index=None,
+        max_rounds=MAX_ROUNDS,
     ),
     "quick": dict(
         datasets=["mnist", "fashion_mnist"],
@@ -76,6 +78,7 @@ SIZES = {
         per_class=60,
         synth_epochs=5,
         lr_index=None,
+        max_rounds=0,  # the small sizes prove the code; an edge is flagged, not chased
     ),
     "smoke": dict(
         datasets=["mnist"],
@@ -86,6 +89,7 @@ SIZES = {
         per_class=40,
         synth_epochs=1,
         lr_index=1,
+        max_rounds=0,
     ),
 }
 
@@ -100,9 +104,10 @@ def _config(sizes, epochs) -> TrainConfig:
     )
 
 
-def _compare(config, data, size, data_info, lr_factor=1.0) -> list[dict]:
-    """Each loss over its own lr grid (one vmapped sweep per loss), best rows per loss;
-    the square losses' grids are multiplied by ``lr_factor``."""
+def _compare(config, data, size, data_info, lr_factor=1.0, name="") -> list[dict]:
+    """Each loss over its own lr grid (one vmapped sweep per loss and extension round),
+    best rows per loss, each with its final grid; the square losses' grids are multiplied
+    by ``lr_factor``."""
     rows = []
     for family, loss in LOSSES.items():
         if family == "rescaled" and data_info.get("skip_rescaled"):
@@ -112,8 +117,18 @@ def _compare(config, data, size, data_info, lr_factor=1.0) -> list[dict]:
             lrs = [lr * lr_factor for lr in lrs]
         if size["lr_index"] is not None:
             lrs = [lrs[size["lr_index"]]]
-        records = sweep(config, data, losses=[loss], lrs=lrs, seeds=list(SEEDS), progress=False)
-        for row in _lit.best_rows(records, lrs):
+        records, grids = _lit.interior_sweep(
+            config,
+            data,
+            [loss],
+            lrs,
+            SEEDS,
+            size["max_rounds"],
+            name=f"{name} {family}",
+            progress=False,
+        )
+        (lrs,) = grids.values()
+        for row in _lit.best_rows(records, None):
             rows.append({**row, "family": family, "lrs": lrs})
     return rows
 
@@ -123,7 +138,7 @@ def run(args, size) -> dict:
     for name in size["datasets"]:
         data = _lit.load(name, args, size["train_subset"])
         config = _config((784, size["hidden"], 10), size["epochs"])
-        real[name] = _compare(config, data, size, {"skip_rescaled": True})
+        real[name] = _compare(config, data, size, {"skip_rescaled": True}, name=name)
         print(
             name, [(r["family"], r["lr"], r["final_test_accuracy"]) for r in real[name]], flush=True
         )
@@ -142,7 +157,7 @@ def run(args, size) -> dict:
         config = _config((DIM, size["hidden"], k), size["synth_epochs"])
         # The square losses' gradient carries 1/K: their lr grid scales with K/10, so
         # that what separates them at large K is the rescaling, not an untuned lr.
-        synthetic[str(k)] = _compare(config, data, size, {}, lr_factor=k / 10)
+        synthetic[str(k)] = _compare(config, data, size, {}, lr_factor=k / 10, name=f"K={k}")
         print(
             f"K={k}",
             [(r["family"], r["lr"], r["final_test_accuracy"]) for r in synthetic[str(k)]],
@@ -175,6 +190,7 @@ def main(argv=None):
                 test="20% of n",
             ),
             mode=args.mode,
+            lr_extension=_lit.LR_EXTENSION,
         )
         _cli.write(path, config, SEEDS, run(args, size), start)
 

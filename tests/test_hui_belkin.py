@@ -121,3 +121,21 @@ def test_summary_without_edges_says_interior(tmp_path):
     write_json(tmp_path / "hui_belkin.json", _doc(None))
     text = plots.write_summary(tmp_path / "hui_belkin.json", tmp_path).read_text()
     assert "Every chosen lr is interior to its grid." in text and "†" not in text
+
+
+def test_summary_says_how_the_grids_grew(tmp_path):
+    from softjax.results import write_json
+
+    doc = _doc("high")
+    doc["provenance"]["config"].update(
+        max_rounds=4, lr_extension={"factor": 3.0, "range": [1e-4, 100.0]}
+    )
+    doc["real"]["mnist"][0]["lrs"] = [0.01, 0.1, 0.3, 0.9]  # the row's own final grid
+    doc["real"]["mnist"][0]["lr"] = 0.9
+    write_json(tmp_path / "hui_belkin.json", doc)
+    text = plots.write_summary(tmp_path / "hui_belkin.json", tmp_path).read_text()
+    assert (
+        "'plain': [0.03, 0.1, 0.3]}, each loss's grid extended by ×3 steps while its choice "
+        "was on an edge (at most 4 times, lrs in [0.0001, 100]), chosen on validation"
+    ) in text
+    assert "mnist CCE lr 0.9 (high edge of [0.01, 0.1, 0.3, 0.9])" in text

@@ -20,6 +20,7 @@ from softjax.plots._lit import (
     edge_sentence,
     errorbar,
     final_test,
+    grid_growth,
     loss_label,
     lr_text,
     pct,
@@ -160,7 +161,8 @@ def write_summary(results_path, out_dir) -> Path:
         f"**Our setting** ({cfg['mode']} size): MLPs with one hidden layer of {cfg['hidden']} "
         f"ReLU units, SGD momentum 0.9, batch {cfg['batch_size']}, {cfg['epochs']} epochs on "
         f"MNIST-type data (train subset {cfg['train_subset'] or 'all 55,000'}), "
-        f"{cfg['synth_epochs']} on the synthetic sets; lr grids {cfg['lr_grids']}, chosen on "
+        f"{cfg['synth_epochs']} on the synthetic sets; lr grids {cfg['lr_grids']}"
+        f"{grid_growth(cfg)}, chosen on "
         f"validation; seeds {cfg['seeds']}. The paper trains its benchmarks' own architectures "
         "(CNNs, LSTMs, Transformers) at their published settings; ours are small MLPs.",
         "",
