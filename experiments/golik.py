@@ -21,7 +21,9 @@ All three are one compiled program, ``make_two_phase``: CCE epochs up to a trace
 epoch, then MSE epochs (``softjax.make_epochs``' ``run_epochs`` with another loss on the
 same ``TrainState``: same optimizer state, same epoch counter, same batches). The arms
 are the switch at E, 0 and k. CCE's lr is chosen on validation first, then each arm's
-MSE lr; test accuracy is read at the chosen lrs only. Because ``cce`` and ``cce→mse``
+MSE lr; at full size each arm's grid is extended while its choice is on an edge
+(``softjax.sweeps.adaptive.interior_lr_sweep``); test accuracy is read at the chosen lrs
+only. Because ``cce`` and ``cce→mse``
 share their first k epochs exactly, their per-seed difference is paired (a paired
 t-interval).
 
@@ -34,6 +36,7 @@ Run::
 
 from __future__ import annotations
 
+import functools
 import time
 
 import jax
@@ -42,6 +45,7 @@ import numpy as np
 
 from experiments import _cli, _lit
 from softjax.plots import golik as plots
+from softjax.sweeps.adaptive import MAX_ROUNDS, interior_lr_sweep
 from softjax.sweeps.core import data_key, init_key, init_stack
 from softjax.sweeps.stats import t_quantile_975
 from softjax.training import TrainConfig, cut_history, make_epochs, param_dtype, validate
@@ -50,10 +54,21 @@ STEM = "golik"
 SATURATING = {"softmax_regression": 100.0, "mlp": 10.0}
 LR_GRIDS = {"cce": [0.01, 0.1, 0.5], "mse": [0.1, 0.5, 2.0]}
 BATCH_SIZE, HIDDEN, DATA_SEED = 64, 100, 0
+# Only the full size grows each arm's lr grid while its choice is on an edge; the small
+# sizes prove the code (an edge is flagged, not chased).
 SIZES = {
-    "full": dict(train_subset=None, epochs=12, switch=8, seeds=[0, 1, 2, 3, 4], lr_index=None),
-    "quick": dict(train_subset=10_000, epochs=4, switch=2, seeds=[0, 1, 2], lr_index=None),
-    "smoke": dict(train_subset=1000, epochs=2, switch=1, seeds=[0, 1, 2], lr_index=1),
+    "full": dict(
+        train_subset=None,
+        epochs=12,
+        switch=8,
+        seeds=[0, 1, 2, 3, 4],
+        lr_index=None,
+        max_rounds=MAX_ROUNDS,
+    ),
+    "quick": dict(
+        train_subset=10_000, epochs=4, switch=2, seeds=[0, 1, 2], lr_index=None, max_rounds=0
+    ),
+    "smoke": dict(train_subset=1000, epochs=2, switch=1, seeds=[0, 1, 2], lr_index=1, max_rounds=0),
 }
 
 
@@ -138,28 +153,39 @@ def run_model(model: str, data, size: dict) -> dict:
     }
     scales = [1.0, SATURATING[model]]
     e, k, seeds = size["epochs"], size["switch"], size["seeds"]
-    # CCE over its grid at both scales (switch = E: the MSE phase is empty).
-    pairs = [(s, lr) for s in scales for lr in grids["cce"]]
-    cce = _arm(
-        program, config, data, "cce", e, *zip(*pairs, strict=True), [lr for _, lr in pairs], seeds
-    )
-    best_cce = {r["init_scale"]: r["lr"] for r in _lit.best_rows(cce, None)}
-    pairs = [(s, lr) for s in scales for lr in grids["mse"]]
-    lr1s = [best_cce[s] or grids["cce"][0] for s, _ in pairs]
-    mse = _arm(
-        program, config, data, "mse", 0, [s for s, _ in pairs], lr1s, [lr for _, lr in pairs], seeds
-    )
-    switched = _arm(
-        program,
-        config,
-        data,
-        "cce→mse",
-        k,
-        [s for s, _ in pairs],
-        lr1s,
-        [lr for _, lr in pairs],
-        seeds,
-    )
+    switch_epoch = {"cce": e, "mse": 0, "cce→mse": k}  # cce: the MSE phase is empty
+    best_cce: dict = {}
+
+    def train(arms, lrs):
+        """Every arm of ``arms`` at ``lrs`` and both scales; the MSE arms' CCE phase (empty
+        for ``mse``) runs at CCE's chosen lr of that scale."""
+        pairs = [(s, lr) for s in scales for lr in lrs]
+        records = []
+        for arm in arms:
+            lr1s = [lr if arm == "cce" else best_cce[s] or grids["cce"][0] for s, lr in pairs]
+            records += _arm(
+                program,
+                config,
+                data,
+                arm,
+                switch_epoch[arm],
+                [s for s, _ in pairs],
+                lr1s,
+                [lr for _, lr in pairs],
+                seeds,
+            )
+        return records
+
+    def grow(arms, lrs):
+        log = functools.partial(print, f"{model}:", flush=True)
+        return interior_lr_sweep(train, arms, lrs, max_rounds=size["max_rounds"], log=log)
+
+    cce, lrs_by_arm = grow(["cce"], grids["cce"])
+    best_cce.update({r["init_scale"]: r["lr"] for r in _lit.best_rows(cce, None)})
+    later, mse_grids = grow(["mse", "cce→mse"], grids["mse"])
+    lrs_by_arm |= mse_grids
+    mse = [r for r in later if r["loss"] == "mse"]
+    switched = [r for r in later if r["loss"] == "cce→mse"]
     rows = _lit.best_rows(cce + mse + switched, None)
     paired = {}
     for scale in scales:
@@ -174,6 +200,7 @@ def run_model(model: str, data, size: dict) -> dict:
         "paired_switch_minus_cce": paired,
         "best_cce_lr": best_cce,
         "init_scales": scales,
+        "lrs_by_arm": lrs_by_arm,
     }
 
 
@@ -207,6 +234,7 @@ def main(argv=None):
             data_seed=DATA_SEED,
             dataset="mnist",
             mode=args.mode,
+            lr_extension=_lit.LR_EXTENSION,
         )
         _cli.write(path, config, size["seeds"], {"results": results}, start)
 

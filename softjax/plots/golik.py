@@ -21,6 +21,7 @@ from softjax.plots._lit import (
     edge_mark,
     edge_sentence,
     final_test,
+    grid_growth,
     lr_text,
     pct,
 )
@@ -55,7 +56,9 @@ def lr_label(res, row) -> str:
 
 
 def edge_cases(doc: dict) -> list[tuple]:
-    """``(name, lr, edge, grid)`` of every chosen lr, for :func:`edge_sentence`."""
+    """``(name, lr, edge, grid)`` of every chosen lr, for :func:`edge_sentence`: the arm's
+    own final grid (``lrs_by_arm``), or :func:`grid` in results written before grids
+    were extended."""
     cfg = doc["provenance"]["config"]
     return [
         (
@@ -63,7 +66,7 @@ def edge_cases(doc: dict) -> list[tuple]:
             f"init scale {r['init_scale']:g},",
             r["lr"],
             r.get("edge"),
-            grid(cfg, r["loss"]),
+            res.get("lrs_by_arm", {}).get(r["loss"]) or grid(cfg, r["loss"]),
         )
         for model, res in doc["results"].items()
         for r in res["rows"]
@@ -142,7 +145,8 @@ def write_summary(results_path, out_dir) -> Path:
         f"{cfg['train_subset'] or 'all 55,000'}), softmax regression and a sigmoid MLP "
         f"784-{cfg['hidden']}-10, plain SGD batch {cfg['batch_size']}, {cfg['epochs']} epochs, "
         f"switch after epoch {cfg['switch']}, init scales 1 and {cfg['saturating_scales']}, "
-        f"lr grids {cfg['lr_grids']} chosen on validation, seeds {cfg['seeds']}. The paper "
+        f"lr grids {cfg['lr_grids']}{grid_growth(cfg)}, chosen on validation, seeds "
+        f"{cfg['seeds']}. The paper "
         "trains speech acoustic models on frame labels (thousands of tied states), not "
         "MNIST images.",
         "",
