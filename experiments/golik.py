@@ -23,9 +23,8 @@ same ``TrainState``: same optimizer state, same epoch counter, same batches). Th
 are the switch at E, 0 and k. CCE's lr is chosen on validation first, then each arm's
 MSE lr; at full size each arm's grid is extended while its choice is on an edge
 (``softjax.sweeps.adaptive.interior_lr_sweep``); test accuracy is read at the chosen lrs
-only. Because ``cce`` and ``cce→mse``
-share their first k epochs exactly, their per-seed difference is paired (a paired
-t-interval).
+only. Because ``cce`` and ``cce→mse`` share their first k epochs exactly, their per-seed
+difference is paired (a paired t-interval).
 
 Run::
 
