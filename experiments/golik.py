@@ -28,7 +28,7 @@ difference is paired (a paired t-interval).
 
 Run::
 
-    python -m experiments.golik            # full: E = 12, k = 8, 5 seeds; ≈ 12 min (estimate)
+    python -m experiments.golik            # full: E = 12, k = 8, 5 seeds: ≈ 25 min
     python -m experiments.golik --quick    # ≤ 2 min, results/scratch/golik_quick.*
     python -m experiments.golik --redraw   # figure and summary from the JSON only
 """

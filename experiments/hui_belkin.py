@@ -27,7 +27,7 @@ intervals.
 
 Run::
 
-    python -m experiments.hui_belkin            # full: ≈ 16 min on 2 cores (estimate)
+    python -m experiments.hui_belkin            # full: ≈ 14 min on 2 cores (804 s at 121493b)
     python -m experiments.hui_belkin --quick    # ≤ 2 min, results/scratch/hui_belkin_quick.*
     python -m experiments.hui_belkin --redraw   # figures and summary from the JSON only
 """
@@ -124,7 +124,7 @@ def _compare(config, data, size, data_info, lr_factor=1.0, name="") -> list[dict
             lrs,
             SEEDS,
             size["max_rounds"],
-            name=f"{name} {family}",
+            name=name,  # the log line names the loss itself
             progress=False,
         )
         (lrs,) = grids.values()
