@@ -143,3 +143,12 @@ def no_runtime_warning():
 def leaves(tree):
     """A pytree's leaves as numpy arrays."""
     return [np.asarray(x) for x in jax.tree.leaves(tree)]
+
+
+GROWN_GRIDS = {"max_rounds": 4, "lr_extension": {"factor": 3.0, "range": [1e-4, 100.0]}}
+"""The config entries of a full run that grew its lr grids (``experiments._lit``)."""
+GROWN_CLAUSE = (
+    "each loss's grid extended by ×3 steps while its choice was on an edge (at most 4 times, "
+    "lrs in [0.0001, 100])"
+)
+"""What a summary says of :data:`GROWN_GRIDS` (``softjax.plots._lit.grid_growth``)."""

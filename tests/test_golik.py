@@ -14,7 +14,7 @@ from softjax.plots import golik as plots
 from softjax.results import read_json, write_json
 from softjax.sweeps.core import init_key, init_stack
 from softjax.training import TrainConfig, make_train
-from tests.helpers import FAST_COMPILE, jit_fast
+from tests.helpers import FAST_COMPILE, GROWN_CLAUSE, GROWN_GRIDS, jit_fast
 
 
 @pytest.fixture(scope="module")
@@ -160,9 +160,7 @@ def test_summary_names_each_arms_own_extended_grid(tmp_path):
     """A run that grew its grids: each arm's edge is named against its own final grid and
     the setting says how the grids grew."""
     doc = _doc((None, None, "high"))
-    doc["provenance"]["config"].update(
-        max_rounds=4, lr_extension={"factor": 3.0, "range": [1e-4, 100.0]}
-    )
+    doc["provenance"]["config"].update(GROWN_GRIDS)
     doc["results"]["mlp"]["lrs_by_arm"] = {
         "cce": [0.01, 0.1, 0.5, 1.5],
         "mse": [0.1, 0.5, 2.0],
@@ -171,10 +169,7 @@ def test_summary_names_each_arms_own_extended_grid(tmp_path):
     doc["results"]["mlp"]["rows"][2]["lr"] = 18.0
     write_json(tmp_path / "golik.json", doc)
     text = plots.write_summary(tmp_path / "golik.json", tmp_path).read_text()
-    assert (
-        "each loss's grid extended by ×3 steps while its choice was on an edge (at most 4 "
-        "times, lrs in [0.0001, 100]), chosen on validation"
-    ) in text
+    assert f"{GROWN_CLAUSE}, chosen on validation" in text
     assert (
         "mlp cce→mse (MSE phase), init scale 1, lr 18.0 (high edge of [0.1, 0.5, 2.0, 6.0, 18.0])"
     ) in text

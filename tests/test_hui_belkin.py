@@ -11,6 +11,7 @@ from experiments import hui_belkin
 from softjax.data import make_many_classes
 from softjax.plots import hui_belkin as plots
 from softjax.results import read_json
+from tests.helpers import GROWN_CLAUSE, GROWN_GRIDS
 
 
 def test_many_classes_is_seeded_balanced_and_split():
@@ -127,15 +128,10 @@ def test_summary_says_how_the_grids_grew(tmp_path):
     from softjax.results import write_json
 
     doc = _doc("high")
-    doc["provenance"]["config"].update(
-        max_rounds=4, lr_extension={"factor": 3.0, "range": [1e-4, 100.0]}
-    )
+    doc["provenance"]["config"].update(GROWN_GRIDS)
     doc["real"]["mnist"][0]["lrs"] = [0.01, 0.1, 0.3, 0.9]  # the row's own final grid
     doc["real"]["mnist"][0]["lr"] = 0.9
     write_json(tmp_path / "hui_belkin.json", doc)
     text = plots.write_summary(tmp_path / "hui_belkin.json", tmp_path).read_text()
-    assert (
-        "'plain': [0.03, 0.1, 0.3]}, each loss's grid extended by ×3 steps while its choice "
-        "was on an edge (at most 4 times, lrs in [0.0001, 100]), chosen on validation"
-    ) in text
+    assert f"'plain': [0.03, 0.1, 0.3]}}, {GROWN_CLAUSE}, chosen on validation" in text
     assert "mnist CCE lr 0.9 (high edge of [0.01, 0.1, 0.3, 0.9])" in text
