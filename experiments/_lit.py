@@ -2,9 +2,9 @@
 data loading, lr grids grown until the choice is interior, and reading a sweep's records
 into the JSON's "best" rows.
 
-Every number a summary reports is a mean over seeds with its 95% Student-t half-width
-(:mod:`softjax.sweeps.stats`), at the lr chosen on the validation split; test metrics are
-read only at that lr.
+Every number a summary reports is a mean over replicates (replicate i: init seed i and
+data-order seed i) with its 95% Student-t half-width (:mod:`softjax.sweeps.stats`), at the
+lr chosen on the validation split; test metrics are read only at that lr.
 """
 
 from __future__ import annotations
@@ -33,10 +33,14 @@ LR_EXTENSION = {"factor": LR_FACTOR, "range": list(LR_RANGE)}
 
 
 def interior_sweep(config, data, losses, lrs, seeds, max_rounds=MAX_ROUNDS, name="", **kwargs):
-    """``sweep`` over ``losses`` × ``lrs`` × ``seeds``, each loss's lr grid extended in
+    """``sweep`` over ``losses`` × ``lrs`` × replicates ``seeds``, each loss's lr grid extended in
     ×:data:`~softjax.sweeps.adaptive.LR_FACTOR` steps while its lr chosen on validation
     is on an edge (:func:`~softjax.sweeps.adaptive.interior_lr_sweep`; at most
     ``max_rounds`` times; 0 keeps ``lrs``). ``kwargs`` go to ``sweep``.
+
+    Replicate i is init seed i *and* data seed i (``seed_pairing="paired"``, as the loss
+    study's :func:`~softjax.sweeps.adaptive.paired_sweep`), so the intervals over seeds
+    cover both the init and the minibatch order; the replicates reuse one compiled program.
 
     Returns ``(records, grids)``: every run, and each loss's final grid by loss name.
     Select with ``lrs=None`` (:func:`best_rows`, ``select_best``) so each loss's edges are
@@ -44,7 +48,16 @@ def interior_sweep(config, data, losses, lrs, seeds, max_rounds=MAX_ROUNDS, name
     """
 
     def train(group, new_lrs):
-        return sweep(config, data, losses=group, lrs=new_lrs, seeds=list(seeds), **kwargs)
+        return sweep(
+            config,
+            data,
+            losses=group,
+            lrs=new_lrs,
+            seeds=list(seeds),
+            data_seeds=list(seeds),
+            seed_pairing="paired",
+            **kwargs,
+        )
 
     return interior_lr_sweep(
         train,

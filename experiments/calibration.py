@@ -10,8 +10,9 @@ rising) without overfitting the 0/1 error.
 
 Here: MNIST, softmax regression 784-10 and an MLP 784-128-10 (ReLU), each of the notes'
 five losses (cce, mse, bce, sigmoid_bce, square) trained with SGD at each lr of a small
-grid; each (model, loss)'s lr is chosen on the validation split (the last 5,000 training
-images; ``softjax.sweeps.stats.select_best``), never on test. In the full run each loss's
+grid, 3 replicates (init seed i and data-order seed i); each (model, loss)'s lr is
+chosen on the validation split (the last 5,000 training images;
+``softjax.sweeps.stats.select_best``), never on test. In the full run each loss's
 grid is extended in log steps while its chosen lr is on an edge
 (``softjax.sweeps.adaptive.interior_lr_sweep``, up to its caps on rounds and range), so
 an edge left in the summary is one a cap stopped. The chosen lr's params of

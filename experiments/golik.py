@@ -11,7 +11,8 @@ Our setting. MNIST (55,000 train, the last 5,000 training images as validation, 
 test); softmax regression (784-10) and a sigmoid MLP (784-100-10), LeCun-normal init
 times an init scale, 1 and a saturating one (100 for softmax regression, 10 for the MLP,
 where most samples start saturated); plain SGD, batch 64. Three arms, each a vmapped
-program over lrs × init scales × seeds that share minibatches:
+program over lrs × init scales that share minibatches, called once per replicate (replicate
+i: init seed i and data-order seed i):
 
 * ``cce``: CCE for all E epochs (CCE continued);
 * ``mse``: MSE on the softmax from the start (random init);
@@ -23,8 +24,9 @@ same ``TrainState``: same optimizer state, same epoch counter, same batches). Th
 are the switch at E, 0 and k. CCE's lr is chosen on validation first, then each arm's
 MSE lr; at full size each arm's grid is extended while its choice is on an edge
 (``softjax.sweeps.adaptive.interior_lr_sweep``); test accuracy is read at the chosen lrs
-only. Because ``cce`` and ``cce→mse`` share their first k epochs exactly, their per-seed
-difference is paired (a paired t-interval).
+only. Because ``cce`` and ``cce→mse`` share their first k epochs exactly (same replicate,
+same init and minibatches), their per-replicate difference is paired (a paired
+t-interval).
 
 Run::
 
@@ -52,7 +54,7 @@ from softjax.training import TrainConfig, cut_history, make_epochs, param_dtype,
 STEM = "golik"
 SATURATING = {"softmax_regression": 100.0, "mlp": 10.0}
 LR_GRIDS = {"cce": [0.01, 0.1, 0.5], "mse": [0.1, 0.5, 2.0]}
-BATCH_SIZE, HIDDEN, DATA_SEED = 64, 100, 0
+BATCH_SIZE, HIDDEN = 64, 100
 # Only the full size grows each arm's lr grid while its choice is on an edge; the small
 # sizes prove the code (an edge is flagged, not chased).
 SIZES = {
@@ -102,33 +104,38 @@ def make_two_phase(first: TrainConfig, second: TrainConfig, *, compiler_options=
 
 
 def _arm(program, config, data, arm, switch, scales, lr1s, lr2s, seeds) -> list[dict]:
-    """One call: models = zip(scales, lr1s, lr2s) × seeds. Records as the sweeps write them."""
-    points = [(s, a, b, seed) for s, a, b in zip(scales, lr1s, lr2s, strict=True) for seed in seeds]
-    keys = jnp.stack([init_key(p[3]) for p in points])
+    """Models = zip(scales, lr1s, lr2s) × replicates ``seeds``; replicate i is init seed i
+    and data-order seed i, one ``program`` call per replicate (one compile serves them
+    all: the model count is the same). Records as the sweeps write them."""
+    models = list(zip(scales, lr1s, lr2s, strict=True))
     dtype = param_dtype(data.x_train)
-    params = init_stack(config, keys, jnp.asarray([p[0] for p in points], dtype), dtype)
-    lr1 = jnp.asarray([p[1] for p in points], dtype)
-    lr2 = jnp.asarray([p[2] for p in points], dtype)
-    history, finite = jax.device_get(
-        program(params, lr1, lr2, jnp.int32(switch), data_key(DATA_SEED), tuple(data))
-    )
+    lr1 = jnp.asarray([a for _, a, _ in models], dtype)
+    lr2 = jnp.asarray([b for _, _, b in models], dtype)
     records = []
-    for i, (scale, a, b, seed) in enumerate(points):
-        row, diverged_epoch = cut_history({k: v[i] for k, v in history.items()}, bool(finite[i]))
-        records.append(
-            {
-                "loss": arm,
-                "loss_spec": arm,
-                "init_scale": scale,
-                "seed": seed,
-                "lr": b if arm != "cce" else a,
-                "lr_cce": a if arm != "mse" else None,
-                "data_seed": DATA_SEED,
-                "diverged": not bool(finite[i]),
-                "diverged_epoch": diverged_epoch,
-                "history": {k: np.asarray(v).tolist() for k, v in row.items()},
-            }
+    for seed in seeds:
+        keys = jnp.stack([init_key(seed)] * len(models))
+        params = init_stack(config, keys, jnp.asarray([s for s, _, _ in models], dtype), dtype)
+        history, finite = jax.device_get(
+            program(params, lr1, lr2, jnp.int32(switch), data_key(seed), tuple(data))
         )
+        for i, (scale, a, b) in enumerate(models):
+            row, diverged_epoch = cut_history(
+                {k: v[i] for k, v in history.items()}, bool(finite[i])
+            )
+            records.append(
+                {
+                    "loss": arm,
+                    "loss_spec": arm,
+                    "init_scale": scale,
+                    "seed": seed,
+                    "lr": b if arm != "cce" else a,
+                    "lr_cce": a if arm != "mse" else None,
+                    "data_seed": seed,
+                    "diverged": not bool(finite[i]),
+                    "diverged_epoch": diverged_epoch,
+                    "history": {k: np.asarray(v).tolist() for k, v in row.items()},
+                }
+            )
     return records
 
 
@@ -230,7 +237,7 @@ def main(argv=None):
             activations="sigmoid",
             batch_size=BATCH_SIZE,
             optimizer="sgd",
-            data_seed=DATA_SEED,
+            replicates="init seed i and data-order seed i",
             dataset="mnist",
             mode=args.mode,
             lr_extension=_lit.LR_EXTENSION,

@@ -12,7 +12,8 @@ for ≤ 10-ish classes, and e.g. k = 15, M = 30 for their ~1000-class tasks.
 (a) MLPs on MNIST and Fashion-MNIST: 784-128-10 ReLU, LeCun-normal init, SGD with
 momentum 0.9, batch 128, 20 epochs (full size); CCE vs square loss (k = M = 1, their
 normalisation: ``square_rescaled``), each over its OWN lr grid (the square loss's gradient
-(2/K)(z − y) has another scale than CCE's), 3 seeds, lr chosen on the validation split
+(2/K)(z − y) has another scale than CCE's), 3 replicates (init seed i and data-order
+seed i), lr chosen on the validation split
 (the last 5,000 training images), test accuracy at that lr only. At full size each grid
 is extended while its choice is on an edge (``_lit.interior_sweep``).
 

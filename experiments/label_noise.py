@@ -16,11 +16,12 @@ training labels only, exactly round(η·N) labels flipped to a uniformly chosen 
 (:func:`softjax.data.corrupt_train_labels`, one draw per rate shared by the seeds);
 softmax regression (784-10) and an MLP 784-100-10 (ReLU), 10 epochs, LeCun-normal init, SGD with
 momentum 0.9, batch 128; CCE vs MSE vs MAE (both on the softmax, both bounded). Each
-(model, rate, loss) trains over an lr grid × 3 seeds as one vmapped sweep, the full size
+(model, rate, loss) trains over an lr grid × 3 replicates (replicate i: init seed i and
+data-order seed i) as one vmapped sweep, the full size
 extending each loss's grid while its choice is on an edge (``_lit.interior_sweep``); the lr is
 chosen on the clean validation split (the papers' selection differs: this one is
 optimistic for every loss alike), and clean test accuracy is reported at that lr only,
-mean ± 95% t-interval over seeds. Memorisation: the final params' accuracy on the noisy
+mean ± 95% t-interval over replicates. Memorisation: the final params' accuracy on the noisy
 training labels, and the fraction of flipped samples predicted as their noisy label.
 
 Run::

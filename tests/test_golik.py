@@ -32,7 +32,7 @@ def setup():
 def _single(train_fn, params, lr, data, i):
     """Model i of the stack trained alone by ``train_fn`` (one jitted ``make_train``)."""
     one = jax.tree.map(lambda a: a[i], params)
-    _, history, _ = train_fn(one, lr, golik.data_key(golik.DATA_SEED), tuple(data))
+    _, history, _ = train_fn(one, lr, golik.data_key(0), tuple(data))
     return history
 
 
@@ -57,6 +57,28 @@ def test_the_switch_continues_the_cce_run(setup):
     # Epoch 1 is CCE in both; from epoch 2 the loss (and its value) is MSE's.
     np.testing.assert_array_equal(switched["test_accuracy"][:, 0], cce["test_accuracy"][:, 0])
     assert not np.allclose(switched["train_loss"][:, 1:], cce["train_loss"][:, 1:])
+
+
+def test_each_replicate_has_its_own_init_and_data_order(setup):
+    data, config, program, _ = setup
+    records = golik._arm(program, config, data, "cce", 2, [1.0, 3.0], [0.5] * 2, [2.0] * 2, [0, 1])
+    assert [(r["seed"], r["data_seed"], r["init_scale"]) for r in records] == [
+        (0, 0, 1.0),
+        (0, 0, 3.0),
+        (1, 1, 1.0),
+        (1, 1, 3.0),
+    ]
+    finals = {}
+    for seed in (0, 1):
+        keys = jnp.stack([init_key(seed)] * 2)
+        params = init_stack(config, keys, jnp.asarray([1.0, 3.0]))
+        args = (jnp.full(2, 0.5), jnp.full(2, 2.0), jnp.int32(2), golik.data_key(seed))
+        history, _ = program(params, *args, tuple(data))
+        for i in range(2):
+            got = records[2 * seed + i]["history"]["train_loss"]
+            np.testing.assert_allclose(got, history["train_loss"][i], rtol=1e-6)
+        finals[seed] = history["train_loss"][0]
+    assert not np.allclose(finals[0], finals[1])
 
 
 def test_configs_differing_beyond_the_loss_are_refused(setup):

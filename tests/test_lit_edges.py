@@ -1,5 +1,7 @@
-"""The grid-edge flag the literature summaries and figures share (softjax.plots._lit), and
-``--redraw`` leaving the training run's JSON (its provenance) untouched (experiments._cli).
+"""The grid-edge flag the literature summaries and figures share (softjax.plots._lit),
+``--redraw`` leaving the training run's JSON (its provenance) untouched (experiments._cli),
+and the literature sweeps' replicates varying the data order with the init
+(experiments._lit).
 
 A chosen lr on an edge of its grid is marked † and named in one sentence; a summary with
 no such lr says every chosen lr is interior.
@@ -14,6 +16,7 @@ import matplotlib.pyplot as plt
 import pytest
 
 from experiments import _cli
+from experiments import _lit as lit
 from softjax.plots import _lit
 
 
@@ -69,3 +72,21 @@ def test_redraw_keeps_the_training_provenance(tmp_path):
 
     assert _cli.finish(args, plots, path, tmp_path, run) == [tmp_path / "x.md"]
     assert path.read_bytes() == before
+
+
+def test_literature_replicates_pair_the_init_seed_with_the_data_seed(monkeypatch):
+    calls = []
+
+    class Called(Exception):
+        pass
+
+    def stand_in(config, data, **kwargs):
+        calls.append(kwargs)
+        raise Called
+
+    monkeypatch.setattr(lit, "sweep", stand_in)
+    with pytest.raises(Called):
+        lit.interior_sweep("config", "data", ["cce"], [0.1], range(3), max_rounds=0)
+    (kwargs,) = calls
+    assert kwargs["seeds"] == kwargs["data_seeds"] == [0, 1, 2]
+    assert kwargs["seed_pairing"] == "paired"
