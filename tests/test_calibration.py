@@ -167,3 +167,23 @@ def test_a_grid_edge_choice_extends_that_losss_grid(shared_data_dir):
     assert entry["lr"] in grid and entry["edge"] == ("high" if entry["lr"] == 0.09 else None)
     seeds = range(mode["seeds"])
     assert {f"softmax_regression/cce/{s}/0/w" for s in seeds} <= set(params)
+
+
+def test_the_lowest_ece_is_called_best_only_when_its_interval_separates():
+    doc = _doc((None, None))
+    reps = doc["calibration"]["mlp"]
+    reps["cce"] = dict(reps["cce"], ece=[0.010, 0.011, 0.012])
+    reps["mse"] = dict(reps["cce"], ece=[0.005, 0.0051, 0.0052])
+    assert plots.lowest_ece_sentences(doc) == [
+        "- MLP 784-128-10: lowest mean ECE MSE on softmax (0.51 ± 0.02%), its interval "
+        "below every other loss's; highest CCE (1.10 ± 0.25%)."
+    ]
+    reps["bce"] = dict(reps["cce"], ece=[0.004, 0.006, 0.008])  # 0.60 ± 0.50: overlaps
+    assert plots.lowest_ece_sentences(doc) == [
+        "- MLP 784-128-10: lowest mean ECE MSE on softmax (0.51 ± 0.02%), not separable "
+        "from BCE on softmax (0.60 ± 0.50%); highest CCE (1.10 ± 0.25%)."
+    ]
+    reps.pop("bce")
+    for rep in reps.values():
+        rep["ece"] = rep["ece"][:1]
+    assert "one run per loss: no interval" in plots.lowest_ece_sentences(doc)[0]

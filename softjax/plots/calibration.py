@@ -18,6 +18,7 @@ import numpy as np  # noqa: E402
 
 from softjax.plots._lit import (  # noqa: E402
     EDGE_FOOTNOTE,
+    compare,
     edge_layout,
     edge_mark,
     edge_sentence,
@@ -149,6 +150,35 @@ def _ci(values, scale=1.0, digits=2) -> str:
     return f"{m:.{digits}f}" if h is None else f"{m:.{digits}f} ± {h:.{digits}f}"
 
 
+def lowest_ece_sentences(doc: dict) -> list[str]:
+    """Per model, the loss with the lowest mean test ECE, and the losses whose 95%
+    intervals overlap its own (a lowest mean is not a best unless they separate)."""
+    out = []
+    for model, per_loss in doc["calibration"].items():
+        stats = {}
+        for loss, rep in per_loss.items():
+            m, h = mean_ci95(100 * np.asarray(rep["ece"], dtype=float))
+            stats[loss] = {"mean": m, "ci95": h}
+        if not stats:
+            continue
+        low = min(stats, key=lambda k: stats[k]["mean"])
+        high = max(stats, key=lambda k: stats[k]["mean"])
+        tied = [k for k in stats if k != low and compare(stats[k], stats[low]) == 0]
+
+        said = {k: f"{NAMES.get(k, k)} ({_ci(rep['ece'], 100)}%)" for k, rep in per_loss.items()}
+        if stats[low]["ci95"] is None:
+            verdict = "one run per loss: no interval, no ranking claimed"
+        elif tied:
+            verdict = f"not separable from {', '.join(said[k] for k in tied)}"
+        else:
+            verdict = "its interval below every other loss's"
+        out.append(
+            f"- {MODEL_NAMES.get(model, model)}: lowest mean ECE {said[low]}, {verdict}; "
+            f"highest {said[high]}."
+        )
+    return out
+
+
 def summary_markdown(doc: dict, source: str) -> str:
     cfg = doc["provenance"]["config"]
     n_train = "55,000" if cfg["train_subset"] is None else f"{cfg['train_subset']:,}"
@@ -193,14 +223,7 @@ def summary_markdown(doc: dict, source: str) -> str:
         lines.append(f"\nEvery lr diverged for: {missing}.")
     lines += ["", edge_sentence(edge_cases(doc)), ""]
     if ece_means:
-        best = min(ece_means, key=ece_means.get)
-        worst = max(ece_means, key=ece_means.get)
-        lines.append(
-            f"Best calibrated: {MODEL_NAMES.get(best[0], best[0])} with "
-            f"{NAMES.get(best[1], best[1])} (ECE {100 * ece_means[best]:.2f}%); worst: "
-            f"{MODEL_NAMES.get(worst[0], worst[0])} with {NAMES.get(worst[1], worst[1])} "
-            f"(ECE {100 * ece_means[worst]:.2f}%)."
-        )
+        lines += lowest_ece_sentences(doc)
         cce = [ece_means[(m, "cce")] for m in doc["calibration"] if (m, "cce") in ece_means]
         if cce:
             ok = all(e < WELL_CALIBRATED for e in cce)
