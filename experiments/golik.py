@@ -30,7 +30,7 @@ t-interval).
 
 Run::
 
-    python -m experiments.golik            # full: E = 12, k = 8, 5 seeds: ≈ 25 min
+    python -m experiments.golik            # full: ≈ 22 min on 2 cores (1333 s at e5a2053)
     python -m experiments.golik --quick    # ≤ 2 min, results/scratch/golik_quick.*
     python -m experiments.golik --redraw   # figure and summary from the JSON only
 """

@@ -26,7 +26,7 @@ training labels, and the fraction of flipped samples predicted as their noisy la
 
 Run::
 
-    python -m experiments.label_noise            # full: ≈ 16 min on 2 cores (978 s at 121493b)
+    python -m experiments.label_noise            # full: ≈ 15 min on 2 cores (910 s at e5a2053)
     python -m experiments.label_noise --quick    # ≤ 2 min, results/scratch/label_noise_quick.*
     python -m experiments.label_noise --redraw   # figure and summary from the JSON only
 """
