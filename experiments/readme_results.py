@@ -16,6 +16,9 @@ Recipes:
   prefixes, in the file's order (``"*"`` takes every bullet of its "Findings" section);
 * ``from`` + ``"whole": true``: the whole file (a generated report such as
   ``results/benchmarks.md``);
+* ``rows``: a list of files; one table, the header of the first file's "## README row"
+  section's table and the data rows of every file's, in the list's order (the literature
+  experiments' summaries end with that section);
 * ``wall_time``: a list of ``[label, glob]`` pairs; one sentence with each group's
   recorded ``wall_seconds`` (summed over the glob's JSON files) and the total, compared
   with ``goal_minutes`` when the recipe has it.
@@ -60,6 +63,32 @@ def bullets(text: str, prefixes: list[str]) -> list[str]:
     ]
 
 
+def section_table(text: str, section: str, name: str) -> list[str]:
+    """The lines of the first table under ``## <section>`` of ``text`` (``name`` for the
+    error)."""
+    marker = f"## {section}\n"
+    if marker not in text:
+        raise ValueError(f"{name}: no section {section!r}")
+    found = tables(text.split(marker, 1)[1].split("\n## ", 1)[0])
+    if not found:
+        raise ValueError(f"{name}: no table in section {section!r}")
+    return found[0].splitlines()
+
+
+def stacked_rows(files: list[str], root: Path, section: str = "README row") -> str:
+    """One table: the first file's header, then every file's data rows; the headers must
+    agree."""
+    header, rows = None, []
+    for name in files:
+        lines = section_table((root / name).read_text(), section, name)
+        if header is None:
+            header = lines[:2]
+        elif lines[:2] != header:
+            raise ValueError(f"{name}: its {section!r} table's header differs from {files[0]}'s")
+        rows += lines[2:]
+    return "\n".join([*header, *rows]) + "\n"
+
+
 def wall_time(groups: list[list[str]], root: Path, goal_minutes: float | None = None) -> str:
     """One sentence: each group's recorded training wall time and the total, in minutes,
     with the machine's core count from the first file's provenance, and whether the total
@@ -86,6 +115,8 @@ def wall_time(groups: list[list[str]], root: Path, goal_minutes: float | None = 
 
 def render(recipe: dict[str, Any], root: Path = ROOT) -> str:
     """The text of one block from its recipe (module docstring)."""
+    if "rows" in recipe:
+        return stacked_rows(recipe["rows"], root)
     if "wall_time" in recipe:
         return wall_time(recipe["wall_time"], root, recipe.get("goal_minutes")) + "\n"
     source = (root / recipe["from"]).read_text()

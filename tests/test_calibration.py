@@ -187,3 +187,17 @@ def test_the_lowest_ece_is_called_best_only_when_its_interval_separates():
     for rep in reps.values():
         rep["ece"] = rep["ece"][:1]
     assert "one run per loss: no interval" in plots.lowest_ece_sentences(doc)[0]
+
+
+def test_the_readme_row_is_written_from_the_numbers():
+    doc = _doc((None, None))
+    doc["calibration"]["mlp"]["mse"] = dict(doc["calibration"]["mlp"]["cce"], ece=[0.03, 0.031])
+    text = plots.summary_markdown(doc, "calibration.json")
+    row = text.split("## README row")[1].strip().splitlines()[-1]
+    assert row.startswith("| Calibration per loss (Guo et al. 2017) |")
+    assert (
+        "| test ECE, MLP 784-128-10: CCE 1.10 ± 1.27% (confidence − accuracy 0.50 ± 6.35 pp), "
+        "lowest mean CCE (1.10 ± 1.27%) (2 seeds, `results/calibration.md`; every chosen lr "
+        "interior to its grid) |"
+    ) in row
+    assert row.endswith('says "no verdict at this size"; Guo et al. do not study MNIST |')

@@ -195,3 +195,19 @@ def test_summary_names_each_arms_own_extended_grid(tmp_path):
     assert (
         "mlp cce→mse (MSE phase), init scale 1, lr 18.0 (high edge of [0.1, 0.5, 2.0, 6.0, 18.0])"
     ) in text
+
+
+def test_the_readme_row_is_written_from_the_numbers(tmp_path):
+    doc = _doc((None, None, None))
+    res = doc["results"]["mlp"]
+    res["rows"][1]["final_test_accuracy"] = 0.80  # mse from random init falls short
+    res["paired_switch_minus_cce"] = {"1.0": {"mean": 0.004, "ci95": 0.001, "n": 2}}
+    write_json(tmp_path / "golik.json", doc)
+    text = plots.write_summary(tmp_path / "golik.json", tmp_path).read_text()
+    row = text.split("## README row")[1].strip().splitlines()[-1]
+    assert row.startswith("| CE then squared error (Golik, Doetsch & Ney 2013) |")
+    assert (
+        "| MLP 784-100-10 at init scale 1: MSE 80.00 ± 0.20% (lr 2) vs CCE 90.00 ± 0.20%, "
+        "CCE→MSE − CCE +0.40 ± 0.10 pp (2 seeds, `results/golik.md`; every chosen lr "
+        "interior to its grid) | yes: claim 1 holds in 1 of 1 settings, claim 2 in 1 of 1 |"
+    ) in row

@@ -135,3 +135,19 @@ def test_summary_says_how_the_grids_grew(tmp_path):
     text = plots.write_summary(tmp_path / "hui_belkin.json", tmp_path).read_text()
     assert f"'plain': [0.03, 0.1, 0.3]}}, {GROWN_CLAUSE}, chosen on validation" in text
     assert "mnist CCE lr 0.9 (high edge of [0.01, 0.1, 0.3, 0.9])" in text
+
+
+def test_the_readme_row_is_written_from_the_numbers(tmp_path):
+    from softjax.results import write_json
+
+    doc = _doc(None)
+    doc["real"]["mnist"][1]["final_test_accuracy"] = 0.895  # square 0.5 pp behind CCE
+    write_json(tmp_path / "hui_belkin.json", doc)
+    text = plots.write_summary(tmp_path / "hui_belkin.json", tmp_path).read_text()
+    row = text.split("## README row")[1].strip().splitlines()[-1]
+    assert "square − CCE = -0.50 pp on MNIST (" in row
+    assert "the rescaled form never separates from the plain one (2 seeds," in row
+    assert row.endswith(
+        "| yes: CE slightly ahead on vision or level with it; rescaling: we do not see it "
+        "become necessary up to our largest K |"
+    )

@@ -87,3 +87,33 @@ def test_wall_time_sums_each_group_and_judges_the_goal(tmp_path):
     text = readme_results.wall_time(groups, tmp_path, goal_minutes=45)
     assert "A 10.0; B 25.0; 35.0 in total, within the 45-minute goal" in text
     assert "over the 30-minute goal" in readme_results.wall_time(groups, tmp_path, goal_minutes=30)
+
+
+def _summary(rows, header="| a | b |\n| --- | --- |"):
+    return "# t\n\n## Findings\n\n- x\n\n## README row\n\nWhy.\n\n" + header + "\n" + rows + "\n"
+
+
+def test_rows_stack_every_files_readme_row_under_one_header(tmp_path):
+    (tmp_path / "one.md").write_text(_summary("| 1 | 2 |\n| 3 | 4 |"))
+    (tmp_path / "two.md").write_text(_summary("| 5 | 6 |"))
+    got = render({"rows": ["one.md", "two.md"]}, tmp_path)
+    assert got == "| a | b |\n| --- | --- |\n| 1 | 2 |\n| 3 | 4 |\n| 5 | 6 |\n"
+    (tmp_path / "three.md").write_text(_summary("| 7 | 8 |", header="| c | d |\n| --- | --- |"))
+    with pytest.raises(ValueError, match="three.md: its 'README row' table's header differs"):
+        render({"rows": ["one.md", "three.md"]}, tmp_path)
+    (tmp_path / "none.md").write_text(MD)
+    with pytest.raises(ValueError, match="none.md: no section 'README row'"):
+        render({"rows": ["none.md"]}, tmp_path)
+
+
+@pytest.mark.parametrize(
+    "stem", ["nielsen", "label_noise", "golik", "hui_belkin", "glorot", "calibration"]
+)
+def test_each_literature_summary_is_what_its_json_writes(stem, tmp_path):
+    """The committed summaries (whose "README row" sections the README copies) are the
+    plots modules' text from the committed JSON: no number in them was typed."""
+    import importlib
+
+    plots = importlib.import_module(f"softjax.plots.{stem}")
+    written = plots.write_summary(ROOT / "results" / f"{stem}.json", tmp_path)
+    assert written.read_text() == (ROOT / "results" / f"{stem}.md").read_text()

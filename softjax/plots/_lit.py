@@ -1,6 +1,7 @@
 """Helpers the literature experiments' figures and summaries share (golik, hui_belkin,
 label_noise, calibration): formatting a mean ± 95% interval, naming a loss spec, the verdict
-rule, and the grid-edge flag.
+rule, the grid-edge flag, and the README row each summary ends with (nielsen and glorot
+too).
 
 A difference "holds" when the two 95% intervals do not overlap; otherwise the summaries
 call the losses indistinguishable at this number of seeds.
@@ -149,3 +150,51 @@ def edge_layout(fig, edges, top: float = 1.0) -> None:
     fig.tight_layout(rect=(0, 0.04 if flagged else 0, 1, top))
     if flagged:
         fig.text(0.01, 0.01, EDGE_FIGURE_NOTE, fontsize=9, ha="left", va="bottom")
+
+
+README_ROW_SECTION = "README row"
+README_ROW_HEADER = (
+    "| experiment | command | the paper says | we measured (full size) | agrees? |\n"
+    "| --- | --- | --- | --- | --- |"
+)
+
+
+def readme_row(experiment: str, command: str, paper: str, measured: str, agrees: str) -> str:
+    """One row of the README's table of literature experiments (``|`` inside a cell is
+    escaped). ``measured`` and ``agrees`` are written from the results' numbers; the
+    README copies the row (``experiments.readme_results``), so it never holds a typed
+    number."""
+    cells = [experiment, f"`{command}`", paper, measured, agrees]
+    return "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"
+
+
+def readme_section(rows: list[str]) -> list[str]:
+    """The summary's closing section: the table header and ``rows``, for the README."""
+    return [
+        f"## {README_ROW_SECTION}",
+        "",
+        f"This experiment's row{'s' if len(rows) > 1 else ''} of the README's table of "
+        "literature experiments "
+        "(`python -m experiments.readme_results` copies it there).",
+        "",
+        README_ROW_HEADER,
+        *rows,
+        "",
+    ]
+
+
+def run_clause(cfg: dict, n_seeds: int, cases, summary: str) -> str:
+    """``(5 replicates, each its own init and data order, `results/x.md`; …)``: how many
+    runs each number averages, where the summary is, and whether a chosen lr sits on an
+    edge of its grid (grown, when the config says so)."""
+    runs = f"{n_seeds} seeds"
+    if cfg.get("replicates"):
+        runs = f"{n_seeds} replicates, each with {cfg['replicates']}"
+    flagged = [c for c in cases if edge_mark(c[2])]
+    grown = ", grids grown where a choice sat on an edge" if grid_growth(cfg) else ""
+    edges = (
+        f"{len(flagged)} chosen lr(s) on an edge of its grid, flagged {EDGE}"
+        if flagged
+        else f"every chosen lr interior to its grid{grown}"
+    )
+    return f"({runs}, `{summary}`; {edges})"

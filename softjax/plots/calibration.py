@@ -24,10 +24,18 @@ from softjax.plots._lit import (  # noqa: E402
     edge_sentence,
     grid_growth,
     lr_text,
+    readme_row,
+    readme_section,
+    run_clause,
 )
 from softjax.plots.nielsen import mean_ci95  # noqa: E402
 from softjax.results import atomic_save_figure, atomic_write_text, read_json  # noqa: E402
 
+README = (
+    "Calibration per loss (Guo et al. 2017)",
+    "python -m experiments.calibration",
+    "shallow NLL-trained nets are close to calibrated; overconfidence comes with depth and width",
+)
 CITATION = (
     'C. Guo, G. Pleiss, Y. Sun and K. Q. Weinberger, "On Calibration of Modern Neural '
     'Networks", ICML 2017'
@@ -150,10 +158,12 @@ def _ci(values, scale=1.0, digits=2) -> str:
     return f"{m:.{digits}f}" if h is None else f"{m:.{digits}f} ± {h:.{digits}f}"
 
 
-def lowest_ece_sentences(doc: dict) -> list[str]:
-    """Per model, the loss with the lowest mean test ECE, and the losses whose 95%
-    intervals overlap its own (a lowest mean is not a best unless they separate)."""
-    out = []
+def lowest_ece(doc: dict) -> dict[str, dict]:
+    """Per model: the loss with the lowest mean test ECE (``low``), the losses whose 95%
+    intervals overlap its own (``tied``; a lowest mean is not a best unless they separate),
+    the highest (``high``), whether there are intervals at all (``intervals``), and each
+    loss's ``said`` text, e.g. ``MSE on softmax (0.31 ± 0.18%)``."""
+    out = {}
     for model, per_loss in doc["calibration"].items():
         stats = {}
         for loss, rep in per_loss.items():
@@ -162,21 +172,76 @@ def lowest_ece_sentences(doc: dict) -> list[str]:
         if not stats:
             continue
         low = min(stats, key=lambda k: stats[k]["mean"])
-        high = max(stats, key=lambda k: stats[k]["mean"])
-        tied = [k for k in stats if k != low and compare(stats[k], stats[low]) == 0]
+        out[model] = {
+            "low": low,
+            "high": max(stats, key=lambda k: stats[k]["mean"]),
+            "tied": [k for k in stats if k != low and compare(stats[k], stats[low]) == 0],
+            "intervals": stats[low]["ci95"] is not None,
+            "said": {
+                k: f"{NAMES.get(k, k)} ({_ci(rep['ece'], 100)}%)" for k, rep in per_loss.items()
+            },
+        }
+    return out
 
-        said = {k: f"{NAMES.get(k, k)} ({_ci(rep['ece'], 100)}%)" for k, rep in per_loss.items()}
-        if stats[low]["ci95"] is None:
+
+def lowest_ece_sentences(doc: dict) -> list[str]:
+    """Per model, a bullet: the lowest mean test ECE and which losses it does not
+    separate from (:func:`lowest_ece`), and the highest."""
+    out = []
+    for model, r in lowest_ece(doc).items():
+        said = r["said"]
+        if not r["intervals"]:
             verdict = "one run per loss: no interval, no ranking claimed"
-        elif tied:
-            verdict = f"not separable from {', '.join(said[k] for k in tied)}"
+        elif r["tied"]:
+            verdict = f"not separable from {', '.join(said[k] for k in r['tied'])}"
         else:
             verdict = "its interval below every other loss's"
         out.append(
-            f"- {MODEL_NAMES.get(model, model)}: lowest mean ECE {said[low]}, {verdict}; "
-            f"highest {said[high]}."
+            f"- {MODEL_NAMES.get(model, model)}: lowest mean ECE {said[r['low']]}, {verdict}; "
+            f"highest {said[r['high']]}."
         )
     return out
+
+
+def readme_rows(doc: dict, summary: str, verdict: str) -> list[str]:
+    """The README's row: CCE's test ECE per model, the loss with the lowest mean ECE and
+    what it does not separate from, and the square loss's capped confidence."""
+    cfg = doc["provenance"]["config"]
+    parts = []
+    low = lowest_ece(doc)
+    for model, per_loss in doc["calibration"].items():
+        name = MODEL_NAMES.get(model, model)
+        text = name + ": "
+        if "cce" in per_loss:
+            gap = np.subtract(per_loss["cce"]["mean_confidence"], per_loss["cce"]["accuracy"])
+            text += (
+                f"CCE {_ci(per_loss['cce']['ece'], 100)}% (confidence − accuracy "
+                f"{_ci(gap, 100)} pp), "
+            )
+        r = low.get(model)
+        if r:
+            text += f"lowest mean {r['said'][r['low']]}"
+            if r["tied"]:
+                text += f", not separable from {', '.join(NAMES.get(k, k) for k in r['tied'])}"
+        parts.append(text)
+    square = [
+        per_loss["square"] for per_loss in doc["calibration"].values() if "square" in per_loss
+    ]
+    if square:
+        k = next(iter(cfg["models"].values()))[-1]
+        eces = ", ".join(f"{_ci(r['ece'], 100)}%" for r in square)
+        cap = 100 * np.e / (np.e + k - 1)  # as in summary_markdown
+        parts.append(
+            f"the square loss read through a softmax is capped at {cap:.1f}% confidence "
+            f"(ECE {eces})"
+        )
+    measured = "test ECE, " + "; ".join(parts)
+    measured += " " + run_clause(cfg, cfg["seeds"], edge_cases(doc), summary)
+    agrees = (
+        f"our own {100 * WELL_CALIBRATED:.0f}% rule (CCE's ECE below it in every model) says "
+        f'"{verdict}"; Guo et al. do not study MNIST'
+    )
+    return [readme_row(*README, measured, agrees)]
 
 
 def summary_markdown(doc: dict, source: str) -> str:
@@ -222,6 +287,7 @@ def summary_markdown(doc: dict, source: str) -> str:
     if missing:
         lines.append(f"\nEvery lr diverged for: {missing}.")
     lines += ["", edge_sentence(edge_cases(doc)), ""]
+    verdict = "no verdict"
     if ece_means:
         lines += lowest_ece_sentences(doc)
         cce = [ece_means[(m, "cce")] for m in doc["calibration"] if (m, "cce") in ece_means]
@@ -258,6 +324,8 @@ def summary_markdown(doc: dict, source: str) -> str:
         )
     if cfg["mode"] != "full":
         lines.append(f"\nThis is a `--{cfg['mode']}` run: it proves the pipeline, no verdict.")
+    summary = f"results/{Path(source).stem}.md"
+    lines += ["", *readme_section(readme_rows(doc, summary, verdict))]
     return "\n".join(lines) + "\n"
 
 

@@ -16,6 +16,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from softjax.plots._lit import readme_row, readme_section  # noqa: E402
 from softjax.plots.nielsen import pct  # noqa: E402
 from softjax.results import atomic_save_figure, atomic_write_text, read_json  # noqa: E402
 
@@ -108,6 +109,9 @@ def draw(results_path, out_dir) -> list[Path]:
     ]
 
 
+YES_NO = {"agrees": "yes", "differs": "no"}
+
+
 def top_layer_reading(run) -> dict:
     """The sigmoid top layer's trajectory: its minimum, and when it recovers (if it does)."""
     top = _seed_mean(run, "mean")[:, -1]
@@ -127,6 +131,7 @@ def top_layer_reading(run) -> dict:
 def summary_markdown(doc: dict, source: str) -> str:
     cfg = doc["provenance"]["config"]
     s = doc["surface"]
+    measured, agrees, accs = [], [], {}  # the README row's pieces
     lines = [
         "# Why deep sigmoid nets train slowly",
         "",
@@ -156,6 +161,11 @@ def summary_markdown(doc: dict, source: str) -> str:
             f"**{'agrees' if pm > pc else 'differs'}**. (Their net and data are not given "
             "beyond 'two layers'; ours is a small seeded net on 2-D blobs.)",
         ]
+        measured.append(
+            f"plateau share (‖∇C‖ < 1% of its largest) {100 * pm:.1f}% for the quadratic "
+            f"cost vs {100 * pc:.1f}% for CE"
+        )
+        agrees.append(f"{'yes' if pm > pc else 'no'} for the surface")
     n_train = "55,000" if cfg["train_subset"] is None else f"{cfg['train_subset']:,}"
     lines += [
         "",
@@ -179,6 +189,7 @@ def summary_markdown(doc: dict, source: str) -> str:
     for name, run in doc["activations"].items():
         acc = np.asarray(run["history"]["test_accuracy"], dtype=float)[:, -1]
         lines.append(f"- {name}: final test accuracy {pct(acc)} (95% t-interval over seeds).")
+        accs[name] = pct(acc)
     if "sigmoid" in doc["activations"]:
         r = top_layer_reading(doc["activations"]["sigmoid"])
         if r["saturated"]:
@@ -208,6 +219,12 @@ def summary_markdown(doc: dict, source: str) -> str:
             f"Our epoch is {n_train} / {cfg['batch_size']} updates, our lr {cfg['lr']} is fixed "
             "(theirs was chosen on validation), and our nets and data are smaller than theirs.",
         ]
+        measured.append(
+            f"{cfg['depth']} × {cfg['width']} sigmoid net on MNIST, lr {cfg['lr']}, batch "
+            f"{cfg['batch_size']}: the top hidden layer's mean {reading}, test accuracy "
+            f"{accs.get('sigmoid', '—')}"
+        )
+        agrees.append(f"{YES_NO.get(verdict, verdict)} for the sigmoid top layer")
     if "tanh" in doc["activations"]:
         sat = _seed_mean(doc["activations"]["tanh"], "saturated")  # (epochs + 1, layers)
         first = [
@@ -230,8 +247,24 @@ def summary_markdown(doc: dict, source: str) -> str:
             + ", ".join("never" if e is None else str(e) for e in first)
             + f". The most saturated layer is layer {most}: **{verdict}**.",
         ]
+        measured.append(
+            f"tanh {accs.get('tanh', '—')}, its saturation at the end is largest in layer {most}"
+        )
+        agrees.append(f"{YES_NO.get(verdict, verdict)} for tanh's layer-by-layer saturation")
     if cfg["mode"] != "full":
         lines.append(f"\nThis is a `--{cfg['mode']}` run: it proves the pipeline, no verdict.")
+    if measured:
+        minutes = f", {doc['wall_s'] / 60:.0f} minutes" if doc.get("wall_s") else ""
+        row = readme_row(
+            "Error surface and saturation (Glorot & Bengio 2010)",
+            "python -m experiments.glorot",
+            "the quadratic cost's surface has more plateaus; a sigmoid net's top hidden layer "
+            "saturates at 0 early",
+            "; ".join(measured)
+            + f" ({cfg['seeds']} seeds{minutes}, `results/{Path(source).stem}.md`)",
+            "; ".join(agrees),
+        )
+        lines += ["", *readme_section([row])]
     return "\n".join(lines) + "\n"
 
 

@@ -24,9 +24,18 @@ from softjax.plots._lit import (
     loss_label,
     lr_text,
     pct,
+    readme_row,
+    readme_section,
+    run_clause,
 )
 from softjax.results import atomic_save_figure, atomic_write_text, read_json
 
+MODELS = {"softmax_regression": "softmax regression", "mlp": "MLP 784-{hidden}-10"}
+README = (
+    "Symmetric label noise, CCE vs MSE vs MAE (Ghosh, Kumar & Sastry 2017; Zhang & Sabuncu 2018)",
+    "python -m experiments.label_noise",
+    "MAE (bounded) is robust to symmetric noise; CCE memorises noisy labels",
+)
 PANELS = (
     ("clean test accuracy (%)", lambda row: final_test(row)),
     (
@@ -110,9 +119,10 @@ def verdict(per_rate: dict) -> list[str]:
     return out
 
 
-def answer(results: dict) -> str:
-    """The one-sentence answer, from the highest noise rate of each model."""
-    parts = []
+def top_rate_verdicts(results: dict) -> list[tuple[str, str, str]]:
+    """Per model, at its highest noise rate: ``(model, rate, verdict)``, the verdict on
+    whether a bounded loss (MSE, MAE on the softmax) beats CCE on clean test accuracy."""
+    out = []
     for model, per_rate in results.items():
         rate = max(per_rate, key=float)
         rows = {loss_label(r["loss_spec"]): r for r in per_rate[rate]["rows"]}
@@ -136,9 +146,33 @@ def answer(results: dict) -> str:
             )
         else:
             verdict_text = "not separably: the intervals overlap"
-        parts.append(f"{model} at η = {100 * float(rate):.0f}%: {verdict_text}")
+        out.append((model, rate, verdict_text))
+    return out
+
+
+def answer(results: dict) -> str:
+    """The one-sentence answer, from the highest noise rate of each model."""
+    parts = [
+        f"{model} at η = {100 * float(rate):.0f}%: {text}"
+        for model, rate, text in top_rate_verdicts(results)
+    ]
     agree = "Where the answer is yes, we agree with Ghosh et al.; where no, we do not."
     return ("; ".join(parts) + ". " + agree) if parts else "no noisy runs."
+
+
+def readme_rows(doc: dict, summary: str) -> list[str]:
+    """The README's row: each model's clean test accuracy per loss at the highest noise
+    rate, and whether a bounded loss beats CCE there."""
+    cfg, parts, verdicts = doc["provenance"]["config"], [], []
+    for model, rate, text in top_rate_verdicts(doc["results"]):
+        rows = doc["results"][model][rate]["rows"]
+        accs = ", ".join(f"{loss_label(r['loss_spec'])} {pct(final_test(r))}" for r in rows)
+        name = MODELS.get(model, model).format(**cfg)
+        parts.append(f"{name} at {100 * float(rate):.0f}% noise: {accs}")
+        verdicts.append(f"{name}: {text}")
+    measured = "clean test accuracy, " + "; ".join(parts)
+    measured += " " + run_clause(cfg, len(cfg["seeds"]), edge_cases(doc), summary)
+    return [readme_row(*README, measured, "; ".join(verdicts))]
 
 
 def write_summary(results_path, out_dir) -> Path:
@@ -190,6 +224,8 @@ def write_summary(results_path, out_dir) -> Path:
         "",
         f"Wall time {doc.get('wall_s', 0):.0f} s; trained at git "
         f"{doc['provenance'].get('git_commit')}.",
+        "",
+        *readme_section(readme_rows(doc, f"results/{Path(results_path).stem}.md")),
     ]
     path = Path(out_dir) / (Path(results_path).stem + ".md")
     atomic_write_text(path, "\n".join(lines) + "\n")
