@@ -31,6 +31,9 @@ def load(name: str, args, train_subset: int | None):
 LR_EXTENSION = {"factor": LR_FACTOR, "range": list(LR_RANGE)}
 """How :func:`interior_sweep` grows a grid, for the results' config."""
 
+REPLICATES = "init seed i and data-order seed i"
+"""What replicate i of :func:`interior_sweep` (and golik's arms) varies, for the config."""
+
 
 def interior_sweep(config, data, losses, lrs, seeds, max_rounds=MAX_ROUNDS, name="", **kwargs):
     """``sweep`` over ``losses`` × ``lrs`` × replicates ``seeds``, each loss's lr grid extended in

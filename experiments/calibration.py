@@ -187,6 +187,7 @@ def main(argv=None) -> list[Path]:
         "num_bins": metrics.NUM_BINS,
         "selection": "final val_accuracy (softjax.sweeps.stats.select_best)",
         "lr_extension": _lit.LR_EXTENSION,
+        "replicates": _lit.REPLICATES,
         "source": args.source,
     }
     start = time.perf_counter()

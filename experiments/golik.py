@@ -237,10 +237,10 @@ def main(argv=None):
             activations="sigmoid",
             batch_size=BATCH_SIZE,
             optimizer="sgd",
-            replicates="init seed i and data-order seed i",
             dataset="mnist",
             mode=args.mode,
             lr_extension=_lit.LR_EXTENSION,
+            replicates=_lit.REPLICATES,
         )
         _cli.write(path, config, size["seeds"], {"results": results}, start)
 

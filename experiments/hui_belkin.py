@@ -192,6 +192,7 @@ def main(argv=None):
             ),
             mode=args.mode,
             lr_extension=_lit.LR_EXTENSION,
+            replicates=_lit.REPLICATES,
         )
         _cli.write(path, config, SEEDS, run(args, size), start)
 

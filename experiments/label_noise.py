@@ -187,6 +187,7 @@ def main(argv=None):
             validation="clean, last 5000 training images",
             mode=args.mode,
             lr_extension=_lit.LR_EXTENSION,
+            replicates=_lit.REPLICATES,
         )
         _cli.write(path, config, SEEDS, {"results": run(args, size)}, start)
 
