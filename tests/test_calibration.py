@@ -201,3 +201,12 @@ def test_the_readme_row_is_written_from_the_numbers():
         "interior to its grid) |"
     ) in row
     assert row.endswith('says "no verdict at this size"; Guo et al. do not study MNIST |')
+
+
+def test_the_well_calibrated_verdict_reads_the_intervals_not_the_means():
+    below, above = [0.010, 0.011, 0.012], [0.030, 0.031, 0.032]
+    straddling = [0.016, 0.021, 0.026]  # mean 2.1%, interval ± 1.2 pp
+    assert plots.well_calibrated_verdict([below, below]) == "agrees"
+    assert plots.well_calibrated_verdict([below, above]) == "differs"
+    assert plots.well_calibrated_verdict([below, straddling]) == "not separable from the line"
+    assert plots.well_calibrated_verdict([[0.01]]) == "not separable from the line"  # no interval
