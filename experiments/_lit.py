@@ -36,9 +36,9 @@ REPLICATES = "init seed i and data-order seed i"
 
 
 def interior_sweep(config, data, losses, lrs, seeds, max_rounds=MAX_ROUNDS, name="", **kwargs):
-    """``sweep`` over ``losses`` × ``lrs`` × replicates ``seeds``, each loss's lr grid extended in
-    ×:data:`~softjax.sweeps.adaptive.LR_FACTOR` steps while its lr chosen on validation
-    is on an edge (:func:`~softjax.sweeps.adaptive.interior_lr_sweep`; at most
+    """``sweep`` over ``losses`` × ``lrs`` × replicates ``seeds``, each loss's lr grid
+    extended in ×:data:`~softjax.sweeps.adaptive.LR_FACTOR` steps while its lr chosen on
+    validation is on an edge (:func:`~softjax.sweeps.adaptive.interior_lr_sweep`; at most
     ``max_rounds`` times; 0 keeps ``lrs``). ``kwargs`` go to ``sweep``.
 
     Replicate i is init seed i *and* data seed i (``seed_pairing="paired"``, as the loss

@@ -34,6 +34,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from softjax.plots._lit import README_ROW_SECTION
+
 ROOT = Path(__file__).resolve().parents[1]
 BLOCK = re.compile(r"(<!-- generated: (\{.*?\}) -->\n)(.*?)(<!-- end generated -->)", re.S)
 
@@ -75,7 +77,7 @@ def section_table(text: str, section: str, name: str) -> list[str]:
     return found[0].splitlines()
 
 
-def stacked_rows(files: list[str], root: Path, section: str = "README row") -> str:
+def stacked_rows(files: list[str], root: Path, section: str = README_ROW_SECTION) -> str:
     """One table: the first file's header, then every file's data rows; the headers must
     agree."""
     header, rows = None, []

@@ -184,7 +184,8 @@ def readme_section(rows: list[str]) -> list[str]:
 
 
 def run_clause(cfg: dict, n_seeds: int, cases, summary: str) -> str:
-    """``(5 replicates, each its own init and data order, `results/x.md`; …)``: how many
+    """``(5 replicates, each with init seed i and data-order seed i, `results/x.md`; …)``
+    (``5 seeds`` where the config does not say what a replicate varies): how many
     runs each number averages, where the summary is, and whether a chosen lr sits on an
     edge of its grid (grown, when the config says so)."""
     runs = f"{n_seeds} seeds"
