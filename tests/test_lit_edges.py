@@ -90,3 +90,13 @@ def test_literature_replicates_pair_the_init_seed_with_the_data_seed(monkeypatch
     (kwargs,) = calls
     assert kwargs["seeds"] == kwargs["data_seeds"] == [0, 1, 2]
     assert kwargs["seed_pairing"] == "paired"
+
+
+def test_a_summary_says_what_a_replicate_varies_only_when_its_config_does():
+    cfg = {"replicates": lit.REPLICATES}
+    assert _lit.replicate_note(cfg) == " (replicate i: init seed i and data-order seed i)"
+    assert _lit.replicate_note({}) == ""
+    assert _lit.run_clause(cfg, 3, [], "results/x.md").startswith(
+        "(3 replicates, each with init seed i and data-order seed i, `results/x.md`;"
+    )
+    assert _lit.run_clause({}, 3, [], "results/x.md").startswith("(3 seeds, `results/x.md`;")

@@ -183,6 +183,12 @@ def readme_section(rows: list[str]) -> list[str]:
     ]
 
 
+def replicate_note(cfg: dict) -> str:
+    """`` (replicate i: init seed i and data-order seed i)`` after a list of seeds, from
+    the config; "" where the config does not say what a replicate varies."""
+    return f" (replicate i: {cfg['replicates']})" if cfg.get("replicates") else ""
+
+
 def run_clause(cfg: dict, n_seeds: int, cases, summary: str) -> str:
     """``(5 replicates, each with init seed i and data-order seed i, `results/x.md`; …)``
     (``5 seeds`` where the config does not say what a replicate varies): how many

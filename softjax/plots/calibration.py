@@ -26,6 +26,7 @@ from softjax.plots._lit import (  # noqa: E402
     lr_text,
     readme_row,
     readme_section,
+    replicate_note,
     run_clause,
 )
 from softjax.plots.nielsen import mean_ci95  # noqa: E402
@@ -271,7 +272,7 @@ def summary_markdown(doc: dict, source: str) -> str:
         "",
         f"MNIST, {n_train} training rows, SGD batch {cfg['batch_size']}, {cfg['epochs']} "
         f"epochs, lr chosen on validation from {cfg['lrs']}{grid_growth(cfg)}, "
-        f"{cfg['seeds']} seeds; test-set "
+        f"{cfg['seeds']} seeds{replicate_note(cfg)}; test-set "
         f"ECE over {cfg['num_bins']} equal-width bins (percent), NLL, accuracy and mean "
         "confidence (above accuracy: overconfident), means ± 95% t-intervals over seeds, "
         "computed from the stored params "

@@ -26,6 +26,7 @@ from softjax.plots._lit import (
     pct,
     readme_row,
     readme_section,
+    replicate_note,
     run_clause,
 )
 from softjax.results import atomic_save_figure, atomic_write_text, read_json
@@ -180,7 +181,6 @@ def readme_rows(doc: dict, summary: str, verdicts: tuple[int, int, int, int]) ->
 def write_summary(results_path, out_dir) -> Path:
     doc = read_json(results_path)
     cfg = doc["provenance"]["config"]
-    replicates = f" (replicate i: {cfg['replicates']})" if cfg.get("replicates") else ""
     lines = [
         "# CE first, then squared error (Golik, Doetsch & Ney 2013)",
         "",
@@ -194,7 +194,7 @@ def write_summary(results_path, out_dir) -> Path:
         f"784-{cfg['hidden']}-10, plain SGD batch {cfg['batch_size']}, {cfg['epochs']} epochs, "
         f"switch after epoch {cfg['switch']}, init scales 1 and {cfg['saturating_scales']}, "
         f"lr grids {cfg['lr_grids']}{grid_growth(cfg)}, chosen on validation, seeds "
-        f"{cfg['seeds']}{replicates}. The paper "
+        f"{cfg['seeds']}{replicate_note(cfg)}. The paper "
         "trains speech acoustic models on frame labels (thousands of tied states), not "
         "MNIST images.",
         "",

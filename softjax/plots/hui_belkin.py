@@ -26,6 +26,7 @@ from softjax.plots._lit import (
     pct,
     readme_row,
     readme_section,
+    replicate_note,
     run_clause,
 )
 from softjax.results import atomic_save_figure, atomic_write_text, read_json
@@ -173,7 +174,8 @@ def write_summary(results_path, out_dir) -> Path:
         f"MNIST-type data (train subset {cfg['train_subset'] or 'all 55,000'}), "
         f"{cfg['synth_epochs']} on the synthetic sets; lr grids {cfg['lr_grids']}"
         f"{grid_growth(cfg)}, chosen on "
-        f"validation; seeds {cfg['seeds']}. The paper trains its benchmarks' own architectures "
+        f"validation; seeds {cfg['seeds']}{replicate_note(cfg)}. The paper trains its "
+        "benchmarks' own architectures "
         "(CNNs, LSTMs, Transformers) at their published settings; ours are small MLPs.",
         "",
         "## (a) MNIST and Fashion-MNIST",

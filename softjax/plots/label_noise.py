@@ -26,6 +26,7 @@ from softjax.plots._lit import (
     pct,
     readme_row,
     readme_section,
+    replicate_note,
     run_clause,
 )
 from softjax.results import atomic_save_figure, atomic_write_text, read_json
@@ -191,7 +192,8 @@ def write_summary(results_path, out_dir) -> Path:
         f"**Our setting** ({cfg['mode']} size): MNIST, train subset "
         f"{cfg['train_subset'] or 'all 55,000'}, {cfg['epochs']} epochs, SGD momentum 0.9, "
         f"batch {cfg['batch_size']}, lr grid {cfg['lrs']}{grid_growth(cfg)}, "
-        f"chosen per loss on the clean validation split, seeds {cfg['seeds']}; MLP hidden width "
+        f"chosen per loss on the clean validation split, seeds {cfg['seeds']}"
+        f"{replicate_note(cfg)}; MLP hidden width "
         f"{cfg['hidden']}. The papers train deeper nets for longer (CNNs/ResNets on CIFAR in "
         "Zhang & Sabuncu), which memorise more.",
         "",
