@@ -230,6 +230,9 @@ def test_a_sweep_sharded_over_8_cpu_devices_equals_the_plain_one_device_path(swe
         ({"lrs": [0.1, 0.1]}, r"lrs: duplicate values 0.1"),
         ({"losses": ["mse", "mse"]}, r"losses: duplicate values 'mse'"),
         ({"data_seeds": [2, 2]}, r"data_seeds: duplicate"),
+        ({"lrs": [[0.1], [0.3], [1.0]]}, r"lrs: expected one lr grid per loss \(2 losses\)"),
+        ({"lrs": [[0.1], [0.3, -1.0]]}, r"lrs\[1\]: expected finite learning rates > 0"),
+        ({"lrs": [[0.1], []]}, r"lrs\[1\]: .*empty"),
     ],
 )
 def test_bad_grids_raise_a_value_error_before_compiling(tiny, monkeypatch, change, message):
@@ -410,3 +413,27 @@ def test_a_users_registered_loss_runs_through_sweep_under_its_name(tiny, tmp_pat
     # The losses axis is required: there is no closed list of names to default to.
     with pytest.raises(TypeError, match="losses"):
         sweep(BASE, tiny, lrs=[0.1], progress=False)
+
+
+def test_each_loss_can_have_its_own_lr_grid(tiny):
+    """Per-loss grids in one sweep: each loss runs its own lrs only, and its records are
+    those of a sweep of that loss alone (same keys, histories to float rounding)."""
+    grid = {**GRID, "data_seeds": [1], "seeds": [0]}
+    records = sweep(BASE, tiny, **{**grid, "lrs": [[0.3], [0.1, 0.3]]}, progress=False)
+    assert [(r["loss"], r["lr"]) for r in records] == [
+        ("cce", 0.3),
+        ("square", 0.1),
+        ("square", 0.3),
+    ]
+    alone = sweep(BASE, tiny, **{**grid, "losses": ["square"], "lrs": [0.1, 0.3]}, progress=False)
+    for got, ref in zip(records[1:], alone, strict=True):
+        assert got["key"] == ref["key"]
+        for k in HISTORY_KEYS:
+            np.testing.assert_allclose(got["history"][k], ref["history"][k], rtol=1e-5, atol=1e-6)
+    # summarize(grid=...) keeps a loss's records only at that loss's own lrs.
+    other = dict(records[0], lr=0.1)  # a cce record at square's lr: not on cce's grid
+    kept = sweep_module.storage.select_grid(
+        [*records, other],
+        {**grid, "lrs": [[0.3], [0.1, 0.3]], "lrs_per_loss": True, "data": records[0]["data"]},
+    )
+    assert [(r["loss"], r["lr"]) for r in kept] == [(r["loss"], r["lr"]) for r in records]

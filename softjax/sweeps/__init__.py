@@ -83,7 +83,7 @@ def sweep(
     data,
     *,
     losses: Sequence[Any],
-    lrs: Sequence[float],
+    lrs: Sequence[float] | Sequence[Sequence[float]],
     init_scales: Sequence[float] = (1.0,),
     seeds: Sequence[int] = (0,),
     data_seeds: Sequence[int] | None = None,
@@ -120,7 +120,9 @@ def sweep(
         y_test)``; its float dtype is the params' dtype.
       losses: loss specs (names, ``(name, {kwargs})`` pairs, functions, see
         :func:`softjax.losses.resolve_loss`); records carry the name and the spec.
-      lrs, init_scales, seeds: the vmapped axes (seeds are init seeds).
+      lrs, init_scales, seeds: the vmapped axes (seeds are init seeds); ``lrs`` is one
+        grid for every loss or one per loss (a list of lists in ``losses`` order; see
+        :mod:`softjax.sweeps.grid`).
       data_seeds: data-order seeds (a loop reusing the program); None: ``base_config.seed``.
       seed_pairing: ``"product"`` runs every init seed with every data seed;
         ``"paired"`` runs ``seeds[k]`` with ``data_seeds[k]`` only (equal lengths), e.g.

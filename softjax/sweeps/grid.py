@@ -5,6 +5,11 @@ A sweep is the product ``losses × lrs × init_scales × seeds × data_seeds`` o
 :func:`softjax.losses.resolve_loss` takes (a registered name, ``(name, {kwargs})``, a
 function); records carry its name (``loss``) and its JSON spec (``loss_spec``).
 
+Per-loss lr grids. ``lrs`` is one grid every loss shares, or one grid per loss (a list
+of lists in ``losses`` order), for losses whose gradients have different scales (square
+loss on logits against CCE, say): the grid is then ``Σ_loss lrs[loss] × init_scales ×
+seeds × data_seeds``, still one program (a loss's block holds its own models).
+
 Seeds. A point with init seed ``s`` and data seed ``d`` starts from
 ``init_params(config, split(PRNGKey(s))[0], init_scale)`` and draws its minibatches from
 ``split(PRNGKey(d))[1]``, as :func:`softjax.training.train` splits one seed. With
@@ -117,6 +122,22 @@ def loss_configs(base_config: TrainConfig, losses: Sequence[BoundLoss]) -> list[
 SEED_PAIRINGS = ("product", "paired")
 
 
+def _is_per_loss(lrs) -> bool:
+    """Whether ``lrs`` is one grid per loss: a sequence whose items are all sequences
+    (not strings) or arrays."""
+    if isinstance(lrs, str | bytes) or not isinstance(lrs, Sequence) or not lrs:
+        return False
+    return all(
+        not isinstance(v, str | bytes) and (isinstance(v, Sequence) or np.ndim(v) >= 1) for v in lrs
+    )
+
+
+def loss_lrs(grid: dict[str, Any], loss_index: int) -> list[float]:
+    """The lrs of loss ``loss_index``: its own grid, or the shared one."""
+    lrs = grid["lrs"]
+    return lrs[loss_index] if grid.get("lrs_per_loss") else lrs
+
+
 def check_grid(
     base_config,
     data,
@@ -132,11 +153,13 @@ def check_grid(
 
     Returns:
       ``(data, grid)`` with the validated data and ``grid`` a dict of plain lists:
-      ``losses`` (:class:`~softjax.losses.BoundLoss` values), ``lrs``, ``init_scales``,
-      ``seeds``, ``data_seeds``; and ``seed_pairing`` (module docstring).
+      ``losses`` (:class:`~softjax.losses.BoundLoss` values), ``lrs`` (a list per loss
+      when ``lrs_per_loss``; read it with :func:`loss_lrs`), ``init_scales``, ``seeds``,
+      ``data_seeds``; and ``seed_pairing`` (module docstring).
 
     Raises:
-      ValueError: naming the axis for an empty axis, a non-positive or non-finite lr or
+      ValueError: naming the axis for an empty axis, a per-loss ``lrs`` whose number
+        of grids is not the number of losses, a non-positive or non-finite lr or
         init scale, a negative or non-integer seed, an unknown loss, or a duplicate
         value (which would give duplicate configs); naming ``seed_pairing`` for a value
         not in :data:`SEED_PAIRINGS`, or ``"paired"`` with ``seeds`` and ``data_seeds``
@@ -154,7 +177,6 @@ def check_grid(
             _loss,
             f"loss specs (names from {list(LOSSES)}, (name, kwargs), or functions)",
         ),
-        "lrs": _check_axis(lrs, "lrs", _positive_float, "finite learning rates > 0"),
         "init_scales": _check_axis(
             init_scales, "init_scales", _positive_float, "finite init scales > 0"
         ),
@@ -167,6 +189,17 @@ def check_grid(
         ),
         "seed_pairing": seed_pairing,
     }
+    lr_rule = (_positive_float, "finite learning rates > 0")
+    grid["lrs_per_loss"] = _is_per_loss(lrs)
+    if grid["lrs_per_loss"]:
+        if len(lrs) != len(grid["losses"]):
+            raise ValueError(
+                f"lrs: expected one lr grid per loss ({len(grid['losses'])} losses) or one "
+                f"grid of numbers for all, got {len(lrs)} grids: {lrs!r}"
+            )
+        grid["lrs"] = [_check_axis(v, f"lrs[{i}]", *lr_rule) for i, v in enumerate(lrs)]
+    else:
+        grid["lrs"] = _check_axis(lrs, "lrs", *lr_rule)
     if seed_pairing == "paired" and len(grid["seeds"]) != len(grid["data_seeds"]):
         raise ValueError(
             'seed_pairing: "paired" pairs seeds[k] with data_seeds[k] and expects lists of '
@@ -175,10 +208,10 @@ def check_grid(
             + (" (data_seeds=None is [base_config.seed])" if data_seeds is None else "")
         )
     checked = None
-    for config in loss_configs(base_config, grid["losses"]):
+    for i, config in enumerate(loss_configs(base_config, grid["losses"])):
         # Each loss checks the labels its own way (e.g. K = 1 rules).
         checked = validate(
-            config.replace(lr=grid["lrs"][0], init_scale=grid["init_scales"][0]), data
+            config.replace(lr=loss_lrs(grid, i)[0], init_scale=grid["init_scales"][0]), data
         )
     return checked, grid
 
@@ -206,7 +239,8 @@ def grid_configs(
         pairs = dict(zip(grid["data_seeds"], grid["seeds"], strict=True))
     for (index, bound), data_seed in itertools.product(losses, grid["data_seeds"]):
         seeds = grid["seeds"] if pairs is None else [pairs[data_seed]]
-        for scale, lr, seed in itertools.product(grid["init_scales"], grid["lrs"], seeds):
+        lrs = loss_lrs(grid, index)
+        for scale, lr, seed in itertools.product(grid["init_scales"], lrs, seeds):
             config = base_config.replace(lr=lr, init_scale=scale, seed=seed).to_dict()
             config["loss"] = bound.spec
             points.append(

@@ -161,9 +161,12 @@ def select_grid(records: Sequence[dict[str, Any]], grid: dict[str, Any]) -> list
     ``grid.get("data")`` (both None for files without one). Later duplicates of a key are
     dropped.
     """
-    losses = {_spec(getattr(s, "spec", s)) for s in grid["losses"]}
+    specs = [_spec(getattr(s, "spec", s)) for s in grid["losses"]]
+    losses = set(specs)
+    lrs = grid["lrs"]
+    per_loss = dict(zip(specs, lrs, strict=True)) if grid.get("lrs_per_loss") else None
     axes = {
-        "lr": grid["lrs"],
+        "lr": [lr for grid_lrs in lrs for lr in grid_lrs] if per_loss else lrs,
         "init_scale": grid["init_scales"],
         "seed": grid["seeds"],
         "data_seed": grid["data_seeds"],
@@ -177,6 +180,8 @@ def select_grid(records: Sequence[dict[str, Any]], grid: dict[str, Any]) -> list
         if _spec(r.get("loss_spec", r.get("loss"))) not in losses:
             continue
         if any(r.get(k) not in values for k, values in axes.items()):
+            continue
+        if per_loss and r.get("lr") not in per_loss[_spec(r.get("loss_spec", r.get("loss")))]:
             continue
         if base is not None:
             config = to_jsonable(r.get("config", {}))
