@@ -97,11 +97,13 @@ def sweep(
     data_info: dict[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
     """Trains every config of ``losses × lrs × init_scales × seeds × data_seeds`` (with
-    ``seed_pairing="paired"``: ``× zip(seeds, data_seeds)``).
+    ``seed_pairing="paired"``: ``× zip(seeds, data_seeds)``; with one lr grid per loss,
+    each loss × its own lrs).
 
     One compiled program trains every loss's ``len(lrs)·len(init_scales)·len(seeds)``
-    models at once, in one block of models per loss, all sharing the minibatches (see
-    :mod:`softjax.sweeps.core`); it is called once per data seed.
+    models (its own ``lrs`` when each loss has a grid) at once, in one block of models per
+    loss, all sharing the minibatches (see :mod:`softjax.sweeps.core`); it is called once
+    per data seed.
 
     The program is kept in JAX's persistent compilation cache (see
     :mod:`softjax.compilation_cache`).
