@@ -20,7 +20,7 @@ import numpy as np
 from softjax._checks import is_int, positive_int
 from softjax.compilation_cache import enable_compilation_cache
 from softjax.config import TrainConfig
-from softjax.inputs import Data, check_user_params
+from softjax.inputs import Data, check_user_params, compact
 from softjax.losses import resolve_loss
 from softjax.training import (
     TrainState,
@@ -195,7 +195,7 @@ def train(
     name = resolve_loss(config.loss).name
     bar = _ProgressBar(end, f"{name} lr={config.lr:g}", initial=start) if progress else None
     init_state, run_epochs = make_epochs(config, progress=bar)
-    data = jax.device_put(data)
+    data = jax.device_put(compact(data))
     try:
         if resume is None:
             first = init_params(config, init_key, dtype=dtype) if params is None else params

@@ -19,7 +19,9 @@ Inside the program:
 * the training data stays resident on the device and is passed in as an argument;
 * each epoch draws its permutation on the device from ``fold_in(data_key, epoch)``; with
   ``shuffle=False`` the batches come in order, as in the homework;
-* a minibatch step gathers its rows by index, so no shuffled copy of the data is made;
+* a minibatch step gathers its rows by index, so no shuffled copy of float data is made;
+  byte-coded images (:func:`softjax.inputs.compact`) are gathered once per epoch, a
+  quarter of the bytes, and each batch is decoded exactly in the step;
 * an epoch is a ``lax.scan`` over full minibatches, then one more step on the last
   partial batch when ``last_batch="keep"`` (every sample every epoch);
 * the learning-rate schedule is a function of the optimizer's own step count, which lives
@@ -56,7 +58,7 @@ from softjax.hidden import (
     history_shape,
     layer_ends,
 )
-from softjax.inputs import Data, splits, validate
+from softjax.inputs import Data, features, splits, validate
 from softjax.losses import resolve_loss
 from softjax.models import dense, forward, mlp_forward, mlp_init
 from softjax.numerics import sigmoid, softmax
@@ -366,7 +368,8 @@ def make_epochs(
         for split in splits(data):
 
             def evaluate(params, split=split):
-                logits = mlp_forward(params, getattr(data, f"x_{split}"), acts)[0][-1]
+                x = features(data, getattr(data, f"x_{split}"))
+                logits = mlp_forward(params, x, acts)[0][-1]
                 value, acc = loss_and_accuracy(logits, getattr(data, f"y_{split}"), loss.fn)
                 return value.astype(jnp.float32), acc.astype(jnp.float32)
 
@@ -386,16 +389,26 @@ def make_epochs(
         else:
             order = jnp.arange(n)
 
-        def body(carry, idx):
-            # One gather for all the models: the data is shared, only the step is per model.
-            x, y = data.x_train[idx], data.y_train[idx]
-            return per_model(step, carry, lr, shared=(x, y, data))
+        def body(carry, batch):
+            x, y = batch
+            return per_model(step, carry, lr, shared=(features(data, x), y, data))
 
-        carry, sums = lax.scan(body, carry, order[: n_full * bs].reshape(n_full, bs))
+        def rows(idx):
+            # One gather for all the models: the data is shared, only the step is per model.
+            return data.x_train[idx], data.y_train[idx]
+
+        idx = order[: n_full * bs].reshape(n_full, bs)
+        if data.x_scale is None:
+            carry, sums = lax.scan(lambda c, i: body(c, rows(i)), carry, idx)
+        else:
+            # Byte codes: one gather of the whole shuffled epoch, then contiguous batches
+            # (a float32 copy of the epoch is 4× the bytes and measured slower than this
+            # per-batch gather; benchmarks/README.md).
+            carry, sums = lax.scan(body, carry, rows(idx))
         sums = jax.tree.map(lambda v: jnp.sum(v, axis=0), sums)  # over batches, not layers
         seen = n_full * bs
         if config.last_batch == "keep" and n % bs:
-            carry, last = body(carry, order[n_full * bs :])
+            carry, last = body(carry, rows(order[n_full * bs :]))
             sums = jax.tree.map(jnp.add, sums, last)
             seen = n
         metrics = per_model(epoch_metrics, sums, carry[0], carry[2], shared=(epoch, seen, data))

@@ -12,10 +12,11 @@ import pytest
 
 from softjax.compilation_cache import compilation_cache_in
 from softjax.data import Dataset, make_gaussian_classes
+from softjax.inputs import as_data
 from softjax.losses import cce, resolve_loss
 from softjax.sweeps import block_layout, data_key, init_key, init_stack, make_sweep, sweep
 from softjax.sweeps.mixed import BlockedLoss
-from softjax.training import HISTORY_KEYS, Data, TrainConfig, train
+from softjax.training import HISTORY_KEYS, TrainConfig, train
 from tests.helpers import count_jax_work, jaxpr_eqns, sweep_on_fake_cpu_devices
 
 SINGLE = TrainConfig(sizes=(5, 3), batch_size=16, epochs=2)
@@ -94,7 +95,7 @@ def test_the_mixed_program_shares_one_unbatched_gather_and_one_wide_matmul(tiny6
     params = init_stack(
         SINGLE, jnp.stack([init_key(s) for s in range(n_models)]), jnp.ones(n_models)
     )
-    data = Data(*(getattr(tiny64, f) for f in Data._fields))
+    data = as_data(tiny64)
     jaxpr = jax.make_jaxpr(make_sweep(SINGLE, blocks))(
         params, jnp.full(n_models, 0.1), data_key(0), data
     )

@@ -19,6 +19,7 @@ import softjax.sweeps as sweep_module
 import softjax.sweeps.core as core_module
 from softjax.compilation_cache import compilation_cache_in
 from softjax.data import Dataset
+from softjax.inputs import as_data
 from softjax.results import read_jsonl
 from softjax.sweeps import (
     data_key,
@@ -31,7 +32,6 @@ from softjax.sweeps import (
 from softjax.training import (
     DIAGNOSTIC_KEYS,
     HISTORY_KEYS,
-    Data,
     TrainConfig,
     init_params,
     train,
@@ -155,7 +155,7 @@ def test_models_share_one_unbatched_gather_and_one_wide_matmul(tiny):
         params,
         jnp.full(n_models, 0.1),
         data_key(0),
-        Data(*(getattr(tiny, f) for f in Data._fields)),
+        as_data(tiny),
     )
     gathers = [e for e in jaxpr_eqns(jaxpr.jaxpr) if e.primitive.name == "gather"]
     assert gathers, "expected the minibatch gathers in the program"

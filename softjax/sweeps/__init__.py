@@ -28,6 +28,7 @@ from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
 from softjax.compilation_cache import enable_compilation_cache
+from softjax.inputs import compact
 from softjax.results import append_jsonl, provenance, read_jsonl, results_dir
 from softjax.sweeps import core, storage
 from softjax.sweeps.core import (
@@ -243,7 +244,7 @@ def _train(
             ),
         )
     replicated = NamedSharding(mesh, P()) if mesh is not None else None
-    device_data = jax.device_put(tuple(data), replicated)
+    device_data = jax.device_put(tuple(compact(data)), replicated)
     program = core.build_program(loss_configs(base_config, grid["losses"]), dtype, mesh)
     new: dict[str, dict[str, Any]] = {}
     bar = _bar(len(todo), progress)
