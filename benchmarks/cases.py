@@ -42,6 +42,7 @@ from benchmarks.configs import (  # noqa: F401  (re-exported: the cases' sizes a
 )
 from benchmarks.floors import case_flops, net_floor, sweep_floor
 from softjax import TrainConfig, init_params, make_sweep, make_train, sweep, train
+from softjax.inputs import as_data, compact
 from softjax.losses import resolve_loss
 from softjax.sweeps.mixed import BlockedLoss
 from softjax.training import seed_keys
@@ -76,7 +77,8 @@ def context(config: TrainConfig, data, *, models: int = 1, **extra) -> SimpleNam
     return SimpleNamespace(
         config=config,
         data=data,
-        dev=jax.device_put(data),
+        # As train() and sweep() store it: MNIST's pixels as byte codes (softjax.inputs).
+        dev=jax.device_put(compact(as_data(data))),
         params=params,
         lr=jnp.float32(config.lr),
         data_key=data_key,
