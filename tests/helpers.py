@@ -77,6 +77,15 @@ def python_result(script: str, args, env, marker: str, timeout: float):
     return json.loads(proc.stdout.split(marker, 1)[1])
 
 
+def readme_row_of(summary: str) -> str:
+    """The last row of a literature summary's README-row table, read the way
+    ``experiments.readme_results`` copies it into the README."""
+    from experiments.readme_results import section_table
+    from softjax.plots._lit import README_ROW_SECTION
+
+    return section_table(summary, README_ROW_SECTION, "summary")[-1]
+
+
 def jaxpr_eqns(jaxpr):
     """Every equation of ``jaxpr``, those of its sub-jaxprs (scan, cond, pjit …) included."""
     for eqn in jaxpr.eqns:

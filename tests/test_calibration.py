@@ -15,7 +15,7 @@ from softjax import metrics
 from softjax.data import load_dataset
 from softjax.plots import calibration as plots
 from softjax.results import read_json
-from tests.helpers import GROWN_CLAUSE, GROWN_GRIDS
+from tests.helpers import GROWN_CLAUSE, GROWN_GRIDS, readme_row_of
 
 # Four samples, K = 3. Confidences 0.9 (right), 0.92 (wrong), 0.5 (right), 0.42 (wrong):
 # bins ((m−1)/15, m/15] put 0.9 and 0.92 in bin 14, 0.5 in bin 8, 0.42 in bin 7.
@@ -193,7 +193,7 @@ def test_the_readme_row_is_written_from_the_numbers():
     doc = _doc((None, None))
     doc["calibration"]["mlp"]["mse"] = dict(doc["calibration"]["mlp"]["cce"], ece=[0.03, 0.031])
     text = plots.summary_markdown(doc, "calibration.json")
-    row = text.split("## README row")[1].strip().splitlines()[-1]
+    row = readme_row_of(text)
     assert row.startswith("| Calibration per loss (Guo et al. 2017) |")
     assert (
         "| test ECE, MLP 784-128-10: CCE 1.10 ± 1.27% (confidence − accuracy 0.50 ± 6.35 pp), "

@@ -14,7 +14,7 @@ from softjax.plots import golik as plots
 from softjax.results import read_json, write_json
 from softjax.sweeps.core import init_key, init_stack
 from softjax.training import TrainConfig, make_train
-from tests.helpers import FAST_COMPILE, GROWN_CLAUSE, GROWN_GRIDS, jit_fast
+from tests.helpers import FAST_COMPILE, GROWN_CLAUSE, GROWN_GRIDS, jit_fast, readme_row_of
 
 
 @pytest.fixture(scope="module")
@@ -204,7 +204,7 @@ def test_the_readme_row_is_written_from_the_numbers(tmp_path):
     res["paired_switch_minus_cce"] = {"1.0": {"mean": 0.004, "ci95": 0.001, "n": 2}}
     write_json(tmp_path / "golik.json", doc)
     text = plots.write_summary(tmp_path / "golik.json", tmp_path).read_text()
-    row = text.split("## README row")[1].strip().splitlines()[-1]
+    row = readme_row_of(text)
     assert row.startswith("| CE then squared error (Golik, Doetsch & Ney 2013) |")
     assert (
         "| MLP 784-100-10 at init scale 1: MSE 80.00 ± 0.20% (lr 2) vs CCE 90.00 ± 0.20%, "

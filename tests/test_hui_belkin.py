@@ -11,7 +11,7 @@ from experiments import hui_belkin
 from softjax.data import make_many_classes
 from softjax.plots import hui_belkin as plots
 from softjax.results import read_json
-from tests.helpers import GROWN_CLAUSE, GROWN_GRIDS
+from tests.helpers import GROWN_CLAUSE, GROWN_GRIDS, readme_row_of
 
 
 def test_many_classes_is_seeded_balanced_and_split():
@@ -144,7 +144,7 @@ def test_the_readme_row_is_written_from_the_numbers(tmp_path):
     doc["real"]["mnist"][1]["final_test_accuracy"] = 0.895  # square 0.5 pp behind CCE
     write_json(tmp_path / "hui_belkin.json", doc)
     text = plots.write_summary(tmp_path / "hui_belkin.json", tmp_path).read_text()
-    row = text.split("## README row")[1].strip().splitlines()[-1]
+    row = readme_row_of(text)
     assert "square − CCE = -0.50 pp on MNIST (" in row
     assert "the rescaled form never separates from the plain one (2 seeds," in row
     assert row.endswith(

@@ -14,7 +14,7 @@ from experiments import label_noise
 from softjax.data import Dataset, corrupt_train_labels, make_gaussian_classes, symmetric_noise
 from softjax.plots import label_noise as plots
 from softjax.results import read_json, write_json
-from tests.helpers import GROWN_CLAUSE, GROWN_GRIDS
+from tests.helpers import GROWN_CLAUSE, GROWN_GRIDS, readme_row_of
 
 
 @pytest.fixture(scope="module")
@@ -175,7 +175,7 @@ def test_summary_names_each_losss_own_extended_grid(tmp_path):
 
 def test_the_readme_row_is_written_from_the_numbers(tmp_path):
     text = _summary(tmp_path, (None, None, None))
-    row = text.split("## README row")[1].strip().splitlines()[-1]
+    row = readme_row_of(text)
     assert (
         "| clean test accuracy, MLP 784-16-10 at 60% noise: CCE 70.00 ± 1.00%, MSE (softmax) "
         "75.00 ± 1.00%, MAE (softmax) 90.00 ± 1.00% (2 seeds, `results/label_noise.md`; every "
