@@ -10,12 +10,16 @@ step, so that one piece at a time can be removed or restructured:
 * ``logits_stored``: each step only stores its logits; every diagnostic is computed once
   per epoch, vectorised over the stored (n, K) logits (same numbers, fewer kernels);
 * ``+sum_finite``: the finite check as one reduction, ``isfinite(loss + Σ params)``;
-* ``+uint8``: images stored as uint8 and scaled in the step (4× fewer bytes gathered);
+* ``+uint8``: images stored as uint8 and scaled in the step (4× fewer bytes gathered),
+  decoded as :func:`softjax.inputs.features` does (IEEE division, the float32 values bit
+  for bit);
 * ``+unroll4``: ``lax.scan(..., unroll=4)``;
 * ``minimal``: gather, forward, gradient and SGD update only (no metrics, no finite
   check, no last batch): the floor for this structure;
 * ``minimal_pregathered``: the same over a contiguous shuffled copy of the data made once
   per epoch, instead of a gather of each batch's rows;
+* ``softjax_structure+uint8+pregathered``, ``minimal_pregathered+uint8``: both together,
+  what ``make_train`` now does for byte-coded images (:func:`softjax.inputs.compact`);
 * ``numpy``: :func:`benchmarks.peers.numpy_softmax_regression`.
 
 Every system runs round-robin for ``--repeats`` rounds after one warm-up; wall time and
@@ -39,6 +43,7 @@ from jax import lax
 from benchmarks import peers
 from benchmarks.timing import interleaved, summarize
 from softjax.data import load_dataset
+from softjax.inputs import BYTE_SCALE, Data, as_data, compact, features
 from softjax.losses import LOSSES
 from softjax.results import provenance, results_dir, write_json
 from softjax.training import TrainConfig, confidence, init_params, predicted_class, seed_keys
@@ -51,7 +56,15 @@ VARIANTS = {
     "logits_stored+sum_finite+unroll4": dict(diag="logits", finite="sum", unroll=4),
     "minimal": dict(diag="none", finite="none", keep_last=False),
     "minimal_pregathered": dict(diag="none", finite="none", keep_last=False, pregather=True),
+    "softjax_structure+uint8+pregathered": dict(u8=True, pregather=True),
+    "minimal_pregathered+uint8": dict(
+        diag="none", finite="none", keep_last=False, pregather=True, u8=True
+    ),
 }
+
+
+# Only x_scale matters to features(): the codes stand for float32(k) / 255.
+CODED = Data(None, None, None, None, x_scale=BYTE_SCALE)
 
 
 def make_variant(
@@ -75,7 +88,7 @@ def make_variant(
         params, opt_state, ok = carry
         x, y = xy
         if u8:
-            x = x.astype(jnp.float32) * (1 / 255.0)
+            x = features(CODED, x)
         n = x.shape[0]
         logits, vjp = jax.vjp(lambda p: forward(p, x), params)
         loss, g = jax.value_and_grad(loss_fn)(logits, y)
@@ -137,7 +150,7 @@ def make_variant(
             if keep_last and n % batch_size:  # a last partial batch exists (static)
                 last = order[n_full * batch_size :]
                 carry, _ = step(carry, (x_train[last], y_train[last]))
-            x = x_test.astype(jnp.float32) / 255.0 if u8 else x_test
+            x = features(CODED, x_test) if u8 else x_test
             metrics["test_accuracy"] = jnp.mean(jnp.argmax(forward(carry[0], x), -1) == y_test)
             return carry, metrics
 
@@ -174,9 +187,9 @@ def main(argv=None):
     init_key, data_key = seed_keys(config.seed)
     params = init_params(config, init_key)
     lr = jnp.float32(config.lr)
-    as_u8 = lambda x: np.round(x * 255).astype(np.uint8)  # noqa: E731
     data32 = jax.device_put((ds.x_train, ds.y_train, ds.x_test, ds.y_test))
-    data8 = jax.device_put((as_u8(ds.x_train), ds.y_train, as_u8(ds.x_test), ds.y_test))
+    coded = compact(as_data(ds))
+    data8 = jax.device_put((coded.x_train, ds.y_train, coded.x_test, ds.y_test))
 
     systems, compile_s, check = {}, {}, {}
     for name, kw in VARIANTS.items():
