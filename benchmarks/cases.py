@@ -78,7 +78,7 @@ def context(config: TrainConfig, data, *, models: int = 1, **extra) -> SimpleNam
         config=config,
         data=data,
         # As train() and sweep() store it: MNIST's pixels as byte codes (softjax.inputs).
-        dev=jax.device_put(compact(as_data(data))),
+        dev=jax.device_put(compact(as_data(data), shuffled=config.shuffle)),
         params=params,
         lr=jnp.float32(config.lr),
         data_key=data_key,

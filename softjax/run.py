@@ -195,7 +195,7 @@ def train(
     name = resolve_loss(config.loss).name
     bar = _ProgressBar(end, f"{name} lr={config.lr:g}", initial=start) if progress else None
     init_state, run_epochs = make_epochs(config, progress=bar)
-    data = jax.device_put(compact(data))
+    data = jax.device_put(compact(data, shuffled=config.shuffle))
     try:
         if resume is None:
             first = init_params(config, init_key, dtype=dtype) if params is None else params

@@ -18,7 +18,7 @@ Inside the program:
 
 * the training data stays resident on the device and is passed in as an argument;
 * each epoch draws its permutation on the device from ``fold_in(data_key, epoch)``; with
-  ``shuffle=False`` the batches come in order, as in the homework;
+  ``shuffle=False`` the batches come in order, as in the homework, as contiguous slices;
 * a minibatch step gathers its rows by index, so no shuffled copy of float data is made;
   byte-coded images (:func:`softjax.inputs.compact`) are gathered once per epoch, a
   quarter of the bytes, and each batch is decoded exactly in the step;
@@ -384,10 +384,7 @@ def make_epochs(
     def run_epoch(carry, lr, epoch, data_key, data: Data):
         n, bs = data.x_train.shape[0], config.batch_size
         n_full = n // bs
-        if config.shuffle:
-            order = jax.random.permutation(jax.random.fold_in(data_key, epoch), n)
-        else:
-            order = jnp.arange(n)
+        used = n_full * bs  # rows in full batches
 
         def body(carry, batch):
             x, y = batch
@@ -397,18 +394,28 @@ def make_epochs(
             # One gather for all the models: the data is shared, only the step is per model.
             return data.x_train[idx], data.y_train[idx]
 
-        idx = order[: n_full * bs].reshape(n_full, bs)
-        if data.x_scale is None:
-            carry, sums = lax.scan(lambda c, i: body(c, rows(i)), carry, idx)
+        if not config.shuffle:
+            # In order, as in the homework: the batches are contiguous rows, no gather.
+            def batched(a):
+                return a[:used].reshape(n_full, bs, *a.shape[1:])
+
+            carry, sums = lax.scan(body, carry, (batched(data.x_train), batched(data.y_train)))
+            rest = (data.x_train[used:], data.y_train[used:])
         else:
-            # Byte codes: one gather of the whole shuffled epoch, then contiguous batches
-            # (a float32 copy of the epoch is 4× the bytes and measured slower than this
-            # per-batch gather; benchmarks/README.md).
-            carry, sums = lax.scan(body, carry, rows(idx))
+            order = jax.random.permutation(jax.random.fold_in(data_key, epoch), n)
+            idx = order[:used].reshape(n_full, bs)
+            if data.x_scale is None:
+                carry, sums = lax.scan(lambda c, i: body(c, rows(i)), carry, idx)
+            else:
+                # Byte codes: one gather of the whole shuffled epoch, then contiguous
+                # batches (a float32 copy of the epoch is 4× the bytes and measured
+                # slower than this per-batch gather; benchmarks/README.md).
+                carry, sums = lax.scan(body, carry, rows(idx))
+            rest = rows(order[used:])
         sums = jax.tree.map(lambda v: jnp.sum(v, axis=0), sums)  # over batches, not layers
-        seen = n_full * bs
+        seen = used
         if config.last_batch == "keep" and n % bs:
-            carry, last = body(carry, rows(order[n_full * bs :]))
+            carry, last = body(carry, rest)
             sums = jax.tree.map(jnp.add, sums, last)
             seen = n
         metrics = per_model(epoch_metrics, sums, carry[0], carry[2], shared=(epoch, seen, data))

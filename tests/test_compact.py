@@ -74,6 +74,8 @@ def test_compact_codes_every_split_or_none():
     for data in (Data(x, y, off, y), Data(x, y, x, y, off, y)):
         assert compact(data) is data  # one split off the grid: nothing is coded
     assert compact(with_val) is with_val  # already coded
+    in_order = Data(x, y, x, y)
+    assert compact(in_order, shuffled=False) is in_order  # contiguous slices: nothing to gain
 
 
 @pytest.mark.parametrize(
@@ -130,3 +132,13 @@ def test_codes_are_gathered_once_per_epoch(models):
     assert ((4, 16, 12), np.dtype(np.uint8)) in shapes  # the whole epoch, as bytes
     assert all(shape != (16, 12) for shape, _ in shapes)  # no gather per batch
     assert all(models not in shape for shape, _ in shapes)
+
+
+def test_in_order_batches_are_slices_not_gathers():
+    config = TrainConfig(sizes=(12, 4), batch_size=16, epochs=1, shuffle=False)
+    y = np.zeros(60, np.int32)  # 3 full batches and a partial one of 12 rows
+    data = Data(_images(0, 60, 12), y, _images(1, 8, 12), y[:8])
+    init_key, data_key = seed_keys(0)
+    params = init_params(config, init_key)
+    jaxpr = jax.make_jaxpr(make_train(config))(params, jnp.float32(0.1), data_key, data)
+    assert not [e for e in jaxpr_eqns(jaxpr.jaxpr) if e.primitive.name == "gather"]

@@ -244,7 +244,7 @@ def _train(
             ),
         )
     replicated = NamedSharding(mesh, P()) if mesh is not None else None
-    device_data = jax.device_put(tuple(compact(data)), replicated)
+    device_data = jax.device_put(tuple(compact(data, shuffled=base_config.shuffle)), replicated)
     program = core.build_program(loss_configs(base_config, grid["losses"]), dtype, mesh)
     new: dict[str, dict[str, Any]] = {}
     bar = _bar(len(todo), progress)
