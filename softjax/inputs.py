@@ -86,7 +86,7 @@ def compact(data: Data, *, shuffled: bool = True) -> Data:
     program gathers each epoch's rows once instead of each batch's (``benchmarks/README.md``:
     MNIST softmax regression 0.84× the time). In order (``shuffled=False``) the batches
     are contiguous slices with nothing to gather, and decoding would only add a pass per
-    step (the 784-400-10 MLP 1.06× the time), so the floats stay. Float64 or any other
+    step (the 784-400-10 MLP 1.05–1.09× the time), so the floats stay. Float64 or any other
     features are left alone.
     """
     if data.x_scale is not None or not shuffled:
