@@ -23,6 +23,7 @@ import numpy as np
 from jax import lax
 
 from softjax.config import TrainConfig, check_config
+from softjax.data.dataset import PIXEL_SCALE
 from softjax.losses import BoundLoss, check_labels
 from softjax.models import check_params
 
@@ -44,8 +45,8 @@ class Data(NamedTuple):
     x_scale: Any = None
 
 
-#: 8-bit images as softjax.data loads them: pixel k of 0…255 is ``float32(k) / 255``.
-BYTE_SCALE = 255
+#: The loaders' pixel scale, one rule: code k stands for ``float32(k) / 255``.
+BYTE_SCALE = PIXEL_SCALE
 _BYTE_VALUES = np.arange(256, dtype=np.float32) / np.float32(BYTE_SCALE)
 _CHUNK = 1 << 20  # entries per pass: a few MiB of temporaries, not a copy of the data
 

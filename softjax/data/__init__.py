@@ -29,6 +29,7 @@ import numpy as np
 from softjax._checks import boolean, one_of
 from softjax.data.dataset import (
     DEFAULT_VALIDATION,
+    PIXEL_SCALE,
     Dataset,
     _check_validation,
     _split_off,
@@ -94,7 +95,7 @@ def _to_dataset(splits: Splits, flatten: bool) -> Dataset:
     """uint8 images and integer labels -> float32 in [0, 1] and int32."""
 
     def features(images: np.ndarray) -> np.ndarray:
-        scaled = images.astype(np.float32) / np.float32(255)
+        scaled = images.astype(np.float32) / np.float32(PIXEL_SCALE)
         return scaled.reshape(len(images), NUM_PIXELS) if flatten else scaled[..., None]
 
     (x_train, y_train), (x_test, y_test) = splits["train"], splits["test"]

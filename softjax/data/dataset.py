@@ -8,6 +8,9 @@ import numpy as np
 
 from softjax._checks import is_int
 
+#: 8-bit images are scaled to [0, 1] as ``float32(k) / PIXEL_SCALE`` for pixel k of 0…255.
+PIXEL_SCALE = 255
+
 
 class Dataset(NamedTuple):
     """A train/test split of features and labels; a pytree of arrays only.
