@@ -145,7 +145,9 @@ def test_tfds_prepares_the_real_files_offline_and_equals_idx(
     import tensorflow_datasets as tfds
 
     cache_dir = tmp_path / "cache"
-    prepared = load_dataset("mnist", data_dir=shared_data_dir, cache_dir=cache_dir, validation=0)
+    prepared = load_dataset(
+        "mnist", source="tfds", data_dir=shared_data_dir, cache_dir=cache_dir, validation=0
+    )
     assert_image_dataset(prepared)
     assert_same_arrays(prepared, idx_datasets["mnist"])
     assert not list(cache_dir.glob(".extract_*"))  # the private extraction folder is gone
@@ -336,7 +338,7 @@ def test_corrupt_file_tfds_source_leaves_no_prepared_copy(raw_copy, tmp_path, sh
     replace_file(raw_copy, SMALL_FILE, flipped_byte(shared_bytes(shared_data_dir)))
     cache_dir = tmp_path / "cache"
     with pytest.raises(ValueError, match=f"tfds rejected .*corrupt.*{SMALL_FILE}"):
-        load_dataset("mnist", data_dir=raw_copy, cache_dir=cache_dir)
+        load_dataset("mnist", source="tfds", data_dir=raw_copy, cache_dir=cache_dir)
     assert not tfds.builder("mnist", data_dir=os.fspath(cache_dir)).is_prepared()
     assert not list(cache_dir.glob("mnist/[0-9]*"))  # no version folder a later load could use
     assert not list(cache_dir.glob(".extract_*"))
@@ -407,7 +409,7 @@ def test_tfds_is_configured_offline_with_a_private_extraction_folder(
     monkeypatch.setattr(tfds.core.DatasetBuilder, "download_and_prepare", record)
     for name in DATASET_NAMES:
         with pytest.raises(OSError, match="stop before preparing"):  # tfds's error, unchanged
-            load_dataset(name, data_dir=shared_data_dir, cache_dir=cache_dir)
+            load_dataset(name, source="tfds", data_dir=shared_data_dir, cache_dir=cache_dir)
     extract_dirs = {Path(config.extract_dir) for config in configs.values()}
     assert len(extract_dirs) == 2 and all(d.parent == cache_dir for d in extract_dirs)
     for name, config in configs.items():
