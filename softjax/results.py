@@ -24,8 +24,8 @@ from typing import Any
 
 import numpy as np
 
-RESULTS_DIR = Path(__file__).resolve().parent.parent / "results"
-
+RESULTS_SUBDIR = "results"
+"""The results folder's name under the current directory (or ``$SOFTJAX_RESULTS_DIR``)."""
 
 SCRATCH_SUBDIR = "scratch"
 """Under the results folder, where ``--quick`` and other scratch runs write (git-ignored):
@@ -33,12 +33,16 @@ committed results come from full runs only."""
 
 
 def results_dir(scratch: bool = False) -> Path:
-    """Where results go: ``$SOFTJAX_RESULTS_DIR`` if set, else the repo's ``results/``.
+    """Where results go: ``$SOFTJAX_RESULTS_DIR`` if set, else ``./results``.
 
+    The default is read from the current directory at each call, never from where the
+    package is installed, so a sweep run from a user's project writes into that project
+    (and the study CLIs, run from the repo root, into the repo's ``results/``).
     ``scratch=True`` (a ``--quick`` run) gives its ``scratch/`` subfolder, which git
     ignores, so a first try never touches the committed results.
     """
-    base = Path(os.environ.get("SOFTJAX_RESULTS_DIR", RESULTS_DIR))
+    env = os.environ.get("SOFTJAX_RESULTS_DIR")
+    base = Path(env) if env else Path.cwd() / RESULTS_SUBDIR
     return base / SCRATCH_SUBDIR if scratch else base
 
 

@@ -120,6 +120,10 @@ def test_results_dir_follows_the_environment(monkeypatch, tmp_path):
     assert results_dir() == tmp_path
     monkeypatch.delenv("SOFTJAX_RESULTS_DIR")
     assert results_dir().name == "results"
+    # Without the variable: under the current directory, never the install location.
+    monkeypatch.chdir(tmp_path)
+    assert results_dir() == tmp_path / "results"
+    assert results_dir(scratch=True) == tmp_path / "results" / "scratch"
 
 
 def test_to_jsonable_accepts_plain_dataclass_configs_via_to_dict():
