@@ -1,0 +1,5 @@
+import sys
+
+from experiments.provenance.report import main
+
+sys.exit(main())

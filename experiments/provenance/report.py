@@ -1,0 +1,100 @@
+"""The provenance report: for each results JSON, the commit it was made at and whether the
+code it ran (``softjax/``, ``experiments/``, ``benchmarks/``) differs from HEAD's.
+
+A result is *current* when its commit is clean (no ``-dirty`` suffix) and ``git diff``
+finds no change under those folders between that commit and HEAD. Sidecar files
+(``*.meta.json``) carry no provenance of their own and are skipped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import subprocess
+from pathlib import Path
+
+from softjax.results import atomic_write_text
+
+ROOT = Path(__file__).resolve().parents[2]
+CODE_PATHS = ("softjax", "experiments", "benchmarks")
+REPORT_NAME = "provenance.md"
+
+
+@dataclasses.dataclass(frozen=True)
+class Row:
+    """One results file: its commit, when it was made, and how its code compares to HEAD's."""
+
+    file: str
+    commit: str | None
+    created: str | None
+    status: str  # "current", "code differs", "dirty", "unknown commit", "no provenance"
+    changed: int  # files under CODE_PATHS that differ from HEAD (0 when current)
+
+
+def _git(root: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, timeout=60)
+
+
+def head_commit(root: Path) -> str:
+    """HEAD's full hash."""
+    return _git(root, "rev-parse", "HEAD").stdout.strip()
+
+
+def row_for(path: Path, root: Path) -> Row:
+    """The report's row for one results JSON."""
+    name = path.relative_to(root).as_posix()
+    doc = json.loads(path.read_text())
+    prov = doc.get("provenance") if isinstance(doc, dict) else None
+    if not isinstance(prov, dict) or not prov.get("git_commit"):
+        return Row(name, None, None, "no provenance", 0)
+    commit, created = prov["git_commit"], prov.get("created")
+    if commit.endswith("-dirty"):
+        return Row(name, commit, created, "dirty", 0)
+    diff = _git(root, "diff", "--name-only", commit, "HEAD", "--", *CODE_PATHS)
+    if diff.returncode != 0:
+        return Row(name, commit, created, "unknown commit", 0)
+    changed = len([line for line in diff.stdout.splitlines() if line.strip()])
+    return Row(name, commit, created, "current" if changed == 0 else "code differs", changed)
+
+
+def rows(root: Path = ROOT) -> list[Row]:
+    """One row per ``results/*.json`` (sidecars skipped), sorted by file name."""
+    files = sorted(
+        p for p in (root / "results").glob("*.json") if not p.name.endswith(".meta.json")
+    )
+    return [row_for(p, root) for p in files]
+
+
+def render(found: list[Row], head: str) -> str:
+    """The markdown report: a one-line summary, then one table row per file."""
+    current = sum(r.status == "current" for r in found)
+    commits = sorted({r.commit[:12] for r in found if r.commit})
+    lines = [
+        f"Provenance of `results/` against HEAD `{head[:12]}` (code compared: "
+        f"{', '.join(f'`{p}/`' for p in CODE_PATHS)}): {current} of {len(found)} results "
+        f"files are current; they come from {len(commits)} commit(s).",
+        "",
+        "| file | commit | created | code vs HEAD |",
+        "| --- | --- | --- | --- |",
+    ]
+    for r in found:
+        status = f"differs ({r.changed} files)" if r.status == "code differs" else r.status
+        commit = f"`{r.commit[:12]}`" if r.commit else ""
+        lines.append(f"| `{r.file}` | {commit} | {r.created or ''} | {status} |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--root", type=Path, default=ROOT, help="the repository root")
+    parser.add_argument(
+        "--out", type=Path, default=None, help=f"the report (default: <root>/results/{REPORT_NAME})"
+    )
+    parser.add_argument("--print", action="store_true", help="print only, write nothing")
+    args = parser.parse_args(argv)
+    text = render(rows(args.root), head_commit(args.root))
+    print(text, end="")
+    if not args.print:
+        atomic_write_text(args.out or args.root / "results" / REPORT_NAME, text)
+    return 0

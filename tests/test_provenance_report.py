@@ -1,0 +1,81 @@
+"""The provenance report tells current results from stale ones, from git alone."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+from experiments.provenance import report
+
+
+def _git(root: Path, *args: str) -> str:
+    out = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, check=True)
+    return out.stdout.strip()
+
+
+def _result(root: Path, name: str, commit: str | None) -> None:
+    prov = None if commit is None else {"git_commit": commit, "created": "2026-01-01T00:00:00"}
+    (root / "results" / name).write_text(json.dumps({"provenance": prov, "x": 1}))
+
+
+def test_each_file_is_current_stale_dirty_or_unknown(tmp_path):
+    root = tmp_path
+    for args in (("init", "-q"), ("config", "user.email", "t@t"), ("config", "user.name", "t")):
+        _git(root, *args)
+    (root / "softjax").mkdir()
+    (root / "results").mkdir()
+    (root / "softjax" / "a.py").write_text("a = 1\n")
+    _git(root, "add", ".")
+    _git(root, "commit", "-q", "-m", "one")
+    first = _git(root, "rev-parse", "HEAD")
+    (root / "softjax" / "a.py").write_text("a = 2\n")
+    _git(root, "commit", "-qam", "two")
+    second = _git(root, "rev-parse", "HEAD")
+    (root / "README.md").write_text("docs only\n")  # a later non-code commit keeps `second` current
+    _git(root, "add", ".")
+    _git(root, "commit", "-qm", "docs")
+
+    _result(root, "old.json", first)
+    _result(root, "new.json", second)
+    _result(root, "dirty.json", second + "-dirty")
+    _result(root, "gone.json", "0" * 40)
+    _result(root, "none.json", None)
+    (root / "results" / "new.meta.json").write_text("{}")  # sidecars are skipped
+
+    by_file = {r.file: r for r in report.rows(root)}
+    assert set(by_file) == {f"results/{n}.json" for n in ("old", "new", "dirty", "gone", "none")}
+    assert by_file["results/old.json"].status == "code differs"
+    assert by_file["results/old.json"].changed == 1
+    assert by_file["results/new.json"].status == "current"
+    assert by_file["results/dirty.json"].status == "dirty"
+    assert by_file["results/gone.json"].status == "unknown commit"
+    assert by_file["results/none.json"].status == "no provenance"
+
+    text = report.render(report.rows(root), report.head_commit(root))
+    assert "1 of 5 results files are current" in text
+    assert "| `results/old.json` |" in text and "differs (1 files)" in text
+
+
+def test_main_writes_the_report_atomically_and_print_writes_nothing(tmp_path, capsys):
+    root = tmp_path
+    _git(root, "init", "-q")
+    (root / "results").mkdir()
+    _git(
+        root,
+        "-c",
+        "user.email=t@t",
+        "-c",
+        "user.name=t",
+        "commit",
+        "-q",
+        "--allow-empty",
+        "-m",
+        "x",
+    )
+    assert report.main(["--root", str(root), "--print"]) == 0
+    assert not (root / "results" / report.REPORT_NAME).exists()
+    assert report.main(["--root", str(root)]) == 0
+    written = (root / "results" / report.REPORT_NAME).read_text()
+    assert written.startswith("Provenance of `results/`") and "0 of 0" in written
+    assert capsys.readouterr().out.count("Provenance of") == 2
