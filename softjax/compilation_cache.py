@@ -19,9 +19,13 @@ runs what it finds there, so do not point it at a folder others can write.
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import logging
 import os
-from collections.abc import Iterator
+import pickle
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import jax
 
@@ -115,3 +119,97 @@ def compilation_cache_in(
         for name, value in old.items():
             jax.config.update(name, value)
         _reopen()
+
+
+PROCESS_SUBDIR = "processes"
+"""Under the cache folder, where :func:`process_cached` keeps each process's executables."""
+
+_log = logging.getLogger(__name__)
+
+
+def process_cached(jitted: Callable) -> Callable:
+    """``jitted`` (a ``jax.jit`` function) compiled once per argument signature, through a
+    store of serialized executables that every process of a multi-process run can use.
+
+    JAX's persistent cache is written by process 0 only, and its keys include the global
+    ids of a process's devices, so under ``jax.distributed`` every other process misses it
+    and compiles the whole program again on every call. Here each process keeps its own
+    entries, keyed on the lowered program's text, its process index, its local devices and
+    the jax/jaxlib versions, as ``jax.experimental.serialize_executable`` payloads in
+    ``<cache folder>/processes/``. A single-process run, or a cache turned ``off``, is
+    plain ``jitted`` (JAX's own cache serves it). A store entry that fails to load is
+    recompiled and rewritten, so a stale or truncated file costs a compile, never a wrong
+    program. Like JAX's cache, the folder is trusted code.
+
+    Returns:
+      A function with ``jitted``'s signature (positional arrays or pytrees).
+    """
+    compiled: dict[Any, Any] = {}
+
+    def call(*args):
+        folder = cache_dir()
+        if jax.process_count() == 1 or folder is None:
+            return jitted(*args)
+        signature = (
+            jax.tree.structure(args),
+            tuple(
+                (getattr(a, "shape", None), str(getattr(a, "dtype", type(a))), _sharding(a))
+                for a in jax.tree.leaves(args)
+            ),
+        )
+        if signature not in compiled:
+            compiled[signature] = _load_or_compile(jitted.lower(*args), folder / PROCESS_SUBDIR)
+        return compiled[signature](*args)
+
+    return call
+
+
+def _sharding(a) -> str | None:
+    sharding = getattr(a, "sharding", None)
+    return None if sharding is None else repr(sharding)
+
+
+def process_entry_key(text: str) -> str:
+    """The store key of a lowered program's ``text`` in this process."""
+    parts = [
+        text,
+        f"process {jax.process_index()} of {jax.process_count()}",
+        repr([(d.id, d.platform, d.device_kind) for d in jax.local_devices()]),
+        jax.__version__,
+        _jaxlib_version(),
+    ]
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()
+
+
+def _jaxlib_version() -> str:
+    import jaxlib
+
+    return jaxlib.__version__
+
+
+def _load_or_compile(lowered, folder: Path):
+    from jax.experimental import serialize_executable
+
+    path = folder / f"{process_entry_key(lowered.as_text())}.bin"
+    if path.exists():
+        try:
+            payload, in_tree, out_tree = pickle.loads(path.read_bytes())
+            executable = serialize_executable.deserialize_and_load(payload, in_tree, out_tree)
+            _log.info(
+                "softjax: process %d loaded its compiled program from %s", jax.process_index(), path
+            )
+            return executable
+        except Exception as err:  # any unreadable entry is recompiled
+            _log.warning("softjax: recompiling; could not load %s (%s)", path, err)
+    executable = lowered.compile()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".tmp{os.getpid()}")
+        tmp.write_bytes(pickle.dumps(serialize_executable.serialize(executable)))
+        os.replace(tmp, path)
+        _log.info(
+            "softjax: process %d stored its compiled program in %s", jax.process_index(), path
+        )
+    except Exception as err:  # an unwritable store costs a compile
+        _log.warning("softjax: could not store the compiled program in %s (%s)", folder, err)
+    return executable

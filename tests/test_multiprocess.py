@@ -36,8 +36,11 @@ GRID = dict(losses=["cce", "square"], lrs=[0.3, 200.0], init_scales=[1.0, 2.0], 
 
 WORKER = textwrap.dedent(
     """
-    import json, sys
+    import json, logging, sys
     import jax
+
+    logging.basicConfig()
+    logging.getLogger("softjax.compilation_cache").setLevel(logging.INFO)
 
     port, n, i, out, grid = sys.argv[1:6]
     jax.config.update("jax_cpu_collectives_implementation", "gloo")
@@ -179,3 +182,18 @@ def test_a_locked_sweep_fails_on_every_process(tmp_path):
     assert "SweepLocked" in err0 and "already running" in err0
     assert "SweepLocked: process 0 of 2" in err1 and "already running" in err1
     assert not (tmp_path / "mp.jsonl").exists()
+
+
+@pytest.mark.slow  # separate processes, twice
+def test_every_process_reuses_its_compiled_program_in_a_later_run(tmp_path):
+    """JAX's persistent cache serves process 0 only; softjax's store serves the others."""
+    grid = {**GRID, "losses": ["cce"]}
+    stderr = {}
+    for attempt in ("first", "second"):  # two folders: no resume, the same compile cache
+        results = launch(2, tmp_path / attempt, grid)
+        assert [code for code, _, _ in results] == [0, 0], results[1][2][-3000:]
+        stderr[attempt] = results[1][2]
+    assert "process 1 stored its compiled program" in stderr["first"]
+    assert "process 1 loaded its compiled program" in stderr["second"]
+    assert "process 1 stored" not in stderr["second"]
+    assert list((tmp_path / "jax_cache" / "processes").glob("*.bin"))

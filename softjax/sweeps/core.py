@@ -54,6 +54,7 @@ import numpy as np
 from jax.sharding import Mesh
 from jax.sharding import PartitionSpec as P
 
+from softjax.compilation_cache import process_cached
 from softjax.losses import resolve_loss
 from softjax.sweeps.mixed import BlockedLoss
 from softjax.training import TrainConfig, init_params, make_train, seed_keys
@@ -138,19 +139,21 @@ def build_program(configs: Sequence[TrainConfig], dtype, mesh: Mesh | None):
             return sweep_fn(scaled(unit_params, init_scales), lrs, data_key, data)
 
         if mesh is None:
-            return jax.jit(run)
+            return process_cached(jax.jit(run))
         # shard_map, not jit with shardings alone: each device runs exactly the one-device
         # program on its own models, so no partitioner choice can change the maths.
         per_config, replicated = P(tuple(mesh.axis_names)), P()
-        return jax.jit(
-            jax.shard_map(
-                run,
-                mesh=mesh,
-                in_specs=(per_config, per_config, per_config, replicated, replicated),
-                out_specs=per_config,
-                # train_fn's scan carries start replicated (a step count, a flag) and
-                # become per-model; the per-device program is plain vmapped code.
-                check_vma=False,
+        return process_cached(
+            jax.jit(
+                jax.shard_map(
+                    run,
+                    mesh=mesh,
+                    in_specs=(per_config, per_config, per_config, replicated, replicated),
+                    out_specs=per_config,
+                    # train_fn's scan carries start replicated (a step count, a flag) and
+                    # become per-model; the per-device program is plain vmapped code.
+                    check_vma=False,
+                )
             )
         )
 
