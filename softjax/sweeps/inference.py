@@ -1,0 +1,384 @@
+"""Verdicts from paired replicates: the paired difference with its 95% t-interval, two
+one-sided tests for equivalence, Holm's correction over a named family, effects pooled
+across settings, and the 2 × 2 factorial contrasts.
+
+**Paired difference.** Replicate i of arm A and of arm B share their init draw and data
+order (init seed i, data seed i), so their difference ``dᵢ = aᵢ − bᵢ`` removes what the
+two share. With ``n`` replicates, mean ``d̄``, sample standard deviation ``s``
+(``ddof = 1``) and ``se = s/√n``, the 95% interval is ``d̄ ± t_{0.975, n−1} · se`` and
+the two-sided p-value of "no difference" is ``2 · P(T_{n−1} > |d̄|/se)``.
+
+**Equivalence (TOST).** "A equals B within ±δ" is shown by rejecting both ``μ ≤ −δ``
+(``p₁ = P(T > (d̄ + δ)/se)``) and ``μ ≥ δ`` (``p₂ = P(T < (d̄ − δ)/se)``); its p-value is
+``max(p₁, p₂)`` (Schuirmann 1987). At α = 0.05 this is "the 90% interval lies inside
+(−δ, δ)".
+
+**Holm.** A family of m comparisons (named: e.g. "every loss vs cce at init 10") is
+corrected by Holm's step-down rule (Holm 1979): with the raw p sorted ascending,
+``p̃₍ⱼ₎ = max_{k≤j} min(1, (m − k + 1) · p₍ₖ₎)``. It controls the family-wise error at α
+under any dependence. The difference tests and the equivalence tests are each corrected
+over the family.
+
+**Four verdicts** (:func:`decide`): ``"higher"``/``"lower"`` when the Holm-adjusted
+difference p is below α (by the sign of d̄); else ``"equivalent"`` when the
+Holm-adjusted TOST p is below α; else ``"inconclusive"``. A real difference smaller than
+δ reads "higher"/"lower" (the interval shows how small). The interval reported is the
+raw 95% one; the verdict uses the adjusted p.
+
+**Pooled effect** (:func:`pooled`). Across settings (models, datasets) the effect per
+setting is its mean paired difference ``mⱼ``; the pooled effect is ``m̄ = mean(mⱼ)``,
+with the interval ``m̄ ± t_{0.975, M−1} · sd(mⱼ)/√M`` over the M setting means. Its
+spread holds both the model-to-model variation of the effect and each mean's own noise:
+the two-stage (summary-statistics) analysis of a random-effects model, exact for
+balanced replicates. It replaces counting settings whose own interval excludes 0.
+
+**2 × 2 factorial** (:func:`factorial_contrasts`): four arms ``y(a, b)`` for factor
+levels ``a ∈ {a₀, a₁}``, ``b ∈ {b₀, b₁}`` on the same replicates. Per replicate,
+
+* main effect of A: ``½[(y(a₁,b₀) − y(a₀,b₀)) + (y(a₁,b₁) − y(a₀,b₁))]``;
+* main effect of B: ``½[(y(a₀,b₁) − y(a₀,b₀)) + (y(a₁,b₁) − y(a₁,b₀))]``;
+* interaction: ``(y(a₁,b₁) − y(a₀,b₁)) − (y(a₁,b₀) − y(a₀,b₀))``, A's effect at b₁ minus
+  its effect at b₀;
+
+each a paired contrast analysed as above, Holm over the three.
+
+>>> est = paired_estimate([0.91, 0.88, 0.90, 0.93], [0.90, 0.86, 0.90, 0.91])
+>>> round(est.mean, 4), round(est.half_width(), 4)
+(0.0125, 0.0152)
+>>> [v.verdict for v in decide({"a − b": est}, family="demo", delta=0.05)]
+['equivalent']
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from softjax.sweeps.tdist import t_cdf, t_quantile, t_sf
+
+ALPHA = 0.05
+VERDICTS = ("higher", "lower", "equivalent", "inconclusive")
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """A difference ``mean`` with standard error ``se`` on ``df`` degrees of freedom.
+
+    ``n`` counts the units the interval is over (replicates, or settings for a pooled
+    effect); ``method`` says which; ``parts`` holds the per-setting means of a pooled
+    effect. A zero ``se`` (identical differences) gives p = 0 for a nonzero mean and 1
+    for a zero mean."""
+
+    mean: float
+    se: float
+    df: float
+    n: int
+    method: str = "paired"
+    parts: tuple[float, ...] = field(default=())
+
+    def half_width(self, level: float = 0.95) -> float:
+        """``t_{(1+level)/2, df} · se``, the half-width of the two-sided interval."""
+        return t_quantile(0.5 + level / 2, self.df) * self.se
+
+    def interval(self, level: float = 0.95) -> tuple[float, float]:
+        """``mean ∓ half_width(level)``."""
+        h = self.half_width(level)
+        return self.mean - h, self.mean + h
+
+    def p_value(self) -> float:
+        """Two-sided p of "mean = 0": ``2 · P(T_df > |mean|/se)``."""
+        if self.se == 0:
+            return 0.0 if self.mean != 0 else 1.0
+        return min(1.0, 2.0 * t_sf(abs(self.mean) / self.se, self.df))
+
+    def p_equivalence(self, delta: float) -> float:
+        """TOST p of "|mean| ≥ delta": ``max(P(T > (mean+δ)/se), P(T < (mean−δ)/se))``."""
+        delta = _check_delta(delta)
+        if self.se == 0:
+            return 0.0 if abs(self.mean) < delta else 1.0
+        return max(
+            t_sf((self.mean + delta) / self.se, self.df),
+            t_cdf((self.mean - delta) / self.se, self.df),
+        )
+
+
+def _values(name: str, values: Sequence[float]) -> list[float]:
+    out = [float(v) for v in values]
+    bad = [v for v in out if not math.isfinite(v)]
+    if bad:
+        raise ValueError(f"{name}: expected finite numbers, got {bad[:3]} among {len(out)}")
+    return out
+
+
+def _check_delta(delta: float) -> float:
+    if not (isinstance(delta, int | float) and math.isfinite(delta) and delta >= 0):
+        raise ValueError(f"delta: expected a finite margin ≥ 0, got {delta!r}")
+    return float(delta)
+
+
+def mean_difference(differences: Sequence[float], method: str = "paired") -> Estimate:
+    """The :class:`Estimate` of the mean of ``differences`` (one per replicate): mean,
+    ``se = s/√n`` and ``df = n − 1``.
+
+    Raises:
+      ValueError: for fewer than two values or a non-finite one.
+    """
+    d = _values("differences", differences)
+    if len(d) < 2:
+        raise ValueError(f"differences: expected at least 2 replicates, got {len(d)}")
+    n = len(d)
+    mean = math.fsum(d) / n
+    var = math.fsum((x - mean) ** 2 for x in d) / (n - 1)
+    return Estimate(mean=mean, se=math.sqrt(var / n), df=n - 1, n=n, method=method)
+
+
+def paired_estimate(a: Sequence[float], b: Sequence[float]) -> Estimate:
+    """The paired difference ``a − b``: ``a[i]`` and ``b[i]`` are replicate i of the two
+    arms (same init, same data order). See the module docstring for the math.
+
+    Raises:
+      ValueError: naming ``a``/``b`` when their lengths differ or a value is not finite.
+    """
+    a, b = _values("a", a), _values("b", b)
+    if len(a) != len(b):
+        raise ValueError(
+            f"a, b: expected one value per replicate in each, paired by position; got "
+            f"{len(a)} and {len(b)}"
+        )
+    return mean_difference([x - y for x, y in zip(a, b, strict=True)])
+
+
+def holm(p_values: Sequence[float]) -> list[float]:
+    """Holm's step-down adjusted p-values, in the input order (module docstring).
+
+    Each adjusted p is ≥ its raw p and ≤ 1, and the adjustment keeps the raw order.
+
+    >>> holm([0.01, 0.04, 0.03, 0.005])
+    [0.03, 0.06, 0.06, 0.02]
+    """
+    p = [float(x) for x in p_values]
+    if any(not 0.0 <= x <= 1.0 for x in p):
+        raise ValueError(f"p_values: expected probabilities in [0, 1], got {p}")
+    m = len(p)
+    order = sorted(range(m), key=lambda i: p[i])
+    adjusted = [0.0] * m
+    running = 0.0
+    for rank, i in enumerate(order):
+        running = max(running, min(1.0, (m - rank) * p[i]))
+        adjusted[i] = running
+    return adjusted
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """One comparison's verdict, as data: what was compared, the estimate and its raw
+    95% interval, the family it was corrected in (name, size), raw and Holm-adjusted p of
+    the difference and of the equivalence test (margin ``delta``), and ``verdict``, one
+    of :data:`VERDICTS`. :meth:`render` writes it as a sentence."""
+
+    comparison: str
+    verdict: str
+    mean: float
+    low: float
+    high: float
+    n: int
+    df: float
+    method: str
+    delta: float
+    alpha: float
+    family: str
+    family_size: int
+    p: float
+    p_adjusted: float
+    p_equivalence: float
+    p_equivalence_adjusted: float
+
+    def as_dict(self) -> dict[str, Any]:
+        """The fields as a JSON-ready dict."""
+        return asdict(self)
+
+    def render(self, scale: float = 1.0, unit: str = "", digits: int = 2) -> str:
+        """E.g. ``mse − cce: −18.90 pp [−28.00, −9.80] (n = 10, paired), lower (Holm p =
+        0.0021 in "init 100", 12 comparisons; equivalence margin ±0.50 pp)``. ``scale``
+        multiplies the numbers (100 for fractions as percentage points)."""
+
+        def num(x: float) -> str:
+            return f"{x * scale:+.{digits}f}".replace("-", "−")
+
+        margin = f"{self.delta * scale:.{digits}f}{unit}"
+        p = self.p_equivalence_adjusted if self.verdict == "equivalent" else self.p_adjusted
+        test = "TOST " if self.verdict == "equivalent" else ""
+        return (
+            f"{self.comparison}: {num(self.mean)}{unit} [{num(self.low)}, {num(self.high)}] "
+            f"(n = {self.n}, {self.method}), {self.verdict} (Holm {test}p = {p:.2g} in "
+            f'"{self.family}", {self.family_size} comparison'
+            f"{'s' if self.family_size != 1 else ''}; equivalence margin ±{margin})"
+        )
+
+
+def decide(
+    estimates: Mapping[str, Estimate],
+    *,
+    family: str,
+    delta: float,
+    alpha: float = ALPHA,
+) -> list[Verdict]:
+    """The four-way :class:`Verdict` of every comparison of one named ``family``, with
+    Holm's correction over the family's difference tests and, separately, over its
+    equivalence tests (module docstring). ``estimates`` maps each comparison's label to
+    its :class:`Estimate`; the family's size is their number.
+
+    Raises:
+      ValueError: for an empty family, ``delta`` < 0 or ``alpha`` outside (0, 1).
+    """
+    delta = _check_delta(delta)
+    if not 0.0 < alpha < 1.0:
+        raise ValueError(f"alpha: expected a level in (0, 1), got {alpha!r}")
+    if not estimates:
+        raise ValueError(f"estimates: expected at least one comparison in {family!r}")
+    names = list(estimates)
+    p = [estimates[k].p_value() for k in names]
+    p_eq = [estimates[k].p_equivalence(delta) for k in names]
+    p_adj, p_eq_adj = holm(p), holm(p_eq)
+    out = []
+    for i, name in enumerate(names):
+        est = estimates[name]
+        if p_adj[i] < alpha:
+            verdict = "higher" if est.mean > 0 else "lower"
+        elif p_eq_adj[i] < alpha:
+            verdict = "equivalent"
+        else:
+            verdict = "inconclusive"
+        low, high = est.interval(0.95)
+        out.append(
+            Verdict(
+                comparison=name,
+                verdict=verdict,
+                mean=est.mean,
+                low=low,
+                high=high,
+                n=est.n,
+                df=est.df,
+                method=est.method,
+                delta=delta,
+                alpha=alpha,
+                family=family,
+                family_size=len(names),
+                p=p[i],
+                p_adjusted=p_adj[i],
+                p_equivalence=p_eq[i],
+                p_equivalence_adjusted=p_eq_adj[i],
+            )
+        )
+    return out
+
+
+def pooled(differences_by_setting: Mapping[Any, Sequence[float]]) -> Estimate:
+    """The effect pooled over settings: the mean of the per-setting mean paired
+    differences with a t-interval over those M means (``df = M − 1``; module docstring).
+
+    ``differences_by_setting`` maps each setting (e.g. ``(model, dataset)``) to its
+    per-replicate paired differences. With one setting there is no model-to-model spread
+    to estimate: the result is that setting's paired :class:`Estimate`, and its
+    ``method`` says so.
+
+    >>> e = pooled({"mlp": [1.0, 2.0], "cnn": [3.0, 4.0], "lin": [5.0, 6.0]})
+    >>> e.mean, e.se, e.df, e.parts
+    (3.5, 1.1547005383792515, 2, (1.5, 3.5, 5.5))
+    """
+    if not differences_by_setting:
+        raise ValueError("differences_by_setting: expected at least one setting, got none")
+    means = []
+    for key, d in differences_by_setting.items():
+        d = _values(f"differences_by_setting[{key!r}]", d)
+        if not d:
+            raise ValueError(f"differences_by_setting[{key!r}]: expected replicates, got none")
+        means.append(math.fsum(d) / len(d))
+    if len(means) == 1:
+        (only,) = differences_by_setting.values()
+        return mean_difference(only, method="paired (one setting, no between-setting spread)")
+    est = mean_difference(means, method=f"pooled over {len(means)} settings (random effects)")
+    return Estimate(est.mean, est.se, est.df, est.n, est.method, tuple(means))
+
+
+def sign_test(values: Sequence[float]) -> float:
+    """Two-sided exact sign test p of "positive and negative equally likely" over the
+    nonzero ``values``: ``min(1, 2 · P(X ≤ min(k, n − k)))``, ``X ~ Binomial(n, ½)``.
+
+    >>> round(sign_test([-1.0] * 12), 6)  # 12 of 12 negative
+    0.000488
+    """
+    v = [x for x in _values("values", values) if x != 0]
+    n, k = len(v), sum(x > 0 for x in v)
+    if n == 0:
+        return 1.0
+    tail = math.fsum(math.comb(n, j) for j in range(min(k, n - k) + 1)) / 2.0**n
+    return min(1.0, 2.0 * tail)
+
+
+def factorial_contrasts(
+    arms: Mapping[tuple[Any, Any], Sequence[float]],
+    *,
+    factors: tuple[str, str] = ("A", "B"),
+    levels: tuple[tuple[Any, Any], tuple[Any, Any]] | None = None,
+) -> dict[str, list[float]]:
+    """The per-replicate 2 × 2 contrasts (module docstring) of four paired arms.
+
+    ``arms[(a, b)]`` are arm (a, b)'s per-replicate values, replicate i at index i in
+    every arm. ``levels = ((a₀, a₁), (b₀, b₁))`` names each factor's baseline and other
+    level (default: sorted). Keys: ``"main effect of {A} ({a₁} − {a₀})"``, the same for
+    B, and ``"interaction {A} × {B}"``.
+
+    >>> arms = {(0, 0): [1.0, 2.0], (1, 0): [3.0, 4.0], (0, 1): [1.5, 2.5], (1, 1): [5.5, 6.5]}
+    >>> factorial_contrasts(arms)
+    {'main effect of A (1 − 0)': [3.0, 3.0], 'main effect of B (1 − 0)': [1.5, 1.5], \
+'interaction A × B': [2.0, 2.0]}
+    """
+    if levels is None:
+        levels = tuple(tuple(sorted({k[j] for k in arms}, key=repr)) for j in (0, 1))
+    (a0, a1), (b0, b1) = levels
+    want = [(a0, b0), (a1, b0), (a0, b1), (a1, b1)]
+    if sorted(map(repr, arms)) != sorted(map(repr, want)) or len(arms) != 4:
+        raise ValueError(f"arms: expected the four arms {want}, got {list(arms)}")
+    y = {k: _values(f"arms[{k!r}]", arms[k]) for k in want}
+    if len({len(v) for v in y.values()}) != 1:
+        raise ValueError(
+            f"arms: expected the same replicates in every arm, got lengths "
+            f"{ {k: len(v) for k, v in y.items()} }"
+        )
+    rows = list(zip(*(y[k] for k in want), strict=True))  # y00, y10, y01, y11 per replicate
+    fa, fb = factors
+    return {
+        f"main effect of {fa} ({a1} − {a0})": [((p - o) + (s - q)) / 2 for o, p, q, s in rows],
+        f"main effect of {fb} ({b1} − {b0})": [((q - o) + (s - p)) / 2 for o, p, q, s in rows],
+        f"interaction {fa} × {fb}": [(s - q) - (p - o) for o, p, q, s in rows],
+    }
+
+
+def factorial_2x2(
+    arms_by_setting: Mapping[Any, Mapping[tuple[Any, Any], Sequence[float]]],
+    *,
+    family: str,
+    delta: float,
+    factors: tuple[str, str] = ("A", "B"),
+    levels: tuple[tuple[Any, Any], tuple[Any, Any]] | None = None,
+    alpha: float = ALPHA,
+) -> list[Verdict]:
+    """The three factorial effects, each pooled over settings (:func:`pooled`: a
+    setting's paired estimate when there is one), with verdicts and Holm over the three.
+
+    ``arms_by_setting[setting]`` is one setting's four arms for
+    :func:`factorial_contrasts` (e.g. settings = models at one init scale; the gradient
+    swap's factors ``("direction", "norm")`` with levels ``(("ce", "mse"), ("ce", "mse"))``).
+    """
+    contrasts = {
+        s: factorial_contrasts(a, factors=factors, levels=levels)
+        for s, a in arms_by_setting.items()
+    }
+    if not contrasts:
+        raise ValueError("arms_by_setting: expected at least one setting, got none")
+    names = list(next(iter(contrasts.values())))
+    estimates = {name: pooled({s: c[name] for s, c in contrasts.items()}) for name in names}
+    return decide(estimates, family=family, delta=delta, alpha=alpha)
