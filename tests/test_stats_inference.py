@@ -12,16 +12,17 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from softjax.sweeps import inference, stats, tdist
+from softjax.sweeps import factorial, inference, stats, tdist
+from softjax.sweeps.factorial import factorial_2x2, factorial_contrasts
 from softjax.sweeps.inference import (
     Estimate,
     decide,
-    factorial_2x2,
-    factorial_contrasts,
+    family_line,
     holm,
     mean_difference,
     paired_estimate,
     pooled,
+    replicates_needed,
     sign_test,
 )
 from softjax.sweeps.tdist import betainc, t_cdf, t_quantile, t_sf
@@ -32,7 +33,7 @@ T995 = {1: 63.6567, 4: 4.6041, 9: 3.2498, 29: 2.7564}
 
 
 def test_doctests():
-    for module in (tdist, inference):
+    for module in (tdist, inference, factorial):
         result = doctest.testmod(module)
         assert result.attempted > 0 and result.failed == 0, module.__name__
 
@@ -284,3 +285,30 @@ def test_paired_values_from_records():
     pairs, va, vb = stats.paired_values(records, a, b)
     assert pairs == [(0, 0), (1, 1), (3, 3)]
     assert paired_estimate(va, vb).mean == pytest.approx(-0.1)
+
+
+def test_replicates_needed_by_hand():
+    # s = 1: the smallest n ≥ 10 with t_{0.975, n−1}/√n ≤ δ.
+    est = Estimate(mean=0.0, se=1 / math.sqrt(4), df=3, n=4)
+    assert replicates_needed(est, 0.5) == 18  # t₁₇ = 2.1098: 2.1098/√18 = 0.497
+    assert 2.1199 / math.sqrt(17) > 0.5  # n = 17 is not enough (t₁₆ = 2.1199)
+    assert replicates_needed(est, 10.0) == 10  # never below n_min
+    assert replicates_needed(est, 0.01) == 30  # capped
+    assert replicates_needed(est, 0.01, cap=50) == 50
+    with pytest.raises(ValueError, match="n_min"):
+        replicates_needed(est, 0.5, n_min=1)
+
+
+def test_family_line_names_size_correction_and_counts():
+    est = {
+        "a": paired_estimate([0.7, 0.68, 0.72], [0.88, 0.89, 0.87]),
+        "b": mean_difference([0.3, -0.4, 0.2]),
+    }
+    line = family_line(decide(est, family="init 100", delta=0.005), scale=100, unit=" pp")
+    assert line == (
+        'Family "init 100": 2 comparisons, Holm-corrected at α = 0.05, equivalence margin '
+        "±0.50 pp: 1 lower, 1 inconclusive."
+    )
+    mixed = decide({"a": est["a"]}, family="x", delta=0.1) + decide(est, family="y", delta=0.1)
+    with pytest.raises(ValueError, match="one family"):
+        family_line(mixed)

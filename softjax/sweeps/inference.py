@@ -1,6 +1,6 @@
 """Verdicts from paired replicates: the paired difference with its 95% t-interval, two
-one-sided tests for equivalence, Holm's correction over a named family, effects pooled
-across settings, and the 2 × 2 factorial contrasts.
+one-sided tests for equivalence, Holm's correction over a named family, and effects
+pooled across settings.
 
 **Paired difference.** Replicate i of arm A and of arm B share their init draw and data
 order (init seed i, data seed i), so their difference ``dᵢ = aᵢ − bᵢ`` removes what the
@@ -25,6 +25,10 @@ Holm-adjusted TOST p is below α; else ``"inconclusive"``. A real difference sma
 δ reads "higher"/"lower" (the interval shows how small). The interval reported is the
 raw 95% one; the verdict uses the adjusted p.
 
+**Family and replicates.** :func:`family_line` states a family's name, size, correction
+and verdict counts in one sentence; :func:`replicates_needed` says how many replicates
+bring the projected half-width to δ (at least :data:`N_MIN`, at most :data:`N_CAP`).
+
 **Pooled effect** (:func:`pooled`). Across settings (models, datasets) the effect per
 setting is its mean paired difference ``mⱼ``; the pooled effect is ``m̄ = mean(mⱼ)``,
 with the interval ``m̄ ± t_{0.975, M−1} · sd(mⱼ)/√M`` over the M setting means. Its
@@ -32,15 +36,7 @@ spread holds both the model-to-model variation of the effect and each mean's own
 the two-stage (summary-statistics) analysis of a random-effects model, exact for
 balanced replicates. It replaces counting settings whose own interval excludes 0.
 
-**2 × 2 factorial** (:func:`factorial_contrasts`): four arms ``y(a, b)`` for factor
-levels ``a ∈ {a₀, a₁}``, ``b ∈ {b₀, b₁}`` on the same replicates. Per replicate,
-
-* main effect of A: ``½[(y(a₁,b₀) − y(a₀,b₀)) + (y(a₁,b₁) − y(a₀,b₁))]``;
-* main effect of B: ``½[(y(a₀,b₁) − y(a₀,b₀)) + (y(a₁,b₁) − y(a₁,b₀))]``;
-* interaction: ``(y(a₁,b₁) − y(a₀,b₁)) − (y(a₁,b₀) − y(a₀,b₀))``, A's effect at b₁ minus
-  its effect at b₀;
-
-each a paired contrast analysed as above, Holm over the three.
+The 2 × 2 factorial contrasts built on these live in :mod:`softjax.sweeps.factorial`.
 
 >>> est = paired_estimate([0.91, 0.88, 0.90, 0.93], [0.90, 0.86, 0.90, 0.91])
 >>> round(est.mean, 4), round(est.half_width(), 4)
@@ -60,6 +56,8 @@ from softjax.sweeps.tdist import t_cdf, t_quantile, t_sf
 
 ALPHA = 0.05
 VERDICTS = ("higher", "lower", "equivalent", "inconclusive")
+N_MIN = 10
+N_CAP = 30
 
 
 @dataclass(frozen=True)
@@ -104,7 +102,8 @@ class Estimate:
         )
 
 
-def _values(name: str, values: Sequence[float]) -> list[float]:
+def finite_values(name: str, values: Sequence[float]) -> list[float]:
+    """``values`` as floats; a ValueError naming ``name`` when one is not finite."""
     out = [float(v) for v in values]
     bad = [v for v in out if not math.isfinite(v)]
     if bad:
@@ -125,7 +124,7 @@ def mean_difference(differences: Sequence[float], method: str = "paired") -> Est
     Raises:
       ValueError: for fewer than two values or a non-finite one.
     """
-    d = _values("differences", differences)
+    d = finite_values("differences", differences)
     if len(d) < 2:
         raise ValueError(f"differences: expected at least 2 replicates, got {len(d)}")
     n = len(d)
@@ -141,7 +140,7 @@ def paired_estimate(a: Sequence[float], b: Sequence[float]) -> Estimate:
     Raises:
       ValueError: naming ``a``/``b`` when their lengths differ or a value is not finite.
     """
-    a, b = _values("a", a), _values("b", b)
+    a, b = finite_values("a", a), finite_values("b", b)
     if len(a) != len(b):
         raise ValueError(
             f"a, b: expected one value per replicate in each, paired by position; got "
@@ -292,7 +291,7 @@ def pooled(differences_by_setting: Mapping[Any, Sequence[float]]) -> Estimate:
         raise ValueError("differences_by_setting: expected at least one setting, got none")
     means = []
     for key, d in differences_by_setting.items():
-        d = _values(f"differences_by_setting[{key!r}]", d)
+        d = finite_values(f"differences_by_setting[{key!r}]", d)
         if not d:
             raise ValueError(f"differences_by_setting[{key!r}]: expected replicates, got none")
         means.append(math.fsum(d) / len(d))
@@ -310,7 +309,7 @@ def sign_test(values: Sequence[float]) -> float:
     >>> round(sign_test([-1.0] * 12), 6)  # 12 of 12 negative
     0.000488
     """
-    v = [x for x in _values("values", values) if x != 0]
+    v = [x for x in finite_values("values", values) if x != 0]
     n, k = len(v), sum(x > 0 for x in v)
     if n == 0:
         return 1.0
@@ -318,67 +317,45 @@ def sign_test(values: Sequence[float]) -> float:
     return min(1.0, 2.0 * tail)
 
 
-def factorial_contrasts(
-    arms: Mapping[tuple[Any, Any], Sequence[float]],
-    *,
-    factors: tuple[str, str] = ("A", "B"),
-    levels: tuple[tuple[Any, Any], tuple[Any, Any]] | None = None,
-) -> dict[str, list[float]]:
-    """The per-replicate 2 × 2 contrasts (module docstring) of four paired arms.
+def family_line(verdicts: Sequence[Verdict], scale: float = 1.0, unit: str = "") -> str:
+    """One sentence naming a family, its size, its correction and its verdict counts,
+    for a summary's head: ``Family "init 10": 12 comparisons, Holm-corrected at α = 0.05,
+    equivalence margin ±0.50 pp: 3 lower, 9 inconclusive.``
 
-    ``arms[(a, b)]`` are arm (a, b)'s per-replicate values, replicate i at index i in
-    every arm. ``levels = ((a₀, a₁), (b₀, b₁))`` names each factor's baseline and other
-    level (default: sorted). Keys: ``"main effect of {A} ({a₁} − {a₀})"``, the same for
-    B, and ``"interaction {A} × {B}"``.
-
-    >>> arms = {(0, 0): [1.0, 2.0], (1, 0): [3.0, 4.0], (0, 1): [1.5, 2.5], (1, 1): [5.5, 6.5]}
-    >>> factorial_contrasts(arms)
-    {'main effect of A (1 − 0)': [3.0, 3.0], 'main effect of B (1 − 0)': [1.5, 1.5], \
-'interaction A × B': [2.0, 2.0]}
+    Raises:
+      ValueError: when the verdicts are not all of one family.
     """
-    if levels is None:
-        levels = tuple(tuple(sorted({k[j] for k in arms}, key=repr)) for j in (0, 1))
-    (a0, a1), (b0, b1) = levels
-    want = [(a0, b0), (a1, b0), (a0, b1), (a1, b1)]
-    if sorted(map(repr, arms)) != sorted(map(repr, want)) or len(arms) != 4:
-        raise ValueError(f"arms: expected the four arms {want}, got {list(arms)}")
-    y = {k: _values(f"arms[{k!r}]", arms[k]) for k in want}
-    if len({len(v) for v in y.values()}) != 1:
-        raise ValueError(
-            f"arms: expected the same replicates in every arm, got lengths "
-            f"{ {k: len(v) for k, v in y.items()} }"
-        )
-    rows = list(zip(*(y[k] for k in want), strict=True))  # y00, y10, y01, y11 per replicate
-    fa, fb = factors
-    return {
-        f"main effect of {fa} ({a1} − {a0})": [((p - o) + (s - q)) / 2 for o, p, q, s in rows],
-        f"main effect of {fb} ({b1} − {b0})": [((q - o) + (s - p)) / 2 for o, p, q, s in rows],
-        f"interaction {fa} × {fb}": [(s - q) - (p - o) for o, p, q, s in rows],
-    }
+    families = {(v.family, v.family_size, v.delta, v.alpha) for v in verdicts}
+    if len(families) != 1:
+        raise ValueError(f"verdicts: expected one family, got {sorted(families, key=repr)}")
+    ((family, size, delta, alpha),) = families
+    counts = [f"{sum(v.verdict == k for v in verdicts)} {k}" for k in VERDICTS]
+    return (
+        f'Family "{family}": {size} comparison{"s" if size != 1 else ""}, Holm-corrected at '
+        f"α = {alpha:g}, equivalence margin ±{delta * scale:.2f}{unit}: "
+        + ", ".join(c for c in counts if not c.startswith("0 "))
+        + "."
+    )
 
 
-def factorial_2x2(
-    arms_by_setting: Mapping[Any, Mapping[tuple[Any, Any], Sequence[float]]],
-    *,
-    family: str,
-    delta: float,
-    factors: tuple[str, str] = ("A", "B"),
-    levels: tuple[tuple[Any, Any], tuple[Any, Any]] | None = None,
-    alpha: float = ALPHA,
-) -> list[Verdict]:
-    """The three factorial effects, each pooled over settings (:func:`pooled`: a
-    setting's paired estimate when there is one), with verdicts and Holm over the three.
+def replicates_needed(
+    estimate: Estimate, delta: float, *, n_min: int = N_MIN, cap: int = N_CAP
+) -> int:
+    """How many paired replicates a comparison needs: at least ``n_min``, and more until
+    the projected 95% half-width ``t_{0.975, n−1} · s/√n`` is at most ``delta`` (``s`` the
+    current standard deviation of the differences, ``se · √n``), never more than ``cap``
+    (then the interval stays wider than δ and the verdict may be inconclusive; the cap is
+    stated with the results). Run the extra replicates and ask again: ``s`` changes.
 
-    ``arms_by_setting[setting]`` is one setting's four arms for
-    :func:`factorial_contrasts` (e.g. settings = models at one init scale; the gradient
-    swap's factors ``("direction", "norm")`` with levels ``(("ce", "mse"), ("ce", "mse"))``).
+    >>> pilot = mean_difference([0.01, -0.01, 0.02, 0.0, -0.02])  # s = 0.0158
+    >>> replicates_needed(pilot, 0.01), replicates_needed(pilot, 0.05)
+    (13, 10)
     """
-    contrasts = {
-        s: factorial_contrasts(a, factors=factors, levels=levels)
-        for s, a in arms_by_setting.items()
-    }
-    if not contrasts:
-        raise ValueError("arms_by_setting: expected at least one setting, got none")
-    names = list(next(iter(contrasts.values())))
-    estimates = {name: pooled({s: c[name] for s, c in contrasts.items()}) for name in names}
-    return decide(estimates, family=family, delta=delta, alpha=alpha)
+    delta = _check_delta(delta)
+    if not (isinstance(n_min, int) and isinstance(cap, int) and 2 <= n_min <= cap):
+        raise ValueError(f"n_min, cap: expected ints with 2 ≤ n_min ≤ cap, got {n_min}, {cap}")
+    s = estimate.se * math.sqrt(estimate.n)
+    for n in range(max(n_min, estimate.n), cap + 1):
+        if t_quantile(0.975, n - 1) * s / math.sqrt(n) <= delta:
+            return n
+    return max(cap, estimate.n)
