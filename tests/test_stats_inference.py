@@ -204,6 +204,9 @@ def test_verdict_record_and_render():
     assert text.startswith("mse − cce: −18.00 pp [")
     assert "lower (Holm p = " in text and '"init 100", 1 comparison;' in text
     assert "±0.50 pp" in text
+    # A real difference smaller than δ: higher, and the sentence says it is within δ.
+    (small,) = decide({"a − b": mean_difference([0.011, 0.01, 0.009, 0.01])}, family="f", delta=0.5)
+    assert small.verdict == "higher" and "higher, yet within ±0.50" in small.render()
 
 
 def test_pooled_by_hand_and_spread_widens_it():

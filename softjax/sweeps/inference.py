@@ -112,9 +112,13 @@ def finite_values(name: str, values: Sequence[float]) -> list[float]:
 
 
 def _check_delta(delta: float) -> float:
-    if not (isinstance(delta, int | float) and math.isfinite(delta) and delta >= 0):
+    try:
+        value = float(delta)
+    except (TypeError, ValueError):
+        value = math.nan
+    if not (math.isfinite(value) and value >= 0):
         raise ValueError(f"delta: expected a finite margin ≥ 0, got {delta!r}")
-    return float(delta)
+    return value
 
 
 def mean_difference(differences: Sequence[float], method: str = "paired") -> Estimate:
@@ -209,9 +213,11 @@ class Verdict:
         margin = f"{self.delta * scale:.{digits}f}{unit}"
         p = self.p_equivalence_adjusted if self.verdict == "equivalent" else self.p_adjusted
         test = "TOST " if self.verdict == "equivalent" else ""
+        small = self.verdict in ("higher", "lower") and self.p_equivalence_adjusted < self.alpha
+        verdict = f"{self.verdict}, yet within ±{margin}" if small else self.verdict
         return (
             f"{self.comparison}: {num(self.mean)}{unit} [{num(self.low)}, {num(self.high)}] "
-            f"(n = {self.n}, {self.method}), {self.verdict} (Holm {test}p = {p:.2g} in "
+            f"(n = {self.n}, {self.method}), {verdict} (Holm {test}p = {p:.2g} in "
             f'"{self.family}", {self.family_size} comparison'
             f"{'s' if self.family_size != 1 else ''}; equivalence margin ±{margin})"
         )
