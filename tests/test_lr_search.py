@@ -143,7 +143,10 @@ def test_one_round_is_one_call_for_every_arm_and_history_is_data():
     assert {r["round"] for r in rows} == set(range(result.rounds))
     assert len(rows) == sum(len(v) for call in calls for v in call.values())
     assert all(set(r) == {"round", "arm", "lr", "score", "status"} for r in rows)
-    json.dumps(list(rows))  # JSON-ready
+    doc = json.loads(json.dumps(result.as_dict()))  # JSON-ready
+    assert doc["rounds"] == result.rounds and len(doc["history"]) == len(rows)
+    assert {c["arm"] for c in doc["choices"]} == {"cce", "mse"}
+    assert all(c["interior"] == (c["verdict"] == "interior") for c in doc["choices"])
     for arm, peak in (("cce", 0.3), ("mse", 3e-3)):
         assert abs(math.log(result.choices[arm].lr / peak)) <= math.log(math.sqrt(3))
 

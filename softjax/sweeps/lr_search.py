@@ -37,7 +37,7 @@ from __future__ import annotations
 import contextlib
 import math
 from collections.abc import Callable, Hashable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from softjax.losses import resolve_loss
@@ -102,6 +102,17 @@ class LrSearch:
     history: tuple[dict[str, Any], ...]
     rounds: int
     converged: bool
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready: ``choices`` as a list of :class:`LrChoice` dicts (plus
+        ``interior``), the ``history`` rows, ``rounds`` and ``converged``."""
+        choices = [asdict(c) | {"interior": c.interior} for c in self.choices.values()]
+        return {
+            "choices": choices,
+            "history": [dict(r) for r in self.history],
+            "rounds": self.rounds,
+            "converged": self.converged,
+        }
 
 
 def propose(
