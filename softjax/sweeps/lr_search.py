@@ -41,14 +41,14 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from softjax.losses import resolve_loss
-from softjax.sweeps.stats import loss_id
+from softjax.sweeps.stats import STUCK_MARGIN, loss_id
 
 START_LRS = (1e-3, 1e-2, 1e-1, 1.0)
 SPAN = 10.0
 RESOLUTION = 10**0.25
 LR_RANGE = (1e-6, 1e3)
 MAX_ROUNDS = 8
-CHANCE_MARGIN = 0.05
+CHANCE_MARGIN = STUCK_MARGIN  # the margin of a run stuck near chance, one rule
 _SLACK = 1.01
 
 Scores = Mapping[float, float | None]
@@ -225,6 +225,8 @@ def search_lrs(
             f"span, resolution, lr_range: expected span > 1, resolution > 1 and "
             f"0 < low < high, got {span!r}, {resolution!r}, {lr_range!r}"
         )
+    if not (isinstance(chance, int | float) and math.isfinite(chance)):
+        raise ValueError(f"chance: expected the chance-level score (1/K), got {chance!r}")
     if not (isinstance(max_rounds, int) and max_rounds >= 1):
         raise ValueError(f"max_rounds: expected an int ≥ 1, got {max_rounds!r}")
     scores: dict[Any, dict[float, float | None]] = {arm: {} for arm in arms}
