@@ -288,6 +288,13 @@ def test_paired_values_from_records():
     pairs, va, vb = stats.paired_values(records, a, b)
     assert pairs == [(0, 0), (1, 1), (3, 3)]
     assert paired_estimate(va, vb).mean == pytest.approx(-0.1)
+    (v,) = stats.paired_verdicts(records, {"mse − cce": (a, b)}, family="init 1", delta=0.005)
+    assert v.verdict == "lower" and v.n == 3 and v.family == "init 1"
+    assert v.mean == pytest.approx(-0.1)
+    lonely = [r for r in records if r["seed"] < 2 or r["loss"] == "cce"]
+    lonely = [r for r in lonely if not (r["loss"] == "mse" and r["seed"] == 1)]
+    with pytest.raises(ValueError, match="mse − cce"):
+        stats.paired_verdicts(lonely, {"mse − cce": (a, b)}, family="f", delta=0.01)
 
 
 def test_replicates_needed_by_hand():

@@ -55,8 +55,8 @@ __all__ = [
     "ALPHA", "VERDICTS", "Estimate", "Verdict", "decide", "factorial_2x2", "factorial_contrasts",
     "family_line", "holm", "mean_difference", "paired_estimate", "pooled", "replicates_needed",
     "sign_test", "STUCK_MARGIN", "best_of", "cell", "collapse_scales", "loss_id",
-    "paired_difference", "paired_values", "select_best", "summarize", "t_quantile_975",
-    "wilson_interval",
+    "paired_difference", "paired_values", "paired_verdicts", "select_best", "summarize",
+    "t_quantile_975", "wilson_interval",
 ]
 # fmt: on
 
@@ -275,44 +275,33 @@ def select_best(
     return best
 
 
+def _is(entry: dict[str, Any], loss, init_scale, *lr) -> bool:
+    """Whether a cell, entry or record is of ``loss`` (a name or spec), ``init_scale`` and
+    (when given, None included) ``lr``."""
+    lid = loss_id(loss)
+    return (
+        lid in (loss_id(entry.get("loss_spec", entry["loss"])), loss_id(entry["loss"]))
+        and entry["init_scale"] == init_scale
+        and all(entry["lr"] == x for x in lr)
+    )
+
+
 def cell(summary: dict[str, Any], loss, init_scale, lr) -> dict[str, Any] | None:
     """The cell of ``loss`` (a name or spec), ``init_scale`` and ``lr``, or None."""
-    lid = loss_id(loss)
-    return next(
-        (
-            c
-            for c in summary["cells"]
-            if lid in (loss_id(c.get("loss_spec", c["loss"])), loss_id(c["loss"]))
-            and c["init_scale"] == init_scale
-            and c["lr"] == lr
-        ),
-        None,
-    )
+    return next((c for c in summary["cells"] if _is(c, loss, init_scale, lr)), None)
 
 
 def best_of(best: Sequence[dict[str, Any]], loss, init_scale) -> dict[str, Any] | None:
     """The :func:`select_best` entry of ``loss`` (a name or spec) and ``init_scale``."""
-    lid = loss_id(loss)
-    return next(
-        (
-            b
-            for b in best
-            if lid in (loss_id(b.get("loss_spec", b["loss"])), loss_id(b["loss"]))
-            and b["init_scale"] == init_scale
-        ),
-        None,
-    )
+    return next((b for b in best if _is(b, loss, init_scale)), None)
 
 
 def _runs(records, sel: dict[str, Any], key: str) -> dict[tuple, list]:
     """``history[key]`` of the finite runs of ``sel``'s cell, keyed by (seed, data seed)."""
-    lid = loss_id(sel["loss"])
     return {
         (r["seed"], r["data_seed"]): r["history"][key]
         for r in records
-        if lid in (loss_id(r.get("loss_spec", r["loss"])), loss_id(r["loss"]))
-        and r["init_scale"] == sel["init_scale"]
-        and r["lr"] == sel["lr"]
+        if _is(r, sel["loss"], sel["init_scale"], sel["lr"])
         and not r["diverged"]
         and key in r["history"]
     }
@@ -346,6 +335,36 @@ def paired_values(
     ra, rb = _runs(records, a, key), _runs(records, b, key)
     pairs = sorted(set(ra) & set(rb))
     return pairs, [float(ra[p][epoch]) for p in pairs], [float(rb[p][epoch]) for p in pairs]
+
+
+def paired_verdicts(
+    records,
+    comparisons: dict[str, tuple[dict[str, Any], dict[str, Any]]],
+    *,
+    family: str,
+    delta: float,
+    key: str = "test_accuracy",
+    epoch: int = -1,
+    alpha: float = ALPHA,
+) -> list[Verdict]:
+    """One named family's :class:`~softjax.sweeps.inference.Verdict` list from records:
+    each label's ``(a, b)`` selectors give ``a − b`` paired by replicate
+    (:func:`paired_values`; a verdict's ``n`` counts the pairs with both runs finite),
+    decided with Holm over the family (:func:`~softjax.sweeps.inference.decide`).
+
+    Raises:
+      ValueError: naming the comparison when fewer than two pairs remain.
+    """
+    estimates = {}
+    for label, (a, b) in comparisons.items():
+        pairs, va, vb = paired_values(records, a, b, key, epoch)
+        if len(pairs) < 2:
+            raise ValueError(
+                f"comparisons[{label!r}]: expected ≥ 2 replicates finite in both arms, got "
+                f"{len(pairs)}"
+            )
+        estimates[label] = paired_estimate(va, vb)
+    return decide(estimates, family=family, delta=delta, alpha=alpha)
 
 
 def collapse_scales(best: Sequence[dict[str, Any]], scales: Sequence[float]) -> list[list[float]]:
