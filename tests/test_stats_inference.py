@@ -246,6 +246,10 @@ def test_factorial_contrasts_by_hand():
     assert c["interaction direction × norm"] == pytest.approx([-0.1])
     with pytest.raises(ValueError, match="arms"):
         factorial_contrasts({(0, 0): [1.0], (0, 1): [1.0], (1, 0): [1.0]})
+    with pytest.raises(ValueError, match="two levels"):
+        factorial_contrasts({(0, 0): [1.0], (0, 1): [1.0], (1, 0): [1.0], (2, 1): [1.0]})
+    with pytest.raises(ValueError, match="same replicates"):
+        factorial_contrasts({(0, 0): [1.0], (0, 1): [1.0], (1, 0): [1.0], (1, 1): [1.0, 2.0]})
 
 
 @settings(max_examples=20, deadline=None)

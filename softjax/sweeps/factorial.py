@@ -44,6 +44,8 @@ def factorial_contrasts(
     """
     if levels is None:
         levels = tuple(tuple(sorted({k[j] for k in arms}, key=repr)) for j in (0, 1))
+    if len(levels) != 2 or any(len(lv) != 2 for lv in levels):
+        raise ValueError(f"arms, levels: expected two levels of each of two factors, got {levels}")
     (a0, a1), (b0, b1) = levels
     want = [(a0, b0), (a1, b0), (a0, b1), (a1, b1)]
     if sorted(map(repr, arms)) != sorted(map(repr, want)) or len(arms) != 4:
