@@ -70,6 +70,8 @@ def per_sample_logits_grad(loss, logits, labels):
     mae              Jᵀ sign(ŷ − y)                            Ghosh et al. 2017
     sigmoid_mse      (s − y) s (1 − s)                         Nielsen 2015, ch. 3
     cce_smoothed     ŷ − ((1 − ε) y + ε/K)                     Szegedy et al. 2016
+    cce_dir_mse_norm g_CE ‖g_MSE‖/‖g_CE‖                       gradient-swap study
+    mse_dir_cce_norm g_MSE ‖g_CE‖/‖g_MSE‖                      gradient-swap study
     ================ ========================================= ==============================
 
     Each is written out in ``softjax.loss_kernels`` (``mse_grad``, …) with the form
