@@ -17,6 +17,7 @@ name                 per-sample value (ŷ = softmax(z), s = sigmoid(z))      sou
 ``mae``              Σ_k |ŷ_k − y_k|                                        Ghosh et al. 2017
 ``sigmoid_mse``      ½ Σ_k (s_k − y_k)²                                     Nielsen 2015, ch. 3
 ``cce_smoothed``     cce on (1 − ε) y + ε/K                                 Szegedy et al. 2016
+``gce``              Σ_k y_k (1 − ŷ_k^q)/q, i.e. (1 − ŷ_y^q)/q              Zhang & Sabuncu 2018
 ``cce_dir_mse_norm`` cce's value; gradient g_CE·‖g_MSE‖/‖g_CE‖ per row     gradient-swap study
 ``mse_dir_cce_norm`` mse's value; gradient g_MSE·‖g_CE‖/‖g_MSE‖ per row    gradient-swap study
 ==================== ====================================================== =====================
@@ -234,6 +235,27 @@ def cce_smoothed(logits, labels, smoothing=0.1):
     if not (_checks.is_real(smoothing) and 0 <= smoothing <= 1):
         raise ValueError(f"smoothing: expected a real number in [0, 1], got {smoothing!r}")
     return _call(cce_smoothed, logits, labels, smoothing=smoothing)
+
+
+@_builtin("goldenrod", "distribution")
+def gce(logits, labels, q=0.7):
+    r"""Generalised cross-entropy (Zhang & Sabuncu 2018, "Generalized Cross Entropy Loss
+    for Training Deep Neural Networks with Noisy Labels", NeurIPS, eq. 6), the
+    negative Box-Cox transform of the label's probability:
+
+    .. math:: \ell_q = \frac{1 - \hat y_y^{\,q}}{q},\qquad q \in (0, 1],
+
+    for a target row :math:`\sum_k y_k (1 - \hat y_k^q)/q`. It tends to :func:`cce` as
+    q → 0 and is ½ :func:`mae` at q = 1; between them it trades CE's fast fitting for
+    MAE's robustness to noisy labels. ∂ℓ/∂z = p ⊙ Σ_k w_k − w with w_k = y_k ŷ_k^q: CE's
+    gradient weighted by ŷ_y^q.
+
+    >>> float(gce(jnp.array([[0.0, 0.0]]), jnp.array([1]), q=1.0))  # 1 − ½
+    0.5
+    """
+    if not (_checks.is_real(q) and 0 < q <= 1):
+        raise ValueError(f"q: expected a real number in (0, 1], got {q!r}")
+    return _call(gce, logits, labels, q=q)
 
 
 @_builtin("navy", "distribution")

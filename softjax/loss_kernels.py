@@ -99,6 +99,12 @@ def cce_smoothed(z, y, smoothing=0.1):
     return cce(z, smoothed_targets(y, smoothing))
 
 
+def gce(z, y, q=0.7):
+    # Σ_k y_k (1 − p_k^q)/q with 1 − p^q = −expm1(q log p): exact near p = 1, and 0 (not
+    # NaN) for a zero target on a −inf logit.
+    return jnp.mean(jnp.sum(_xlogy(y, -jnp.expm1(q * log_softmax(z))), axis=-1) / q)
+
+
 def _swap_value(z, y, rows_of, ratio):
     """ℓ_dir's batch mean as the value of a surrogate whose gradient is s_i ∂ℓ_dir,i/∂z_i:
     mean_i [ℓ_i(z) + s_i (ℓ_i(z') − ℓ_i(z))] at z' = z, with ℓ_i(z) and s_i held fixed."""
@@ -193,6 +199,21 @@ def cce_smoothed_grad(z, y, smoothing=0.1):
     r"""Label-smoothed CCE (Szegedy et al. 2016): :math:`\hat y - y_\varepsilon`, with
     :math:`y_\varepsilon = (1 - \varepsilon) y + \varepsilon/K` (as :func:`cce_grad`)."""
     return cce_grad(z, smoothed_targets(y, smoothing))
+
+
+def gce_grad(z, y, q=0.7):
+    r"""Generalised cross-entropy (Zhang & Sabuncu 2018): with :math:`w_k = y_k p_k^q`,
+
+    .. math:: \frac{\partial \ell}{\partial z_m} = p_m \sum_k w_k - w_m
+              = p_m \sum_{k \ne m} w_k - w_m (1 - p_m),
+
+    the second form free of cancellation: :math:`1 - p_m` is the sum of the other
+    classes' probabilities for the pivot (argmax) class, and accurate as written for the
+    others (each ≤ 1/2)."""
+    a, top, _, log_rest = softmax_split(z)
+    w = y * jnp.exp(q * log_softmax(z))
+    one_minus = jnp.where(top, jnp.exp(log_rest), 1.0 - jnp.where(top, 0, a))
+    return a * (jnp.sum(w, axis=-1, keepdims=True) - w) - w * one_minus
 
 
 def _scaled_norm(g):

@@ -26,6 +26,7 @@ from softjax.builtin_losses import (
     cce,
     cce_dir_mse_norm,
     cce_smoothed,
+    gce,
     mae,
     mse,
     mse_dir_cce_norm,
@@ -37,7 +38,7 @@ from softjax.builtin_losses import (
 from softjax.targets import logits_and_targets, to_ids, to_targets
 
 _BUILTIN_FUNCTIONS = (cce, mse, bce, sigmoid_bce, square, square_rescaled, mae, sigmoid_mse)
-_BUILTIN_FUNCTIONS += (cce_smoothed, cce_dir_mse_norm, mse_dir_cce_norm)
+_BUILTIN_FUNCTIONS += (cce_smoothed, gce, cce_dir_mse_norm, mse_dir_cce_norm)
 
 
 class LossRegistry(Registry):

@@ -23,6 +23,7 @@ SPECS = {
     "mae": "mae",
     "sigmoid_mse": "sigmoid_mse",
     "cce_smoothed": ("cce_smoothed", {"smoothing": 0.2}),
+    "gce": ("gce", {"q": 0.5}),
     "cce_dir_mse_norm": "cce_dir_mse_norm",
     "mse_dir_cce_norm": "mse_dir_cce_norm",
 }
