@@ -4,7 +4,7 @@ A loss takes ``logits`` (N, K) and ``labels``: int class ids (N,), target rows (
 (one-hot or probabilities), or (N,) targets when K = 1. :func:`check_logits` and
 :func:`check_labels` validate them and raise a ``ValueError`` naming the argument;
 :func:`to_targets` then turns valid labels into float rows Y of the logits' shape
-without checking again (the kernels of ``softjax.losses`` and ``softjax.grads`` use it
+without checking again (the kernels of ``softjax.loss_kernels`` and ``softjax.grads`` use it
 inside traced programs).
 
 Shapes and dtypes are static, so they are checked also under ``jit``. Label VALUES are
