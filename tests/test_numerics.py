@@ -16,7 +16,12 @@ from hypothesis.extra import numpy as hnp
 
 import softjax as sj
 from softjax.numerics import _shifted, softmax_split
-from tests.helpers import assert_rel_close, jit_fast, without_self_quadratic
+from tests.helpers import (
+    assert_rel_close,
+    jit_fast,
+    softmax_error_vjp_exact,
+    without_self_quadratic,
+)
 
 F32 = {"rtol": 1e-6, "atol": 1e-6}
 # XLA CPU settings that cut compile time several-fold (no LLVM optimization, the older
@@ -299,3 +304,32 @@ def test_minus_inf_logits_are_masked_out():
     # log(1 − a): 0 where a = 0, −inf where a = 1
     np.testing.assert_allclose(log1m[0], np.log1p(-a[0]), **F32)
     np.testing.assert_array_equal(log1m[1], [0.0, 0.0, -np.inf])
+
+
+@pytest.mark.parametrize("sign", [False, True])
+def test_softmax_jacobian_products_do_not_cancel_at_saturation_in_float32(sign):
+    """Issue #34: rows with a logit ahead by 17-80 (its probability rounds to 1 in
+    float32). softmax_error_vjp (f = identity or sign) and softmax_vjp on the error rows
+    equal Jᵀ f(ŷ − y) in 150-digit decimals to 1e-4 entry by entry (entries below 1e-33,
+    products of two tiny probabilities, underflow float32), for labels on the leading
+    class and off it; the plain a_m (v_m − Σ a_k v_k) is off by O(1) relative."""
+    rng = np.random.default_rng(4)
+    n, k = 48, 6
+    z = rng.standard_normal((n, k))
+    lead = rng.integers(0, k, n)
+    z[np.arange(n), lead] += rng.uniform(17.0, 80.0, n)
+    ids = np.where(np.arange(n) % 2 == 0, lead, (lead + 1) % k)
+    y = np.eye(k)[ids]
+    z32, y32 = jnp.asarray(z, jnp.float32), jnp.asarray(y, jnp.float32)
+    f = jnp.sign if sign else None
+    exact = softmax_error_vjp_exact(np.asarray(z32, np.float64), y, sign=sign)
+    got = np.asarray(sj.numerics.softmax_error_vjp(z32, y32, f), np.float64)
+    np.testing.assert_allclose(got, exact, rtol=1e-4, atol=1e-33)
+    if not sign:
+        a = sj.softmax(z32)
+        plain = np.asarray(a * ((a - y32) - jnp.sum(a * (a - y32), -1, keepdims=True)))
+        big = np.abs(exact) > 1e-33
+        assert np.max(np.abs(plain - exact)[big] / np.abs(exact)[big]) > 0.1  # it cancels
+        wrong = ids != lead  # there a − y is accurate as given, and softmax_vjp is too
+        via_vjp = np.asarray(sj.softmax_vjp(z32, a - y32), np.float64)
+        np.testing.assert_allclose(via_vjp[wrong], exact[wrong], rtol=1e-4, atol=1e-33)
