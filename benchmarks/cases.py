@@ -42,10 +42,10 @@ from benchmarks.configs import (  # noqa: F401  (re-exported: the cases' sizes a
 )
 from benchmarks.floors import case_flops, net_floor, sweep_floor
 from softjax import TrainConfig, init_params, make_sweep, make_train, sweep, train
+from softjax.config import seed_keys
 from softjax.inputs import as_data, compact
 from softjax.losses import resolve_loss
 from softjax.sweeps.mixed import BlockedLoss
-from softjax.training import seed_keys
 
 Setup = Callable[[SimpleNamespace], Callable[[], object]]
 

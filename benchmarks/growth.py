@@ -34,9 +34,9 @@ from benchmarks.floors import case_flops, floor_system
 from benchmarks.timing import CLOCKS, interleaved, paired_median, peak_rss, reset_peak_rss
 from softjax import sweep
 from softjax.compilation_cache import compilation_cache_in
+from softjax.config import param_dtype
 from softjax.sweeps import core
 from softjax.sweeps.grid import check_grid, grid_configs, loss_configs
-from softjax.training import param_dtype
 
 MODELS = (1, 4, 16, 64, 256, 1024)
 QUICK_MODELS = (1, 16)

@@ -11,7 +11,7 @@ batch 64, shuffled, 5 epochs; MNIST read with ``source="idx"``):
   epoch, threading the params, with the bar updated on the host between calls;
 * ``none``: ``make_train(config)``, one compiled program and no bar.
 
-The bar is ``softjax.training._ProgressBar`` itself, doing its per-epoch work (one
+The bar is ``softjax.run._ProgressBar`` itself, doing its per-epoch work (one
 ``update`` and a ``set_postfix`` of the epoch's loss and test accuracy) but writing to
 ``os.devnull``, so the figure is the cost of feeding a bar, not of a terminal drawing it.
 
@@ -55,9 +55,12 @@ import jax.numpy as jnp
 import numpy as np
 
 from benchmarks.timing import paired_median, timed
+from softjax.config import TrainConfig, init_params, seed_keys
 from softjax.data import load_dataset
+from softjax.inputs import validate
 from softjax.results import provenance, results_dir, write_json
-from softjax.training import TrainConfig, _ProgressBar, init_params, make_train, seed_keys, validate
+from softjax.run import _ProgressBar
+from softjax.training import make_train
 
 # Seed 001's PyTorch MNIST config (experiments/reproduce.py's SEED_MNIST).
 CONFIG = TrainConfig(

@@ -34,8 +34,8 @@ from benchmarks.timing import (
     reset_peak_rss,
     summarize,
 )
+from softjax.inputs import Data
 from softjax.results import atomic_write_text, provenance, read_json, results_dir, write_json
-from softjax.training import Data
 
 REPO = Path(__file__).resolve().parent.parent
 

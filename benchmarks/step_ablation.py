@@ -42,11 +42,12 @@ from jax import lax
 
 from benchmarks import peers
 from benchmarks.timing import interleaved, summarize
+from softjax.config import TrainConfig, init_params, seed_keys
 from softjax.data import load_dataset
+from softjax.evaluation import confidence, predicted_class
 from softjax.inputs import BYTE_SCALE, Data, as_data, compact, features
 from softjax.losses import LOSSES
 from softjax.results import provenance, results_dir, write_json
-from softjax.training import TrainConfig, confidence, init_params, predicted_class, seed_keys
 
 VARIANTS = {
     "softjax_structure": dict(),

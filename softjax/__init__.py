@@ -11,6 +11,7 @@ and ``softjax.sweep`` can be the functions themselves without shadowing a module
 
 from softjax.activations import ACTIVATIONS, Activation, register_activation, resolve_activation
 from softjax.checkpoint import load_checkpoint, save_checkpoint
+from softjax.config import TrainConfig, init_params
 from softjax.data import (
     Dataset,
     load_dataset,
@@ -38,8 +39,9 @@ from softjax.numerics import (
     softmax_vjp,
     softplus,
 )
+from softjax.run import TrainResult, train
 from softjax.sweeps import make_sweep, sweep
-from softjax.training import TrainConfig, TrainResult, TrainState, init_params, make_train, train
+from softjax.training import TrainState, make_train
 
 __version__ = "0.1.0"
 

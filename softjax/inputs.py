@@ -22,10 +22,11 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from softjax.config import TrainConfig, check_config
+from softjax.config import TrainConfig, check_config, init_params, steps_per_epoch
 from softjax.data.dataset import PIXEL_SCALE
 from softjax.losses import BoundLoss, check_labels
 from softjax.models import check_params
+from softjax.optim import make_schedule, optimizer_factory
 
 
 class Data(NamedTuple):
@@ -232,9 +233,6 @@ def _check_optimizer_runs(config: TrainConfig, params, n: int) -> None:
     ``optax.lbfgs``, and factories or schedules that do not trace, before the real program
     is built.
     """
-    from softjax.config import make_schedule, optimizer_factory
-    from softjax.training import init_params, steps_per_epoch
-
     steps = steps_per_epoch(config, n)
     warmup = dict(config.schedule_kwargs).get("warmup_steps", 0)
     if config.schedule == "warmup_cosine" and warmup >= steps * config.epochs:

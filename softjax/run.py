@@ -18,21 +18,13 @@ import jax.numpy as jnp
 import numpy as np
 
 from softjax._checks import is_int, positive_int
+from softjax.checkpoint import latest_epoch, save_checkpoint
 from softjax.compilation_cache import enable_compilation_cache
-from softjax.config import TrainConfig
-from softjax.inputs import Data, check_user_params, compact
+from softjax.config import TrainConfig, init_params, param_dtype, seed_keys
+from softjax.hidden import history_shape
+from softjax.inputs import Data, check_user_params, compact, validate
 from softjax.losses import resolve_loss
-from softjax.training import (
-    TrainState,
-    cut_history,
-    history_keys,
-    history_shape,
-    init_params,
-    make_epochs,
-    param_dtype,
-    seed_keys,
-    validate,
-)
+from softjax.training import TrainState, cut_history, history_keys, make_epochs
 
 
 class TrainResult(NamedTuple):
@@ -125,8 +117,6 @@ def _check_run_args(config, start, stop_after, checkpoint_dir, checkpoint_every)
         return
     if not isinstance(checkpoint_dir, str | os.PathLike):
         raise ValueError(f"checkpoint_dir: expected a folder path, got {checkpoint_dir!r}")
-    from softjax.checkpoint import latest_epoch
-
     latest = latest_epoch(checkpoint_dir)
     if latest is not None and latest > start:
         raise ValueError(
@@ -212,8 +202,6 @@ def train(
             state = jax.block_until_ready(run(state, lr, data, jnp.int32(stop)))
             epoch = int(state.epoch)
             if checkpoint_dir is not None and bool(state.finite):
-                from softjax.checkpoint import save_checkpoint
-
                 save_checkpoint(checkpoint_dir, state, config)
     finally:
         if bar is not None:

@@ -41,7 +41,7 @@ import numpy as np
 import optax
 from jax import lax
 
-from softjax.config import TrainConfig, make_schedule, optimizer_factory
+from softjax.config import TrainConfig, steps_per_epoch
 from softjax.evaluation import (
     confidence,
     loss_and_accuracy,
@@ -51,17 +51,15 @@ from softjax.evaluation import (
 )
 from softjax.grads import backprop_from_forward
 from softjax.hidden import (
-    HIDDEN_SATURATION,
-    LAYER_KEYS,
-    hidden_layers,
     hidden_stats,
     history_shape,
     layer_ends,
 )
-from softjax.inputs import Data, features, splits, validate
+from softjax.inputs import Data, features, splits
 from softjax.losses import resolve_loss
-from softjax.models import dense, forward, mlp_forward, mlp_init
+from softjax.models import dense, forward, mlp_forward
 from softjax.numerics import sigmoid, softmax
+from softjax.optim import make_schedule, optimizer_factory
 from softjax.targets import to_targets
 
 SATURATION_THRESHOLD = 0.99
@@ -99,7 +97,7 @@ NaN before it). Diagnostics:
 * ``hidden_fprime``: per epoch a vector over the L hidden layers (index 0 nearest the
   input; the history holds (epochs, L)) of the mean f′(Z_l) over samples and units;
   ``hidden_saturated``: the same vector of the fraction of (sample, unit) pairs with
-  f′ < :data:`HIDDEN_SATURATION` · max f′. The backward recursion
+  f′ < :data:`softjax.hidden.HIDDEN_SATURATION` · max f′. The backward recursion
   δ_l = (δ_{l+1} W_{l+1}ᵀ) ∘ f′(Z_l) (SPEC §4) multiplies by these factors, so they show
   where the gradient dies (:mod:`softjax.hidden`). A model without a hidden layer reports
   L = 1 with f′ = 1 and 0 saturated (the identity);
@@ -136,7 +134,7 @@ class TrainState(NamedTuple):
       params: the params (the last finite ones if the run diverged).
       opt_state: the optax state (moments, the step count the schedule reads).
       epoch: epochs completed, an int32 scalar.
-      data_key: the data-order key, ``seed_keys(config.seed)[1]``.
+      data_key: the data-order key, ``softjax.config.seed_keys(config.seed)[1]``.
       finite: False once the run diverged.
       history: ``{key: history_shape(config, key)}`` float32 ((epochs,), or (epochs, L)
         for the per-layer keys), NaN for epochs not run.
@@ -148,31 +146,6 @@ class TrainState(NamedTuple):
     data_key: Any
     finite: Any
     history: dict[str, Any]
-
-
-def init_params(config: TrainConfig, key, init_scale=None, dtype=jnp.float32):
-    """The config's initial params; ``init_scale`` (may be traced) overrides the config's."""
-    scale = config.init_scale if init_scale is None else init_scale
-    return mlp_init(
-        key, config.sizes, bias=config.bias, init_scale=scale, init=config.init, dtype=dtype
-    )
-
-
-def seed_keys(seed: int):
-    """``(init_key, data_key) = split(PRNGKey(seed))``: the one seed convention.
-
-    A run's initial params come from the first key and its minibatch order from the
-    second; :func:`softjax.train` and every sweep record use this split, which is what
-    makes a sweep record equal to its own ``train()`` call.
-    """
-    init_key, data_key = jax.random.split(jax.random.PRNGKey(seed))
-    return init_key, data_key
-
-
-def param_dtype(x) -> np.dtype:
-    """The params' dtype for inputs ``x``: their float dtype, else float32 (uint8 images)."""
-    dtype = jnp.result_type(x)
-    return np.dtype(dtype if jnp.issubdtype(dtype, jnp.floating) else jnp.float32)
 
 
 def cut_history(
@@ -189,12 +162,6 @@ def cut_history(
         return history, None
     completed = int(np.argmax(np.isnan(history["train_loss"])))
     return {k: v[:completed] for k, v in history.items()}, completed + 1
-
-
-def steps_per_epoch(config: TrainConfig, n: int) -> int:
-    """Optimizer steps per epoch for ``n`` training rows (the schedule's unit)."""
-    full, rest = divmod(n, config.batch_size)
-    return full + (1 if rest and config.last_batch == "keep" else 0)
 
 
 def _all_finite(tree):
@@ -507,35 +474,3 @@ def make_train(
         return from_model_layout(state.params), history, state.finite
 
     return train_fn
-
-
-# The user call lives in softjax.run; these names stay importable from here.
-from softjax.run import TrainResult, _ProgressBar, train  # noqa: E402
-
-__all__ = [
-    "TrainResult",
-    "_ProgressBar",
-    "train",
-    "HISTORY_KEYS",
-    "DIAGNOSTIC_KEYS",
-    "HIDDEN_SATURATION",
-    "LAYER_KEYS",
-    "hidden_layers",
-    "history_shape",
-    "VALIDATION_KEYS",
-    "Data",
-    "TrainConfig",
-    "TrainState",
-    "cut_history",
-    "history_keys",
-    "init_params",
-    "make_epochs",
-    "make_train",
-    "param_dtype",
-    "seed_keys",
-    "steps_per_epoch",
-    "validate",
-    "predicted_class",
-    "target_class",
-    "confidence",
-]

@@ -18,8 +18,8 @@ import jax.extend.core
 import jax.numpy as jnp
 import numpy as np
 
+from softjax.config import TrainConfig
 from softjax.data import make_gaussian_classes
-from softjax.training import TrainConfig
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 

@@ -12,16 +12,12 @@ import jax
 import numpy as np
 import pytest
 
+from softjax.config import TrainConfig, init_params, seed_keys
 from softjax.data.synthetic import make_gaussian_classes
+from softjax.hidden import HIDDEN_SATURATION
 from softjax.models import mlp_forward
-from softjax.training import (
-    HIDDEN_SATURATION,
-    SATURATION_THRESHOLD,
-    TrainConfig,
-    init_params,
-    seed_keys,
-    train,
-)
+from softjax.run import train
+from softjax.training import SATURATION_THRESHOLD
 
 
 @pytest.fixture(scope="module")

@@ -9,10 +9,12 @@ import numpy as np
 import pytest
 
 import softjax
+from softjax.config import TrainConfig, init_params
 from softjax.data import Dataset, make_gaussian_classes
 from softjax.inputs import validate
 from softjax.models import mlp_apply
-from softjax.training import HISTORY_KEYS, VALIDATION_KEYS, TrainConfig, init_params, train
+from softjax.run import train
+from softjax.training import HISTORY_KEYS, VALIDATION_KEYS
 
 CONFIG = TrainConfig(sizes=(6, 4), batch_size=16, epochs=2)
 

@@ -19,8 +19,9 @@ import pytest
 import softjax
 import softjax.run
 from softjax.checkpoint import latest_epoch
+from softjax.config import TrainConfig
 from softjax.data import make_gaussian_classes
-from softjax.training import TrainConfig, train
+from softjax.run import train
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 

@@ -18,15 +18,13 @@ import pytest
 import softjax.results as results_module
 import softjax.sweeps as sweep_module
 import softjax.sweeps.core as core_module
+from softjax.hidden import history_shape
 from softjax.results import read_jsonl
 from softjax.sweeps import (
     config_key,
     sweep,
 )
-from softjax.training import (
-    HISTORY_KEYS,
-    history_shape,
-)
+from softjax.training import HISTORY_KEYS
 from tests.helpers import REPO_ROOT, tiny_gaussian_classes
 from tests.helpers import SWEEP_BASE as BASE
 from tests.helpers import SWEEP_GRID as GRID

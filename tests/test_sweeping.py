@@ -18,9 +18,11 @@ import softjax.losses as softjax_losses
 import softjax.sweeps as sweep_module
 import softjax.sweeps.core as core_module
 from softjax.compilation_cache import compilation_cache_in
+from softjax.config import TrainConfig, init_params
 from softjax.data import Dataset
-from softjax.inputs import as_data
+from softjax.inputs import as_data, validate
 from softjax.results import read_jsonl
+from softjax.run import train
 from softjax.sweeps import (
     data_key,
     init_key,
@@ -29,14 +31,7 @@ from softjax.sweeps import (
     padded_size,
     sweep,
 )
-from softjax.training import (
-    DIAGNOSTIC_KEYS,
-    HISTORY_KEYS,
-    TrainConfig,
-    init_params,
-    train,
-    validate,
-)
+from softjax.training import DIAGNOSTIC_KEYS, HISTORY_KEYS
 from tests.helpers import SWEEP_BASE as BASE
 from tests.helpers import SWEEP_GRID as GRID
 from tests.helpers import jaxpr_eqns, sweep_on_fake_cpu_devices, tiny_gaussian_classes

@@ -20,8 +20,10 @@ import pytest
 
 import softjax.run
 import softjax.training as train_module
+from softjax.config import TrainConfig, init_params
 from softjax.data import Dataset, load_dataset, make_gaussian_classes
-from softjax.training import DIAGNOSTIC_KEYS, HISTORY_KEYS, TrainConfig, init_params, train
+from softjax.run import train
+from softjax.training import DIAGNOSTIC_KEYS, HISTORY_KEYS
 from tests.helpers import jit_fast
 
 REPO_ROOT = Path(__file__).resolve().parents[1]

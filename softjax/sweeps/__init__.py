@@ -28,6 +28,7 @@ from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
 from softjax.compilation_cache import enable_compilation_cache
+from softjax.config import TrainConfig, param_dtype
 from softjax.inputs import compact
 from softjax.results import append_jsonl, provenance, read_jsonl, results_dir
 from softjax.sweeps import core, storage
@@ -52,7 +53,6 @@ from softjax.sweeps.storage import (
     select_grid,
     sweep_lock,
 )
-from softjax.training import TrainConfig, param_dtype
 
 __all__ = [
     "SweepLocked",

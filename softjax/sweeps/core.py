@@ -54,9 +54,10 @@ import numpy as np
 from jax.sharding import Mesh
 from jax.sharding import PartitionSpec as P
 
+from softjax.config import TrainConfig, init_params, seed_keys
 from softjax.losses import resolve_loss
 from softjax.sweeps.mixed import BlockedLoss
-from softjax.training import TrainConfig, init_params, make_train, seed_keys
+from softjax.training import make_train
 
 CONFIG_AXIS = "configs"
 

@@ -1,7 +1,7 @@
 """A sweep's grid: its axes checked in plain Python, and its points in run order.
 
 A sweep is the product ``losses × lrs × init_scales × seeds × data_seeds`` over one base
-:class:`~softjax.training.TrainConfig`. A loss is any spec
+:class:`~softjax.config.TrainConfig`. A loss is any spec
 :func:`softjax.losses.resolve_loss` takes (a registered name, ``(name, {kwargs})``, a
 function); records carry its name (``loss``) and its JSON spec (``loss_spec``).
 
@@ -12,7 +12,7 @@ seeds × data_seeds``, still one program (a loss's block holds its own models).
 
 Seeds. A point with init seed ``s`` and data seed ``d`` starts from
 ``init_params(config, split(PRNGKey(s))[0], init_scale)`` and draws its minibatches from
-``split(PRNGKey(d))[1]``, as :func:`softjax.training.train` splits one seed. With
+``split(PRNGKey(d))[1]``, as :func:`softjax.train` splits one seed. With
 ``s == d`` its record matches ``train(config.replace(seed=s, lr=…, init_scale=…))`` up to
 float rounding, not bitwise: the sweep's matmul is M models wide, ``train``'s one model
 wide, and XLA may round the two widths differently. In float32 params and history agree
@@ -38,9 +38,10 @@ from typing import Any
 import numpy as np
 
 from softjax import _checks
+from softjax.config import TrainConfig
+from softjax.inputs import validate
 from softjax.losses import LOSSES, BoundLoss, resolve_loss
 from softjax.sweeps.storage import config_key
-from softjax.training import TrainConfig, validate
 
 
 def _check_axis(values, name: str, check, expected: str) -> list:
@@ -163,7 +164,7 @@ def check_grid(
         init scale, a negative or non-integer seed, an unknown loss, or a duplicate
         value (which would give duplicate configs); naming ``seed_pairing`` for a value
         not in :data:`SEED_PAIRINGS`, or ``"paired"`` with ``seeds`` and ``data_seeds``
-        of different lengths; or whatever :func:`softjax.training.validate` finds wrong
+        of different lengths; or whatever :func:`softjax.inputs.validate` finds wrong
         with the base config and data.
     """
     if not isinstance(seed_pairing, str) or seed_pairing not in SEED_PAIRINGS:
