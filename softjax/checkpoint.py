@@ -19,7 +19,7 @@ import numpy as np
 import orbax.checkpoint as ocp
 
 from softjax.config import TrainConfig, init_params
-from softjax.hidden import history_shape
+from softjax.history import history_shape
 from softjax.optim import make_schedule, optimizer_factory
 from softjax.training import TrainState
 

@@ -21,10 +21,10 @@ from softjax._checks import is_int, positive_int
 from softjax.checkpoint import latest_epoch, save_checkpoint
 from softjax.compilation_cache import enable_compilation_cache
 from softjax.config import TrainConfig, init_params, param_dtype, seed_keys
-from softjax.hidden import history_shape
+from softjax.history import cut_history, history_keys, history_shape
 from softjax.inputs import Data, check_user_params, compact, validate
 from softjax.losses import resolve_loss
-from softjax.training import TrainState, cut_history, history_keys, make_epochs
+from softjax.training import TrainState, make_epochs
 
 
 class TrainResult(NamedTuple):
@@ -33,7 +33,7 @@ class TrainResult(NamedTuple):
     Attributes:
       params: the final params, or the last finite ones if training diverged.
       history: ``{key: np.ndarray (epochs_completed,)}`` for each key of
-        :func:`~softjax.training.history_keys` (with a validation split, ``val_*`` too),
+        :func:`~softjax.history.history_keys` (with a validation split, ``val_*`` too),
         ``(epochs_completed, L)`` for the per-layer keys (``softjax.hidden.LAYER_KEYS``),
         from epoch 1 (a resumed run's history includes the epochs before it).
       diverged: whether a non-finite loss or update stopped training.

@@ -103,7 +103,7 @@ _SHARDED_SWEEP_SCRIPT = textwrap.dedent(
     import jax, numpy as np
     from softjax.data import make_gaussian_classes
     from softjax.sweeps import default_mesh, sweep
-    from softjax.training import TrainConfig
+    from softjax.config import TrainConfig
 
     n_devices, base, grid = json.loads(sys.argv[1])
     assert len(jax.devices()) == n_devices and default_mesh().size == n_devices

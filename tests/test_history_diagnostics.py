@@ -14,10 +14,10 @@ import pytest
 
 from softjax.config import TrainConfig, init_params, seed_keys
 from softjax.data.synthetic import make_gaussian_classes
+from softjax.diagnostics import SATURATION_THRESHOLD
 from softjax.hidden import HIDDEN_SATURATION
 from softjax.models import mlp_forward
 from softjax.run import train
-from softjax.training import SATURATION_THRESHOLD
 
 
 @pytest.fixture(scope="module")
@@ -177,7 +177,7 @@ def test_relu_dead_units_count_as_saturated(data):
 def test_the_cosine_survives_a_vanishing_gradient():
     """A saturated MSE gradient (~1e-30) squared underflows in float32; the cosine must
     stay in [−1, 1] (it read 1e16 before rows were rescaled) and be 0 for a zero row."""
-    from softjax.training import _cosine
+    from softjax.diagnostics import _cosine
 
     a = np.array([[1e-30, -2e-30, 0.0], [0.0, 0.0, 0.0], [3.0, 4.0, 0.0]], np.float32)
     b = np.array([[1.0, -2.0, 0.0], [1.0, 1.0, 1.0], [0.0, 0.0, 1.0]], np.float32)

@@ -11,10 +11,10 @@ import pytest
 import softjax
 from softjax.config import TrainConfig, init_params
 from softjax.data import Dataset, make_gaussian_classes
+from softjax.history import HISTORY_KEYS, VALIDATION_KEYS
 from softjax.inputs import validate
 from softjax.models import mlp_apply
 from softjax.run import train
-from softjax.training import HISTORY_KEYS, VALIDATION_KEYS
 
 CONFIG = TrainConfig(sizes=(6, 4), batch_size=16, epochs=2)
 

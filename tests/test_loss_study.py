@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from experiments import loss_sweep
+from softjax.history import HISTORY_KEYS
 from softjax.plots.sweep_report import NO_DIFFERENCE, compare_difference, compare_intervals
 from softjax.sweeps.adaptive import interior_lr_sweep, next_lrs, paired_sweep
 from softjax.sweeps.stats import (
@@ -18,7 +19,6 @@ from softjax.sweeps.stats import (
     summarize,
     wilson_interval,
 )
-from softjax.training import HISTORY_KEYS
 
 
 def _record(loss, lr, scale, seed, val, test=None, train_acc=0.9, diverged=False):

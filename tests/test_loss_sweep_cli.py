@@ -20,10 +20,9 @@ import pytest
 import softjax.sweeps.core as core_module
 from experiments import loss_sweep
 from softjax.config import TrainConfig
-from softjax.hidden import history_shape
+from softjax.history import HISTORY_KEYS, history_shape
 from softjax.inputs import Data
 from softjax.results import read_json, read_jsonl
-from softjax.training import HISTORY_KEYS
 
 REPO_ROOT = __import__("pathlib").Path(__file__).resolve().parents[1]
 VAL_KEYS = ("val_loss", "val_accuracy")

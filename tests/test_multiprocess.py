@@ -47,7 +47,7 @@ WORKER = textwrap.dedent(
     )
     from softjax.data import make_gaussian_classes
     from softjax.sweeps import sweep
-    from softjax.training import TrainConfig
+    from softjax.config import TrainConfig
 
     assert jax.process_count() == int(n) and len(jax.local_devices()) == 1
     assert len(jax.devices()) == int(n)

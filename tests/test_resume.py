@@ -64,7 +64,7 @@ def _python(code: str, **kwargs) -> subprocess.Popen:
         f"""
         import jax, numpy as np
         from softjax.data import make_gaussian_classes
-        from softjax.training import TrainConfig, train
+        from softjax import TrainConfig, train
         data = {MAKE_DATA}
         config = TrainConfig.from_dict({CONFIG.to_dict()!r})
         """

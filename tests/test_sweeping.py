@@ -20,6 +20,7 @@ import softjax.sweeps.core as core_module
 from softjax.compilation_cache import compilation_cache_in
 from softjax.config import TrainConfig, init_params
 from softjax.data import Dataset
+from softjax.history import DIAGNOSTIC_KEYS, HISTORY_KEYS
 from softjax.inputs import as_data, validate
 from softjax.results import read_jsonl
 from softjax.run import train
@@ -31,7 +32,6 @@ from softjax.sweeps import (
     padded_size,
     sweep,
 )
-from softjax.training import DIAGNOSTIC_KEYS, HISTORY_KEYS
 from tests.helpers import SWEEP_BASE as BASE
 from tests.helpers import SWEEP_GRID as GRID
 from tests.helpers import jaxpr_eqns, sweep_on_fake_cpu_devices, tiny_gaussian_classes

@@ -20,10 +20,11 @@ import pytest
 
 import softjax.run
 import softjax.training as train_module
-from softjax.config import TrainConfig, init_params
+from softjax.config import TrainConfig, init_params, param_dtype, seed_keys
 from softjax.data import Dataset, load_dataset, make_gaussian_classes
+from softjax.history import DIAGNOSTIC_KEYS, HISTORY_KEYS
 from softjax.run import train
-from softjax.training import DIAGNOSTIC_KEYS, HISTORY_KEYS
+from softjax.step import all_finite
 from tests.helpers import jit_fast
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -317,13 +318,13 @@ def test_a_huge_learning_rate_stops_training_with_a_warning(small, lr, expected_
 
 def test_progress_bar_reaches_the_epoch_count(small, monkeypatch, capsys):
     calls = []
-    original = train_module._ProgressBar.__call__
+    original = softjax.run._ProgressBar.__call__
 
     def counting(self, epoch, metrics):
         calls.append(int(epoch))
         return original(self, epoch, metrics)
 
-    monkeypatch.setattr(train_module._ProgressBar, "__call__", counting)
+    monkeypatch.setattr(softjax.run._ProgressBar, "__call__", counting)
     result = train(TrainConfig(sizes=(6, 4), epochs=4, batch_size=16), small, progress=True)
     assert calls == [0, 1, 2, 3]
     assert "4/4" in capsys.readouterr().err
@@ -435,10 +436,10 @@ def test_the_compile_guard_would_catch_a_late_error(small, forbid_compiling):
 
 def _vmapped_and_stacked(config, lrs, ds, scales=None):
     """The same M models through ``vmap(make_train)`` and ``make_train(stacked=True)``."""
-    init_key, data_key = train_module.seed_keys(config.seed)
+    init_key, data_key = seed_keys(config.seed)
     keys = jax.random.split(init_key, len(lrs))
     scales = np.ones(len(lrs)) if scales is None else np.asarray(scales)
-    dtype = train_module.param_dtype(ds.x_train)
+    dtype = param_dtype(ds.x_train)
     params = jax.vmap(lambda k, s: init_params(config, k, s, dtype=dtype))(keys, scales)
     lrs = jnp.asarray(lrs, dtype)
     data = tuple(ds)
@@ -518,10 +519,10 @@ def test_stacked_models_stop_early_once_all_of_them_diverged(small):
 
 
 def test_the_finite_check_flags_exactly_the_non_finite_leaves_and_models():
-    """_all_finite is False for any ±inf or NaN entry, in a matrix or a vector, and True
+    """all_finite is False for any ±inf or NaN entry, in a matrix or a vector, and True
     for the largest finite floats (Σ 0·x cannot overflow); vmapped over stacked models'
     (d_in, M, d_out) weights it flags each model on its own."""
-    finite = jax.jit(train_module._all_finite)
+    finite = jax.jit(all_finite)
     big = float(np.finfo(np.float32).max)
     w, b = np.full((6, 3), big, np.float32), np.ones(3, np.float32)
     assert bool(finite({"w": w, "b": b}))
@@ -532,5 +533,5 @@ def test_the_finite_check_flags_exactly_the_non_finite_leaves_and_models():
             assert not bool(finite(tree)), (bad, leaf)
     stacked = np.ones((6, 4, 3), np.float32)  # 4 models' (6, 3) weights, model axis 1
     stacked[5, 1, 2], stacked[0, 3, 0] = np.nan, -np.inf
-    per_model = jax.jit(jax.vmap(lambda w: train_module._all_finite([w]), in_axes=1))
+    per_model = jax.jit(jax.vmap(lambda w: all_finite([w]), in_axes=1))
     np.testing.assert_array_equal(per_model(stacked), [True, False, True, False])

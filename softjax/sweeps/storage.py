@@ -39,8 +39,8 @@ from typing import Any
 
 import numpy as np
 
+from softjax.history import cut_history
 from softjax.results import read_json, temp_files, to_jsonable, write_json
-from softjax.training import cut_history
 
 FINGERPRINT_ROWS = 256
 """Rows of each ``x`` split hashed (evenly strided) by :func:`data_fingerprint`."""
