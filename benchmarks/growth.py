@@ -29,7 +29,7 @@ from pathlib import Path
 import jax
 import numpy as np
 
-from benchmarks.cases import single_config
+from benchmarks.configs import single_config
 from benchmarks.floors import case_flops, floor_system
 from benchmarks.timing import CLOCKS, interleaved, paired_median, peak_rss, reset_peak_rss
 from softjax import sweep
