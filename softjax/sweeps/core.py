@@ -37,15 +37,14 @@ calls ``jax.distributed.initialize()`` first, then the same ``sweep()``. ``jax.d
 is then every process's devices, so the mesh spans them all and each process trains its
 own block of models; outputs are gathered to every process (``process_allgather``), and
 what only process 0 can know (the records already on disk, the run id, a lock refused)
-reaches the others through :func:`share_from_first`. ``tests/test_multiprocess.py`` runs
-2 and 4 CPU processes (gloo collectives over 127.0.0.1). Measurements of these choices
-live in ``benchmarks/README.md``.
+reaches the others through :func:`softjax.sweeps.handshake.share_from_first`.
+``tests/test_multiprocess.py`` runs 2 and 4 CPU processes (gloo collectives over
+127.0.0.1).
 """
 
 from __future__ import annotations
 
 import functools
-import json
 from collections.abc import Sequence
 
 import jax
@@ -216,25 +215,6 @@ def padded_size(n: int, n_devices: int) -> int:
     """The config axis length of ``n`` models of one loss (see :func:`block_layout`): a
     multiple of ``n_devices``, ≥ MIN_MODELS_PER_DEVICE each."""
     return len(block_layout([0] * n, n_devices)[1])
-
-
-def share_from_first(obj):
-    """Process 0's ``obj`` (anything ``json`` encodes) on every process.
-
-    One process: ``obj`` itself. Several: a JSON string broadcast as bytes
-    (``multihost_utils.broadcast_one_to_all``, a collective every process must reach),
-    its length first, since only process 0 knows it.
-    """
-    if jax.process_count() == 1:
-        return obj
-    from jax.experimental import multihost_utils
-
-    first = jax.process_index() == 0
-    data = np.frombuffer(json.dumps(obj).encode(), np.uint8) if first else None
-    size = int(multihost_utils.broadcast_one_to_all(np.int32(len(data) if first else 0)))
-    buffer = data if first else np.zeros(size, np.uint8)
-    buffer = multihost_utils.broadcast_one_to_all(buffer)
-    return json.loads(np.asarray(buffer, np.uint8).tobytes().decode())
 
 
 def _fetch(tree):
