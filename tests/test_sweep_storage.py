@@ -312,7 +312,7 @@ def test_divergence_is_reported_on_screen_naming_the_configs(tiny, monkeypatch):
     def half_diverged(program, points, data, mesh, dtype, data_seed):
         n = len(points)
         history = {k: np.full((n, *history_shape(BASE, k)), 0.5) for k in HISTORY_KEYS}
-        finite = np.array([p["config"]["lr"] < 100 for p in points])
+        finite = np.array([p["config"].lr < 100 for p in points])
         for k in history:
             history[k][~finite, 1:] = np.nan
         return None, history, finite

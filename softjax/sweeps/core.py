@@ -230,8 +230,9 @@ def run_group(program, points, data, mesh, dtype, data_seed: int):
     """Runs one data seed's grid points, every loss at once, through ``program``
     (:func:`build_program`).
 
-    ``points[i]["loss_index"]`` picks model i's loss, ``points[i]["config"]`` its
-    ``seed``, ``init_scale`` and ``lr``; the models are laid out by :func:`block_layout`.
+    ``points[i]["loss_index"]`` picks model i's loss, ``points[i]["config"]`` (a
+    :class:`~softjax.config.TrainConfig`) its ``seed``, ``init_scale`` and ``lr``; the
+    models are laid out by :func:`block_layout`.
 
     Returns:
       ``(params, history, finite)`` as numpy, leading axis ``len(points)`` in the order of
@@ -241,11 +242,11 @@ def run_group(program, points, data, mesh, dtype, data_seed: int):
     n_devices = mesh.size if mesh is not None else 1
     blocks, slots, where = block_layout([p["loss_index"] for p in points], n_devices)
     padded = [points[i] for i in slots]
-    seeds = [p["config"]["seed"] for p in padded]
+    seeds = [p["config"].seed for p in padded]
     units = {s: jax.device_get(program.unit_params(s)) for s in set(seeds)}
     unit_params = jax.tree.map(lambda *a: np.stack(a), *[units[s] for s in seeds])
-    scales = np.array([p["config"]["init_scale"] for p in padded], dtype)
-    lrs = np.array([p["config"]["lr"] for p in padded], dtype)
+    scales = np.array([p["config"].init_scale for p in padded], dtype)
+    lrs = np.array([p["config"].lr for p in padded], dtype)
     out = program(blocks)(unit_params, scales, lrs, data_key(data_seed), data)
     params, history, finite = _fetch(jax.block_until_ready(out))
     params = jax.tree.map(lambda a: np.asarray(a)[where], params)

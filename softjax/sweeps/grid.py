@@ -225,13 +225,17 @@ def jsonable_grid(grid: dict[str, Any]) -> dict[str, Any]:
 def grid_configs(
     base_config: TrainConfig, grid: dict[str, list], data: dict[str, Any] | None = None
 ) -> list[dict[str, Any]]:
-    """Every point of the grid as ``{"config", "data_seed", "key", "loss_index"}``.
+    """Every point of the grid as ``{"config", "loss_name", "loss_index", "data_seed",
+    "key"}``.
 
     Order (that of the returned records): loss, data seed, then the vmapped axes init
     scale × lr × init seed. A data seed's points of every loss run in one call of the
-    one program (``loss_index`` picks a point's block). ``config`` is JSON-ready with
-    ``loss`` the loss's spec; ``data`` is the data fingerprint in the key. With
-    ``grid["seed_pairing"] == "paired"`` a data seed's init seeds are its pair only.
+    one program (``loss_index`` picks a point's block). ``config`` is the point's
+    :class:`~softjax.config.TrainConfig`, its ``loss`` the resolved
+    :class:`~softjax.losses.BoundLoss` (records store its spec); ``data`` is the data
+    fingerprint in the key (:func:`~softjax.sweeps.storage.config_key`, where the config
+    is serialised). With ``grid["seed_pairing"] == "paired"`` a data seed's init seeds
+    are its pair only.
     """
     points = []
     losses = list(enumerate(grid["losses"]))
@@ -242,8 +246,7 @@ def grid_configs(
         seeds = grid["seeds"] if pairs is None else [pairs[data_seed]]
         lrs = loss_lrs(grid, index)
         for scale, lr, seed in itertools.product(grid["init_scales"], lrs, seeds):
-            config = base_config.replace(lr=lr, init_scale=scale, seed=seed).to_dict()
-            config["loss"] = bound.spec
+            config = base_config.replace(loss=bound, lr=lr, init_scale=scale, seed=seed)
             points.append(
                 {
                     "config": config,

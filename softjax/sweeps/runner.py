@@ -161,7 +161,7 @@ def _train(
         storage.write_meta(
             path.with_name(path.name.removesuffix(".jsonl") + ".meta.json"),
             provenance(
-                base_config.to_dict(),
+                base_config,
                 run_id=run_id,
                 grid=jsonable_grid(grid),
                 seeds={

@@ -122,7 +122,7 @@ def make_records(points, history, finite, run_id: str, fingerprint=None) -> list
     divergence exactly as ``train()`` cuts it."""
     records = []
     for i, point in enumerate(points):
-        config = point["config"]
+        config = to_jsonable(point["config"])  # a TrainConfig: serialised here, once
         row, diverged_epoch = cut_history({k: v[i] for k, v in history.items()}, bool(finite[i]))
         records.append(
             {
