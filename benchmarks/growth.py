@@ -36,7 +36,7 @@ from softjax import sweep
 from softjax.compilation_cache import compilation_cache_in
 from softjax.config import param_dtype
 from softjax.sweeps import core
-from softjax.sweeps.grid import check_grid, grid_configs, loss_configs
+from softjax.sweeps.grid import check_grid, grid_configs
 
 MODELS = (1, 4, 16, 64, 256, 1024)
 QUICK_MODELS = (1, 16)
@@ -58,7 +58,7 @@ def _steady(config, data, models: int):
     checked, g = check_grid(config, data, **grid(models), init_scales=[1.0])
     points = grid_configs(config, g)
     dtype = param_dtype(checked.x_train)
-    program = core.build_program(loss_configs(config, g["losses"]), dtype, None)
+    program = core.build_program(config, g["losses"], dtype, None)
     device_data = jax.device_put(tuple(checked))
     return lambda: core.run_group(program, points, device_data, None, dtype, config.seed)
 

@@ -73,16 +73,14 @@ class TrainConfig:
       grad: ``"autodiff"`` (``jax.vjp``) or ``"closed_form"`` (the notes' backprop).
       test_each_epoch: evaluate the test set after every epoch (``test_*`` in the
         history per epoch); ``False`` evaluates it after the last epoch only (the earlier
-        epochs' ``test_*`` are NaN). A study that selects on validation needs test once,
-        and skipping it saves a forward pass over the test set per epoch (in the loss
-        study's MLPs, 10,000 test rows against 10,000 training rows' forward and backward).
+        epochs' ``test_*`` are NaN). A run that selects on validation needs test once,
+        and skipping it saves a forward pass over the test set per epoch.
       diagnostics: compute the per-step diagnostics of the history (the logits-gradient
         norms, saturated-and-wrong, the cosine to CE's step, the hidden layers' f′; see
         ``softjax.history.DIAGNOSTIC_KEYS``); ``False`` keeps only the losses and
         accuracies (the diagnostics are NaN), for runs where only those matter, e.g. a
-        large hyper-parameter search: a small model's step is then about half as many
-        XLA kernels, which shortens the compile and, for sweeps of small models, the run
-        (the ``softjax_no_diagnostics`` rows of ``results/benchmarks.md``).
+        large hyper-parameter search: a small model's step then runs far fewer XLA
+        kernels, which shortens the compile and, for sweeps of small models, the run.
         Training itself is the same: the params are equal.
     """
 
@@ -129,7 +127,9 @@ class TrainConfig:
         """
         d = {f.name: _jsonable(getattr(self, f.name)) for f in dataclasses.fields(self)}
         loss = self.loss
-        if isinstance(loss, BoundLoss) or not callable(loss):
+        if isinstance(loss, BoundLoss | str):  # resolved, or a name: it says itself
+            return d | {"loss": _jsonable(getattr(loss, "spec", loss))}
+        if not callable(loss):
             try:
                 loss = resolve_loss(loss, "config.loss")
             except ValueError:
@@ -202,7 +202,23 @@ def _jsonable(x):
 
 
 def check_config(config: TrainConfig) -> BoundLoss:
-    """Checks every field in plain Python, before anything compiles; returns the loss.
+    """Checks every field in plain Python, before anything compiles; returns the loss,
+    resolved once here for the whole run.
+
+    Raises:
+      ValueError: naming the field, what was expected and what came.
+    """
+    check_fields(config)
+    loss = resolve_loss(config.loss, "config.loss")
+    check_loss(config, loss)
+    return loss
+
+
+def check_fields(config: TrainConfig, *, grid_axes: bool = False) -> None:
+    """Checks every field but the loss (:func:`check_loss`).
+
+    With ``grid_axes`` the fields a sweep's grid replaces and checks as its axes, ``lr``
+    and ``init_scale``, are left to it (:func:`softjax.sweeps.grid.check_grid`).
 
     Raises:
       ValueError: naming the field, what was expected and what came.
@@ -210,13 +226,13 @@ def check_config(config: TrainConfig) -> BoundLoss:
     if not isinstance(config, TrainConfig):
         raise ValueError(f"config: expected a TrainConfig, got {type(config).__name__}")
     sizes = check_sizes(config.sizes, "config.sizes")
-    loss = resolve_loss(config.loss, "config.loss")
     # Checked for a single layer too, where it is unused: an unknown name is a typo.
     resolve_activations(config.activations, len(sizes) - 2)
     check_optimizer(config)
     one_of(config.init, INITS, "config.init")
-    positive_float(config.lr, "config.lr")
-    positive_float(config.init_scale, "config.init_scale")
+    if not grid_axes:
+        positive_float(config.lr, "config.lr")
+        positive_float(config.init_scale, "config.init_scale")
     positive_int(config.epochs, "config.epochs")
     positive_int(config.batch_size, "config.batch_size")
     seed(config.seed, "config.seed")
@@ -226,13 +242,17 @@ def check_config(config: TrainConfig) -> BoundLoss:
     boolean(config.bias, "config.bias")
     one_of(config.grad, GRAD_MODES, "config.grad")
     one_of(config.last_batch, LAST_BATCH_MODES, "config.last_batch")
+    check_schedule(config)
+
+
+def check_loss(config: TrainConfig, loss: BoundLoss) -> None:
+    """Checks that the resolved ``loss`` can train ``config``: a closed-form logits
+    gradient when ``config.grad="closed_form"``."""
     if config.grad == "closed_form" and not loss.has_closed_form:
         raise ValueError(
             f"config.grad: 'closed_form' needs a loss with a closed-form logits gradient; "
             f"{loss.name!r} has none (register one, or use grad='autodiff')"
         )
-    check_schedule(config)
-    return loss
 
 
 # ------------------------------------------------------------ the rules a run derives

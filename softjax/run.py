@@ -22,8 +22,7 @@ from softjax.checkpoint import latest_epoch, save_checkpoint
 from softjax.compilation_cache import enable_compilation_cache
 from softjax.config import TrainConfig, init_params, param_dtype, seed_keys
 from softjax.history import cut_history, history_keys, history_shape
-from softjax.inputs import Data, check_user_params, compact, validate
-from softjax.losses import resolve_loss
+from softjax.inputs import Data, check_run, check_user_params, compact
 from softjax.training import TrainState, make_epochs
 
 
@@ -171,7 +170,7 @@ def train(
     """
     if params is not None and resume is not None:
         raise ValueError("params: give params (a fresh run) or resume (a saved run), not both")
-    data = validate(config, data, params)
+    data, loss = check_run(config, data, params)
     if resume is not None:
         _check_resume(resume, config, data)
     start = 0 if resume is None else int(np.asarray(resume.epoch))
@@ -182,9 +181,8 @@ def train(
     init_key, data_key = seed_keys(config.seed)
     dtype = param_dtype(data.x_train)
     lr = jnp.asarray(config.lr, dtype)
-    name = resolve_loss(config.loss).name
-    bar = _ProgressBar(end, f"{name} lr={config.lr:g}", initial=start) if progress else None
-    init_state, run_epochs = make_epochs(config, progress=bar)
+    bar = _ProgressBar(end, f"{loss.name} lr={config.lr:g}", initial=start) if progress else None
+    init_state, run_epochs = make_epochs(config, progress=bar, loss=loss)
     data = jax.device_put(compact(data, shuffled=config.shuffle))
     try:
         if resume is None:

@@ -54,7 +54,7 @@ from jax.sharding import Mesh
 from jax.sharding import PartitionSpec as P
 
 from softjax.config import TrainConfig, init_params, seed_keys
-from softjax.losses import resolve_loss
+from softjax.losses import BoundLoss
 from softjax.sweeps.mixed import BlockedLoss
 from softjax.training import make_train
 
@@ -97,37 +97,26 @@ def init_stack(config: TrainConfig, init_keys, init_scales, dtype=jnp.float32):
     return jax.vmap(lambda k, s: init_params(config, k, s, dtype=dtype))(init_keys, init_scales)
 
 
-def build_program(configs: Sequence[TrainConfig], dtype, mesh: Mesh | None):
+def build_program(base: TrainConfig, losses: Sequence[BoundLoss], dtype, mesh: Mesh | None):
     """``program(blocks)``: the compiled ``(unit_params, init_scales, lrs, data_key, data)
     -> (params, history, finite)`` for one block layout, built once per layout.
 
     ``unit_params`` is the stack of each model's init at scale 1
     (``program.unit_params(seed)``, made outside the compiled program); the program
-    multiplies it by ``init_scales``, which is ``init_params(config, key, scale)``
-    exactly. Drawing the init outside matters for compile time: the vmapped
-    truncated-normal draws were about half of each program's compile (7 of 15 s for a
-    784-100-10 MLP on 2 cores), paid again by every block layout, i.e. by every lr
-    extension round of :mod:`softjax.sweeps.adaptive`; drawn eagerly, as ``train()``
-    draws them, each seed's init costs milliseconds once its shapes have compiled.
+    multiplies it by ``init_scales``, which is ``init_params(base, key, scale)``
+    exactly. Drawing the init outside matters for compile time: vmapped truncated-normal
+    draws are a large part of each program's compile, paid again by every block layout,
+    i.e. by every lr extension round of :mod:`softjax.sweeps.adaptive`; drawn eagerly, as
+    ``train()`` draws them, each seed's init compiles once for its shapes.
 
-    ``configs`` (one per loss) must differ in their loss only. ``blocks`` is a static
-    tuple of ``(loss index, models per device)``: each device's models are those blocks
-    in that order, each trained with ``configs[loss index]``'s loss through one
+    ``base`` holds what every model shares (its ``loss``, ``lr``, ``init_scale`` and
+    ``seed`` are the models' own); ``losses`` are the grid's resolved losses. ``blocks``
+    is a static tuple of ``(loss index, models per device)``: each device's models are
+    those blocks in that order, each trained with ``losses[loss index]`` through one
     :class:`~softjax.sweeps.mixed.BlockedLoss` (init included). Sharded over ``mesh``'s
     devices when given: per-model inputs and all outputs split along the config axis,
     the rest replicated.
-
-    Raises:
-      ValueError: naming ``configs`` when two differ in more than their loss.
     """
-    base = configs[0]
-    for i, config in enumerate(configs):
-        if config.replace(loss=base.loss) != base:
-            raise ValueError(
-                f"configs: expected configs that differ only in their loss; config {i} "
-                f"({config}) differs from config 0 ({base}) elsewhere"
-            )
-    losses = [resolve_loss(c.loss) for c in configs]
 
     @functools.cache
     def program(blocks: tuple[tuple[int, int], ...]):

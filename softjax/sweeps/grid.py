@@ -39,7 +39,7 @@ import numpy as np
 
 from softjax import _checks
 from softjax.config import TrainConfig
-from softjax.inputs import validate
+from softjax.inputs import check_runs
 from softjax.losses import LOSSES, BoundLoss, resolve_loss
 from softjax.sweeps.storage import config_key
 
@@ -107,19 +107,6 @@ def _loss(v):
         return False, None
 
 
-def config_loss(bound: BoundLoss):
-    """What a TrainConfig's ``loss`` field gets for ``bound``: its registered name (with
-    its kwargs when it has some), or the BoundLoss itself for an unregistered function."""
-    if bound.name in LOSSES and LOSSES[bound.name] is bound.function:
-        return (bound.name, dict(bound.kwargs)) if bound.kwargs else bound.name
-    return bound
-
-
-def loss_configs(base_config: TrainConfig, losses: Sequence[BoundLoss]) -> list[TrainConfig]:
-    """One config per loss (the branches of the sweep program)."""
-    return [base_config.replace(loss=config_loss(b)) for b in losses]
-
-
 SEED_PAIRINGS = ("product", "paired")
 
 
@@ -165,7 +152,7 @@ def check_grid(
         value (which would give duplicate configs); naming ``seed_pairing`` for a value
         not in :data:`SEED_PAIRINGS`, or ``"paired"`` with ``seeds`` and ``data_seeds``
         of different lengths; or whatever :func:`softjax.inputs.validate` finds wrong
-        with the base config and data.
+        with the base config and data (:func:`softjax.inputs.check_runs`).
     """
     if not isinstance(seed_pairing, str) or seed_pairing not in SEED_PAIRINGS:
         raise ValueError(f"seed_pairing: expected one of {SEED_PAIRINGS}, got {seed_pairing!r}")
@@ -208,13 +195,9 @@ def check_grid(
             f"{len(grid['data_seeds'])} data_seeds {grid['data_seeds']}"
             + (" (data_seeds=None is [base_config.seed])" if data_seeds is None else "")
         )
-    checked = None
-    for i, config in enumerate(loss_configs(base_config, grid["losses"])):
-        # Each loss checks the labels its own way (e.g. K = 1 rules).
-        checked = validate(
-            config.replace(lr=loss_lrs(grid, i)[0], init_scale=grid["init_scales"][0]), data
-        )
-    return checked, grid
+    # The base config's fields once, each loss's rules and the data once: the lrs and
+    # init scales are the axes checked above.
+    return check_runs(base_config, data, grid["losses"]), grid
 
 
 def jsonable_grid(grid: dict[str, Any]) -> dict[str, Any]:

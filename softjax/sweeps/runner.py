@@ -25,7 +25,7 @@ from softjax.inputs import compact
 from softjax.results import append_jsonl, provenance, results_dir
 from softjax.sweeps import core, storage
 from softjax.sweeps.core import default_mesh
-from softjax.sweeps.grid import check_grid, grid_configs, jsonable_grid, loss_configs
+from softjax.sweeps.grid import check_grid, grid_configs, jsonable_grid
 from softjax.sweeps.handshake import claim
 from softjax.sweeps.storage import data_fingerprint, make_records
 
@@ -177,7 +177,7 @@ def _train(
         )
     replicated = NamedSharding(mesh, P()) if mesh is not None else None
     device_data = jax.device_put(tuple(compact(data, shuffled=base_config.shuffle)), replicated)
-    program = core.build_program(loss_configs(base_config, grid["losses"]), dtype, mesh)
+    program = core.build_program(base_config, grid["losses"], dtype, mesh)
     new: dict[str, dict[str, Any]] = {}
     bar = _bar(len(todo), progress)
     try:
