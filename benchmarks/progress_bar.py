@@ -34,11 +34,11 @@ process's CPU time over all threads (``time.process_time``).
 
 Run::
 
-    python -m benchmarks.progress_bar            # results/progress_bar.json, ~2 min
+    python -m benchmarks.progress_bar            # results/progress_bar.json
     python -m benchmarks.progress_bar --quick    # 2000 images, 2 epochs: *_quick.json
-
-On 2 shared CPU cores the 15 compiles (2-5 s each) dominate both; --quick took 77 s.
     python -m benchmarks.progress_bar --out /tmp/pb
+
+The 15 compiles dominate both on a small machine.
 """
 
 from __future__ import annotations

@@ -90,12 +90,11 @@ def compact(data: Data, *, shuffled: bool = True) -> Data:
     :func:`softjax.data.load_dataset` gives them), their uint8 codes and ``x_scale=255``;
     otherwise ``data`` unchanged.
 
-    The numbers are the same (:func:`features` decodes bit for bit), the features take
-    4× less memory, and an epoch's shuffled copy of them is cheap enough that the
-    program gathers each epoch's rows once instead of each batch's (``benchmarks/README.md``:
-    MNIST softmax regression 0.84× the time). In order (``shuffled=False``) the batches
-    are contiguous slices with nothing to gather, and decoding would only add a pass per
-    step (the 784-400-10 MLP 1.05–1.09× the time), so the floats stay. Float64 or any other
+    The numbers are the same (:func:`features` decodes bit for bit), the features take a
+    quarter of the memory, and an epoch's shuffled copy of them is cheap enough that the
+    program gathers each epoch's rows once instead of each batch's. In order
+    (``shuffled=False``) the batches are contiguous slices with nothing to gather, and
+    decoding would only add a pass per step, so the floats stay. Float64 or any other
     features are left alone.
     """
     if data.x_scale is not None or not shuffled:

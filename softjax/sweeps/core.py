@@ -30,7 +30,7 @@ one-device program on its own models; nothing is communicated). Every device mus
 the same blocks, so each loss's block is padded to a multiple of the device count with
 copies of its last model and the axis is ordered device-major (:func:`block_layout`).
 The result equals the one-device result up to float rounding (XLA may round a narrower
-matmul differently: about 1e-7 relative in float32, one ulp in float64).
+matmul differently).
 
 Several processes (JAX's multi-controller runtime): every process runs the same script,
 calls ``jax.distributed.initialize()`` first, then the same ``sweep()``. ``jax.devices()``

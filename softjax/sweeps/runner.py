@@ -64,8 +64,8 @@ def sweep(
     calling ``sweep`` with the same arguments): the models split over all processes'
     devices; process 0 alone takes the lock, reads and writes ``<name>.jsonl``; every
     process returns all records. They equal a one-process run's to float rounding (the
-    narrower per-device matmul: float32 within 1e-5 relative, see
-    :mod:`softjax.sweeps.grid`); keys, divergence flags and epochs are equal.
+    narrower per-device matmul, see :mod:`softjax.sweeps.grid`); keys, divergence flags
+    and epochs are equal.
 
     Args:
       base_config: the fields every run shares; its ``loss``, ``lr``, ``init_scale`` and
