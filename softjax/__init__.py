@@ -1,8 +1,9 @@
 """softjax: the lecture notes on softmax regression and neural networks as pure JAX.
 
 The pipeline, in import order: numerics → activations → losses → models → grads →
-data → config → inputs → evaluation → training → run → checkpoint → sweeps → results →
-plots. See README.md for a tour.
+data → optim → config → inputs → evaluation → hidden → history → diagnostics → step →
+layout → training → checkpoint → run → results → sweeps → plots. See README.md for a
+tour.
 
 The modules are ``softjax.training`` and ``softjax.sweeps`` so that ``softjax.train``
 and ``softjax.sweep`` can be the functions themselves without shadowing a module.
