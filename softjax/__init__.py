@@ -28,7 +28,7 @@ from softjax.grads import (
     per_sample_logits_grad,
     with_closed_form_grad,
 )
-from softjax.losses import LOSSES, BoundLoss, as_targets, register_loss, resolve_loss
+from softjax.losses import LOSSES, BoundLoss, register_loss, resolve_loss
 from softjax.models import INITS, mlp_apply, mlp_forward, mlp_init
 from softjax.numerics import (
     log1m_softmax,
@@ -42,6 +42,7 @@ from softjax.numerics import (
 )
 from softjax.run import TrainResult, train
 from softjax.sweeps import make_sweep, sweep
+from softjax.targets import as_targets
 from softjax.training import TrainState, make_train
 
 __version__ = "0.1.0"

@@ -15,9 +15,10 @@ import numpy as np
 from softjax.activations import resolve_activations
 from softjax.config import TrainConfig, check_config
 from softjax.inputs import check_features, check_finite, check_user_params
-from softjax.losses import check_labels, resolve_loss
+from softjax.losses import resolve_loss
 from softjax.models import mlp_forward
 from softjax.numerics import sigmoid, softmax
+from softjax.targets import check_labels
 
 
 def predicted_class(logits):

@@ -31,9 +31,10 @@ from softjax.config import (
     steps_per_epoch,
 )
 from softjax.data.dataset import PIXEL_SCALE
-from softjax.losses import BoundLoss, check_labels
+from softjax.losses import BoundLoss
 from softjax.models import check_params
 from softjax.optim import make_schedule, optimizer_factory
+from softjax.targets import check_labels
 
 
 class Data(NamedTuple):

@@ -220,7 +220,10 @@ def _defined(path: Path) -> set[str]:
             names.add(node.name)
         elif isinstance(node, ast.Assign | ast.AnnAssign):
             targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-            names |= {t.id for t in targets if isinstance(t, ast.Name)}
+            for target in targets:
+                for name in ast.walk(target):
+                    if isinstance(name, ast.Name):
+                        names.add(name.id)
     return names
 
 
@@ -246,3 +249,36 @@ def test_package_inits_only_reexport():
             isinstance(node, ast.Assign) and _all_names(path) is not None
         )
         assert allowed, f"{_rel(path)}:{node.lineno}: {type(node).__name__} in a re-export file"
+
+
+def _module_path(module: str) -> Path | None:
+    path = ROOT / Path(*module.split("."))
+    if (path / "__init__.py").exists():
+        return None  # a package: its __init__ gathers public names on purpose
+    return path.with_suffix(".py") if path.with_suffix(".py").exists() else None
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        pytest.param(p, id=_rel(p))
+        for p in _sources("softjax", "benchmarks", "experiments", "tests")
+    ],
+)
+def test_imports_name_the_module_that_defines_the_name(path):
+    """One import path per public name: ``from softjax.<module> import name`` names the
+    module where ``name`` is defined (or a submodule), never one that merely imports it;
+    only packages (``softjax``, ``softjax.sweeps``, ``softjax.data``) gather names."""
+    wrong = []
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if not (isinstance(node, ast.ImportFrom) and (node.module or "").startswith("softjax.")):
+            continue
+        source = _module_path(node.module)
+        if source is None or node.level:
+            continue
+        defined = _defined(source)
+        for alias in node.names:
+            submodule = source.with_suffix("") / f"{alias.name}.py"
+            if alias.name not in defined and not submodule.exists():
+                wrong.append(f"{_rel(path)}:{node.lineno}: {alias.name} from {node.module}")
+    assert not wrong, "imported from a module that only re-exports it:\n" + "\n".join(wrong)
