@@ -237,8 +237,9 @@ def check_runs(config: TrainConfig, data, losses: Sequence[BoundLoss]) -> Data:
 
 def check_data(config: TrainConfig, data, losses: Sequence[BoundLoss]) -> Data:
     """Checks ``data`` for ``config``'s model and each of ``losses``: every split's
-    features once (shapes, dtypes, finite values), its labels once per loss (each loss
-    has its own label rules), and the batch size against the training rows.
+    features once (shapes, dtypes, finite values), its labels once per loss name (each
+    loss has its own label rules; its keyword arguments do not change them), and the
+    batch size against the training rows.
 
     Returns:
       The data as :class:`Data`.
@@ -247,11 +248,12 @@ def check_data(config: TrainConfig, data, losses: Sequence[BoundLoss]) -> Data:
     if (data.x_val is None) != (data.y_val is None):
         raise ValueError("data: expected both x_val and y_val, or neither")
     sizes = tuple(config.sizes)
+    label_rules = list({loss.name: loss for loss in losses}.values())
     for name in ("train", *splits(data)):
         x, y = getattr(data, f"x_{name}"), getattr(data, f"y_{name}")
         check_features(x, sizes[0], f"data.x_{name}")
         _dtype(y, f"data.y_{name}")
-        for loss in losses:
+        for loss in label_rules:
             # check_labels also refuses non-finite target rows (the rule lives there, once).
             check_labels(y, sizes[-1], np.shape(x)[0], loss, f"data.y_{name}")
     n = np.shape(data.x_train)[0]

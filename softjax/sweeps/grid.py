@@ -150,8 +150,8 @@ def check_grid(
         init scale, a negative or non-integer seed, an unknown loss, or a duplicate
         value (which would give duplicate configs); naming ``seed_pairing`` for a value
         not in :data:`SEED_PAIRINGS`, or ``"paired"`` with ``seeds`` and ``data_seeds``
-        of different lengths; or whatever :func:`softjax.inputs.validate` finds wrong
-        with the base config and data (:func:`softjax.inputs.check_runs`).
+        of different lengths; or whatever :func:`softjax.inputs.check_runs` finds
+        wrong with the base config and data.
     """
     if not isinstance(seed_pairing, str) or seed_pairing not in SEED_PAIRINGS:
         raise ValueError(f"seed_pairing: expected one of {SEED_PAIRINGS}, got {seed_pairing!r}")
