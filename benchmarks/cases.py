@@ -29,7 +29,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from benchmarks import peers
-from benchmarks.configs import (  # noqa: F401  (re-exported: the cases' sizes and grid)
+from benchmarks.configs import (
     MLP_SWEEP_ROWS,
     SWEEP_GRID,
     SWEEP_INIT_SCALES,
@@ -42,10 +42,10 @@ from benchmarks.configs import (  # noqa: F401  (re-exported: the cases' sizes a
 )
 from benchmarks.floors import case_flops, net_floor, sweep_floor
 from softjax import TrainConfig, init_params, make_sweep, make_train, sweep, train
+from softjax.config import seed_keys
 from softjax.inputs import as_data, compact
 from softjax.losses import resolve_loss
 from softjax.sweeps.mixed import BlockedLoss
-from softjax.training import seed_keys
 
 Setup = Callable[[SimpleNamespace], Callable[[], object]]
 
@@ -122,27 +122,6 @@ def softjax_compile(ctx):
 
 def prepare_single(data, sizes: Sizes) -> SimpleNamespace:
     return context(single_config(sizes), data)
-
-
-def numpy_single(ctx):
-    w, b = ctx.weights[0], ctx.bias
-    return lambda: peers.numpy_softmax_regression(ctx.data, w, b, **ctx.hp, seed=0)[2]
-
-
-def torch_single(ctx):
-    tensors, w, b = peers.torch_preload(ctx.data), ctx.weights[0], ctx.bias
-    return lambda: peers.torch_softmax_regression(tensors, w, b, **ctx.hp, seed=0)[1]
-
-
-def jax_loop_single(ctx):
-    run, _ = peers.make_jax_python_loop()
-    w, b = ctx.weights[0], ctx.bias
-    return lambda: run(ctx.data, w, b, **ctx.hp, seed=0)[1]
-
-
-def jax_loop_compile(ctx):
-    _, compile_all = peers.make_jax_python_loop()
-    return lambda: compile_all(ctx.data, ctx.config.batch_size)
 
 
 # ------------------------------------------------------------------------------ sweep
@@ -267,20 +246,6 @@ def train_calls(ctx):
     return run
 
 
-def numpy_sweep(ctx):
-    """Sequential numpy runs over the measured subset."""
-    w, b = ctx.weights[0], ctx.bias
-    hp = {k: v for k, v in ctx.hp.items() if k != "lr"}
-
-    def run():
-        for loss, lr, scale in ctx.subset:
-            peers.numpy_softmax_regression(
-                ctx.data, w * scale, b * scale, lr=lr, **hp, seed=0, loss=loss
-            )
-
-    return run
-
-
 # -------------------------------------------------------------------------------- mlp
 
 
@@ -294,15 +259,6 @@ def prepare_mlp_sweep(data, sizes: Sizes) -> SimpleNamespace:
 
 def prepare_mlp(data, sizes: Sizes) -> SimpleNamespace:
     return context(mlp_config(sizes), data)
-
-
-def numpy_mlp(ctx):
-    return lambda: peers.numpy_mlp(ctx.data, *ctx.weights, **ctx.hp)[2]
-
-
-def torch_mlp(ctx):
-    tensors = peers.torch_preload(ctx.data)
-    return lambda: peers.torch_mlp(tensors, *ctx.weights, **ctx.hp)[1]
 
 
 # ------------------------------------------------------------------------- the tables
@@ -323,11 +279,11 @@ CASES = {
             floor=net_floor,
             systems={
                 "softjax": softjax_run,
-                "numpy": numpy_single,
-                "jax_python_loop": jax_loop_single,
+                "numpy": peers.numpy_single_row,
+                "jax_python_loop": peers.jax_loop_single_row,
             }
-            | ({"torch_preloaded": torch_single} if _TORCH else {}),
-            compiles={"softjax": softjax_compile, "jax_python_loop": jax_loop_compile},
+            | ({"torch_preloaded": peers.torch_single_row} if _TORCH else {}),
+            compiles={"softjax": softjax_compile, "jax_python_loop": peers.jax_loop_compile_row},
             notes=(
                 "softjax: the compiled train_fn (lax.scan over epochs and batches, on-device "
                 "shuffle, per-epoch history and test evaluation); the peers keep a running "
@@ -352,7 +308,7 @@ CASES = {
                 "softjax_per_loss_programs": softjax_per_loss_programs,
                 "sweep_call_end_to_end": sweep_call,
                 "train_calls_x48_estimated": train_calls,
-                "numpy_x48_estimated": numpy_sweep,
+                "numpy_x48_estimated": peers.numpy_sweep_row,
             },
             compiles={
                 "softjax": softjax_compile,
@@ -380,8 +336,8 @@ CASES = {
             "(the homework net, seed 004)",
             prepare=prepare_mlp,
             floor=net_floor,
-            systems={"softjax": softjax_run, "numpy_homework": numpy_mlp}
-            | ({"torch_preloaded": torch_mlp} if _TORCH else {}),
+            systems={"softjax": softjax_run, "numpy_homework": peers.numpy_mlp_row}
+            | ({"torch_preloaded": peers.torch_mlp_row} if _TORCH else {}),
             compiles={"softjax": softjax_compile},
         ),
         Case(
@@ -402,7 +358,7 @@ CASES = {
             },
             notes=(
                 "softjax and softjax_per_loss_programs as in the sweep case; no numpy peer "
-                "(peers.numpy_mlp is the homework net: cce, no biases, in order)",
+                "(numpy_mlp is the homework net: cce, no biases, in order)",
                 "the floor: layer 1 as one (784, 4800) matrix (shared input), layer 2 as 48 "
                 "(100, 10) products (a batched matmul), backward likewise",
             ),

@@ -29,14 +29,14 @@ from pathlib import Path
 import jax
 import numpy as np
 
-from benchmarks.cases import single_config
+from benchmarks.configs import single_config
 from benchmarks.floors import case_flops, floor_system
 from benchmarks.timing import CLOCKS, interleaved, paired_median, peak_rss, reset_peak_rss
 from softjax import sweep
 from softjax.compilation_cache import compilation_cache_in
+from softjax.config import param_dtype
 from softjax.sweeps import core
-from softjax.sweeps.grid import check_grid, grid_configs, loss_configs
-from softjax.training import param_dtype
+from softjax.sweeps.grid import check_grid, grid_configs
 
 MODELS = (1, 4, 16, 64, 256, 1024)
 QUICK_MODELS = (1, 16)
@@ -58,7 +58,7 @@ def _steady(config, data, models: int):
     checked, g = check_grid(config, data, **grid(models), init_scales=[1.0])
     points = grid_configs(config, g)
     dtype = param_dtype(checked.x_train)
-    program = core.build_program(loss_configs(config, g["losses"]), dtype, None)
+    program = core.build_program(config, g["losses"], dtype, None)
     device_data = jax.device_put(tuple(checked))
     return lambda: core.run_group(program, points, device_data, None, dtype, config.seed)
 

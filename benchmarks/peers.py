@@ -254,3 +254,50 @@ def make_jax_python_loop():
         return out
 
     return run, compile_all
+
+
+# ------------------------------------------------- the peers' rows of the case tables
+# Each takes a case's context (benchmarks.cases.context) and returns the zero-argument
+# call that the runner times.
+
+
+def numpy_single_row(ctx):
+    w, b = ctx.weights[0], ctx.bias
+    return lambda: numpy_softmax_regression(ctx.data, w, b, **ctx.hp, seed=0)[2]
+
+
+def torch_single_row(ctx):
+    tensors, w, b = torch_preload(ctx.data), ctx.weights[0], ctx.bias
+    return lambda: torch_softmax_regression(tensors, w, b, **ctx.hp, seed=0)[1]
+
+
+def jax_loop_single_row(ctx):
+    run, _ = make_jax_python_loop()
+    w, b = ctx.weights[0], ctx.bias
+    return lambda: run(ctx.data, w, b, **ctx.hp, seed=0)[1]
+
+
+def jax_loop_compile_row(ctx):
+    _, compile_all = make_jax_python_loop()
+    return lambda: compile_all(ctx.data, ctx.config.batch_size)
+
+
+def numpy_sweep_row(ctx):
+    """Sequential numpy runs over the measured subset."""
+    w, b = ctx.weights[0], ctx.bias
+    hp = {k: v for k, v in ctx.hp.items() if k != "lr"}
+
+    def run():
+        for loss, lr, scale in ctx.subset:
+            numpy_softmax_regression(ctx.data, w * scale, b * scale, lr=lr, **hp, seed=0, loss=loss)
+
+    return run
+
+
+def numpy_mlp_row(ctx):
+    return lambda: numpy_mlp(ctx.data, *ctx.weights, **ctx.hp)[2]
+
+
+def torch_mlp_row(ctx):
+    tensors = torch_preload(ctx.data)
+    return lambda: torch_mlp(tensors, *ctx.weights, **ctx.hp)[1]

@@ -10,7 +10,7 @@ largest call count (the kernels of the batch loop's body run once per step).
 Times are thread time: a kernel split over both cores counts both, so the per-step total
 can exceed the wall time per step. Read it as a ranking, not a stopwatch: the answer to
 "which kernels are worth removing", e.g. the O(K²) ``log1m_softmax`` of BCE on softmax
-that the 48-model sweep's profile showed as its largest kernel (``benchmarks/README.md``).
+in a sweep of models trained with BCE.
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ batch 64, shuffled, 5 epochs; MNIST read with ``source="idx"``):
   epoch, threading the params, with the bar updated on the host between calls;
 * ``none``: ``make_train(config)``, one compiled program and no bar.
 
-The bar is ``softjax.training._ProgressBar`` itself, doing its per-epoch work (one
+The bar is ``softjax.run._ProgressBar`` itself, doing its per-epoch work (one
 ``update`` and a ``set_postfix`` of the epoch's loss and test accuracy) but writing to
 ``os.devnull``, so the figure is the cost of feeding a bar, not of a terminal drawing it.
 
@@ -34,11 +34,11 @@ process's CPU time over all threads (``time.process_time``).
 
 Run::
 
-    python -m benchmarks.progress_bar            # results/progress_bar.json, ~2 min
+    python -m benchmarks.progress_bar            # results/progress_bar.json
     python -m benchmarks.progress_bar --quick    # 2000 images, 2 epochs: *_quick.json
-
-On 2 shared CPU cores the 15 compiles (2-5 s each) dominate both; --quick took 77 s.
     python -m benchmarks.progress_bar --out /tmp/pb
+
+The 15 compiles dominate both on a small machine.
 """
 
 from __future__ import annotations
@@ -55,9 +55,12 @@ import jax.numpy as jnp
 import numpy as np
 
 from benchmarks.timing import paired_median, timed
+from softjax.config import TrainConfig, init_params, seed_keys
 from softjax.data import load_dataset
+from softjax.inputs import validate
 from softjax.results import provenance, results_dir, write_json
-from softjax.training import TrainConfig, _ProgressBar, init_params, make_train, seed_keys, validate
+from softjax.run import _ProgressBar
+from softjax.training import make_train
 
 # Seed 001's PyTorch MNIST config (experiments/reproduce.py's SEED_MNIST).
 CONFIG = TrainConfig(

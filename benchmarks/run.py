@@ -34,8 +34,8 @@ from benchmarks.timing import (
     reset_peak_rss,
     summarize,
 )
+from softjax.inputs import Data
 from softjax.results import atomic_write_text, provenance, read_json, results_dir, write_json
-from softjax.training import Data
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -72,8 +72,8 @@ QUICK = Sizes(
     growth_models=growth.QUICK_MODELS,
     growth_rounds=1,
     memory_sweep_models=growth.MEMORY_MODELS,
-    # The MLP sweep's programs take ≈ 9 s (mixed) and 13 s (per loss) to compile under
-    # load: quick runs and warms up the mixed one only.
+    # The MLP sweep's programs are the slowest to compile: quick runs and warms up the
+    # mixed one only.
     # The single run's row without diagnostics proves that path; the others compile the
     # same function on bigger programs.
     left_out=(

@@ -10,7 +10,7 @@ step, so that one piece at a time can be removed or restructured:
 * ``logits_stored``: each step only stores its logits; every diagnostic is computed once
   per epoch, vectorised over the stored (n, K) logits (same numbers, fewer kernels);
 * ``+sum_finite``: the finite check as one reduction, ``isfinite(loss + Σ params)``;
-* ``+uint8``: images stored as uint8 and scaled in the step (4× fewer bytes gathered),
+* ``+uint8``: images stored as uint8 and scaled in the step (a quarter of the bytes gathered),
   decoded as :func:`softjax.inputs.features` does (IEEE division, the float32 values bit
   for bit);
 * ``+unroll4``: ``lax.scan(..., unroll=4)``;
@@ -42,11 +42,12 @@ from jax import lax
 
 from benchmarks import peers
 from benchmarks.timing import interleaved, summarize
+from softjax.config import TrainConfig, init_params, seed_keys
 from softjax.data import load_dataset
+from softjax.evaluation import confidence, predicted_class
 from softjax.inputs import BYTE_SCALE, Data, as_data, compact, features
 from softjax.losses import LOSSES
 from softjax.results import provenance, results_dir, write_json
-from softjax.training import TrainConfig, confidence, init_params, predicted_class, seed_keys
 
 VARIANTS = {
     "softjax_structure": dict(),

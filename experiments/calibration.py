@@ -41,6 +41,7 @@ import numpy as np
 
 from experiments import _cli, _lit
 from softjax import metrics
+from softjax.config import TrainConfig
 from softjax.data import load_dataset
 from softjax.evaluation import model_activations
 from softjax.models import forward
@@ -48,7 +49,6 @@ from softjax.plots import calibration as plots
 from softjax.results import atomic_save_npz
 from softjax.sweeps import select_best, summarize
 from softjax.sweeps.adaptive import MAX_ROUNDS
-from softjax.training import TrainConfig
 
 STEMS = {"full": "calibration", "quick": "calibration_quick", "smoke": "calibration_smoke"}
 LOSSES = ("cce", "mse", "bce", "sigmoid_bce", "square")

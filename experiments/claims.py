@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from experiments import measures
-from softjax.training import TrainConfig
+from softjax.config import TrainConfig
 
 # ------------------------------------------------------------------------ judgements
 

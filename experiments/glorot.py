@@ -44,10 +44,12 @@ from jax import lax
 import softjax
 from experiments import _cli
 from softjax.activations import resolve_activations
+from softjax.config import TrainConfig, init_params, seed_keys
 from softjax.data import load_dataset, make_blobs
+from softjax.inputs import validate
 from softjax.models import forward
 from softjax.plots import glorot as plots
-from softjax.training import TrainConfig, init_params, make_epochs, seed_keys, validate
+from softjax.training import make_epochs
 
 STEMS = {"full": "glorot", "quick": "glorot_quick", "smoke": "glorot_smoke"}
 SURFACE_LOSSES = ("cce", "mse")

@@ -45,11 +45,14 @@ import jax.numpy as jnp
 import numpy as np
 
 from experiments import _cli, _lit
+from softjax.config import TrainConfig, param_dtype
+from softjax.history import cut_history
+from softjax.inputs import validate
 from softjax.plots import golik as plots
 from softjax.sweeps.adaptive import MAX_ROUNDS, interior_lr_sweep
 from softjax.sweeps.core import data_key, init_key, init_stack
 from softjax.sweeps.stats import t_quantile_975
-from softjax.training import TrainConfig, cut_history, make_epochs, param_dtype, validate
+from softjax.training import make_epochs
 
 STEM = "golik"
 SATURATING = {"softmax_regression": 100.0, "mlp": 10.0}

@@ -40,10 +40,10 @@ import time
 import jax
 
 from experiments import _cli, _lit
+from softjax.config import TrainConfig
 from softjax.data import make_many_classes
 from softjax.plots import hui_belkin as plots
 from softjax.sweeps.adaptive import MAX_ROUNDS
-from softjax.training import TrainConfig
 
 STEM = "hui_belkin"
 PLAIN = ("square_rescaled", {"k": 1.0, "M": 1.0})

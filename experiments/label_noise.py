@@ -40,12 +40,12 @@ import jax.numpy as jnp
 import numpy as np
 
 from experiments import _cli, _lit
+from softjax.config import TrainConfig
 from softjax.data import corrupt_train_labels
 from softjax.models import mlp_apply
 from softjax.plots import label_noise as plots
 from softjax.sweeps.adaptive import MAX_ROUNDS
 from softjax.sweeps.stats import t_quantile_975
-from softjax.training import TrainConfig
 
 STEM = "label_noise"
 LOSSES = ("cce", "mse", "mae")

@@ -43,6 +43,7 @@ import softjax.sweeps.compare as compare
 from experiments._cli import require_results
 from softjax.analysis import least_squares_ceiling, square_loss_lr_bound
 from softjax.compilation_cache import enable_compilation_cache
+from softjax.config import TrainConfig
 from softjax.data import load_dataset
 from softjax.losses import LOSSES
 from softjax.plots import sweep as plots
@@ -51,7 +52,6 @@ from softjax.plots.sweep_report import QUICK_NOTE, markdown, summary_text
 from softjax.results import atomic_write_text, provenance, read_json, results_dir, write_json
 from softjax.sweeps import SweepLocked, check_writable, select_best, summarize, sweep, sweep_lock
 from softjax.sweeps.adaptive import LR_FACTOR, MAX_ROUNDS, interior_lr_sweep, paired, paired_sweep
-from softjax.training import TrainConfig
 
 LOSS_NAMES = ("cce", "mse", "bce", "sigmoid_bce", "square")
 """The five losses of SPEC §3 this experiment compares by default."""

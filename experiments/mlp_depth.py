@@ -40,10 +40,11 @@ from tqdm.auto import tqdm
 
 import softjax
 from experiments._cli import draw_figures, require_results
+from softjax.config import TrainConfig, init_params, seed_keys
 from softjax.data import SOURCES, load_dataset
 from softjax.plots import depth as plots
 from softjax.results import provenance, results_dir, write_json
-from softjax.training import TrainConfig, init_params, seed_keys, train
+from softjax.run import train
 
 # File stems; a --quick run writes mlp_depth_quick.* (as loss_sweep does), so it never
 # overwrites the committed full results.

@@ -44,9 +44,11 @@ from jax import lax
 
 import softjax
 from experiments import _cli
+from softjax.config import TrainConfig, seed_keys
 from softjax.data import load_dataset
+from softjax.inputs import validate
 from softjax.plots import nielsen as plots
-from softjax.training import TrainConfig, make_train, seed_keys, validate
+from softjax.training import make_train
 
 RESULTS_STEM, QUICK_RESULTS_STEM, SMOKE_RESULTS_STEM = "nielsen", "nielsen_quick", "nielsen_smoke"
 LOSS_PAIR = ("sigmoid_mse", "sigmoid_bce")  # quadratic cost, cross-entropy

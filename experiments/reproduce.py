@@ -43,7 +43,7 @@ from experiments._cli import draw_figures, require_results
 from softjax.data import SOURCES, load_dataset, make_blobs, make_learn_sleep
 from softjax.plots import reproduce as plots
 from softjax.results import provenance, results_dir, write_json
-from softjax.training import train
+from softjax.run import train
 
 RESULTS_NAME = "reproduce.json"
 QUICK_RESULTS_NAME = "reproduce_quick.json"

@@ -1,8 +1,9 @@
 """softjax: the lecture notes on softmax regression and neural networks as pure JAX.
 
 The pipeline, in import order: numerics → activations → losses → models → grads →
-data → config → inputs → evaluation → training → run → checkpoint → sweeps → results →
-plots. See README.md for a tour.
+data → optim → config → inputs → evaluation → hidden → history → diagnostics → step →
+layout → training → checkpoint → run → results → sweeps → plots. See README.md for a
+tour.
 
 The modules are ``softjax.training`` and ``softjax.sweeps`` so that ``softjax.train``
 and ``softjax.sweep`` can be the functions themselves without shadowing a module.
@@ -11,6 +12,7 @@ and ``softjax.sweep`` can be the functions themselves without shadowing a module
 
 from softjax.activations import ACTIVATIONS, Activation, register_activation, resolve_activation
 from softjax.checkpoint import load_checkpoint, save_checkpoint
+from softjax.config import TrainConfig, init_params
 from softjax.data import (
     Dataset,
     load_dataset,
@@ -38,8 +40,9 @@ from softjax.numerics import (
     softmax_vjp,
     softplus,
 )
+from softjax.run import TrainResult, train
 from softjax.sweeps import make_sweep, sweep
-from softjax.training import TrainConfig, TrainResult, TrainState, init_params, make_train, train
+from softjax.training import TrainState, make_train
 
 __version__ = "0.1.0"
 

@@ -18,8 +18,10 @@ import jax.numpy as jnp
 import numpy as np
 import orbax.checkpoint as ocp
 
-from softjax.config import TrainConfig, make_schedule, optimizer_factory
-from softjax.training import TrainState, history_shape, init_params
+from softjax.config import TrainConfig, init_params
+from softjax.history import history_shape
+from softjax.optim import make_schedule, optimizer_factory
+from softjax.training import TrainState
 
 MAX_TO_KEEP = 3
 FORMAT = 1

@@ -1,8 +1,8 @@
 """JAX's persistent compilation cache, on by default for ``train()`` and ``sweep()``.
 
 Every ``train()`` and ``sweep()`` call traces fresh closures, so JAX's in-memory caches
-never hit across calls, and every CLI run is a new process: each paid the whole compile
-again (about 2 s of a small sweep, issue 14). JAX's persistent cache stores compiled
+never hit across calls, and every CLI run is a new process: each would pay the whole
+compile again, much of a small sweep's time. JAX's persistent cache stores compiled
 executables on disk keyed on the lowered program, the compile options, the devices and
 the jax/jaxlib versions, so a later call or process that lowers the same program loads it
 instead of compiling (runs that differ only in lr, seeds or init scales lower to the same
@@ -34,8 +34,8 @@ DEFAULT_DIR = Path("~/.cache/softjax/jax_cache")
 OFF = "off"
 
 MIN_COMPILE_SECONDS = 0.1
-"""Programs compiling faster than this are not written. JAX's default (1 s) would skip a
-small run's 0.3 s program, most of that run's time; below 0.1 s are the eager ops'
+"""Programs compiling faster than this are not written. JAX's default (1 s) would skip
+a small run's whole program, most of that run's time; below this are the eager ops'
 one-op programs, not worth a file each."""
 
 

@@ -1,10 +1,11 @@
-"""What defines a run: :class:`TrainConfig`, its optimizer and its learning-rate schedule.
+"""What defines a run: :class:`TrainConfig`, its checks, and the rules every run derives
+from it (the seed split, the params' dtype, the steps per epoch, the initial params).
 
 Open, not closed: the loss is any loss spec (:func:`softjax.losses.resolve_loss`), the
 optimizer an optax optimizer's name or a factory ``lr -> optax.GradientTransformation``, the
-schedule a name or a factory ``(peak_lr, total_steps) -> schedule``. The peak learning rate
-``lr`` stays a traced array inside the compiled program, so sweeps can ``vmap`` over it with
-a schedule too.
+schedule a name or a factory ``(peak_lr, total_steps) -> schedule`` (both built and checked
+in :mod:`softjax.optim`). The peak learning rate ``lr`` stays a traced array inside the
+compiled program, so sweeps can ``vmap`` over it with a schedule too.
 
 :meth:`TrainConfig.to_dict` records what ran readably (a function by its
 ``module.qualname``); :meth:`TrainConfig.from_dict` inverts it exactly for configs made of
@@ -14,40 +15,21 @@ names and keyword arguments.
 from __future__ import annotations
 
 import dataclasses
-import inspect
 from collections.abc import Callable, Mapping
 from typing import Any
 
+import jax
+import jax.numpy as jnp
 import numpy as np
-import optax
 
-from softjax._checks import boolean, is_int, one_of, positive_float, positive_int, seed
+from softjax._checks import boolean, one_of, positive_float, positive_int, seed
 from softjax.activations import resolve_activations
-from softjax.losses import BoundLoss, resolve_loss
-from softjax.models import INITS, check_sizes
+from softjax.losses import LOSSES, BoundLoss, resolve_loss
+from softjax.models import INITS, check_sizes, mlp_init
+from softjax.optim import check_optimizer, check_schedule
 
 GRAD_MODES = ("autodiff", "closed_form")
 LAST_BATCH_MODES = ("keep", "drop")
-SCHEDULES = ("constant", "cosine", "warmup_cosine", "step")
-"""Named schedules, each over the run's total steps (``epochs × steps per epoch``) with peak
-``lr``; their ``schedule_kwargs``:
-
-* ``"constant"``: none (the same as ``schedule=None``);
-* ``"cosine"``: ``alpha`` (final lr as a fraction of the peak, default 0), via
-  ``optax.cosine_decay_schedule``;
-* ``"warmup_cosine"``: ``warmup_steps`` or ``warmup_fraction`` of the total steps (default
-  0.05), ``init_fraction`` and ``end_fraction`` of the peak (default 0), via
-  ``optax.warmup_cosine_decay_schedule`` (its decay steps include the warmup);
-* ``"step"``: ``boundaries`` in epochs (default ``[epochs // 2]``) and ``factor`` (default
-  0.1): the lr is multiplied by ``factor`` at each boundary, via
-  ``optax.piecewise_constant_schedule``.
-"""
-_SCHEDULE_KWARGS = {
-    "constant": set(),
-    "cosine": {"alpha"},
-    "warmup_cosine": {"warmup_steps", "warmup_fraction", "init_fraction", "end_fraction"},
-    "step": {"boundaries", "factor"},
-}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -71,7 +53,7 @@ class TrainConfig:
         is then the schedule (a function of the step count) or a traced scalar.
       optimizer_kwargs: extra keyword arguments for a named optimizer.
       lr: the learning rate; with a schedule, its peak.
-      schedule: ``None`` (constant), a name from :data:`SCHEDULES`, or a factory
+      schedule: ``None`` (constant), a name from :data:`softjax.optim.SCHEDULES`, or a factory
         ``schedule(peak_lr, total_steps) -> (count -> lr)``: ``peak_lr`` is a traced float
         scalar (never branch on it in Python), ``total_steps`` the Python int
         ``epochs × steps per epoch``, and the returned optax schedule maps the optimizer's
@@ -79,7 +61,7 @@ class TrainConfig:
         peak of 1 and scale it, e.g. ``lambda peak, total: (lambda count: peak *
         optax.cosine_decay_schedule(1.0, total)(count))``; optax's own schedules may
         branch in Python on their values and then fail on a traced peak.
-      schedule_kwargs: keyword arguments of a named schedule (see :data:`SCHEDULES`).
+      schedule_kwargs: keyword arguments of a named schedule (see :data:`softjax.optim.SCHEDULES`).
       batch_size: minibatch size.
       epochs: the run's TOTAL number of epochs (a resumed run continues up to it).
       seed: the run's seed, an int in ``[0, 2**32)``; the init key and the data-order key
@@ -91,16 +73,14 @@ class TrainConfig:
       grad: ``"autodiff"`` (``jax.vjp``) or ``"closed_form"`` (the notes' backprop).
       test_each_epoch: evaluate the test set after every epoch (``test_*`` in the
         history per epoch); ``False`` evaluates it after the last epoch only (the earlier
-        epochs' ``test_*`` are NaN). A study that selects on validation needs test once,
-        and skipping it saves a forward pass over the test set per epoch (in the loss
-        study's MLPs, 10,000 test rows against 10,000 training rows' forward and backward).
+        epochs' ``test_*`` are NaN). A run that selects on validation needs test once,
+        and skipping it saves a forward pass over the test set per epoch.
       diagnostics: compute the per-step diagnostics of the history (the logits-gradient
         norms, saturated-and-wrong, the cosine to CE's step, the hidden layers' f′; see
-        ``softjax.training.DIAGNOSTIC_KEYS``); ``False`` keeps only the losses and
+        ``softjax.history.DIAGNOSTIC_KEYS``); ``False`` keeps only the losses and
         accuracies (the diagnostics are NaN), for runs where only those matter, e.g. a
-        large hyper-parameter search: a small model's step is then about half as many
-        XLA kernels, which shortens the compile and, for sweeps of small models, the run
-        (the ``softjax_no_diagnostics`` rows of ``results/benchmarks.md``).
+        large hyper-parameter search: a small model's step then runs far fewer XLA
+        kernels, which shortens the compile and, for sweeps of small models, the run.
         Training itself is the same: the params are equal.
     """
 
@@ -147,7 +127,9 @@ class TrainConfig:
         """
         d = {f.name: _jsonable(getattr(self, f.name)) for f in dataclasses.fields(self)}
         loss = self.loss
-        if isinstance(loss, BoundLoss) or not callable(loss):
+        if isinstance(loss, BoundLoss | str):  # resolved, or a name: it says itself
+            return d | {"loss": _jsonable(getattr(loss, "spec", loss))}
+        if not callable(loss):
             try:
                 loss = resolve_loss(loss, "config.loss")
             except ValueError:
@@ -155,7 +137,7 @@ class TrainConfig:
             d["loss"] = _jsonable(loss.spec)
         else:
             bound = resolve_loss(loss)
-            registered = bound.name in _registered_losses() and bound.function is loss
+            registered = bound.name in LOSSES and bound.function is loss
             d["loss"] = bound.name if registered else _callable_name(loss)
         return d
 
@@ -183,18 +165,12 @@ class TrainConfig:
                     f"config.{name}: the recorded run used the function {value['callable']}, "
                     f"which a dict cannot rebuild; pass it as from_dict(d, {name}=...)"
                 )
-        if isinstance(fields.get("loss"), str) and fields["loss"] not in _registered_losses():
+        if isinstance(fields.get("loss"), str) and fields["loss"] not in LOSSES:
             raise ValueError(
                 f"config.loss: {fields['loss']!r} is not a registered loss; register its "
                 "function with softjax.register_loss or pass it as from_dict(d, loss=...)"
             )
         return cls(**fields)
-
-
-def _registered_losses():
-    from softjax.losses import LOSSES
-
-    return LOSSES
 
 
 def _tuples(x):
@@ -225,129 +201,24 @@ def _jsonable(x):
     return x
 
 
-# ------------------------------------------------------------------- optimizer, schedule
-
-
-def optimizer_factory(config: TrainConfig) -> Callable:
-    """``lr -> optax.GradientTransformation`` for the config, unchecked (see
-    :func:`check_config`); ``lr`` may be a traced scalar or a schedule."""
-    if callable(config.optimizer):
-        return config.optimizer
-    factory, kwargs = getattr(optax, config.optimizer), dict(config.optimizer_kwargs)
-    return lambda lr: factory(learning_rate=lr, **kwargs)
-
-
-def _check_named_optimizer(name, kwargs) -> None:
-    # optax's optimizers are lower-case functions; CamelCase names are state classes.
-    is_public = isinstance(name, str) and name.islower() and not name.startswith(("_", "scale_by_"))
-    factory = getattr(optax, name, None) if is_public else None
-    try:
-        signature = inspect.signature(factory) if callable(factory) else None
-    except (TypeError, ValueError):
-        signature = None
-    params = signature.parameters if signature is not None else {}
-    if "learning_rate" not in params:
-        raise ValueError(
-            "config.optimizer: expected the name of an optax optimizer that takes a "
-            "learning_rate (e.g. 'sgd', 'adam', 'adamw') or a factory lr -> "
-            f"optax.GradientTransformation, got {name!r}"
-        )
-    if not isinstance(kwargs, Mapping):
-        raise ValueError(f"config.optimizer_kwargs: expected a dict, got {kwargs!r}")
-    takes = sorted(set(params) - {"learning_rate"})
-    has_var_kw = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
-    unknown = sorted(set(kwargs) - set(params)) if not has_var_kw else []
-    if unknown or "learning_rate" in kwargs:
-        raise ValueError(
-            f"config.optimizer_kwargs: optax.{name} takes {takes}, got {sorted(kwargs)} "
-            "(set the learning rate with lr=)"
-        )
-    try:
-        signature.bind(learning_rate=1.0, **kwargs)
-    except TypeError as e:
-        raise ValueError(
-            f"config.optimizer_kwargs: optax.{name} takes {takes}, got {sorted(kwargs)} ({e})"
-        ) from None
-
-
-def make_schedule(config: TrainConfig, peak_lr, steps_per_epoch: int):
-    """The learning rate the optimizer gets: ``peak_lr`` itself, or an optax schedule
-    over ``config.epochs × steps_per_epoch`` steps (see :data:`SCHEDULES`)."""
-    total = config.epochs * steps_per_epoch
-    if callable(config.schedule):
-        return config.schedule(peak_lr, total)
-    kw = dict(config.schedule_kwargs)
-    if config.schedule in (None, "constant"):
-        return peak_lr
-    # optax branches in Python on some values (warmup_cosine compares peak and init), so
-    # each shape is built with peak 1 and scaled by the traced peak.
-    if config.schedule == "cosine":
-        shape = optax.cosine_decay_schedule(1.0, total, alpha=kw.get("alpha", 0.0))
-    elif config.schedule == "warmup_cosine":
-        warmup = kw.get("warmup_steps", round(kw.get("warmup_fraction", 0.05) * total))
-        shape = optax.warmup_cosine_decay_schedule(
-            init_value=kw.get("init_fraction", 0.0),
-            peak_value=1.0,
-            warmup_steps=warmup,
-            decay_steps=total,
-            end_value=kw.get("end_fraction", 0.0),
-        )
-    else:
-        boundaries = kw.get("boundaries", [config.epochs // 2] if config.epochs > 1 else [])
-        shape = optax.piecewise_constant_schedule(
-            1.0, {int(b) * steps_per_epoch: kw.get("factor", 0.1) for b in boundaries}
-        )
-    return lambda count: peak_lr * shape(count)
-
-
-def _check_schedule(config: TrainConfig) -> None:
-    schedule, kw = config.schedule, config.schedule_kwargs
-    if callable(schedule):
-        if kw:
-            raise ValueError(
-                "config.schedule_kwargs: a schedule factory takes no schedule_kwargs "
-                f"(bind them in the factory), got {sorted(kw)}"
-            )
-        return
-    if schedule is not None:
-        one_of(schedule, SCHEDULES, "config.schedule")
-    if not isinstance(kw, Mapping):
-        raise ValueError(f"config.schedule_kwargs: expected a dict, got {kw!r}")
-    allowed = _SCHEDULE_KWARGS[schedule or "constant"]
-    if set(kw) - allowed:
-        raise ValueError(
-            f"config.schedule_kwargs: schedule {schedule!r} takes {sorted(allowed)}, "
-            f"got {sorted(kw)}"
-        )
-    if "warmup_steps" in kw and "warmup_fraction" in kw:
-        raise ValueError("config.schedule_kwargs: give warmup_steps or warmup_fraction, not both")
-    if "warmup_steps" in kw:
-        positive_int(kw["warmup_steps"], "config.schedule_kwargs['warmup_steps']", minimum=0)
-    for name in ("warmup_fraction", "init_fraction", "end_fraction", "alpha"):
-        if name in kw and not (_real01(kw[name])):
-            raise ValueError(
-                f"config.schedule_kwargs['{name}']: expected a number in [0, 1], got {kw[name]!r}"
-            )
-    if "factor" in kw:
-        positive_float(kw["factor"], "config.schedule_kwargs['factor']")
-    if "boundaries" in kw:
-        b = kw["boundaries"]
-        ok = isinstance(b, list | tuple) and all(is_int(e) and 0 < e < config.epochs for e in b)
-        if not ok or list(b) != sorted(set(b)):
-            raise ValueError(
-                "config.schedule_kwargs['boundaries']: expected increasing epochs in "
-                f"[1, {config.epochs - 1}], got {b!r}"
-            )
-
-
-def _real01(x) -> bool:
-    from softjax._checks import is_real
-
-    return is_real(x) and 0 <= x <= 1
-
-
 def check_config(config: TrainConfig) -> BoundLoss:
-    """Checks every field in plain Python, before anything compiles; returns the loss.
+    """Checks every field in plain Python, before anything compiles; returns the loss,
+    resolved once here for the whole run.
+
+    Raises:
+      ValueError: naming the field, what was expected and what came.
+    """
+    check_fields(config)
+    loss = resolve_loss(config.loss, "config.loss")
+    check_loss(config, loss)
+    return loss
+
+
+def check_fields(config: TrainConfig, *, grid_axes: bool = False) -> None:
+    """Checks every field but the loss (:func:`check_loss`).
+
+    With ``grid_axes`` the fields a sweep's grid replaces and checks as its axes, ``lr``
+    and ``init_scale``, are left to it (:func:`softjax.sweeps.grid.check_grid`).
 
     Raises:
       ValueError: naming the field, what was expected and what came.
@@ -355,19 +226,13 @@ def check_config(config: TrainConfig) -> BoundLoss:
     if not isinstance(config, TrainConfig):
         raise ValueError(f"config: expected a TrainConfig, got {type(config).__name__}")
     sizes = check_sizes(config.sizes, "config.sizes")
-    loss = resolve_loss(config.loss, "config.loss")
     # Checked for a single layer too, where it is unused: an unknown name is a typo.
     resolve_activations(config.activations, len(sizes) - 2)
-    if not callable(config.optimizer):
-        _check_named_optimizer(config.optimizer, config.optimizer_kwargs)
-    elif config.optimizer_kwargs:
-        raise ValueError(
-            "config.optimizer_kwargs: an optimizer factory takes no optimizer_kwargs "
-            f"(bind them in the factory), got {sorted(config.optimizer_kwargs)}"
-        )
+    check_optimizer(config)
     one_of(config.init, INITS, "config.init")
-    positive_float(config.lr, "config.lr")
-    positive_float(config.init_scale, "config.init_scale")
+    if not grid_axes:
+        positive_float(config.lr, "config.lr")
+        positive_float(config.init_scale, "config.init_scale")
     positive_int(config.epochs, "config.epochs")
     positive_int(config.batch_size, "config.batch_size")
     seed(config.seed, "config.seed")
@@ -377,10 +242,48 @@ def check_config(config: TrainConfig) -> BoundLoss:
     boolean(config.bias, "config.bias")
     one_of(config.grad, GRAD_MODES, "config.grad")
     one_of(config.last_batch, LAST_BATCH_MODES, "config.last_batch")
+    check_schedule(config)
+
+
+def check_loss(config: TrainConfig, loss: BoundLoss) -> None:
+    """Checks that the resolved ``loss`` can train ``config``: a closed-form logits
+    gradient when ``config.grad="closed_form"``."""
     if config.grad == "closed_form" and not loss.has_closed_form:
         raise ValueError(
             f"config.grad: 'closed_form' needs a loss with a closed-form logits gradient; "
             f"{loss.name!r} has none (register one, or use grad='autodiff')"
         )
-    _check_schedule(config)
-    return loss
+
+
+# ------------------------------------------------------------ the rules a run derives
+
+
+def seed_keys(seed: int):
+    """``(init_key, data_key) = split(PRNGKey(seed))``: the one seed convention.
+
+    A run's initial params come from the first key and its minibatch order from the
+    second; :func:`softjax.train` and every sweep record use this split, which is what
+    makes a sweep record equal to its own ``train()`` call.
+    """
+    init_key, data_key = jax.random.split(jax.random.PRNGKey(seed))
+    return init_key, data_key
+
+
+def param_dtype(x) -> np.dtype:
+    """The params' dtype for inputs ``x``: their float dtype, else float32 (uint8 images)."""
+    dtype = jnp.result_type(x)
+    return np.dtype(dtype if jnp.issubdtype(dtype, jnp.floating) else jnp.float32)
+
+
+def steps_per_epoch(config: TrainConfig, n: int) -> int:
+    """Optimizer steps per epoch for ``n`` training rows (the schedule's unit)."""
+    full, rest = divmod(n, config.batch_size)
+    return full + (1 if rest and config.last_batch == "keep" else 0)
+
+
+def init_params(config: TrainConfig, key, init_scale=None, dtype=jnp.float32):
+    """The config's initial params; ``init_scale`` (may be traced) overrides the config's."""
+    scale = config.init_scale if init_scale is None else init_scale
+    return mlp_init(
+        key, config.sizes, bias=config.bias, init_scale=scale, init=config.init, dtype=dtype
+    )

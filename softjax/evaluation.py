@@ -15,9 +15,10 @@ import numpy as np
 from softjax.activations import resolve_activations
 from softjax.config import TrainConfig, check_config
 from softjax.inputs import check_features, check_finite, check_user_params
-from softjax.losses import check_labels, resolve_loss
+from softjax.losses import resolve_loss
 from softjax.models import mlp_forward
 from softjax.numerics import sigmoid, softmax
+from softjax.targets import check_labels
 
 
 def predicted_class(logits):
@@ -67,10 +68,11 @@ def _proba(z):
 
 
 def _checked(params, config, x):
-    check_config(config)
+    """The checks every reader runs; returns the config as a cache key and its loss."""
+    loss = check_config(config)
     check_user_params(params, config)
     check_features(x, config.sizes[0], "x")
-    return _Hashable(config)
+    return _Hashable(config), loss
 
 
 class _Hashable:
@@ -93,8 +95,8 @@ def evaluate(params, config: TrainConfig, x, y) -> dict[str, float]:
     Raises:
       ValueError: naming the argument for a bad config, params, inputs or labels.
     """
-    key = _checked(params, config, x)
-    check_labels(y, config.sizes[-1], np.shape(x)[0], resolve_loss(config.loss), "y")
+    key, loss = _checked(params, config, x)
+    check_labels(y, config.sizes[-1], np.shape(x)[0], loss, "y")
     check_finite(y, "y")
     loss, acc = _run(key, "evaluate", params, x, y)
     return {"loss": float(loss), "accuracy": float(acc)}
@@ -102,12 +104,12 @@ def evaluate(params, config: TrainConfig, x, y) -> dict[str, float]:
 
 def predict(params, config: TrainConfig, x) -> np.ndarray:
     """The predicted class ids (N,): the argmax logit, or ``z > 0`` with one output."""
-    return np.asarray(_run(_checked(params, config, x), "predict", params, x))
+    return np.asarray(_run(_checked(params, config, x)[0], "predict", params, x))
 
 
 def predict_proba(params, config: TrainConfig, x) -> np.ndarray:
     """Class probabilities: softmax rows (N, K), or σ(z) (N,) with one output."""
-    return np.asarray(_run(_checked(params, config, x), "proba", params, x))
+    return np.asarray(_run(_checked(params, config, x)[0], "proba", params, x))
 
 
 def _run(key, what, params, *args):

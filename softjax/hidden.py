@@ -1,5 +1,5 @@
 """The hidden layers' diagnostics of the training history: mean f′ and saturated units
-per hidden layer (``softjax.training.HISTORY_KEYS``).
+per hidden layer (:data:`softjax.history.HISTORY_KEYS`).
 
 The backward recursion δ_l = (δ_{l+1} W_{l+1}ᵀ) ∘ f′(Z_l) (SPEC §4) multiplies the
 gradient by f′ of every hidden layer, so the per-layer mean f′ and the fraction of units
@@ -29,12 +29,6 @@ def hidden_layers(config) -> int:
     or 1 for a model without one (the identity's f′ = 1, 0 saturated), so no history
     array is ever empty."""
     return max(len(config.sizes) - 2, 1)
-
-
-def history_shape(config, key: str) -> tuple[int, ...]:
-    """The shape of ``history[key]`` for one run of ``config``: (epochs, L) for
-    :data:`LAYER_KEYS`, (epochs,) for every other key."""
-    return (config.epochs, hidden_layers(config)) if key in LAYER_KEYS else (config.epochs,)
 
 
 def _max_fprime(act) -> float:

@@ -22,10 +22,19 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from softjax.config import TrainConfig, check_config
+from softjax.config import (
+    TrainConfig,
+    check_config,
+    check_fields,
+    check_loss,
+    init_params,
+    steps_per_epoch,
+)
 from softjax.data.dataset import PIXEL_SCALE
-from softjax.losses import BoundLoss, check_labels
+from softjax.losses import BoundLoss
 from softjax.models import check_params
+from softjax.optim import make_schedule, optimizer_factory
+from softjax.targets import check_labels
 
 
 class Data(NamedTuple):
@@ -82,12 +91,11 @@ def compact(data: Data, *, shuffled: bool = True) -> Data:
     :func:`softjax.data.load_dataset` gives them), their uint8 codes and ``x_scale=255``;
     otherwise ``data`` unchanged.
 
-    The numbers are the same (:func:`features` decodes bit for bit), the features take
-    4× less memory, and an epoch's shuffled copy of them is cheap enough that the
-    program gathers each epoch's rows once instead of each batch's (``benchmarks/README.md``:
-    MNIST softmax regression 0.84× the time). In order (``shuffled=False``) the batches
-    are contiguous slices with nothing to gather, and decoding would only add a pass per
-    step (the 784-400-10 MLP 1.05–1.09× the time), so the floats stay. Float64 or any other
+    The numbers are the same (:func:`features` decodes bit for bit), the features take a
+    quarter of the memory, and an epoch's shuffled copy of them is cheap enough that the
+    program gathers each epoch's rows once instead of each batch's. In order
+    (``shuffled=False``) the batches are contiguous slices with nothing to gather, and
+    decoding would only add a pass per step, so the floats stay. Float64 or any other
     features are left alone.
     """
     if data.x_scale is not None or not shuffled:
@@ -173,15 +181,6 @@ def check_features(x, width: int, argname: str) -> None:
     check_finite(x, argname)
 
 
-def check_split(x, y, config: TrainConfig, loss: BoundLoss, name: str) -> None:
-    """One split's features and labels: shapes, dtypes, finite values, label range."""
-    sizes = tuple(config.sizes)
-    check_features(x, sizes[0], f"data.x_{name}")
-    _dtype(y, f"data.y_{name}")
-    # check_labels also refuses non-finite target rows (the rule lives there, once).
-    check_labels(y, sizes[-1], np.shape(x)[0], loss, f"data.y_{name}")
-
-
 def check_user_params(params, config: TrainConfig, argname: str = "params") -> None:
     """A caller's params: the config's widths and biases, float dtypes, finite values."""
     got = check_params(params, argname)
@@ -206,21 +205,63 @@ def validate(config: TrainConfig, data, params=None) -> Data:
     Raises:
       ValueError: naming the field or argument, what was expected and what came.
     """
+    return check_run(config, data, params)[0]
+
+
+def check_run(config: TrainConfig, data, params=None) -> tuple[Data, BoundLoss]:
+    """:func:`validate`, also returning the config's loss, resolved once for the run."""
     loss = check_config(config)
+    data = check_data(config, data, [loss])
+    if params is not None:
+        check_user_params(params, config)
+    _check_optimizer_runs(config, params, np.shape(data.x_train)[0])
+    return data, loss
+
+
+def check_runs(config: TrainConfig, data, losses: Sequence[BoundLoss]) -> Data:
+    """Checks runs of ``config`` on ``data`` that differ in their (resolved) loss, lr and
+    init scale, as a sweep's grid does: each field, each loss and each array once.
+
+    ``config.lr`` and ``config.init_scale`` are the grid's to check (its axes).
+
+    Raises:
+      ValueError: naming the field or argument, what was expected and what came.
+    """
+    check_fields(config, grid_axes=True)
+    for loss in losses:
+        check_loss(config, loss)
+    data = check_data(config, data, losses)
+    _check_optimizer_runs(config, None, np.shape(data.x_train)[0])
+    return data
+
+
+def check_data(config: TrainConfig, data, losses: Sequence[BoundLoss]) -> Data:
+    """Checks ``data`` for ``config``'s model and each of ``losses``: every split's
+    features once (shapes, dtypes, finite values), its labels once per loss name (each
+    loss has its own label rules; its keyword arguments do not change them), and the
+    batch size against the training rows.
+
+    Returns:
+      The data as :class:`Data`.
+    """
     data = as_data(data)
     if (data.x_val is None) != (data.y_val is None):
         raise ValueError("data: expected both x_val and y_val, or neither")
+    sizes = tuple(config.sizes)
+    label_rules = list({loss.name: loss for loss in losses}.values())
     for name in ("train", *splits(data)):
-        check_split(getattr(data, f"x_{name}"), getattr(data, f"y_{name}"), config, loss, name)
+        x, y = getattr(data, f"x_{name}"), getattr(data, f"y_{name}")
+        check_features(x, sizes[0], f"data.x_{name}")
+        _dtype(y, f"data.y_{name}")
+        for loss in label_rules:
+            # check_labels also refuses non-finite target rows (the rule lives there, once).
+            check_labels(y, sizes[-1], np.shape(x)[0], loss, f"data.y_{name}")
     n = np.shape(data.x_train)[0]
     if config.batch_size > n:
         raise ValueError(
             f"config.batch_size: expected an int in [1, {n}] (the training set size), "
             f"got {config.batch_size!r}"
         )
-    if params is not None:
-        check_user_params(params, config)
-    _check_optimizer_runs(config, params, n)
     return data
 
 
@@ -232,9 +273,6 @@ def _check_optimizer_runs(config: TrainConfig, params, n: int) -> None:
     ``optax.lbfgs``, and factories or schedules that do not trace, before the real program
     is built.
     """
-    from softjax.config import make_schedule, optimizer_factory
-    from softjax.training import init_params, steps_per_epoch
-
     steps = steps_per_epoch(config, n)
     warmup = dict(config.schedule_kwargs).get("warmup_steps", 0)
     if config.schedule == "warmup_cosine" and warmup >= steps * config.epochs:

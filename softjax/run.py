@@ -18,21 +18,12 @@ import jax.numpy as jnp
 import numpy as np
 
 from softjax._checks import is_int, positive_int
+from softjax.checkpoint import latest_epoch, save_checkpoint
 from softjax.compilation_cache import enable_compilation_cache
-from softjax.config import TrainConfig
-from softjax.inputs import Data, check_user_params, compact
-from softjax.losses import resolve_loss
-from softjax.training import (
-    TrainState,
-    cut_history,
-    history_keys,
-    history_shape,
-    init_params,
-    make_epochs,
-    param_dtype,
-    seed_keys,
-    validate,
-)
+from softjax.config import TrainConfig, init_params, param_dtype, seed_keys
+from softjax.history import cut_history, history_keys, history_shape
+from softjax.inputs import Data, check_run, check_user_params, compact
+from softjax.training import TrainState, make_epochs
 
 
 class TrainResult(NamedTuple):
@@ -41,7 +32,7 @@ class TrainResult(NamedTuple):
     Attributes:
       params: the final params, or the last finite ones if training diverged.
       history: ``{key: np.ndarray (epochs_completed,)}`` for each key of
-        :func:`~softjax.training.history_keys` (with a validation split, ``val_*`` too),
+        :func:`~softjax.history.history_keys` (with a validation split, ``val_*`` too),
         ``(epochs_completed, L)`` for the per-layer keys (``softjax.hidden.LAYER_KEYS``),
         from epoch 1 (a resumed run's history includes the epochs before it).
       diverged: whether a non-finite loss or update stopped training.
@@ -125,8 +116,6 @@ def _check_run_args(config, start, stop_after, checkpoint_dir, checkpoint_every)
         return
     if not isinstance(checkpoint_dir, str | os.PathLike):
         raise ValueError(f"checkpoint_dir: expected a folder path, got {checkpoint_dir!r}")
-    from softjax.checkpoint import latest_epoch
-
     latest = latest_epoch(checkpoint_dir)
     if latest is not None and latest > start:
         raise ValueError(
@@ -181,7 +170,7 @@ def train(
     """
     if params is not None and resume is not None:
         raise ValueError("params: give params (a fresh run) or resume (a saved run), not both")
-    data = validate(config, data, params)
+    data, loss = check_run(config, data, params)
     if resume is not None:
         _check_resume(resume, config, data)
     start = 0 if resume is None else int(np.asarray(resume.epoch))
@@ -192,9 +181,8 @@ def train(
     init_key, data_key = seed_keys(config.seed)
     dtype = param_dtype(data.x_train)
     lr = jnp.asarray(config.lr, dtype)
-    name = resolve_loss(config.loss).name
-    bar = _ProgressBar(end, f"{name} lr={config.lr:g}", initial=start) if progress else None
-    init_state, run_epochs = make_epochs(config, progress=bar)
+    bar = _ProgressBar(end, f"{loss.name} lr={config.lr:g}", initial=start) if progress else None
+    init_state, run_epochs = make_epochs(config, progress=bar, loss=loss)
     data = jax.device_put(compact(data, shuffled=config.shuffle))
     try:
         if resume is None:
@@ -212,8 +200,6 @@ def train(
             state = jax.block_until_ready(run(state, lr, data, jnp.int32(stop)))
             epoch = int(state.epoch)
             if checkpoint_dir is not None and bool(state.finite):
-                from softjax.checkpoint import save_checkpoint
-
                 save_checkpoint(checkpoint_dir, state, config)
     finally:
         if bar is not None:

@@ -18,10 +18,10 @@ import jax.extend.core
 import jax.numpy as jnp
 import numpy as np
 
+from softjax.config import TrainConfig
 from softjax.data import make_gaussian_classes
 from softjax.losses import resolve_loss
 from softjax.targets import to_targets
-from softjax.training import TrainConfig
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -142,10 +142,8 @@ _SHARDED_SWEEP_SCRIPT = textwrap.dedent(
     import json, sys
     import jax, numpy as np
     from softjax.data import make_gaussian_classes
-from softjax.losses import resolve_loss
-from softjax.targets import to_targets
     from softjax.sweeps import default_mesh, sweep
-    from softjax.training import TrainConfig
+    from softjax.config import TrainConfig
 
     n_devices, base, grid = json.loads(sys.argv[1])
     assert len(jax.devices()) == n_devices and default_mesh().size == n_devices

@@ -12,7 +12,8 @@ from softjax.analysis import (
     least_squares_fit,
     square_loss_lr_bound,
 )
-from softjax.training import TrainConfig, train
+from softjax.config import TrainConfig
+from softjax.run import train
 
 
 def _data(seed=0, n=80, d=6, k=3):

@@ -92,7 +92,7 @@ def test_sweep_floor_program_does_the_matmuls_it_counts(sizes):
 def test_the_mlp_sweep_case_counts_what_its_floor_counts():
     from benchmarks.floors import sweep_floor
     from benchmarks.report import TARGETS
-    from softjax.training import Data
+    from softjax.inputs import Data
 
     case = CASES["mlp_sweep"]
     assert case.name == "mlp_sweep_48" and case.floor is sweep_floor
@@ -280,7 +280,7 @@ def test_the_steady_state_row_is_the_sweep_program_and_counts_its_flops():
 
     from benchmarks.growth import _steady, grid, growth_config
     from softjax import sweep
-    from softjax.training import Data
+    from softjax.inputs import Data
 
     rng = np.random.default_rng(0)
     data = Data(

@@ -8,9 +8,10 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from softjax.config import TrainConfig, init_params, seed_keys
 from softjax.data import Dataset
 from softjax.inputs import BYTE_SCALE, Data, as_data, byte_codes, compact, features
-from softjax.training import TrainConfig, init_params, make_train, seed_keys
+from softjax.training import make_train
 from tests.helpers import jaxpr_eqns
 
 ALL_BYTES = np.arange(256, dtype=np.uint8)

@@ -11,10 +11,12 @@ import numpy as np
 import optax
 import pytest
 
-from softjax.config import TrainConfig, make_schedule
+from softjax.config import TrainConfig, init_params, seed_keys
 from softjax.data import make_gaussian_classes
 from softjax.losses import register_loss, resolve_loss
-from softjax.training import init_params, make_train, seed_keys, train
+from softjax.optim import make_schedule
+from softjax.run import train
+from softjax.training import make_train
 
 
 @pytest.fixture(scope="module")

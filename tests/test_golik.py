@@ -9,11 +9,12 @@ import numpy as np
 import pytest
 
 from experiments import golik
+from softjax.config import TrainConfig
 from softjax.data import make_gaussian_classes
 from softjax.plots import golik as plots
 from softjax.results import read_json, write_json
 from softjax.sweeps.core import init_key, init_stack
-from softjax.training import TrainConfig, make_train
+from softjax.training import make_train
 from tests.helpers import FAST_COMPILE, GROWN_CLAUSE, GROWN_GRIDS, jit_fast, readme_row_of
 
 

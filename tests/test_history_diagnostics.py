@@ -12,16 +12,12 @@ import jax
 import numpy as np
 import pytest
 
+from softjax.config import TrainConfig, init_params, seed_keys
 from softjax.data.synthetic import make_gaussian_classes
+from softjax.diagnostics import SATURATION_THRESHOLD
+from softjax.hidden import HIDDEN_SATURATION
 from softjax.models import mlp_forward
-from softjax.training import (
-    HIDDEN_SATURATION,
-    SATURATION_THRESHOLD,
-    TrainConfig,
-    init_params,
-    seed_keys,
-    train,
-)
+from softjax.run import train
 
 
 @pytest.fixture(scope="module")
@@ -87,50 +83,6 @@ def test_wrong_sample_norm_cosine_and_hidden_saturation_match_numpy(data, loss):
     assert history["hidden_saturated_first"][0] > 0
 
 
-def test_a_model_without_hidden_layers_reports_the_identity(data):
-    config = TrainConfig(sizes=(5, 3), lr=0.1, batch_size=16, epochs=2)
-    _, history = _run(config, data)
-    assert history["hidden_fprime"].shape == history["hidden_saturated"].shape == (2, 1)
-    np.testing.assert_allclose(history["hidden_fprime"], 1.0, rtol=1e-6)
-    assert np.all(history["hidden_saturated"] == 0)
-    for key in ("hidden_fprime_first", "hidden_fprime_last"):
-        np.testing.assert_allclose(history[key], 1.0, rtol=1e-6)
-    assert np.all(history["hidden_saturated_first"] == 0)
-
-
-def test_every_hidden_layer_of_a_three_layer_net_matches_numpy(data):
-    """One entry per hidden layer (index 0 nearest the input), each layer with its own
-    activation and its own max f′; the first/last keys are the vector's ends."""
-    x = data[0]
-    acts = ("sigmoid", "tanh", "relu")
-    config = TrainConfig(
-        sizes=(5, 7, 6, 4, 3),
-        activations=acts,
-        lr=0.1,
-        batch_size=len(x),
-        epochs=2,
-        shuffle=False,
-        init_scale=4.0,
-    )
-    params, history = _run(config, data)
-    assert history["hidden_fprime"].shape == history["hidden_saturated"].shape == (2, 3)
-    zs, _ = mlp_forward(params, x, acts)
-    z = [np.asarray(zs[i], np.float64) for i in range(3)]
-    s = _sigmoid(z[0])
-    fprimes = [s * (1 - s), 1 - np.tanh(z[1]) ** 2, (z[2] > 0).astype(float)]
-    peaks = (0.25, 1.0, 1.0)
-    want_f = [f.mean() for f in fprimes]
-    want_sat = [np.mean(f < HIDDEN_SATURATION * m) for f, m in zip(fprimes, peaks, strict=True)]
-    np.testing.assert_allclose(history["hidden_fprime"][0], want_f, rtol=1e-4)
-    np.testing.assert_allclose(history["hidden_saturated"][0], want_sat, atol=1e-6)
-    # The three layers differ, so a vector filled from one layer would fail.
-    assert len({round(v, 3) for v in want_f}) == 3
-    assert want_sat[0] > 0 or want_sat[1] > 0
-    for key in ("hidden_fprime", "hidden_saturated"):
-        np.testing.assert_array_equal(history[f"{key}_first"], history[key][:, 0])
-        np.testing.assert_array_equal(history[f"{key}_last"], history[key][:, -1])
-
-
 @pytest.mark.parametrize(
     "sizes",
     [pytest.param((5, 4, 4, 3), marks=pytest.mark.slow), (5, 3)],
@@ -162,26 +114,10 @@ def test_sweep_records_hold_per_layer_lists_and_summarize_them(data, sizes):
     assert np.array(cell["ci95"]["hidden_saturated"]).shape == (2, layers)
 
 
-def test_relu_dead_units_count_as_saturated(data):
-    config = TrainConfig(
-        sizes=(5, 8, 3),
-        activations="relu",
-        lr=0.1,
-        batch_size=len(data[0]),
-        epochs=1,
-        shuffle=False,
-    )
-    params, history = _run(config, data)
-    zs, _ = mlp_forward(params, data[0], "relu")
-    dead = np.mean(np.asarray(zs[0]) <= 0)
-    np.testing.assert_allclose(history["hidden_saturated_first"][0], dead, atol=1e-6)
-    np.testing.assert_allclose(history["hidden_fprime_first"][0], 1 - dead, atol=1e-6)
-
-
 def test_the_cosine_survives_a_vanishing_gradient():
     """A saturated MSE gradient (~1e-30) squared underflows in float32; the cosine must
     stay in [−1, 1] (it read 1e16 before rows were rescaled) and be 0 for a zero row."""
-    from softjax.training import _cosine
+    from softjax.diagnostics import _cosine
 
     a = np.array([[1e-30, -2e-30, 0.0], [0.0, 0.0, 0.0], [3.0, 4.0, 0.0]], np.float32)
     b = np.array([[1.0, -2.0, 0.0], [1.0, 1.0, 1.0], [0.0, 0.0, 1.0]], np.float32)

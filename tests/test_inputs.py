@@ -1,5 +1,5 @@
 """Bad data, params and seeds are refused before compiling, naming the argument (#13);
-the validation split's history keys; evaluate/predict from a config."""
+the validation split's history keys."""
 
 from __future__ import annotations
 
@@ -9,10 +9,11 @@ import numpy as np
 import pytest
 
 import softjax
+from softjax.config import TrainConfig, init_params
 from softjax.data import Dataset, make_gaussian_classes
+from softjax.history import HISTORY_KEYS, VALIDATION_KEYS
 from softjax.inputs import validate
-from softjax.models import mlp_apply
-from softjax.training import HISTORY_KEYS, VALIDATION_KEYS, TrainConfig, init_params, train
+from softjax.run import train
 
 CONFIG = TrainConfig(sizes=(6, 4), batch_size=16, epochs=2)
 
@@ -138,31 +139,3 @@ def test_history_has_val_keys_exactly_when_there_is_a_validation_split(small, ca
     np.testing.assert_allclose(with_val.history["val_loss"][-1], final["loss"], rtol=1e-6)
     assert with_val.history["val_accuracy"][-1] == pytest.approx(final["accuracy"])
     assert not np.allclose(with_val.history["val_loss"], with_val.history["test_loss"])
-
-
-# ----------------------------------------------------------------- evaluate and predict
-
-
-def test_evaluate_and_predict_read_the_activations_from_the_config(small):
-    config = TrainConfig(sizes=(6, 8, 4), activations="tanh", batch_size=16, epochs=2)
-    result = train(config, small)
-    scores = softjax.evaluate(result.params, config, small.x_test, small.y_test)
-    assert scores["loss"] == pytest.approx(float(result.history["test_loss"][-1]), rel=1e-6)
-    assert scores["accuracy"] == pytest.approx(float(result.history["test_accuracy"][-1]))
-    by_hand = np.argmax(mlp_apply(result.params, small.x_test, "tanh"), axis=-1)
-    assert np.array_equal(softjax.predict(result.params, config, small.x_test), by_hand)
-    proba = softjax.predict_proba(result.params, config, small.x_test)
-    np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-6)
-    assert np.array_equal(proba.argmax(axis=1), by_hand)
-
-
-def test_evaluate_checks_its_arguments(small):
-    params = init_params(CONFIG, jax.random.PRNGKey(0))
-    with pytest.raises(ValueError, match=r"^x: expected shape \(N, 6\)"):
-        softjax.evaluate(params, CONFIG, small.x_test[:, :5], small.y_test)
-    with pytest.raises(ValueError, match=r"^y: class ids must lie in \[0, 4\)"):
-        softjax.evaluate(params, CONFIG, small.x_test, small.y_test + 4)
-    with pytest.raises(ValueError, match=r"^x: expected finite values"):
-        softjax.predict(params, CONFIG, _with(small.x_test, [0], np.nan))
-    with pytest.raises(ValueError, match=r"^params: expected layer widths"):
-        softjax.predict(params, CONFIG.replace(sizes=(6, 5)), small.x_test)

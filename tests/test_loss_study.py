@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from experiments import loss_sweep
+from softjax.history import HISTORY_KEYS
 from softjax.plots.sweep_report import NO_DIFFERENCE, compare_difference, compare_intervals
 from softjax.sweeps.adaptive import interior_lr_sweep, next_lrs, paired_sweep
 from softjax.sweeps.stats import (
@@ -18,7 +19,6 @@ from softjax.sweeps.stats import (
     summarize,
     wilson_interval,
 )
-from softjax.training import HISTORY_KEYS
 
 
 def _record(loss, lr, scale, seed, val, test=None, train_acc=0.9, diverged=False):
@@ -331,10 +331,10 @@ def test_a_paired_sweep_equals_one_sweep_per_replicate_and_resumes_its_file(tmp_
     is the same here, so in practice they agree bitwise."""
     import jax
 
+    from softjax.config import TrainConfig
     from softjax.data import make_gaussian_classes
     from softjax.results import read_jsonl
     from softjax.sweeps import core, sweep
-    from softjax.training import TrainConfig
 
     programs = []
     build = core.build_program
@@ -382,8 +382,8 @@ def test_a_paired_sweep_equals_one_sweep_per_replicate_and_resumes_its_file(tmp_
     ],
 )
 def test_a_bad_seed_pairing_is_refused_naming_it(kwargs, message):
+    from softjax.config import TrainConfig
     from softjax.sweeps import sweep
-    from softjax.training import TrainConfig
 
     x = np.zeros((8, 5), np.float32)
     y = np.arange(8) % 3

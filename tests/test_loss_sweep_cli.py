@@ -19,8 +19,9 @@ import pytest
 
 import softjax.sweeps.core as core_module
 from experiments import loss_sweep
+from softjax.history import HISTORY_KEYS, history_shape
+from softjax.inputs import Data
 from softjax.results import read_json, read_jsonl
-from softjax.training import HISTORY_KEYS, Data, TrainConfig, history_shape
 
 REPO_ROOT = __import__("pathlib").Path(__file__).resolve().parents[1]
 VAL_KEYS = ("val_loss", "val_accuracy")
@@ -58,11 +59,11 @@ def _fake_trainer(calls, val_by_lr=None, test_by_lr=None):
 
     def fake_run_group(program, points, data, mesh, dtype, data_seed):
         calls.append(len(points))
-        n, config = len(points), TrainConfig.from_dict(points[0]["config"])
+        n, config = len(points), points[0]["config"]
         keys = (*HISTORY_KEYS, *VAL_KEYS)
         history = {k: np.full((n, *history_shape(config, k)), 0.5) for k in keys}
         for i, p in enumerate(points):
-            lr = p["config"]["lr"]
+            lr = p["config"].lr
             history["val_accuracy"][i] = (val_by_lr or {}).get(lr, 0.5)
             history["test_accuracy"][i] = (test_by_lr or {}).get(lr, 0.5)
         return None, history, np.ones(n, bool)

@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from softjax.config import TrainConfig
 from softjax.data.synthetic import make_blobs
 from softjax.sweeps import lr_search, sweep
 from softjax.sweeps.lr_search import (
@@ -23,7 +24,6 @@ from softjax.sweeps.lr_search import (
     status,
     sweep_evaluator,
 )
-from softjax.training import TrainConfig
 
 CHANCE = 0.1
 

@@ -10,13 +10,16 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from softjax.builtin_losses import cce
 from softjax.compilation_cache import compilation_cache_in
+from softjax.config import TrainConfig
 from softjax.data import Dataset, make_gaussian_classes
+from softjax.history import HISTORY_KEYS
 from softjax.inputs import as_data
-from softjax.losses import cce, resolve_loss
+from softjax.losses import resolve_loss
+from softjax.run import train
 from softjax.sweeps import block_layout, data_key, init_key, init_stack, make_sweep, sweep
 from softjax.sweeps.mixed import BlockedLoss
-from softjax.training import HISTORY_KEYS, TrainConfig, train
 from tests.helpers import count_jax_work, jaxpr_eqns, sweep_on_fake_cpu_devices
 
 SINGLE = TrainConfig(sizes=(5, 3), batch_size=16, epochs=2)

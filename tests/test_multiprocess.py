@@ -23,10 +23,10 @@ import jax
 import numpy as np
 import pytest
 
+from softjax.config import TrainConfig
 from softjax.data import make_gaussian_classes
 from softjax.results import read_jsonl
 from softjax.sweeps import sweep
-from softjax.training import TrainConfig
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 BASE = TrainConfig(sizes=(5, 3), batch_size=16, epochs=2)
@@ -50,7 +50,7 @@ WORKER = textwrap.dedent(
     )
     from softjax.data import make_gaussian_classes
     from softjax.sweeps import sweep
-    from softjax.training import TrainConfig
+    from softjax.config import TrainConfig
 
     assert jax.process_count() == int(n) and len(jax.local_devices()) == 1
     assert len(jax.devices()) == int(n)

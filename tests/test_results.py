@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 import softjax.results as results
+from softjax.config import TrainConfig
 from softjax.results import (
     append_jsonl,
     atomic_save_figure,
@@ -23,7 +24,6 @@ from softjax.results import (
     to_jsonable,
     write_json,
 )
-from softjax.training import TrainConfig
 
 
 def test_to_jsonable_converts_arrays_scalars_tuples_and_configs():

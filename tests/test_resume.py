@@ -13,14 +13,14 @@ from pathlib import Path
 
 import jax
 import numpy as np
-import optax
 import pytest
 
 import softjax
 import softjax.run
 from softjax.checkpoint import latest_epoch
+from softjax.config import TrainConfig
 from softjax.data import make_gaussian_classes
-from softjax.training import TrainConfig, train
+from softjax.run import train
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -63,7 +63,7 @@ def _python(code: str, **kwargs) -> subprocess.Popen:
         f"""
         import jax, numpy as np
         from softjax.data import make_gaussian_classes
-        from softjax.training import TrainConfig, train
+        from softjax import TrainConfig, train
         data = {MAKE_DATA}
         config = TrainConfig.from_dict({CONFIG.to_dict()!r})
         """
@@ -170,7 +170,7 @@ def test_the_progress_bar_counts_every_epoch_across_chunks_and_resumes(
     assert "4/4" in capsys.readouterr().err
 
 
-def test_resume_arguments_are_checked_before_compiling(small, straight, tmp_path):
+def test_resume_arguments_are_checked_before_compiling(small, straight):
     half = train(CONFIG, small, stop_after=2)
     with pytest.raises(ValueError, match="^resume.data_key: .*config.seed=6"):
         train(CONFIG.replace(seed=6), small, resume=half.state)
@@ -184,19 +184,3 @@ def test_resume_arguments_are_checked_before_compiling(small, straight, tmp_path
         train(CONFIG, small, resume=half.params)
     with pytest.raises(ValueError, match="^checkpoint_every: needs checkpoint_dir"):
         train(CONFIG, small, checkpoint_every=1)
-    with pytest.raises(ValueError, match="^directory: no checkpoint"):
-        softjax.load_checkpoint(tmp_path)
-    factory = CONFIG.replace(optimizer=lambda lr: optax.adam(lr))
-    softjax.save_checkpoint(tmp_path, train(factory, small, stop_after=1).state, factory)
-    with pytest.raises(ValueError, match=r"^config: pass config= to load_checkpoint"):
-        softjax.load_checkpoint(tmp_path)
-    assert int(softjax.load_checkpoint(tmp_path, factory).epoch) == 1
-    unrecorded = tmp_path / "no_config"
-    softjax.save_checkpoint(unrecorded, half.state)
-    with pytest.raises(ValueError, match="^config: the checkpoint records no config"):
-        softjax.load_checkpoint(unrecorded)
-    loaded = softjax.load_checkpoint(unrecorded, CONFIG)
-    for a, b in zip(jax.tree.leaves(loaded), jax.tree.leaves(half.state), strict=True):
-        assert np.array_equal(np.asarray(a), np.asarray(b), equal_nan=a.dtype.kind == "f")
-    with pytest.raises(ValueError, match="^state: expected a TrainState"):
-        softjax.save_checkpoint(unrecorded, half.params)

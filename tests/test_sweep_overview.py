@@ -3,10 +3,11 @@ its verdicts follow the intervals, its numbers come from the documents."""
 
 from __future__ import annotations
 
+from softjax.hidden import LAYER_KEYS
+from softjax.history import HISTORY_KEYS
 from softjax.plots import sweep_overview as ov
 from softjax.plots.sweep_report import NO_DIFFERENCE
 from softjax.sweeps.stats import select_best, summarize
-from softjax.training import HISTORY_KEYS, LAYER_KEYS
 
 LRS = (0.01, 0.1, 1.0)
 SEEDS = (0, 1, 2)

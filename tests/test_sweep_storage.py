@@ -18,14 +18,12 @@ import pytest
 import softjax.results as results_module
 import softjax.sweeps as sweep_module
 import softjax.sweeps.core as core_module
+import softjax.sweeps.runner as runner_module
+from softjax.history import HISTORY_KEYS, history_shape
 from softjax.results import read_jsonl
 from softjax.sweeps import (
     config_key,
     sweep,
-)
-from softjax.training import (
-    HISTORY_KEYS,
-    history_shape,
 )
 from tests.helpers import REPO_ROOT, tiny_gaussian_classes
 from tests.helpers import SWEEP_BASE as BASE
@@ -44,7 +42,7 @@ def test_a_killed_sweep_keeps_whole_lines_resumes_the_rest_then_reruns_nothing(
     kw = {**GRID, "data_seeds": [0, 1], "name": "s", "out_dir": tmp_path, "progress": False}
     path, meta_path = tmp_path / "s.jsonl", tmp_path / "s.meta.json"
     groups = []
-    real_run_group, real_append = core_module.run_group, sweep_module.append_jsonl
+    real_run_group, real_append = core_module.run_group, runner_module.append_jsonl
 
     def counting_run_group(program, points, *args):
         groups.append(len(points))
@@ -57,7 +55,7 @@ def test_a_killed_sweep_keeps_whole_lines_resumes_the_rest_then_reruns_nothing(
 
     # 1. A run killed while writing its second group (a data seed: both losses' models).
     monkeypatch.setattr(core_module, "run_group", counting_run_group)
-    monkeypatch.setattr(sweep_module, "append_jsonl", killed_on_second_append)
+    monkeypatch.setattr(runner_module, "append_jsonl", killed_on_second_append)
     with pytest.raises(KeyboardInterrupt):
         sweep(BASE, tiny, **kw)
     assert groups == [8, 8]
@@ -78,7 +76,7 @@ def test_a_killed_sweep_keeps_whole_lines_resumes_the_rest_then_reruns_nothing(
         assert line["key"] == config_key(line["config"], line["data_seed"], line["data"])
 
     # 2. The rerun trains only the missing group and leaves the finished lines alone.
-    monkeypatch.setattr(sweep_module, "append_jsonl", real_append)
+    monkeypatch.setattr(runner_module, "append_jsonl", real_append)
     groups.clear()
     records = sweep(BASE, tiny, **kw)
     assert groups == [8]
@@ -231,7 +229,8 @@ _HOLDER_SCRIPT = textwrap.dedent(
     import softjax.sweeps as sweeps
     import softjax.sweeps.core as core
     from softjax.data import make_gaussian_classes
-    from softjax.training import HISTORY_KEYS, TrainConfig
+    from softjax.config import TrainConfig
+    from softjax.history import HISTORY_KEYS
     import jax
 
     out, grid = Path(sys.argv[1]), json.loads(sys.argv[2])
@@ -313,7 +312,7 @@ def test_divergence_is_reported_on_screen_naming_the_configs(tiny, monkeypatch):
     def half_diverged(program, points, data, mesh, dtype, data_seed):
         n = len(points)
         history = {k: np.full((n, *history_shape(BASE, k)), 0.5) for k in HISTORY_KEYS}
-        finite = np.array([p["config"]["lr"] < 100 for p in points])
+        finite = np.array([p["config"].lr < 100 for p in points])
         for k in history:
             history[k][~finite, 1:] = np.nan
         return None, history, finite

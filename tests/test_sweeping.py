@@ -7,6 +7,7 @@ whole file compiles only a handful of small programs.
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import jax
@@ -18,9 +19,12 @@ import softjax.losses as softjax_losses
 import softjax.sweeps as sweep_module
 import softjax.sweeps.core as core_module
 from softjax.compilation_cache import compilation_cache_in
+from softjax.config import TrainConfig, init_params
 from softjax.data import Dataset
-from softjax.inputs import as_data
+from softjax.history import DIAGNOSTIC_KEYS, HISTORY_KEYS
+from softjax.inputs import as_data, validate
 from softjax.results import read_jsonl
+from softjax.run import train
 from softjax.sweeps import (
     data_key,
     init_key,
@@ -28,14 +32,6 @@ from softjax.sweeps import (
     make_sweep,
     padded_size,
     sweep,
-)
-from softjax.training import (
-    DIAGNOSTIC_KEYS,
-    HISTORY_KEYS,
-    TrainConfig,
-    init_params,
-    train,
-    validate,
 )
 from tests.helpers import SWEEP_BASE as BASE
 from tests.helpers import SWEEP_GRID as GRID
@@ -437,3 +433,27 @@ def test_each_loss_can_have_its_own_lr_grid(tiny):
         {**grid, "lrs": [[0.3], [0.1, 0.3]], "lrs_per_loss": True, "data": records[0]["data"]},
     )
     assert [(r["loss"], r["lr"]) for r in kept] == [(r["loss"], r["lr"]) for r in records]
+
+
+def test_sweep_resolves_each_loss_once(tiny, monkeypatch):
+    """One sweep() call resolves each loss spec of its grid once (its axis check); the
+    data checks, the program and the records reuse those BoundLoss values."""
+    real, calls = softjax_losses.resolve_loss, []
+
+    def counting(*args, **kwargs):
+        calls.append(args[0])
+        return real(*args, **kwargs)
+
+    for name, module in list(sys.modules.items()):
+        if name.split(".")[0] == "softjax" and getattr(module, "resolve_loss", None) is real:
+            monkeypatch.setattr(module, "resolve_loss", counting)
+    losses = ["cce", ("cce_smoothed", {"smoothing": 0.2})]
+    records = sweep(
+        BASE.replace(epochs=1),
+        tiny,
+        losses=losses,
+        lrs=[0.1, 0.3],
+        progress=False,
+    )
+    assert len(records) == 4
+    assert calls == losses

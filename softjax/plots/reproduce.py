@@ -24,9 +24,9 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from softjax.config import TrainConfig, init_params, seed_keys  # noqa: E402
 from softjax.models import mlp_apply  # noqa: E402
 from softjax.results import atomic_save_figure, atomic_write_text, read_json  # noqa: E402
-from softjax.training import TrainConfig, init_params, seed_keys  # noqa: E402
 
 SUMMARY_NAME = "reproduce.md"
 CLASS_COLORS = ("tab:blue", "tab:orange", "tab:green")

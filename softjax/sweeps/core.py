@@ -30,22 +30,21 @@ one-device program on its own models; nothing is communicated). Every device mus
 the same blocks, so each loss's block is padded to a multiple of the device count with
 copies of its last model and the axis is ordered device-major (:func:`block_layout`).
 The result equals the one-device result up to float rounding (XLA may round a narrower
-matmul differently: about 1e-7 relative in float32, one ulp in float64).
+matmul differently).
 
 Several processes (JAX's multi-controller runtime): every process runs the same script,
 calls ``jax.distributed.initialize()`` first, then the same ``sweep()``. ``jax.devices()``
 is then every process's devices, so the mesh spans them all and each process trains its
 own block of models; outputs are gathered to every process (``process_allgather``), and
 what only process 0 can know (the records already on disk, the run id, a lock refused)
-reaches the others through :func:`share_from_first`. ``tests/test_multiprocess.py`` runs
-2 and 4 CPU processes (gloo collectives over 127.0.0.1). Measurements of these choices
-live in ``benchmarks/README.md``.
+reaches the others through :func:`softjax.sweeps.handshake.share_from_first`.
+``tests/test_multiprocess.py`` runs 2 and 4 CPU processes (gloo collectives over
+127.0.0.1).
 """
 
 from __future__ import annotations
 
 import functools
-import json
 from collections.abc import Sequence
 
 import jax
@@ -55,9 +54,10 @@ from jax.sharding import Mesh
 from jax.sharding import PartitionSpec as P
 
 from softjax.compilation_cache import process_cached
-from softjax.losses import resolve_loss
+from softjax.config import TrainConfig, init_params, seed_keys
+from softjax.losses import BoundLoss
 from softjax.sweeps.mixed import BlockedLoss
-from softjax.training import TrainConfig, init_params, make_train, seed_keys
+from softjax.training import make_train
 
 CONFIG_AXIS = "configs"
 
@@ -98,37 +98,26 @@ def init_stack(config: TrainConfig, init_keys, init_scales, dtype=jnp.float32):
     return jax.vmap(lambda k, s: init_params(config, k, s, dtype=dtype))(init_keys, init_scales)
 
 
-def build_program(configs: Sequence[TrainConfig], dtype, mesh: Mesh | None):
+def build_program(base: TrainConfig, losses: Sequence[BoundLoss], dtype, mesh: Mesh | None):
     """``program(blocks)``: the compiled ``(unit_params, init_scales, lrs, data_key, data)
     -> (params, history, finite)`` for one block layout, built once per layout.
 
     ``unit_params`` is the stack of each model's init at scale 1
     (``program.unit_params(seed)``, made outside the compiled program); the program
-    multiplies it by ``init_scales``, which is ``init_params(config, key, scale)``
-    exactly. Drawing the init outside matters for compile time: the vmapped
-    truncated-normal draws were about half of each program's compile (7 of 15 s for a
-    784-100-10 MLP on 2 cores), paid again by every block layout, i.e. by every lr
-    extension round of :mod:`softjax.sweeps.adaptive`; drawn eagerly, as ``train()``
-    draws them, each seed's init costs milliseconds once its shapes have compiled.
+    multiplies it by ``init_scales``, which is ``init_params(base, key, scale)``
+    exactly. Drawing the init outside matters for compile time: vmapped truncated-normal
+    draws are a large part of each program's compile, paid again by every block layout,
+    i.e. by every lr extension round of :mod:`softjax.sweeps.adaptive`; drawn eagerly, as
+    ``train()`` draws them, each seed's init compiles once for its shapes.
 
-    ``configs`` (one per loss) must differ in their loss only. ``blocks`` is a static
-    tuple of ``(loss index, models per device)``: each device's models are those blocks
-    in that order, each trained with ``configs[loss index]``'s loss through one
+    ``base`` holds what every model shares (its ``loss``, ``lr``, ``init_scale`` and
+    ``seed`` are the models' own); ``losses`` are the grid's resolved losses. ``blocks``
+    is a static tuple of ``(loss index, models per device)``: each device's models are
+    those blocks in that order, each trained with ``losses[loss index]`` through one
     :class:`~softjax.sweeps.mixed.BlockedLoss` (init included). Sharded over ``mesh``'s
     devices when given: per-model inputs and all outputs split along the config axis,
     the rest replicated.
-
-    Raises:
-      ValueError: naming ``configs`` when two differ in more than their loss.
     """
-    base = configs[0]
-    for i, config in enumerate(configs):
-        if config.replace(loss=base.loss) != base:
-            raise ValueError(
-                f"configs: expected configs that differ only in their loss; config {i} "
-                f"({config}) differs from config 0 ({base}) elsewhere"
-            )
-    losses = [resolve_loss(c.loss) for c in configs]
 
     @functools.cache
     def program(blocks: tuple[tuple[int, int], ...]):
@@ -220,25 +209,6 @@ def padded_size(n: int, n_devices: int) -> int:
     return len(block_layout([0] * n, n_devices)[1])
 
 
-def share_from_first(obj):
-    """Process 0's ``obj`` (anything ``json`` encodes) on every process.
-
-    One process: ``obj`` itself. Several: a JSON string broadcast as bytes
-    (``multihost_utils.broadcast_one_to_all``, a collective every process must reach),
-    its length first, since only process 0 knows it.
-    """
-    if jax.process_count() == 1:
-        return obj
-    from jax.experimental import multihost_utils
-
-    first = jax.process_index() == 0
-    data = np.frombuffer(json.dumps(obj).encode(), np.uint8) if first else None
-    size = int(multihost_utils.broadcast_one_to_all(np.int32(len(data) if first else 0)))
-    buffer = data if first else np.zeros(size, np.uint8)
-    buffer = multihost_utils.broadcast_one_to_all(buffer)
-    return json.loads(np.asarray(buffer, np.uint8).tobytes().decode())
-
-
 def _fetch(tree):
     """Device arrays to numpy on every host (gathering across hosts when there are many)."""
     if jax.process_count() > 1:
@@ -252,8 +222,9 @@ def run_group(program, points, data, mesh, dtype, data_seed: int):
     """Runs one data seed's grid points, every loss at once, through ``program``
     (:func:`build_program`).
 
-    ``points[i]["loss_index"]`` picks model i's loss, ``points[i]["config"]`` its
-    ``seed``, ``init_scale`` and ``lr``; the models are laid out by :func:`block_layout`.
+    ``points[i]["loss_index"]`` picks model i's loss, ``points[i]["config"]`` (a
+    :class:`~softjax.config.TrainConfig`) its ``seed``, ``init_scale`` and ``lr``; the
+    models are laid out by :func:`block_layout`.
 
     Returns:
       ``(params, history, finite)`` as numpy, leading axis ``len(points)`` in the order of
@@ -263,11 +234,11 @@ def run_group(program, points, data, mesh, dtype, data_seed: int):
     n_devices = mesh.size if mesh is not None else 1
     blocks, slots, where = block_layout([p["loss_index"] for p in points], n_devices)
     padded = [points[i] for i in slots]
-    seeds = [p["config"]["seed"] for p in padded]
+    seeds = [p["config"].seed for p in padded]
     units = {s: jax.device_get(program.unit_params(s)) for s in set(seeds)}
     unit_params = jax.tree.map(lambda *a: np.stack(a), *[units[s] for s in seeds])
-    scales = np.array([p["config"]["init_scale"] for p in padded], dtype)
-    lrs = np.array([p["config"]["lr"] for p in padded], dtype)
+    scales = np.array([p["config"].init_scale for p in padded], dtype)
+    lrs = np.array([p["config"].lr for p in padded], dtype)
     out = program(blocks)(unit_params, scales, lrs, data_key(data_seed), data)
     params, history, finite = _fetch(jax.block_until_ready(out))
     params = jax.tree.map(lambda a: np.asarray(a)[where], params)

@@ -1,7 +1,7 @@
 """A sweep's grid: its axes checked in plain Python, and its points in run order.
 
 A sweep is the product ``losses × lrs × init_scales × seeds × data_seeds`` over one base
-:class:`~softjax.training.TrainConfig`. A loss is any spec
+:class:`~softjax.config.TrainConfig`. A loss is any spec
 :func:`softjax.losses.resolve_loss` takes (a registered name, ``(name, {kwargs})``, a
 function); records carry its name (``loss``) and its JSON spec (``loss_spec``).
 
@@ -12,12 +12,11 @@ seeds × data_seeds``, still one program (a loss's block holds its own models).
 
 Seeds. A point with init seed ``s`` and data seed ``d`` starts from
 ``init_params(config, split(PRNGKey(s))[0], init_scale)`` and draws its minibatches from
-``split(PRNGKey(d))[1]``, as :func:`softjax.training.train` splits one seed. With
+``split(PRNGKey(d))[1]``, as :func:`softjax.train` splits one seed. With
 ``s == d`` its record matches ``train(config.replace(seed=s, lr=…, init_scale=…))`` up to
 float rounding, not bitwise: the sweep's matmul is M models wide, ``train``'s one model
-wide, and XLA may round the two widths differently. In float32 params and history agree
-to 1e-5 relative (≤ 4e-6 seen after 2 epochs) and ``test_loss`` to a few ulp (1 for
-cce; up to 8 for square loss at lr 0.3); in float64 to 1e-6 (the tests' bound). With
+wide, and XLA may round the two widths differently: the tests bound params and history
+by 1e-5 relative in float32 and 1e-6 in float64. With
 ``s != d`` it matches ``train(config.replace(seed=d, …), params=init_params(…, key of s,
 …))`` to the same tolerance.
 
@@ -38,9 +37,10 @@ from typing import Any
 import numpy as np
 
 from softjax import _checks
+from softjax.config import TrainConfig
+from softjax.inputs import check_runs
 from softjax.losses import LOSSES, BoundLoss, resolve_loss
 from softjax.sweeps.storage import config_key
-from softjax.training import TrainConfig, validate
 
 
 def _check_axis(values, name: str, check, expected: str) -> list:
@@ -106,19 +106,6 @@ def _loss(v):
         return False, None
 
 
-def config_loss(bound: BoundLoss):
-    """What a TrainConfig's ``loss`` field gets for ``bound``: its registered name (with
-    its kwargs when it has some), or the BoundLoss itself for an unregistered function."""
-    if bound.name in LOSSES and LOSSES[bound.name] is bound.function:
-        return (bound.name, dict(bound.kwargs)) if bound.kwargs else bound.name
-    return bound
-
-
-def loss_configs(base_config: TrainConfig, losses: Sequence[BoundLoss]) -> list[TrainConfig]:
-    """One config per loss (the branches of the sweep program)."""
-    return [base_config.replace(loss=config_loss(b)) for b in losses]
-
-
 SEED_PAIRINGS = ("product", "paired")
 
 
@@ -163,8 +150,8 @@ def check_grid(
         init scale, a negative or non-integer seed, an unknown loss, or a duplicate
         value (which would give duplicate configs); naming ``seed_pairing`` for a value
         not in :data:`SEED_PAIRINGS`, or ``"paired"`` with ``seeds`` and ``data_seeds``
-        of different lengths; or whatever :func:`softjax.training.validate` finds wrong
-        with the base config and data.
+        of different lengths; or whatever :func:`softjax.inputs.check_runs` finds
+        wrong with the base config and data.
     """
     if not isinstance(seed_pairing, str) or seed_pairing not in SEED_PAIRINGS:
         raise ValueError(f"seed_pairing: expected one of {SEED_PAIRINGS}, got {seed_pairing!r}")
@@ -207,13 +194,9 @@ def check_grid(
             f"{len(grid['data_seeds'])} data_seeds {grid['data_seeds']}"
             + (" (data_seeds=None is [base_config.seed])" if data_seeds is None else "")
         )
-    checked = None
-    for i, config in enumerate(loss_configs(base_config, grid["losses"])):
-        # Each loss checks the labels its own way (e.g. K = 1 rules).
-        checked = validate(
-            config.replace(lr=loss_lrs(grid, i)[0], init_scale=grid["init_scales"][0]), data
-        )
-    return checked, grid
+    # The base config's fields once, each loss's rules and the data once: the lrs and
+    # init scales are the axes checked above.
+    return check_runs(base_config, data, grid["losses"]), grid
 
 
 def jsonable_grid(grid: dict[str, Any]) -> dict[str, Any]:
@@ -224,13 +207,17 @@ def jsonable_grid(grid: dict[str, Any]) -> dict[str, Any]:
 def grid_configs(
     base_config: TrainConfig, grid: dict[str, list], data: dict[str, Any] | None = None
 ) -> list[dict[str, Any]]:
-    """Every point of the grid as ``{"config", "data_seed", "key", "loss_index"}``.
+    """Every point of the grid as ``{"config", "loss_name", "loss_index", "data_seed",
+    "key"}``.
 
     Order (that of the returned records): loss, data seed, then the vmapped axes init
     scale × lr × init seed. A data seed's points of every loss run in one call of the
-    one program (``loss_index`` picks a point's block). ``config`` is JSON-ready with
-    ``loss`` the loss's spec; ``data`` is the data fingerprint in the key. With
-    ``grid["seed_pairing"] == "paired"`` a data seed's init seeds are its pair only.
+    one program (``loss_index`` picks a point's block). ``config`` is the point's
+    :class:`~softjax.config.TrainConfig`, its ``loss`` the resolved
+    :class:`~softjax.losses.BoundLoss` (records store its spec); ``data`` is the data
+    fingerprint in the key (:func:`~softjax.sweeps.storage.config_key`, where the config
+    is serialised). With ``grid["seed_pairing"] == "paired"`` a data seed's init seeds
+    are its pair only.
     """
     points = []
     losses = list(enumerate(grid["losses"]))
@@ -241,8 +228,7 @@ def grid_configs(
         seeds = grid["seeds"] if pairs is None else [pairs[data_seed]]
         lrs = loss_lrs(grid, index)
         for scale, lr, seed in itertools.product(grid["init_scales"], lrs, seeds):
-            config = base_config.replace(lr=lr, init_scale=scale, seed=seed).to_dict()
-            config["loss"] = bound.spec
+            config = base_config.replace(loss=bound, lr=lr, init_scale=scale, seed=seed)
             points.append(
                 {
                     "config": config,

@@ -19,8 +19,8 @@ data-order randomness, not over datasets.
 
 Comparisons between arms are made on paired replicates by :mod:`softjax.sweeps.inference`
 (paired difference, TOST, Holm, pooled effects) and :mod:`softjax.sweeps.factorial`
-(2 × 2 factorial), whose names this module exposes too; :func:`paired_values` reads one
-metric's matched replicates out of records.
+(2 × 2 factorial), whose names the package :mod:`softjax.sweeps` gathers with these;
+:func:`paired_values` reads one metric's matched replicates out of records.
 """
 
 from __future__ import annotations
@@ -32,33 +32,14 @@ from typing import Any
 
 import numpy as np
 
-from softjax.sweeps.factorial import factorial_2x2, factorial_contrasts
-from softjax.sweeps.inference import (
-    ALPHA,
-    VERDICTS,
-    Estimate,
-    Verdict,
-    decide,
-    family_line,
-    holm,
-    mean_difference,
-    paired_estimate,
-    pooled,
-    replicates_needed,
-    sign_test,
-)
+from softjax.sweeps.inference import ALPHA, Verdict, decide, paired_estimate
 from softjax.sweeps.storage import select_grid
 
-# The inference names are this module's API too: a sweep's analysis in one place.
-# fmt: off
 __all__ = [
-    "ALPHA", "VERDICTS", "Estimate", "Verdict", "decide", "factorial_2x2", "factorial_contrasts",
-    "family_line", "holm", "mean_difference", "paired_estimate", "pooled", "replicates_needed",
-    "sign_test", "STUCK_MARGIN", "best_of", "cell", "collapse_scales", "loss_id",
-    "paired_difference", "paired_values", "paired_verdicts", "select_best", "summarize",
-    "t_quantile_975", "wilson_interval",
-]
-# fmt: on
+    "STUCK_MARGIN", "best_of", "cell", "collapse_scales", "loss_id", "paired_difference",
+    "paired_values", "paired_verdicts", "select_best", "summarize", "t_quantile_975",
+    "wilson_interval",
+]  # fmt: skip
 
 
 # t_{0.975, df} for df = 1…30 (two-sided 95%), to 4 decimals (any t table; e.g. NIST/

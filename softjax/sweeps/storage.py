@@ -39,8 +39,8 @@ from typing import Any
 
 import numpy as np
 
+from softjax.history import cut_history
 from softjax.results import read_json, temp_files, to_jsonable, write_json
-from softjax.training import cut_history
 
 FINGERPRINT_ROWS = 256
 """Rows of each ``x`` split hashed (evenly strided) by :func:`data_fingerprint`."""
@@ -122,7 +122,7 @@ def make_records(points, history, finite, run_id: str, fingerprint=None) -> list
     divergence exactly as ``train()`` cuts it."""
     records = []
     for i, point in enumerate(points):
-        config = point["config"]
+        config = to_jsonable(point["config"])  # a TrainConfig: serialised here, once
         row, diverged_epoch = cut_history({k: v[i] for k, v in history.items()}, bool(finite[i]))
         records.append(
             {
