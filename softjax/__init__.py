@@ -40,6 +40,7 @@ from softjax.numerics import (
 )
 from softjax.sweeps import make_sweep, sweep
 from softjax.training import TrainConfig, TrainResult, TrainState, init_params, make_train, train
+from softjax.user_models import Model, flax_model
 
 __version__ = "0.1.0"
 
@@ -49,6 +50,8 @@ __all__ = [
     "TrainConfig",
     "TrainResult",
     "TrainState",
+    "Model",
+    "flax_model",
     "evaluate",
     "load_checkpoint",
     "predict",

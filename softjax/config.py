@@ -25,6 +25,7 @@ from softjax._checks import boolean, is_int, one_of, positive_float, positive_in
 from softjax.activations import resolve_activations
 from softjax.losses import BoundLoss, resolve_loss
 from softjax.models import INITS, check_sizes
+from softjax.user_models import as_model, check_model
 
 GRAD_MODES = ("autodiff", "closed_form")
 LAST_BATCH_MODES = ("keep", "drop")
@@ -56,7 +57,7 @@ class TrainConfig:
 
     Attributes:
       sizes: layer widths ``[D, H_1, …, K]``; ``[D, K]`` is softmax/logistic/linear
-        regression.
+        regression. None with a user ``model``.
       activations: hidden activations: one name, a ``(name, kwargs)`` pair, or one per
         hidden layer. Ignored for a single layer.
       bias: whether layers have biases.
@@ -102,9 +103,15 @@ class TrainConfig:
         XLA kernels, which shortens the compile and, for sweeps of small models, the run
         (the ``softjax_no_diagnostics`` rows of ``results/benchmarks.md``).
         Training itself is the same: the params are equal.
+      model: None (the MLP of ``sizes``, ``activations``, ``bias`` and ``init``) or a
+        user model: an ``(init_fn, apply_fn)`` pair, ``init_fn(key) -> params`` and
+        ``apply_fn(params, x) -> logits (B, K)``, a ``softjax.Model`` or
+        ``softjax.flax_model(module, input_shape)``; ``init_scale`` then multiplies every
+        leaf of ``init_fn``'s params (see :mod:`softjax.user_models`: the protocol, the
+        diagnostics it keeps, how records name it).
     """
 
-    sizes: tuple[int, ...]
+    sizes: tuple[int, ...] | None = None
     activations: Any = "relu"
     bias: bool = True
     init: str = "lecun_normal"
@@ -123,8 +130,11 @@ class TrainConfig:
     grad: str = "autodiff"
     test_each_epoch: bool = True
     diagnostics: bool = True
+    model: Any = None
 
     def __post_init__(self):
+        # softjax.user_models: an (init_fn, apply_fn) pair becomes a Model.
+        object.__setattr__(self, "model", as_model(self.model))
         # JSON has no tuples: normalise lists so that from_dict(to_dict()) compares equal.
         for name in ("sizes", "activations", "loss"):
             object.__setattr__(self, name, _tuples(getattr(self, name)))
@@ -146,6 +156,9 @@ class TrainConfig:
         :meth:`from_dict` cannot rebuild (pass the function to it instead).
         """
         d = {f.name: _jsonable(getattr(self, f.name)) for f in dataclasses.fields(self)}
+        if self.model is None:
+            # An MLP's dict (and so its sweep records' keys) is the one before `model` existed.
+            del d["model"]
         loss = self.loss
         if isinstance(loss, BoundLoss) or not callable(loss):
             try:
@@ -354,10 +367,13 @@ def check_config(config: TrainConfig) -> BoundLoss:
     """
     if not isinstance(config, TrainConfig):
         raise ValueError(f"config: expected a TrainConfig, got {type(config).__name__}")
-    sizes = check_sizes(config.sizes, "config.sizes")
+    sizes = check_sizes(config.sizes, "config.sizes") if config.model is None else None
     loss = resolve_loss(config.loss, "config.loss")
-    # Checked for a single layer too, where it is unused: an unknown name is a typo.
-    resolve_activations(config.activations, len(sizes) - 2)
+    if config.model is not None:  # a user model: softjax.user_models checks its fields
+        check_model(config)
+    else:
+        # Checked for a single layer too, where it is unused: an unknown name is a typo.
+        resolve_activations(config.activations, len(sizes) - 2)
     if not callable(config.optimizer):
         _check_named_optimizer(config.optimizer, config.optimizer_kwargs)
     elif config.optimizer_kwargs:

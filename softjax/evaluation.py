@@ -18,6 +18,7 @@ from softjax.inputs import check_features, check_finite, check_user_params
 from softjax.losses import check_labels, resolve_loss
 from softjax.models import mlp_forward
 from softjax.numerics import sigmoid, softmax
+from softjax.user_models import model_classes, model_logits
 
 
 def predicted_class(logits):
@@ -46,13 +47,18 @@ def confidence(logits):
 
 
 def model_activations(config: TrainConfig):
-    """The config's hidden activations, resolved (None for a single layer)."""
+    """The config's hidden activations, resolved (None for a single layer; none for a
+    user model)."""
+    if config.model is not None:
+        return ()
     hidden = len(config.sizes) - 2
     return resolve_activations(config.activations if hidden > 0 else None, hidden)
 
 
 def logits_fn(config: TrainConfig):
     """``logits(params, x)`` for the config's model."""
+    if config.model is not None:  # softjax.user_models: apply_fn, a split in chunks
+        return lambda params, x: model_logits(config.model, params, x)
     acts = model_activations(config)
     return lambda params, x: mlp_forward(params, x, acts)[0][-1]
 
@@ -69,7 +75,11 @@ def _proba(z):
 def _checked(params, config, x):
     check_config(config)
     check_user_params(params, config)
-    check_features(x, config.sizes[0], "x")
+    if config.model is not None:  # softjax.user_models: any input shape, K from the model
+        check_finite(x, "x")
+        model_classes(config, x, "x")
+    else:
+        check_features(x, config.sizes[0], "x")
     return _Hashable(config)
 
 
@@ -94,7 +104,8 @@ def evaluate(params, config: TrainConfig, x, y) -> dict[str, float]:
       ValueError: naming the argument for a bad config, params, inputs or labels.
     """
     key = _checked(params, config, x)
-    check_labels(y, config.sizes[-1], np.shape(x)[0], resolve_loss(config.loss), "y")
+    classes = config.sizes[-1] if config.model is None else model_classes(config, x, "x")
+    check_labels(y, classes, np.shape(x)[0], resolve_loss(config.loss), "y")
     check_finite(y, "y")
     loss, acc = _run(key, "evaluate", params, x, y)
     return {"loss": float(loss), "accuracy": float(acc)}

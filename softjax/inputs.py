@@ -26,6 +26,7 @@ from softjax.config import TrainConfig, check_config
 from softjax.data.dataset import PIXEL_SCALE
 from softjax.losses import BoundLoss, check_labels
 from softjax.models import check_params
+from softjax.user_models import check_model_params, model_classes
 
 
 class Data(NamedTuple):
@@ -175,6 +176,13 @@ def check_features(x, width: int, argname: str) -> None:
 
 def check_split(x, y, config: TrainConfig, loss: BoundLoss, name: str) -> None:
     """One split's features and labels: shapes, dtypes, finite values, label range."""
+    if config.model is not None:  # softjax.user_models: any input shape, K from the model
+        _dtype(x, f"data.x_{name}")
+        check_finite(x, f"data.x_{name}")
+        _dtype(y, f"data.y_{name}")
+        classes = model_classes(config, x, f"data.x_{name}")
+        check_labels(y, classes, np.shape(x)[0], loss, f"data.y_{name}")
+        return
     sizes = tuple(config.sizes)
     check_features(x, sizes[0], f"data.x_{name}")
     _dtype(y, f"data.y_{name}")
@@ -184,6 +192,10 @@ def check_split(x, y, config: TrainConfig, loss: BoundLoss, name: str) -> None:
 
 def check_user_params(params, config: TrainConfig, argname: str = "params") -> None:
     """A caller's params: the config's widths and biases, float dtypes, finite values."""
+    if config.model is not None:  # softjax.user_models: init_fn's tree and shapes
+        for name, value in check_model_params(params, config, argname):
+            check_finite(value, name)
+        return
     got = check_params(params, argname)
     if got != tuple(config.sizes):
         raise ValueError(f"{argname}: expected layer widths {list(config.sizes)}, got {list(got)}")

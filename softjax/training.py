@@ -41,6 +41,7 @@ import numpy as np
 import optax
 from jax import lax
 
+from softjax import user_models
 from softjax.config import TrainConfig, make_schedule, optimizer_factory
 from softjax.evaluation import (
     confidence,
@@ -153,6 +154,8 @@ class TrainState(NamedTuple):
 def init_params(config: TrainConfig, key, init_scale=None, dtype=jnp.float32):
     """The config's initial params; ``init_scale`` (may be traced) overrides the config's."""
     scale = config.init_scale if init_scale is None else init_scale
+    if config.model is not None:  # softjax.user_models: scale · init_fn(key)
+        return user_models.init_model_params(config.model, key, scale, dtype)
     return mlp_init(
         key, config.sizes, bias=config.bias, init_scale=scale, init=config.init, dtype=dtype
     )
@@ -311,6 +314,8 @@ def make_epochs(
     def logits_and_grads(params, x, y):
         """Logits, the mean loss, ∂loss/∂logits, ∂loss/∂params and the hidden layers' Z
         for one batch."""
+        if config.model is not None:  # softjax.user_models: no hidden layers to report
+            return (*user_models.logits_and_grads(config.model, loss, params, x, y), None)
         if config.grad == "closed_form":
             zs, hidden = mlp_forward(params, x, acts)
             g_logits = loss.logits_grad(zs[-1], y)
@@ -347,7 +352,11 @@ def make_epochs(
                 "n_wrong": jnp.sum(wrong),
                 "saturated_wrong": jnp.sum(wrong & (confidence(logits) > SATURATION_THRESHOLD)),
                 "grad_cos_ce": jnp.sum(_cosine(g_logits, ce_logits_grad(logits, y))),
-                **hidden_stats(zs_hidden, acts, n),
+                **(
+                    hidden_stats(zs_hidden, acts, n)
+                    if zs_hidden is not None
+                    else user_models.no_hidden_stats()
+                ),
             }
         return carry, jax.tree.map(lambda v: jnp.asarray(v, jnp.float32), sums)
 
@@ -369,7 +378,10 @@ def make_epochs(
 
             def evaluate(params, split=split):
                 x = features(data, getattr(data, f"x_{split}"))
-                logits = mlp_forward(params, x, acts)[0][-1]
+                if config.model is not None:  # softjax.user_models: apply_fn in chunks
+                    logits = user_models.model_logits(config.model, params, x)
+                else:
+                    logits = mlp_forward(params, x, acts)[0][-1]
                 value, acc = loss_and_accuracy(logits, getattr(data, f"y_{split}"), loss.fn)
                 return value.astype(jnp.float32), acc.astype(jnp.float32)
 
