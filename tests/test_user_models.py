@@ -125,6 +125,19 @@ def test_evaluate_and_predict_take_a_user_model(gauss, straight):
     np.testing.assert_array_equal(pred, np.argmax(hand_apply(straight.params, x_test), -1))
 
 
+def test_a_mixed_loss_sweep_runs_a_user_model_and_its_cce_record_is_its_train_call(gauss, straight):
+    records = sj.sweep(HAND, gauss, losses=["cce", "mse", "bce"], lrs=[HAND.lr], seeds=[5])
+    assert [r["loss"] for r in records] == ["cce", "mse", "bce"]
+    assert not any(r["diverged"] for r in records)
+    cce = records[0]
+    for k, want in straight.history.items():
+        got = np.reshape(np.asarray(cce["history"][k], float), np.shape(want))
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6, err_msg=k)
+    for r in records:  # the hidden-layer diagnostics are NaN in every block
+        assert np.all(np.isnan(r["history"]["hidden_fprime"]))
+        assert np.all(np.isfinite(r["history"]["logits_grad_norm"]))
+
+
 @pytest.mark.slow  # four programs compiled (one sweep, three train losses): ~30 s on 2 cores
 def test_a_mixed_loss_sweep_of_the_hand_model_equals_separate_train_calls(gauss):
     cfg = HAND.replace(optimizer="sgd", schedule=None, schedule_kwargs={}, epochs=2)
