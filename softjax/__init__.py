@@ -1,6 +1,6 @@
 """softjax: the lecture notes on softmax regression and neural networks as pure JAX.
 
-The pipeline, in import order: numerics → activations → losses → models → grads →
+The pipeline, in import order: numerics → activations → losses → models, user_models → grads →
 data → config → inputs → evaluation → training → run → checkpoint → sweeps → results →
 plots. See README.md for a tour.
 
