@@ -1,9 +1,9 @@
 """softjax: the lecture notes on softmax regression and neural networks as pure JAX.
 
-The pipeline, in import order: numerics → activations → losses → models → grads →
-data → optim → config → inputs → evaluation → hidden → history → diagnostics → step →
-layout → training → checkpoint → run → results → sweeps → plots. See README.md for a
-tour.
+The pipeline, in import order: numerics → activations → losses → models, user_models →
+grads → data → optim → config → inputs → evaluation → hidden → history → diagnostics →
+step → layout → training → checkpoint → run → results → sweeps → plots. See README.md for
+a tour.
 
 The modules are ``softjax.training`` and ``softjax.sweeps`` so that ``softjax.train``
 and ``softjax.sweep`` can be the functions themselves without shadowing a module.
@@ -43,6 +43,7 @@ from softjax.numerics import (
 from softjax.run import TrainResult, train
 from softjax.sweeps import make_sweep, sweep
 from softjax.training import TrainState, make_train
+from softjax.user_models import Model, flax_model
 
 __version__ = "0.1.0"
 
@@ -52,6 +53,8 @@ __all__ = [
     "TrainConfig",
     "TrainResult",
     "TrainState",
+    "Model",
+    "flax_model",
     "evaluate",
     "load_checkpoint",
     "predict",

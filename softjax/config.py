@@ -27,6 +27,7 @@ from softjax.activations import resolve_activations
 from softjax.losses import LOSSES, BoundLoss, resolve_loss
 from softjax.models import INITS, check_sizes, mlp_init
 from softjax.optim import check_optimizer, check_schedule
+from softjax.user_models import as_model, check_model, init_model_params
 
 GRAD_MODES = ("autodiff", "closed_form")
 LAST_BATCH_MODES = ("keep", "drop")
@@ -38,7 +39,7 @@ class TrainConfig:
 
     Attributes:
       sizes: layer widths ``[D, H_1, …, K]``; ``[D, K]`` is softmax/logistic/linear
-        regression.
+        regression. None with a user ``model``.
       activations: hidden activations: one name, a ``(name, kwargs)`` pair, or one per
         hidden layer. Ignored for a single layer.
       bias: whether layers have biases.
@@ -82,9 +83,15 @@ class TrainConfig:
         large hyper-parameter search: a small model's step then runs far fewer XLA
         kernels, which shortens the compile and, for sweeps of small models, the run.
         Training itself is the same: the params are equal.
+      model: None (the MLP of ``sizes``, ``activations``, ``bias`` and ``init``) or a
+        user model: an ``(init_fn, apply_fn)`` pair, ``init_fn(key) -> params`` and
+        ``apply_fn(params, x) -> logits (B, K)``, a ``softjax.Model`` or
+        ``softjax.flax_model(module, input_shape)``; ``init_scale`` then multiplies every
+        leaf of ``init_fn``'s params (see :mod:`softjax.user_models`: the protocol, the
+        diagnostics it keeps, how records name it).
     """
 
-    sizes: tuple[int, ...]
+    sizes: tuple[int, ...] | None = None
     activations: Any = "relu"
     bias: bool = True
     init: str = "lecun_normal"
@@ -103,8 +110,11 @@ class TrainConfig:
     grad: str = "autodiff"
     test_each_epoch: bool = True
     diagnostics: bool = True
+    model: Any = None
 
     def __post_init__(self):
+        # softjax.user_models: an (init_fn, apply_fn) pair becomes a Model.
+        object.__setattr__(self, "model", as_model(self.model))
         # JSON has no tuples: normalise lists so that from_dict(to_dict()) compares equal.
         for name in ("sizes", "activations", "loss"):
             object.__setattr__(self, name, _tuples(getattr(self, name)))
@@ -126,6 +136,9 @@ class TrainConfig:
         :meth:`from_dict` cannot rebuild (pass the function to it instead).
         """
         d = {f.name: _jsonable(getattr(self, f.name)) for f in dataclasses.fields(self)}
+        if self.model is None:
+            # An MLP's dict (and so its sweep records' keys) is the one before `model` existed.
+            del d["model"]
         loss = self.loss
         if isinstance(loss, BoundLoss | str):  # resolved, or a name: it says itself
             return d | {"loss": _jsonable(getattr(loss, "spec", loss))}
@@ -225,9 +238,12 @@ def check_fields(config: TrainConfig, *, grid_axes: bool = False) -> None:
     """
     if not isinstance(config, TrainConfig):
         raise ValueError(f"config: expected a TrainConfig, got {type(config).__name__}")
-    sizes = check_sizes(config.sizes, "config.sizes")
-    # Checked for a single layer too, where it is unused: an unknown name is a typo.
-    resolve_activations(config.activations, len(sizes) - 2)
+    sizes = check_sizes(config.sizes, "config.sizes") if config.model is None else None
+    if config.model is not None:  # a user model: softjax.user_models checks its fields
+        check_model(config)
+    else:
+        # Checked for a single layer too, where it is unused: an unknown name is a typo.
+        resolve_activations(config.activations, len(sizes) - 2)
     check_optimizer(config)
     one_of(config.init, INITS, "config.init")
     if not grid_axes:
@@ -284,6 +300,8 @@ def steps_per_epoch(config: TrainConfig, n: int) -> int:
 def init_params(config: TrainConfig, key, init_scale=None, dtype=jnp.float32):
     """The config's initial params; ``init_scale`` (may be traced) overrides the config's."""
     scale = config.init_scale if init_scale is None else init_scale
+    if config.model is not None:  # softjax.user_models: scale · init_fn(key)
+        return init_model_params(config.model, key, scale, dtype)
     return mlp_init(
         key, config.sizes, bias=config.bias, init_scale=scale, init=config.init, dtype=dtype
     )

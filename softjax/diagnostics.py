@@ -17,6 +17,7 @@ from softjax.hidden import hidden_stats, layer_ends
 from softjax.history import DIAGNOSTIC_KEYS, history_shape
 from softjax.numerics import sigmoid, softmax
 from softjax.targets import to_targets
+from softjax.user_models import no_hidden_stats
 
 SATURATION_THRESHOLD = 0.99
 """A sample is saturated-and-wrong when its largest probability exceeds this on a wrong
@@ -49,7 +50,7 @@ def batch_sums(logits, y, g_logits, wrong, zs_hidden, acts) -> dict[str, Any]:
       y: its labels.
       g_logits: ∂(mean loss)/∂logits, so ``n · g_logits[i]`` is ∂ℓ_i/∂z_i.
       wrong: (n,) bool, the misclassified samples.
-      zs_hidden: the hidden layers' pre-activations Z_l.
+      zs_hidden: the hidden layers' pre-activations Z_l (None for a user model).
       acts: the hidden activations.
     """
     n = logits.shape[0]
@@ -61,7 +62,8 @@ def batch_sums(logits, y, g_logits, wrong, zs_hidden, acts) -> dict[str, Any]:
         "n_wrong": jnp.sum(wrong),
         "saturated_wrong": jnp.sum(wrong & (confidence(logits) > SATURATION_THRESHOLD)),
         "grad_cos_ce": jnp.sum(_cosine(g_logits, ce_logits_grad(logits, y))),
-        **hidden_stats(zs_hidden, acts, n),
+        # A user model (zs_hidden None) has no hidden layers to report: NaN.
+        **(hidden_stats(zs_hidden, acts, n) if zs_hidden is not None else no_hidden_stats()),
     }
 
 

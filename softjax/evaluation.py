@@ -19,6 +19,7 @@ from softjax.losses import resolve_loss
 from softjax.models import mlp_forward
 from softjax.numerics import sigmoid, softmax
 from softjax.targets import check_labels
+from softjax.user_models import model_classes, model_logits
 
 
 def predicted_class(logits):
@@ -47,13 +48,18 @@ def confidence(logits):
 
 
 def model_activations(config: TrainConfig):
-    """The config's hidden activations, resolved (None for a single layer)."""
+    """The config's hidden activations, resolved (None for a single layer; none for a
+    user model)."""
+    if config.model is not None:
+        return ()
     hidden = len(config.sizes) - 2
     return resolve_activations(config.activations if hidden > 0 else None, hidden)
 
 
 def logits_fn(config: TrainConfig):
     """``logits(params, x)`` for the config's model."""
+    if config.model is not None:  # softjax.user_models: apply_fn, a split in chunks
+        return lambda params, x: model_logits(config.model, params, x)
     acts = model_activations(config)
     return lambda params, x: mlp_forward(params, x, acts)[0][-1]
 
@@ -71,7 +77,11 @@ def _checked(params, config, x):
     """The checks every reader runs; returns the config as a cache key and its loss."""
     loss = check_config(config)
     check_user_params(params, config)
-    check_features(x, config.sizes[0], "x")
+    if config.model is not None:  # softjax.user_models: any input shape, K from the model
+        check_finite(x, "x")
+        model_classes(config, x, "x")
+    else:
+        check_features(x, config.sizes[0], "x")
     return _Hashable(config), loss
 
 
@@ -96,7 +106,8 @@ def evaluate(params, config: TrainConfig, x, y) -> dict[str, float]:
       ValueError: naming the argument for a bad config, params, inputs or labels.
     """
     key, loss = _checked(params, config, x)
-    check_labels(y, config.sizes[-1], np.shape(x)[0], loss, "y")
+    classes = config.sizes[-1] if config.model is None else model_classes(config, x, "x")
+    check_labels(y, classes, np.shape(x)[0], loss, "y")
     check_finite(y, "y")
     loss, acc = _run(key, "evaluate", params, x, y)
     return {"loss": float(loss), "accuracy": float(acc)}

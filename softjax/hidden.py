@@ -27,7 +27,10 @@ the input): a run's history holds (epochs, L) for them, a sweep's (models, epoch
 def hidden_layers(config) -> int:
     """L, the length of a per-layer key's vector: the hidden layers of ``config.sizes``,
     or 1 for a model without one (the identity's f′ = 1, 0 saturated), so no history
-    array is ever empty."""
+    array is ever empty. A user model (``config.model``) reports L = 1, NaN
+    (:mod:`softjax.user_models`)."""
+    if config.model is not None:
+        return 1
     return max(len(config.sizes) - 2, 1)
 
 

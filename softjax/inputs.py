@@ -35,6 +35,7 @@ from softjax.losses import BoundLoss
 from softjax.models import check_params
 from softjax.optim import make_schedule, optimizer_factory
 from softjax.targets import check_labels
+from softjax.user_models import check_model_params, model_classes
 
 
 class Data(NamedTuple):
@@ -183,6 +184,10 @@ def check_features(x, width: int, argname: str) -> None:
 
 def check_user_params(params, config: TrainConfig, argname: str = "params") -> None:
     """A caller's params: the config's widths and biases, float dtypes, finite values."""
+    if config.model is not None:  # softjax.user_models: init_fn's tree and shapes
+        for name, value in check_model_params(params, config, argname):
+            check_finite(value, name)
+        return
     got = check_params(params, argname)
     if got != tuple(config.sizes):
         raise ValueError(f"{argname}: expected layer widths {list(config.sizes)}, got {list(got)}")
@@ -247,15 +252,21 @@ def check_data(config: TrainConfig, data, losses: Sequence[BoundLoss]) -> Data:
     data = as_data(data)
     if (data.x_val is None) != (data.y_val is None):
         raise ValueError("data: expected both x_val and y_val, or neither")
-    sizes = tuple(config.sizes)
     label_rules = list({loss.name: loss for loss in losses}.values())
     for name in ("train", *splits(data)):
         x, y = getattr(data, f"x_{name}"), getattr(data, f"y_{name}")
-        check_features(x, sizes[0], f"data.x_{name}")
+        if config.model is None:
+            sizes = tuple(config.sizes)
+            check_features(x, sizes[0], f"data.x_{name}")
+            classes = sizes[-1]
+        else:  # softjax.user_models: any input shape, K from the model's logits
+            _dtype(x, f"data.x_{name}")
+            check_finite(x, f"data.x_{name}")
+            classes = model_classes(config, x, f"data.x_{name}")
         _dtype(y, f"data.y_{name}")
         for loss in label_rules:
             # check_labels also refuses non-finite target rows (the rule lives there, once).
-            check_labels(y, sizes[-1], np.shape(x)[0], loss, f"data.y_{name}")
+            check_labels(y, classes, np.shape(x)[0], loss, f"data.y_{name}")
     n = np.shape(data.x_train)[0]
     if config.batch_size > n:
         raise ValueError(

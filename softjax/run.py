@@ -21,6 +21,7 @@ from softjax._checks import is_int, positive_int
 from softjax.checkpoint import latest_epoch, save_checkpoint
 from softjax.compilation_cache import enable_compilation_cache
 from softjax.config import TrainConfig, init_params, param_dtype, seed_keys
+from softjax.epoch_hook import check_on_epoch, report_epoch
 from softjax.history import cut_history, history_keys, history_shape
 from softjax.inputs import Data, check_run, check_user_params, compact
 from softjax.training import TrainState, make_epochs
@@ -135,6 +136,7 @@ def train(
     stop_after: int | None = None,
     checkpoint_dir: str | os.PathLike | None = None,
     checkpoint_every: int | None = None,
+    on_epoch=None,
 ) -> TrainResult:
     """Trains ``config`` on ``data`` with one compiled program.
 
@@ -153,6 +155,11 @@ def train(
       checkpoint_dir: save the state there (orbax, atomically) at the end, and every
         ``checkpoint_every`` epochs if given.
       checkpoint_every: epochs between checkpoints.
+      on_epoch: None or ``fn(epoch, metrics)``, called on the host after each completed
+        epoch (1-based, a resumed run's from its start) with that epoch's history row as
+        Python floats (a list for the per-layer keys), e.g. for a CSV or TensorBoard
+        writer; not for an epoch that diverged. The params, the history and the compiled
+        program are those of the run without it (:mod:`softjax.epoch_hook`).
 
     The compiled program is kept in JAX's persistent compilation cache (see
     :mod:`softjax.compilation_cache`; ``SOFTJAX_COMPILATION_CACHE=off`` leaves it off).
@@ -175,6 +182,7 @@ def train(
         _check_resume(resume, config, data)
     start = 0 if resume is None else int(np.asarray(resume.epoch))
     _check_run_args(config, start, stop_after, checkpoint_dir, checkpoint_every)
+    check_on_epoch(on_epoch)
     end = config.epochs if stop_after is None else stop_after
 
     enable_compilation_cache()  # later calls and processes load this run's program
@@ -197,10 +205,13 @@ def train(
             # however often the run was resumed.
             every = checkpoint_every or end
             stop = min(end, epoch - epoch % every + every)
+            if on_epoch is not None:  # softjax.epoch_hook: one epoch per chunk
+                stop = epoch + 1
             state = jax.block_until_ready(run(state, lr, data, jnp.int32(stop)))
             epoch = int(state.epoch)
             if checkpoint_dir is not None and bool(state.finite):
                 save_checkpoint(checkpoint_dir, state, config)
+            report_epoch(on_epoch, state, bool(state.finite))
     finally:
         if bar is not None:
             bar.close()

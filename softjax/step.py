@@ -13,6 +13,7 @@ import jax.numpy as jnp
 import optax
 from jax import lax
 
+from softjax import user_models
 from softjax.diagnostics import batch_sums
 from softjax.evaluation import predicted_class, target_class
 from softjax.grads import backprop_from_forward
@@ -53,7 +54,9 @@ def make_step(config, loss, acts, optimizer):
 
     def logits_and_grads(params, x, y):
         """Logits, the mean loss, ∂loss/∂logits, ∂loss/∂params and the hidden layers' Z
-        for one batch."""
+        for one batch (None for a user model: no hidden layers to report)."""
+        if config.model is not None:  # softjax.user_models
+            return (*user_models.logits_and_grads(config.model, loss, params, x, y), None)
         if config.grad == "closed_form":
             zs, hidden = mlp_forward(params, x, acts)
             g_logits = loss.logits_grad(zs[-1], y)

@@ -50,6 +50,7 @@ from softjax.losses import resolve_loss
 from softjax.models import mlp_forward
 from softjax.optim import make_schedule, optimizer_factory
 from softjax.step import make_step
+from softjax.user_models import model_logits
 
 __all__ = ["TrainState", "make_epochs", "make_train"]
 
@@ -117,7 +118,10 @@ def make_epochs(
 
             def evaluate(params, split=split):
                 x = features(data, getattr(data, f"x_{split}"))
-                logits = mlp_forward(params, x, acts)[0][-1]
+                if config.model is not None:  # softjax.user_models: apply_fn in chunks
+                    logits = model_logits(config.model, params, x)
+                else:
+                    logits = mlp_forward(params, x, acts)[0][-1]
                 value, acc = loss_and_accuracy(logits, getattr(data, f"y_{split}"), loss.fn)
                 return value.astype(jnp.float32), acc.astype(jnp.float32)
 

@@ -59,6 +59,10 @@ EVERY_FIELD = TrainConfig(
 def test_the_round_trip_config_sets_every_field_away_from_its_default():
     default = TrainConfig(sizes=(6, 4))
     for field in dataclasses.fields(TrainConfig):
+        if field.name == "model":
+            # A user model rules out the MLP fields set here; tests/test_user_models.py
+            # round-trips it (from_dict(d, model=...)).
+            continue
         assert getattr(EVERY_FIELD, field.name) != getattr(default, field.name), field.name
 
 

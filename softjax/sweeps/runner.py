@@ -69,7 +69,8 @@ def sweep(
 
     Args:
       base_config: the fields every run shares; its ``loss``, ``lr``, ``init_scale`` and
-        ``seed`` are overridden.
+        ``seed`` are overridden. Its ``model`` may be a user model (an ``(init_fn,
+        apply_fn)`` pair or a flax module, :mod:`softjax.user_models`).
       data: a ``Dataset``, or 4 or 6 arrays ``(x_train, y_train, [x_val, y_val,] x_test,
         y_test)``; its float dtype is the params' dtype.
       losses: loss specs (names, ``(name, {kwargs})`` pairs, functions, see
