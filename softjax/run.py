@@ -20,6 +20,7 @@ import numpy as np
 from softjax._checks import is_int, positive_int
 from softjax.compilation_cache import enable_compilation_cache
 from softjax.config import TrainConfig
+from softjax.fingerprint import check_user_functions
 from softjax.inputs import Data, check_user_params, compact
 from softjax.losses import resolve_loss
 from softjax.training import (
@@ -182,6 +183,7 @@ def train(
     if params is not None and resume is not None:
         raise ValueError("params: give params (a fresh run) or resume (a saved run), not both")
     data = validate(config, data, params)
+    check_user_functions(config, data)
     if resume is not None:
         _check_resume(resume, config, data)
     start = 0 if resume is None else int(np.asarray(resume.epoch))

@@ -28,8 +28,9 @@ from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
 from softjax.compilation_cache import enable_compilation_cache
+from softjax.fingerprint import check_user_functions, data_fingerprint
 from softjax.inputs import compact
-from softjax.results import append_jsonl, provenance, read_jsonl, results_dir
+from softjax.results import append_jsonl, check_name, provenance, read_jsonl, results_dir
 from softjax.sweeps import core, storage
 from softjax.sweeps.core import (
     block_layout,
@@ -47,7 +48,6 @@ from softjax.sweeps.storage import (
     SweepLocked,
     check_writable,
     config_key,
-    data_fingerprint,
     make_records,
     select_grid,
     sweep_lock,
@@ -167,8 +167,9 @@ def sweep(
         data_seeds=data_seeds,
         seed_pairing=seed_pairing,
     )
-    if name is not None and (not isinstance(name, str) or not name or "/" in name):
-        raise ValueError(f"name: expected a file stem without '/', got {name!r}")
+    if name is not None:
+        check_name(name)
+    check_user_functions(base_config, checked, grid["losses"])
     fingerprint = data_fingerprint(data, data_info)
     points = grid_configs(base_config, grid, fingerprint)
     path = None
@@ -198,6 +199,7 @@ def sweep(
             )
         done = state["done"]
         todo = [p for p in points if p["key"] not in done]
+        storage.reuse_message(path, len(points) - len(todo), len(points))
         new = {}
         if todo:
             new = _train(
