@@ -14,7 +14,8 @@ owns, an object with hidden state, a tracer) :class:`Unfingerprintable` is raise
 callers refuse to reuse rather than guess (:func:`point_code`). Built-in losses,
 activations, optimizers and schedules are identified by their names, as before.
 
-:func:`data_fingerprint` identifies data cheaply; :func:`check_user_functions` traces the
+:func:`softjax.data.fingerprint.data_fingerprint` identifies the data;
+:func:`check_user_functions` traces the
 user's functions once, abstractly, so a wrong shape is a ``ValueError`` naming the field.
 """
 
@@ -34,12 +35,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from softjax.activations import _BUILTIN_NAMES, ACTIVATIONS, resolve_activations
+from softjax.data.fingerprint import data_splits
 from softjax.losses import _USER_LOGITS_GRADS, resolve_loss
-
-FINGERPRINT_ROWS = 256
-"""Rows of each ``x`` split hashed (evenly strided) by :func:`data_fingerprint`."""
-
-_SPLITS = ("train", "val", "test")
 
 
 class Unfingerprintable(ValueError):
@@ -130,8 +127,7 @@ class _Hasher:
         else:
             self.other(x, where)
 
-    def sub(self, x, where: str) -> str:
-        """The fingerprint of ``x`` alone (for sorting a set's or dict's members)."""
+    def sub(self, x, where: str) -> str:  # x alone, to sort a set's or dict's members
         inner = _Hasher()
         inner.active = self.active
         inner.value(x, where)
@@ -174,14 +170,12 @@ class _Hasher:
         for base in cls.__bases__:
             self.value(base, f"{where} ({name}: base)")
         for attr, member in sorted(vars(cls).items()):
-            if attr in ("__dict__", "__weakref__", "__doc__", "__module__", "__qualname__"):
-                continue
-            if isinstance(member, staticmethod | classmethod):
-                member = member.__func__
-            if isinstance(member, property):
-                member = (member.fget, member.fset, member.fdel)
-            self.feed(attr)
-            self.value(member, f"{where} ({name}.{attr})")
+            if attr not in ("__dict__", "__weakref__", "__doc__", "__module__", "__qualname__"):
+                member = getattr(member, "__func__", member)  # static and class methods
+                if isinstance(member, property):
+                    member = (member.fget, member.fset, member.fdel)
+                self.feed(attr)
+                self.value(member, f"{where} ({name}.{attr})")
 
     def other(self, x, where: str) -> None:
         wrapped = getattr(x, "__wrapped__", None)
@@ -287,58 +281,6 @@ def point_code(config, what: str = "sweep") -> str | None:
         return None
     text = "\n".join(f"{k}={v}" for k, v in sorted(codes.items()))
     return hashlib.sha256(text.encode()).hexdigest()[:32]
-
-
-def data_splits(data) -> dict[str, tuple[Any, Any]]:
-    """``{"train": (x, y), ["val": (x, y),] "test": (x, y)}`` of a Dataset/Data or a 4- or
-    6-tuple ``(x_train, y_train, [x_val, y_val,] x_test, y_test)``; no val when absent."""
-    if hasattr(data, "x_train"):
-        arrays = {
-            s: (getattr(data, f"x_{s}", None), getattr(data, f"y_{s}", None)) for s in _SPLITS
-        }
-    else:
-        items = tuple(data)
-        if len(items) == 4:
-            items = items[:2] + (None, None) + items[2:]
-        if len(items) != 6:
-            raise ValueError(f"data: expected 4 or 6 arrays, got {len(items)}")
-        arrays = {s: (items[2 * i], items[2 * i + 1]) for i, s in enumerate(_SPLITS)}
-    return {s: xy for s, xy in arrays.items() if xy[0] is not None}
-
-
-def _digest(h, name: str, a) -> None:
-    a = np.ascontiguousarray(np.asarray(a))
-    h.update(f"{name}:{a.dtype.str}:{a.shape}:".encode())
-    h.update(a.tobytes())
-
-
-def data_fingerprint(data, info: dict[str, Any] | None = None) -> dict[str, Any]:
-    """What identifies the data of a run or sweep, cheaply: row counts, dtype and a hash.
-
-    The hash (sha256, 16 hex digits) covers every label of each split (so another subset
-    or row order changes it) and ``FINGERPRINT_ROWS`` evenly strided rows of each ``x``.
-    A validation split, when present, is hashed and counted (``n_val``); data without one
-    fingerprints as before, so older files still resume. ``info`` adds what the arrays
-    cannot say (dataset, source, subset) and is stored as given.
-    """
-    splits = data_splits(data)
-    h = hashlib.sha256()
-    # Order kept from the 4-array fingerprint: x_train, x_test, then labels.
-    x_order = ["train", "test"] + (["val"] if "val" in splits else [])
-    for split in x_order:
-        x = splits[split][0]
-        step = max(1, len(x) // FINGERPRINT_ROWS)
-        _digest(h, f"x_{split}", np.asarray(x[::step]))
-        h.update(f"x_{split}.shape:{tuple(np.shape(x))}".encode())
-    for split in x_order:
-        _digest(h, f"y_{split}", splits[split][1])
-    counts = {f"n_{s}": int(len(splits[s][0])) for s in ("train", "test", "val") if s in splits}
-    return {
-        **counts,
-        "x_dtype": np.dtype(np.asarray(splits["train"][0][:1]).dtype).name,
-        "sha256": h.hexdigest()[:16],
-        **(info or {}),
-    }
 
 
 def _traced(fn, field: str, name: str, *args):

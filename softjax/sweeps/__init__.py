@@ -28,7 +28,8 @@ from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
 from softjax.compilation_cache import enable_compilation_cache
-from softjax.fingerprint import check_user_functions, data_fingerprint
+from softjax.data.fingerprint import data_fingerprint
+from softjax.fingerprint import check_user_functions
 from softjax.inputs import compact
 from softjax.results import append_jsonl, check_name, provenance, read_jsonl, results_dir
 from softjax.sweeps import core, storage

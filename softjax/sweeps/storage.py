@@ -6,7 +6,7 @@ each data seed's group, every loss's models of one program call
 the file is never rewritten). Each line holds the full config (``loss`` = the loss's
 spec), ``loss`` (its name), ``loss_spec``, ``data_seed``, ``diverged``/``diverged_epoch``,
 the per-epoch history (every key the program returned), ``data``
-(:func:`softjax.fingerprint.data_fingerprint`), ``code`` (what the user's functions
+(:func:`softjax.data.fingerprint.data_fingerprint`), ``code`` (what the user's functions
 compute, :func:`softjax.fingerprint.point_code`; None for names only), a stable ``key``
 (sha256 of config, data seed, data and code) and a ``run_id``. Provenance lives once per
 invocation in ``<name>.meta.json``. Re-running skips every key already in the file, and
