@@ -317,6 +317,27 @@ def check_name(name, argname: str = "name") -> str:
     return name
 
 
+def check_writable(folder: str | os.PathLike, what: str = "out folder") -> Path:
+    """Creates ``folder`` if needed and proves it writable with a probe file.
+
+    Raises:
+      PermissionError: naming ``what`` and the folder when it cannot be created or written
+        (an existing file, a read-only folder), so that a run finds out before it loads
+        data, compiles or trains.
+    """
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder, prefix=".softjax-write-probe."):
+            pass
+    except OSError as e:
+        raise PermissionError(
+            f"{what} {folder}: expected a writable folder, got {type(e).__name__}: "
+            f"{e.strerror or e}"
+        ) from None
+    return folder
+
+
 class FolderLocked(RuntimeError):
     """Another live process holds this lock (a sweep's name, a checkpoint folder)."""
 

@@ -5,12 +5,21 @@ every ``checkpoint_every`` epochs when checkpointing (each chunk ends in an atom
 checkpoint), and from a saved :class:`~softjax.training.TrainState` on resume. Every chunk
 shares the same compiled program (its end epoch is a traced argument), so 2 epochs, a
 save, a load in a new process and 2 more epochs are bitwise equal to 4 epochs straight.
+
+A ``checkpoint_dir`` has one policy, so that a killed script is re-run unchanged: it is
+checked and locked (one run at a time) before anything compiles; with ``resume="auto"``
+(the default) a run continues from the folder's newest intact checkpoint when the config
+and data match it (each changed field is an error; ``allow_changes=`` says which may
+change on purpose), and a finished run is returned as it was; ``overwrite=True`` deletes
+the folder's checkpoints and starts over.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import warnings
+from collections.abc import Collection
 from typing import Any, NamedTuple
 
 import jax
@@ -100,6 +109,9 @@ def _check_resume(resume, config: TrainConfig, data: Data) -> None:
             f"resume.data_key: the state was trained with another seed than "
             f"config.seed={config.seed}"
         )
+    from softjax.checkpoint import check_state
+
+    check_state(resume, config, param_dtype(data.x_train))
     keys, want = sorted(resume.history), sorted(history_keys(data))
     shapes = {k: np.shape(v) for k, v in resume.history.items()}
     expected = {k: history_shape(config, k) for k in want}
@@ -111,30 +123,52 @@ def _check_resume(resume, config: TrainConfig, data: Data) -> None:
         )
 
 
-def _check_run_args(config, start, stop_after, checkpoint_dir, checkpoint_every):
-    in_range = is_int(stop_after) and start < stop_after <= config.epochs
-    if stop_after is not None and not in_range:
+def _check_run_args(config, stop_after, checkpoint_dir, checkpoint_every):
+    if stop_after is not None and not (is_int(stop_after) and 0 < stop_after <= config.epochs):
         raise ValueError(
-            f"stop_after: expected an epoch in [{start + 1}, config.epochs={config.epochs}], "
+            f"stop_after: expected an epoch in [1, config.epochs={config.epochs}], "
             f"got {stop_after!r}"
         )
     if checkpoint_every is not None:
         positive_int(checkpoint_every, "checkpoint_every")
         if checkpoint_dir is None:
             raise ValueError("checkpoint_every: needs checkpoint_dir= (where to save)")
-    if checkpoint_dir is None:
-        return
-    if not isinstance(checkpoint_dir, str | os.PathLike):
+    if checkpoint_dir is not None and not isinstance(checkpoint_dir, str | os.PathLike):
         raise ValueError(f"checkpoint_dir: expected a folder path, got {checkpoint_dir!r}")
-    from softjax.checkpoint import latest_epoch
 
-    latest = latest_epoch(checkpoint_dir)
-    if latest is not None and latest > start:
+
+def _resume_from(resume, config, data, params, checkpoint_dir, overwrite, allow_changes):
+    """The state to continue from (module docstring's policy), or None for a fresh run."""
+    from softjax.checkpoint import delete_checkpoints, latest_epoch, load_checkpoint
+
+    auto = isinstance(resume, str) and resume == "auto"
+    if not (resume is None or auto or isinstance(resume, TrainState | str | os.PathLike)):
         raise ValueError(
-            f"checkpoint_dir: {os.fspath(checkpoint_dir)!r} already holds a checkpoint at "
-            f"epoch {latest}, after this run's start at epoch {start}; resume from it "
-            "(resume=softjax.load_checkpoint(dir)) or use another folder"
+            "resume: expected a TrainState, a checkpoint folder, 'auto' or None, got "
+            f"{type(resume).__name__}"
         )
+    if params is not None and not (resume is None or auto):
+        raise ValueError("params: give params (a fresh run) or resume (a saved run), not both")
+    if overwrite and checkpoint_dir is not None:
+        if not (resume is None or auto):
+            raise ValueError("overwrite: starts over; it cannot be combined with resume=")
+        delete_checkpoints(checkpoint_dir)
+        return None
+    if isinstance(resume, TrainState):
+        return resume
+    if not (resume is None or auto):
+        return load_checkpoint(resume, config, data=data, allow_changes=allow_changes)
+    latest = None if checkpoint_dir is None else latest_epoch(checkpoint_dir)
+    if latest is None:
+        return None
+    if resume is None or params is not None:
+        argname = "resume" if resume is None else "params"
+        raise ValueError(
+            f"{argname}: checkpoint_dir {os.fspath(checkpoint_dir)!r} already holds a checkpoint "
+            f"(epoch {latest}) and this is a fresh run; continue it (resume='auto', without "
+            "params), start over (overwrite=True) or use another folder"
+        )
+    return load_checkpoint(checkpoint_dir, config, data=data, allow_changes=allow_changes)
 
 
 def train(
@@ -143,10 +177,12 @@ def train(
     *,
     params=None,
     progress: bool = False,
-    resume: TrainState | None = None,
+    resume: TrainState | str | os.PathLike | None = "auto",
     stop_after: int | None = None,
     checkpoint_dir: str | os.PathLike | None = None,
     checkpoint_every: int | None = None,
+    overwrite: bool = False,
+    allow_changes: Collection[str] = (),
 ) -> TrainResult:
     """Trains ``config`` on ``data`` with one compiled program.
 
@@ -158,13 +194,22 @@ def train(
       params: initial params instead of ``config``'s init; finite floats matching
         ``config.sizes`` and ``config.bias``.
       progress: show a per-epoch progress bar (tqdm).
-      resume: a :class:`~softjax.training.TrainState` (``result.state`` or
-        :func:`softjax.load_checkpoint`) to continue from its epoch up to ``config.epochs``.
+      resume: where to continue from, up to ``config.epochs``: ``"auto"`` (the default)
+        continues from ``checkpoint_dir``'s newest intact checkpoint when it has one, else
+        starts fresh; a :class:`~softjax.training.TrainState` (``result.state`` or
+        :func:`softjax.load_checkpoint`); a checkpoint folder; None: a fresh run (an error
+        if ``checkpoint_dir`` holds a checkpoint). A checkpoint is compared with ``config``
+        and ``data`` (:func:`softjax.load_checkpoint`): each changed field is an error.
       stop_after: stop after this epoch of the run (the schedule still spans
         ``config.epochs``), to resume later.
       checkpoint_dir: save the state there (orbax, atomically) at the end, and every
-        ``checkpoint_every`` epochs if given.
+        ``checkpoint_every`` epochs if given. The folder is checked (writable, not a file)
+        and locked (one run at a time) before anything compiles; re-running a killed or
+        finished script unchanged continues or returns its run.
       checkpoint_every: epochs between checkpoints.
+      overwrite: delete ``checkpoint_dir``'s checkpoints and start over.
+      allow_changes: config fields (or ``"data"``) that may differ from the checkpoint's
+        on purpose, e.g. ``("lr",)`` to fine-tune a saved run with a new learning rate.
 
     The compiled program is kept in JAX's persistent compilation cache (see
     :mod:`softjax.compilation_cache`; ``SOFTJAX_COMPILATION_CACHE=off`` leaves it off).
@@ -174,21 +219,61 @@ def train(
       however the run is cut into chunks and resumed.
 
     Raises:
-      ValueError: for a bad config, data, params or run argument, before compiling.
+      ValueError: for a bad config, data, params or run argument, or a checkpoint of
+        another run, before compiling.
+      PermissionError: naming ``checkpoint_dir`` when it is not a writable folder.
+      softjax.checkpoint.CheckpointLocked: when another process trains into
+        ``checkpoint_dir``, naming its pid.
 
     Warns:
       RuntimeWarning: if the loss or an update became non-finite; training stopped there
         and the result holds the last finite params and the history up to that epoch.
     """
-    if params is not None and resume is not None:
-        raise ValueError("params: give params (a fresh run) or resume (a saved run), not both")
     data = validate(config, data, params)
     check_user_functions(config, data)
+    _check_run_args(config, stop_after, checkpoint_dir, checkpoint_every)
+    with contextlib.ExitStack() as held:
+        if checkpoint_dir is not None:
+            from softjax.checkpoint import checkpoint_lock
+
+            held.enter_context(checkpoint_lock(checkpoint_dir))
+        resume = _resume_from(
+            resume, config, data, params, checkpoint_dir, overwrite, allow_changes
+        )
+        return _train(
+            config,
+            data,
+            params,
+            resume,
+            progress,
+            stop_after,
+            checkpoint_dir,
+            checkpoint_every,
+            allow_changes,
+        )
+
+
+def _train(
+    config,
+    data,
+    params,
+    resume,
+    progress,
+    stop_after,
+    checkpoint_dir,
+    checkpoint_every,
+    allow_changes,
+) -> TrainResult:
     if resume is not None:
         _check_resume(resume, config, data)
     start = 0 if resume is None else int(np.asarray(resume.epoch))
-    _check_run_args(config, start, stop_after, checkpoint_dir, checkpoint_every)
     end = config.epochs if stop_after is None else stop_after
+    if end < start:
+        raise ValueError(
+            f"stop_after: expected an epoch in [{start}, config.epochs={config.epochs}] "
+            f"(the run resumes at epoch {start}), got {stop_after!r}"
+        )
+    fingerprinted = data
 
     enable_compilation_cache()  # later calls and processes load this run's program
     init_key, data_key = seed_keys(config.seed)
@@ -216,7 +301,9 @@ def train(
             if checkpoint_dir is not None and bool(state.finite):
                 from softjax.checkpoint import save_checkpoint
 
-                save_checkpoint(checkpoint_dir, state, config)
+                save_checkpoint(
+                    checkpoint_dir, state, config, data=fingerprinted, allow_changes=allow_changes
+                )
     finally:
         if bar is not None:
             bar.close()
@@ -229,6 +316,6 @@ def train(
             f"became non-finite at lr={config.lr:g}); stopped and returned the last finite "
             f"params and the history of the {diverged_epoch - 1} completed epoch(s)",
             RuntimeWarning,
-            stacklevel=2,
+            stacklevel=3,
         )
     return TrainResult(state.params, history, not finite, diverged_epoch, config, state)

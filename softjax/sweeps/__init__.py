@@ -31,7 +31,14 @@ from softjax.compilation_cache import enable_compilation_cache
 from softjax.data.fingerprint import data_fingerprint
 from softjax.fingerprint import check_user_functions
 from softjax.inputs import compact
-from softjax.results import append_jsonl, check_name, provenance, read_jsonl, results_dir
+from softjax.results import (
+    append_jsonl,
+    check_name,
+    check_writable,
+    provenance,
+    read_jsonl,
+    results_dir,
+)
 from softjax.sweeps import core, storage
 from softjax.sweeps.core import (
     block_layout,
@@ -47,7 +54,6 @@ from softjax.sweeps.grid import check_grid, grid_configs, jsonable_grid, loss_co
 from softjax.sweeps.stats import select_best, summarize, t_quantile_975
 from softjax.sweeps.storage import (
     SweepLocked,
-    check_writable,
     config_key,
     make_records,
     select_grid,

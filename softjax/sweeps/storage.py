@@ -34,7 +34,6 @@ import glob
 import hashlib
 import json
 import os
-import tempfile
 import warnings
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -45,6 +44,7 @@ import numpy as np
 from softjax.results import (
     FolderLocked,
     check_name,
+    check_writable,
     hold_lock,
     read_json,
     temp_files,
@@ -157,26 +157,6 @@ def select_grid(records: Sequence[dict[str, Any]], grid: dict[str, Any]) -> list
         seen.add(r.get("key"))
         out.append(r)
     return out
-
-
-def check_writable(folder: str | os.PathLike) -> Path:
-    """Creates ``folder`` if needed and proves it writable with a probe file.
-
-    Raises:
-      PermissionError: naming the folder when it cannot be created or written (checked
-        before any data is loaded or program compiled).
-    """
-    folder = Path(folder)
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=folder, prefix=".softjax-write-probe."):
-            pass
-    except OSError as e:
-        raise PermissionError(
-            f"out folder {folder}: expected a writable folder, got {type(e).__name__}: "
-            f"{e.strerror or e}"
-        ) from None
-    return folder
 
 
 def stale_temp_files(folder: Path, name: str) -> list[Path]:
