@@ -22,7 +22,7 @@ import numpy as np
 import optax
 
 from softjax._checks import boolean, is_int, one_of, positive_float, positive_int, seed
-from softjax.activations import resolve_activations
+from softjax.activations import resolve_activation, resolve_activations
 from softjax.losses import BoundLoss, resolve_loss
 from softjax.models import INITS, check_sizes
 
@@ -132,6 +132,18 @@ class TrainConfig:
             value = getattr(self, name)
             if isinstance(value, Mapping):
                 object.__setattr__(self, name, _tuples(dict(value)))
+        # Names are checked when the config is made: a typo fails where it is written.
+        if not callable(self.loss):
+            resolve_loss(self.loss, "config.loss")
+        acts = self.activations
+        pair = isinstance(acts, tuple) and len(acts) == 2 and isinstance(acts[1], Mapping)
+        specs = [acts] if isinstance(acts, str) or pair else acts if isinstance(acts, tuple) else ()
+        for i, spec in enumerate(specs):
+            resolve_activation(spec, "activations" if spec is acts else f"activations[{i}]")
+        if isinstance(self.optimizer, str):
+            _check_named_optimizer(self.optimizer, self.optimizer_kwargs)
+        if isinstance(self.schedule, str):
+            one_of(self.schedule, SCHEDULES, "config.schedule")
 
     def replace(self, **changes) -> TrainConfig:
         """A copy with some fields changed."""
@@ -289,7 +301,7 @@ def make_schedule(config: TrainConfig, peak_lr, steps_per_epoch: int):
             init_value=kw.get("init_fraction", 0.0),
             peak_value=1.0,
             warmup_steps=warmup,
-            decay_steps=total,
+            decay_steps=max(total, warmup + 1),  # warmup_fraction=1: no decay, optax wants 1
             end_value=kw.get("end_fraction", 0.0),
         )
     else:

@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 import softjax
+import softjax.config
 import softjax.results as results_module
 import softjax.run
 from softjax.checkpoint import CheckpointLocked, checkpoint_lock, load_checkpoint, save_checkpoint
@@ -252,3 +253,34 @@ def test_loading_says_nothing_about_orbax_read_only_options(saved, caplog):
         load_checkpoint(saved[0], CONFIG)
     assert not [r for r in caplog.records if "read only" in r.getMessage().lower()]
     assert not [r for r in caplog.records if "read_only" in r.getMessage()]
+
+
+# ------------------------------------------------- config names, warmup_fraction=1
+
+
+@pytest.mark.parametrize(
+    ("change", "match"),
+    [
+        ({"loss": "xent"}, r"^config.loss: unknown loss 'xent'"),
+        ({"activations": "relux"}, r"^activations: unknown activation 'relux'"),
+        ({"activations": ["relu", "mish"]}, r"^activations\[1\]: unknown activation 'mish'"),
+        ({"optimizer": "sgdd"}, r"^config.optimizer: expected the name of an optax optimizer"),
+        ({"schedule": "cosin"}, r"^config.schedule: expected one of"),
+    ],
+)
+def test_a_config_names_an_unknown_name_when_it_is_made(change, match):
+    with pytest.raises(ValueError, match=match):
+        TrainConfig(sizes=(6, 5, 4), **change)
+    with pytest.raises(ValueError, match=match):
+        CONFIG.replace(**change)
+
+
+def test_warmup_fraction_one_is_allowed_and_warms_up_over_the_whole_run(small):
+    config = CONFIG.replace(
+        optimizer="sgd", schedule="warmup_cosine", schedule_kwargs={"warmup_fraction": 1.0}
+    )
+    result = train(config, small)
+    assert np.all(np.isfinite(result.history["train_loss"]))
+    lr = softjax.config.make_schedule(config, 1.0, 4)
+    steps = np.array([float(lr(c)) for c in range(8)])
+    assert np.all(np.diff(steps) > 0) and steps[0] == 0.0 and steps[-1] < 1.0
