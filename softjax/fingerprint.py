@@ -245,9 +245,8 @@ def user_functions(config) -> dict[str, Any]:
     return found
 
 
-def _activations(config):
-    hidden = max(len(tuple(config.sizes)) - 2, 1)
-    return resolve_activations(config.activations, hidden)
+def _activations(config):  # the hidden layers' activations (none for a single layer)
+    return resolve_activations(config.activations, len(tuple(config.sizes)) - 2)
 
 
 def code_fingerprints(config) -> dict[str, str]:
@@ -313,7 +312,7 @@ def check_user_functions(config, data, losses=None) -> None:
     labels = jax.ShapeDtypeStruct((batch, *np.shape(y)[1:]), np.asarray(y[:1]).dtype)
     for spec in [config.loss] if losses is None else losses:
         _check_loss(resolve_loss(spec, "config.loss"), config.grad, logits, labels)
-    for i, act in enumerate(_activations(config) if len(sizes) > 2 else ()):
+    for i, act in enumerate(_activations(config)):
         if act.name in _BUILTIN_NAMES:
             continue
         z = jax.ShapeDtypeStruct((batch, sizes[i + 1]), dtype)
