@@ -1,21 +1,15 @@
 """Saving and loading a run's :class:`~softjax.training.TrainState` with orbax-checkpoint.
 
-A checkpoint folder holds one orbax step per saved epoch (``<dir>/<epoch>/``), written to a
-temporary folder and renamed into place by orbax when complete, so a kill mid-save never
-leaves a half-written checkpoint that :func:`load_checkpoint` would read. The newest
-``MAX_TO_KEEP`` steps are kept. Beside the arrays, a JSON item records the config
-(``TrainConfig.to_dict``), what its user functions compute
-(:func:`softjax.fingerprint.code_fingerprints`), the data's fingerprint
-(:func:`softjax.data.fingerprint.data_fingerprint`), the params' dtype and the history's
-keys, from which the state's pytree structure (optax's state classes included) is rebuilt
-on load: no pickles.
-
-A checkpoint never belongs to another run: loading with ``config=`` (and ``data=``)
-compares them with the record and raises a ``ValueError`` naming each changed field;
-``allow_changes=("lr", ...)`` resumes on purpose (fine-tuning). A newest step whose files
-are truncated or half-copied is skipped with a warning naming it, for the newest intact
-one. One writer per folder: :func:`checkpoint_lock` (the lock rule of sweeps,
-:func:`softjax.results.hold_lock`).
+One orbax step per saved epoch (``<dir>/<epoch>/``), written to a temporary folder and
+renamed into place when complete, so a kill mid-save never leaves a checkpoint that
+:func:`load_checkpoint` would read; the newest ``MAX_TO_KEEP`` are kept. A JSON item
+records the config, what its user functions compute (:mod:`softjax.fingerprint`), the
+data's fingerprint, the params' dtype and the history's keys, from which the state's
+structure is rebuilt on load: no pickles. A checkpoint never belongs to another run:
+loading with ``config=`` (and ``data=``) raises naming each changed field, unless
+``allow_changes=("lr", ...)`` says so on purpose (fine-tuning). A damaged newest step is
+skipped with a warning naming it. One writer per folder: :func:`checkpoint_lock` (the
+sweeps' lock rule, :func:`softjax.results.hold_lock`).
 """
 
 from __future__ import annotations
@@ -38,7 +32,7 @@ from softjax.config import TrainConfig, make_schedule, optimizer_factory
 from softjax.data.fingerprint import data_fingerprint
 from softjax.fingerprint import Unfingerprintable, function_fingerprint, user_functions
 from softjax.results import FolderLocked, check_writable, hold_lock, to_jsonable
-from softjax.training import TrainState, history_shape, init_params, param_dtype
+from softjax.training import TrainState, history_shape, init_params, param_dtype, steps_per_epoch
 
 MAX_TO_KEEP = 3
 FORMAT = 2
@@ -75,29 +69,20 @@ def _manager(directory, *, writing: bool = False) -> ocp.CheckpointManager:
         return ocp.CheckpointManager(Path(directory).absolute(), options=options)
 
 
-def usable_dir(directory, argname: str = "checkpoint_dir") -> Path:
-    """``directory`` as a writable folder (created if needed), checked before training.
+@contextlib.contextmanager
+def checkpoint_lock(directory, argname: str = "checkpoint_dir") -> Iterator[Path]:
+    """Holds ``<directory>/.softjax.lock`` for the block (one writer per folder), after
+    proving the folder writable (created if needed): checked before anything trains.
 
     Raises:
       ValueError: naming ``argname`` for something that is not a path.
-      PermissionError: naming ``argname`` for an existing file or a folder that cannot be
-        created or written.
+      PermissionError: naming it for an existing file or a folder that cannot be written.
+      CheckpointLocked: at once when another process holds it, naming that pid.
     """
     if not isinstance(directory, str | os.PathLike):
         raise ValueError(f"{argname}: expected a folder path, got {directory!r}")
-    return check_writable(directory, argname)
-
-
-@contextlib.contextmanager
-def checkpoint_lock(directory) -> Iterator[Path]:
-    """Holds ``<directory>/.softjax.lock`` for the block: one writer per folder.
-
-    Raises:
-      CheckpointLocked: at once when another process holds it, naming its pid.
-      PermissionError: naming the folder when it is not a writable folder.
-    """
-    folder = usable_dir(directory)
-    busy = f"checkpoint_dir {os.fspath(directory)!r}: another run is training into it"
+    folder = check_writable(directory, argname)
+    busy = f"{argname} {os.fspath(directory)!r}: another run is training into it"
     with hold_lock(folder / LOCK_NAME, busy, CheckpointLocked):
         yield folder
 
@@ -220,7 +205,7 @@ def save_checkpoint(
         "epochs": int(np.shape(next(iter(state.history.values())))[0]),
     }
     epoch = int(np.asarray(state.epoch))
-    with checkpoint_lock(directory), _manager(directory, writing=True) as manager:
+    with checkpoint_lock(directory, "directory"), _manager(directory, writing=True) as manager:
         if overwrite:
             for step in manager.all_steps():
                 manager.delete(step)
@@ -268,10 +253,12 @@ def abstract_state(config: TrainConfig, dtype, keys) -> TrainState:
     )
 
 
-def check_state(state: TrainState, config: TrainConfig, dtype, argname: str = "resume") -> None:
-    """Raises a ValueError naming the part of ``state`` that ``config`` (on data of
-    ``dtype``) would not have made: the params' dtype, the optimizer state's structure
-    (another optimizer, a schedule added or removed), or its shapes."""
+def check_state(state: TrainState, config: TrainConfig, dtype, n: int | None = None) -> None:
+    """Raises a ValueError naming the part of ``state`` (``resume``) that ``config`` on
+    data of ``dtype`` with ``n`` training rows would not have made: the params' dtype,
+    the optimizer state's structure (another optimizer, a schedule added or removed) or
+    shapes, or more optimizer steps than ``n`` rows give in its epochs (fewer rows)."""
+    argname = "resume"
     got = np.dtype(jax.tree.leaves(state.params)[0].dtype)
     if got != np.dtype(dtype):
         raise ValueError(
@@ -290,6 +277,17 @@ def check_state(state: TrainState, config: TrainConfig, dtype, argname: str = "r
             "makes (another optimizer, or a schedule added or removed); resume with the "
             "saved run's optimizer and schedule"
         )
+    if n is not None:
+        # An optimizer's step counter never runs ahead of the steps the data gives.
+        most = int(np.asarray(state.epoch)) * steps_per_epoch(config, n)
+        paths = jax.tree_util.tree_flatten_with_path(state.opt_state)[0]
+        counts = [int(np.max(v)) for p, v in paths if "count" in jax.tree_util.keystr(p)]
+        if counts and max(counts) > most:
+            raise ValueError(
+                f"{argname}.opt_state: the saved run took {max(counts)} optimizer steps in "
+                f"{int(np.asarray(state.epoch))} epochs; {n} training rows give at most "
+                f"{most}: it was trained on other (more) data; resume on the same data"
+            )
 
 
 def _read_meta(manager, step):  # the JSON item of one step

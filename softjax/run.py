@@ -111,7 +111,7 @@ def _check_resume(resume, config: TrainConfig, data: Data) -> None:
         )
     from softjax.checkpoint import check_state
 
-    check_state(resume, config, param_dtype(data.x_train))
+    check_state(resume, config, param_dtype(data.x_train), int(np.shape(data.x_train)[0]))
     keys, want = sorted(resume.history), sorted(history_keys(data))
     shapes = {k: np.shape(v) for k, v in resume.history.items()}
     expected = {k: history_shape(config, k) for k in want}

@@ -83,6 +83,9 @@ def test_a_resume_on_other_data_or_dtype_names_it(small, saved):
     fewer = small._replace(x_train=small.x_train[:50], y_train=small.y_train[:50])
     with pytest.raises(ValueError, match=r"changed: data: n_train 80 → 50"):
         train(CONFIG, fewer, checkpoint_dir=saved[0])
+    half = train(CONFIG, small, stop_after=1).state  # a bare state: its step count tells
+    with pytest.raises(ValueError, match=r"^resume.opt_state: .*took 4 optimizer steps in 1"):
+        train(CONFIG, fewer, resume=half)
     with pytest.raises(ValueError, match=r"changed: data: .*sha256"):
         load_checkpoint(saved[0], data=small._replace(y_train=small.y_train[::-1]))
     wide = small._replace(
