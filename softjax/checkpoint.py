@@ -44,19 +44,11 @@ class CheckpointLocked(FolderLocked):
     """Another live process is training into this checkpoint folder."""
 
 
-@contextlib.contextmanager
-def _quiet_orbax() -> Iterator[None]:  # silences a read-only manager's option warnings
-    logger = logging.getLogger("absl")
+def _manager(directory, *, writing: bool = False) -> ocp.CheckpointManager:
+    logger = logging.getLogger("absl")  # a read-only manager warns about its options
     level = logger.level
     logger.setLevel(logging.ERROR)
     try:
-        yield
-    finally:
-        logger.setLevel(level)
-
-
-def _manager(directory, *, writing: bool = False) -> ocp.CheckpointManager:
-    with _quiet_orbax():
         options = ocp.CheckpointManagerOptions(
             max_to_keep=MAX_TO_KEEP,
             enable_async_checkpointing=False,
@@ -67,6 +59,8 @@ def _manager(directory, *, writing: bool = False) -> ocp.CheckpointManager:
             cleanup_tmp_directories=writing,
         )
         return ocp.CheckpointManager(Path(directory).absolute(), options=options)
+    finally:
+        logger.setLevel(level)
 
 
 @contextlib.contextmanager
@@ -115,18 +109,15 @@ def _record(config: TrainConfig | None, data) -> dict:
 
 
 def changes(meta: dict, config: TrainConfig | None, data=None) -> dict[str, str]:
-    """``{field: "saved → now"}`` for each way ``config`` (and ``data``) differ from a
-    checkpoint's record; a function that cannot be identified counts as changed."""
+    """``{field: "saved → now"}`` for each way ``config`` and ``data`` differ from a record
+    (a function that cannot be identified counts as changed)."""
     found: dict[str, str] = {}
     now = _record(config, data)
     saved_config, config_now = meta.get("config"), now["config"]
     if config is not None and saved_config is not None:
-        saved_config = json.loads(json.dumps(saved_config))
-        config_now = json.loads(json.dumps(config_now))
-        for field in sorted(set(saved_config) | set(config_now)):
-            a, b = saved_config.get(field), config_now.get(field)
-            if a != b:
-                found[field] = f"{a!r} → {b!r}"
+        found.update(
+            _diff(json.loads(json.dumps(saved_config)), json.loads(json.dumps(config_now)))
+        )
         saved_code, code_now = meta.get("code") or {}, now["code"] or {}
         for field in sorted(set(saved_code) | set(code_now)):
             a, b = saved_code.get(field), code_now.get(field)
@@ -138,15 +129,15 @@ def changes(meta: dict, config: TrainConfig | None, data=None) -> dict[str, str]
         dtype = np.dtype(param_dtype(np.asarray(x[:1]))).name
         if meta.get("param_dtype") not in (None, dtype):
             found["dtype"] = f"{meta['param_dtype']} params → {dtype} data"
-        saved_data = meta.get("data")
-        if saved_data is not None and saved_data != now["data"]:
-            diff = [
-                f"{k} {saved_data.get(k)!r} → {now['data'].get(k)!r}"
-                for k in sorted(set(saved_data) | set(now["data"]))
-                if saved_data.get(k) != now["data"].get(k)
-            ]
-            found["data"] = ", ".join(diff)
+        diff = _diff(meta.get("data") or now["data"], now["data"])
+        if diff:
+            found["data"] = ", ".join(f"{k} {v}" for k, v in diff.items())
     return found
+
+
+def _diff(saved: dict, now: dict) -> dict[str, str]:
+    keys = sorted(set(saved) | set(now))
+    return {k: f"{saved.get(k)!r} → {now.get(k)!r}" for k in keys if saved.get(k) != now.get(k)}
 
 
 def _refuse(directory, step, found: dict[str, str], allow: Collection[str]) -> None:
@@ -205,14 +196,17 @@ def save_checkpoint(
         "epochs": int(np.shape(next(iter(state.history.values())))[0]),
     }
     epoch = int(np.asarray(state.epoch))
-    with checkpoint_lock(directory, "directory"), _manager(directory, writing=True) as manager:
+    with checkpoint_lock(directory, "directory"):
         if overwrite:
-            for step in manager.all_steps():
-                manager.delete(step)
-        elif config is not None and manager.all_steps():
-            step, saved = _newest_meta(manager, directory)
-            if saved is not None:
-                _refuse(directory, step, changes(saved, config, data), allow_changes)
+            delete_checkpoints(directory)
+        elif config is not None and latest_epoch(directory) is not None:
+            check_same_run(directory, config, data, allow_changes)
+        _save(directory, epoch, state, meta)
+    return Path(directory).absolute() / str(epoch)
+
+
+def _save(directory, epoch: int, state: TrainState, meta: dict) -> None:
+    with _manager(directory, writing=True) as manager:
         if epoch in manager.all_steps():
             manager.delete(epoch)
         manager.save(
@@ -223,7 +217,6 @@ def save_checkpoint(
             force=True,
         )
         manager.wait_until_finished()
-    return Path(directory).absolute() / str(epoch)
 
 
 def delete_checkpoints(directory) -> None:
@@ -258,40 +251,46 @@ def check_state(state: TrainState, config: TrainConfig, dtype, n: int | None = N
     data of ``dtype`` with ``n`` training rows would not have made: the params' dtype,
     the optimizer state's structure (another optimizer, a schedule added or removed) or
     shapes, or more optimizer steps than ``n`` rows give in its epochs (fewer rows)."""
-    argname = "resume"
     got = np.dtype(jax.tree.leaves(state.params)[0].dtype)
     if got != np.dtype(dtype):
         raise ValueError(
-            f"{argname}.params: the saved run trained {got.name} params, this data makes "
+            f"resume.params: the saved run trained {got.name} params, this data makes "
             f"{np.dtype(dtype).name} params (pass data of the saved dtype)"
         )
     want = abstract_state(config, dtype, sorted(state.history)).opt_state
-    shapes = jax.tree.map(lambda a: (tuple(np.shape(a)), np.dtype(a.dtype).name), want)
-    ok = jax.tree.structure(want) == jax.tree.structure(state.opt_state)
-    if not ok or shapes != jax.tree.map(
-        lambda a: (tuple(np.shape(a)), np.dtype(a.dtype).name), state.opt_state
-    ):
+    spec = [(np.shape(a), np.dtype(a.dtype)) for a in jax.tree.leaves(want)]
+    if jax.tree.structure(want) != jax.tree.structure(state.opt_state) or spec != [
+        (np.shape(a), np.dtype(a.dtype)) for a in jax.tree.leaves(state.opt_state)
+    ]:
         raise ValueError(
-            f"{argname}.opt_state: the saved optimizer state is not one that "
+            "resume.opt_state: the saved optimizer state is not one that "
             f"config.optimizer={config.optimizer!r} with config.schedule={config.schedule!r} "
             "makes (another optimizer, or a schedule added or removed); resume with the "
             "saved run's optimizer and schedule"
         )
-    if n is not None:
-        # An optimizer's step counter never runs ahead of the steps the data gives.
-        most = int(np.asarray(state.epoch)) * steps_per_epoch(config, n)
-        paths = jax.tree_util.tree_flatten_with_path(state.opt_state)[0]
-        counts = [int(np.max(v)) for p, v in paths if "count" in jax.tree_util.keystr(p)]
-        if counts and max(counts) > most:
-            raise ValueError(
-                f"{argname}.opt_state: the saved run took {max(counts)} optimizer steps in "
-                f"{int(np.asarray(state.epoch))} epochs; {n} training rows give at most "
-                f"{most}: it was trained on other (more) data; resume on the same data"
-            )
+    epoch = int(np.asarray(state.epoch))
+    paths = jax.tree_util.tree_flatten_with_path(state.opt_state)[0]
+    counts = [int(np.max(v)) for p, v in paths if "count" in jax.tree_util.keystr(p)]
+    # An optimizer's step counter never runs ahead of the steps the data gives.
+    if n is not None and counts and max(counts) > epoch * steps_per_epoch(config, n):
+        raise ValueError(
+            f"resume.opt_state: the saved run took {max(counts)} optimizer steps in {epoch} "
+            f"epochs; {n} training rows give at most {epoch * steps_per_epoch(config, n)}: "
+            "it was trained on other (more) data; resume on the same data"
+        )
 
 
 def _read_meta(manager, step):  # the JSON item of one step
     return manager.restore(step, args=ocp.args.Composite(meta=ocp.args.JsonRestore()))["meta"]
+
+
+def check_same_run(directory, config, data=None, allow_changes=()) -> None:
+    """Raises naming each changed field when ``directory``'s newest checkpoint belongs to
+    another run than ``config`` on ``data`` (before a run trains into the folder)."""
+    with _manager(directory) as manager:
+        step, saved = _newest_meta(manager, directory)
+    if saved is not None:
+        _refuse(directory, step, changes(saved, config, data), allow_changes)
 
 
 def _newest_meta(manager, directory):
@@ -359,10 +358,9 @@ def load_checkpoint(
             dtype = np.dtype(meta["param_dtype"])
             template = abstract_state(cfg, dtype, meta["history_keys"])
             try:
-                with _quiet_orbax():
-                    restored = manager.restore(
-                        step, args=ocp.args.Composite(state=ocp.args.StandardRestore(template))
-                    )["state"]
+                restored = manager.restore(
+                    step, args=ocp.args.Composite(state=ocp.args.StandardRestore(template))
+                )["state"]
             except Exception as e:  # noqa: BLE001 - structure or damage, told apart below
                 if found:
                     raise ValueError(

@@ -234,12 +234,14 @@ def train(
     _check_run_args(config, stop_after, checkpoint_dir, checkpoint_every)
     with contextlib.ExitStack() as held:
         if checkpoint_dir is not None:
-            from softjax.checkpoint import checkpoint_lock
+            from softjax.checkpoint import check_same_run, checkpoint_lock, latest_epoch
 
             held.enter_context(checkpoint_lock(checkpoint_dir))
         resume = _resume_from(
             resume, config, data, params, checkpoint_dir, overwrite, allow_changes
         )
+        if checkpoint_dir is not None and latest_epoch(checkpoint_dir) is not None:
+            check_same_run(checkpoint_dir, config, data, allow_changes)  # before training
         return _train(
             config,
             data,

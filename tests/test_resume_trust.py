@@ -160,6 +160,11 @@ def test_a_rerun_continues_and_overwrite_starts_over(small, saved, tmp_path, mon
     other = CONFIG.replace(lr=0.05)
     with pytest.raises(ValueError, match=r"overwrite=True"):
         train(other, small, checkpoint_dir=folder)
+    other_half = train(other, small, stop_after=1).state
+    monkeypatch.setattr(softjax.run, "make_epochs", lambda *a, **k: pytest.fail("trained"))
+    with pytest.raises(ValueError, match=r"belongs to another run; changed: lr"):
+        train(other, small, checkpoint_dir=folder, resume=other_half)
+    monkeypatch.undo()
     fresh = train(other, small, checkpoint_dir=folder, overwrite=True)
     _same(fresh.params, train(other, small).params)
     assert int(load_checkpoint(folder, other).epoch) == 2
