@@ -311,8 +311,8 @@ def check_name(name, argname: str = "name") -> str:
     bad = not isinstance(name, str) or not name or name.startswith(".")
     if bad or any(c in name for c in ("/", "\\", "\x00", os.sep, os.altsep or "/")):
         raise ValueError(
-            f"{argname}: expected a file name (no path separator, not starting with '.'), "
-            f"got {name!r}"
+            f"{argname}: expected a file stem (a plain file name: no path separator, not "
+            f"starting with '.'), got {name!r}"
         )
     return name
 

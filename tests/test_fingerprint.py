@@ -189,9 +189,9 @@ def test_a_fingerprint_is_the_same_in_another_process():
 @pytest.mark.parametrize("name", ["../victim", "a/b", "..", ".hidden", "", "a\\b"])
 def test_a_name_that_leaves_its_folder_is_refused_before_any_file(tiny, tmp_path, name):
     out = tmp_path / "out"
-    with pytest.raises(ValueError, match="name: expected a file name"):
+    with pytest.raises(ValueError, match="name: expected a file stem"):
         sweep(BASE, tiny, **GRID, name=name, out_dir=out, progress=False)
-    with pytest.raises(ValueError, match="name: expected a file name"):
+    with pytest.raises(ValueError, match="name: expected a file stem"):
         with sweep_lock(out, name):
             pass
     assert os.listdir(tmp_path) == []
@@ -209,7 +209,7 @@ def test_the_cli_refuses_a_name_outside_out_before_writing_a_lock(tmp_path):
         env={**os.environ, "SOFTJAX_COMPILATION_CACHE": "off"},
         timeout=300,
     )
-    assert done.returncode != 0 and "name: expected a file name" in done.stderr
+    assert done.returncode != 0 and "name: expected a file stem" in done.stderr
     assert not (tmp_path / "victim.lock").exists()
 
 
