@@ -23,14 +23,24 @@ import jax.numpy as jnp
 import numpy as np
 
 from softjax._checks import boolean, one_of, positive_float, positive_int, seed
-from softjax.activations import resolve_activations
+from softjax.activations import resolve_activation, resolve_activations
 from softjax.losses import LOSSES, BoundLoss, resolve_loss
 from softjax.models import INITS, check_sizes, mlp_init
-from softjax.optim import check_optimizer, check_schedule
+from softjax.optim import SCHEDULES, check_optimizer, check_optimizer_name, check_schedule
 from softjax.user_models import as_model, check_model, init_model_params
 
 GRAD_MODES = ("autodiff", "closed_form")
 LAST_BATCH_MODES = ("keep", "drop")
+
+
+def _loss_name(spec) -> str | None:
+    """The registry name a loss spec asks for (``"name"`` or ``("name", kwargs)``); its
+    kwargs are checked when the run resolves it, once (:func:`check_config`)."""
+    if isinstance(spec, str):
+        return spec
+    if isinstance(spec, tuple) and len(spec) == 2 and isinstance(spec[0], str):
+        return spec[0]
+    return None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -122,6 +132,19 @@ class TrainConfig:
             value = getattr(self, name)
             if isinstance(value, Mapping):
                 object.__setattr__(self, name, _tuples(dict(value)))
+        # Names are checked when the config is made: a typo fails where it is written.
+        resolved = isinstance(self.loss, BoundLoss) or callable(self.loss)
+        if not resolved and _loss_name(self.loss) not in LOSSES:
+            resolve_loss(self.loss, "config.loss")  # raises, naming the field
+        acts = self.activations
+        pair = isinstance(acts, tuple) and len(acts) == 2 and isinstance(acts[1], Mapping)
+        specs = [acts] if isinstance(acts, str) or pair else acts if isinstance(acts, tuple) else ()
+        for i, spec in enumerate(specs):
+            resolve_activation(spec, "activations" if spec is acts else f"activations[{i}]")
+        if isinstance(self.optimizer, str):
+            check_optimizer_name(self.optimizer, self.optimizer_kwargs)
+        if isinstance(self.schedule, str):
+            one_of(self.schedule, SCHEDULES, "config.schedule")
 
     def replace(self, **changes) -> TrainConfig:
         """A copy with some fields changed."""

@@ -49,7 +49,7 @@ def check_optimizer(config) -> None:
     """Checks ``config.optimizer`` and its ``optimizer_kwargs``: a named optax optimizer
     taking ``learning_rate`` and the keyword arguments it takes, or a factory with none."""
     if not callable(config.optimizer):
-        _check_named_optimizer(config.optimizer, config.optimizer_kwargs)
+        check_optimizer_name(config.optimizer, config.optimizer_kwargs)
     elif config.optimizer_kwargs:
         raise ValueError(
             "config.optimizer_kwargs: an optimizer factory takes no optimizer_kwargs "
@@ -57,7 +57,8 @@ def check_optimizer(config) -> None:
         )
 
 
-def _check_named_optimizer(name, kwargs) -> None:
+def check_optimizer_name(name, kwargs) -> None:
+    """An optax optimizer name and its keyword arguments, checked against its signature."""
     # optax's optimizers are lower-case functions; CamelCase names are state classes.
     is_public = isinstance(name, str) and name.islower() and not name.startswith(("_", "scale_by_"))
     factory = getattr(optax, name, None) if is_public else None
@@ -109,7 +110,7 @@ def make_schedule(config, peak_lr, steps_per_epoch: int):
             init_value=kw.get("init_fraction", 0.0),
             peak_value=1.0,
             warmup_steps=warmup,
-            decay_steps=total,
+            decay_steps=max(total, warmup + 1),  # warmup_fraction=1: no decay, optax wants 1
             end_value=kw.get("end_fraction", 0.0),
         )
     else:

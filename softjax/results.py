@@ -9,7 +9,10 @@ seeds, library versions, device and git commit.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
+import errno
+import fcntl
 import glob
 import json
 import math
@@ -18,7 +21,7 @@ import platform
 import subprocess
 import tempfile
 import warnings
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -299,3 +302,93 @@ def append_jsonl(path: str | os.PathLike, records: Iterable[Mapping[str, Any]]) 
     finally:
         os.close(fd)
     return path
+
+
+def check_name(name, argname: str = "name") -> str:
+    """A file stem that stays inside its folder: a non-empty string without a path
+    separator, NUL or a leading ``.`` (so not ``..``); checked before anything touches the
+    disk, so ``name="../victim"`` can neither read, lock nor write outside the folder.
+
+    Raises:
+      ValueError: naming ``argname``.
+    """
+    bad = not isinstance(name, str) or not name or name.startswith(".")
+    if bad or any(c in name for c in ("/", "\\", "\x00", os.sep, os.altsep or "/")):
+        raise ValueError(
+            f"{argname}: expected a file stem (a plain file name: no path separator, not "
+            f"starting with '.'), got {name!r}"
+        )
+    return name
+
+
+def check_writable(folder: str | os.PathLike, what: str = "out folder") -> Path:
+    """Creates ``folder`` if needed and proves it writable with a probe file.
+
+    Raises:
+      PermissionError: naming ``what`` and the folder when it cannot be created or written
+        (an existing file, a read-only folder), so that a run finds out before it loads
+        data, compiles or trains.
+    """
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder, prefix=".softjax-write-probe."):
+            pass
+    except OSError as e:
+        raise PermissionError(
+            f"{what} {folder}: expected a writable folder, got {type(e).__name__}: "
+            f"{e.strerror or e}"
+        ) from None
+    return folder
+
+
+class FolderLocked(RuntimeError):
+    """Another live process holds this lock (a sweep's name, a checkpoint folder)."""
+
+
+_HELD: dict[Path, int] = {}  # lock files this process holds, with their depth
+
+
+@contextlib.contextmanager
+def hold_lock(path: str | os.PathLike, busy: str, error=FolderLocked) -> Iterator[bool]:
+    """Holds ``fcntl.flock`` on the file ``path`` for the block; re-entrant in one process.
+
+    The one lock rule of softjax (sweeps' ``<name>.lock``, a checkpoint folder's lock): a
+    non-blocking exclusive ``flock`` whose file holds the holder's pid. The kernel drops
+    the lock when its holder dies, so a lock file left by a killed process is taken over
+    at once. ``flock`` needs a local or flock-aware shared file system. Yields whether
+    this is the outermost hold in this process (when a holder may clean up).
+
+    Raises:
+      error: (a :class:`FolderLocked`) at once, no waiting, when another process holds
+        it: ``busy`` followed by the holder's pid and the lock file's name.
+    """
+    path = Path(path).resolve()
+    if path in _HELD:
+        _HELD[path] += 1
+        try:
+            yield False
+        finally:
+            _HELD[path] -= 1
+        return
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as e:
+            if e.errno not in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
+                raise
+            holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "unknown"
+            raise error(
+                f"{busy} (pid {holder} holds {path.name}); wait for it to finish, or use "
+                "another folder or name"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        _HELD[path] = 1
+        try:
+            yield True
+        finally:
+            del _HELD[path]
+    finally:
+        os.close(fd)  # closing the descriptor releases the flock

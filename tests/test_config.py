@@ -194,9 +194,8 @@ BAD_FIELDS = [
 @pytest.mark.parametrize(("change", "field"), BAD_FIELDS)
 def test_each_new_field_is_checked_naming_it_before_compiling(small, monkeypatch, change, field):
     monkeypatch.setattr(jax, "jit", lambda *a, **k: pytest.fail("compiled before validating"))
-    config = TrainConfig(sizes=(6, 4), batch_size=16, epochs=3).replace(**change)
-    with pytest.raises(ValueError, match=f"^{field}"):
-        train(config, small)
+    with pytest.raises(ValueError, match=f"^{field}"):  # names: when the config is made
+        train(TrainConfig(sizes=(6, 4), batch_size=16, epochs=3).replace(**change), small)
 
 
 # -------------------------------------------------------------------- training with them

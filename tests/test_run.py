@@ -163,9 +163,8 @@ def forbid_compiling(monkeypatch):
 def test_bad_configs_raise_a_value_error_naming_the_field_before_compiling(
     small, forbid_compiling, change, field
 ):
-    config = TrainConfig(sizes=(6, 4), batch_size=16).replace(**change)
-    with pytest.raises(ValueError, match=f"^{field}"):
-        train(config, small)
+    with pytest.raises(ValueError, match=f"^{field}"):  # names: when the config is made
+        train(TrainConfig(sizes=(6, 4), batch_size=16).replace(**change), small)
 
 
 def test_bad_labels_and_params_raise_before_compiling(small, forbid_compiling):

@@ -302,7 +302,7 @@ def test_an_unwritable_out_folder_is_named_before_anything_runs(tiny, tmp_path, 
     def read_only(*args, **kwargs):  # root ignores chmod, so simulate the refusal
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr(sweep_module.storage.tempfile, "TemporaryFile", read_only)
+    monkeypatch.setattr(results_module.tempfile, "TemporaryFile", read_only)
     monkeypatch.setattr(core_module, "build_program", lambda *a, **k: 1 / 0)
     with pytest.raises(PermissionError, match=f"out folder {tmp_path}: .*Permission denied"):
         sweep(BASE, tiny, **GRID, name="s", out_dir=tmp_path, progress=False)

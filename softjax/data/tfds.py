@@ -8,7 +8,8 @@ module only
 * hands tfds the raw files of ``<SOFTJAX_DATA_DIR>/<name>/`` as its ``manual_dir``, so
   preparation works offline;
 * turns tfds's failures into errors that say what to do (install tfds, point
-  ``SOFTJAX_DATA_DIR`` at the raw files, replace a corrupt file);
+  ``SOFTJAX_DATA_DIR`` at the raw files, replace a corrupt file), and removes what a
+  failed preparation added to the cache's ``downloads/`` and ``<name>/`` folders;
 * checks the sha256 of the loaded arrays (~40 ms), so a stale or wrongly prepared cache
   cannot pass for the real data.
 
@@ -20,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import shutil
 import tempfile
 import warnings
 from pathlib import Path
@@ -105,21 +107,47 @@ def _prepare(tfds: Any, builder: Any, raw_dir: Path | None, cache_dir: Path) -> 
                 try_download_gcs=False,
                 force_checksums_validation=True,
             )
+        before = _cache_entries(cache_dir, name)
         try:
-            builder.download_and_prepare(download_config=config)
-        except tfds.download.download_manager.NonMatchingChecksumError as err:
-            raise ValueError(
-                f"tfds rejected the raw {name} files from {raw_dir or 'the download'}: a "
-                f"file is corrupt or truncated (size or sha256 mismatch). {err}"
-            ) from err
-        except Exception as err:
-            if raw_dir is not None:
-                raise
-            detail = (
-                f"no prepared copy in {cache_dir}, no {DATA_DIR_ENV}, and tfds could not "
-                f"download it ({type(err).__name__}: {err})"
-            )
-            raise _no_data_error(name, detail) from err
+            try:
+                builder.download_and_prepare(download_config=config)
+            except tfds.download.download_manager.NonMatchingChecksumError as err:
+                raise ValueError(
+                    f"tfds rejected the raw {name} files from {raw_dir or 'the download'}: a "
+                    f"file is corrupt or truncated (size or sha256 mismatch). {err}"
+                ) from err
+            except Exception as err:
+                if raw_dir is not None:
+                    raise
+                detail = (
+                    f"no prepared copy in {cache_dir}, no {DATA_DIR_ENV}, and tfds could not "
+                    f"download it ({type(err).__name__}: {err})"
+                )
+                raise _no_data_error(name, detail) from err
+        except BaseException:
+            # A failed preparation (a corrupt raw file, a dead download) leaves no half
+            # copy in the cache that a later load would trip over.
+            _remove_new_entries(cache_dir, name, before)
+            raise
+
+
+def _cache_entries(cache_dir: Path, name: str) -> set[Path]:
+    """The cache's ``downloads/`` and ``<name>/`` folders and what they hold at top level."""
+    found = set()
+    for folder in (cache_dir / "downloads", cache_dir / name):
+        if folder.exists():
+            found |= {folder, *(folder.iterdir() if folder.is_dir() else ())}
+    return found
+
+
+def _remove_new_entries(cache_dir: Path, name: str, before: set[Path]) -> None:
+    """Removes what a failed preparation added to ``downloads/`` and ``<name>/`` (a
+    half-downloaded or half-prepared copy), leaving what was there before it."""
+    for path in sorted(_cache_entries(cache_dir, name) - before):
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
 
 
 def _split_sha256(images: np.ndarray, labels: np.ndarray) -> str:

@@ -23,6 +23,8 @@ The package's modules, and :func:`sweep` composes them:
 This file only gathers the public names.
 """
 
+from softjax.data.fingerprint import data_fingerprint
+from softjax.results import check_writable
 from softjax.sweeps.core import (
     block_layout,
     data_key,
@@ -59,9 +61,7 @@ from softjax.sweeps.stats import (
 )
 from softjax.sweeps.storage import (
     SweepLocked,
-    check_writable,
     config_key,
-    data_fingerprint,
     make_records,
     select_grid,
     sweep_lock,

@@ -38,6 +38,7 @@ import numpy as np
 
 from softjax import _checks
 from softjax.config import TrainConfig
+from softjax.fingerprint import point_code
 from softjax.inputs import check_runs
 from softjax.losses import LOSSES, BoundLoss, resolve_loss
 from softjax.sweeps.storage import config_key
@@ -224,6 +225,8 @@ def grid_configs(
     pairs = None
     if grid.get("seed_pairing", "product") == "paired":
         pairs = dict(zip(grid["data_seeds"], grid["seeds"], strict=True))
+    # Each loss's user functions (its own, the factories) by what they compute.
+    codes = [point_code(base_config.replace(loss=bound)) for _, bound in losses]
     for (index, bound), data_seed in itertools.product(losses, grid["data_seeds"]):
         seeds = grid["seeds"] if pairs is None else [pairs[data_seed]]
         lrs = loss_lrs(grid, index)
@@ -235,7 +238,8 @@ def grid_configs(
                     "loss_name": bound.name,
                     "loss_index": index,
                     "data_seed": data_seed,
-                    "key": config_key(config, data_seed, data),
+                    "code": codes[index],
+                    "key": config_key(config, data_seed, data, codes[index]),
                 }
             )
     return points

@@ -21,13 +21,15 @@ from jax.sharding import PartitionSpec as P
 
 from softjax.compilation_cache import enable_compilation_cache
 from softjax.config import TrainConfig, param_dtype
+from softjax.data.fingerprint import data_fingerprint
+from softjax.fingerprint import check_user_functions
 from softjax.inputs import compact
-from softjax.results import append_jsonl, provenance, results_dir
+from softjax.results import append_jsonl, check_name, provenance, results_dir
 from softjax.sweeps import core, storage
 from softjax.sweeps.core import default_mesh
 from softjax.sweeps.grid import check_grid, grid_configs, jsonable_grid
 from softjax.sweeps.handshake import claim
-from softjax.sweeps.storage import data_fingerprint, make_records
+from softjax.sweeps.storage import make_records
 
 
 def sweep(
@@ -109,6 +111,8 @@ def sweep(
     Warns:
       RuntimeWarning: naming each config that diverged.
     """
+    if name is not None:
+        check_name(name)  # before anything touches the disk
     checked, grid = check_grid(
         base_config,
         data,
@@ -119,8 +123,7 @@ def sweep(
         data_seeds=data_seeds,
         seed_pairing=seed_pairing,
     )
-    if name is not None and (not isinstance(name, str) or not name or "/" in name):
-        raise ValueError(f"name: expected a file stem without '/', got {name!r}")
+    check_user_functions(base_config, checked, grid["losses"])
     fingerprint = data_fingerprint(data, data_info)
     points = grid_configs(base_config, grid, fingerprint)
     path = None
@@ -131,6 +134,7 @@ def sweep(
     with contextlib.ExitStack() as held:
         done, run_id = claim(held, path)
         todo = [p for p in points if p["key"] not in done]
+        storage.reuse_message(path, len(points) - len(todo), len(points))
         new = {}
         if todo:
             new = _train(

@@ -3,19 +3,23 @@
 Records stream to ``<out>/<name>.jsonl``, one line per finished config, appended after
 each data seed's group, every loss's models of one program call
 (:func:`softjax.results.append_jsonl`: one ``O_APPEND`` write of whole lines, fsynced;
-the file is never rewritten). Each line holds the full
-config (``loss`` = the loss's spec), ``loss`` (its name), ``loss_spec``, ``data_seed``,
-``diverged``/``diverged_epoch``, the per-epoch history (every key the program returned),
-``data`` (:func:`data_fingerprint`), a stable ``key`` (sha256 of config, data seed and
-data) and a ``run_id``. Provenance lives once per invocation in ``<name>.meta.json``.
-Re-running skips every key already in the file; the same config on other data has another
-key and runs again. :func:`select_grid` picks one grid's lines back out of a file that
-several grids appended to. A resumed config trains in a narrower group than it would
-have uninterrupted (only the missing configs run), so its numbers equal an uninterrupted
-run's up to float rounding (~1e-7 relative in float32; see :mod:`softjax.sweeps.grid`),
-not bitwise.
+the file is never rewritten). Each line holds the full config (``loss`` = the loss's
+spec), ``loss`` (its name), ``loss_spec``, ``data_seed``, ``diverged``/``diverged_epoch``,
+the per-epoch history (every key the program returned), ``data``
+(:func:`softjax.data.fingerprint.data_fingerprint`), ``code`` (what the user's functions
+compute, :func:`softjax.fingerprint.point_code`; None for names only), a stable ``key``
+(sha256 of config, data seed, data and code) and a ``run_id``. Provenance lives once per
+invocation in ``<name>.meta.json``. Re-running skips every key already in the file, and
+says so ("reused k of n records from <path>"); the same config on other data, or with a
+function that computes something else under the same name, has another key and runs
+again. :func:`select_grid` picks one grid's lines back out of a file that several grids
+appended to. A resumed config trains in a narrower group than it would have
+uninterrupted (only the missing configs run), so its numbers equal an uninterrupted run's
+up to float rounding (~1e-7 relative in float32; see :mod:`softjax.sweeps.grid`), not
+bitwise.
 
-One writer per name. :func:`sweep_lock` takes ``fcntl.flock`` on ``<out>/<name>.lock``
+One writer per name. :func:`sweep_lock` takes :func:`softjax.results.hold_lock` (the one
+lock rule, which checkpoint folders use too) on ``<out>/<name>.lock``
 (non-blocking) for the whole run: a second run on the same folder and name fails at once
 with :class:`SweepLocked`, naming the folder and the holder's pid, before it reads,
 writes or deletes anything. Only the lock holder removes stale temp files (what a kill
@@ -26,13 +30,11 @@ run's temps. ``flock`` needs a local or flock-aware shared file system.
 from __future__ import annotations
 
 import contextlib
-import errno
-import fcntl
 import glob
 import hashlib
 import json
 import os
-import tempfile
+import warnings
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -40,78 +42,40 @@ from typing import Any
 import numpy as np
 
 from softjax.history import cut_history
-from softjax.results import read_json, temp_files, to_jsonable, write_json
+from softjax.results import (
+    FolderLocked,
+    check_name,
+    check_writable,
+    hold_lock,
+    read_json,
+    temp_files,
+    to_jsonable,
+    write_json,
+)
 
-FINGERPRINT_ROWS = 256
-"""Rows of each ``x`` split hashed (evenly strided) by :func:`data_fingerprint`."""
 
-_SPLITS = ("train", "val", "test")
-
-
-class SweepLocked(RuntimeError):
+class SweepLocked(FolderLocked):
     """Another live process holds this sweep's lock."""
 
 
-def data_splits(data) -> dict[str, tuple[Any, Any]]:
-    """``{"train": (x, y), ["val": (x, y),] "test": (x, y)}`` of a Dataset/Data or a 4- or
-    6-tuple ``(x_train, y_train, [x_val, y_val,] x_test, y_test)``; no val when absent."""
-    if hasattr(data, "x_train"):
-        arrays = {
-            s: (getattr(data, f"x_{s}", None), getattr(data, f"y_{s}", None)) for s in _SPLITS
-        }
-    else:
-        items = tuple(data)
-        if len(items) == 4:
-            items = items[:2] + (None, None) + items[2:]
-        if len(items) != 6:
-            raise ValueError(f"data: expected 4 or 6 arrays, got {len(items)}")
-        arrays = {s: (items[2 * i], items[2 * i + 1]) for i, s in enumerate(_SPLITS)}
-    return {s: xy for s, xy in arrays.items() if xy[0] is not None}
+def config_key(
+    config: dict[str, Any],
+    data_seed: int,
+    data: dict[str, Any] | None = None,
+    code: str | None = None,
+) -> str:
+    """A stable key over a record's config, data seed, data and user functions: sha256
+    of sorted JSON.
 
-
-def _digest(h, name: str, a) -> None:
-    a = np.ascontiguousarray(np.asarray(a))
-    h.update(f"{name}:{a.dtype.str}:{a.shape}:".encode())
-    h.update(a.tobytes())
-
-
-def data_fingerprint(data, info: dict[str, Any] | None = None) -> dict[str, Any]:
-    """What identifies the data of a sweep, cheaply: row counts, dtype and a hash.
-
-    The hash (sha256, 16 hex digits) covers every label of each split (so another subset
-    or row order changes it) and ``FINGERPRINT_ROWS`` evenly strided rows of each ``x``.
-    A validation split, when present, is hashed and counted (``n_val``); data without one
-    fingerprints as before, so older files still resume. ``info`` adds what the arrays
-    cannot say (dataset, source, subset) and is stored as given.
-    """
-    splits = data_splits(data)
-    h = hashlib.sha256()
-    # Order kept from the 4-array fingerprint: x_train, x_test, then labels.
-    x_order = ["train", "test"] + (["val"] if "val" in splits else [])
-    for split in x_order:
-        x = splits[split][0]
-        step = max(1, len(x) // FINGERPRINT_ROWS)
-        _digest(h, f"x_{split}", np.asarray(x[::step]))
-        h.update(f"x_{split}.shape:{tuple(np.shape(x))}".encode())
-    for split in x_order:
-        _digest(h, f"y_{split}", splits[split][1])
-    counts = {f"n_{s}": int(len(splits[s][0])) for s in ("train", "test", "val") if s in splits}
-    return {
-        **counts,
-        "x_dtype": np.dtype(np.asarray(splits["train"][0][:1]).dtype).name,
-        "sha256": h.hexdigest()[:16],
-        **(info or {}),
-    }
-
-
-def config_key(config: dict[str, Any], data_seed: int, data: dict[str, Any] | None = None) -> str:
-    """A stable key over a record's config, data seed and data: sha256 of sorted JSON.
-
-    ``data=None`` gives the key of files written before the fingerprint existed.
+    ``data=None`` gives the key of files written before the fingerprint existed;
+    ``code`` (:func:`softjax.fingerprint.point_code`) identifies the user's functions by
+    what they compute, None for a config of names only (whose keys stay as they were).
     """
     fields = {"config": to_jsonable(config), "data_seed": data_seed}
     if data is not None:
         fields["data"] = data
+    if code is not None:
+        fields["code"] = code
     text = json.dumps(fields, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
@@ -134,6 +98,7 @@ def make_records(points, history, finite, run_id: str, fingerprint=None) -> list
                 "seed": config["seed"],
                 "data_seed": point["data_seed"],
                 "data": fingerprint,
+                "code": point.get("code"),
                 "config": config,
                 "diverged": not bool(finite[i]),
                 "diverged_epoch": diverged_epoch,
@@ -194,26 +159,6 @@ def select_grid(records: Sequence[dict[str, Any]], grid: dict[str, Any]) -> list
     return out
 
 
-def check_writable(folder: str | os.PathLike) -> Path:
-    """Creates ``folder`` if needed and proves it writable with a probe file.
-
-    Raises:
-      PermissionError: naming the folder when it cannot be created or written (checked
-        before any data is loaded or program compiled).
-    """
-    folder = Path(folder)
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=folder, prefix=".softjax-write-probe."):
-            pass
-    except OSError as e:
-        raise PermissionError(
-            f"out folder {folder}: expected a writable folder, got {type(e).__name__}: "
-            f"{e.strerror or e}"
-        ) from None
-    return folder
-
-
 def stale_temp_files(folder: Path, name: str) -> list[Path]:
     """The temp files a killed run of ``name`` can leave: of its JSONL, meta, summary
     JSON/Markdown and figures (``.<name>.jsonl.*.tmp``, ``.<name>_curves.png.*.tmp``…)."""
@@ -224,54 +169,42 @@ def stale_temp_files(folder: Path, name: str) -> list[Path]:
     return found
 
 
-_HELD: dict[Path, int] = {}  # lock paths this process holds, with their depth
-
-
 @contextlib.contextmanager
 def sweep_lock(folder: str | os.PathLike, name: str) -> Iterator[Path]:
-    """Holds ``<folder>/<name>.lock`` for the block; re-entrant within one process.
+    """Holds ``<folder>/<name>.lock`` for the block (:func:`softjax.results.hold_lock`);
+    re-entrant within one process.
 
     On entry (first level) stale temp files of ``name`` are removed: the lock proves no
     other run of ``name`` is writing them.
 
     Raises:
+      ValueError: naming ``name`` for a name that is not a plain file name (``../x``),
+        before anything touches the disk.
       SweepLocked: at once (no waiting) when another process holds the lock, naming the
         folder, the name and the holder's pid.
       PermissionError: naming the folder when it is not writable.
     """
+    check_name(name)
     folder = check_writable(folder)
-    path = (folder / f"{name}.lock").resolve()
-    if path in _HELD:
-        _HELD[path] += 1
-        try:
-            yield path
-        finally:
-            _HELD[path] -= 1
-        return
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as e:
-            if e.errno not in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
-                raise
-            holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "unknown"
-            raise SweepLocked(
-                f"out folder {folder}: sweep {name!r} is already running there (pid "
-                f"{holder} holds {path.name}); wait for it to finish, or use another "
-                "folder or name"
-            ) from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
-        for stale in stale_temp_files(folder, name):
-            stale.unlink(missing_ok=True)
-        _HELD[path] = 1
-        try:
-            yield path
-        finally:
-            del _HELD[path]
-    finally:
-        os.close(fd)  # closing the descriptor releases the flock
+    path = folder / f"{name}.lock"
+    busy = f"out folder {folder}: sweep {name!r} is already running there"
+    with hold_lock(path, busy, SweepLocked) as outermost:
+        if outermost:
+            for stale in stale_temp_files(folder, name):
+                stale.unlink(missing_ok=True)
+        yield path.resolve()
+
+
+def reuse_message(path, reused: int, total: int) -> None:
+    """Says how much of a sweep came from its file: ``reused k of n records from <path>``
+    (a ``UserWarning``, so that a resumed result is never mistaken for a fresh run)."""
+    if path is not None and reused:
+        warnings.warn(
+            f"sweep: reused {reused} of {total} records from {path} (configs, data and "
+            "user functions identical; see softjax.fingerprint)",
+            UserWarning,
+            stacklevel=3,
+        )
 
 
 def write_meta(path: Path, run: dict[str, Any]) -> None:
