@@ -305,8 +305,8 @@ def _traced(fn, field: str, name: str, *args):
 
 def check_user_functions(config, data, losses=None) -> None:
     """Traces the user's loss (or each of ``losses``, a sweep's: specs or resolved losses),
-    closed-form logits gradient and activations of ``config`` once on one batch's shapes (``jax.eval_shape``:
-    no compiling, no FLOPs), before the real program is built.
+    closed-form logits gradient and activations of ``config`` once on one batch's shapes
+    (``jax.eval_shape``: no compiling, no FLOPs), before the real program is built.
 
     A loss must return a scalar batch mean, a ``logits_grad`` an array of the logits'
     shape (N, K), an activation (and its derivative) an array of its input's shape.
