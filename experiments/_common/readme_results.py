@@ -34,9 +34,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from softjax.plots._lit import README_ROW_SECTION
+from experiments._common.verdicts import README_ROW_SECTION
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 BLOCK = re.compile(r"(<!-- generated: (\{.*?\}) -->\n)(.*?)(<!-- end generated -->)", re.S)
 
 

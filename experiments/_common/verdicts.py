@@ -106,7 +106,7 @@ def lr_text(lr, edge) -> str:
 
 
 def grid_growth(cfg: dict) -> str:
-    """How the lr grids grew (``experiments._lit.interior_sweep``), as a clause after the
+    """How the lr grids grew (``experiments._common.lit.interior_sweep``), as a clause after the
     starting grid; "" when the run kept its grid (``max_rounds`` 0 or absent)."""
     rounds, ext = cfg.get("max_rounds", 0), cfg.get("lr_extension")
     if not rounds or not ext:
@@ -162,7 +162,7 @@ README_ROW_HEADER = (
 def readme_row(experiment: str, command: str, paper: str, measured: str, agrees: str) -> str:
     """One row of the README's table of literature experiments (``|`` inside a cell is
     escaped). ``measured`` and ``agrees`` are written from the results' numbers; the
-    README copies the row (``experiments.readme_results``), so it never holds a typed
+    README copies the row (``experiments._common.readme_results``), so it never holds a typed
     number."""
     cells = [experiment, f"`{command}`", paper, measured, agrees]
     return "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"

@@ -1,4 +1,4 @@
-"""Reliability diagrams and summary for ``experiments/calibration.py``, from the JSON only.
+"""Reliability diagrams and summary for ``python -m experiments.calibration``, from the JSON only.
 
 ``<stem>_reliability.png``: one panel per (model, loss): the accuracy of each of the 15
 confidence bins (seeds pooled: Σ correct / Σ count) against the diagonal of perfect
@@ -16,7 +16,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from softjax.plots._lit import (  # noqa: E402
+from experiments._common.verdicts import (  # noqa: E402
     EDGE_FOOTNOTE,
     compare,
     edge_layout,
@@ -29,7 +29,7 @@ from softjax.plots._lit import (  # noqa: E402
     replicate_note,
     run_clause,
 )
-from softjax.plots.nielsen import mean_ci95  # noqa: E402
+from experiments.nielsen.report import mean_ci95  # noqa: E402
 from softjax.results import atomic_save_figure, atomic_write_text, read_json  # noqa: E402
 
 README = (

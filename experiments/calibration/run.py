@@ -39,12 +39,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from experiments import _cli, _lit
+from experiments._common import cli, lit
+from experiments.calibration import report as plots
 from softjax import metrics
 from softjax.data import load_dataset
 from softjax.evaluation import model_activations
 from softjax.models import forward
-from softjax.plots import calibration as plots
 from softjax.results import atomic_save_npz
 from softjax.sweeps import select_best, summarize
 from softjax.sweeps.adaptive import MAX_ROUNDS
@@ -103,7 +103,7 @@ def train_models(data, mode: dict, losses=LOSSES, models=tuple(MODELS)) -> tuple
     """
     selection, params, grids = {}, {}, {}
     for model in models:
-        records, grids[model] = _lit.interior_sweep(
+        records, grids[model] = lit.interior_sweep(
             base_config(MODELS[model], mode["epochs"]),
             data,
             losses,
@@ -170,12 +170,12 @@ def _extra_args(parser) -> None:
 
 
 def main(argv=None) -> list[Path]:
-    args = _cli.parse_args(__doc__, argv, _extra_args)
+    args = cli.parse_args(__doc__, argv, _extra_args)
     mode_name = args.mode
     mode = MODES[mode_name]
-    out_dir, results_path = _cli.results_path(args, STEMS["full"])
+    out_dir, results_path = cli.results_path(args, STEMS["full"])
     if args.redraw:
-        return _cli.finish(args, plots, results_path, out_dir, None)
+        return cli.finish(args, plots, results_path, out_dir, None)
     config = {
         "mode": mode_name,
         **mode,
@@ -186,8 +186,8 @@ def main(argv=None) -> list[Path]:
         "init": "lecun_normal",
         "num_bins": metrics.NUM_BINS,
         "selection": "final val_accuracy (softjax.sweeps.stats.select_best)",
-        "lr_extension": _lit.LR_EXTENSION,
-        "replicates": _lit.REPLICATES,
+        "lr_extension": lit.LR_EXTENSION,
+        "replicates": lit.REPLICATES,
         "source": args.source,
     }
     start = time.perf_counter()
@@ -204,8 +204,8 @@ def main(argv=None) -> list[Path]:
         "params_file": npz_path.name,
         "calibration": calibrate(npz_path, jnp.asarray(data.x_test), jnp.asarray(data.y_test)),
     }
-    _cli.write(results_path, config, range(mode["seeds"]), doc, start)
-    return _cli.draw_figures(plots, results_path, out_dir)
+    cli.write(results_path, config, range(mode["seeds"]), doc, start)
+    return cli.draw_figures(plots, results_path, out_dir)
 
 
 if __name__ == "__main__":

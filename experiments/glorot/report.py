@@ -1,4 +1,4 @@
-"""Figures and summary for ``experiments/glorot.py``, drawn from ``glorot.json`` only.
+"""Figures and summary for ``python -m experiments.glorot``, drawn from ``glorot.json`` only.
 
 ``<stem>_surface.png``: contours of CE and of the quadratic cost over the same (w₁, w₂)
 grid, with the plateaus (‖∇C‖ < 1% of its grid maximum) shaded. ``<stem>_activations.png``:
@@ -16,8 +16,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from softjax.plots._lit import readme_row, readme_section  # noqa: E402
-from softjax.plots.nielsen import pct  # noqa: E402
+from experiments._common.verdicts import readme_row, readme_section  # noqa: E402
+from experiments.nielsen.report import pct  # noqa: E402
 from softjax.results import atomic_save_figure, atomic_write_text, read_json  # noqa: E402
 
 CITATION = (

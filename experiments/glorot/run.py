@@ -42,11 +42,11 @@ import numpy as np
 from jax import lax
 
 import softjax
-from experiments import _cli
+from experiments._common import cli
+from experiments.glorot import report as plots
 from softjax.activations import resolve_activations
 from softjax.data import load_dataset, make_blobs
 from softjax.models import forward
-from softjax.plots import glorot as plots
 from softjax.training import TrainConfig, init_params, make_epochs, seed_keys, validate
 
 STEMS = {"full": "glorot", "quick": "glorot_quick", "smoke": "glorot_smoke"}
@@ -172,12 +172,12 @@ def activation_run(activation: str, data, mode: dict, seeds: list[int]) -> dict:
 
 
 def main(argv=None) -> list[Path]:
-    args = _cli.parse_args(__doc__, argv)
+    args = cli.parse_args(__doc__, argv)
     mode_name = args.mode
     mode = MODES[mode_name]
-    out_dir, results_path = _cli.results_path(args, STEMS["full"])
+    out_dir, results_path = cli.results_path(args, STEMS["full"])
     if args.redraw:
-        return _cli.finish(args, plots, results_path, out_dir, None)
+        return cli.finish(args, plots, results_path, out_dir, None)
     seeds = list(range(mode["seeds"]))
     config = {
         "mode": mode_name,
@@ -201,8 +201,8 @@ def main(argv=None) -> list[Path]:
         n = mode["train_subset"]
         data = data._replace(x_train=data.x_train[:n], y_train=data.y_train[:n])
     doc["activations"] = {a: activation_run(a, data, mode, seeds) for a in ACTIVATIONS}
-    _cli.write(results_path, config, seeds, doc, start)
-    return _cli.draw_figures(plots, results_path, out_dir)
+    cli.write(results_path, config, seeds, doc, start)
+    return cli.draw_figures(plots, results_path, out_dir)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""Figure and summary of ``experiments/golik.py``, from ``golik.json`` only.
+"""Figure and summary of ``python -m experiments.golik``, from ``golik.json`` only.
 
 One panel per (model, init scale): test accuracy per epoch of the three arms (CCE
 throughout, MSE from the start, CCE then MSE) at their chosen lrs, mean ± 95% t-band over
@@ -14,7 +14,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.ticker import MaxNLocator
 
-from softjax.plots._lit import (
+from experiments._common.verdicts import (
     EDGE_FOOTNOTE,
     compare,
     edge_layout,

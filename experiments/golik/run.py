@@ -44,8 +44,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from experiments import _cli, _lit
-from softjax.plots import golik as plots
+from experiments._common import cli, lit
+from experiments.golik import report as plots
 from softjax.sweeps.adaptive import MAX_ROUNDS, interior_lr_sweep
 from softjax.sweeps.core import data_key, init_key, init_stack
 from softjax.sweeps.stats import t_quantile_975
@@ -187,15 +187,15 @@ def run_model(model: str, data, size: dict) -> dict:
         return interior_lr_sweep(train, arms, lrs, max_rounds=size["max_rounds"], log=log)
 
     cce, lrs_by_arm = grow(["cce"], grids["cce"])
-    best_cce.update({r["init_scale"]: r["lr"] for r in _lit.best_rows(cce, None)})
+    best_cce.update({r["init_scale"]: r["lr"] for r in lit.best_rows(cce, None)})
     later, mse_grids = grow(["mse", "cce→mse"], grids["mse"])
     lrs_by_arm |= mse_grids
     mse = [r for r in later if r["loss"] == "mse"]
     switched = [r for r in later if r["loss"] == "cce→mse"]
-    rows = _lit.best_rows(cce + mse + switched, None)
+    rows = lit.best_rows(cce + mse + switched, None)
     paired = {}
     for scale in scales:
-        sw = _lit.find(rows, "cce→mse", scale)
+        sw = lit.find(rows, "cce→mse", scale)
         if sw is None or sw["lr"] is None:
             continue
         mine = [r for r in switched if r["init_scale"] == scale and r["lr"] == sw["lr"]]
@@ -211,13 +211,13 @@ def run_model(model: str, data, size: dict) -> dict:
 
 
 def main(argv=None):
-    args = _cli.parse_args(__doc__, argv)
+    args = cli.parse_args(__doc__, argv)
     size = SIZES[args.mode]
-    out_dir, path = _cli.results_path(args, STEM)
+    out_dir, path = cli.results_path(args, STEM)
 
     def _run():
         start = time.perf_counter()
-        data = _lit.load("mnist", args, size["train_subset"])
+        data = lit.load("mnist", args, size["train_subset"])
         results = {}
         for model in SATURATING:
             results[model] = run_model(model, data, size)
@@ -239,12 +239,12 @@ def main(argv=None):
             optimizer="sgd",
             dataset="mnist",
             mode=args.mode,
-            lr_extension=_lit.LR_EXTENSION,
-            replicates=_lit.REPLICATES,
+            lr_extension=lit.LR_EXTENSION,
+            replicates=lit.REPLICATES,
         )
-        _cli.write(path, config, size["seeds"], {"results": results}, start)
+        cli.write(path, config, size["seeds"], {"results": results}, start)
 
-    return _cli.finish(args, plots, path, out_dir, _run)
+    return cli.finish(args, plots, path, out_dir, _run)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""Figure and summary of ``experiments/hui_belkin.py``, from ``hui_belkin.json`` only.
+"""Figure and summary of ``python -m experiments.hui_belkin``, from ``hui_belkin.json`` only.
 
 Left: MNIST / Fashion-MNIST test accuracy of an MLP per loss at its own tuned lr. Right:
 synthetic test accuracy against the number of classes K (log axis) for CCE, square loss
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 
-from softjax.plots._lit import (
+from experiments._common.verdicts import (
     EDGE_FOOTNOTE,
     compare,
     edge_layout,

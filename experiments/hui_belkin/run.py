@@ -15,7 +15,7 @@ normalisation: ``square_rescaled``), each over its OWN lr grid (the square loss'
 (2/K)(z − y) has another scale than CCE's), 3 replicates (init seed i and data-order
 seed i), lr chosen on the validation split
 (the last 5,000 training images), test accuracy at that lr only. At full size each grid
-is extended while its choice is on an edge (``_lit.interior_sweep``).
+is extended while its choice is on an edge (``lit.interior_sweep``).
 
 (b) The class count: :func:`softjax.data.make_many_classes` (seeded, drawn with
 ``jax.random`` on the device), K ∈ {10, 20, 50, 100, 200} classes of 200 samples each in
@@ -39,9 +39,9 @@ import time
 
 import jax
 
-from experiments import _cli, _lit
+from experiments._common import cli, lit
+from experiments.hui_belkin import report as plots
 from softjax.data import make_many_classes
-from softjax.plots import hui_belkin as plots
 from softjax.sweeps.adaptive import MAX_ROUNDS
 from softjax.training import TrainConfig
 
@@ -118,7 +118,7 @@ def _compare(config, data, size, data_info, lr_factor=1.0, name="") -> list[dict
             lrs = [lr * lr_factor for lr in lrs]
         if size["lr_index"] is not None:
             lrs = [lrs[size["lr_index"]]]
-        records, grids = _lit.interior_sweep(
+        records, grids = lit.interior_sweep(
             config,
             data,
             [loss],
@@ -129,7 +129,7 @@ def _compare(config, data, size, data_info, lr_factor=1.0, name="") -> list[dict
             progress=False,
         )
         (lrs,) = grids.values()
-        for row in _lit.best_rows(records, None):
+        for row in lit.best_rows(records, None):
             rows.append({**row, "family": family, "lrs": lrs})
     return rows
 
@@ -137,7 +137,7 @@ def _compare(config, data, size, data_info, lr_factor=1.0, name="") -> list[dict
 def run(args, size) -> dict:
     real = {}
     for name in size["datasets"]:
-        data = _lit.load(name, args, size["train_subset"])
+        data = lit.load(name, args, size["train_subset"])
         config = _config((784, size["hidden"], 10), size["epochs"])
         real[name] = _compare(config, data, size, {"skip_rescaled": True}, name=name)
         print(
@@ -168,9 +168,9 @@ def run(args, size) -> dict:
 
 
 def main(argv=None):
-    args = _cli.parse_args(__doc__, argv)
+    args = cli.parse_args(__doc__, argv)
     size = SIZES[args.mode]
-    out_dir, path = _cli.results_path(args, STEM)
+    out_dir, path = cli.results_path(args, STEM)
 
     def _run():
         start = time.perf_counter()
@@ -191,12 +191,12 @@ def main(argv=None):
                 test="20% of n",
             ),
             mode=args.mode,
-            lr_extension=_lit.LR_EXTENSION,
-            replicates=_lit.REPLICATES,
+            lr_extension=lit.LR_EXTENSION,
+            replicates=lit.REPLICATES,
         )
-        _cli.write(path, config, SEEDS, run(args, size), start)
+        cli.write(path, config, SEEDS, run(args, size), start)
 
-    return _cli.finish(args, plots, path, out_dir, _run)
+    return cli.finish(args, plots, path, out_dir, _run)
 
 
 if __name__ == "__main__":

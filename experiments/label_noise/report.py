@@ -1,4 +1,4 @@
-"""Figure and summary of ``experiments/label_noise.py``, from ``label_noise.json`` only.
+"""Figure and summary of ``python -m experiments.label_noise``, from ``label_noise.json`` only.
 
 One row per model: clean test accuracy, accuracy on the noisy training labels, and the
 fraction of flipped training labels the model reproduces (memorisation), each against
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 
-from softjax.plots._lit import (
+from experiments._common.verdicts import (
     EDGE_FOOTNOTE,
     compare,
     edge_layout,

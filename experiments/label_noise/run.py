@@ -18,7 +18,7 @@ softmax regression (784-10) and an MLP 784-100-10 (ReLU), 10 epochs, LeCun-norma
 momentum 0.9, batch 128; CCE vs MSE vs MAE (both on the softmax, both bounded). Each
 (model, rate, loss) trains over an lr grid × 3 replicates (replicate i: init seed i and
 data-order seed i) as one vmapped sweep, the full size
-extending each loss's grid while its choice is on an edge (``_lit.interior_sweep``); the lr is
+extending each loss's grid while its choice is on an edge (``lit.interior_sweep``); the lr is
 chosen on the clean validation split (the papers' selection differs: this one is
 optimistic for every loss alike), and clean test accuracy is reported at that lr only,
 mean ± 95% t-interval over replicates. Memorisation: the final params' accuracy on the noisy
@@ -39,10 +39,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from experiments import _cli, _lit
+from experiments._common import cli, lit
+from experiments.label_noise import report as plots
 from softjax.data import corrupt_train_labels
 from softjax.models import mlp_apply
-from softjax.plots import label_noise as plots
 from softjax.sweeps.adaptive import MAX_ROUNDS
 from softjax.sweeps.stats import t_quantile_975
 from softjax.training import TrainConfig
@@ -127,7 +127,7 @@ def memorisation(records, row, config, data, clean_y, flipped) -> dict:
 
 
 def run(args, size: dict) -> dict:
-    clean = _lit.load("mnist", args, size["train_subset"])
+    clean = lit.load("mnist", args, size["train_subset"])
     results = {}
     for model in size["models"]:
         config = model_config(model, size["hidden"], size["epochs"])
@@ -135,7 +135,7 @@ def run(args, size: dict) -> dict:
         for i, rate in enumerate(size["rates"]):
             key = jax.random.fold_in(jax.random.PRNGKey(NOISE_SEED), i)
             data, flipped = corrupt_train_labels(key, clean, rate, num_classes=10)
-            records, grids = _lit.interior_sweep(
+            records, grids = lit.interior_sweep(
                 config,
                 data,
                 LOSSES,
@@ -146,7 +146,7 @@ def run(args, size: dict) -> dict:
                 progress=False,
                 return_params=True,
             )
-            rows = _lit.best_rows(records, None)  # each loss's edges on its own grid
+            rows = lit.best_rows(records, None)  # each loss's edges on its own grid
             for row in rows:
                 if row["lr"] is not None:
                     row["memorisation"] = memorisation(
@@ -170,9 +170,9 @@ def run(args, size: dict) -> dict:
 
 
 def main(argv=None):
-    args = _cli.parse_args(__doc__, argv)
+    args = cli.parse_args(__doc__, argv)
     size = SIZES[args.mode]
-    out_dir, path = _cli.results_path(args, STEM)
+    out_dir, path = cli.results_path(args, STEM)
 
     def _run():
         start = time.perf_counter()
@@ -186,12 +186,12 @@ def main(argv=None):
             dataset="mnist",
             validation="clean, last 5000 training images",
             mode=args.mode,
-            lr_extension=_lit.LR_EXTENSION,
-            replicates=_lit.REPLICATES,
+            lr_extension=lit.LR_EXTENSION,
+            replicates=lit.REPLICATES,
         )
-        _cli.write(path, config, SEEDS, {"results": run(args, size)}, start)
+        cli.write(path, config, SEEDS, {"results": run(args, size)}, start)
 
-    return _cli.finish(args, plots, path, out_dir, _run)
+    return cli.finish(args, plots, path, out_dir, _run)
 
 
 if __name__ == "__main__":

@@ -124,7 +124,7 @@ def bce_cost(records, summary, best, grid, loss: str = "bce") -> list[dict[str, 
 
 
 def comparisons(records, summary, best, grid) -> dict[str, Any]:
-    """Everything :mod:`softjax.plots.sweep_report` states beyond the chosen-lr table."""
+    """Everything :mod:`experiments.loss_sweep.report` states beyond the chosen-lr table."""
     return {
         "gradients": gradients(summary, best, grid),
         "bce_cost": bce_cost(records, summary, best, grid),

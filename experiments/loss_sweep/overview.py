@@ -7,7 +7,7 @@ its own ``<name>.json``/``.md`` and figures. :func:`write_overview` reads those 
 * ``loss_sweep_<ds>_mlp.md``: final test accuracy per (activation, depth) × loss × init
   scale at the lr chosen on validation; the fraction of runs stuck near chance; each
   loss vs cce per (model, init scale) through
-  :func:`softjax.plots.sweep_report.accuracy_verdicts` (a difference is claimed only when
+  :func:`experiments.loss_sweep.report.accuracy_verdicts` (a difference is claimed only when
   the 95% intervals separate); where the gradient dies, from every hidden layer's f′ and
   saturated fraction (``softjax.training.HISTORY_KEYS``; the first and last layer only in
   results written before the per-layer keys) in epoch 1 and the last epoch at the chosen
@@ -29,8 +29,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from softjax.plots.palette import loss_colour  # noqa: E402
-from softjax.plots.sweep_report import (  # noqa: E402
+from experiments.loss_sweep.report import (  # noqa: E402
     NO_DIFFERENCE,
     QUICK_NOTE,
     _acc,
@@ -41,6 +40,7 @@ from softjax.plots.sweep_report import (  # noqa: E402
     compare_intervals,
     dataset_name,
 )
+from softjax.plots.palette import loss_colour  # noqa: E402
 from softjax.results import atomic_save_figure, atomic_write_text, read_json  # noqa: E402
 from softjax.sweeps.stats import best_of, cell, collapse_scales  # noqa: E402
 

@@ -1,4 +1,4 @@
-"""Figure and summary for ``experiments/mlp_depth.py``, drawn from ``mlp_depth.json`` only.
+"""Figure and summary for ``python -m experiments.mlp_depth``, drawn from ``mlp_depth.json`` only.
 
 The figure has one column per activation and a row for init and one for after training:
 ‖∂L/∂W_l‖ (log scale) against the layer index l, one line per depth (the first seed's
@@ -20,7 +20,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from softjax.plots.sweep_report import NO_DIFFERENCE  # noqa: E402
+from experiments.loss_sweep.report import NO_DIFFERENCE  # noqa: E402
 from softjax.results import atomic_save_figure, atomic_write_text, read_json  # noqa: E402
 from softjax.sweeps.stats import t_quantile_975  # noqa: E402
 

@@ -39,9 +39,9 @@ import numpy as np
 from tqdm.auto import tqdm
 
 import softjax
-from experiments._cli import draw_figures, require_results
+from experiments._common.cli import draw_figures, require_results
+from experiments.mlp_depth import report as plots
 from softjax.data import SOURCES, load_dataset
-from softjax.plots import depth as plots
 from softjax.results import provenance, results_dir, write_json
 from softjax.training import TrainConfig, init_params, seed_keys, train
 

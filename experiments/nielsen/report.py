@@ -1,4 +1,4 @@
-"""Figures and summary for ``experiments/nielsen.py``, drawn from ``nielsen.json`` only.
+"""Figures and summary for ``python -m experiments.nielsen``, drawn from ``nielsen.json`` only.
 
 ``<stem>_neuron.png``: the single neuron's cost, output and ∂C/∂w per epoch (one row per
 start), with the closed form's σ′ factor shown by drawing the quadratic run's gradient
@@ -17,7 +17,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from softjax.plots._lit import readme_row, readme_section  # noqa: E402
+from experiments._common.verdicts import readme_row, readme_section  # noqa: E402
 from softjax.results import atomic_save_figure, atomic_write_text, read_json  # noqa: E402
 from softjax.sweeps.stats import t_quantile_975  # noqa: E402
 

@@ -43,9 +43,9 @@ import numpy as np
 from jax import lax
 
 import softjax
-from experiments import _cli
+from experiments._common import cli
+from experiments.nielsen import report as plots
 from softjax.data import load_dataset
-from softjax.plots import nielsen as plots
 from softjax.training import TrainConfig, make_train, seed_keys, validate
 
 RESULTS_STEM, QUICK_RESULTS_STEM, SMOKE_RESULTS_STEM = "nielsen", "nielsen_quick", "nielsen_smoke"
@@ -216,12 +216,12 @@ def run_mnist(data, epochs: int, seeds: list[int]) -> dict:
 
 
 def main(argv=None) -> list[Path]:
-    args = _cli.parse_args(__doc__, argv)
+    args = cli.parse_args(__doc__, argv)
     mode_name = args.mode
     mode = MODES[mode_name]
-    out_dir, results_path = _cli.results_path(args, RESULTS_STEM)
+    out_dir, results_path = cli.results_path(args, RESULTS_STEM)
     if args.redraw:
-        return _cli.finish(args, plots, results_path, out_dir, None)
+        return cli.finish(args, plots, results_path, out_dir, None)
     seeds = list(range(mode["seeds"]))
     config = {
         "mode": mode_name,
@@ -247,8 +247,8 @@ def main(argv=None) -> list[Path]:
         n = mode["train_subset"]
         data = data._replace(x_train=data.x_train[:n], y_train=data.y_train[:n])
     doc["mnist"] = run_mnist(data, mode["epochs"], seeds)
-    _cli.write(results_path, config, seeds, doc, start)
-    return _cli.draw_figures(plots, results_path, out_dir)
+    cli.write(results_path, config, seeds, doc, start)
+    return cli.draw_figures(plots, results_path, out_dir)
 
 
 if __name__ == "__main__":

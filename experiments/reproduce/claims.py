@@ -3,7 +3,7 @@
 A claim names its item and source (docs/SPEC.md §5), the run that checks it (a
 :class:`Run`: a :class:`~softjax.training.TrainConfig` on a dataset with a set of seeds,
 or a small function for the toy rows), what the notes say, how the run is measured and
-the judgement (a :class:`Target`). ``experiments/reproduce.py`` runs every claim in one
+the judgement (a :class:`Target`). ``python -m experiments.reproduce`` runs every claim in one
 loop; a row's setting text is generated from its run by :func:`describe`, so it cannot
 drift from what ran.
 
@@ -18,7 +18,7 @@ import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from experiments import measures
+from experiments.reproduce import measures
 from softjax.training import TrainConfig
 
 # ------------------------------------------------------------------------ judgements

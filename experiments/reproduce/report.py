@@ -1,4 +1,4 @@
-"""Figures and the summary table for ``experiments/reproduce.py``, from ``reproduce.json`` only.
+"""Figures and summary table of ``python -m experiments.reproduce``, from ``reproduce.json`` only.
 
 * ``blobs_loss.png``: seed 001's gradient-descent loop on the 3-class blobs, the training
   loss J per epoch for every seed, and the test accuracy per seed.

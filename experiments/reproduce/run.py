@@ -37,11 +37,11 @@ from pathlib import Path
 import jax
 from tqdm.auto import tqdm
 
-from experiments import claims as claims_table
-from experiments import measures
-from experiments._cli import draw_figures, require_results
+from experiments._common.cli import draw_figures, require_results
+from experiments.reproduce import claims as claims_table
+from experiments.reproduce import measures
+from experiments.reproduce import report as plots
 from softjax.data import SOURCES, load_dataset, make_blobs, make_learn_sleep
-from softjax.plots import reproduce as plots
 from softjax.results import provenance, results_dir, write_json
 from softjax.training import train
 

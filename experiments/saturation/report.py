@@ -1,4 +1,4 @@
-"""Figure and table for ``experiments/saturation.py``, drawn from ``saturation.json`` only.
+"""Figure and table for ``python -m experiments.saturation``, drawn from ``saturation.json`` only.
 
 The figure plots each sample's ‖∂ℓ/∂z‖ (log scale) along the family z(m) = m·e_wrong,
 against the probability on the wrong class ŷ_wrong (logit scale) and against the margin m,

@@ -33,8 +33,8 @@ import numpy as np
 from tqdm.auto import tqdm
 
 import softjax
-from experiments._cli import draw_figures, require_results
-from softjax.plots import saturation as plots
+from experiments._common.cli import draw_figures, require_results
+from experiments.saturation import report as plots
 from softjax.results import provenance, results_dir, write_json
 
 # File stems; a --quick run writes saturation_quick.* (as loss_sweep does), so it never

@@ -37,8 +37,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from experiments.loss_sweep.report import QUICK_NOTE, model_title  # noqa: E402
 from softjax.plots.palette import LOSS_COLOURS, loss_colour  # noqa: E402
-from softjax.plots.sweep_report import QUICK_NOTE, model_title  # noqa: E402
 from softjax.results import atomic_save_figure  # noqa: E402
 from softjax.sweeps.stats import best_of, cell, collapse_scales  # noqa: E402
 

@@ -10,10 +10,10 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from experiments import calibration
+from experiments.calibration import report as plots
+from experiments.calibration import run as calibration
 from softjax import metrics
 from softjax.data import load_dataset
-from softjax.plots import calibration as plots
 from softjax.results import read_json
 from tests.helpers import GROWN_CLAUSE, GROWN_GRIDS, readme_row_of
 

@@ -6,7 +6,7 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from softjax.analysis import (
+from experiments.loss_sweep.ceiling import (
     hessian_lambda_max,
     least_squares_ceiling,
     least_squares_fit,

@@ -15,7 +15,8 @@ import numpy as np
 import pytest
 
 import softjax
-from experiments import mlp_depth, saturation
+from experiments.mlp_depth import run as mlp_depth
+from experiments.saturation import run as saturation
 from softjax.results import read_json
 
 
@@ -209,7 +210,7 @@ def test_layer_stats_match_autodiff():
 
 def test_depth_reading_follows_the_data():
     """The f′ sentence states what the numbers show: agreement, partial or none."""
-    from softjax.plots.depth import fprime_agreement
+    from experiments.mlp_depth.report import fprime_agreement
 
     def ratios(per_layer, fprime):
         return {
@@ -235,7 +236,7 @@ def test_depth_reading_follows_the_data():
 
 
 def test_claim_setting_text_is_written_from_the_config():
-    from experiments import claims
+    from experiments.reproduce import claims
 
     assert claims.describe(claims.SEED_MNIST) == (
         "784-10, init torch_linear, CCE, SGD lr 0.001, batch 64, shuffled, 5 epochs"
@@ -255,7 +256,7 @@ def test_claim_setting_text_is_written_from_the_config():
 
 
 def test_claim_targets_judge_and_say_the_same_numbers():
-    from experiments import claims
+    from experiments.reproduce import claims
 
     within = claims.within(84.77, 1.5)
     assert within.text() == "within ±1.5 pp"
@@ -275,7 +276,7 @@ def test_claim_targets_judge_and_say_the_same_numbers():
 
 def test_claim_table_keeps_the_notes_numbers():
     """The rows of results/reproduce.md: the same items, ids, notes' numbers and targets."""
-    from experiments import claims
+    from experiments.reproduce import claims
 
     rows = {c.id: c for c in claims.CLAIMS}
     assert [c.item for c in claims.CLAIMS] == sorted(c.item for c in claims.CLAIMS)
@@ -309,7 +310,7 @@ def test_claim_table_keeps_the_notes_numbers():
 
 
 def test_reproduce_counts_its_runs():
-    from experiments import reproduce
+    from experiments.reproduce import run as reproduce
 
     full = reproduce.total_runs(reproduce.plan(False), reproduce.seed_sets(False))
     # blobs 5, seed-001 MNIST 5, homework softmax 2 orders, homework MLP 1 + 5,
@@ -321,7 +322,7 @@ def test_reproduce_counts_its_runs():
 
 
 def test_toy_rows_reproduce_the_notes():
-    from experiments import measures
+    from experiments.reproduce import measures
 
     forward = measures.toy_forward()
     assert forward.value == 0.0 and forward.text.startswith("z = [6.699, 1.901, -6.803]")
@@ -333,7 +334,7 @@ def test_toy_rows_reproduce_the_notes():
 def test_measures_of_runs_read_the_final_epoch():
     from types import SimpleNamespace
 
-    from experiments import measures
+    from experiments.reproduce import measures
 
     def result(accuracy, loss):
         return SimpleNamespace(
@@ -357,7 +358,8 @@ def test_measures_of_runs_read_the_final_epoch():
 
 
 def test_reproduce_row_fails_on_a_failed_check_or_divergence():
-    from experiments import claims, measures, reproduce
+    from experiments.reproduce import claims, measures
+    from experiments.reproduce import run as reproduce
 
     claim = next(c for c in claims.CLAIMS if c.id == "blobs")
     good = measures.Measured(97.0, "t", [0.97, 0.97], checks={"J falls": True})
@@ -372,7 +374,8 @@ def test_reproduce_row_fails_on_a_failed_check_or_divergence():
 def reproduce_run(tmp_path_factory, monkeypatch_module):
     """reproduce --quick on a fake 512-image MNIST (the loop, JSON and figures, not the
     numbers: those need the real data and the full run)."""
-    from experiments import claims, reproduce
+    from experiments.reproduce import claims
+    from experiments.reproduce import run as reproduce
     from softjax.data import Dataset
 
     rng = np.random.default_rng(0)
@@ -403,7 +406,7 @@ def monkeypatch_module():
 
 @pytest.mark.slow  # six small trainings, each compiled
 def test_reproduce_quick_writes_rows_figures_and_redraws(reproduce_run):
-    from experiments import reproduce
+    from experiments.reproduce import run as reproduce
 
     out, written = reproduce_run
     assert {p.name for p in written} == {

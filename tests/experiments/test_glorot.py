@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import softjax
-from experiments import glorot
+from experiments.glorot import run as glorot
 from softjax.results import read_json
 
 

@@ -8,9 +8,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from experiments import golik
+from experiments.golik import report as plots
+from experiments.golik import run as golik
 from softjax.data import make_gaussian_classes
-from softjax.plots import golik as plots
 from softjax.results import read_json, write_json
 from softjax.sweeps.core import init_key, init_stack
 from softjax.training import TrainConfig, make_train

@@ -7,9 +7,9 @@ import jax
 import numpy as np
 import pytest
 
-from experiments import hui_belkin
+from experiments.hui_belkin import report as plots
+from experiments.hui_belkin import run as hui_belkin
 from softjax.data import make_many_classes
-from softjax.plots import hui_belkin as plots
 from softjax.results import read_json
 from tests.helpers import GROWN_CLAUSE, GROWN_GRIDS, readme_row_of
 

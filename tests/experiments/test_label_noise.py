@@ -10,9 +10,9 @@ import jax
 import numpy as np
 import pytest
 
-from experiments import label_noise
+from experiments.label_noise import report as plots
+from experiments.label_noise import run as label_noise
 from softjax.data import Dataset, corrupt_train_labels, make_gaussian_classes, symmetric_noise
-from softjax.plots import label_noise as plots
 from softjax.results import read_json, write_json
 from tests.helpers import GROWN_CLAUSE, GROWN_GRIDS, readme_row_of
 

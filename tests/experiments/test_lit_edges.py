@@ -1,7 +1,7 @@
-"""The grid-edge flag the literature summaries and figures share (softjax.plots._lit),
-``--redraw`` leaving the training run's JSON (its provenance) untouched (experiments._cli),
+"""The grid-edge flag the literature summaries and figures share (experiments._common.verdicts),
+``--redraw`` leaving the training run's JSON (its provenance) untouched (experiments._common.cli),
 and the literature sweeps' replicates varying the data order with the init
-(experiments._lit).
+(experiments._common.lit).
 
 A chosen lr on an edge of its grid is marked † and named in one sentence; a summary with
 no such lr says every chosen lr is interior.
@@ -15,9 +15,9 @@ import types
 import matplotlib.pyplot as plt
 import pytest
 
-from experiments import _cli
-from experiments import _lit as lit
-from softjax.plots import _lit
+from experiments._common import cli as _cli
+from experiments._common import lit
+from experiments._common import verdicts as _lit
 
 
 def test_the_sentence_names_each_edge_with_its_side_and_grid():

@@ -8,8 +8,8 @@ import json
 import numpy as np
 import pytest
 
-from experiments import loss_sweep
-from softjax.plots.sweep_report import NO_DIFFERENCE, compare_difference, compare_intervals
+from experiments.loss_sweep import run as loss_sweep
+from experiments.loss_sweep.report import NO_DIFFERENCE, compare_difference, compare_intervals
 from softjax.sweeps.adaptive import interior_lr_sweep, next_lrs, paired_sweep
 from softjax.sweeps.stats import (
     collapse_scales,
@@ -294,8 +294,8 @@ def test_bad_grids_are_refused_naming_the_flag(tmp_path, capsys):
 
 @pytest.mark.parametrize("name", ["linear", "mlp"])
 def test_the_shipped_study_configs_parse_and_meet_the_study_rules(name):
-    path = loss_sweep.Path(__file__).resolve().parents[1] / "experiments" / "configs"
-    args = loss_sweep.parse_args(["--config", str(path / f"loss_sweep_{name}.json")])
+    path = loss_sweep.Path(__file__).resolve().parents[2] / "experiments" / "loss_sweep" / "configs"
+    args = loss_sweep.parse_args(["--config", str(path / f"{name}.json")])
     grid = loss_sweep.resolve_grid(args)
     assert len(grid["seeds"]) >= 5  # n ≥ 5 distinct replicates
     assert grid["epochs"] >= (10 if name == "mlp" else 5)
@@ -303,7 +303,7 @@ def test_the_shipped_study_configs_parse_and_meet_the_study_rules(name):
 
 
 def test_gradients_are_compared_at_a_matched_lr_and_separately_at_each_chosen_lr():
-    from softjax.sweeps.compare import gradients
+    from experiments.loss_sweep.compare import gradients
 
     records = []
     for loss, peak in (("cce", 0.3), ("mse", 1.0)):

@@ -18,11 +18,11 @@ import numpy as np
 import pytest
 
 import softjax.sweeps.core as core_module
-from experiments import loss_sweep
+from experiments.loss_sweep import run as loss_sweep
 from softjax.results import read_json, read_jsonl
 from softjax.training import HISTORY_KEYS, Data, TrainConfig, history_shape
 
-REPO_ROOT = __import__("pathlib").Path(__file__).resolve().parents[1]
+REPO_ROOT = __import__("pathlib").Path(__file__).resolve().parents[2]
 VAL_KEYS = ("val_loss", "val_accuracy")
 REDRAW = ["--quick", "--redraw", "--sizes", "784", "10"]
 

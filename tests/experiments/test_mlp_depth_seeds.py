@@ -6,8 +6,8 @@ import copy
 
 import pytest
 
-from experiments import mlp_depth
-from softjax.plots.depth import accuracy_stats, summary_markdown
+from experiments.mlp_depth import run as mlp_depth
+from experiments.mlp_depth.report import accuracy_stats, summary_markdown
 from softjax.results import read_json
 
 
@@ -81,7 +81,7 @@ def test_the_full_run_has_three_seeds_and_ten_epochs():
 
 
 def test_results_written_before_seeds_still_summarize():
-    path = mlp_depth.Path(__file__).resolve().parents[1] / "results" / "mlp_depth.json"
+    path = mlp_depth.Path(__file__).resolve().parents[2] / "results" / "mlp_depth.json"
     if not path.exists():
         pytest.skip("no committed mlp_depth.json")
     assert "## Reading" in summary_markdown(read_json(path))

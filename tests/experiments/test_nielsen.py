@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from experiments import nielsen
+from experiments.nielsen import run as nielsen
 from softjax.results import read_json
 
 

@@ -1,11 +1,11 @@
-"""The README's generated blocks (``experiments/readme_results.py``) equal the results."""
+"""The README's generated blocks (``experiments/_common/readme_results.py``) equal the results."""
 
 import json
 
 import pytest
 
-from experiments import readme_results
-from experiments.readme_results import ROOT, bullets, refresh, render, tables
+from experiments._common import readme_results
+from experiments._common.readme_results import ROOT, bullets, refresh, render, tables
 
 MD = """# title
 
@@ -114,6 +114,6 @@ def test_each_literature_summary_is_what_its_json_writes(stem, tmp_path):
     plots modules' text from the committed JSON: no number in them was typed."""
     import importlib
 
-    plots = importlib.import_module(f"softjax.plots.{stem}")
+    plots = importlib.import_module(f"experiments.{stem}.report")
     written = plots.write_summary(ROOT / "results" / f"{stem}.json", tmp_path)
     assert written.read_text() == (ROOT / "results" / f"{stem}.md").read_text()

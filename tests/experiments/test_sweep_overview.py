@@ -1,10 +1,10 @@
-"""The MLP study's overview (softjax.plots.sweep_overview) on hand-made model documents:
+"""The MLP study's overview (experiments.loss_sweep.overview) on hand-made model documents:
 its verdicts follow the intervals, its numbers come from the documents."""
 
 from __future__ import annotations
 
-from softjax.plots import sweep_overview as ov
-from softjax.plots.sweep_report import NO_DIFFERENCE
+from experiments.loss_sweep import overview as ov
+from experiments.loss_sweep.report import NO_DIFFERENCE
 from softjax.sweeps.stats import select_best, summarize
 from softjax.training import HISTORY_KEYS, LAYER_KEYS
 
