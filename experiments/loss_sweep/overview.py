@@ -383,7 +383,7 @@ def draw_overview(docs, path: Path) -> Path:
 def write_overview(results_paths, md_path, figure_path, stuck_figure=None) -> list[Path]:
     """Reads the models' ``<stem>.json`` files (``<stem>.md`` beside them) and writes the
     overview ``md_path`` and ``figure_path``, atomically; ``stuck_figure``: the path of
-    :func:`softjax.plots.sweep.draw_stuck_overview`'s figure, linked from the text.
+    :func:`experiments.loss_sweep.figures.draw_stuck_overview`'s figure, linked from the text.
     Returns the paths written."""
     paths = [Path(p) for p in results_paths]
     if not paths:

@@ -12,7 +12,7 @@ Per model, files go to ``<out>/loss_sweep_<dataset>_<model>[_quick].*``: ``.json
 record per run), ``.json`` (per-cell means and 95% intervals, the chosen lrs, the matched-lr
 and paired comparisons, for softmax regression the least-squares ceiling and the square
 loss's stable-lr bound), ``.md`` (the findings, written from the numbers by
-:mod:`experiments.loss_sweep.report`) and the figures of :mod:`softjax.plots.sweep`. With
+:mod:`experiments.loss_sweep.report`) and the figures of :mod:`.figures`. With
 several MLPs, ``loss_sweep_<dataset>_mlp_stuck[_quick].png`` shows every model's fraction
 of runs stuck near chance side by side, and ``loss_sweep_<dataset>_mlp[_quick].md`` with
 ``loss_sweep_<dataset>_mlp_overview[_quick].png`` are the study's overview across the
@@ -41,13 +41,13 @@ from pathlib import Path
 
 from experiments._common.cli import require_results
 from experiments.loss_sweep import compare
+from experiments.loss_sweep import figures as plots
 from experiments.loss_sweep.ceiling import least_squares_ceiling, square_loss_lr_bound
 from experiments.loss_sweep.overview import write_overview
 from experiments.loss_sweep.report import QUICK_NOTE, markdown, summary_text
 from softjax.compilation_cache import enable_compilation_cache
 from softjax.data import load_dataset
 from softjax.losses import LOSSES
-from softjax.plots import sweep as plots
 from softjax.results import atomic_write_text, provenance, read_json, results_dir, write_json
 from softjax.sweeps import SweepLocked, check_writable, select_best, summarize, sweep, sweep_lock
 from softjax.sweeps.adaptive import LR_FACTOR, MAX_ROUNDS, interior_lr_sweep, paired, paired_sweep

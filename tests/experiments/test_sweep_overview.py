@@ -193,7 +193,7 @@ def test_every_hidden_layer_is_reported_when_the_results_hold_the_per_layer_keys
 def test_the_gradients_figure_has_a_row_per_hidden_layer_or_first_last_for_old_results(
     tmp_path,
 ):
-    from softjax.plots import sweep as sweep_plots
+    from softjax.plots import gradients as sweep_plots
 
     rows = sweep_plots.hidden_rows(THREE)
     # one f′ row and one saturated row, each drawing the three layers as line styles
