@@ -50,10 +50,10 @@ from softjax.sweeps import select_best, summarize
 from softjax.sweeps.adaptive import MAX_ROUNDS
 from softjax.training import TrainConfig
 
-STEMS = {"full": "calibration", "quick": "calibration_quick", "smoke": "calibration_smoke"}
+STEM = "calibration"
 LOSSES = ("cce", "mse", "bce", "sigmoid_bce", "square")
 MODELS = {"softmax_regression": (784, 10), "mlp": (784, 128, 10)}
-MODES = {
+SIZES = {
     "full": {
         "train_subset": None,
         "epochs": 10,
@@ -165,15 +165,15 @@ def calibrate(npz_path: Path, x_test, y_test) -> dict:
 
 
 def _extra_args(parser) -> None:
-    parser.add_argument("--losses", nargs="+", choices=LOSSES, default=list(LOSSES))
     parser.add_argument("--models", nargs="+", choices=tuple(MODELS), default=list(MODELS))
 
 
 def main(argv=None) -> list[Path]:
-    args = cli.parse_args(__doc__, argv, _extra_args)
+    args = cli.parse_args(__doc__, argv, _extra_args, losses=True)
+    args.losses = args.losses or list(LOSSES)
     mode_name = args.mode
-    mode = MODES[mode_name]
-    out_dir, results_path = cli.results_path(args, STEMS["full"])
+    mode = cli.size(args, SIZES)
+    out_dir, results_path = cli.results_path(args, STEM)
     if args.redraw:
         return cli.finish(args, plots, results_path, out_dir, None)
     config = {

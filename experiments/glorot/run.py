@@ -49,7 +49,7 @@ from softjax.data import load_dataset, make_blobs
 from softjax.models import forward
 from softjax.training import TrainConfig, init_params, make_epochs, seed_keys, validate
 
-STEMS = {"full": "glorot", "quick": "glorot_quick", "smoke": "glorot_smoke"}
+STEM = "glorot"
 SURFACE_LOSSES = ("cce", "mse")
 SURFACE_SIZES = (2, 4, 3)
 SURFACE_RANGE = 10.0
@@ -59,7 +59,7 @@ PERCENTILES = (2, 50, 98)
 RANGES = {"sigmoid": (0.0, 1.0), "tanh": (-1.0, 1.0)}
 SATURATION_BAND = 0.02  # share of the activation's range counted as "at an end"
 PROBE_SIZE = 300  # Glorot & Bengio's 300 fixed test examples
-MODES = {
+SIZES = {
     "full": {"grid": 81, "depth": 5, "width": 256, "train_subset": None, "epochs": 20, "seeds": 3},
     "quick": {"grid": 41, "depth": 5, "width": 64, "train_subset": 5000, "epochs": 3, "seeds": 2},
     "smoke": {"grid": 21, "depth": 5, "width": 32, "train_subset": 1000, "epochs": 2, "seeds": 2},
@@ -174,8 +174,8 @@ def activation_run(activation: str, data, mode: dict, seeds: list[int]) -> dict:
 def main(argv=None) -> list[Path]:
     args = cli.parse_args(__doc__, argv)
     mode_name = args.mode
-    mode = MODES[mode_name]
-    out_dir, results_path = cli.results_path(args, STEMS["full"])
+    mode = cli.size(args, SIZES)
+    out_dir, results_path = cli.results_path(args, STEM)
     if args.redraw:
         return cli.finish(args, plots, results_path, out_dir, None)
     seeds = list(range(mode["seeds"]))

@@ -212,7 +212,7 @@ def run_model(model: str, data, size: dict) -> dict:
 
 def main(argv=None):
     args = cli.parse_args(__doc__, argv)
-    size = SIZES[args.mode]
+    size = cli.size(args, SIZES)
     out_dir, path = cli.results_path(args, STEM)
 
     def _run():

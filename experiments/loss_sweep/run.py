@@ -34,11 +34,11 @@ from __future__ import annotations
 
 import argparse
 import functools
-import json
 import sys
 import time
 from pathlib import Path
 
+from experiments._common import cli
 from experiments._common.cli import require_results
 from experiments.loss_sweep import compare
 from experiments.loss_sweep import figures as plots
@@ -47,7 +47,6 @@ from experiments.loss_sweep.overview import write_overview
 from experiments.loss_sweep.report import QUICK_NOTE, markdown, summary_text
 from softjax.compilation_cache import enable_compilation_cache
 from softjax.data import load_dataset
-from softjax.losses import LOSSES
 from softjax.results import atomic_write_text, provenance, read_json, results_dir, write_json
 from softjax.sweeps import SweepLocked, check_writable, select_best, summarize, sweep, sweep_lock
 from softjax.sweeps.adaptive import LR_FACTOR, MAX_ROUNDS, interior_lr_sweep, paired, paired_sweep
@@ -82,6 +81,8 @@ QUICK = FULL | dict(
     train_subset=4000,
     max_rounds=1,
 )
+SIZES = {"quick": QUICK, "full": FULL}
+"""The grid of each mode; ``--config`` and the flags override its keys."""
 AXES = tuple(FULL)
 
 
@@ -89,16 +90,7 @@ def _list(kind):
     return dict(nargs="+", type=kind, default=None)
 
 
-def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="≤ 3 min; not the study's numbers")
-    parser.add_argument("--redraw", action="store_true", help="figures and summary only")
-    parser.add_argument("--config", type=Path, default=None, help="the grid as JSON")
-    parser.add_argument("--out", type=Path, default=None, help="results folder")
-    parser.add_argument("--source", choices=("tfds", "idx"), default="tfds")
-    parser.add_argument("--data-dir", default=None, help="default: $SOFTJAX_DATA_DIR")
-    parser.add_argument("--dataset", choices=("mnist", "fashion_mnist"), default=None)
-    parser.add_argument("--losses", nargs="+", default=None, help="registered loss names")
+def _study_args(parser) -> None:
     parser.add_argument("--lrs", **_list(_positive(float)), help="starting lr grid")
     parser.add_argument("--init-scales", **_list(_positive(float)))
     parser.add_argument("--seeds", **_list(_seed), help="replicates (init = data seed)")
@@ -125,11 +117,20 @@ def parse_args(argv=None):
         help="evaluate the test set every epoch too (default: after the last epoch only)",
     )
     parser.add_argument("--name", default=None, help="file stem (one model only)")
-    args = parser.parse_args(argv)
-    bad = [loss for loss in args.losses or () if loss not in LOSSES]
-    if bad:
-        parser.error(f"--losses: unknown {bad}; expected names from {sorted(LOSSES)}")
-    return args
+
+
+def parse_args(argv=None):
+    """The shared flags (:func:`experiments._common.cli.parse_args`: ``--quick``, full,
+    ``--redraw``, ``--out``, ``--config``, ``--source``, ``--data-dir``, ``--dataset``,
+    ``--losses`` with ``pkg.module:function``) and the grid's own axes."""
+    return cli.parse_args(
+        __doc__,
+        argv,
+        _study_args,
+        modes=("quick", "full"),
+        datasets=("mnist", "fashion_mnist"),
+        losses=True,
+    )
 
 
 def _positive(kind):
@@ -156,17 +157,14 @@ def _seed(text):
 
 
 def resolve_grid(args) -> dict:
-    """The grid: the mode's defaults, then ``--config``'s keys, then the flags given."""
-    grid = dict(QUICK if args.quick else FULL)
-    if args.config is not None:
-        given = json.loads(args.config.read_text())
-        unknown = sorted(set(given) - set(AXES))
-        if unknown:
-            raise SystemExit(f"--config {args.config}: unknown keys {unknown}; expected {AXES}")
-        grid |= given
-        if grid["sizes"] and isinstance(grid["sizes"][0], int):
-            grid["sizes"] = [grid["sizes"]]
-    grid |= {k: getattr(args, k) for k in AXES if getattr(args, k, None) is not None}
+    """The grid: the mode's defaults (:data:`SIZES`), then ``--config``'s keys, then the
+    flags given."""
+    flags = {k: getattr(args, k, None) for k in AXES}
+    if args.config is not None:  # a config's single model may be given as one size list
+        config = cli.size(args, SIZES)
+        if config["sizes"] and isinstance(config["sizes"][0], int):
+            flags["sizes"] = flags["sizes"] or [config["sizes"]]
+    grid = cli.size(args, SIZES, flags)
     if len(set(grid["seeds"])) < len(grid["seeds"]):
         raise SystemExit(f"--seeds: expected distinct replicates, got {grid['seeds']}")
     return grid

@@ -27,7 +27,6 @@ Run::
 
 from __future__ import annotations
 
-import argparse
 import functools
 import sys
 import time
@@ -39,21 +38,22 @@ import numpy as np
 from tqdm.auto import tqdm
 
 import softjax
+from experiments._common import cli
 from experiments._common.cli import draw_figures, require_results
 from experiments.mlp_depth import report as plots
-from softjax.data import SOURCES, load_dataset
-from softjax.results import provenance, results_dir, write_json
+from softjax.data import load_dataset
+from softjax.results import provenance, write_json
 from softjax.training import TrainConfig, init_params, seed_keys, train
 
-# File stems; a --quick run writes mlp_depth_quick.* (as loss_sweep does), so it never
-# overwrites the committed full results.
-RESULTS_STEM, QUICK_RESULTS_STEM = "mlp_depth", "mlp_depth_quick"
+RESULTS_STEM = "mlp_depth"
+"""The results' file stem; a --quick run writes ``mlp_depth_quick.*`` to the scratch folder."""
 ACTIVATION_NAMES = ("sigmoid", "tanh", "relu")
-FULL_DEPTHS = (1, 2, 3, 4, 5, 6)
-QUICK_DEPTHS = (1, 3)
-QUICK_TRAIN_SIZE = 5000
-FULL_SEEDS, QUICK_SEEDS = (0, 1, 2), (0,)
-FULL_EPOCHS, QUICK_EPOCHS = 10, 1
+SIZES = {
+    "quick": dict(depths=(1, 3), seeds=(0,), epochs=1, train_size=5000),
+    "full": dict(depths=(1, 2, 3, 4, 5, 6), seeds=(0, 1, 2), epochs=10, train_size=None),
+}
+"""Each mode's depths, seeds, epochs and training images (None: all); ``--config`` and the
+flags override them."""
 
 
 @functools.partial(jax.jit, static_argnums=(3,))
@@ -119,13 +119,7 @@ def run_one(config: TrainConfig, data, stats_x, stats_y) -> dict:
     }
 
 
-def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="5000 images, depths 1 and 3")
-    parser.add_argument("--redraw", action="store_true", help="only redraw from existing JSON")
-    parser.add_argument("--out", type=Path, default=None, help="output folder (results/)")
-    parser.add_argument("--source", choices=SOURCES, default="tfds", help="MNIST loader")
-    parser.add_argument("--data-dir", default=None, help="raw MNIST folder ($SOFTJAX_DATA_DIR)")
+def _study_args(parser) -> None:
     parser.add_argument("--activations", nargs="+", default=list(ACTIVATION_NAMES))
     parser.add_argument("--depths", type=int, nargs="+", default=None, help="hidden layers")
     parser.add_argument("--width", type=int, default=128)
@@ -137,40 +131,44 @@ def parse_args(argv=None):
     )
     parser.add_argument("--train-size", type=int, default=None, help="first N training images")
     parser.add_argument("--stats-size", type=int, default=1000, help="images for the norms")
-    args = parser.parse_args(argv)
+
+
+def parse_args(argv=None):
+    """The shared flags (:func:`experiments._common.cli.parse_args`) and the study's own."""
+    return cli.parse_args(__doc__, argv, _study_args, modes=("quick", "full"), check=_check)
+
+
+def _check(args) -> None:
     if args.seeds is not None and (
         any(x < 0 for x in args.seeds) or len(set(args.seeds)) < len(args.seeds)
     ):
-        parser.error(f"--seeds: expected distinct ints ≥ 0, got {args.seeds}")
+        raise ValueError(f"--seeds: expected distinct ints ≥ 0, got {args.seeds}")
     for name in ("width", "epochs", "batch_size", "stats_size"):
         if getattr(args, name) is not None and getattr(args, name) < 1:
-            parser.error(
+            raise ValueError(
                 f"--{name.replace('_', '-')}: expected an int ≥ 1, got {getattr(args, name)}"
             )
     bad = [a for a in args.activations if a not in softjax.ACTIVATIONS]
     if bad:
-        parser.error(
+        raise ValueError(
             f"--activations: unknown {bad}; expected names from {sorted(softjax.ACTIVATIONS)}"
         )
     if args.depths is not None and any(d < 0 for d in args.depths):
-        parser.error(f"--depths: expected ints ≥ 0, got {args.depths}")
+        raise ValueError(f"--depths: expected ints ≥ 0, got {args.depths}")
     if not (args.lr > 0):
-        parser.error(f"--lr: expected a number > 0, got {args.lr}")
-    return args
+        raise ValueError(f"--lr: expected a number > 0, got {args.lr}")
 
 
 def main(argv=None) -> list[Path]:
     args = parse_args(argv)
-    out_dir = Path(args.out) if args.out is not None else results_dir(scratch=args.quick)
-    stem = QUICK_RESULTS_STEM if args.quick else RESULTS_STEM
-    results_path = out_dir / f"{stem}.json"
+    out_dir, results_path = cli.results_path(args, RESULTS_STEM)
     if args.redraw:
         require_results(results_path)
     else:
-        depths = tuple(args.depths or (QUICK_DEPTHS if args.quick else FULL_DEPTHS))
-        seeds = list(args.seeds or (QUICK_SEEDS if args.quick else FULL_SEEDS))
-        epochs = args.epochs or (QUICK_EPOCHS if args.quick else FULL_EPOCHS)
-        train_size = args.train_size or (QUICK_TRAIN_SIZE if args.quick else None)
+        flags = {k: getattr(args, k) for k in ("depths", "seeds", "epochs", "train_size")}
+        size = cli.size(args, SIZES, flags)
+        depths, seeds = tuple(size["depths"]), list(size["seeds"])
+        epochs, train_size = size["epochs"], size["train_size"]
         start = time.perf_counter()
         data = load_dataset("mnist", source=args.source, data_dir=args.data_dir)
         if train_size is not None:

@@ -48,14 +48,14 @@ from experiments.nielsen import report as plots
 from softjax.data import load_dataset
 from softjax.training import TrainConfig, make_train, seed_keys, validate
 
-RESULTS_STEM, QUICK_RESULTS_STEM, SMOKE_RESULTS_STEM = "nielsen", "nielsen_quick", "nielsen_smoke"
+RESULTS_STEM = "nielsen"
 LOSS_PAIR = ("sigmoid_mse", "sigmoid_bce")  # quadratic cost, cross-entropy
 NEURON = {"x": 1.0, "y": 0.0, "lr": 0.15, "epochs": 300, "starts": [[0.6, 0.9], [2.0, 2.0]]}
 # Nielsen's own numbers (ch. 1 and ch. 3) and his settings.
 MNIST_PAPER = {"sigmoid_mse": 95.42, "sigmoid_bce": 95.49}
 MNIST_LRS = {"sigmoid_mse": 3.0, "sigmoid_bce": 0.5}
-SIZES = (784, 30, 10)
-MODES = {
+LAYERS = (784, 30, 10)
+SIZES = {
     "full": {"train_subset": None, "epochs": 30, "seeds": 5},
     "quick": {"train_subset": 5000, "epochs": 3, "seeds": 3},
     "smoke": {"train_subset": 1000, "epochs": 1, "seeds": 3},
@@ -166,7 +166,7 @@ def run_neuron(spec: dict = NEURON) -> dict:
     return {"runs": runs}
 
 
-def nielsen_init(key, sizes=SIZES, dtype=jnp.float32):
+def nielsen_init(key, sizes=LAYERS, dtype=jnp.float32):
     """Nielsen's ``large_weight_initializer``: every weight and bias N(0, 1)."""
     keys = jax.random.split(key, 2 * (len(sizes) - 1))
     return [
@@ -183,7 +183,7 @@ def run_mnist(data, epochs: int, seeds: list[int]) -> dict:
     out = {}
     for name in LOSS_PAIR:
         config = TrainConfig(
-            sizes=SIZES,
+            sizes=LAYERS,
             activations="sigmoid",
             loss=name,
             optimizer="sgd",
@@ -218,7 +218,7 @@ def run_mnist(data, epochs: int, seeds: list[int]) -> dict:
 def main(argv=None) -> list[Path]:
     args = cli.parse_args(__doc__, argv)
     mode_name = args.mode
-    mode = MODES[mode_name]
+    mode = cli.size(args, SIZES)
     out_dir, results_path = cli.results_path(args, RESULTS_STEM)
     if args.redraw:
         return cli.finish(args, plots, results_path, out_dir, None)
@@ -227,7 +227,7 @@ def main(argv=None) -> list[Path]:
         "mode": mode_name,
         "neuron": NEURON,
         "losses": list(LOSS_PAIR),
-        "sizes": list(SIZES),
+        "sizes": list(LAYERS),
         "mnist_lrs": MNIST_LRS,
         "batch_size": 10,
         "epochs": mode["epochs"],

@@ -29,7 +29,6 @@ For how long a run takes, see ``total_wall_s`` and ``wall_s`` in ``results/repro
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from pathlib import Path
@@ -37,16 +36,17 @@ from pathlib import Path
 import jax
 from tqdm.auto import tqdm
 
+from experiments._common import cli
 from experiments._common.cli import draw_figures, require_results
 from experiments.reproduce import claims as claims_table
 from experiments.reproduce import measures
 from experiments.reproduce import report as plots
-from softjax.data import SOURCES, load_dataset, make_blobs, make_learn_sleep
-from softjax.results import provenance, results_dir, write_json
+from softjax.data import load_dataset, make_blobs, make_learn_sleep
+from softjax.results import provenance, write_json
 from softjax.training import train
 
-RESULTS_NAME = "reproduce.json"
-QUICK_RESULTS_NAME = "reproduce_quick.json"
+RESULTS_STEM = "reproduce"
+"""The results' file stem; a --quick run writes ``reproduce_quick.*`` to the scratch folder."""
 SEEDS = (0, 1, 2, 3, 4)
 QUICK_SEEDS = (0, 1)
 QUICK_TRAIN_SIZE = 10_000  # the first MNIST training images, for the quick run
@@ -162,20 +162,24 @@ def _figure_data(trained: dict[str, measures.Trained]) -> tuple[dict, dict]:
     return blobs_doc, mnist_doc
 
 
-def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="CI-sized run, into results/scratch/")
-    parser.add_argument("--redraw", action="store_true", help="only redraw from existing JSON")
-    parser.add_argument("--out", type=Path, default=None, help="output folder (results/)")
-    parser.add_argument("--source", choices=SOURCES, default="tfds", help="MNIST loader")
-    parser.add_argument("--data-dir", default=None, help="raw MNIST folder ($SOFTJAX_DATA_DIR)")
-    parser.add_argument(
-        "--mlp-seeds", type=int, default=None, help="seeds for the MLP rows (default: all 5)"
-    )
-    args = parser.parse_args(argv)
+def _check(args) -> None:
     if args.mlp_seeds is not None and not 1 <= args.mlp_seeds <= len(SEEDS):
-        parser.error(f"--mlp-seeds: expected an int in [1, {len(SEEDS)}], got {args.mlp_seeds}")
-    return args
+        raise ValueError(f"--mlp-seeds: expected an int in [1, {len(SEEDS)}], got {args.mlp_seeds}")
+
+
+def parse_args(argv=None):
+    """The shared flags (:func:`experiments._common.cli.parse_args`; no ``--config``: the
+    runs are the claims' own) and ``--mlp-seeds``."""
+    return cli.parse_args(
+        __doc__,
+        argv,
+        lambda p: p.add_argument(
+            "--mlp-seeds", type=int, default=None, help="seeds for the MLP rows (default: all 5)"
+        ),
+        modes=("quick", "full"),
+        config=False,
+        check=_check,
+    )
 
 
 def run(args) -> dict:
@@ -248,8 +252,7 @@ def run(args) -> dict:
 
 def main(argv=None) -> list[Path]:
     args = parse_args(argv)
-    out_dir = Path(args.out) if args.out is not None else results_dir(scratch=args.quick)
-    results_path = out_dir / (QUICK_RESULTS_NAME if args.quick else RESULTS_NAME)
+    out_dir, results_path = cli.results_path(args, RESULTS_STEM)
     if args.redraw:
         require_results(results_path)
     else:

@@ -21,7 +21,6 @@ Run::
 
 from __future__ import annotations
 
-import argparse
 import math
 import sys
 import time
@@ -33,13 +32,16 @@ import numpy as np
 from tqdm.auto import tqdm
 
 import softjax
+from experiments._common import cli
 from experiments._common.cli import draw_figures, require_results
 from experiments.saturation import report as plots
-from softjax.results import provenance, results_dir, write_json
+from softjax.results import provenance, write_json
 
 # File stems; a --quick run writes saturation_quick.* (as loss_sweep does), so it never
 # overwrites the committed full results.
-RESULTS_STEM, QUICK_RESULTS_STEM = "saturation", "saturation_quick"
+RESULTS_STEM = "saturation"
+SIZES = {"quick": {"points": 201}, "full": {"points": 501}}
+"""The number of margins of each mode; ``--config`` and ``--points`` override it."""
 NUM_CLASSES = (3, 10)
 MARGIN_RANGE = (-10.0, 15.0)
 KEY_PROBS = (0.5, 0.9, 0.99, 0.999)
@@ -144,27 +146,31 @@ def run(num_points: int) -> dict:
     return out
 
 
-def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="201 margins instead of 501")
-    parser.add_argument("--redraw", action="store_true", help="only redraw from existing JSON")
-    parser.add_argument("--out", type=Path, default=None, help="output folder (results/)")
-    parser.add_argument("--points", type=int, default=None, help="number of margins")
-    args = parser.parse_args(argv)
+def _check(args) -> None:
     if args.points is not None and args.points < 2:
-        parser.error(f"--points: expected an int ≥ 2, got {args.points}")
-    return args
+        raise ValueError(f"--points: expected an int ≥ 2, got {args.points}")
+
+
+def parse_args(argv=None):
+    """The shared flags (:func:`experiments._common.cli.parse_args`; no data: the margins
+    are synthetic) and ``--points``."""
+    return cli.parse_args(
+        __doc__,
+        argv,
+        lambda p: p.add_argument("--points", type=int, default=None, help="number of margins"),
+        modes=("quick", "full"),
+        data=False,
+        check=_check,
+    )
 
 
 def main(argv=None) -> list[Path]:
     args = parse_args(argv)
-    out_dir = Path(args.out) if args.out is not None else results_dir(scratch=args.quick)
-    stem = QUICK_RESULTS_STEM if args.quick else RESULTS_STEM
-    results_path = out_dir / f"{stem}.json"
+    out_dir, results_path = cli.results_path(args, RESULTS_STEM)
     if args.redraw:
         require_results(results_path)
     else:
-        num_points = args.points or (201 if args.quick else 501)
+        num_points = cli.size(args, SIZES, {"points": args.points})["points"]
         config = {
             "num_classes": list(NUM_CLASSES),
             "margin_range": list(MARGIN_RANGE),

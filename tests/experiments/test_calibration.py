@@ -82,7 +82,7 @@ def test_cli_smoke_stores_params_and_redraws(tmp_path, shared_data_dir):
     for model, per_loss in doc["calibration"].items():
         assert set(per_loss) <= {"cce", "sigmoid_bce", "square"} and "cce" in per_loss
         for loss, rep in per_loss.items():
-            assert len(rep["ece"]) == calibration.MODES["smoke"]["seeds"]
+            assert len(rep["ece"]) == calibration.SIZES["smoke"]["seeds"]
             np.testing.assert_allclose(rep["ece"], again[model][loss]["ece"], rtol=1e-6)
             assert all(0 <= e <= 1 for e in rep["ece"])
     text = (tmp_path / "calibration_smoke.md").read_text()
@@ -156,7 +156,7 @@ def test_a_grid_edge_choice_extends_that_losss_grid(shared_data_dir):
     next ×3 lr, its edge is judged on its grown grid, and its chosen params are stored."""
     data = load_dataset("mnist", source="idx", data_dir=shared_data_dir)
     data = data._replace(x_train=data.x_train[:1000], y_train=data.y_train[:1000])
-    mode = {**calibration.MODES["smoke"], "lrs": [0.01, 0.03], "max_rounds": 1}
+    mode = {**calibration.SIZES["smoke"], "lrs": [0.01, 0.03], "max_rounds": 1}
     selection, params, grids = calibration.train_models(
         data, mode, losses=("cce",), models=("softmax_regression",)
     )

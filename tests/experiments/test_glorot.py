@@ -25,7 +25,7 @@ def test_cli_smoke_writes_json_and_figures(smoke_run):
     names = {p.name for p in written}
     assert names == {"glorot_smoke_surface.png", "glorot_smoke_activations.png", "glorot_smoke.md"}
     doc = read_json(out / "glorot_smoke.json")
-    mode = glorot.MODES["smoke"]
+    mode = glorot.SIZES["smoke"]
     for run in doc["activations"].values():
         mean = np.asarray(run["stats"]["mean"])
         # (seeds, epochs + 1 (init first), hidden layers)

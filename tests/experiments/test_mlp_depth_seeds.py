@@ -75,7 +75,7 @@ def test_a_single_seed_claims_no_trend():
 
 
 def test_the_full_run_has_three_seeds_and_ten_epochs():
-    assert len(mlp_depth.FULL_SEEDS) >= 3 and mlp_depth.FULL_EPOCHS >= 10
+    assert len(mlp_depth.SIZES["full"]["seeds"]) >= 3 and mlp_depth.SIZES["full"]["epochs"] >= 10
     with pytest.raises(SystemExit):
         mlp_depth.parse_args(["--seeds", "1", "1"])
 
