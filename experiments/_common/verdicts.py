@@ -1,7 +1,12 @@
 """Helpers the literature experiments' figures and summaries share (golik, hui_belkin,
 label_noise, calibration): formatting a mean ± 95% interval, naming a loss spec, the verdict
-rule, the grid-edge flag, and the README row each summary ends with (nielsen and glorot
-too).
+rule, verdicts as data (:class:`Judgement`), the grid-edge flag, and the README row each
+summary ends with (nielsen and glorot too).
+
+A verdict is data first: a :class:`Judgement` names the paper's claim, the setting, the
+outcome (:data:`AGREE`, :data:`DIFFER` or :data:`INCONCLUSIVE`) and the numbers it rests
+on; it is stored in the results JSON, and the summary's sentences, counts and README row
+are rendered from it, never read back from prose.
 
 A difference "holds" when the two 95% intervals do not overlap; otherwise the summaries
 call the losses indistinguishable at this number of seeds.
@@ -14,7 +19,10 @@ summary lists the cases in one sentence (:func:`edge_sentence`).
 
 from __future__ import annotations
 
+import dataclasses
 import json
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 import matplotlib
 
@@ -64,6 +72,50 @@ def compare(a: dict, b: dict) -> int:
     if a["mean"] + ha < b["mean"] - hb:
         return -1
     return 0
+
+
+AGREE, DIFFER, INCONCLUSIVE = "agree", "differ", "inconclusive"
+OUTCOMES = (AGREE, DIFFER, INCONCLUSIVE)
+
+
+@dataclasses.dataclass(frozen=True)
+class Judgement:
+    """One judgement of a paper's claim in one setting.
+
+    ``claim``: the claim's id (the study's own, e.g. ``"mse_from_init_worse"``);
+    ``setting``: where it was judged (model, init scale, …) as a short label;
+    ``outcome``: :data:`AGREE` (our numbers support the claim), :data:`DIFFER` (they
+    contradict it) or :data:`INCONCLUSIVE` (the 95% intervals cannot tell);
+    ``numbers``: the values the outcome was computed from, JSON-ready.
+    """
+
+    claim: str
+    setting: str
+    outcome: str
+    numbers: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+
+    def __post_init__(self):
+        if self.outcome not in OUTCOMES:
+            raise ValueError(f"outcome: expected one of {OUTCOMES}, got {self.outcome!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self) | {"numbers": dict(self.numbers)}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Judgement:
+        return cls(d["claim"], d["setting"], d["outcome"], dict(d.get("numbers") or {}))
+
+
+def from_sign(sign: int, supports: int) -> str:
+    """The outcome of a two-interval comparison (:func:`compare`'s ``sign``) for a claim
+    that predicts the sign ``supports`` (+1 or −1): agree, differ, or inconclusive (0)."""
+    return INCONCLUSIVE if sign == 0 else AGREE if sign == supports else DIFFER
+
+
+def tally(judgements: Iterable[Judgement], claim: str) -> tuple[int, int]:
+    """``(agreeing, judged)``: how many settings of ``claim`` agree, of how many."""
+    mine = [j for j in judgements if j.claim == claim]
+    return sum(j.outcome == AGREE for j in mine), len(mine)
 
 
 def errorbar(ax, xs, stats, edges=None, **kwargs):

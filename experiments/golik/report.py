@@ -15,12 +15,17 @@ import numpy as np
 from matplotlib.ticker import MaxNLocator
 
 from experiments._common.verdicts import (
+    AGREE,
+    DIFFER,
     EDGE_FOOTNOTE,
+    INCONCLUSIVE,
+    Judgement,
     compare,
     edge_layout,
     edge_mark,
     edge_sentence,
     final_test,
+    from_sign,
     grid_growth,
     lr_text,
     pct,
@@ -28,6 +33,7 @@ from experiments._common.verdicts import (
     readme_section,
     replicate_note,
     run_clause,
+    tally,
 )
 from softjax.results import atomic_save_figure, atomic_write_text, read_json
 
@@ -126,32 +132,55 @@ def draw(results_path, out_dir) -> list[Path]:
     return [path]
 
 
-def _claims(model, res) -> list[str]:
+MSE_WORSE, SWITCH_HELPS = "mse_from_init_worse", "switch_to_mse_helps"
+"""The paper's two claims: MSE from a random init reaches a worse optimum than CCE; a few
+MSE epochs after CCE help slightly."""
+_MSE_WORDS = {AGREE: "falls short of", DIFFER: "beats", INCONCLUSIVE: "is not separable from"}
+_SWITCH_WORDS = {AGREE: "helps", DIFFER: "hurts", INCONCLUSIVE: "makes no separable difference"}
+
+
+def judgements(doc: dict) -> list[Judgement]:
+    """The verdicts of ``doc``: stored ones (``doc["verdicts"]``), else computed from its
+    numbers (results written before verdicts were stored): per (model, init scale), MSE
+    from random init against CCE (two 95% intervals) and the paired CCE→MSE − CCE gain
+    (its 95% interval against 0)."""
+    if "verdicts" in doc:
+        return [Judgement.from_dict(v) for v in doc["verdicts"]]
     out = []
-    for scale in res["init_scales"]:
-        cce, mse = _row(res["rows"], "cce", scale), _row(res["rows"], "mse", scale)
-        if cce and mse:
-            sign = compare(final_test(mse), final_test(cce))
-            word = {1: "beats", -1: "falls short of", 0: "is not separable from"}[sign]
-            out.append(
-                f"{model}, scale {scale:g}: MSE from random init {word} CCE "
-                f"({pct(final_test(mse))} vs {pct(final_test(cce))})."
-            )
-        d = res["paired_switch_minus_cce"].get(str(scale))
-        if d:
-            lo, hi = d["mean"] - d["ci95"], d["mean"] + d["ci95"]
-            word = "helps" if lo > 0 else "hurts" if hi < 0 else "makes no separable difference"
-            out.append(
-                f"{model}, scale {scale:g}: switching to MSE {word}: paired difference "
-                f"(CCE→MSE − CCE) {100 * d['mean']:+.2f} ± {100 * d['ci95']:.2f} pp "
-                f"over {d['n']} seeds."
-            )
+    for model, res in doc["results"].items():
+        for scale in res["init_scales"]:
+            setting = f"{model}, scale {scale:g}"
+            cce, mse = _row(res["rows"], "cce", scale), _row(res["rows"], "mse", scale)
+            if cce and mse:
+                sign = compare(final_test(mse), final_test(cce))
+                numbers = {"mse": final_test(mse), "cce": final_test(cce)}
+                out.append(Judgement(MSE_WORSE, setting, from_sign(sign, -1), numbers))
+            d = res["paired_switch_minus_cce"].get(str(scale))
+            if d:
+                lo, hi = d["mean"] - d["ci95"], d["mean"] + d["ci95"]
+                sign = 1 if lo > 0 else -1 if hi < 0 else 0
+                out.append(Judgement(SWITCH_HELPS, setting, from_sign(sign, 1), dict(d)))
     return out
 
 
-def readme_rows(doc: dict, summary: str, verdicts: tuple[int, int, int, int]) -> list[str]:
+def claim_text(j: Judgement) -> str:
+    """One judgement as the summary's sentence."""
+    n = j.numbers
+    if j.claim == MSE_WORSE:
+        return (
+            f"{j.setting}: MSE from random init {_MSE_WORDS[j.outcome]} CCE "
+            f"({pct(n['mse'])} vs {pct(n['cce'])})."
+        )
+    return (
+        f"{j.setting}: switching to MSE {_SWITCH_WORDS[j.outcome]}: paired difference "
+        f"(CCE→MSE − CCE) {100 * n['mean']:+.2f} ± {100 * n['ci95']:.2f} pp "
+        f"over {n['n']} seeds."
+    )
+
+
+def readme_rows(doc: dict, summary: str, verdicts: list[Judgement]) -> list[str]:
     """The README's row: per (model, init scale) MSE from random init against CCE and the
-    paired CCE→MSE − CCE gain; ``verdicts`` = (claim 1 holds, of, claim 2 holds, of)."""
+    paired CCE→MSE − CCE gain; the agreement column counts ``verdicts``."""
     cfg = doc["provenance"]["config"]
     parts = []
     for model, res in doc["results"].items():
@@ -170,7 +199,7 @@ def readme_rows(doc: dict, summary: str, verdicts: tuple[int, int, int, int]) ->
             parts.append(text)
     n = len(cfg["seeds"])
     measured = "; ".join(parts) + " " + run_clause(cfg, n, edge_cases(doc), summary)
-    worse, of1, helps, of2 = verdicts
+    (worse, of1), (helps, of2) = tally(verdicts, MSE_WORSE), tally(verdicts, SWITCH_HELPS)
     agree = (
         "yes" if worse == of1 and helps == of2 and helps else "in part" if worse or helps else "no"
     )
@@ -201,21 +230,19 @@ def write_summary(results_path, out_dir) -> Path:
         "| model | init scale | arm | lr | test accuracy |",
         "| --- | --- | --- | --- | --- |",
     ]
-    claims = []
     for model, res in doc["results"].items():
         for row in res["rows"]:
             lines.append(
                 f"| {model} | {row['init_scale']:g} | {row['loss']} "
                 f"| {lr_label(res, row)} | {pct(final_test(row))} |"
             )
-        claims += _claims(model, res)
+    verdicts = judgements(doc)
+    claims = [claim_text(j) for j in verdicts]
     cases = edge_cases(doc)
     if any(edge_mark(c[2]) for c in cases):
         lines += ["", EDGE_FOOTNOTE]
-    mse_worse = sum("MSE from random init falls short" in c for c in claims)
-    mse_total = sum("MSE from random init" in c for c in claims)
-    helps = sum("switching to MSE helps" in c for c in claims)
-    switch_total = sum("switching to MSE" in c for c in claims)
+    mse_worse, mse_total = tally(verdicts, MSE_WORSE)
+    helps, switch_total = tally(verdicts, SWITCH_HELPS)
     lines += [
         "",
         *[f"- {c}" for c in claims],
@@ -250,7 +277,7 @@ def write_summary(results_path, out_dir) -> Path:
             readme_rows(
                 doc,
                 f"results/{Path(results_path).stem}.md",
-                (mse_worse, mse_total, helps, switch_total),
+                verdicts,
             )
         ),
     ]

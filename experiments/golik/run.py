@@ -242,7 +242,8 @@ def main(argv=None):
             lr_extension=lit.LR_EXTENSION,
             replicates=lit.REPLICATES,
         )
-        cli.write(path, config, size["seeds"], {"results": results}, start)
+        verdicts = [j.to_dict() for j in plots.judgements({"results": results})]
+        cli.write(path, config, size["seeds"], {"results": results, "verdicts": verdicts}, start)
 
     return cli.finish(args, plots, path, out_dir, _run)
 

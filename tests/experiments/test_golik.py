@@ -101,11 +101,24 @@ def test_claims_are_read_from_the_numbers():
         "rows": [row("cce", 0.90), row("mse", 0.80), row("cce→mse", 0.905)],
         "paired_switch_minus_cce": {"1.0": {"mean": 0.004, "ci95": 0.001, "n": 5}},
     }
-    claims = plots._claims("mlp", res)
+    verdicts = plots.judgements({"results": {"mlp": res}})
+    claims = [plots.claim_text(j) for j in verdicts]
     assert "MSE from random init falls short of CCE" in claims[0]
     assert "switching to MSE helps" in claims[1] and "+0.40 ± 0.10 pp" in claims[1]
+    # The verdicts are data: claim, setting, outcome and the numbers they rest on.
+    assert [(j.claim, j.setting, j.outcome) for j in verdicts] == [
+        (plots.MSE_WORSE, "mlp, scale 1", "agree"),
+        (plots.SWITCH_HELPS, "mlp, scale 1", "agree"),
+    ]
+    assert verdicts[0].numbers["mse"]["mean"] == 0.80 and verdicts[1].numbers["mean"] == 0.004
     res["paired_switch_minus_cce"]["1.0"] = {"mean": 0.0005, "ci95": 0.001, "n": 5}
-    assert "no separable difference" in plots._claims("mlp", res)[1]
+    verdicts = plots.judgements({"results": {"mlp": res}})
+    assert "no separable difference" in plots.claim_text(verdicts[1])
+    assert verdicts[1].outcome == "inconclusive"
+    # Stored verdicts are read, not recomputed: the counts follow the data.
+    stored = {"verdicts": [dict(verdicts[0].to_dict(), outcome="differ")], "results": {}}
+    assert [j.outcome for j in plots.judgements(stored)] == ["differ"]
+    assert "beats CCE" in plots.claim_text(plots.judgements(stored)[0])
 
 
 @pytest.mark.slow
@@ -114,6 +127,8 @@ def test_cli_smoke_writes_json_figure_summary_and_redraws(shared_data_dir, tmp_p
     written = golik.main(argv)
     assert {p.name for p in written} == {"golik_smoke.png", "golik_smoke.md"}
     doc = read_json(tmp_path / "golik_smoke.json")
+    # The verdicts are stored with the numbers, and are what the numbers give.
+    assert doc["verdicts"] == [j.to_dict() for j in plots.judgements({"results": doc["results"]})]
     for model, res in doc["results"].items():
         assert res["init_scales"] == [1.0, golik.SATURATING[model]]
         assert {(r["loss"], r["init_scale"]) for r in res["rows"]} == {
