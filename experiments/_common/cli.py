@@ -26,7 +26,7 @@ SOURCES = ("auto", "tfds", "idx")
 DATA_DIR_ENV = "SOFTJAX_DATA_DIR"
 _HELP = {
     "smoke": "seconds: the test suite's size, scratch folder",
-    "quick": "minutes on 2 cores, scratch folder; not the study's numbers",
+    "quick": "a smaller run, scratch folder; not the study's numbers",
 }
 
 

@@ -25,7 +25,7 @@ and σ(z)/Σ_k σ(z_k) for the one-vs-rest sigmoid BCE.
 
 Run::
 
-    python -m experiments.calibration            # full: ≈ 11 min on 2 cores (630 s at e5a2053)
+    python -m experiments.calibration            # full size: the committed results
     python -m experiments.calibration --quick    # 5,000 rows, 2 lrs, 2 seeds, 2 epochs
     python -m experiments.calibration --redraw   # figures and summary from the JSON only
 """

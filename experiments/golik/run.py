@@ -30,8 +30,8 @@ t-interval).
 
 Run::
 
-    python -m experiments.golik            # full: ≈ 22 min on 2 cores (1333 s at e5a2053)
-    python -m experiments.golik --quick    # ≤ 2 min, results/scratch/golik_quick.*
+    python -m experiments.golik            # full size: the committed results
+    python -m experiments.golik --quick    # smaller, results/scratch/golik_quick.*
     python -m experiments.golik --redraw   # figure and summary from the JSON only
 """
 

@@ -28,8 +28,8 @@ intervals.
 
 Run::
 
-    python -m experiments.hui_belkin            # full: ≈ 16 min on 2 cores (951 s at e5a2053)
-    python -m experiments.hui_belkin --quick    # ≤ 2 min, results/scratch/hui_belkin_quick.*
+    python -m experiments.hui_belkin            # full size: the committed results
+    python -m experiments.hui_belkin --quick    # smaller, results/scratch/hui_belkin_quick.*
     python -m experiments.hui_belkin --redraw   # figures and summary from the JSON only
 """
 

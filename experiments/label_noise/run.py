@@ -26,8 +26,8 @@ training labels, and the fraction of flipped samples predicted as their noisy la
 
 Run::
 
-    python -m experiments.label_noise            # full: ≈ 15 min on 2 cores (910 s at e5a2053)
-    python -m experiments.label_noise --quick    # ≤ 2 min, results/scratch/label_noise_quick.*
+    python -m experiments.label_noise            # full size: the committed results
+    python -m experiments.label_noise --quick    # smaller, results/scratch/label_noise_quick.*
     python -m experiments.label_noise --redraw   # figure and summary from the JSON only
 """
 

@@ -24,7 +24,7 @@ Run::
     python -m experiments.loss_sweep --dataset mnist --sizes 784 100 10 \\
         --sizes 784 100 100 100 10 --activations sigmoid tanh relu --epochs 10
     python -m experiments.loss_sweep --config study.json                 # the grid from JSON
-    python -m experiments.loss_sweep --quick     # ≤ 3 min, results/scratch/, NOT the study
+    python -m experiments.loss_sweep --quick     # smaller, results/scratch/, NOT the study
     python -m experiments.loss_sweep --redraw    # figures and summary from the files only
 
 An interrupted run resumes where it stopped (finished runs are skipped).

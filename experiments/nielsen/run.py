@@ -27,7 +27,7 @@ over ``softjax.make_train``.
 
 Run::
 
-    python -m experiments.nielsen            # full: 5 seeds × 30 epochs, ~3–5 min
+    python -m experiments.nielsen            # full: 5 seeds × 30 epochs
     python -m experiments.nielsen --quick    # 5,000 rows, 3 epochs, 3 seeds
     python -m experiments.nielsen --redraw   # figures and summary from the JSON only
 """

@@ -14,7 +14,7 @@ relative difference. It also evaluates the exact margins where ŷ_wrong = 0.5, 0
 
 Run::
 
-    python -m experiments.saturation            # full: 501 margins, seconds
+    python -m experiments.saturation            # full: 501 margins
     python -m experiments.saturation --quick    # 201 margins, writes saturation_quick.*
     python -m experiments.saturation --redraw   # figure and table from the JSON only (+ --quick)
 """
