@@ -194,7 +194,9 @@ def main(argv=None):
             lr_extension=lit.LR_EXTENSION,
             replicates=lit.REPLICATES,
         )
-        cli.write(path, config, SEEDS, run(args, size), start)
+        body = run(args, size)
+        body["verdicts"] = [j.to_dict() for j in plots.judgements(body)]
+        cli.write(path, config, SEEDS, body, start)
 
     return cli.finish(args, plots, path, out_dir, _run)
 

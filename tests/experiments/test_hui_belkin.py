@@ -62,6 +62,10 @@ def test_cli_smoke_writes_json_figure_summary_and_redraws(shared_data_dir, tmp_p
     written = hui_belkin.main(argv)
     assert {p.name for p in written} == {"hui_belkin_smoke.png", "hui_belkin_smoke.md"}
     doc = read_json(tmp_path / "hui_belkin_smoke.json")
+    # The verdicts are stored with the numbers, and are what the numbers give.
+    recomputed = plots.judgements({k: doc[k] for k in ("real", "synthetic")})
+    assert doc["verdicts"] == [j.to_dict() for j in recomputed]
+    assert [j.claim for j in recomputed][-1] == plots.RESCALING
     assert {r["family"] for r in doc["real"]["mnist"]} == {"cce", "plain"}
     assert set(doc["synthetic"]) == {"10", "20"}
     for k, rows in doc["synthetic"].items():
