@@ -46,9 +46,8 @@ import numpy as np
 
 from experiments._common import cli, lit
 from experiments.golik import report as plots
+from softjax.sweeps import data_key, init_key, init_stack, t_quantile_975
 from softjax.sweeps.adaptive import MAX_ROUNDS, interior_lr_sweep
-from softjax.sweeps.core import data_key, init_key, init_stack
-from softjax.sweeps.stats import t_quantile_975
 from softjax.training import TrainConfig, cut_history, make_epochs, param_dtype, validate
 
 STEM = "golik"

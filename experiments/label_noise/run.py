@@ -41,10 +41,10 @@ import numpy as np
 
 from experiments._common import cli, lit
 from experiments.label_noise import report as plots
+from softjax import mlp_apply
 from softjax.data import corrupt_train_labels
-from softjax.models import mlp_apply
+from softjax.sweeps import t_quantile_975
 from softjax.sweeps.adaptive import MAX_ROUNDS
-from softjax.sweeps.stats import t_quantile_975
 from softjax.training import TrainConfig
 
 STEM = "label_noise"

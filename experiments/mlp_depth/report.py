@@ -22,7 +22,7 @@ import numpy as np  # noqa: E402
 
 from experiments.loss_sweep.report import NO_DIFFERENCE  # noqa: E402
 from softjax.results import atomic_save_figure, atomic_write_text, read_json  # noqa: E402
-from softjax.sweeps.stats import t_quantile_975  # noqa: E402
+from softjax.sweeps import t_quantile_975  # noqa: E402
 
 STAGES = (("init", "at init"), ("trained", "after training"))
 ACTIVATION_COLORS = {"sigmoid": "tab:red", "tanh": "tab:orange", "relu": "tab:blue"}

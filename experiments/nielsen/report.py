@@ -19,7 +19,7 @@ import numpy as np  # noqa: E402
 
 from experiments._common.verdicts import readme_row, readme_section  # noqa: E402
 from softjax.results import atomic_save_figure, atomic_write_text, read_json  # noqa: E402
-from softjax.sweeps.stats import t_quantile_975  # noqa: E402
+from softjax.sweeps import t_quantile_975  # noqa: E402
 
 NAMES = {"sigmoid_mse": "quadratic cost", "sigmoid_bce": "cross-entropy"}
 COLORS = {"sigmoid_mse": "tab:red", "sigmoid_bce": "tab:blue"}

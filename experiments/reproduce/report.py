@@ -24,7 +24,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from softjax.models import mlp_apply  # noqa: E402
+from softjax import mlp_apply  # noqa: E402
 from softjax.results import atomic_save_figure, atomic_write_text, read_json  # noqa: E402
 from softjax.training import TrainConfig, init_params, seed_keys  # noqa: E402
 
