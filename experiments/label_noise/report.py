@@ -13,7 +13,11 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 
 from experiments._common.verdicts import (
+    AGREE,
+    DIFFER,
     EDGE_FOOTNOTE,
+    INCONCLUSIVE,
+    Judgement,
     compare,
     edge_layout,
     edge_mark,
@@ -120,35 +124,47 @@ def verdict(per_rate: dict) -> list[str]:
     return out
 
 
-def top_rate_verdicts(results: dict) -> list[tuple[str, str, str]]:
-    """Per model, at its highest noise rate: ``(model, rate, verdict)``, the verdict on
-    whether a bounded loss (MSE, MAE on the softmax) beats CCE on clean test accuracy."""
+BOUNDED_ROBUST = "bounded_loss_beats_cce_under_noise"
+"""Ghosh et al.'s claim as judged here: at the highest noise rate, a bounded loss (MSE or
+MAE on the softmax) reaches a higher clean test accuracy than CCE."""
+BOUNDED = ("MSE (softmax)", "MAE (softmax)")
+
+
+def judgements(results: dict) -> list[Judgement]:
+    """Per model, at its highest noise rate: does a bounded loss beat CCE on clean test
+    accuracy (two 95% intervals)? :data:`AGREE` when one does, :data:`DIFFER` when one
+    loses and none wins, :data:`INCONCLUSIVE` when every interval overlaps CCE's."""
     out = []
     for model, per_rate in results.items():
         rate = max(per_rate, key=float)
         rows = {loss_label(r["loss_spec"]): r for r in per_rate[rate]["rows"]}
         if float(rate) == 0 or "CCE" not in rows:
             continue
-        wins = [
-            n
-            for n in ("MSE (softmax)", "MAE (softmax)")
-            if n in rows and compare(final_test(rows[n]), final_test(rows["CCE"])) > 0
-        ]
-        losses = [
-            n
-            for n in ("MSE (softmax)", "MAE (softmax)")
-            if n in rows and compare(final_test(rows[n]), final_test(rows["CCE"])) < 0
-        ]
-        if wins:
-            verdict_text = f"yes: {' and '.join(wins)} beat{'s' if len(wins) == 1 else ''} CCE"
-        elif losses:
-            verdict_text = (
-                f"no: {' and '.join(losses)} lose{'s' if len(losses) == 1 else ''} to CCE"
-            )
-        else:
-            verdict_text = "not separably: the intervals overlap"
-        out.append((model, rate, verdict_text))
+        signs = {
+            n: compare(final_test(rows[n]), final_test(rows["CCE"])) for n in BOUNDED if n in rows
+        }
+        wins = [n for n, sign in signs.items() if sign > 0]
+        losses = [n for n, sign in signs.items() if sign < 0]
+        outcome = AGREE if wins else DIFFER if losses else INCONCLUSIVE
+        numbers = {"model": model, "rate": rate, "wins": wins, "losses": losses}
+        out.append(Judgement(BOUNDED_ROBUST, f"{model} at rate {rate}", outcome, numbers))
     return out
+
+
+def verdict_text(j: Judgement) -> str:
+    """A judgement as the answer's clause."""
+    wins, losses = j.numbers["wins"], j.numbers["losses"]
+    if j.outcome == AGREE:
+        return f"yes: {' and '.join(wins)} beat{'s' if len(wins) == 1 else ''} CCE"
+    if j.outcome == DIFFER:
+        return f"no: {' and '.join(losses)} lose{'s' if len(losses) == 1 else ''} to CCE"
+    return "not separably: the intervals overlap"
+
+
+def top_rate_verdicts(results: dict) -> list[tuple[str, str, str]]:
+    """Per model, at its highest noise rate: ``(model, rate, verdict text)`` rendered from
+    :func:`judgements`."""
+    return [(j.numbers["model"], j.numbers["rate"], verdict_text(j)) for j in judgements(results)]
 
 
 def answer(results: dict) -> str:

@@ -182,3 +182,16 @@ def test_the_readme_row_is_written_from_the_numbers(tmp_path):
         "chosen lr interior to its grid) | MLP 784-16-10: yes: MSE (softmax) and MAE (softmax) "
         "beat CCE |"
     ) in row
+
+
+def test_verdicts_are_data_the_answer_renders():
+    """The outcome and the losses it rests on are computed first; the text follows."""
+    win = _doc({0.0: (0.98, 0.98, 0.97), 0.6: (0.70, 0.75, 0.90)})
+    (j,) = plots.judgements(win)
+    assert (j.claim, j.outcome) == (plots.BOUNDED_ROBUST, "agree")
+    assert j.numbers["wins"] == ["MSE (softmax)", "MAE (softmax)"] and j.numbers["rate"] == "0.6"
+    tie = _doc({0.0: (0.98, 0.98, 0.97), 0.6: (0.80, 0.805, 0.79)})
+    assert [j.outcome for j in plots.judgements(tie)] == ["inconclusive"]
+    lose = _doc({0.0: (0.98, 0.98, 0.97), 0.6: (0.80, 0.70, 0.60)})
+    (j,) = plots.judgements(lose)
+    assert j.outcome == "differ" and plots.verdict_text(j).startswith("no: MSE (softmax) and")
