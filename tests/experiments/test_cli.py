@@ -113,3 +113,15 @@ def test_every_study_takes_the_shared_flags(study, capsys):
         assert "--source" in text and "--data-dir" in text
     if study != "reproduce":  # its runs are the claims' own
         assert "--config" in text
+
+
+@pytest.mark.parametrize("module", ["experiments.loss_sweep", "experiments.saturation"])
+def test_python_dash_m_runs_a_study_folder(module):
+    """``python -m experiments.<name>`` reaches the study's CLI through its __main__.py."""
+    import subprocess
+
+    done = subprocess.run(
+        [sys.executable, "-m", module, "--help"], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert "--redraw" in done.stdout and "--quick" in done.stdout
