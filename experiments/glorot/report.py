@@ -16,7 +16,14 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from experiments._common.verdicts import readme_row, readme_section  # noqa: E402
+from experiments._common.verdicts import (  # noqa: E402
+    AGREE,
+    DIFFER,
+    INCONCLUSIVE,
+    Judgement,
+    readme_row,
+    readme_section,
+)
 from experiments.nielsen.report import pct  # noqa: E402
 from softjax.results import atomic_save_figure, atomic_write_text, read_json  # noqa: E402
 
@@ -109,7 +116,38 @@ def draw(results_path, out_dir) -> list[Path]:
     ]
 
 
-YES_NO = {"agrees": "yes", "differs": "no"}
+PLATEAUS, SIGMOID_TOP, TANH_SEQUENTIAL = (
+    "quadratic_cost_has_more_plateaus",
+    "sigmoid_top_layer_saturates_at_0",
+    "tanh_saturates_from_layer_1_up",
+)
+"""Glorot & Bengio's three claims judged here (§5 Fig. 5; §3.1 Fig. 2; §3.1 Fig. 3)."""
+BOLD = {AGREE: "agrees", DIFFER: "differs", INCONCLUSIVE: "no verdict at this size"}
+YES_NO = {AGREE: "yes", DIFFER: "no", INCONCLUSIVE: "no verdict at this size"}
+
+
+def judgements(doc: dict) -> list[Judgement]:
+    """The verdicts of ``doc``, computed from its numbers: the quadratic cost's plateau
+    share against CE's; whether the sigmoid net's top layer saturates at 0
+    (:func:`top_layer_reading`); whether tanh's most saturated layer at the end is layer 1.
+    The activation verdicts of a run below full size are :data:`INCONCLUSIVE` (a sigmoid
+    top layer that does saturate still agrees)."""
+    cfg, s, out = doc["provenance"]["config"], doc["surface"], []
+    full = cfg["mode"] == "full"
+    if {"cce", "mse"} <= set(s["losses"]):
+        pc, pm = (s["losses"][n]["plateau_fraction"] for n in ("cce", "mse"))
+        outcome = AGREE if pm > pc else DIFFER
+        out.append(Judgement(PLATEAUS, "surface", outcome, {"cce": pc, "mse": pm}))
+    if "sigmoid" in doc["activations"]:
+        r = top_layer_reading(doc["activations"]["sigmoid"])
+        outcome = AGREE if r["saturated"] else DIFFER if full else INCONCLUSIVE
+        out.append(Judgement(SIGMOID_TOP, "sigmoid", outcome, r))
+    if "tanh" in doc["activations"]:
+        sat = _seed_mean(doc["activations"]["tanh"], "saturated")
+        most = int(np.argmax(sat[-1])) + 1
+        outcome = (AGREE if most == 1 else DIFFER) if full else INCONCLUSIVE
+        out.append(Judgement(TANH_SEQUENTIAL, "tanh", outcome, {"most_saturated_layer": most}))
+    return out
 
 
 def top_layer_reading(run) -> dict:
@@ -132,6 +170,7 @@ def summary_markdown(doc: dict, source: str) -> str:
     cfg = doc["provenance"]["config"]
     s = doc["surface"]
     measured, agrees, accs = [], [], {}  # the README row's pieces
+    verdicts = {j.claim: j for j in judgements(doc)}
     lines = [
         "# Why deep sigmoid nets train slowly",
         "",
@@ -151,21 +190,22 @@ def summary_markdown(doc: dict, source: str) -> str:
             f"| {NAMES.get(name, name)} | {lo:.3f} – {hi:.3f} | {d['max_grad_norm']:.3g} | "
             f"{100 * d['plateau_fraction']:.1f}% |"
         )
-    if {"cce", "mse"} <= set(s["losses"]):
-        pc, pm = (s["losses"][n]["plateau_fraction"] for n in ("cce", "mse"))
+    if PLATEAUS in verdicts:
+        j = verdicts[PLATEAUS]
+        pc, pm = j.numbers["cce"], j.numbers["mse"]
         lines += [
             "",
             f"Glorot & Bengio (§5, Fig. 5): the quadratic cost's surface has more pronounced "
             f"plateaus than cross-entropy's. Here the plateau share is {100 * pm:.1f}% for the "
             f"quadratic cost against {100 * pc:.1f}% for CE: "
-            f"**{'agrees' if pm > pc else 'differs'}**. (Their net and data are not given "
+            f"**{BOLD[j.outcome]}**. (Their net and data are not given "
             "beyond 'two layers'; ours is a small seeded net on 2-D blobs.)",
         ]
         measured.append(
             f"plateau share (‖∇C‖ < 1% of its largest) {100 * pm:.1f}% for the quadratic "
             f"cost vs {100 * pc:.1f}% for CE"
         )
-        agrees.append(f"{'yes' if pm > pc else 'no'} for the surface")
+        agrees.append(f"{YES_NO[j.outcome]} for the surface")
     n_train = "55,000" if cfg["train_subset"] is None else f"{cfg['train_subset']:,}"
     lines += [
         "",
@@ -190,8 +230,9 @@ def summary_markdown(doc: dict, source: str) -> str:
         acc = np.asarray(run["history"]["test_accuracy"], dtype=float)[:, -1]
         lines.append(f"- {name}: final test accuracy {pct(acc)} (95% t-interval over seeds).")
         accs[name] = pct(acc)
-    if "sigmoid" in doc["activations"]:
-        r = top_layer_reading(doc["activations"]["sigmoid"])
+    if SIGMOID_TOP in verdicts:
+        j = verdicts[SIGMOID_TOP]
+        r = j.numbers
         if r["saturated"]:
             when = (
                 f"recovers (mean ≥ {RECOVERED}) at epoch {r['recovered_epoch']}"
@@ -202,20 +243,18 @@ def summary_markdown(doc: dict, source: str) -> str:
                 f"falls from {r['init']:.3f} at init to {r['min']:.3f} at epoch "
                 f"{r['min_epoch']} (saturated at 0: mean < {SATURATED_AT_ZERO}) and {when}"
             )
-            verdict = "agrees"
         else:
             reading = (
                 f"goes from {r['init']:.3f} at init to a minimum of {r['min']:.3f} (epoch "
                 f"{r['min_epoch']}), never below {SATURATED_AT_ZERO}: no saturation at 0 by "
                 f"this reading (final {r['final']:.3f})"
             )
-            verdict = "differs" if cfg["mode"] == "full" else "no verdict at this size"
         lines += [
             "",
             "Glorot & Bengio (§3.1, Fig. 2; Shapeset-3×2, 5 hidden layers of 1,000 units, "
             "minibatches of 10): with sigmoid, the top hidden layer is quickly pushed to 0 "
             "and slowly desaturates (around epoch 100 of 20k updates each). Our sigmoid net's "
-            f"top layer (mean of its activations over seeds) {reading}: **{verdict}**. "
+            f"top layer (mean of its activations over seeds) {reading}: **{BOLD[j.outcome]}**. "
             f"Our epoch is {n_train} / {cfg['batch_size']} updates, our lr {cfg['lr']} is fixed "
             "(theirs was chosen on validation), and our nets and data are smaller than theirs.",
         ]
@@ -224,8 +263,9 @@ def summary_markdown(doc: dict, source: str) -> str:
             f"{cfg['batch_size']}: the top hidden layer's mean {reading}, test accuracy "
             f"{accs.get('sigmoid', '—')}"
         )
-        agrees.append(f"{YES_NO.get(verdict, verdict)} for the sigmoid top layer")
-    if "tanh" in doc["activations"]:
+        agrees.append(f"{YES_NO[j.outcome]} for the sigmoid top layer")
+    if TANH_SEQUENTIAL in verdicts:
+        j = verdicts[TANH_SEQUENTIAL]
         sat = _seed_mean(doc["activations"]["tanh"], "saturated")  # (epochs + 1, layers)
         first = [
             int(np.argmax(sat[:, layer] > TANH_ONSET))
@@ -233,10 +273,7 @@ def summary_markdown(doc: dict, source: str) -> str:
             else None
             for layer in range(sat.shape[1])
         ]
-        most = int(np.argmax(sat[-1])) + 1
-        verdict = "agrees" if most == 1 else "differs"
-        if cfg["mode"] != "full":
-            verdict = "no verdict at this size"
+        most = j.numbers["most_saturated_layer"]
         lines += [
             "",
             "Glorot & Bengio (§3.1, Fig. 3): with tanh, saturation occurs sequentially, "
@@ -245,12 +282,12 @@ def summary_markdown(doc: dict, source: str) -> str:
             + ", ".join(f"{100 * v:.1f}%" for v in sat[-1])
             + f"; first epoch above {100 * TANH_ONSET:.0f}%, by layer: "
             + ", ".join("never" if e is None else str(e) for e in first)
-            + f". The most saturated layer is layer {most}: **{verdict}**.",
+            + f". The most saturated layer is layer {most}: **{BOLD[j.outcome]}**.",
         ]
         measured.append(
             f"tanh {accs.get('tanh', '—')}, its saturation at the end is largest in layer {most}"
         )
-        agrees.append(f"{YES_NO.get(verdict, verdict)} for tanh's layer-by-layer saturation")
+        agrees.append(f"{YES_NO[j.outcome]} for tanh's layer-by-layer saturation")
     if cfg["mode"] != "full":
         lines.append(f"\nThis is a `--{cfg['mode']}` run: it proves the pipeline, no verdict.")
     if measured:

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import softjax
+from experiments.glorot import report as plots
 from experiments.glorot import run as glorot
 from softjax.results import read_json
 
@@ -68,3 +69,23 @@ def test_redraw_uses_only_the_json(smoke_run):
     assert {p.name for p in redrawn} == {p.name for p in written}
     assert all(p.stat().st_size > 0 for p in redrawn)
     assert (out / "glorot_smoke.json").read_bytes() == before
+
+
+def test_verdicts_are_data_computed_from_the_committed_numbers():
+    """The committed full run's three judgements, as its README row reads them."""
+    import pathlib
+
+    doc = read_json(pathlib.Path(__file__).resolve().parents[2] / "results" / "glorot.json")
+    got = {j.claim: j for j in plots.judgements(doc)}
+    assert [got[c].outcome for c in (plots.PLATEAUS, plots.SIGMOID_TOP, plots.TANH_SEQUENTIAL)] == [
+        "agree",
+        "agree",
+        "differ",
+    ]
+    assert got[plots.PLATEAUS].numbers["mse"] > got[plots.PLATEAUS].numbers["cce"]
+    assert got[plots.SIGMOID_TOP].numbers["saturated"] is True
+    assert got[plots.TANH_SEQUENTIAL].numbers["most_saturated_layer"] != 1
+    # Below full size the activation verdicts are inconclusive, whatever the numbers.
+    config = {**doc["provenance"]["config"], "mode": "smoke"}
+    small = {**doc, "provenance": {**doc["provenance"], "config": config}}
+    assert plots.judgements(small)[2].outcome == "inconclusive"
