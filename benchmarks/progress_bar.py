@@ -59,7 +59,7 @@ from softjax.data import load_dataset
 from softjax.results import provenance, results_dir, write_json
 from softjax.training import TrainConfig, _ProgressBar, init_params, make_train, seed_keys, validate
 
-# Seed 001's PyTorch MNIST config (experiments/reproduce.py's SEED_MNIST).
+# Seed 001's PyTorch MNIST config (experiments/reproduce/claims.py's SEED_MNIST).
 CONFIG = TrainConfig(
     sizes=(784, 10), init="torch_linear", loss="cce", lr=0.001, batch_size=64, epochs=5
 )

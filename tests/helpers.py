@@ -79,9 +79,9 @@ def python_result(script: str, args, env, marker: str, timeout: float):
 
 def readme_row_of(summary: str) -> str:
     """The last row of a literature summary's README-row table, read the way
-    ``experiments.readme_results`` copies it into the README."""
-    from experiments.readme_results import section_table
-    from softjax.plots._lit import README_ROW_SECTION
+    ``experiments._common.readme_results`` copies it into the README."""
+    from experiments._common.readme_results import section_table
+    from experiments._common.verdicts import README_ROW_SECTION
 
     return section_table(summary, README_ROW_SECTION, "summary")[-1]
 
@@ -155,9 +155,9 @@ def leaves(tree):
 
 
 GROWN_GRIDS = {"max_rounds": 4, "lr_extension": {"factor": 3.0, "range": [1e-4, 100.0]}}
-"""The config entries of a full run that grew its lr grids (``experiments._lit``)."""
+"""The config entries of a full run that grew its lr grids (``experiments._common.lit``)."""
 GROWN_CLAUSE = (
     "each loss's grid extended by ×3 steps while its choice was on an edge (at most 4 times, "
     "lrs in [0.0001, 100])"
 )
-"""What a summary says of :data:`GROWN_GRIDS` (``softjax.plots._lit.grid_growth``)."""
+"""What a summary says of :data:`GROWN_GRIDS` (``experiments._common.verdicts.grid_growth``)."""

@@ -1,0 +1,5 @@
+"""Study: how well calibrated is each loss's model? (Guo et al. 2017)
+
+``python -m experiments.calibration`` runs it (:mod:`.run`); :mod:`.report` draws its figures
+and writes its summary from the results JSON alone.
+"""
