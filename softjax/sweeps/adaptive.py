@@ -17,6 +17,11 @@ the new lrs, the losses that need the same new lrs in one call. A loss whose eve
 diverged at some scale grows downwards. It stops when every choice is interior, after
 ``max_rounds``, or when the next lr would leave ``[lr_min, lr_max]``; a choice still on
 an edge then keeps its ``edge`` flag for the figures and the text.
+
+Its "interior" counts a diverged or chance-level neighbour as a bracket and it never
+refines between grid points; :mod:`softjax.sweeps.lr_search` is the search whose rules
+("How a verdict is made" in the README) fix both. This one stays for the studies that
+still call it.
 """
 
 from __future__ import annotations

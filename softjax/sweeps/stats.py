@@ -16,6 +16,11 @@ and reports test metrics only for that lr, the way an unbiased test number is re
 sweep (Hastie et al., *The Elements of Statistical Learning*, §7.2: the test set is kept
 out of every choice). The runs are seeds of one config, so the interval is over init and
 data-order randomness, not over datasets.
+
+Comparisons between arms are made on paired replicates by :mod:`softjax.sweeps.inference`
+(paired difference, TOST, Holm, pooled effects) and :mod:`softjax.sweeps.factorial`
+(2 × 2 factorial), whose names this module exposes too; :func:`paired_values` reads one
+metric's matched replicates out of records.
 """
 
 from __future__ import annotations
@@ -27,43 +32,45 @@ from typing import Any
 
 import numpy as np
 
+from softjax.sweeps.factorial import factorial_2x2, factorial_contrasts
+from softjax.sweeps.inference import (
+    ALPHA,
+    VERDICTS,
+    Estimate,
+    Verdict,
+    decide,
+    family_line,
+    holm,
+    mean_difference,
+    paired_estimate,
+    pooled,
+    replicates_needed,
+    sign_test,
+)
 from softjax.sweeps.storage import select_grid
+
+# The inference names are this module's API too: a sweep's analysis in one place.
+# fmt: off
+__all__ = [
+    "ALPHA", "VERDICTS", "Estimate", "Verdict", "decide", "factorial_2x2", "factorial_contrasts",
+    "family_line", "holm", "mean_difference", "paired_estimate", "pooled", "replicates_needed",
+    "sign_test", "STUCK_MARGIN", "best_of", "cell", "collapse_scales", "loss_id",
+    "paired_difference", "paired_values", "paired_verdicts", "select_best", "summarize",
+    "t_quantile_975", "wilson_interval",
+]
+# fmt: on
+
 
 # t_{0.975, df} for df = 1…30 (two-sided 95%), to 4 decimals (any t table; e.g. NIST/
 # SEMATECH e-Handbook 1.3.6.7.2). Beyond 30 the Cornish–Fisher expansion below is within
 # 1e-4 of the exact quantile.
+# fmt: off
 _T975 = (
-    12.7062,
-    4.3027,
-    3.1824,
-    2.7764,
-    2.5706,
-    2.4469,
-    2.3646,
-    2.3060,
-    2.2622,
-    2.2281,
-    2.2010,
-    2.1788,
-    2.1604,
-    2.1448,
-    2.1314,
-    2.1199,
-    2.1098,
-    2.1009,
-    2.0930,
-    2.0860,
-    2.0796,
-    2.0739,
-    2.0687,
-    2.0639,
-    2.0595,
-    2.0555,
-    2.0518,
-    2.0484,
-    2.0452,
-    2.0423,
+    12.7062, 4.3027, 3.1824, 2.7764, 2.5706, 2.4469, 2.3646, 2.3060, 2.2622, 2.2281,
+    2.2010, 2.1788, 2.1604, 2.1448, 2.1314, 2.1199, 2.1098, 2.1009, 2.0930, 2.0860,
+    2.0796, 2.0739, 2.0687, 2.0639, 2.0595, 2.0555, 2.0518, 2.0484, 2.0452, 2.0423,
 )
+# fmt: on
 _Z975 = 1.959963984540054
 
 
@@ -268,33 +275,36 @@ def select_best(
     return best
 
 
+def _is(entry: dict[str, Any], loss, init_scale, *lr) -> bool:
+    """Whether a cell, entry or record is of ``loss`` (a name or spec), ``init_scale`` and
+    (when given, None included) ``lr``."""
+    lid = loss_id(loss)
+    return (
+        lid in (loss_id(entry.get("loss_spec", entry["loss"])), loss_id(entry["loss"]))
+        and entry["init_scale"] == init_scale
+        and all(entry["lr"] == x for x in lr)
+    )
+
+
 def cell(summary: dict[str, Any], loss, init_scale, lr) -> dict[str, Any] | None:
     """The cell of ``loss`` (a name or spec), ``init_scale`` and ``lr``, or None."""
-    lid = loss_id(loss)
-    return next(
-        (
-            c
-            for c in summary["cells"]
-            if lid in (loss_id(c.get("loss_spec", c["loss"])), loss_id(c["loss"]))
-            and c["init_scale"] == init_scale
-            and c["lr"] == lr
-        ),
-        None,
-    )
+    return next((c for c in summary["cells"] if _is(c, loss, init_scale, lr)), None)
 
 
 def best_of(best: Sequence[dict[str, Any]], loss, init_scale) -> dict[str, Any] | None:
     """The :func:`select_best` entry of ``loss`` (a name or spec) and ``init_scale``."""
-    lid = loss_id(loss)
-    return next(
-        (
-            b
-            for b in best
-            if lid in (loss_id(b.get("loss_spec", b["loss"])), loss_id(b["loss"]))
-            and b["init_scale"] == init_scale
-        ),
-        None,
-    )
+    return next((b for b in best if _is(b, loss, init_scale)), None)
+
+
+def _runs(records, sel: dict[str, Any], key: str) -> dict[tuple, list]:
+    """``history[key]`` of the finite runs of ``sel``'s cell, keyed by (seed, data seed)."""
+    return {
+        (r["seed"], r["data_seed"]): r["history"][key]
+        for r in records
+        if _is(r, sel["loss"], sel["init_scale"], sel["lr"])
+        and not r["diverged"]
+        and key in r["history"]
+    }
 
 
 def paired_difference(records, a: dict[str, Any], b: dict[str, Any], key: str) -> dict | None:
@@ -306,26 +316,55 @@ def paired_difference(records, a: dict[str, Any], b: dict[str, Any], key: str) -
     interval is the one for the *difference*, narrower than two separate intervals.
     Diverged runs and unmatched seeds are left out; None when fewer than two pairs remain.
     """
-
-    def runs(sel):
-        lid = loss_id(sel["loss"])
-        return {
-            (r["seed"], r["data_seed"]): r["history"][key]
-            for r in records
-            if lid in (loss_id(r.get("loss_spec", r["loss"])), loss_id(r["loss"]))
-            and r["init_scale"] == sel["init_scale"]
-            and r["lr"] == sel["lr"]
-            and not r["diverged"]
-            and key in r["history"]
-        }
-
-    ra, rb = runs(a), runs(b)
+    ra, rb = _runs(records, a, key), _runs(records, b, key)
     pairs = sorted(set(ra) & set(rb))
     if len(pairs) < 2:
         return None
     diff = np.array([ra[p] for p in pairs], float) - np.array([rb[p] for p in pairs], float)
     mean, _, ci95 = _moments(diff)
     return {"key": key, "n": len(pairs), "mean": mean, "ci95": ci95}
+
+
+def paired_values(
+    records, a: dict[str, Any], b: dict[str, Any], key: str = "test_accuracy", epoch: int = -1
+) -> tuple[list[tuple], list[float], list[float]]:
+    """``(replicates, a_values, b_values)``: ``history[key][epoch]`` of ``a`` and ``b``
+    (selectors as in :func:`paired_difference`) on the (seed, data seed) pairs both have
+    finite runs of, for :func:`~softjax.sweeps.inference.paired_estimate`. The caller
+    sees in ``replicates`` which pairs remain (diverged runs have no value)."""
+    ra, rb = _runs(records, a, key), _runs(records, b, key)
+    pairs = sorted(set(ra) & set(rb))
+    return pairs, [float(ra[p][epoch]) for p in pairs], [float(rb[p][epoch]) for p in pairs]
+
+
+def paired_verdicts(
+    records,
+    comparisons: dict[str, tuple[dict[str, Any], dict[str, Any]]],
+    *,
+    family: str,
+    delta: float,
+    key: str = "test_accuracy",
+    epoch: int = -1,
+    alpha: float = ALPHA,
+) -> list[Verdict]:
+    """One named family's :class:`~softjax.sweeps.inference.Verdict` list from records:
+    each label's ``(a, b)`` selectors give ``a − b`` paired by replicate
+    (:func:`paired_values`; a verdict's ``n`` counts the pairs with both runs finite),
+    decided with Holm over the family (:func:`~softjax.sweeps.inference.decide`).
+
+    Raises:
+      ValueError: naming the comparison when fewer than two pairs remain.
+    """
+    estimates = {}
+    for label, (a, b) in comparisons.items():
+        pairs, va, vb = paired_values(records, a, b, key, epoch)
+        if len(pairs) < 2:
+            raise ValueError(
+                f"comparisons[{label!r}]: expected ≥ 2 replicates finite in both arms, got "
+                f"{len(pairs)}"
+            )
+        estimates[label] = paired_estimate(va, vb)
+    return decide(estimates, family=family, delta=delta, alpha=alpha)
 
 
 def collapse_scales(best: Sequence[dict[str, Any]], scales: Sequence[float]) -> list[list[float]]:
