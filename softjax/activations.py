@@ -91,8 +91,17 @@ class Registry(Mapping):
     def __repr__(self) -> str:
         return f"Registry({self._entries!r})"
 
-    def _register(self, name: str, entry: Any) -> None:
-        """Adds ``name``; only ``softjax.register_*`` calls this (built-ins are not replaced)."""
+    def _register(self, name: str, entry: Any, overwrite: bool = False) -> None:
+        """Adds ``name``; only ``softjax.register_*`` calls this (they refuse built-ins).
+
+        Raises:
+          ValueError: naming ``name`` when it is taken and ``overwrite`` is False.
+        """
+        if name in self._entries and not overwrite:
+            raise ValueError(
+                f"name: {name!r} is already a registered {self._kind}; pass overwrite=True "
+                "to replace it"
+            )
         self._entries[name] = entry
 
 
@@ -218,7 +227,9 @@ _PARAMETERS = {"leaky_relu": {"slope"}, "elu": {"alpha"}}
 _BUILTIN_NAMES = frozenset(ACTIVATIONS)
 
 
-def register_activation(name: str, fn: Callable, grad: Callable, params=()) -> None:
+def register_activation(
+    name: str, fn: Callable, grad: Callable, params=(), *, overwrite: bool = False
+) -> None:
     """Adds a user's element-wise activation to :data:`ACTIVATIONS` under ``name``, so
     models, configs and records can name it, as ``name`` or ``(name, {kwargs})``.
 
@@ -227,10 +238,13 @@ def register_activation(name: str, fn: Callable, grad: Callable, params=()) -> N
       fn: ``fn(z, **kwargs)``, element-wise, jit/grad/vmap-able.
       grad: its derivative ``grad(z, **kwargs)``, f′(z) element-wise, for backprop.
       params: the names of the keyword arguments ``fn`` and ``grad`` take.
+      overwrite: replace a registered user activation of the same name (without it, a
+        taken name is refused: a silent replacement would change what saved configs
+        and records under that name mean).
 
     Raises:
-      ValueError: naming the argument for a bad or built-in name, a non-callable ``fn``
-        or ``grad``, or ``params`` that are not strings.
+      ValueError: naming the argument for a bad, built-in or (without ``overwrite``)
+        taken name, a non-callable ``fn`` or ``grad``, or ``params`` that are not strings.
     """
     if not isinstance(name, str) or not name:
         raise ValueError(f"name: expected a non-empty string, got {name!r}")
@@ -241,7 +255,7 @@ def register_activation(name: str, fn: Callable, grad: Callable, params=()) -> N
             raise ValueError(f"{argname}: expected a callable f(z, **kwargs), got {f!r}")
     if isinstance(params, str) or not all(isinstance(p, str) for p in params):
         raise ValueError(f"params: expected a sequence of keyword names, got {params!r}")
-    ACTIVATIONS._register(name, _elementwise(fn, grad))
+    ACTIVATIONS._register(name, _elementwise(fn, grad), overwrite=overwrite)
     _PARAMETERS[name] = set(params)
 
 

@@ -1,10 +1,13 @@
 """The notes' closed-form gradients, written out (no autodiff inside).
 
-Each function here is tested equal to ``jax.grad`` in float64 (``tests/test_grads.py``).
+Each function here is tested equal to autodiff of the loss formula in float64
+(``tests/test_grads.py``) and accurate in float32 on saturated rows
+(``tests/test_saturated_grads.py``).
 
 * :func:`logits_grad`: ∂(mean loss)/∂logits for every built-in loss (SPEC §3: seed 000
-  eqs. 5-8 and part 3, seed 001's softmax Jacobian; the sources of the four newer losses
-  are in ``softjax.losses``).
+  eqs. 5-8 and part 3, seed 001's softmax Jacobian; the formulas are each loss record's
+  ``kernel_grad``, written out in ``softjax.loss_kernels``, the sources in
+  ``softjax.builtin_losses``).
 * :func:`with_closed_form_grad`: a loss whose ``jax.grad`` runs that closed form.
 * :func:`params_grad`: single-layer model gradients Xᵀ G and Σ G (seed 000 eqs. 9-14).
 * :func:`backprop`: the layer-wise recursion δ_l = (δ_{l+1} W_{l+1}ᵀ) ∘ f′(Z_l)
@@ -12,7 +15,7 @@ Each function here is tested equal to ``jax.grad`` in float64 (``tests/test_grad
 
 Like the losses, all of them take a BATCH (N rows, N ≥ 1) and differentiate the mean
 over it; for one sample pass ``x[None]`` / ``z[None]`` and ``y[None]``. The public
-functions validate once; ``backprop_from_forward`` and the ``_*_grad`` kernels, which run
+functions validate once; ``backprop_from_forward`` and the loss kernels, which run
 inside traced programs, do not.
 """
 
@@ -23,104 +26,16 @@ import jax.numpy as jnp
 import numpy as np
 
 from softjax.activations import resolve_activations
-from softjax.losses import resolve_loss, smoothed_targets
+from softjax.losses import resolve_loss
 from softjax.models import check_params, forward
-from softjax.numerics import sigmoid, softmax, softmax_split, softmax_vjp
 from softjax.targets import as_array, check_labels, logits_and_targets, to_targets
 
 
-def _cce_grad(z, y):
-    r"""CCE: :math:`\hat y \sum_k y_k - y`, i.e. the error vector e = ŷ − y of seed 000
-    eqs. 7-8 (seed 001, seed 002) whenever the target row sums to 1."""
-    return softmax(z) * jnp.sum(y, axis=-1, keepdims=True) - y
-
-
-def _mse_grad(z, y):
-    r"""MSE on softmax: :math:`J^\top(\hat y - y)` (seed 000 part 3), i.e.
-
-    .. math:: (\hat y_j - y_j)\hat y_j(1 - \hat y_j)
-              - \sum_{k \ne j}(\hat y_k - y_k)\hat y_k \hat y_j
-
-    every term carries softmax factors that vanish at saturation."""
-    return softmax_vjp(z, softmax(z) - y)
-
-
-def _bce_grad(z, y):
-    r"""BCE on softmax: :math:`J^\top g` with :math:`g_k = (\hat y_k - y_k)/(\hat y_k(1-\hat y_k))`
-    (seed 000 part 3 with seed 001's Jacobian). Expanded and regrouped so that nothing is
-    divided by a rounded-to-zero 1 − ŷ:
-
-    .. math:: \frac{\partial \ell}{\partial z_m} = \hat y_m \Big(\sum_k y_k + 1 - y_m\Big) - y_m
-              - \sum_{k \ne m} (1 - y_k)\, \hat y_k \frac{\hat y_m}{1 - \hat y_k}.
-
-    Every k but the one class k* with :math:`\hat y_k > 1/2` has
-    :math:`1 - \hat y_k \ge 1/2`, so its odds :math:`\hat y_k / (1 - \hat y_k) \le 1`
-    and the sum over those k is :math:`\hat y_m` times a sum of bounded terms (O(K) per
-    row); k*'s term uses :math:`\hat y_m / (1 - \hat y_{k^*})`, the softmax over the classes
-    j ≠ k* (:func:`~softjax.numerics.softmax_split`), shifted by its own max, so no two
-    huge logits are ever added or cancelled.
-    """
-    a, top, p, _ = softmax_split(z)
-    odds = jnp.where(top, 0, a / (1.0 - jnp.where(top, 0, a)))
-    weighted = (1.0 - y) * odds
-    rest = jnp.sum(weighted, axis=-1, keepdims=True) - weighted  # Σ over k ≠ m, k ≠ k*
-    top_weight = jnp.sum(jnp.where(top, a * (1.0 - y), 0), axis=-1, keepdims=True)
-    coupling = a * rest + top_weight * p
-    return a * (jnp.sum(y, axis=-1, keepdims=True) + 1.0 - y) - y - coupling
-
-
-def _sigmoid_bce_grad(z, y):
-    r"""One-vs-rest sigmoid BCE: :math:`\sigma(z) - y`, each sigmoid's own error
-    (seed 001, seed 003; seed 000 part 1 for K = 1)."""
-    return sigmoid(z) - y
-
-
-def _square_grad(z, y):
-    r"""Square loss on raw logits: :math:`z - y` (seed 000 part 1), no saturation factor."""
-    return z - y
-
-
-def _square_rescaled_grad(z, y, k=1.0, M=1.0):
-    r"""Hui & Belkin's rescaled square loss: :math:`\frac2K (1 + (k-1) y)(z - M y)`,
-    i.e. (2k/K)(z_y − M) on the label and (2/K) z_c elsewhere."""
-    return 2.0 * (1.0 + (k - 1.0) * y) * (z - M * y) / z.shape[-1]
-
-
-def _mae_grad(z, y):
-    r"""MAE on softmax (Ghosh et al. 2017): :math:`J^\top \mathrm{sign}(\hat y - y)`,
-    with sign(0) = 0 as ``jnp.sign`` and autodiff of ``abs`` take it."""
-    return softmax_vjp(z, jnp.sign(softmax(z) - y))
-
-
-def _sigmoid_mse_grad(z, y):
-    r"""Quadratic cost on sigmoids (Nielsen ch. 3): :math:`(\sigma - y)\,\sigma(1 - \sigma)`,
-    the factor σ(1 − σ) = σ(z)σ(−z) that makes learning slow down at saturation."""
-    return (sigmoid(z) - y) * sigmoid(z) * sigmoid(-z)
-
-
-def _cce_smoothed_grad(z, y, smoothing=0.1):
-    r"""Label-smoothed CCE (Szegedy et al. 2016): :math:`\hat y - y_\varepsilon`, with
-    :math:`y_\varepsilon = (1 - \varepsilon) y + \varepsilon/K` (as :func:`_cce_grad`)."""
-    return _cce_grad(z, smoothed_targets(y, smoothing))
-
-
-_PER_SAMPLE_GRADS = {
-    "cce": _cce_grad,
-    "mse": _mse_grad,
-    "bce": _bce_grad,
-    "sigmoid_bce": _sigmoid_bce_grad,
-    "square": _square_grad,
-    "square_rescaled": _square_rescaled_grad,
-    "mae": _mae_grad,
-    "sigmoid_mse": _sigmoid_mse_grad,
-    "cce_smoothed": _cce_smoothed_grad,
-}
-
-
 def _builtin(loss, argname: str = "loss"):
-    """The resolved built-in loss, or a ValueError naming ``argname``."""
+    """The resolved built-in loss (one with a closed-form kernel on target rows), or a
+    ValueError naming ``argname``."""
     bound = resolve_loss(loss, argname)
-    if not bound.is_builtin:
+    if bound.record.kernel_grad is None:
         raise ValueError(
             f"{argname}: {bound.name!r} is not a built-in loss; softjax.grads has closed "
             "forms for the built-ins only (use BoundLoss.logits_grad for a registered one)"
@@ -130,7 +45,7 @@ def _builtin(loss, argname: str = "loss"):
 
 def _kernel_grad(bound, z, y):
     """Per-sample G of a resolved built-in on float target rows, unchecked."""
-    return _PER_SAMPLE_GRADS[bound.name](z, y, **dict(bound.kwargs))
+    return bound.record.kernel_grad(z, y, **dict(bound.kwargs))
 
 
 def kernel_logits_grad(bound, z, y):
@@ -143,22 +58,23 @@ def kernel_logits_grad(bound, z, y):
 def per_sample_logits_grad(loss, logits, labels):
     """∂ℓ_i/∂z_i for each sample's own loss (no 1/N), by the closed forms:
 
-    =============== ========================================= ==============================
-    loss            ∂ℓ_i/∂z_i (ŷ = softmax(z), s = σ(z))       source
-    =============== ========================================= ==============================
-    cce             ŷ − y                                     seed 000 eqs. 7-8; seed 002
-    mse             Jᵀ(ŷ − y),  J = diag(ŷ) − ŷŷᵀ              seed 000 part 3; seed 001 (J)
-    bce             Jᵀ g,  g_k = (ŷ_k − y_k)/(ŷ_k(1 − ŷ_k))    seed 000 part 3; seed 001 (J)
-    sigmoid_bce     s − y                                     seed 001, seed 003
-    square          z − y                                     seed 000 part 1
-    square_rescaled (2/K)(1 + (k − 1)y)(z − M y)              Hui & Belkin 2021
-    mae             Jᵀ sign(ŷ − y)                            Ghosh et al. 2017
-    sigmoid_mse     (s − y) s (1 − s)                         Nielsen 2015, ch. 3
-    cce_smoothed    ŷ − ((1 − ε) y + ε/K)                     Szegedy et al. 2016
-    =============== ========================================= ==============================
+    ================ ========================================= ==============================
+    loss             ∂ℓ_i/∂z_i (ŷ = softmax(z), s = σ(z))       source
+    ================ ========================================= ==============================
+    cce              ŷ − y                                     seed 000 eqs. 7-8; seed 002
+    mse              Jᵀ(ŷ − y),  J = diag(ŷ) − ŷŷᵀ              seed 000 part 3; seed 001 (J)
+    bce              Jᵀ g,  g_k = (ŷ_k − y_k)/(ŷ_k(1 − ŷ_k))    seed 000 part 3; seed 001 (J)
+    sigmoid_bce      s − y                                     seed 001, seed 003
+    square           z − y                                     seed 000 part 1
+    square_rescaled  (2/K)(1 + (k − 1)y)(z − M y)              Hui & Belkin 2021
+    mae              Jᵀ sign(ŷ − y)                            Ghosh et al. 2017
+    sigmoid_mse      (s − y) s (1 − s)                         Nielsen 2015, ch. 3
+    cce_smoothed     ŷ − ((1 − ε) y + ε/K)                     Szegedy et al. 2016
+    ================ ========================================= ==============================
 
-    Each is written out in its private helper (``_cce_grad``, …) with the form actually
-    evaluated.
+    Each is written out in ``softjax.loss_kernels`` (``mse_grad``, …) with the form
+    actually evaluated: the softmax-Jacobian products in a pivot form that does not
+    cancel where the softmax saturates (:func:`~softjax.numerics.softmax_error_vjp`).
 
     Args:
       loss: a built-in loss spec: a name or ``(name, {kwargs})``.

@@ -1,31 +1,11 @@
-"""The losses of SPEC §1 and §3 and four from the literature, each a pure
-``loss(logits, labels, **kwargs) -> scalar`` batch mean.
+"""The one registry of losses: :data:`LOSSES`, one :class:`LossRecord` per name, and how
+a loss becomes a value (:func:`resolve_loss`, :class:`BoundLoss`, :func:`register_loss`).
 
-``LOSSES[name](logits, labels)`` with ``logits`` of shape (N, K) and ``labels`` either
-int class ids (N,) or target rows (N, K) (one-hot or probabilities):
-
-================= ========================================================= ====================
-name              per-sample value (ŷ = softmax(z), s = sigmoid(z))         source
-================= ========================================================= ====================
-``cce``           −Σ_k y_k log ŷ_k                                          seed 000 eq. 5
-``mse``           ½ Σ_k (ŷ_k − y_k)²                                        seed 000 part 3
-``bce``           −Σ_k [y_k log ŷ_k + (1 − y_k) log(1 − ŷ_k)]               seed 000 part 3
-``sigmoid_bce``   −Σ_k [y_k log s_k + (1 − y_k) log(1 − s_k)] (one-vs-rest) seed 001, 003
-``square``        ½ Σ_k (z_k − y_k)²  on the raw logits                     seed 000 part 1
-``square_rescaled`` (1/K)[k·(z_y − M)² + Σ_{c≠y} z_c²]                      Hui & Belkin 2021
-``mae``           Σ_k |ŷ_k − y_k|                                           Ghosh et al. 2017
-``sigmoid_mse``   ½ Σ_k (s_k − y_k)²                                        Nielsen 2015, ch. 3
-``cce_smoothed``  cce on (1 − ε) y + ε/K                                    Szegedy et al. 2016
-================= ========================================================= ====================
-
-Every loss takes a BATCH, logits (N, K), N ≥ 1, and returns the mean over its rows (one
-sample: ``z[None]``, ``y[None]``). Softmax losses (cce, mse, bce, mae, cce_smoothed) need
-K ≥ 2 and target rows summing to 1; sigmoid losses take targets in [0, 1], (N,) when
-K = 1; the square losses take real targets. Logs are taken in log space, and a zero
-target never multiplies an infinite log: a −inf logit on a non-target class gives a finite
-value, not 0·∞ = NaN (optax#896). The public functions validate (``softjax.targets``);
-the private kernels ``_cce(z, y)``, … on float target rows check nothing, for traced
-programs. :func:`resolve_loss` and :func:`register_loss` make a loss a value.
+A loss is ONE record: its function, its closed-form ∂L/∂logits, what its targets must be
+(``target_kind``), what labels it receives (``labels``) and its display colour.
+``LOSSES[name]`` is the function (``LOSSES["mse"](logits, labels)``); ``LOSSES.record(name)``
+the record. The built-ins and their formulas are in ``softjax.builtin_losses``; a user's
+loss gets the same record from :func:`register_loss`.
 """
 
 from __future__ import annotations
@@ -37,204 +17,52 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from softjax import _checks
+from softjax import loss_kernels as K
+from softjax import targets as _targets
 from softjax.activations import Registry
-from softjax.numerics import log1m_softmax, log_softmax, sigmoid, softmax, softplus
-from softjax.targets import (  # noqa: F401  (re-exported: the losses' validation)
-    as_array,
-    as_targets,
-    check_labels,
-    check_logits,
-    logits_and_targets,
+from softjax.builtin_losses import (
+    LossRecord,
+    bce,
+    cce,
+    cce_smoothed,
+    mae,
+    mse,
+    sigmoid_bce,
+    sigmoid_mse,
+    square,
+    square_rescaled,
 )
+from softjax.targets import logits_and_targets, to_ids, to_targets
+
+_BUILTIN_FUNCTIONS = (cce, mse, bce, sigmoid_bce, square, square_rescaled, mae, sigmoid_mse)
+_BUILTIN_FUNCTIONS += (cce_smoothed,)
 
 
-def _xlogy(y, log_p):
-    """y · log p with 0 wherever y = 0, also where log p = −inf (no 0·∞ = NaN)."""
-    return jnp.where(y != 0, y * log_p, 0)
+class LossRegistry(Registry):
+    """Name → :class:`LossRecord`; as a Mapping it gives each loss's function, so
+    ``LOSSES[name](logits, labels)`` calls it. :meth:`record` gives the whole record."""
+
+    def __getitem__(self, name):
+        return super().__getitem__(name).function
+
+    def record(self, name) -> LossRecord:
+        """The :class:`LossRecord` of ``name`` (an unknown name raises as ``LOSSES[name]``)."""
+        return super().__getitem__(name)
 
 
-def _cce(z, y):
-    return -jnp.mean(jnp.sum(_xlogy(y, log_softmax(z)), axis=-1))
-
-
-def _mse(z, y):
-    return jnp.mean(0.5 * jnp.sum((softmax(z) - y) ** 2, axis=-1))
-
-
-def _bce(z, y):
-    per_class = _xlogy(y, log_softmax(z)) + _xlogy(1.0 - y, log1m_softmax(z))
-    return -jnp.mean(jnp.sum(per_class, axis=-1))
-
-
-def _sigmoid_bce(z, y):
-    # −log s = softplus(−z), −log(1 − s) = softplus(z): each finite where its weight is not 0.
-    per_class = _xlogy(y, -softplus(-z)) + _xlogy(1.0 - y, -softplus(z))
-    return -jnp.mean(jnp.sum(per_class, axis=-1))
-
-
-def _square(z, y):
-    return jnp.mean(0.5 * jnp.sum((z - y) ** 2, axis=-1))
-
-
-def _square_rescaled(z, y, k=1.0, M=1.0):
-    # Row form of Hui & Belkin's one-hot loss: weight k and target M on the label's column.
-    weight = 1.0 + (k - 1.0) * y
-    return jnp.mean(jnp.sum(weight * (z - M * y) ** 2, axis=-1) / z.shape[-1])
-
-
-def _mae(z, y):
-    return jnp.mean(jnp.sum(jnp.abs(softmax(z) - y), axis=-1))
-
-
-def _sigmoid_mse(z, y):
-    return jnp.mean(0.5 * jnp.sum((sigmoid(z) - y) ** 2, axis=-1))
-
-
-def smoothed_targets(y, smoothing):
-    """Label smoothing (Szegedy et al. 2016, §7): (1 − ε) y + ε/K."""
-    return (1.0 - smoothing) * y + smoothing / y.shape[-1]
-
-
-def _cce_smoothed(z, y, smoothing=0.1):
-    return _cce(z, smoothed_targets(y, smoothing))
-
-
-def cce(logits, labels):
-    r"""Categorical cross-entropy on softmax (seed 000 eq. 5; seed 002's LSE form):
-    :math:`-\frac1N \sum_i \sum_k y_{ik} \log \mathrm{softmax}(z_i)_k`, with
-    :math:`\log \mathrm{softmax}(z)_k = z_k - \mathrm{LSE}(z)`.
-
-    >>> float(cce(jnp.array([[0.0, 0.0]]), jnp.array([1])))  # log 2
-    0.6931471...
-    """
-    return _cce(*logits_and_targets(logits, labels, "cce"))
-
-
-def mse(logits, labels):
-    r"""Squared error on softmax outputs (seed 000 part 3):
-    :math:`\frac1N \sum_i \tfrac12 \sum_k (\hat y_{ik} - y_{ik})^2`. Its gradient carries
-    ŷ(1 − ŷ) factors that vanish when the softmax saturates (SPEC §6).
-
-    >>> float(mse(jnp.array([[0.0, 0.0]]), jnp.array([1])))  # ½(¼ + ¼)
-    0.25
-    """
-    return _mse(*logits_and_targets(logits, labels, "mse"))
-
-
-def bce(logits, labels):
-    r"""Binary cross-entropy on softmax outputs, summed over classes (seed 000 part 3):
-    :math:`-\frac1N \sum_i \sum_k [y_{ik} \log \hat y_{ik} + (1-y_{ik})\log(1-\hat y_{ik})]`.
-
-    It treats the K softmax outputs as independent Bernoullis although they sum to 1
-    (SPEC §3). :math:`\log(1-\hat y)` is :func:`~softjax.numerics.log1m_softmax`, exact
-    even for equal or huge logits.
-
-    >>> float(bce(jnp.array([[0.0, 0.0]]), jnp.array([1])))  # 2 log 2
-    1.3862943...
-    """
-    return _bce(*logits_and_targets(logits, labels, "bce"))
-
-
-def sigmoid_bce(logits, labels):
-    r"""One-vs-rest BCE on K independent sigmoids (seed 001, seed 003; K = 1 is seed 000
-    part 1's logistic regression):
-    :math:`\frac1N \sum_i \sum_k [y_{ik}\,\mathrm{softplus}(-z_{ik}) + (1-y_{ik})\,
-    \mathrm{softplus}(z_{ik})]`, i.e. −y log σ(z) − (1 − y) log(1 − σ(z)).
-
-    Labels: targets in [0, 1], rows (N, K), (N,) 0/1 when K = 1, or int ids when K ≥ 2.
-
-    >>> float(sigmoid_bce(jnp.array([[0.0]]), jnp.array([1.0])))  # log 2
-    0.6931471...
-    """
-    return _sigmoid_bce(*logits_and_targets(logits, labels, "sigmoid_bce"))
-
-
-def square(logits, labels):
-    r"""Square loss on raw logits, no softmax (seed 000 part 1):
-    :math:`\frac1N \sum_i \tfrac12 \sum_k (z_{ik} - y_{ik})^2`. Linear regression's loss,
-    with real targets ((N,) when K = 1), and on one-hot rows the square loss of Hui & Belkin
-    (2021) up to the constant 2/K (see :func:`square_rescaled`).
-
-    The value overflows to ``inf`` once |z − y| ≳ 1.8e19 in float32 and bfloat16
-    (≳ 1.3e154 in float64): it is not representable. The gradient z − y stays finite.
-
-    >>> float(square(jnp.array([[1.0, 2.0]]), jnp.array([[0.0, 0.0]])))  # ½(1 + 4)
-    2.5
-    """
-    return _square(*logits_and_targets(logits, labels, "square"))
-
-
-def square_rescaled(logits, labels, k=1.0, M=1.0):
-    r"""Hui & Belkin's (2021) square loss for many classes ("Evaluation of Neural
-    Architectures Trained with Square Loss vs Cross-Entropy in Classification Tasks",
-    ICLR 2021, §4: rescaling with k and M):
-
-    .. math:: \ell = \frac1K\Big[k\,(z_y - M)^2 + \sum_{c \ne y} z_c^2\Big],
-
-    for a target row y: :math:`\frac1K \sum_c (1 + (k-1) y_c)(z_c - M y_c)^2`. With
-    k = M = 1 it is (2/K)·:func:`square`. Overflows like :func:`square` for huge logits.
-
-    >>> z = jnp.array([[1.0, 2.0]])
-    >>> float(square_rescaled(z, jnp.array([0]), k=2.0, M=3.0))  # ½[2·(1 − 3)² + 2²]
-    6.0
-    """
-    _checks.positive_float(k, "k")
-    return _square_rescaled(*logits_and_targets(logits, labels, "square_rescaled"), k=k, M=M)
-
-
-def mae(logits, labels):
-    r"""Mean absolute error on softmax outputs, :math:`\frac1N \sum_i \sum_k |\hat y_{ik} -
-    y_{ik}|` (Ghosh, Kumar & Sastry 2017, "Robust Loss Functions under Label Noise for
-    Deep Neural Networks", AAAI: symmetric, hence robust to label noise). For one-hot y it
-    is 2(1 − ŷ_y).
-
-    >>> float(mae(jnp.array([[0.0, 0.0]]), jnp.array([1])))  # ½ + ½
-    1.0
-    """
-    return _mae(*logits_and_targets(logits, labels, "mae"))
-
-
-def sigmoid_mse(logits, labels):
-    r"""The quadratic cost on sigmoid outputs,
-    :math:`\frac1N \sum_i \tfrac12 \sum_k (\sigma(z_{ik}) - y_{ik})^2` (Nielsen, *Neural
-    Networks and Deep Learning*, 2015, ch. 3: its gradient (σ − y)σ(1 − σ) vanishes when a
-    sigmoid saturates, the learning slowdown that cross-entropy removes). Labels as for
-    :func:`sigmoid_bce`.
-
-    >>> float(sigmoid_mse(jnp.array([[0.0]]), jnp.array([1.0])))  # ½ (½)²
-    0.125
-    """
-    return _sigmoid_mse(*logits_and_targets(logits, labels, "sigmoid_mse"))
-
-
-def cce_smoothed(logits, labels, smoothing=0.1):
-    r"""Label-smoothed cross-entropy (Szegedy et al. 2016, "Rethinking the Inception
-    Architecture for Computer Vision", §7): :func:`cce` on the targets
-    :math:`(1 - \varepsilon)\,y + \varepsilon/K`, ε = ``smoothing`` in [0, 1].
-
-    >>> float(cce_smoothed(jnp.array([[0.0, 0.0]]), jnp.array([1]), smoothing=0.2))  # log 2
-    0.6931471...
-    """
-    if not (_checks.is_real(smoothing) and 0 <= smoothing <= 1):
-        raise ValueError(f"smoothing: expected a real number in [0, 1], got {smoothing!r}")
-    return _cce_smoothed(*logits_and_targets(logits, labels, "cce_smoothed"), smoothing)
-
-
-_BUILTINS = {
-    f.__name__: f
-    for f in (cce, mse, bce, sigmoid_bce, square, square_rescaled, mae, sigmoid_mse, cce_smoothed)
-}
-# The unchecked kernels on float target rows, for traced programs (see BoundLoss.kernel).
-_KERNELS = {name: globals()[f"_{name}"] for name in _BUILTINS}
-
-LOSSES: Mapping[str, Callable] = Registry(_BUILTINS, kind="loss", argname="loss")
+LOSSES: LossRegistry = LossRegistry(
+    {f.__name__: f.record for f in _BUILTIN_FUNCTIONS}, kind="loss", argname="loss"
+)
 """Every loss by name: the built-ins and whatever :func:`register_loss` added. The one
-list of loss names."""
+list of loss names, and (``LOSSES.record(name)``) the one record of each."""
 
-# name -> closed-form ∂(mean loss)/∂logits(logits, labels, **kwargs) for users' losses;
-# the built-ins' closed forms live in softjax.grads.
-_USER_LOGITS_GRADS: dict[str, Callable | None] = {}
+
+def _record_of(name: str, function: Callable) -> LossRecord:
+    """The registered record of ``name`` if it is this function's, else a bare record (an
+    unregistered function, or one that only shares a registered name)."""
+    if name in LOSSES and LOSSES.record(name).function is function:
+        return LOSSES.record(name)
+    return LossRecord(name, function)
 
 
 class BoundLoss(NamedTuple):
@@ -251,28 +79,56 @@ class BoundLoss(NamedTuple):
     function: Callable
 
     @property
+    def record(self) -> LossRecord:
+        """Its :class:`LossRecord` (a bare one for an unregistered function)."""
+        return _record_of(self.name, self.function)
+
+    @property
     def is_builtin(self) -> bool:
         """Whether this is one of softjax's own losses (not a user's of the same name)."""
-        return _BUILTINS.get(self.name) is self.function
+        return self.record.builtin
+
+    @property
+    def target_kind(self) -> str:
+        """What its targets must be (``softjax.targets.TARGET_KINDS``)."""
+        return self.record.target_kind
+
+    @property
+    def labels(self) -> str:
+        """What labels its function receives: ``"any"``, ``"ids"`` or ``"rows"``."""
+        return self.record.labels
+
+    def _labels_for(self, logits, labels):
+        """The labels in the form the function declared (see :func:`register_loss`)."""
+        form = self.record.labels
+        if form == "ids":
+            return to_ids(labels)
+        if form == "rows":
+            return to_targets(jnp.asarray(logits), labels)
+        return labels
 
     def fn(self, logits, labels):
-        """The scalar batch-mean loss (validates its arguments)."""
-        return self.function(logits, labels, **dict(self.kwargs))
+        """The scalar batch-mean loss (a built-in validates its arguments)."""
+        return self.function(logits, self._labels_for(logits, labels), **dict(self.kwargs))
 
     def value_and_grad(self, logits, labels):
-        """``(fn(logits, labels), ∂fn/∂logits)`` by autodiff: a training step's loss value
-        and the gradient it back-propagates (the sweep's blocked loss overrides this)."""
+        """``(fn(logits, labels), ∂fn/∂logits)`` by ``jax.value_and_grad``: a training
+        step's loss value and the gradient it back-propagates (a built-in's closed form,
+        through its custom derivative; the sweep's blocked loss overrides this)."""
         return jax.value_and_grad(self.fn)(logits, labels)
 
     def kernel(self, z, y):
-        """The built-in's value on float target rows ``y`` (N, K), unchecked: for traced
-        programs whose labels were validated at the boundary (see ``targets.to_targets``)."""
-        return _KERNELS[self.name](z, y, **dict(self.kwargs))
+        """The built-in's value on float target rows ``y`` (N, K), unchecked and
+        differentiated by its closed form: for traced programs whose labels were validated
+        at the boundary (see ``targets.to_targets``)."""
+        record = self.record
+        return K.closed_form_loss(record.kernel, record.kernel_grad, z, y, dict(self.kwargs))
 
     @property
     def has_closed_form(self) -> bool:
         """Whether :meth:`logits_grad` has a closed form (else use ``jax.grad``)."""
-        return self.is_builtin or _USER_LOGITS_GRADS.get(self.name) is not None
+        record = self.record
+        return record.kernel_grad is not None or record.logits_grad is not None
 
     def logits_grad(self, logits, labels):
         """The closed-form ∂(mean loss)/∂logits, shape (N, K).
@@ -280,17 +136,17 @@ class BoundLoss(NamedTuple):
         Raises:
           ValueError: naming ``loss`` when this loss has no closed form.
         """
-        if self.is_builtin:
-            from softjax.grads import logits_grad
-
-            return logits_grad(self, logits, labels)
-        grad = _USER_LOGITS_GRADS.get(self.name)
-        if grad is None:
+        record = self.record
+        if record.kernel_grad is not None:
+            z, y = logits_and_targets(logits, labels, self)
+            return record.kernel_grad(z, y, **dict(self.kwargs)) / z.shape[0]
+        if record.logits_grad is None:
             raise ValueError(
                 f"loss: {self.name!r} has no closed-form logits gradient; register one with "
                 "register_loss(name, fn, logits_grad=...) or use grad='autodiff'"
             )
-        return grad(logits, labels, **dict(self.kwargs))
+        labels = self._labels_for(logits, labels)
+        return record.logits_grad(logits, labels, **dict(self.kwargs))
 
     @property
     def spec(self):
@@ -301,34 +157,68 @@ class BoundLoss(NamedTuple):
 LossSpec = str | tuple[str, Mapping[str, Any]] | Callable | BoundLoss
 
 
-def register_loss(name: str, fn: Callable, logits_grad: Callable | None = None) -> BoundLoss:
-    """Adds a user's loss to :data:`LOSSES` under ``name``, so configs, records and
-    figures can name it.
+def register_loss(
+    name: str,
+    fn: Callable,
+    logits_grad: Callable | None = None,
+    *,
+    labels: str = "any",
+    colour: str = "tab:gray",
+    overwrite: bool = False,
+) -> BoundLoss:
+    """Adds a user's loss to :data:`LOSSES` under ``name`` (one :class:`LossRecord`), so
+    configs, records and figures can name it.
 
     >>> def hinge(logits, labels, margin=1.0):
     ...     z_y = jnp.take_along_axis(logits, labels[:, None], axis=-1)
     ...     return jnp.mean(jnp.sum(jnp.maximum(0.0, margin + logits - z_y), -1) - margin)
-    >>> _ = register_loss("doctest_hinge", hinge)
-    >>> float(resolve_loss(("doctest_hinge", {"margin": 2.0})).fn(
-    ...     jnp.array([[0.0, 1.0]]), jnp.array([1])))
-    1.0
+    >>> _ = register_loss("doctest_hinge", hinge, labels="ids", overwrite=True)
+    >>> bound = resolve_loss(("doctest_hinge", {"margin": 2.0}))
+    >>> z = jnp.array([[0.0, 1.0]])
+    >>> float(bound.fn(z, jnp.array([1]))), float(bound.fn(z, jnp.array([[0.0, 1.0]])))
+    (1.0, 1.0)
 
-    ``fn(logits, labels, **kwargs) -> scalar batch mean`` must be pure (jit/grad/vmap-able);
-    its keyword parameters are what ``(name, {kwargs})`` specs may set. ``logits_grad``, with
-    the same arguments, is its closed-form ∂(mean)/∂logits, if any. Returns the
-    :class:`BoundLoss` for ``name``. Raises a ValueError naming the argument for a bad or
-    built-in name, or a non-callable ``fn``/``logits_grad``.
+    Args:
+      name: a new name; a built-in's name is refused, and so is a registered one unless
+        ``overwrite=True`` (a silent replacement would let records and resumed sweeps
+        under that name mean another loss).
+      fn: ``fn(logits, labels, **kwargs) -> scalar batch mean``, pure (jit/grad/vmap-able);
+        its keyword parameters are what ``(name, {kwargs})`` specs may set.
+      logits_grad: its closed-form ∂(mean)/∂logits with the same arguments, if any.
+      labels: what ``fn`` receives, whatever the data hold: ``"any"`` (the labels as given:
+        int ids (N,) or target rows (N, K)), ``"ids"`` (int class ids (N,); one-hot rows
+        are turned into their ids, and rows that are not one-hot are refused when the data
+        are checked) or ``"rows"`` (float rows (N, K) in the logits' dtype; ids are
+        one-hot encoded). Applies wherever softjax calls the loss (``BoundLoss.fn``,
+        ``train``, ``sweep``), and to ``logits_grad``.
+      colour: its colour in figures.
+      overwrite: replace a registered user loss of the same name.
+
+    Returns:
+      The :class:`BoundLoss` for ``name``.
+
+    Raises:
+      ValueError: naming the argument for a bad, built-in or (without ``overwrite``)
+        taken name, a non-callable ``fn``/``logits_grad``, or an unknown ``labels``.
     """
     if not isinstance(name, str) or not name:
         raise ValueError(f"name: expected a non-empty string, got {name!r}")
-    if name in _BUILTINS:
+    if name in LOSSES and LOSSES.record(name).builtin:
         raise ValueError(f"name: {name!r} is a built-in loss and cannot be replaced")
+    if name in LOSSES and not overwrite:
+        raise ValueError(
+            f"name: {name!r} is already a registered loss; pass overwrite=True to replace it"
+        )
     if not callable(fn):
         raise ValueError(f"fn: expected a callable loss(logits, labels), got {fn!r}")
     if logits_grad is not None and not callable(logits_grad):
         raise ValueError(f"logits_grad: expected a callable or None, got {logits_grad!r}")
-    LOSSES._register(name, fn)
-    _USER_LOGITS_GRADS[name] = logits_grad
+    if labels not in _targets.LABEL_FORMS:
+        raise ValueError(f"labels: expected one of {list(_targets.LABEL_FORMS)}, got {labels!r}")
+    if not isinstance(colour, str):
+        raise ValueError(f"colour: expected a matplotlib colour string, got {colour!r}")
+    record = LossRecord(name, fn, logits_grad=logits_grad, labels=labels, colour=colour)
+    LOSSES._register(name, record, overwrite=True)
     return BoundLoss(name, (), fn)
 
 
@@ -364,8 +254,8 @@ def resolve_loss(spec: LossSpec, argname: str = "loss") -> BoundLoss:
     if isinstance(spec, BoundLoss):
         return spec
     if callable(spec):
-        for name in LOSSES:
-            if LOSSES[name] is spec:
+        for name, function in LOSSES.items():
+            if function is spec:
                 return BoundLoss(name, (), spec)
         return BoundLoss(getattr(spec, "__name__", type(spec).__name__), (), spec)
     if isinstance(spec, str):
@@ -386,3 +276,16 @@ def resolve_loss(spec: LossSpec, argname: str = "loss") -> BoundLoss:
         raise ValueError(f"{argname}: unknown loss {name!r}; expected one of {list(LOSSES)}")
     _check_kwargs(name, LOSSES[name], kwargs, argname)
     return BoundLoss(name, tuple(sorted(kwargs.items())), LOSSES[name])
+
+
+def check_labels(labels, num_classes: int, n: int | None, loss, argname: str = "labels"):
+    """:func:`softjax.targets.check_labels` for a loss given as a name, spec or
+    :class:`BoundLoss` (resolved here; a ``BoundLoss`` is used as it is)."""
+    bound = loss if isinstance(loss, BoundLoss) else resolve_loss(loss)
+    return _targets.check_labels(labels, num_classes, n, bound, argname)
+
+
+def as_targets(logits, labels, loss="cce"):
+    """Validates and turns labels into float target rows Y of the logits' shape (N, K)."""
+    bound = loss if isinstance(loss, BoundLoss) else resolve_loss(loss)
+    return logits_and_targets(logits, labels, bound)[1]

@@ -165,6 +165,15 @@ def softmax_vjp(z, v):
     product with the upstream gradient, the chain rule through a softmax output
     (seed 000 part 3 writes MSE's gradient this way) or a softmax hidden layer (seed 003).
 
+    Evaluated without the cancellation of :math:`v_m - \sum_k a_k v_k`, which loses the
+    leading class's entry once its probability rounds to 1: with :math:`\sum_k a_k = 1`,
+
+    .. math:: (J^\top v)_m = a_m \Big[(v_m - v_p) + \sum_{k \ne p} a_k (v_p - v_k)\Big]
+
+    for the pivot p = argmax z, i.e. :math:`a_p` enters as :math:`1 - \sum_{k \ne p} a_k`
+    ("one minus the largest probability as the sum of the others"): the pivot's entry is
+    :math:`a_p` times a sum of small terms, and nothing O(1) cancels. O(K) per row.
+
     Args:
       z: logits, shape (..., K).
       v: the upstream gradient ∂L/∂a, shape (..., K).
@@ -172,8 +181,43 @@ def softmax_vjp(z, v):
     Returns:
       ∂L/∂z, shape (..., K).
     """
+    a, pivot, _ = _pivoted_softmax(z)
+    return _pivoted_vjp(a, pivot, v)
+
+
+def _pivoted_softmax(z):
+    """The softmax a, the mask of the pivot class p = argmax z and Σ_{k≠p} a_k (..., 1)."""
     a = softmax(z, axis=-1)
-    return a * (v - jnp.sum(a * v, axis=-1, keepdims=True))
+    pivot = jnp.arange(a.shape[-1]) == jnp.argmax(z, axis=-1, keepdims=True)
+    return a, pivot, jnp.sum(jnp.where(pivot, 0, a), axis=-1, keepdims=True)
+
+
+def _pivoted_vjp(a, pivot, v):
+    v_p = jnp.sum(jnp.where(pivot, v, 0), axis=-1, keepdims=True)
+    c = jnp.sum(jnp.where(pivot, 0, a * (v_p - v)), axis=-1, keepdims=True)
+    return a * ((v - v_p) + c)
+
+
+def softmax_error_vjp(z, y, f=None):
+    r"""Cancellation-free :math:`J^\top f(\hat y - y)` for ŷ = softmax(z): the chain
+    rule of a loss on the softmax's error (MSE: f = identity; MAE: f = sign).
+
+    As :func:`softmax_vjp`, with the error at the pivot p = argmax z also formed without
+    cancellation, :math:`\hat y_p - y_p = (1 - y_p) - \sum_{k \ne p} \hat y_k`: a row
+    saturated on its label keeps its tiny error (and its sign, which f = sign needs)
+    where ŷ_p − 1 would round to 0.
+
+    Args:
+      z: logits, shape (..., K).
+      y: targets, shape (..., K).
+      f: applied to the error ŷ − y entry-wise (None: the identity).
+
+    Returns:
+      ∂L/∂z, shape (..., K), for a loss L with ∂L/∂ŷ = f(ŷ − y).
+    """
+    a, pivot, rest = _pivoted_softmax(z)
+    error = jnp.where(pivot, (1.0 - y) - rest, a - y)
+    return _pivoted_vjp(a, pivot, error if f is None else f(error))
 
 
 def sigmoid(x):

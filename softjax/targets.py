@@ -22,10 +22,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-# The built-ins whose targets are distributions over K ≥ 2 classes through a softmax,
-# and those whose targets are K independent probabilities in [0, 1].
-SOFTMAX_LOSSES = frozenset({"cce", "mse", "bce", "mae", "cce_smoothed"})
-UNIT_TARGET_LOSSES = frozenset({"sigmoid_bce", "sigmoid_mse"})
+# What a loss's target values must be, the ``target_kind`` of its record in
+# ``softjax.losses``: a distribution over K ≥ 2 classes (a loss on a softmax: rows sum to 1),
+# K independent probabilities in [0, 1] (sigmoid losses), or any finite reals.
+TARGET_KINDS = ("distribution", "unit", "real")
+# What a loss function receives as labels: whatever was given, class ids, or target rows.
+LABEL_FORMS = ("any", "ids", "rows")
 ROW_SUM_TOL = 1e-3
 """|Σ_k y_k − 1| allowed for a softmax loss's target row (float32 one-hot or softmax
 rows are off by ~1e-7; a row summing to 2 or 0.9 is a bug, not rounding)."""
@@ -75,7 +77,7 @@ def check_logits(logits, argname: str = "logits"):
     return logits
 
 
-def _check_target_values(labels, name: str, argname: str):
+def _check_target_values(labels, name: str, kind: str, argname: str):
     """Concrete float targets: finite; in [0, 1] for sigmoid losses; rows summing to 1
     for softmax losses (rows (N, K) only: (N,) int ids are one-hot by construction)."""
     if not _is_concrete(labels):
@@ -89,12 +91,12 @@ def _check_target_values(labels, name: str, argname: str):
             f"{argname}: targets must be finite, got non-finite values in rows "
             f"{np.flatnonzero(bad)[:5].tolist()}"
         )
-    if name in UNIT_TARGET_LOSSES and (y.min() < 0 or y.max() > 1):
+    if kind == "unit" and (y.min() < 0 or y.max() > 1):
         raise ValueError(
             f"{argname}: targets for {name!r} must lie in [0, 1], "
             f"got values in [{y.min()}, {y.max()}]"
         )
-    if name in SOFTMAX_LOSSES and y.ndim == 2:
+    if kind == "distribution" and y.ndim == 2:
         sums = y.sum(axis=-1)
         off = np.abs(sums - 1.0) > ROW_SUM_TOL
         if off.any():
@@ -112,7 +114,10 @@ def check_labels(labels, num_classes: int, n: int | None, loss, argname: str = "
       labels: int class ids (N,), targets (N,) when K = 1, or target rows (N, K).
       num_classes: K, the model's number of outputs.
       n: the expected batch size, or None to skip that check.
-      loss: the loss's name (or a ``BoundLoss``): softmax and sigmoid losses add rules.
+      loss: the resolved loss (a ``BoundLoss`` or a loss record): its ``name`` for
+        messages, its ``target_kind`` (:data:`TARGET_KINDS`) and its ``labels``
+        (:data:`LABEL_FORMS`: a loss that takes class ids needs one-hot rows to convert).
+        ``softjax.losses.check_labels`` also takes a loss name.
       argname: the name to report in errors.
 
     Returns:
@@ -122,9 +127,9 @@ def check_labels(labels, num_classes: int, n: int | None, loss, argname: str = "
       ValueError: naming ``argname`` for a wrong rank or shape, a mismatched N, a
         softmax loss with K < 2, non-integer class ids, or (concrete labels only) ids
         outside [0, K), non-finite targets, sigmoid targets outside [0, 1], or softmax
-        target rows not summing to 1.
+        target rows not summing to 1, or rows that are not one-hot for a loss taking ids.
     """
-    name = getattr(loss, "name", loss)
+    name, kind, form = loss.name, loss.target_kind, loss.labels
     labels = as_array(labels, argname)
     shape = np.shape(labels)
     dtype = jnp.result_type(labels)
@@ -132,7 +137,7 @@ def check_labels(labels, num_classes: int, n: int | None, loss, argname: str = "
         raise ValueError(
             f"{argname}: expected {n} rows to match the logits/inputs, got shape {shape}"
         )
-    if name in SOFTMAX_LOSSES and num_classes < 2:
+    if (kind == "distribution" or form == "ids") and num_classes < 2:
         raise ValueError(
             f"{argname}: loss {name!r} needs K ≥ 2 classes (a softmax over one "
             f"class is constant), got K={num_classes}; use 'sigmoid_bce' or 'square' "
@@ -145,7 +150,9 @@ def check_labels(labels, num_classes: int, n: int | None, loss, argname: str = "
             )
         if not jnp.issubdtype(dtype, jnp.floating):
             raise ValueError(f"{argname}: target rows (N, K) must be floating, got {dtype}")
-        _check_target_values(labels, name, argname)
+        _check_target_values(labels, name, kind, argname)
+        if form == "ids":
+            _check_one_hot(labels, name, argname)
         return labels
     if len(shape) != 1:
         raise ValueError(
@@ -153,7 +160,7 @@ def check_labels(labels, num_classes: int, n: int | None, loss, argname: str = "
             f"got shape {shape}"
         )
     if num_classes == 1:  # (N,) targets of a single output: sigmoid losses or square
-        _check_target_values(labels, name, argname)
+        _check_target_values(labels, name, kind, argname)
         return labels
     if not jnp.issubdtype(dtype, jnp.integer):
         raise ValueError(
@@ -168,6 +175,26 @@ def check_labels(labels, num_classes: int, n: int | None, loss, argname: str = "
                 f"got values in [{y.min()}, {y.max()}]"
             )
     return labels
+
+
+def _check_one_hot(rows, name: str, argname: str):
+    """Concrete rows given to a loss that takes class ids must be one-hot (else the ids
+    they stand for are undefined)."""
+    if not _is_concrete(rows):
+        return
+    y = np.asarray(rows, dtype=np.float64)
+    bad = ~(np.all((y == 0) | (y == 1), axis=-1) & (y.sum(axis=-1) == 1))
+    if bad.any():
+        raise ValueError(
+            f"{argname}: loss {name!r} takes class ids, so target rows must be one-hot; "
+            f"rows {np.flatnonzero(bad)[:5].tolist()} are not"
+        )
+
+
+def to_ids(labels):
+    """Class ids (N,) from checked labels: ids pass, one-hot rows become their argmax."""
+    labels = jnp.asarray(labels)
+    return jnp.argmax(labels, axis=-1) if labels.ndim == 2 else labels
 
 
 def to_targets(z, labels):
@@ -190,8 +217,3 @@ def logits_and_targets(logits, labels, loss):
     labels = check_labels(labels, k, n, loss)
     z = jnp.asarray(logits)
     return z, to_targets(z, labels)
-
-
-def as_targets(logits, labels, loss="cce"):
-    """Validates and turns labels into float target rows Y of the logits' shape (N, K)."""
-    return logits_and_targets(logits, labels, loss)[1]

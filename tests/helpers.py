@@ -35,6 +35,47 @@ def without_self_quadratic(z):
     return jnp.where(jnp.eye(z.shape[-1], dtype=bool), -jnp.inf, z[..., None, :])
 
 
+def formula_loss(spec):
+    """A loss's value formula (its record's kernel) as ``f(logits, labels)`` WITHOUT the
+    closed-form derivative that ``LOSSES`` attach: ``jax.grad(f)`` is autodiff of the
+    formula, the independent reference for the closed forms."""
+    from softjax.losses import resolve_loss
+    from softjax.targets import to_targets
+
+    bound = resolve_loss(spec)
+    kernel, kwargs = bound.record.kernel, dict(bound.kwargs)
+
+    def f(logits, labels):
+        z = jnp.asarray(logits)
+        return kernel(z, to_targets(z, labels), **kwargs)
+
+    return f
+
+
+def softmax_error_vjp_exact(z, y, sign=False, digits=150):
+    """Jᵀ f(ŷ − y) per row for ŷ = softmax(z) (f = identity, or sign for MAE), in
+    ``digits``-digit decimal arithmetic, returned as float64: the reference for the MSE
+    and MAE closed forms where float64 itself cancels (a saturated softmax)."""
+    from decimal import Decimal, localcontext
+
+    z, y = np.asarray(z, np.float64), np.asarray(y, np.float64)
+    out = np.empty(z.shape, np.float64)
+    with localcontext() as ctx:
+        ctx.prec = digits
+        for i in range(z.shape[0]):
+            zi = [Decimal(float(v)) for v in z[i]]
+            top = max(zi)
+            e = [(v - top).exp() if v != Decimal("-Infinity") else Decimal(0) for v in zi]
+            total = sum(e)
+            a = [x / total for x in e]
+            v = [ak - Decimal(float(yk)) for ak, yk in zip(a, y[i], strict=True)]
+            if sign:
+                v = [Decimal((x > 0) - (x < 0)) for x in v]
+            dot = sum(ak * vk for ak, vk in zip(a, v, strict=True))
+            out[i] = [float(ak * (vk - dot)) for ak, vk in zip(a, v, strict=True)]
+    return out
+
+
 def assert_rel_close(actual, expected, tol=1e-10, what="", floor=1e-14):
     """Norm-wise ‖actual − expected‖ ≤ tol · ‖expected‖ + floor, shapes equal, both finite."""
     a, b = np.asarray(actual, np.float64), np.asarray(expected, np.float64)

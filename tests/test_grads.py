@@ -24,7 +24,14 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 import softjax as sj
-from tests.helpers import assert_rel_close, count_jax_work, jit_fast, without_self_quadratic
+from tests.helpers import (
+    assert_rel_close,
+    count_jax_work,
+    formula_loss,
+    jit_fast,
+    softmax_error_vjp_exact,
+    without_self_quadratic,
+)
 
 TOL = 1e-10
 # The gradients are differences of O(1) quantities (ŷ, y, σ(z)), so float64 resolves them
@@ -101,8 +108,13 @@ def rounding_floor(name, z, y):
     elif name == "sigmoid_bce":
         terms = sigmoid_np(z) + np.abs(y)
     elif name == "mse":
-        v = np.abs(a - y)
-        terms = a * (v + np.sum(a * v, axis=-1, keepdims=True))
+        # The error at the row's top class as the closed form takes it (1 − y_p minus the
+        # others' probabilities): ŷ_p − y_p rounds to 0 in float64 at saturation.
+        top = np.arange(a.shape[-1]) == np.argmax(z, axis=-1)[:, None]
+        rest = np.sum(np.where(top, 0, a), axis=-1, keepdims=True)
+        v = np.abs(np.where(top, (1 - y) - rest, a - y))
+        v_top = np.sum(np.where(top, v, 0), axis=-1, keepdims=True)
+        terms = a * (v + v_top + np.sum(a * v, axis=-1, keepdims=True))
     else:
         raise AssertionError(name)
     return 16 * EPS * terms
@@ -121,6 +133,13 @@ def assert_entrywise_close(actual, expected, floor, tol=TOL, what=""):
 
 
 ENTRYWISE_LOSSES = ("cce", "sigmoid_bce", "mse")
+
+
+def entrywise_reference(name, z, y, auto):
+    """The entry-wise reference: autodiff of the formula, except for MSE, whose formula
+    cancels in float64 too once the softmax saturates (ŷ_p − 1 rounds to 0): there the
+    product Jᵀ(ŷ − y) in 150-digit decimals."""
+    return softmax_error_vjp_exact(z, y) / len(z) if name == "mse" else auto
 
 
 def test_the_entrywise_check_catches_a_tail_error_the_norm_misses():
@@ -155,9 +174,10 @@ def _all_grads(z, ids, x, params):
     y = jax.nn.one_hot(ids, z.shape[-1], dtype=z.dtype)
     out = {}
     for name in NOTES:  # the newer four: test_logits_grad_matches_autodiff_hypothesis, backprop
-        loss = sj.LOSSES[name]
+        loss = formula_loss(name)  # autodiff of the formula, not the closed form LOSSES runs
         out[name] = {
             "auto": jax.grad(loss)(z, y),
+            "jax.grad": jax.grad(sj.LOSSES[name])(z, y),
             "auto params": jax.grad(lambda p, loss=loss: loss(sj.mlp_apply(p, x), y))(params),
             "per_sample": sj.per_sample_logits_grad(name, z, ids),
         }
@@ -205,9 +225,11 @@ def test_logits_and_params_grad_match_autodiff_on_random_shapes(n, k, d, saturat
         closed, auto = got["one-hot"], got["auto"]
         assert closed.dtype == jnp.float64 and closed.shape == (n, k), what
         assert_rel_close(closed, auto, what=what)
+        assert_rel_close(got["jax.grad"], closed, 1e-14, what + " jax.grad runs the closed form")
         if name in ENTRYWISE_LOSSES:
             floor = rounding_floor(name, z_np, y_np) / n
-            assert_entrywise_close(closed, auto, floor, what=what + " entrywise")
+            reference = entrywise_reference(name, z_np, y_np, auto)
+            assert_entrywise_close(closed, reference, floor, what=what + " entrywise")
         assert_rel_close(got["per_sample"], n * np.asarray(closed), 1e-14, what)
         assert ("b" in got["one-hot params"][0]) == bias, what
         assert_trees_close(got["one-hot params"], got["auto params"], what=what + " params")
@@ -232,10 +254,15 @@ def test_logits_and_params_grad_match_autodiff_on_random_shapes(n, k, d, saturat
 
 @jit_fast
 def _logit_grads(z, ids, targets):
-    """Per loss: (logits_grad, jax.grad) for int ids, and for target rows ``targets``."""
+    """Per loss: (logits_grad, autodiff of the formula, jax.grad through LOSSES) for int
+    ids, and for target rows ``targets``."""
     return {
         name: {
-            kind: (sj.logits_grad(name, z, labels), jax.grad(sj.LOSSES[name])(z, labels))
+            kind: (
+                sj.logits_grad(name, z, labels),
+                jax.grad(formula_loss(name))(z, labels),
+                jax.grad(sj.LOSSES[name])(z, labels),
+            )
             for kind, labels in (("int", ids), ("rows", targets))
         }
         for name in BUILTINS
@@ -265,14 +292,16 @@ def test_logits_grad_matches_autodiff_hypothesis(z, ids, seed):
         for kind, t in targets.items():
             out = _logit_grads(jnp.asarray(z_np), jnp.asarray(ids), jnp.asarray(t))
             for name in BUILTINS:
-                closed, auto = out[name]["rows"]
+                closed, auto, through = out[name]["rows"]
                 what = f"{name} {kind} z={z_np.tolist()} y={t.tolist()}"
                 assert_rel_close(closed, auto, what=what)
+                assert_rel_close(through, closed, 1e-14, what=what + " jax.grad")
                 if name in ENTRYWISE_LOSSES:
                     floor = rounding_floor(name, z_np, t) / 3
-                    assert_entrywise_close(closed, auto, floor, what=what + " entrywise")
+                    reference = entrywise_reference(name, z_np, t, auto)
+                    assert_entrywise_close(closed, reference, floor, what=what + " entrywise")
                 if kind == "one-hot":
-                    assert_rel_close(*out[name]["int"], what=f"{name} int")
+                    assert_rel_close(*out[name]["int"][:2], what=f"{name} int")
                     assert_ids_give_one_hot_grads(name, out[name]["int"][0], closed, what)
 
 
@@ -309,7 +338,7 @@ def test_huge_float64_logits_give_the_gradient_of_their_moderate_twin():
         at_huge = _logit_grads(jnp.asarray(huge), ids, rows)
         at_twin = _logit_grads(jnp.asarray(twin), ids, rows)
     for name in ("cce", "mse", "bce"):
-        for which, method in enumerate(("closed form", "autodiff")):
+        for which, method in enumerate(("closed form", "autodiff", "jax.grad")):
             got = np.asarray(at_huge[name]["int"][which])
             ref = np.asarray(at_twin[name]["int"][which])
             np.testing.assert_allclose(got, ref, rtol=1e-14, atol=1e-17, err_msg=f"{name} {method}")
@@ -336,7 +365,7 @@ def test_closed_form_bce_equals_its_quadratic_form():
     the other classes for the one above 1/2) equals the O(K²) per-class ratios in float64
     to rounding, on random, saturated (1e8), tied and soft-label rows, and with the two
     largest logits 1e8 and 1e8 − 1."""
-    from softjax.grads import _bce_grad
+    from softjax.loss_kernels import bce_grad as _bce_grad
 
     rng = np.random.default_rng(11)
     z = rng.standard_normal((64, 10)) * rng.choice([0.1, 3.0, 30.0, 1e8], (64, 1))
@@ -372,7 +401,10 @@ def _single_output_grads(z, y01_int, y01, y_real, x, layer, net):
         loss_name = name.split()[0]
         loss = sj.LOSSES[loss_name]
         out[name] = {
-            "logits": (sj.logits_grad(loss_name, z, labels), jax.grad(loss)(z, labels)),
+            "logits": (
+                sj.logits_grad(loss_name, z, labels),
+                jax.grad(formula_loss(loss_name))(z, labels),
+            ),
             "params": (
                 sj.params_grad(layer, x, labels, loss_name),
                 jax.grad(lambda p, loss=loss, labels=labels: loss(sj.mlp_apply(p, x), labels))(

@@ -14,8 +14,9 @@ import numpy as np
 import pytest
 
 import softjax as sj
+import softjax.builtin_losses
 import softjax.losses
-from tests.helpers import assert_rel_close, jit_fast
+from tests.helpers import assert_rel_close, formula_loss, jit_fast
 
 NOTES = ("cce", "mse", "bce", "sigmoid_bce", "square")
 NEW = ("square_rescaled", "mae", "sigmoid_mse", "cce_smoothed")
@@ -72,7 +73,8 @@ def numpy_value(spec, z, ids=None, rows=None):
 
 @jit_fast
 def _values_and_grads(z, ids, rows):
-    """Per spec and label form: (value, closed-form ∂L/∂z, jax.grad)."""
+    """Per spec and label form: (value, closed-form ∂L/∂z, autodiff of the formula,
+    jax.grad through the loss)."""
     out = {}
     for key, spec in SPECS.items():
         bound = sj.resolve_loss(spec)
@@ -80,6 +82,7 @@ def _values_and_grads(z, ids, rows):
             out[key, kind] = (
                 bound.fn(z, labels),
                 bound.logits_grad(z, labels),
+                jax.grad(formula_loss(spec))(z, labels),
                 jax.grad(bound.fn)(z, labels),
             )
     return out
@@ -92,12 +95,13 @@ def test_new_losses_values_and_closed_forms_float64(rows):
     y = ONEHOT if rows == "one-hot" else SOFT
     with jax.enable_x64(True):
         out = _values_and_grads(jnp.asarray(Z), jnp.asarray(IDS), jnp.asarray(y))
-    for (key, kind), (value, closed, auto) in out.items():
+    for (key, kind), (value, closed, auto, through) in out.items():
         spec = SPECS[key]
         expected = numpy_value(spec, Z, ids=IDS) if kind == "ids" else numpy_value(spec, Z, rows=y)
         assert value.dtype == jnp.float64
         np.testing.assert_allclose(float(value), expected, rtol=1e-12, err_msg=f"{key} {kind}")
         assert_rel_close(closed, auto, 1e-10, f"{key} {kind}")
+        assert_rel_close(through, closed, 1e-14, f"{key} {kind} jax.grad")
         if rows == "one-hot" and kind == "ids":
             np.testing.assert_array_equal(closed, out[key, "rows"][1], err_msg=key)
 
@@ -251,6 +255,8 @@ def test_loss_keyword_arguments_are_bound_and_unknown_ones_rejected():
 
 
 def test_the_losses_doctests_pass():
-    """The runnable examples in softjax.losses (run also by pytest --doctest-modules)."""
-    result = doctest.testmod(softjax.losses, optionflags=doctest.ELLIPSIS)
-    assert result.failed == 0 and result.attempted >= 12, result
+    """The runnable examples in softjax.losses and softjax.builtin_losses (run also by
+    pytest --doctest-modules)."""
+    for module, least in ((softjax.losses, 6), (softjax.builtin_losses, 9)):
+        result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
+        assert result.failed == 0 and result.attempted >= least, (module.__name__, result)
