@@ -1,6 +1,6 @@
-"""The built-in losses: those of SPEC §1 and §3 and four from the literature, each a pure
-``loss(logits, labels, **kwargs) -> scalar`` batch mean (registered in
-``softjax.losses.LOSSES``).
+"""The built-in losses: those of SPEC §1 and §3, five from the literature and the two
+gradient-swap rules, each a pure ``loss(logits, labels, **kwargs) -> scalar`` batch mean
+(registered in ``softjax.losses.LOSSES``).
 
 ``LOSSES[name](logits, labels)`` with ``logits`` of shape (N, K) and ``labels`` either
 int class ids (N,) or target rows (N, K) (one-hot or probabilities):
@@ -17,6 +17,9 @@ name                 per-sample value (ŷ = softmax(z), s = sigmoid(z))      sou
 ``mae``              Σ_k |ŷ_k − y_k|                                        Ghosh et al. 2017
 ``sigmoid_mse``      ½ Σ_k (s_k − y_k)²                                     Nielsen 2015, ch. 3
 ``cce_smoothed``     cce on (1 − ε) y + ε/K                                 Szegedy et al. 2016
+``gce``              Σ_k y_k (1 − ŷ_k^q)/q, i.e. (1 − ŷ_y^q)/q              Zhang & Sabuncu 2018
+``cce_dir_mse_norm`` cce's value; gradient g_CE·‖g_MSE‖/‖g_CE‖ per row     gradient-swap study
+``mse_dir_cce_norm`` mse's value; gradient g_MSE·‖g_CE‖/‖g_MSE‖ per row    gradient-swap study
 ==================== ====================================================== =====================
 
 Every loss takes a BATCH, logits (N, K), N ≥ 1, and returns the mean over its rows (one
@@ -232,3 +235,58 @@ def cce_smoothed(logits, labels, smoothing=0.1):
     if not (_checks.is_real(smoothing) and 0 <= smoothing <= 1):
         raise ValueError(f"smoothing: expected a real number in [0, 1], got {smoothing!r}")
     return _call(cce_smoothed, logits, labels, smoothing=smoothing)
+
+
+@_builtin("goldenrod", "distribution")
+def gce(logits, labels, q=0.7):
+    r"""Generalised cross-entropy (Zhang & Sabuncu 2018, "Generalized Cross Entropy Loss
+    for Training Deep Neural Networks with Noisy Labels", NeurIPS, eq. 6), the
+    negative Box-Cox transform of the label's probability:
+
+    .. math:: \ell_q = \frac{1 - \hat y_y^{\,q}}{q},\qquad q \in (0, 1],
+
+    for a target row :math:`\sum_k y_k (1 - \hat y_k^q)/q`. It tends to :func:`cce` as
+    q → 0 and is ½ :func:`mae` at q = 1; between them it trades CE's fast fitting for
+    MAE's robustness to noisy labels. ∂ℓ/∂z = p ⊙ Σ_k w_k − w with w_k = y_k ŷ_k^q: CE's
+    gradient weighted by ŷ_y^q.
+
+    >>> float(gce(jnp.array([[0.0, 0.0]]), jnp.array([1]), q=1.0))  # 1 − ½
+    0.5
+    """
+    if not (_checks.is_real(q) and 0 < q <= 1):
+        raise ValueError(f"q: expected a real number in (0, 1], got {q!r}")
+    return _call(gce, logits, labels, q=q)
+
+
+@_builtin("navy", "distribution")
+def cce_dir_mse_norm(logits, labels):
+    r"""The gradient-swap rule "CE's direction at MSE's norm": per sample the logit
+    gradient is :math:`g_{CE}\,\lVert g_{MSE}\rVert / \lVert g_{CE}\rVert` (0 where
+    :math:`g_{CE} = 0`), with g the per-sample gradients of :func:`cce` and :func:`mse`.
+
+    The rule is not the gradient of any loss, so its value is defined as that of the
+    direction's loss, CE: the surrogate :math:`\tilde L(z') = \frac1N\sum_i [\ell_i(z_i) +
+    s_i(\ell_i(z'_i) - \ell_i(z_i))]`, :math:`s_i = \lVert g_{MSE,i}\rVert/\lVert
+    g_{CE,i}\rVert` and :math:`\ell_i(z_i)` held fixed, equals the CE value at z' = z and
+    its gradient there is the rule (each sample's step descends its own CE). ``jax.grad``
+    returns the closed form; MSE's norm comes from its cancellation-free gradient.
+
+    >>> float(cce_dir_mse_norm(jnp.array([[0.0, 0.0]]), jnp.array([1])))  # cce: log 2
+    0.6931471...
+    """
+    return _call(cce_dir_mse_norm, logits, labels)
+
+
+@_builtin("salmon", "distribution")
+def mse_dir_cce_norm(logits, labels):
+    r"""The gradient-swap rule "MSE's direction at CE's norm": per sample
+    :math:`g_{MSE}\,\lVert g_{CE}\rVert / \lVert g_{MSE}\rVert` (0 where
+    :math:`g_{MSE} = 0`). Its value is :func:`mse`'s, as for :func:`cce_dir_mse_norm`
+    (the surrogate with :math:`s_i = \lVert g_{CE,i}\rVert/\lVert g_{MSE,i}\rVert` held
+    fixed). The rescaling multiplies MSE's saturated gradient by up to ~1e7 in float32,
+    so it rests on MSE's cancellation-free closed form.
+
+    >>> float(mse_dir_cce_norm(jnp.array([[0.0, 0.0]]), jnp.array([1])))  # mse: ¼
+    0.25
+    """
+    return _call(mse_dir_cce_norm, logits, labels)

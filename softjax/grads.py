@@ -70,6 +70,9 @@ def per_sample_logits_grad(loss, logits, labels):
     mae              Jᵀ sign(ŷ − y)                            Ghosh et al. 2017
     sigmoid_mse      (s − y) s (1 − s)                         Nielsen 2015, ch. 3
     cce_smoothed     ŷ − ((1 − ε) y + ε/K)                     Szegedy et al. 2016
+    gce              ŷ Σ_k w_k − w,  w_k = y_k ŷ_k^q            Zhang & Sabuncu 2018
+    cce_dir_mse_norm g_CE ‖g_MSE‖/‖g_CE‖                       gradient-swap study
+    mse_dir_cce_norm g_MSE ‖g_CE‖/‖g_MSE‖                      gradient-swap study
     ================ ========================================= ==============================
 
     Each is written out in ``softjax.loss_kernels`` (``mse_grad``, …) with the form

@@ -99,6 +99,28 @@ def cce_smoothed(z, y, smoothing=0.1):
     return cce(z, smoothed_targets(y, smoothing))
 
 
+def gce(z, y, q=0.7):
+    # Σ_k y_k (1 − p_k^q)/q with 1 − p^q = −expm1(q log p): exact near p = 1, and 0 (not
+    # NaN) for a zero target on a −inf logit.
+    return jnp.mean(jnp.sum(_xlogy(y, -jnp.expm1(q * log_softmax(z))), axis=-1) / q)
+
+
+def _swap_value(z, y, rows_of, ratio):
+    """ℓ_dir's batch mean as the value of a surrogate whose gradient is s_i ∂ℓ_dir,i/∂z_i:
+    mean_i [ℓ_i(z) + s_i (ℓ_i(z') − ℓ_i(z))] at z' = z, with ℓ_i(z) and s_i held fixed."""
+    rows = rows_of(z, y)
+    held = jax.lax.stop_gradient(rows)
+    return _mean(held + jax.lax.stop_gradient(ratio(z, y)) * (rows - held))
+
+
+def cce_dir_mse_norm(z, y):
+    return _swap_value(z, y, _cce_rows, lambda z, y: _ratio(mse_grad(z, y), cce_grad(z, y)))
+
+
+def mse_dir_cce_norm(z, y):
+    return _swap_value(z, y, _mse_rows, lambda z, y: _ratio(cce_grad(z, y), mse_grad(z, y)))
+
+
 # --- closed-form per-sample gradients ∂ℓ_i/∂z_i ----------------------------------------
 
 
@@ -177,6 +199,56 @@ def cce_smoothed_grad(z, y, smoothing=0.1):
     r"""Label-smoothed CCE (Szegedy et al. 2016): :math:`\hat y - y_\varepsilon`, with
     :math:`y_\varepsilon = (1 - \varepsilon) y + \varepsilon/K` (as :func:`cce_grad`)."""
     return cce_grad(z, smoothed_targets(y, smoothing))
+
+
+def gce_grad(z, y, q=0.7):
+    r"""Generalised cross-entropy (Zhang & Sabuncu 2018): with :math:`w_k = y_k p_k^q`,
+
+    .. math:: \frac{\partial \ell}{\partial z_m} = p_m \sum_k w_k - w_m
+              = p_m \sum_{k \ne m} w_k - w_m (1 - p_m),
+
+    the second form free of cancellation: :math:`1 - p_m` is the sum of the other
+    classes' probabilities for the pivot (argmax) class, and accurate as written for the
+    others (each ≤ 1/2)."""
+    a, top, _, log_rest = softmax_split(z)
+    w = y * jnp.exp(q * log_softmax(z))
+    one_minus = jnp.where(top, jnp.exp(log_rest), 1.0 - jnp.where(top, 0, a))
+    return a * (jnp.sum(w, axis=-1, keepdims=True) - w) - w * one_minus
+
+
+def _scaled_norm(g):
+    """Row norms ‖g‖ (..., 1) and unit rows g/‖g‖ (0 where g = 0), scaled by max|g| first
+    so that tiny saturated gradients (≈ 1e-35 in float32) neither underflow when squared
+    nor lose their direction."""
+    m = jnp.max(jnp.abs(g), axis=-1, keepdims=True)
+    safe_m = jnp.where(m > 0, m, 1)
+    unit_scaled = g / safe_m
+    n = jnp.sqrt(jnp.sum(unit_scaled**2, axis=-1, keepdims=True))
+    safe_n = jnp.where(n > 0, n, 1)
+    return m * n, unit_scaled / safe_n
+
+
+def _ratio(num, den):
+    """‖num‖/‖den‖ per row, shape (N,); 0 where ‖den‖ = 0 (the rule's step is 0 there)."""
+    n_num, n_den = _scaled_norm(num)[0][..., 0], _scaled_norm(den)[0][..., 0]
+    return jnp.where(n_den > 0, n_num / jnp.where(n_den > 0, n_den, 1), 0)
+
+
+def _swap(direction, norm):
+    """g_dir · ‖g_norm‖ / ‖g_dir‖ per row: the unit direction at the other's norm."""
+    return _scaled_norm(direction)[1] * _scaled_norm(norm)[0]
+
+
+def cce_dir_mse_norm_grad(z, y):
+    r""":math:`g_{CE}\,\lVert g_{MSE}\rVert / \lVert g_{CE}\rVert` per row (0 where
+    :math:`g_{CE} = 0`)."""
+    return _swap(cce_grad(z, y), mse_grad(z, y))
+
+
+def mse_dir_cce_norm_grad(z, y):
+    r""":math:`g_{MSE}\,\lVert g_{CE}\rVert / \lVert g_{MSE}\rVert` per row (0 where
+    :math:`g_{MSE} = 0`)."""
+    return _swap(mse_grad(z, y), cce_grad(z, y))
 
 
 # --- jax.grad through the closed form --------------------------------------------------

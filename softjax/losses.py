@@ -24,9 +24,12 @@ from softjax.builtin_losses import (
     LossRecord,
     bce,
     cce,
+    cce_dir_mse_norm,
     cce_smoothed,
+    gce,
     mae,
     mse,
+    mse_dir_cce_norm,
     sigmoid_bce,
     sigmoid_mse,
     square,
@@ -35,7 +38,7 @@ from softjax.builtin_losses import (
 from softjax.targets import logits_and_targets, to_ids, to_targets
 
 _BUILTIN_FUNCTIONS = (cce, mse, bce, sigmoid_bce, square, square_rescaled, mae, sigmoid_mse)
-_BUILTIN_FUNCTIONS += (cce_smoothed,)
+_BUILTIN_FUNCTIONS += (cce_smoothed, gce, cce_dir_mse_norm, mse_dir_cce_norm)
 
 
 class LossRegistry(Registry):

@@ -19,6 +19,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from softjax.data import make_gaussian_classes
+from softjax.losses import resolve_loss
+from softjax.targets import to_targets
 from softjax.training import TrainConfig
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -39,9 +41,6 @@ def formula_loss(spec):
     """A loss's value formula (its record's kernel) as ``f(logits, labels)`` WITHOUT the
     closed-form derivative that ``LOSSES`` attach: ``jax.grad(f)`` is autodiff of the
     formula, the independent reference for the closed forms."""
-    from softjax.losses import resolve_loss
-    from softjax.targets import to_targets
-
     bound = resolve_loss(spec)
     kernel, kwargs = bound.record.kernel, dict(bound.kwargs)
 
@@ -143,6 +142,8 @@ _SHARDED_SWEEP_SCRIPT = textwrap.dedent(
     import json, sys
     import jax, numpy as np
     from softjax.data import make_gaussian_classes
+from softjax.losses import resolve_loss
+from softjax.targets import to_targets
     from softjax.sweeps import default_mesh, sweep
     from softjax.training import TrainConfig
 

@@ -19,8 +19,8 @@ import softjax.losses
 from tests.helpers import assert_rel_close, formula_loss, jit_fast
 
 NOTES = ("cce", "mse", "bce", "sigmoid_bce", "square")
-NEW = ("square_rescaled", "mae", "sigmoid_mse", "cce_smoothed")
-SOFTMAX = ("cce", "mse", "bce", "mae", "cce_smoothed")
+NEW = ("square_rescaled", "mae", "sigmoid_mse", "cce_smoothed", "gce")
+SOFTMAX = ("cce", "mse", "bce", "mae", "cce_smoothed", "gce")
 # Each new loss with its defaults and with other keyword arguments.
 SPECS = {
     "square_rescaled": ("square_rescaled", {}),
@@ -29,6 +29,9 @@ SPECS = {
     "sigmoid_mse": ("sigmoid_mse", {}),
     "cce_smoothed": ("cce_smoothed", {}),
     "cce_smoothed 0.3": ("cce_smoothed", {"smoothing": 0.3}),
+    "gce": ("gce", {}),
+    "gce q=0.3": ("gce", {"q": 0.3}),
+    "gce q=1": ("gce", {"q": 1.0}),
 }
 N, K = 6, 5
 RNG = np.random.default_rng(7)
@@ -64,6 +67,9 @@ def numpy_value(spec, z, ids=None, rows=None):
         return np.mean(np.abs(_softmax(z) - y).sum(-1))
     if name == "sigmoid_mse":
         return np.mean(0.5 * ((_sigmoid(z) - y) ** 2).sum(-1))
+    if name == "gce":  # Zhang & Sabuncu's (1 − p_y^q)/q, for rows Σ_k y_k (1 − p_k^q)/q
+        q = kw.get("q", 0.7)
+        return np.mean((y * (1 - _softmax(z) ** q)).sum(-1) / q)
     if name == "cce_smoothed":
         eps = kw.get("smoothing", 0.1)
         ys = (1 - eps) * y + eps / z.shape[1]
@@ -115,6 +121,19 @@ def test_square_rescaled_with_k_m_one_is_two_over_k_times_square():
         np.testing.assert_allclose(
             sj.logits_grad("square_rescaled", z, ids), 2.0 / K * sj.logits_grad("square", z, ids)
         )
+
+
+def test_gce_tends_to_cce_as_q_falls_and_is_half_mae_at_q_one():
+    """Zhang & Sabuncu 2018: L_q → CE as q → 0 (the limit of (1 − p^q)/q is −log p) and
+    L_1 = 1 − p_y = ½ MAE on one-hot targets; its gradient is CE's weighted by p_y^q."""
+    with jax.enable_x64(True):
+        z, ids = jnp.asarray(Z), jnp.asarray(IDS)
+        cce, gce = sj.LOSSES["cce"], sj.LOSSES["gce"]
+        np.testing.assert_allclose(gce(z, ids, q=1e-7), cce(z, ids), rtol=1e-5)
+        np.testing.assert_allclose(gce(z, ids, q=1.0), 0.5 * sj.LOSSES["mae"](z, ids), rtol=1e-12)
+        p_y = np.asarray(sj.softmax(z))[np.arange(N), IDS]
+        weighted = np.asarray(sj.per_sample_logits_grad("cce", z, ids)) * p_y[:, None] ** 0.7
+        assert_rel_close(sj.per_sample_logits_grad("gce", z, ids), weighted, 1e-12)
 
 
 def test_sigmoid_mse_for_one_output_with_binary_targets():
@@ -250,6 +269,8 @@ def test_loss_keyword_arguments_are_bound_and_unknown_ones_rejected():
         sj.resolve_loss(("cce", {"k": 2.0}))
     with pytest.raises(ValueError, match=r"config.loss: loss 'square_rescaled' takes .*\['m'\]"):
         sj.resolve_loss(("square_rescaled", {"m": 2.0}), "config.loss")
+    with pytest.raises(ValueError, match=r"q: expected a real number in \(0, 1\]"):
+        sj.resolve_loss(("gce", {"q": 0.0})).fn(jnp.zeros((1, 2)), [0])
     with pytest.raises(ValueError, match=r"smoothing: expected a real number in \[0, 1\]"):
         sj.resolve_loss(("cce_smoothed", {"smoothing": 1.5})).fn(jnp.zeros((1, 2)), [0])
 
@@ -257,6 +278,6 @@ def test_loss_keyword_arguments_are_bound_and_unknown_ones_rejected():
 def test_the_losses_doctests_pass():
     """The runnable examples in softjax.losses and softjax.builtin_losses (run also by
     pytest --doctest-modules)."""
-    for module, least in ((softjax.losses, 6), (softjax.builtin_losses, 9)):
+    for module, least in ((softjax.losses, 6), (softjax.builtin_losses, 12)):
         result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
         assert result.failed == 0 and result.attempted >= least, (module.__name__, result)
