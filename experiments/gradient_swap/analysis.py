@@ -21,6 +21,7 @@ from typing import Any
 
 from softjax.sweeps.budget import LONGER, SLOPE_THRESHOLD, SLOPE_WINDOW, still_improving
 from softjax.sweeps.factorial import factorial_2x2, factorial_contrasts
+from softjax.sweeps.inference import decide, mean_difference
 from softjax.sweeps.stats import STUCK_MARGIN
 
 RULES = ("cce", "mse", "cce_dir_mse_norm", "mse_dir_cce_norm")
@@ -137,8 +138,11 @@ def factorial_by_scale(
     """Per init scale: the three factorial effects of ``metric`` pooled over the
     settings (:func:`factorial_2x2`), each a :class:`~softjax.sweeps.inference.Verdict`
     dict, plus every setting's own paired contrasts (mean per effect) and the
-    replicates or settings left out. Init scales with no complete setting (two
-    replicates in all four rules) say so in ``"note"``."""
+    replicates or settings left out, and ``"per_setting"``: each setting's three effects
+    as paired verdicts (n replicates), Holm over all 3 × settings of the init scale (with
+    few settings the pooled interval, over M − 1 degrees of freedom, is wide). Init
+    scales with no complete setting (two replicates in all four rules) say so in
+    ``"note"``."""
     out = []
     for scale in sorted({r["init_scale"] for r in runs}):
         mine = [r for r in runs if r["init_scale"] == scale]
@@ -161,8 +165,18 @@ def factorial_by_scale(
                 "means": {name: sum(v) / len(v) for name, v in contrasts.items()},
                 "cells": {rule: sum(got["arms"][CELL[rule]]) / len(got["seeds"]) for rule in RULES},
             }
+        per_setting = []
+        if arms_by_setting:
+            estimates = {}
+            for key, arms in arms_by_setting.items():
+                contrasts = factorial_contrasts(arms, factors=FACTORS, levels=LEVELS)
+                for name, d in contrasts.items():
+                    estimates[f"{key}: {name}"] = mean_difference(d)
+            fam = f"{metric}, init scale {scale:g}, per setting"
+            per_setting = [v.as_dict() for v in decide(estimates, family=fam, delta=delta)]
         entry: dict[str, Any] = {
             "init_scale": scale,
+            "per_setting": per_setting,
             "metric": metric,
             "settings": settings,
             "skipped": skipped,
@@ -258,6 +272,16 @@ def analyse(runs: Sequence[Mapping[str, Any]], delta: float = DELTA) -> dict[str
                     "init_scale": s,
                     "large": s >= LARGE,
                     "outcome": prediction_check(entry, large=s >= LARGE),
+                    "per_setting": setting_checks(entry, large=s >= LARGE),
                 }
             )
     return {"short": short, "long": long, "checks": checks, "delta": delta}
+
+
+def setting_checks(entry: Mapping[str, Any], large: bool) -> dict[str, str]:
+    """:func:`prediction_check` on each setting's own (per-setting family) verdicts."""
+    by_setting: dict[str, list] = {}
+    for v in entry.get("per_setting", []):
+        key, name = v["comparison"].split(": ", 1)
+        by_setting.setdefault(key, []).append(dict(v, comparison=name))
+    return {k: prediction_check({"verdicts": vs}, large) for k, vs in by_setting.items()}

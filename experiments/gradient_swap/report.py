@@ -40,6 +40,11 @@ def _pp(x: float) -> str:
     return f"{100 * x:+.2f}".replace("-", "−")
 
 
+def _interval(low: float, high: float) -> str:
+    """A difference of accuracies' interval, clipped to the range it can take, ±100 pp."""
+    return f"[{_pp(max(-1.0, low))}, {_pp(min(1.0, high))}]"
+
+
 def _lr(lr) -> str:
     return "—" if lr is None else f"{lr:.3g}"
 
@@ -69,19 +74,20 @@ def factorial_section(title: str, entries, note: str) -> list[str]:
         for v in verdicts:
             p = v.p_equivalence_adjusted if v.verdict == "equivalent" else v.p_adjusted
             lines.append(
-                f"| {v.comparison} | {_pp(v.mean)} | [{_pp(v.low)}, {_pp(v.high)}] | {v.n} "
+                f"| {v.comparison} | {_pp(v.mean)} | {_interval(v.low, v.high)} | {v.n} "
                 f"({v.method}) | **{v.verdict}** | {p:.2g} |"
             )
         lines += [
             "",
-            "Per setting (mean paired contrast over its replicates, pp; the four "
-            "rules' mean test accuracy, %):",
+            "Per setting (paired contrast over its replicates, pp, with its 95% interval "
+            "and verdict; the four rules' mean test accuracy, %):",
             "",
             "| setting | n | norm | direction | interaction | "
             + " | ".join(figures.LABELS[r] for r in analysis.RULES)
             + " |",
             "| --- " * (5 + len(analysis.RULES)) + "|",
         ]
+        per = {v["comparison"]: v for v in entry.get("per_setting", [])}
         for key, st in entry["settings"].items():
             if "means" not in st:
                 lines.append(
@@ -89,13 +95,20 @@ def factorial_section(title: str, entries, note: str) -> list[str]:
                     f"{st.get('missing_rules')}, dropped {st['dropped']}) |"
                 )
                 continue
-            m = st["means"]
+            effects = []
+            for name in (analysis.NORM, analysis.DIRECTION, analysis.INTERACTION):
+                v = per.get(f"{key}: {name}")
+                words = f" {_interval(v['low'], v['high'])} {v['verdict']}" if v else ""
+                effects.append(f"{_pp(st['means'][name])}{words}")
             cells = " | ".join(f"{100 * st['cells'][r]:.2f}" for r in analysis.RULES)
-            lines.append(
-                f"| {key} | {st['n']} | {_pp(m[analysis.NORM])} | "
-                f"{_pp(m[analysis.DIRECTION])} | {_pp(m[analysis.INTERACTION])} | "
-                f"{cells} |"
-            )
+            lines.append(f"| {key} | {st['n']} | {' | '.join(effects)} | {cells} |")
+        if per:
+            first = next(iter(per.values()))
+            lines += [
+                "",
+                f"Per-setting verdicts: paired over replicates, Holm over the "
+                f"{first['family_size']} effects × settings of this init scale.",
+            ]
         dropped = {k: st["dropped"] for k, st in entry["settings"].items() if st["dropped"]}
         if dropped:
             lines += ["", f"Replicates left out (diverged in some rule): {dropped}."]
@@ -163,9 +176,16 @@ def _check_line(doc) -> str:
     checks = doc["analysis"]["checks"]
     if not checks:
         return "No init scale of this run is one the prediction speaks about."
-    return (
-        "; ".join(f"init {c['init_scale']:g}: {OUTCOME_WORDS[c['outcome']]}" for c in checks) + "."
-    )
+    parts = []
+    for c in checks:
+        per = c.get("per_setting") or {}
+        held = sum(o == "supports" for o in per.values())
+        against = sum(o == "contradicts" for o in per.values())
+        parts.append(
+            f"init {c['init_scale']:g}: pooled over models, {OUTCOME_WORDS[c['outcome']]}; "
+            f"per setting, it is borne out in {held} of {len(per)} and contradicted in {against}"
+        )
+    return "; ".join(parts) + "."
 
 
 def readme_rows(doc, name: str) -> list[str]:

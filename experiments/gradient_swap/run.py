@@ -61,6 +61,7 @@ START = [0.001, 0.00316, 0.01, 0.0316, 0.1, 0.316, 1.0, 3.16, 10.0]
 FULL = dict(
     datasets=list(DATASETS),
     models=list(MODELS),
+    mlp_datasets=["mnist"],
     init_scales=ISSUE_SCALES,
     train_subset=5000,
     epochs=4,
@@ -75,6 +76,7 @@ SIZES = {
     | dict(
         datasets=["mnist"],
         models=["linear", "mlp_sigmoid"],
+        mlp_datasets=["mnist"],
         init_scales={"linear": [1.0, 100.0], "mlp": [1.0, 10.0]},
         train_subset=1000,
         epochs=3,
@@ -86,6 +88,7 @@ SIZES = {
     | dict(
         datasets=["mnist"],
         models=["linear"],
+        mlp_datasets=[],
         init_scales={"linear": [1.0, 30.0], "mlp": []},
         train_subset=300,
         epochs=3,
@@ -101,10 +104,19 @@ def scales_of(size: dict, model: str) -> list[float]:
     return [float(s) for s in size["init_scales"]["linear" if model == "linear" else "mlp"]]
 
 
+def models_for(size: dict, dataset: str) -> list[str]:
+    """The models a dataset runs: softmax regression on every dataset, the MLPs on
+    ``mlp_datasets`` only."""
+    return [m for m in size["models"] if m == "linear" or dataset in size["mlp_datasets"]]
+
+
 def cut(size: dict) -> list[str]:
     """The issue's settings this size leaves out, in words (empty: none)."""
     out = [f"dataset {d}" for d in DATASETS if d not in size["datasets"]]
     out += [f"model {m}" for m in MODELS if m not in size["models"]]
+    if any(m != "linear" for m in size["models"]):
+        gone = [d for d in size["datasets"] if d not in size["mlp_datasets"]]
+        out += [f"the MLPs on {d}" for d in gone]
     for family, scales in ISSUE_SCALES.items():
         gone = [s for s in scales if s not in size["init_scales"][family]]
         if gone:
@@ -173,13 +185,14 @@ def search_curves(records: list[dict], lrs: dict) -> dict:
     return out
 
 
-def finals(data, dataset: str, model: str, size: dict, lrs: dict, scales, epochs) -> list[dict]:
+def finals(data, dataset: str, model: str, size: dict, lrs: dict, scales, epochs):
     """The ``seeds`` replicates of every rule at ``scales``, each at its chosen lr, for
     ``epochs``: one sweep per budget, each rule's lr list the union of its chosen lrs
-    (the runs of a (rule, scale) at another scale's lr are left out)."""
+    (the runs of a (rule, scale) at another scale's lr are left out). Returns the runs
+    and the number of model-epochs trained."""
     want = {k: v for k, v in lrs.items() if k[1] in scales and v is not None}
     if not want:
-        return []
+        return [], 0
     rules = [r for r in analysis.RULES if any(k[0] == r for k in want)]
     per_rule = [sorted({lr for (r, _), lr in want.items() if r == rule}) for rule in rules]
     base = base_config(model, epochs, test_each_epoch=epochs > size["epochs"])
@@ -217,7 +230,7 @@ def finals(data, dataset: str, model: str, size: dict, lrs: dict, scales, epochs
                 **measures,
             )
         )
-    return out
+    return out, len(records) * epochs
 
 
 def run_model(data, dataset: str, model: str, size: dict) -> dict:
@@ -228,8 +241,10 @@ def run_model(data, dataset: str, model: str, size: dict) -> dict:
     improving = analysis.improving_settings(search_curves(records, lrs))
     long_scales = sorted({scale for _, scale in improving})
     short_scales = [s for s in scales_of(size, model) if s not in long_scales]
-    runs = finals(data, dataset, model, size, lrs, short_scales, size["epochs"])
-    runs += finals(data, dataset, model, size, lrs, long_scales, LONGER * size["epochs"])
+    searched = time.perf_counter()
+    runs, short_cost = finals(data, dataset, model, size, lrs, short_scales, size["epochs"])
+    more, long_cost = finals(data, dataset, model, size, lrs, long_scales, LONGER * size["epochs"])
+    runs += more
     return {
         "search": found,
         "lrs": [{"rule": r, "init_scale": s, "lr": lr} for (r, s), lr in lrs.items()],
@@ -237,6 +252,12 @@ def run_model(data, dataset: str, model: str, size: dict) -> dict:
         "long_scales": long_scales,
         "runs": runs,
         "wall_s": time.perf_counter() - start,
+        "search_s": searched - start,
+        "model_epochs": {
+            "search": len(records) * size["epochs"],
+            "short": short_cost,
+            "long": long_cost,
+        },
     }
 
 
@@ -253,7 +274,7 @@ def main(argv=None):
         models, runs = {}, []
         for dataset in size["datasets"]:
             data = lit.load(dataset, args, size["train_subset"])
-            for model in size["models"]:
+            for model in models_for(size, dataset):
                 got = run_model(data, dataset, model, size)
                 runs += got.pop("runs")
                 models[f"{dataset}/{model}"] = got

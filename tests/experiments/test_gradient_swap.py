@@ -63,6 +63,10 @@ def test_the_factorial_recovers_a_known_norm_effect():
         1.0: "supports",
         10.0: "supports",
     }
+    per = by_scale[10.0]["per_setting"]
+    assert len(per) == 18 and {v["family_size"] for v in per} == {18}
+    norm = [v for v in per if v["comparison"].endswith(analysis.NORM)]
+    assert [v["verdict"] for v in norm] == ["lower"] * 6
 
 
 def test_the_factorial_sees_a_direction_effect_as_contradicting_the_prediction():
@@ -71,7 +75,11 @@ def test_the_factorial_sees_a_direction_effect_as_contradicting_the_prediction()
     big = _by_effect(result["short"][0])
     assert big[analysis.DIRECTION]["verdict"] == "lower"
     assert big[analysis.NORM]["verdict"] == "equivalent"
-    assert result["checks"] == [{"init_scale": 10.0, "large": True, "outcome": "contradicts"}]
+    (check,) = result["checks"]
+    assert (check["init_scale"], check["large"], check["outcome"]) == (10.0, True, "contradicts")
+    # Each setting alone (n = 10 paired, Holm over 3 × 6) says the same.
+    assert set(check["per_setting"].values()) == {"contradicts"}
+    assert len(check["per_setting"]) == 6
 
 
 def test_the_factorial_says_inconclusive_on_pure_noise():
@@ -80,6 +88,9 @@ def test_the_factorial_says_inconclusive_on_pure_noise():
         assert [v["verdict"] for v in entry["verdicts"]] == ["inconclusive"] * 3
         assert all(v["low"] < 0 < v["high"] for v in entry["verdicts"])
     assert {c["outcome"] for c in result["checks"]} == {"inconclusive"}
+    # Per setting, Holm holds the family-wise error at 5%: a stray call at most.
+    calls = [v for e in result["short"] for v in e["per_setting"] if v["verdict"] != "inconclusive"]
+    assert len(calls) <= 1 and all(v["verdict"] != "equivalent" for v in calls)
 
 
 def test_a_replicate_diverged_in_one_rule_leaves_its_setting_paired():
@@ -119,7 +130,8 @@ def test_the_budget_check_names_the_arms_still_improving():
 
 
 def test_the_full_size_names_what_it_cuts():
-    assert gradient_swap.cut(gradient_swap.SIZES["full"]) == []
+    assert gradient_swap.cut(gradient_swap.SIZES["full"]) == ["the MLPs on fashion_mnist"]
+    assert gradient_swap.models_for(gradient_swap.SIZES["full"], "fashion_mnist") == ["linear"]
     quick = gradient_swap.cut(gradient_swap.SIZES["quick"])
     assert "dataset fashion_mnist" in quick and "linear init scales 3, 10, 30" in quick
 
