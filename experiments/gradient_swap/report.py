@@ -172,6 +172,52 @@ def measures_section(doc) -> list[str]:
     return lines + [""]
 
 
+def gradient_section(doc) -> list[str]:
+    """Epoch-1 mean ‖∂ℓ/∂z‖ (all samples; misclassified ones) and the hidden layers' mean
+    f′ per rule at each setting's largest init scale: the swap as trained (rules 3 and 4
+    should carry MSE's and CE's norm)."""
+    lines = [
+        "## The swap as trained: gradient norms and f′",
+        "",
+        "Epoch-1 mean ‖∂ℓ/∂z‖ on all samples / on misclassified samples, and the hidden "
+        "layers' mean f′ (first layer; 1 for softmax regression), mean over replicates, at "
+        "each setting's largest init scale.",
+        "",
+        "| setting | init scale | " + " | ".join(figures.LABELS[r] for r in analysis.RULES) + " |",
+        "| --- " * (2 + len(analysis.RULES)) + "|",
+    ]
+    for dataset, model in figures.settings(doc):
+        runs = [r for r in doc["runs"] if (r["dataset"], r["model"]) == (dataset, model)]
+        top = max(r["init_scale"] for r in runs)
+        cells = []
+        for rule in analysis.RULES:
+            mine = [r for r in runs if r["init_scale"] == top and r["rule"] == rule]
+
+            def first(key, mine=mine):
+                vals = []
+                for r in mine:
+                    v = (r["curves"].get(key) or [None])[0]
+                    v = v[0] if isinstance(v, list) else v
+                    if v is not None:
+                        vals.append(v)
+                return sum(vals) / len(vals) if vals else None
+
+            g, w, f = (
+                first("logits_grad_norm"),
+                first("logits_grad_norm_wrong"),
+                first("hidden_fprime"),
+            )
+            cells.append(
+                "—"
+                if g is None
+                else f"{g:.3g} / {w:.3g}, f′ {f:.3g}"
+                if f is not None
+                else f"{g:.3g} / {w:.3g}"
+            )
+        lines.append(f"| {dataset}/{model} | {top:g} | {' | '.join(cells)} |")
+    return lines + [""]
+
+
 def _check_line(doc) -> str:
     checks = doc["analysis"]["checks"]
     if not checks:
@@ -264,7 +310,7 @@ def markdown(doc, name: str) -> str:
             f"Test accuracy after {cfg['budget']['longer'] * cfg['epochs']} epochs, over the "
             "settings still improving at the fixed budget only.",
         )
-    lines += lr_section(doc) + measures_section(doc)
+    lines += lr_section(doc) + measures_section(doc) + gradient_section(doc)
     lines += readme_section(readme_rows(doc, f"results/{name}.md"))
     lines += [
         f"Run time: {doc['wall_s'] / 60:.1f} min; commit {doc['provenance'].get('git_commit')}.",
