@@ -136,8 +136,12 @@ def lr_section(doc) -> list[str]:
                 if e["rule"] == rule
             ]
             lines.append(f"| {key} | {figures.LABELS[rule]} | {'; '.join(cells)} |")
-    rounds = {k: g["search"]["rounds"] for k, g in doc["models"].items()}
-    lines += ["", f"Search rounds per setting: {rounds}.", ""]
+    rounds = "; ".join(
+        f"{k}: {g['search']['rounds']}"
+        + ("" if g["search"]["converged"] else " (stopped by the round cap, not converged)")
+        for k, g in doc["models"].items()
+    )
+    lines += ["", f"Search rounds: {rounds}.", ""]
     return lines
 
 

@@ -262,7 +262,7 @@ def run_model(data, dataset: str, model: str, size: dict) -> dict:
 
 
 def main(argv=None):
-    args = cli.parse_args(__doc__, argv, datasets=DATASETS, needs=("mnist",))
+    args = cli.parse_args(__doc__, argv, datasets=DATASETS, needs=DATASETS)
     size = cli.size(args, SIZES)
     if getattr(args, "dataset", None):
         size["datasets"] = [args.dataset]
