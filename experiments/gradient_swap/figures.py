@@ -16,6 +16,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+import softjax  # noqa: E402
 from experiments.gradient_swap import analysis  # noqa: E402
 from softjax.sweeps.stats import t_quantile_975  # noqa: E402
 
@@ -25,12 +26,8 @@ LABELS = {
     "cce_dir_mse_norm": "CE dir., MSE norm",
     "mse_dir_cce_norm": "MSE dir., CE norm",
 }
-COLOURS = {
-    "cce": "tab:blue",
-    "mse": "tab:red",
-    "cce_dir_mse_norm": "tab:purple",
-    "mse_dir_cce_norm": "tab:orange",
-}
+COLOURS = {rule: softjax.LOSSES.record(rule).colour for rule in analysis.RULES}
+"""One colour per loss, the registry's (CE's direction in blues, MSE's in reds)."""
 STYLES = {"cce": "-", "mse": "-", "cce_dir_mse_norm": "--", "mse_dir_cce_norm": "--"}
 
 
