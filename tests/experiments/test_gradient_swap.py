@@ -170,3 +170,17 @@ def test_cli_smoke_writes_json_summary_figures_and_redraws(shared_data_dir, tmp_
 
 def test_the_summary_states_the_prediction_before_the_numbers():
     assert "the norm factor carries the effect at large init" in report.PREDICTION
+
+
+def test_the_cli_takes_the_shared_flags(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        gradient_swap.main(["--help"])
+    assert exit_info.value.code == 0
+    text = capsys.readouterr().out
+    for flag in ("--quick", "--smoke", "--redraw", "--out", "--config", "--dataset", "--source"):
+        assert flag in text, flag
+
+
+def test_redraw_without_results_says_so(tmp_path):
+    with pytest.raises(SystemExit, match="no results"):
+        gradient_swap.main(["--smoke", "--redraw", "--out", str(tmp_path)])
