@@ -154,6 +154,29 @@ def test_cli_smoke_writes_json_summary_figures_and_redraws(shared_data_dir, tmp_
     assert keys == {(rule, s, i) for rule in RULES for s in (1.0, 30.0) for i in size["seeds"]}
     assert all(len(r["curves"]["val_accuracy"]) == r["epochs_run"] for r in doc["runs"])
     assert all("saturated_wrong" in r["curves"] for r in doc["runs"])
+    # The finals reproduce the lr search's runs: on the search's replicates, the mean
+    # validation accuracy at the fixed budget is the search's score at that lr (a longer
+    # run's first epochs are the shorter run's), so each arm ran exactly at its lr.
+    scores = {
+        (tuple(h["arm"]), h["lr"]): h["score"]
+        for h in doc["models"]["mnist/linear"]["search"]["history"]
+    }
+    checked = 0
+    for rule in RULES:
+        for s in (1.0, 30.0):
+            mine = [
+                r
+                for r in doc["runs"]
+                if (r["rule"], r["init_scale"]) == (rule, s)
+                and r["seed"] in size["search_seeds"]
+                and not r["diverged"]
+            ]
+            if len(mine) < len(size["search_seeds"]):
+                continue
+            got = np.mean([r["curves"]["val_accuracy"][size["epochs"] - 1] for r in mine])
+            assert got == pytest.approx(scores[((rule, s), mine[0]["lr"])], abs=5e-4)
+            checked += 1
+    assert checked >= 6
     # The verdicts are stored, and are what the stored runs give.
     assert doc["analysis"] == read_json(tmp_path / f"{stem}.json")["analysis"]
     recomputed = analysis.analyse(doc["runs"])
