@@ -12,8 +12,9 @@ row by row (softjax's built-in losses), so direction (CE, MSE) × norm (CE, MSE)
 2 × 2 design. Settings: softmax regression at init scales 1, 3, 10, 30, 100; MLPs
 784-100-10 (sigmoid, tanh, ReLU) and 784-100-100-100-10 (ReLU) at 1, 3, 10; MNIST and
 Fashion-MNIST (the MLPs on ``mlp_datasets`` only: the full size keeps MNIST's to fit its
-hour on 2 cores, and its summary names the cut); plain SGD, batch 64, LeCun-normal init times the init scale, the first
-``train_subset`` training images (validation: the default 5,000-image split; test whole).
+hour on 2 cores, and its summary names the cut); plain SGD, batch 64, LeCun-normal init
+times the init scale, the first ``train_subset`` training images (validation: the default
+5,000-image split; test whole).
 
 Per (dataset, model), each arm (rule, init scale) gets its own lr by
 :func:`softjax.sweeps.lr_search.search_lrs` on the ``search_seeds`` replicates (each
