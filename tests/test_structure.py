@@ -18,23 +18,6 @@ ROOT = Path(__file__).resolve().parents[1]
 LIBRARY = ROOT / "softjax"
 MAX_LINES = 400
 
-UNTIL_STUDIES_MOVE = "until the studies wing moves"
-"""The reason of the checks that wait for the study code to leave ``softjax/``."""
-
-STUDY_FOLDERS = ("softjax/plots/", "softjax/sweeps/compare.py")
-"""Library paths that still hold study code until the studies wing's branch moves it to
-``experiments/``: their checks are expected to fail until then (``xfail``, not strict)."""
-
-LONG_STUDY_MODULES = ("softjax/plots/sweep.py",)
-"""Study modules over the line limit that the studies wing splits or moves."""
-
-STUDY_REEXPORTS = ("softjax/plots/sweep.py",)
-"""Study modules whose ``__all__`` re-exports names, until the studies wing moves them."""
-
-KNOWN_CYCLE_EDGES = {("softjax.losses", "softjax.grads")}
-"""Import edges left out of the strict cycle check until their owner's branch removes
-them (losses.py imports grads lazily); the full-graph test below keeps them in."""
-
 STUDY_WORDS = (
     r"\bgolik\b",
     r"\bhui_belkin\b",
@@ -141,42 +124,25 @@ def test_import_graph_reads_the_library():
     assert all(target in graph for edges in graph.values() for target in edges)
 
 
-def test_library_has_no_import_circle_but_the_known_edges():
-    graph = {
-        module: {t for t in edges if (module, t) not in KNOWN_CYCLE_EDGES}
-        for module, edges in import_graph().items()
-    }
-    cycle = find_cycle(graph)
-    assert cycle is None, "import circle: " + " -> ".join(cycle)
-
-
-@pytest.mark.xfail(
-    strict=False, reason="until the losses wing removes losses.py's lazy import of grads"
-)
 def test_library_has_no_import_circle_at_all():
     cycle = find_cycle(import_graph())
     assert cycle is None, "import circle: " + " -> ".join(cycle)
 
 
-def _pending(path: Path, pending=STUDY_FOLDERS, reason: str = UNTIL_STUDIES_MOVE):
-    """``path`` as a parameter, expected to fail while it is still study code."""
-    if _rel(path).startswith(pending):
-        return pytest.param(
-            path, marks=pytest.mark.xfail(strict=False, reason=reason), id=_rel(path)
-        )
+def _param(path: Path):
     return pytest.param(path, id=_rel(path))
 
 
 @pytest.mark.parametrize(
     "path",
-    [_pending(p, LONG_STUDY_MODULES) for p in _sources("softjax", "experiments", "benchmarks")],
+    [_param(p) for p in _sources("softjax", "experiments", "benchmarks")],
 )
 def test_module_is_at_most_400_lines(path):
     lines = len(path.read_text().splitlines())
     assert lines <= MAX_LINES, f"{_rel(path)}: {lines} lines, over the house's {MAX_LINES}"
 
 
-@pytest.mark.parametrize("path", [_pending(p) for p in _sources("softjax")])
+@pytest.mark.parametrize("path", [_param(p) for p in _sources("softjax")])
 def test_library_names_no_study(path):
     text = path.read_text()
     hits = [
@@ -227,7 +193,7 @@ def _defined(path: Path) -> set[str]:
     return names
 
 
-@pytest.mark.parametrize("path", [_pending(p, STUDY_REEXPORTS) for p in _sources("softjax")])
+@pytest.mark.parametrize("path", [_param(p) for p in _sources("softjax")])
 def test_all_lists_public_names_of_its_own_module(path):
     """One import path per public name: only a package's ``__init__`` re-exports; a
     module's ``__all__`` lists what it defines, and no ``__all__`` lists a private name."""

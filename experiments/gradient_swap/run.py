@@ -47,12 +47,13 @@ import softjax
 from experiments._common import cli, lit
 from experiments.gradient_swap import analysis
 from experiments.gradient_swap import report as plots
-from softjax.inputs import compact
+from softjax.config import TrainConfig, param_dtype
+from softjax.history import cut_history
+from softjax.inputs import compact, validate
 from softjax.sweeps import sweep
 from softjax.sweeps.budget import LONGER
 from softjax.sweeps.core import build_program, run_group
 from softjax.sweeps.lr_search import search_lrs, sweep_evaluator
-from softjax.training import TrainConfig, cut_history, param_dtype, validate
 
 STEM = "gradient_swap"
 MODELS = {
