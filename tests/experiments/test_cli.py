@@ -25,6 +25,7 @@ STUDIES = (
     "hui_belkin",
     "glorot",
     "calibration",
+    "gradient_swap",
 )
 
 
