@@ -2,7 +2,7 @@
 tfds's example order.
 
 Both sources of ``load_dataset`` start here: ``source="idx"`` reads the four ``.gz`` files
-of ``<data_dir>/<name>/`` with numpy alone (~0.3 s, no TensorFlow), and
+of ``<data_dir>/<name>/`` with numpy alone (no TensorFlow), and
 ``source="tfds"`` hands the same checked folder to tfds as its ``manual_dir``. The
 checks are cheap first (presence, IDX header, size) and the sha256 is taken while
 reading. ``_tfds_order`` is the permutation tfds stores examples in, so both sources

@@ -10,8 +10,8 @@ module only
 * turns tfds's failures into errors that say what to do (install tfds, point
   ``SOFTJAX_DATA_DIR`` at the raw files, replace a corrupt file), and removes what a
   failed preparation added to the cache's ``downloads/`` and ``<name>/`` folders;
-* checks the sha256 of the loaded arrays (~40 ms), so a stale or wrongly prepared cache
-  cannot pass for the real data.
+* checks the sha256 of the loaded arrays (cheap next to decoding them), so a stale or
+  wrongly prepared cache cannot pass for the real data.
 
 TensorFlow is imported only here, on the first tfds load.
 """
@@ -160,9 +160,9 @@ def _split_sha256(images: np.ndarray, labels: np.ndarray) -> str:
 def _check_prepared_content(name: str, splits: Splits, cache_dir: Path) -> None:
     """Rejects loaded arrays that are not exactly ``name`` in tfds's order.
 
-    Hashing the decoded arrays costs ~40 ms next to the seconds tfds spends decoding
-    them, and catches what tfds's metadata cannot: e.g. Fashion-MNIST records prepared
-    from MNIST files, or a cache written by another tfds version in another order.
+    Hashing the decoded arrays costs little next to tfds's decoding of them, and catches
+    what tfds's metadata cannot: e.g. Fashion-MNIST records prepared from MNIST files, or
+    a cache written by another tfds version in another order.
     """
     for split, (images, labels) in splits.items():
         got, expected = _split_sha256(images, labels), _PREPARED_SHA256[name][split]
