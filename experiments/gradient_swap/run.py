@@ -50,6 +50,7 @@ from experiments.gradient_swap import report as plots
 from softjax.config import TrainConfig, param_dtype
 from softjax.history import cut_history
 from softjax.inputs import compact, validate
+from softjax.losses import resolve_loss
 from softjax.sweeps import sweep
 from softjax.sweeps.budget import LONGER
 from softjax.sweeps.core import build_program, run_group
@@ -205,12 +206,16 @@ def train_arms(base: TrainConfig, data, arms: dict, seeds) -> list[dict]:
     for (rule, scale), lr in arms.items():
         checked = validate(base.replace(loss=rule, lr=lr, init_scale=scale), data)
     dtype = param_dtype(checked.x_train)
-    program = build_program([base.replace(loss=r) for r in rules], dtype, None)
+    losses = [resolve_loss(r) for r in rules]
+    program = build_program(base, losses, dtype, None)
     device_data = jax.device_put(tuple(compact(checked, shuffled=base.shuffle)))
     records = []
     for seed in seeds:
         points = [
-            {"loss_index": rules.index(r), "config": {"seed": seed, "init_scale": s, "lr": lr}}
+            {
+                "loss_index": rules.index(r),
+                "config": base.replace(loss=losses[rules.index(r)], seed=seed, init_scale=s, lr=lr),
+            }
             for (r, s), lr in arms.items()
         ]
         _, history, finite = run_group(program, points, device_data, None, dtype, seed)
