@@ -14,6 +14,7 @@ what passes.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
@@ -169,9 +170,24 @@ def check_finite(x, argname: str) -> None:
         )
 
 
+def warn_integer_features(x, argname: str) -> None:
+    """Integer features train as given, but raw 8-bit images (0–255) are almost always a
+    missing ``/ 255``: say so once, naming the array and its largest value."""
+    dtype = _dtype(x, argname)
+    if dtype.kind in "iu" and np.size(x):
+        top = np.max(np.asarray(x))
+        warnings.warn(
+            f"{argname}: integer features (dtype {dtype}, largest value {top}) train as "
+            "given; images are usually scaled to [0, 1] first (x / 255, as "
+            "softjax.load_dataset gives them)",
+            UserWarning,
+            stacklevel=4,
+        )
+
+
 def check_features(x, width: int, argname: str) -> None:
-    """Features ``(N ≥ 1, width)``, numeric and finite."""
-    _dtype(x, argname)
+    """Features ``(N ≥ 1, width)``, numeric and finite (integer ones with a warning)."""
+    warn_integer_features(x, argname)
     shape = np.shape(x)
     if len(shape) != 2 or shape[1] != width:
         raise ValueError(
@@ -260,7 +276,7 @@ def check_data(config: TrainConfig, data, losses: Sequence[BoundLoss]) -> Data:
             check_features(x, sizes[0], f"data.x_{name}")
             classes = sizes[-1]
         else:  # softjax.user_models: any input shape, K from the model's logits
-            _dtype(x, f"data.x_{name}")
+            warn_integer_features(x, f"data.x_{name}")
             check_finite(x, f"data.x_{name}")
             classes = model_classes(config, x, f"data.x_{name}")
         _dtype(y, f"data.y_{name}")

@@ -3,6 +3,8 @@ the validation split's history keys."""
 
 from __future__ import annotations
 
+import warnings
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -139,3 +141,17 @@ def test_history_has_val_keys_exactly_when_there_is_a_validation_split(small, ca
     np.testing.assert_allclose(with_val.history["val_loss"][-1], final["loss"], rtol=1e-6)
     assert with_val.history["val_accuracy"][-1] == pytest.approx(final["accuracy"])
     assert not np.allclose(with_val.history["val_loss"], with_val.history["test_loss"])
+
+
+def test_raw_uint8_images_train_with_a_warning_naming_the_missing_scale():
+    """0–255 bytes train as given (integers are legal features) but never silently."""
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 256, size=(32, 6), dtype=np.uint8)
+    y = rng.integers(0, 3, size=32).astype(np.int32)
+    config = softjax.TrainConfig(sizes=(6, 3), batch_size=16, epochs=1)
+    with pytest.warns(UserWarning, match=r"data.x_train: integer features \(dtype uint8.*/ 255"):
+        softjax.train(config, (x, y, x, y))
+    scaled = (x / 255).astype(np.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        softjax.train(config, (scaled, y, scaled, y))
