@@ -14,6 +14,8 @@ Recipes:
 * ``from`` + ``table``: the ``table``-th markdown table of the file (0 is the first);
 * ``from`` + ``bullets``: the bullets of the file whose text starts with one of the given
   prefixes, in the file's order (``"*"`` takes every bullet of its "Findings" section);
+* ``from`` + ``section``: the text of the file's ``## <section>`` (up to the next
+  heading);
 * ``from`` + ``"whole": true``: the whole file (a generated report such as
   ``results/benchmarks.md``);
 * ``rows``: a list of files; one table, the header of the first file's "## README row"
@@ -115,6 +117,17 @@ def wall_time(groups: list[list[str]], root: Path, goal_minutes: float | None = 
     )
 
 
+def section_text(text: str, section: str, name: str) -> str:
+    """The text under ``## <section>`` of ``text``, up to the next ``## `` heading."""
+    marker = f"## {section}\n"
+    if marker not in text:
+        raise ValueError(f"{name}: no section {section!r}")
+    body = text.split(marker, 1)[1].split("\n## ", 1)[0].strip()
+    if not body:
+        raise ValueError(f"{name}: section {section!r} is empty")
+    return body
+
+
 def render(recipe: dict[str, Any], root: Path = ROOT) -> str:
     """The text of one block from its recipe (module docstring)."""
     if "rows" in recipe:
@@ -125,6 +138,8 @@ def render(recipe: dict[str, Any], root: Path = ROOT) -> str:
     if recipe.get("whole"):
         return source if source.endswith("\n") else source + "\n"
     pieces = []
+    if "section" in recipe:
+        pieces.append(section_text(source, recipe["section"], recipe["from"]))
     if "table" in recipe:
         found = tables(source)
         if recipe["table"] >= len(found):

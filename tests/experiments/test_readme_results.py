@@ -117,3 +117,11 @@ def test_each_literature_summary_is_what_its_json_writes(stem, tmp_path):
     plots = importlib.import_module(f"experiments.{stem}.report")
     written = plots.write_summary(ROOT / "results" / f"{stem}.json", tmp_path)
     assert written.read_text() == (ROOT / "results" / f"{stem}.md").read_text()
+
+
+def test_a_section_block_is_the_sections_text(tmp_path):
+    text = "# t\n\n## Answer\n\ninit 1: cannot tell.\n\n## Next\n\nno\n"
+    (tmp_path / "r.md").write_text(text)
+    assert render({"from": "r.md", "section": "Answer"}, tmp_path) == "init 1: cannot tell.\n"
+    with pytest.raises(ValueError, match="no section 'Missing'"):
+        render({"from": "r.md", "section": "Missing"}, tmp_path)
