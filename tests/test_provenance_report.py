@@ -79,3 +79,54 @@ def test_main_writes_the_report_atomically_and_print_writes_nothing(tmp_path, ca
     written = (root / "results" / report.REPORT_NAME).read_text()
     assert written.startswith("Provenance of `results/`") and "0 of 0" in written
     assert capsys.readouterr().out.count("Provenance of") == 2
+
+
+def test_a_result_is_stale_only_when_its_own_code_changed(tmp_path):
+    """A study's result goes stale with the library, its folder or a package it names, not
+    with another study's folder."""
+    root = tmp_path
+    for args in (("init", "-q"), ("config", "user.email", "t@t"), ("config", "user.name", "t")):
+        _git(root, *args)
+    files = {
+        "softjax/a.py": "a = 1\n",
+        "experiments/__init__.py": "",
+        "experiments/_common/cli.py": "c = 1\n",
+        "experiments/study/run.py": "from experiments._common import cli\n",
+        "experiments/study_two/run.py": "s = 1\n",
+        "experiments/other/run.py": "o = 1\n",
+    }
+    for name, text in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text)
+    (root / "results").mkdir()
+    _git(root, "add", ".")
+    _git(root, "commit", "-q", "-m", "one")
+    first = _git(root, "rev-parse", "HEAD")
+    for name in ("study_a.json", "study_two.json", "other.json", "loose.json"):
+        _result(root, name, first)
+    assert report.code_paths("results/study_a.json", root) == (
+        "experiments/__init__.py",
+        "experiments/_common",
+        "experiments/study",
+        "softjax",
+    )
+    assert report.code_paths("results/study_two.json", root)[-2:] == (
+        "experiments/study_two",
+        "softjax",
+    )
+
+    def statuses():
+        return {r.file.split("/")[-1]: r.status for r in report.rows(root)}
+
+    (root / "experiments/other/run.py").write_text("o = 2\n")
+    _git(root, "commit", "-qam", "other study changed")
+    assert statuses() == {
+        "study_a.json": "current",
+        "study_two.json": "current",
+        "other.json": "code differs",
+        "loose.json": "code differs",  # no folder claims it: all code compared
+    }
+    (root / "experiments/_common/cli.py").write_text("c = 2\n")
+    _git(root, "commit", "-qam", "shared code changed")
+    assert statuses()["study_a.json"] == "code differs"
+    assert statuses()["study_two.json"] == "current"  # names no shared package

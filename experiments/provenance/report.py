@@ -1,9 +1,15 @@
 """The provenance report: for each results JSON, the commit it was made at and whether the
-code it ran (``softjax/``, ``experiments/``, ``benchmarks/``) differs from HEAD's.
+code it ran differs from HEAD's.
 
-A result is *current* when its commit is clean (no ``-dirty`` suffix) and ``git diff``
-finds no change under those folders between that commit and HEAD. Sidecar files
-(``*.meta.json``) carry no provenance of their own and are skipped.
+The code a result ran is the library ``softjax/`` plus its own program: the study folder
+whose name starts its file name (``loss_sweep_mnist_linear.json`` → ``experiments/loss_sweep/``;
+``benchmarks.json`` → ``benchmarks/``), ``experiments/__init__.py`` and every
+``experiments.<name>`` package that folder's code names, followed transitively (so
+``experiments/_common/`` too). A file no folder claims is compared against all of
+``softjax/``, ``experiments/`` and ``benchmarks/``. A result is *current* when its commit is
+clean (no ``-dirty`` suffix) and ``git diff`` finds no change in its code between that
+commit and HEAD. Sidecar files (``*.meta.json``) carry no provenance of their own and are
+skipped.
 """
 
 from __future__ import annotations
@@ -11,6 +17,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import re
 import subprocess
 from pathlib import Path
 
@@ -18,6 +25,7 @@ from softjax.results import atomic_write_text
 
 ROOT = Path(__file__).resolve().parents[2]
 CODE_PATHS = ("softjax", "experiments", "benchmarks")
+_NAMES = re.compile(r"\bexperiments\.([A-Za-z_]\w*)")
 REPORT_NAME = "provenance.md"
 
 
@@ -29,7 +37,7 @@ class Row:
     commit: str | None
     created: str | None
     status: str  # "current", "code differs", "dirty", "unknown commit", "no provenance"
-    changed: int  # files under CODE_PATHS that differ from HEAD (0 when current)
+    changed: int  # files of its code (code_paths) that differ from HEAD (0 when current)
 
 
 def _git(root: Path, *args: str) -> subprocess.CompletedProcess:
@@ -39,6 +47,37 @@ def _git(root: Path, *args: str) -> subprocess.CompletedProcess:
 def head_commit(root: Path) -> str:
     """HEAD's full hash."""
     return _git(root, "rev-parse", "HEAD").stdout.strip()
+
+
+def _program(stem: str, root: Path) -> str | None:
+    """The folder whose name is the longest prefix of a result's file stem, or None."""
+    folders = [p for p in (root / "experiments").glob("*/") if p.is_dir()]
+    folders += [root / "benchmarks"] if (root / "benchmarks").is_dir() else []
+    names = [p.relative_to(root).as_posix() for p in folders]
+    fits = [
+        n
+        for n in names
+        if stem == n.rsplit("/", 1)[-1] or stem.startswith(n.rsplit("/", 1)[-1] + "_")
+    ]
+    return max(fits, key=len) if fits else None
+
+
+def code_paths(result: str, root: Path = ROOT) -> tuple[str, ...]:
+    """The paths whose change makes ``result`` (a results file name) stale (module docstring)."""
+    program = _program(Path(result).name.split(".")[0], root)
+    if program is None:
+        return CODE_PATHS
+    paths, todo = {"softjax", program}, [program]
+    if program.startswith("experiments/"):
+        paths.add("experiments/__init__.py")
+    while todo:
+        for source in sorted((root / todo.pop()).rglob("*.py")):
+            for name in _NAMES.findall(source.read_text()):
+                folder = f"experiments/{name}"
+                if folder not in paths and (root / folder).is_dir():
+                    paths.add(folder)
+                    todo.append(folder)
+    return tuple(sorted(paths))
 
 
 def row_for(path: Path, root: Path) -> Row:
@@ -51,7 +90,7 @@ def row_for(path: Path, root: Path) -> Row:
     commit, created = prov["git_commit"], prov.get("created")
     if commit.endswith("-dirty"):
         return Row(name, commit, created, "dirty", 0)
-    diff = _git(root, "diff", "--name-only", commit, "HEAD", "--", *CODE_PATHS)
+    diff = _git(root, "diff", "--name-only", commit, "HEAD", "--", *code_paths(name, root))
     if diff.returncode != 0:
         return Row(name, commit, created, "unknown commit", 0)
     changed = len([line for line in diff.stdout.splitlines() if line.strip()])
@@ -71,9 +110,10 @@ def render(found: list[Row], head: str) -> str:
     current = sum(r.status == "current" for r in found)
     commits = sorted({r.commit[:12] for r in found if r.commit})
     lines = [
-        f"Provenance of `results/` against HEAD `{head[:12]}` (code compared: "
-        f"{', '.join(f'`{p}/`' for p in CODE_PATHS)}): {current} of {len(found)} results "
-        f"files are current; they come from {len(commits)} commit(s).",
+        f"Provenance of `results/` against HEAD `{head[:12]}` (code compared: `softjax/` and "
+        "the result's own program: its study folder and the `experiments` packages it names, "
+        f"or `benchmarks/`): {current} of {len(found)} results files are current; they come "
+        f"from {len(commits)} commit(s).",
         "",
         "| file | commit | created | code vs HEAD |",
         "| --- | --- | --- | --- |",
