@@ -207,12 +207,14 @@ def test_titles_take_at_most_two_lines(user_sweep, tmp_path, kept):
 def test_lrs_are_printed_to_three_significant_digits(user_sweep, tmp_path, kept):
     from softjax.plots.common import fmt_lr
 
-    assert [fmt_lr(x) for x in (0.00111111, 3e-5, 0.5, 1.0, 0.316228, None)] == [
+    assert [fmt_lr(x) for x in (0.00111111, 3e-5, 0.5, 1.0, 2, 0.316228, 1234.5, None)] == [
         "0.00111",
         "3e-5",
         "0.5",
-        "1",
+        "1.0",
+        "2",
         "0.316",
+        "1.23e3",
         "none",
     ]
     (tmp_path / "lr.json").write_text(json.dumps(_doc(user_sweep, lr=0.00111111)))

@@ -187,11 +187,12 @@ def edge_sentence(cases) -> str:
     for name, lr, edge, grid in cases:
         if not edge_mark(edge):
             continue
+        listed = None if grid is None else "[" + ", ".join(fmt_lr(x) for x in grid) + "]"
         if grid is not None and len(grid) == 1:
-            where = f"the only lr of its grid {list(grid)}"
+            where = f"the only lr of its grid {listed}"
         else:
-            where = f"{edge} edge of " + ("its grid" if grid is None else f"{list(grid)}")
-        parts.append(f"{name} lr {lr} ({where})")
+            where = f"{edge} edge of " + ("its grid" if grid is None else listed)
+        parts.append(f"{name} lr {fmt_lr(lr)} ({where})")
     if not parts:
         return "Every chosen lr is interior to its grid."
     return (

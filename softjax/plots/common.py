@@ -49,10 +49,12 @@ CAPTION = "softjax-caption"
 
 def fmt_lr(lr) -> str:
     """An lr to three significant digits: ``0.00111111`` → ``0.00111``, ``3e-05`` → ``3e-5``,
-    ``0.5`` → ``0.5``; ``None`` → ``"none"``."""
+    ``0.5`` → ``0.5``, ``2.0`` → ``2.0`` (a whole lr keeps its ``.0``, as Python prints
+    it); ``None`` → ``"none"``."""
     if lr is None:
         return "none"
-    return f"{float(lr):.3g}".replace("e-0", "e-").replace("e+0", "e")
+    text = f"{float(lr):.3g}".replace("e-0", "e-").replace("e+0", "e")
+    return text + ".0" if text.isdigit() and isinstance(lr, float) else text
 
 
 def clip_band(low, high, bounds):
