@@ -46,8 +46,7 @@ from softjax.results import atomic_write_text, read_json  # noqa: E402
 from softjax.sweeps.stats import best_of, cell, collapse_scales  # noqa: E402
 
 REFERENCE = "cce"
-LR_ROOM = 124
-"""The overview's y-axis top: 0–100% of accuracy and, above, room for the lrs (3 digits)."""
+LR_ROOM = 124  # the overview's y-axis top: 0–100% accuracy, room for the lrs above
 
 
 def model_label(doc) -> str:
