@@ -83,7 +83,7 @@ def _draw_neuron(doc, path: Path) -> Path:
     axes[0, 0].legend()
     lr = doc["provenance"]["config"]["neuron"]["lr"]
     fig.suptitle(
-        f"One sigmoid neuron, x = 1, y = 0, η = {lr}: the quadratic cost's σ′(z) factor "
+        f"One sigmoid neuron, x = 1, y = 0, η = {fmt_lr(lr)}: the quadratic cost's σ′(z) factor "
         "slows learning when the neuron is badly wrong (Nielsen 2015, ch. 3)"
     )
     fig.tight_layout(rect=(0, 0, 1, 0.96))
