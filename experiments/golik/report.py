@@ -35,7 +35,7 @@ from experiments._common.verdicts import (
     run_clause,
     tally,
 )
-from softjax.plots.common import PERCENT, clip_band
+from softjax.plots.common import PERCENT, clip_band, fmt_lr
 from softjax.results import atomic_save_figure, atomic_write_text, read_json
 
 ARMS = {"cce": "tab:blue", "mse": "tab:red", "cce→mse": "tab:green"}
@@ -193,7 +193,7 @@ def readme_rows(doc: dict, summary: str, verdicts: list[Judgement]) -> list[str]
             name = MODELS.get(model, model).format(**cfg)
             text = (
                 f"{name} at init scale {scale:g}: MSE {pct(final_test(mse))} "
-                f"(lr {mse['lr']:g}) vs CCE {pct(final_test(cce))}"
+                f"(lr {fmt_lr(mse['lr'])}) vs CCE {pct(final_test(cce))}"
             )
             gain = res["paired_switch_minus_cce"].get(str(scale))
             if gain:
