@@ -117,6 +117,9 @@ def _place_caption(fig) -> None:
     if not notes:
         return
     renderer = fig.canvas.get_renderer()
+    for legend in fig.legends:  # anchored to the figure, not to the trimmed image's edge
+        anchor = legend.get_bbox_to_anchor().transformed(fig.transFigure.inverted())
+        legend.set_bbox_to_anchor(anchor, transform=fig.transFigure)
     for t in notes:
         t.set_visible(False)
     box = fig.get_tightbbox(renderer)  # inches

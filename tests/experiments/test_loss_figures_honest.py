@@ -71,8 +71,10 @@ def test_the_overview_keeps_intervals_and_lr_labels_inside_its_panels(tmp_path, 
             assert box.y0 <= inner.y0 and inner.y1 <= box.y1, t.get_text()
             labels += 1
     assert labels == 4  # two losses × two models
-    # The quick-run warning is still on the figure, under it.
-    assert any("QUICK RUN" in t.get_text() for t in fig.texts)
+    # The quick-run warning is still on the figure, under it and under the legend.
+    (note,) = [t for t in fig.texts if "QUICK RUN" in t.get_text()]
+    legend = fig.legends[0].get_window_extent(renderer)
+    assert note.get_window_extent(renderer).y1 <= legend.y0
 
 
 def test_the_title_line_says_n_1_no_interval_over_one_replicate():
