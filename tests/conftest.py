@@ -58,3 +58,27 @@ def tfds_order_splits(shared_data_dir):
         )
         for name in DATASET_NAMES
     }
+
+
+def figure_titles(fig) -> list[str]:
+    """The suptitle and every panel title (centre, left, right) of ``fig``."""
+    texts = [fig._suptitle.get_text()] if fig._suptitle is not None else []
+    for ax in fig.axes:
+        texts += [ax.get_title(loc) for loc in ("center", "left", "right")]
+    return [t for t in texts if t]
+
+
+@pytest.fixture(autouse=True)
+def _titles_of_at_most_two_lines(monkeypatch):
+    """Every figure a test saves has titles of at most two lines (issue 33: a title that
+    runs to three or more lines is shortened, its detail moved to a caption or legend)."""
+    from matplotlib.figure import Figure
+
+    savefig = Figure.savefig
+
+    def checked(fig, *args, **kwargs):
+        long = [t for t in figure_titles(fig) if t.count("\n") > 1]
+        assert not long, f"titles of more than two lines: {long}"
+        return savefig(fig, *args, **kwargs)
+
+    monkeypatch.setattr(Figure, "savefig", checked)

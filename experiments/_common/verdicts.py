@@ -28,6 +28,10 @@ import matplotlib
 
 matplotlib.use("Agg")
 
+import numpy as np  # noqa: E402
+
+from softjax.plots.common import PERCENT, fmt_lr, yerr  # noqa: E402
+
 EDGE = "†"
 EDGE_FOOTNOTE = (
     f"{EDGE} The lr chosen on validation lies on an edge (the smallest or largest lr) of its "
@@ -119,8 +123,9 @@ def tally(judgements: Iterable[Judgement], claim: str) -> tuple[int, int]:
 
 
 def errorbar(ax, xs, stats, edges=None, **kwargs):
-    """Means with 95% error bars; missing points are skipped. A point whose entry of
-    ``edges`` is set (its lr on a grid edge) gets :data:`EDGE` beside it."""
+    """Means of fractions as percent with 95% error bars cut at 0–100%; missing points are
+    skipped. A point whose entry of ``edges`` is set (its lr on a grid edge) gets
+    :data:`EDGE` beside it."""
     edges = [None] * len(xs) if edges is None else edges
     pts = [
         (x, s["mean"], s.get("ci95") or 0.0, edge)
@@ -129,9 +134,9 @@ def errorbar(ax, xs, stats, edges=None, **kwargs):
     ]
     if pts:
         x, m, e, flags = zip(*pts, strict=True)
-        bars = ax.errorbar(
-            x, [100 * v for v in m], yerr=[100 * v for v in e], capsize=3, marker="o", **kwargs
-        )
+        mean, half = 100 * np.asarray(m, float), 100 * np.asarray(e, float)
+        err = yerr(mean, mean - half, mean + half, PERCENT)
+        bars = ax.errorbar(x, mean, yerr=err, capsize=3, marker="o", **kwargs)
         color = bars.lines[0].get_color()
         for xi, mi, flag in zip(x, m, flags, strict=True):
             if edge_mark(flag):
@@ -153,8 +158,9 @@ def edge_mark(edge) -> str:
 
 
 def lr_text(lr, edge) -> str:
-    """``0.5, "high"`` → ``0.5†``; ``0.1, None`` → ``0.1``."""
-    return f"{lr}{edge_mark(edge)}"
+    """``0.5, "high"`` → ``0.5†``; ``0.00111111, None`` → ``0.00111`` (three significant
+    digits, :func:`softjax.plots.common.fmt_lr`)."""
+    return f"{fmt_lr(lr)}{edge_mark(edge)}"
 
 
 def grid_growth(cfg: dict) -> str:
@@ -181,11 +187,12 @@ def edge_sentence(cases) -> str:
     for name, lr, edge, grid in cases:
         if not edge_mark(edge):
             continue
+        listed = None if grid is None else "[" + ", ".join(fmt_lr(x) for x in grid) + "]"
         if grid is not None and len(grid) == 1:
-            where = f"the only lr of its grid {list(grid)}"
+            where = f"the only lr of its grid {listed}"
         else:
-            where = f"{edge} edge of " + ("its grid" if grid is None else f"{list(grid)}")
-        parts.append(f"{name} lr {lr} ({where})")
+            where = f"{edge} edge of " + ("its grid" if grid is None else listed)
+        parts.append(f"{name} lr {fmt_lr(lr)} ({where})")
     if not parts:
         return "Every chosen lr is interior to its grid."
     return (

@@ -93,8 +93,9 @@ def edge_cases(doc: dict) -> list[tuple]:
 
 
 def panel_title(model: str, loss: str, entry: dict, rep: dict | None) -> str:
-    """``model``, ``loss`` and its chosen lr (with † on a grid edge), then ECE and NLL."""
-    head = f"{MODEL_NAMES.get(model, model)}\n{NAMES.get(loss, loss)}"
+    """``model``, ``loss`` and its chosen lr (with † on a grid edge), then ECE and NLL: two
+    lines."""
+    head = f"{MODEL_NAMES.get(model, model)}: {NAMES.get(loss, loss)}"
     if rep is None:
         return f"{head}: no lr"
     lr = lr_text(entry.get("lr"), entry.get("edge"))

@@ -35,6 +35,7 @@ from experiments._common.verdicts import (
     run_clause,
     tally,
 )
+from softjax.plots.common import PERCENT, clip_band, fmt_lr
 from softjax.results import atomic_save_figure, atomic_write_text, read_json
 
 ARMS = {"cce": "tab:blue", "mse": "tab:red", "cce→mse": "tab:green"}
@@ -105,12 +106,13 @@ def draw(results_path, out_dir) -> list[Path]:
                 if not curve or curve.get("mean") is None:
                     continue
                 mean = 100 * np.asarray(curve["mean"], float)
-                ci = 100 * np.asarray(curve["ci95"] or np.zeros_like(mean), float)
                 epochs = np.arange(1, len(mean) + 1)
                 label = f"{arm} (lr {lr_label(res, row)})"
                 ax.plot(epochs, mean, marker="o", color=color, label=label)
-                low, high = np.clip(mean - ci, 0, 100), np.clip(mean + ci, 0, 100)
-                ax.fill_between(epochs, low, high, color=color, alpha=0.2)
+                if curve.get("ci95") is not None:  # none over one seed
+                    ci = 100 * np.asarray(curve["ci95"], float)
+                    low, high, _ = clip_band(mean - ci, mean + ci, PERCENT)
+                    ax.fill_between(epochs, low, high, color=color, alpha=0.2)
                 means.extend(mean)
             if means:
                 # The y-range fits the means: a wide early band over few seeds (reaching
@@ -191,7 +193,7 @@ def readme_rows(doc: dict, summary: str, verdicts: list[Judgement]) -> list[str]
             name = MODELS.get(model, model).format(**cfg)
             text = (
                 f"{name} at init scale {scale:g}: MSE {pct(final_test(mse))} "
-                f"(lr {mse['lr']:g}) vs CCE {pct(final_test(cce))}"
+                f"(lr {fmt_lr(mse['lr'])}) vs CCE {pct(final_test(cce))}"
             )
             gain = res["paired_switch_minus_cce"].get(str(scale))
             if gain:

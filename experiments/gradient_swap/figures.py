@@ -18,6 +18,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 import softjax  # noqa: E402
 from experiments.gradient_swap import analysis  # noqa: E402
+from softjax.plots.common import clip_band, spread_text, yerr  # noqa: E402
 from softjax.sweeps.stats import t_quantile_975  # noqa: E402
 
 LABELS = {
@@ -43,7 +44,14 @@ def mean_ci(values, low=-math.inf, high=math.inf):
         return m, m, m
     sd = math.sqrt(sum((x - m) ** 2 for x in v) / (len(v) - 1))
     h = t_quantile_975(len(v) - 1) * sd / math.sqrt(len(v))
-    return m, max(low, m - h), min(high, m + h)
+    lo, hi, _ = clip_band(m - h, m + h, (low, high))
+    return m, float(lo), float(hi)
+
+
+def _spread(doc) -> str:
+    """What the intervals are over: the replicates, or "n = 1, no interval"."""
+    prov = doc["provenance"]
+    return spread_text(len(prov.get("seeds") or prov["config"].get("seeds") or ()))
 
 
 def _runs(doc, **match):
@@ -105,8 +113,7 @@ def accuracy_figure(doc, path: Path) -> Path:
         ax.set_ylabel("test accuracy (%)")
     axes[0].legend(fontsize=7)
     fig.suptitle(
-        "Test accuracy at the fixed budget, four rules\n(mean and 95% interval "
-        "over replicates, each rule at its own lr)",
+        f"Test accuracy at the fixed budget, four rules\n({_spread(doc)}, each rule at its own lr)",
         fontsize=10,
     )
     fig.tight_layout(rect=(0, 0, 1, 0.93))
@@ -128,10 +135,11 @@ def effects_figure(doc, path: Path) -> Path:
                 continue
             xs.append(entry["init_scale"])
             ms.append(100 * v["mean"])
-            lo.append(100 * v["mean"] - max(-100.0, 100 * v["low"]))
-            hi.append(min(100.0, 100 * v["high"]) - 100 * v["mean"])
-        if xs:
-            ax.errorbar(xs, ms, yerr=[lo, hi], marker="o", capsize=3, color="k")
+            lo.append(100 * v["low"])
+            hi.append(100 * v["high"])
+        if xs:  # a difference of accuracies lies in ±100 pp
+            err = yerr(ms, lo, hi, (-100.0, 100.0))
+            ax.errorbar(xs, ms, yerr=err, marker="o", capsize=3, color="k")
         ax.axhline(0, color="grey", lw=0.8)
         ax.axhspan(-delta, delta, color="tab:green", alpha=0.15, lw=0)
         ax.set_xscale("log")
@@ -190,7 +198,7 @@ def saturation_figure(doc, path: Path) -> Path:
     axes[0].legend(fontsize=7)
     fig.suptitle(
         "Saturated-and-wrong fraction of training samples at the largest init "
-        "scale\n(mean and 95% interval over replicates)",
+        f"scale\n({_spread(doc)})",
         fontsize=10,
     )
     fig.tight_layout(rect=(0, 0, 1, 0.93))

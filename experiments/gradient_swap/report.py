@@ -9,6 +9,7 @@ from pathlib import Path
 
 from experiments._common.verdicts import readme_section
 from experiments.gradient_swap import analysis, figures
+from softjax.plots.common import fmt_lr
 from softjax.results import atomic_write_text, read_json
 from softjax.sweeps.inference import Verdict, family_line
 
@@ -46,7 +47,7 @@ def _interval(low: float, high: float) -> str:
 
 
 def _lr(lr) -> str:
-    return "—" if lr is None else f"{lr:.3g}"
+    return "—" if lr is None else fmt_lr(lr)
 
 
 def _verdicts(entry) -> list[Verdict]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import matplotlib.pyplot as plt
+import numpy as np
 
 from experiments._common.verdicts import (
     AGREE,
@@ -33,6 +34,7 @@ from experiments._common.verdicts import (
     replicate_note,
     run_clause,
 )
+from softjax.plots.common import PERCENT, yerr
 from softjax.results import atomic_save_figure, atomic_write_text, read_json
 
 FAMILIES = ("cce", "plain", "rescaled")
@@ -65,10 +67,12 @@ def draw(results_path, out_dir) -> list[Path]:
         if have:
             x, s = zip(*have, strict=True)
             # Points, not bars: bars on an axis that does not start at 0 exaggerate gaps.
+            mean = np.array([100 * v["mean"] for v in s])
+            half = np.array([100 * (v["ci95"] or 0) for v in s])
             left.errorbar(
                 x,
-                [100 * v["mean"] for v in s],
-                yerr=[100 * (v["ci95"] or 0) for v in s],
+                mean,
+                yerr=yerr(mean, mean - half, mean + half, PERCENT),
                 fmt="o",
                 color=COLORS[fam],
                 capsize=3,

@@ -13,9 +13,10 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from experiments.loss_sweep.report import QUICK_NOTE, model_title  # noqa: E402
-from softjax.plots.common import save  # noqa: E402
+from softjax.plots.common import headline, save, spread_text  # noqa: E402
 from softjax.plots.gradients import draw_gradients  # noqa: E402
 from softjax.plots.sweep import (  # noqa: E402
+    STUCK_CAPTION,
     STUCK_TITLE,
     draw_curves,
     draw_heatmap,
@@ -32,7 +33,7 @@ def title(doc) -> str:
     quick = f"\n{QUICK_NOTE}" if doc.get("quick") else ""
     return (
         f"{model_title(doc)}, {g['optimizer']} batch {g['batch_size']}, {g['epochs']} epochs"
-        f"{subset}; mean and 95% interval over {len(g['seeds'])} replicates{quick}"
+        f"{subset}; {spread_text(len(g['seeds']))}{quick}"
     )
 
 
@@ -75,10 +76,11 @@ def draw_stuck_overview(results_paths, path: Path) -> Path:
     fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=8)
     g = docs[0]["grid"]
     quick = f"\n{QUICK_NOTE}" if any(d.get("quick") for d in docs) else ""
-    fig.suptitle(
+    headline(
+        fig,
         f"{STUCK_TITLE}\n{g['optimizer']} batch {g['batch_size']}, {g['epochs']} "
-        f"epochs, {len(g['seeds'])} replicates per bar{quick}",
-        fontsize=9,
+        f"epochs, {len(g['seeds'])} replicates per bar",
+        caption=f"{STUCK_CAPTION}{quick.replace(chr(10), ' ')}",
     )
     fig.tight_layout(rect=(0, 0.06, 1, 1))
     return save(fig, path)

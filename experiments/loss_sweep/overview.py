@@ -40,11 +40,13 @@ from experiments.loss_sweep.report import (  # noqa: E402
     compare_intervals,
     dataset_name,
 )
+from softjax.plots.common import PERCENT, fmt_lr, headline, save, yerr  # noqa: E402
 from softjax.plots.palette import loss_colour  # noqa: E402
-from softjax.results import atomic_save_figure, atomic_write_text, read_json  # noqa: E402
+from softjax.results import atomic_write_text, read_json  # noqa: E402
 from softjax.sweeps.stats import best_of, cell, collapse_scales  # noqa: E402
 
 REFERENCE = "cce"
+LR_ROOM = 124  # the overview's y-axis top: 0–100% accuracy, room for the lrs above
 
 
 def model_label(doc) -> str:
@@ -330,11 +332,10 @@ def draw_overview(docs, path: Path) -> Path:
                     ax.text(x, 4, "all div.", rotation=90, ha="center", fontsize=6)
                     continue
                 m, h = 100 * b["final_test_accuracy"], 100 * (b["final_test_accuracy_ci95"] or 0)
-                low, high = max(m - h, 0.0), min(m + h, 100.0)  # an accuracy lies in 0–100%
                 ax.errorbar(
                     x,
                     m,
-                    [[m - low], [high - m]],
+                    yerr(m, m - h, m + h, PERCENT),  # an accuracy lies in 0–100%
                     fmt="o",
                     color=colour,
                     ms=5,
@@ -344,11 +345,11 @@ def draw_overview(docs, path: Path) -> Path:
                 ax.text(
                     x,
                     101.5,
-                    f"{b['lr']:g}{'†' if b['edge'] else ''}",
+                    f"{fmt_lr(b['lr'])}{'†' if b['edge'] else ''}",
                     rotation=90,
                     ha="center",
                     va="bottom",
-                    fontsize=7,
+                    fontsize=6.5,
                     color=colour,
                 )
         ax.axhline(chance, color="k", ls=":", lw=1, label=f"chance ({chance:g}%)")
@@ -356,7 +357,7 @@ def draw_overview(docs, path: Path) -> Path:
             ax.axvline(j - 0.5, color="0.85", lw=0.8)
         ax.set_xticks(range(len(docs)), [model_label(d).replace(" ", "\n") for d in docs])
         ax.tick_params(axis="x", labelsize=7)
-        ax.set_ylim(0, 112)
+        ax.set_ylim(0, LR_ROOM)
         ax.text(-0.6, 101.5, "lr:", fontsize=7, va="bottom", ha="right")
         ax.set_yticks(range(0, 101, 10))
         ax.grid(axis="y", alpha=0.3)
@@ -367,17 +368,16 @@ def draw_overview(docs, path: Path) -> Path:
     fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=8)
     quick = f"\n{QUICK_NOTE}" if any(d.get("quick") for d in docs) else ""
     subset = f", first {g['train_subset']} train images" if g.get("train_subset") else ""
-    fig.suptitle(
+    headline(
+        fig,
         f"{dataset_name(g)} MLPs: final test accuracy at the lr chosen on validation (the lr "
         "on top; † still on a grid edge)\n"
         f"mean and 95% interval (clipped to 0–100%) over {len(g['seeds'])} replicates, "
-        f"{g['optimizer']} batch {g['batch_size']}, {g['epochs']} epochs{subset}{quick}",
-        fontsize=9,
+        f"{g['optimizer']} batch {g['batch_size']}, {g['epochs']} epochs{subset}",
+        caption=quick.strip(),
     )
     fig.tight_layout(rect=(0, 0.05, 1, 1))
-    atomic_save_figure(fig, path, dpi=120)
-    plt.close(fig)
-    return Path(path)
+    return save(fig, Path(path))
 
 
 def write_overview(results_paths, md_path, figure_path, stuck_figure=None) -> list[Path]:

@@ -21,7 +21,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from experiments.loss_sweep.report import NO_DIFFERENCE  # noqa: E402
-from softjax.results import atomic_save_figure, atomic_write_text, read_json  # noqa: E402
+from softjax.plots.common import PERCENT, fmt_lr, headline, save, spread_text, yerr  # noqa: E402
+from softjax.results import atomic_write_text, read_json  # noqa: E402
 from softjax.sweeps import t_quantile_975  # noqa: E402
 
 STAGES = (("init", "at init"), ("trained", "after training"))
@@ -124,19 +125,18 @@ def draw(results_path, out_dir) -> list[Path]:
 
     ax = axes[0, -1]
     stats = accuracy_stats(doc)
+    n_seeds = len({r.get("seed", 0) for r in doc["runs"]})
     for act in acts:
         ds = [d for d in depths if (act, d) in stats]
         mean = np.array([100 * stats[act, d]["mean"] for d in ds])
         half = np.array([100 * (stats[act, d]["ci95"] or 0.0) for d in ds])
-        ax.errorbar(
-            ds, mean, half, fmt="o-", capsize=3, label=act, color=ACTIVATION_COLORS.get(act)
-        )
+        err = yerr(mean, mean - half, mean + half, PERCENT) if n_seeds >= 2 else None
+        ax.errorbar(ds, mean, err, fmt="o-", capsize=3, label=act, color=ACTIVATION_COLORS.get(act))
     ax.axhline(100 * CHANCE, color="grey", ls=":", lw=1, label="chance + 5%")
     ax.set_xlabel("depth (hidden layers)")
     ax.set_ylabel("test accuracy (%)")
     ax.set_xticks(depths)
-    n_seeds = len({r.get("seed", 0) for r in doc["runs"]})
-    ax.set_title(f"test accuracy {stage_title['trained']}\nmean, 95% interval, {n_seeds} seed(s)")
+    ax.set_title(f"test accuracy {stage_title['trained']}\n{spread_text(n_seeds, 'seeds')}")
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=9)
 
@@ -164,9 +164,10 @@ def draw(results_path, out_dir) -> list[Path]:
 
     config = doc["provenance"]["config"]
     base = config["base_train_config"]
-    fig.suptitle(
+    headline(
+        fig,
         f"Per-layer gradient norms of MLPs on MNIST (width {config['width']}, "
-        f"{config['train_size']} training images, SGD lr {base['lr']}, batch "
+        f"{config['train_size']} training images, SGD lr {fmt_lr(base['lr'])}, batch "
         f"{base['batch_size']}, CCE, {base['init']} init)\nnorms on "
         f"{config['stats_size']} fixed training images, by the backprop recursion",
         fontsize=11,
@@ -174,8 +175,7 @@ def draw(results_path, out_dir) -> list[Path]:
     fig.tight_layout(rect=(0, 0, 1, 0.95))
     out = Path(out_dir) / f"{Path(results_path).stem}.png"
     out.parent.mkdir(parents=True, exist_ok=True)
-    atomic_save_figure(fig, out, dpi=110)
-    plt.close(fig)
+    save(fig, out, dpi=110)
     return [out]
 
 

@@ -18,6 +18,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from experiments._common.verdicts import readme_row, readme_section  # noqa: E402
+from softjax.plots.common import PERCENT, clip_band, fmt_lr  # noqa: E402
 from softjax.results import atomic_save_figure, atomic_write_text, read_json  # noqa: E402
 from softjax.sweeps import t_quantile_975  # noqa: E402
 
@@ -82,7 +83,7 @@ def _draw_neuron(doc, path: Path) -> Path:
     axes[0, 0].legend()
     lr = doc["provenance"]["config"]["neuron"]["lr"]
     fig.suptitle(
-        f"One sigmoid neuron, x = 1, y = 0, η = {lr}: the quadratic cost's σ′(z) factor "
+        f"One sigmoid neuron, x = 1, y = 0, η = {fmt_lr(lr)}: the quadratic cost's σ′(z) factor "
         "slows learning when the neuron is badly wrong (Nielsen 2015, ch. 3)"
     )
     fig.tight_layout(rect=(0, 0, 1, 0.96))
@@ -100,8 +101,10 @@ def _draw_mnist(doc, path: Path) -> Path:
         mean = np.array([s[0] for s in stats])
         half = np.array([s[1] or 0.0 for s in stats])
         lr = run["config"]["lr"]
-        ax.plot(epochs, mean, "o-", color=COLORS[name], label=f"{NAMES[name]}, η = {lr:g}")
-        ax.fill_between(epochs, mean - half, mean + half, color=COLORS[name], alpha=0.2)
+        ax.plot(epochs, mean, "o-", color=COLORS[name], label=f"{NAMES[name]}, η = {fmt_lr(lr)}")
+        if acc.shape[0] >= 2:  # no interval over one seed
+            low, high, _ = clip_band(mean - half, mean + half, PERCENT)
+            ax.fill_between(epochs, low, high, color=COLORS[name], alpha=0.2)
         paper = doc["provenance"]["config"]["paper_test_accuracy"][name]
         ax.axhline(paper, color=COLORS[name], ls=":", label=f"Nielsen: {paper}%")
     ax.set(xlabel="epoch", ylabel="test accuracy (%)", title="784-30-10 sigmoid net on MNIST")

@@ -10,9 +10,18 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from softjax.plots.common import band, lr_label, save, title_of  # noqa: E402
+from softjax.plots.common import (  # noqa: E402
+    COSINE,
+    NONNEGATIVE,
+    PERCENT,
+    band,
+    headline,
+    lr_label,
+    save,
+    title_of,
+)
 
-__all__ = ["LAYER_STYLES", "ROWS", "draw_gradients", "hidden_rows"]
+__all__ = ["BOUNDS", "LAYER_STYLES", "ROWS", "draw_gradients", "hidden_rows"]
 
 
 ROWS = (
@@ -33,6 +42,16 @@ OLD_ONE_HIDDEN_ROWS = (
     ("hidden_saturated_first", None, 100.0, "saturated units (%)", "linear"),
 )
 """The first/last-layer rows of results written before the per-layer keys."""
+
+
+BOUNDS = {
+    "saturated_wrong": PERCENT,
+    "grad_cos_ce": COSINE,
+    "hidden_saturated": PERCENT,
+    "hidden_saturated_first": PERCENT,
+    "hidden_saturated_last": PERCENT,
+}
+"""The drawn range of a row's key (the others are norms or f′, ≥ 0): its band stays inside."""
 
 
 LAYER_STYLES = ("-", "--", ":", "-.")
@@ -74,7 +93,6 @@ def draw_gradients(doc, path: Path, *, title: str | None = None) -> Path:
         for r, (key, layer, factor, label, yscale) in enumerate(rows):
             ax = axes[r, c]
             ax.set_yscale(yscale)
-            floor = None if key == "grad_cos_ce" or yscale == "log" else 0.0
             layers = layer if isinstance(layer, tuple) else (layer,)
             for loss in g["losses"]:
                 for i in layers:
@@ -86,9 +104,9 @@ def draw_gradients(doc, path: Path, *, title: str | None = None) -> Path:
                         key,
                         factor,
                         label=lr_label(doc, loss, scale) if r == 0 else None,
-                        floor=floor,
                         layer=i,
                         style=LAYER_STYLES[(i or 0) % len(LAYER_STYLES)],
+                        bounds=BOUNDS.get(key, NONNEGATIVE),
                     )
             ax.set_ylabel(label, fontsize=8)
             ax.grid(alpha=0.3, which="both")
@@ -107,11 +125,12 @@ def draw_gradients(doc, path: Path, *, title: str | None = None) -> Path:
                     title_fontsize=6,
                 )
         axes[-1, c].set_xlabel("epoch (running means over its minibatches)")
-    fig.suptitle(
+    headline(
+        fig,
         "Logit gradients and saturation per epoch, each loss at its chosen lr\n"
-        "(saturated & wrong: max softmax > 0.99 on a wrong class;\n"
-        "hidden unit saturated: f′ < 0.01·max f′)\n" + title_of(doc, title),
-        fontsize=9,
+        + title_of(doc, title),
+        caption="Saturated & wrong: max softmax > 0.99 on a wrong class; hidden unit "
+        "saturated: f′ < 0.01·max f′. Intervals are cut at each quantity's range.",
     )
     fig.tight_layout()
     return save(fig, path)

@@ -36,20 +36,31 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from softjax.plots.common import (  # noqa: E402
+    PERCENT,
     band,
     chosen,
+    fmt_lr,
+    headline,
     loss_label,
     lr_label,
     save,
     title_of,
-    wrap,
+    yerr,
 )
 from softjax.plots.gradients import draw_gradients  # noqa: E402
 from softjax.plots.palette import loss_colour  # noqa: E402
 from softjax.plots.records import summary_document  # noqa: E402
 from softjax.sweeps.stats import best_of, cell, collapse_scales  # noqa: E402
 
-__all__ = ["STUCK_TITLE", "draw", "draw_curves", "draw_heatmap", "draw_stuck", "stuck_bars"]
+__all__ = [
+    "STUCK_CAPTION",
+    "STUCK_TITLE",
+    "draw",
+    "draw_curves",
+    "draw_heatmap",
+    "draw_stuck",
+    "stuck_bars",
+]
 
 
 def draw_curves(doc, path: Path, *, title: str | None = None, reference=None) -> Path:
@@ -72,14 +83,17 @@ def draw_curves(doc, path: Path, *, title: str | None = None, reference=None) ->
                 True,
                 lr_label(doc, loss, group[0]),
                 floor=1.0,
+                bounds=PERCENT,
             )
             b = chosen(doc, loss, group[0])
             if drawn and b.get("final_test_accuracy") is not None:
                 last = len(cell(doc, loss, group[0], b["lr"])["mean"]["val_accuracy"])
+                err = 100 * (1 - b["final_test_accuracy"])
+                half = 100 * (b.get("final_test_accuracy_ci95") or 0)
                 ax.errorbar(
                     last + 0.2 + 0.06 * i,  # side by side, one per loss
-                    100 * (1 - b["final_test_accuracy"]),
-                    yerr=100 * (b.get("final_test_accuracy_ci95") or 0),
+                    err,
+                    yerr=yerr(err, err - half, err + half, PERCENT),
                     marker="D",
                     ms=4,
                     mfc="none",
@@ -99,13 +113,11 @@ def draw_curves(doc, path: Path, *, title: str | None = None, reference=None) ->
         # Below the panel: inside it, it hid the worst loss's curve and test diamond.
         ax.legend(fontsize=7, ncol=2, loc="upper center", bbox_to_anchor=(0.5, -0.14))
     axes[0].set_ylabel("validation error (%), log scale")
-    fig.suptitle(
-        wrap(
-            "Validation error per epoch, each loss at the lr chosen on validation; "
-            "◇ its final test error\n" + title_of(doc, title),
-            fig.get_figwidth(),
-        ),
-        fontsize=9,
+    headline(
+        fig,
+        "Validation error per epoch, each loss at the lr chosen on validation\n"
+        + title_of(doc, title),
+        caption="◇: the final test error at that lr, with its interval.",
     )
     fig.tight_layout()
     return save(fig, path)
@@ -157,22 +169,21 @@ def draw_heatmap(doc, path: Path, *, title: str | None = None, lr_line=None) -> 
                 right=len(lrs) - 0.5,
             )
             ax.axvline(x, color=loss_colour(lr_line[1]), ls="--", lw=1.5)
-        ax.set_xticks(range(len(lrs)), [f"{lr:g}" for lr in lrs], fontsize=7, rotation=45)
+        ax.set_xticks(range(len(lrs)), [fmt_lr(lr) for lr in lrs], fontsize=7, rotation=45)
         ax.set_yticks(range(len(losses)), [loss_label(x) for x in losses])
         ax.set_xlabel("learning rate")
         ax.set_title(f"init scale {scale:g}", fontsize=9)
     fig.colorbar(image, ax=list(axes), label="final validation accuracy (%)", shrink=0.9)
-    fig.suptitle(
-        "Final validation accuracy (%), loss × lr (each loss's extended grid; blank: not "
-        "run); boxed: chosen on validation, with its test accuracy; †edge: still on a grid "
-        "edge"
+    headline(
+        fig,
+        "Final validation accuracy (%), loss × lr\n" + title_of(doc, title),
+        caption="Each loss's extended grid; blank: not run. Boxed: chosen on validation, with "
+        "its test accuracy; †edge: still on a grid edge"
         + (f"; dashed: {lr_line[2]}" if lr_line is not None else "")
-        + "\n"
-        + title_of(doc, title),
-        fontsize=9,
+        + ".",
         y=1.1,
     )
-    return save(fig, path, bbox_inches="tight")
+    return save(fig, path)
 
 
 def stuck_bars(ax, doc):
@@ -189,15 +200,15 @@ def stuck_bars(ax, doc):
             x = j + (i - (len(losses) - 1) / 2) * width
             f = b["stuck_fraction"]
             ax.bar(x, 100 * f, width, color=loss_colour(loss), label=loss if j == 0 else None)
-            ax.errorbar(
-                x, 100 * f, [[100 * (f - lo)], [100 * (hi - f)]], color="k", lw=1, capsize=2
-            )
+            err = yerr(100 * f, 100 * lo, 100 * hi, PERCENT)
+            ax.errorbar(x, 100 * f, err, color="k", lw=1, capsize=2)
     ax.set_xticks(range(len(scales)), [f"init scale {s:g}" for s in scales])
     ax.set_ylim(0, 102)
     ax.set_ylabel("runs stuck near chance (%)")
 
 
-STUCK_TITLE = "Runs whose final train accuracy ≤ 1/K + 5%, at the chosen lr; 95% Wilson intervals"
+STUCK_TITLE = "Runs whose final train accuracy ≤ 1/K + 5%, at the chosen lr"
+STUCK_CAPTION = "Bars: the fraction of finite runs, with its 95% Wilson interval."
 
 
 def draw_stuck(doc, path: Path, *, title: str | None = None) -> Path:
@@ -208,7 +219,7 @@ def draw_stuck(doc, path: Path, *, title: str | None = None) -> Path:
     )
     stuck_bars(ax, doc)
     ax.legend(fontsize=7, ncol=len(g["losses"]), loc="upper center", bbox_to_anchor=(0.5, -0.12))
-    ax.set_title(f"{STUCK_TITLE}\n" + title_of(doc, title), fontsize=8)
+    headline(fig, f"{STUCK_TITLE}\n" + title_of(doc, title), caption=STUCK_CAPTION)
     fig.tight_layout()
     return save(fig, path)
 

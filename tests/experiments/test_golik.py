@@ -223,7 +223,7 @@ def test_the_readme_row_is_written_from_the_numbers(tmp_path):
     row = readme_row_of(text)
     assert row.startswith("| CE then squared error (Golik, Doetsch & Ney 2013) |")
     assert (
-        "| MLP 784-100-10 at init scale 1: MSE 80.00 ± 0.20% (lr 2) vs CCE 90.00 ± 0.20%, "
+        "| MLP 784-100-10 at init scale 1: MSE 80.00 ± 0.20% (lr 2.0) vs CCE 90.00 ± 0.20%, "
         "CCE→MSE − CCE +0.40 ± 0.10 pp (2 seeds, `results/golik.md`; every chosen lr "
         "interior to its grid) | yes: claim 1 holds in 1 of 1 settings, claim 2 in 1 of 1 |"
     ) in row

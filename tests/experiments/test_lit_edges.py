@@ -40,6 +40,8 @@ def test_no_edge_says_interior_and_marks_nothing():
     cases = [("a", 0.1, None, [0.01, 0.1, 1.0]), ("b", None, None, [0.01, 0.1, 1.0])]
     assert _lit.edge_sentence(cases) == "Every chosen lr is interior to its grid."
     assert _lit.lr_text(0.1, None) == "0.1" and _lit.lr_text(0.5, "high") == "0.5†"
+    # Three significant digits, as in the figures (issue 33).
+    assert _lit.lr_text(0.00111111, None) == "0.00111" and _lit.lr_text(1 / 3, "low") == "0.333†"
 
 
 def test_a_bad_edge_value_is_refused_naming_it():
@@ -55,6 +57,14 @@ def test_errorbar_marks_only_the_edge_points():
     assert ax.texts[0].xy == (20, 80.0)
     _lit.edge_layout(fig, [None, "low"])
     assert any(t.get_text() == _lit.EDGE_FIGURE_NOTE for t in fig.texts)
+    plt.close(fig)
+
+
+def test_errorbar_keeps_an_accuracys_interval_inside_0_to_100():
+    fig, ax = plt.subplots()
+    _lit.errorbar(ax, [0, 1], [{"mean": 0.97, "ci95": 0.2}, {"mean": 0.02, "ci95": 0.1}])
+    ys = [y for c in ax.collections for seg in c.get_segments() for y in seg[:, 1]]
+    assert min(ys) == pytest.approx(0.0) and max(ys) == pytest.approx(100.0)
     plt.close(fig)
 
 

@@ -85,3 +85,34 @@ def test_results_written_before_seeds_still_summarize():
     if not path.exists():
         pytest.skip("no committed mlp_depth.json")
     assert "## Reading" in summary_markdown(read_json(path))
+
+
+def _drawn_accuracy_axes(doc, tmp_path, monkeypatch):
+    """The accuracy panel of the figure drawn from ``doc`` (kept open)."""
+    import json
+
+    import matplotlib.pyplot as plt
+
+    from experiments.mlp_depth.report import draw
+
+    kept = []
+    monkeypatch.setattr(plt, "close", lambda fig=None: kept.append(fig))
+    (tmp_path / "mlp_depth.json").write_text(json.dumps(doc))
+    draw(tmp_path / "mlp_depth.json", tmp_path)
+    (fig,) = kept
+    for text in [fig._suptitle.get_text()] + [ax.get_title() for ax in fig.axes]:
+        assert text.count("\n") <= 1, text  # titles of at most two lines
+    return next(ax for ax in fig.axes if ax.get_ylabel() == "test accuracy (%)")
+
+
+def test_one_seed_draws_no_interval_and_says_so(tmp_path, monkeypatch):
+    ax = _drawn_accuracy_axes(_doc([(0.9, 0.1)]), tmp_path, monkeypatch)
+    assert not [c for c in ax.collections if c.get_segments()]  # no error bars
+    assert "n = 1, no interval" in ax.get_title() and "95%" not in ax.get_title()
+
+
+def test_accuracy_intervals_stay_within_0_to_100(tmp_path, monkeypatch):
+    ax = _drawn_accuracy_axes(_doc([(0.99, 0.1), (0.5, 0.12)]), tmp_path, monkeypatch)
+    ys = [y for c in ax.collections for seg in c.get_segments() for y in seg[:, 1]]
+    assert ys and 0.0 <= min(ys) and max(ys) <= 100.0
+    assert "95% interval over 2 seeds" in ax.get_title()
