@@ -190,7 +190,12 @@ def stuck_bars(ax, doc):
             f = b["stuck_fraction"]
             ax.bar(x, 100 * f, width, color=loss_colour(loss), label=loss if j == 0 else None)
             ax.errorbar(
-                x, 100 * f, [[100 * (f - lo)], [100 * (hi - f)]], color="k", lw=1, capsize=2
+                x,
+                100 * f,
+                [[100 * max(f - lo, 0.0)], [100 * max(hi - f, 0.0)]],  # rounding: lo ≈ f = 0
+                color="k",
+                lw=1,
+                capsize=2,
             )
     ax.set_xticks(range(len(scales)), [f"init scale {s:g}" for s in scales])
     ax.set_ylim(0, 102)
