@@ -219,7 +219,7 @@ def pooled_effects(
             for d in docs:
                 p = pairs(d["runs"], loss, scale, "test_short", reference)
                 if p["seeds"]:
-                    by_model[d["grid"]["model"]] = p["differences"]
+                    by_model[f"{d['grid']['dataset']}/{d['grid']['model']}"] = p["differences"]
             name = f"{loss} − {reference}, init {scale:g}"
             means = {m: sum(v) / len(v) for m, v in by_model.items()}
             info[name] = {

@@ -22,7 +22,8 @@ longer, its fixed budget read at the short budget's last epoch of the same runs.
 
 Files: ``<out>/loss_sweep_<dataset>_<model>[_quick|_smoke].{json,md}`` and figures per
 model; ``loss_sweep_<dataset>_mlp[_quick|_smoke].md`` with ``…_mlp_overview.png`` and
-``…_mlp_stuck.png`` across the MLPs.
+``…_mlp_stuck.png`` across the MLPs; with both datasets, ``loss_sweep_mlp[_quick|_smoke].md``
+pools every (dataset, MLP) setting (:mod:`.study`).
 
 Run::
 
@@ -38,7 +39,7 @@ import sys
 import time
 
 from experiments._common import cli, lit
-from experiments.loss_sweep import analysis
+from experiments.loss_sweep import analysis, study
 from experiments.loss_sweep import figures as plots
 from experiments.loss_sweep.ceiling import least_squares_ceiling, square_loss_lr_bound
 from experiments.loss_sweep.overview import write_overview
@@ -323,7 +324,7 @@ def main(argv=None) -> int:
     enable_compilation_cache()
     if args.mode != "full":
         print(QUICK_NOTE, flush=True)
-    written = []
+    written, every_mlp = [], []
     for dataset in datasets:
         mlps = []
         data = {}
@@ -353,12 +354,17 @@ def main(argv=None) -> int:
                 if part_name == "mlp":
                     mlps.append(path)
         if len(mlps) > 1:
-            study = stem(dataset, "mlp", args.mode)
-            stuck = plots.draw_stuck_overview(mlps, out / f"{study}_stuck.png")
+            over = stem(dataset, "mlp", args.mode)
+            stuck = plots.draw_stuck_overview(mlps, out / f"{over}_stuck.png")
             written += [
                 stuck,
-                *write_overview(mlps, out / f"{study}.md", out / f"{study}_overview.png", stuck),
+                *write_overview(mlps, out / f"{over}.md", out / f"{over}_overview.png", stuck),
             ]
+        every_mlp += mlps
+    if len(datasets) > 1 and len(every_mlp) > 1:
+        written.append(
+            study.write(every_mlp, out / f"{stem('x', 'mlp', args.mode).replace('_x_', '_')}.md")
+        )
     print("wrote", *written, sep="\n  ")
     return 0
 

@@ -229,3 +229,15 @@ def test_the_gradients_figure_has_a_row_per_hidden_layer_or_first_last_for_old_r
     for doc in (THREE, DEEP):
         path = sweep_plots.draw_gradients(doc, tmp_path / f"g{len(doc['grid']['sizes'])}.png")
         assert path.stat().st_size > 0
+
+
+def test_the_study_overview_pools_every_dataset_and_model_with_a_sign_count():
+    from experiments.loss_sweep import study
+
+    fashion = {**SHALLOW, "grid": {**SHALLOW["grid"], "dataset": "fashion_mnist"}}
+    mse = next(x for x in study.lines([SHALLOW, DEEP, fashion]) if "mse − cce" in x)
+    # three settings (mnist shallow, mnist deep, fashion shallow): −0.30, +0.70, −0.30
+    assert "negative in 2 of 3 settings, positive in 1" in mse
+    assert mse.startswith("Pooled over (dataset, model), mse − cce, init 1: +3.33 pp")
+    text = study.markdown([SHALLOW, fashion], "loss_sweep_mlp")
+    assert "fashion_mnist/sigmoid_3, mnist/sigmoid_3" in text and "Holm" in text
