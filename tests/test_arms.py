@@ -22,6 +22,7 @@ def tiny():
     return make_gaussian_classes(jax.random.PRNGKey(3), n=90, dim=5, num_classes=3)
 
 
+@pytest.mark.slow  # two programs compiled (the arms' and the grid's): ~13 s on 2 cores
 def test_train_arms_trains_exactly_the_arms_and_equals_the_grid_sweep(tiny):
     records = train_arms(BASE, tiny, ARMS, seeds=[0, 1])
     got = [(r["loss"], r["init_scale"], r["lr"], r["seed"]) for r in records]
