@@ -227,8 +227,8 @@ def test_init_scales_whose_results_overlap_collapse_into_one_panel():
 
 def test_the_full_size_meets_the_studys_rules_and_names_its_cuts():
     full = loss_sweep.FULL
-    assert full["seeds"] == list(range(10)) and len(full["search_seeds"]) >= 2
     linear, mlp = full["parts"]["linear"], full["parts"]["mlp"]
+    assert full["seeds"] == list(range(10)) and len(linear["search_seeds"]) >= 2
     assert "square" in linear["losses"] and 10.0 in linear["init_scales"]
     assert linear["train_subset"] is None  # the whole training split
     # the deep ReLU net's MSE at init 10 must be able to reach lr ≤ 0.003
@@ -239,7 +239,10 @@ def test_the_full_size_meets_the_studys_rules_and_names_its_cuts():
     assert loss_sweep.cut(issue) == []
     quick = loss_sweep.cut(loss_sweep.QUICK)
     assert "dataset fashion_mnist" in quick and "3 replicates, not 10" in quick
-    assert "lr search on 1 replicate" in quick
+    assert "linear: lr search on 1 replicate(s), not 2" in quick
+    # the full size's own cuts are said, part by part
+    assert "mlp: lr search on 1 replicate(s), not 2" in loss_sweep.cut(full, "mlp")
+    assert not any("search on" in x for x in loss_sweep.cut(full, "linear"))
     assert all(
         x.startswith("mlp") or "linear" not in x for x in loss_sweep.cut(loss_sweep.QUICK, "mlp")
     )
