@@ -16,6 +16,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from experiments._common.verdicts import AGREE, DIFFER, INCONCLUSIVE, Judgement
 from softjax.sweeps.budget import (
     LONGER,
     MIN_GAIN,
@@ -187,18 +188,21 @@ def analyse(runs, losses, scales, short: int, label: str, delta: float = DELTA) 
     """One model's verdicts as data: ``"short"``, every loss vs CCE at the fixed budget
     (family: this model's loss-vs-CCE comparisons at every init scale); ``"long"``, the
     same at the long budget over the init scales that ran longer (its own family);
-    ``"budget"``, slows or stops per loss there."""
+    ``"budget"``, slows or stops per loss there; ``"judgements"``, the study's claim at
+    each large init scale (:func:`judgements`)."""
     long_scales = sorted({r["init_scale"] for r in runs if r.get("budget") == "long"})
     long_runs = [r for r in runs if r.get("budget") == "long"]
+    fixed = comparisons(runs, losses, scales, "test_short", f"{label}, fixed budget", delta)
+    long = []
+    if long_runs:
+        fam = f"{label}, long budget"
+        long = comparisons(long_runs, losses, long_scales, "test_last", fam, delta)
     return {
         "delta": delta,
-        "short": comparisons(runs, losses, scales, "test_short", f"{label}, fixed budget", delta),
-        "long": comparisons(
-            long_runs, losses, long_scales, "test_last", f"{label}, long budget", delta
-        )
-        if long_runs
-        else [],
+        "short": fixed,
+        "long": long,
         "budget": budget_verdicts(runs, short),
+        "judgements": judgements(fixed, label),
     }
 
 
@@ -240,3 +244,29 @@ def pooled_effects(
         {**(verdicts.get(name) or {"comparison": name, "verdict": None}), **extra}
         for name, extra in info.items()
     ]
+
+
+CLAIM = "mse_below_cce_at_large_init"
+"""The study's claim: MSE on the softmax ends below CCE from a large init (scale ≥
+:data:`LARGE`), each at its own lr chosen on validation."""
+LARGE = 10.0
+
+
+def judgements(entries: Sequence[Mapping[str, Any]], setting: str) -> list[dict[str, Any]]:
+    """The claim (:data:`CLAIM`) judged at each large init scale from the stored paired
+    verdicts of mse − cce (``entries``: :func:`comparisons`' output): ``agree`` when the
+    verdict is lower, ``differ`` when higher or equivalent, ``inconclusive`` otherwise;
+    as :class:`experiments._common.verdicts.Judgement` dicts."""
+    out = []
+    for e in entries:
+        if e["loss"] != "mse" or e["init_scale"] < LARGE:
+            continue
+        v = e.get("verdict")
+        outcome = (
+            AGREE if v == "lower" else DIFFER if v in ("higher", "equivalent") else INCONCLUSIVE
+        )
+        numbers = {k: e.get(k) for k in ("verdict", "mean", "low", "high", "n", "p_adjusted")}
+        out.append(
+            Judgement(CLAIM, f"{setting}, init {e['init_scale']:g}", outcome, numbers).to_dict()
+        )
+    return out

@@ -100,6 +100,21 @@ def comparison_lines(doc, budget: str = "short") -> list[str]:
     return lines
 
 
+def claim_lines(doc) -> list[str]:
+    """The study's claim, from the stored judgements (agree / differ / inconclusive)."""
+    js = doc["analysis"].get("judgements") or []
+    if not js:
+        return []
+    n = {o: sum(j["outcome"] == o for j in js) for o in ("agree", "differ", "inconclusive")}
+    return [
+        "Claim (MSE on the softmax ends below CCE from init scale ≥ 10, paired test verdict): "
+        f"agrees in {n['agree']} of {len(js)} settings, differs in {n['differ']}, "
+        f"inconclusive in {n['inconclusive']} ("
+        + "; ".join(f"{j['setting']}: {j['outcome']}" for j in js)
+        + ")."
+    ]
+
+
 def budget_lines(doc) -> list[str]:
     rows = doc["analysis"]["budget"]
     rule = doc["grid"]["budget"]
@@ -259,6 +274,7 @@ def findings(doc) -> list[str]:
     return [
         *comparison_lines(doc, "short"),
         *comparison_lines(doc, "long"),
+        *claim_lines(doc),
         *budget_lines(doc),
         *gradient_lines(doc),
         *ceiling_lines(doc),

@@ -277,6 +277,12 @@ def test_each_loss_is_compared_with_cce_paired_by_replicate_in_one_holm_family()
     # a replicate diverged in one arm leaves the pair, and the record says which
     assert bce["seeds"] == [0, 1, 2, 3] and bce["dropped"] == [4] and bce["n"] == 4
     assert bce["verdict"] == "equivalent" and bce["mean"] == 0.0
+    # the study's claim at a large init scale, judged from the verdict as data
+    (j,) = la.judgements(list(got.values()), "mnist linear")
+    assert (j["claim"], j["setting"], j["outcome"]) == (la.CLAIM, "mnist linear, init 10", "agree")
+    assert j["numbers"]["verdict"] == "lower"
+    assert la.judgements(list(got.values()), "x")[0]["outcome"] != "differ"
+    assert la.judgements([{**mse, "verdict": "equivalent"}], "x")[0]["outcome"] == "differ"
 
 
 def test_run_measures_read_the_fixed_budget_inside_a_longer_run():
