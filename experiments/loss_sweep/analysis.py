@@ -46,10 +46,10 @@ BUDGET_RULE = {
     "longer": LONGER,
     "min_gain": MIN_GAIN,
     "rule": "an init scale at which any loss's mean validation accuracy (at its chosen lr, "
-    "on the search's replicates) rose faster than the threshold per epoch over its last "
-    "window epochs trains every loss LONGER × as long; its fixed budget is read at the "
-    "short budget's last epoch of the same runs; a loss 'slows' when the long budget "
-    "gains ≥ min_gain or is still improving at its end, else 'stops'",
+    f"on the search's replicates) rose faster than {SLOPE_THRESHOLD:g} per epoch over its "
+    f"last {SLOPE_WINDOW} epochs trains every loss {LONGER}× as long; its fixed budget is "
+    "read at the short budget's last epoch of the same runs; a loss 'slows' when the long "
+    f"budget gains ≥ {MIN_GAIN:g} or is still improving at its end, else 'stops'",
 }
 
 
