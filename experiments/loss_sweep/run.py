@@ -321,7 +321,9 @@ def _args(parser) -> None:
 def main(argv=None) -> int:
     args = cli.parse_args(__doc__, argv, _args, datasets=DATASETS, needs=DATASETS, losses=True)
     size = cli.size(args, SIZES)
-    datasets = [args.dataset] if args.dataset else size["datasets"]
+    if args.dataset:
+        size["datasets"] = [args.dataset]  # so cut() names the other one
+    datasets = size["datasets"]
     out = args.out if args.out is not None else cli.results_path(args, "loss_sweep")[0]
     check_writable(out)
     enable_compilation_cache()
