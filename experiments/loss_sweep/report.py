@@ -199,7 +199,10 @@ def lr_lines(doc) -> list[str]:
         lines.append(
             "FLAGGED: not interior (a neighbour diverged, sat at chance, or the search hit its "
             "cap), or no lr trains (measured at its best finite lr): "
-            + "; ".join(f"{c['loss']} at init {c['init_scale']:g}" for c in flagged)
+            + "; ".join(
+                f"{c['loss']} at init {c['init_scale']:g} ({c['choice']['verdict']})"
+                for c in flagged
+            )
             + "."
         )
     else:
@@ -257,14 +260,15 @@ def test_cell(doc, loss, scale, metric="test_short") -> str:
     return f"{_pm(sum(values) / len(values), half, unit='')} (lr {lr_text(mine[0]['lr'])}{edge}{n})"
 
 
-def table(doc, metric="test_short") -> list[str]:
+def table(doc, metric="test_short", scales=None) -> list[str]:
     g = doc["grid"]
+    scales = g["init_scales"] if scales is None else scales
     lines = [
-        "| loss | " + " | ".join(f"init {s:g}" for s in g["init_scales"]) + " |",
-        "|---|" + "---|" * len(g["init_scales"]),
+        "| loss | " + " | ".join(f"init {s:g}" for s in scales) + " |",
+        "|---|" + "---|" * len(scales),
     ]
     for loss in g["losses"]:
-        cells = [test_cell(doc, loss, s, metric) for s in g["init_scales"]]
+        cells = [test_cell(doc, loss, s, metric) for s in scales]
         lines.append(f"| {loss} | " + " | ".join(cells) + " |")
     return lines
 
@@ -310,6 +314,17 @@ def markdown(doc, name: str) -> str:
         "",
         *table(doc),
     ]
+    if doc.get("long_scales"):
+        long = max(r["epochs_run"] for r in doc["runs"] if r.get("budget") == "long")
+        lines += [
+            "",
+            f"## Test accuracy (%) at the long budget, {long} epochs",
+            "",
+            "The init scales still improving at the fixed budget, the same runs after "
+            f"{long} epochs.",
+            "",
+            *table(doc, "test_last", doc["long_scales"]),
+        ]
     return "\n".join(lines) + "\n"
 
 

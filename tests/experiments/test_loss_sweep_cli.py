@@ -51,7 +51,7 @@ def test_a_smoke_run_trains_every_arm_at_its_chosen_lr_on_paired_replicates(line
     assert all(r["lr"] == chosen[(r["loss"], r["init_scale"])] for r in runs)
     # the search ran on its own replicates, and its choices are stored with their reasons
     assert {c["arm"][0] for c in doc["search"]["choices"]} == set(part["losses"])
-    assert doc["grid"]["search_seeds"] == SMOKE["search_seeds"]
+    assert doc["grid"]["search_seeds"] == part["search_seeds"]
     # budget: runs of a long init scale are LONGER × epochs, the others the short budget
     for r in runs:
         long = r["init_scale"] in doc["long_scales"]
