@@ -17,6 +17,7 @@ replicates, for the budget check of :mod:`softjax.sweeps.budget`.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from typing import Any
 
@@ -25,7 +26,7 @@ import numpy as np
 
 from softjax.config import TrainConfig, param_dtype
 from softjax.history import cut_history
-from softjax.inputs import compact, validate
+from softjax.inputs import check_runs, compact
 from softjax.losses import resolve_loss
 from softjax.sweeps.core import build_program, run_group
 
@@ -52,15 +53,16 @@ def train_arms(
       sweep's record is), the fields of a sweep's record that identify a run.
 
     Raises:
-      ValueError: naming ``arms`` when it is empty or an lr or init scale is not > 0;
-        the config's own errors (:func:`softjax.inputs.validate`) otherwise.
+      ValueError: naming ``arms`` when it is empty or an lr or init scale is not a
+        finite number > 0; the config's and data's own errors
+        (:func:`softjax.inputs.check_runs`, once for all arms, as a sweep) otherwise.
     """
     arms = dict(arms)
     seeds = [int(s) for s in seeds]
     if not arms:
         raise ValueError("arms: expected at least one (loss, init scale): lr, got none")
     for (loss, scale), lr in arms.items():
-        if not (lr is not None and float(lr) > 0 and float(scale) > 0):
+        if not (lr is not None and 0 < float(lr) < math.inf and 0 < float(scale) < math.inf):
             raise ValueError(
                 f"arms[{(loss, scale)!r}]: expected an lr > 0 and an init scale > 0, got "
                 f"lr {lr!r}, init scale {scale!r}"
@@ -71,11 +73,9 @@ def train_arms(
     for loss, _ in arms:
         if loss not in keys:
             keys.append(loss)
-    checked = None
-    for (loss, scale), lr in arms.items():
-        checked = validate(base.replace(loss=loss, lr=float(lr), init_scale=float(scale)), data)
-    dtype = param_dtype(checked.x_train)
     losses = [resolve_loss(k) for k in keys]
+    checked = check_runs(base, data, losses)  # each field, loss and array once, as a sweep
+    dtype = param_dtype(checked.x_train)
     program = build_program(base, losses, dtype, None)
     device_data = jax.device_put(tuple(compact(checked, shuffled=base.shuffle)))
     records = []
