@@ -21,8 +21,9 @@ Per (dataset, model), each arm (rule, init scale) gets its own lr by
 round one :func:`softjax.sweeps.sweep` program with a per-rule lr list,
 :func:`~softjax.sweeps.lr_search.sweep_evaluator`), chosen on validation accuracy. The
 ``seeds`` replicates (replicate i: init seed i and data-order seed i in every rule) then
-train, each (rule, init scale) exactly at its chosen lr (:func:`train_arms`: the sweep's
-program for the four rules, one call per replicate), for ``epochs``; a setting in which
+train, each (rule, init scale) exactly at its chosen lr (the sweep's
+program for the four rules, one call per replicate;
+:func:`softjax.sweeps.arms.train_arms`), for ``epochs``; a setting in which
 any rule's validation accuracy is still improving at the end of the search
 (``softjax.sweeps.budget``) trains for ``LONGER`` × ``epochs`` instead, its fixed budget
 read at epoch ``epochs`` of the same runs (the first epochs of a longer run are the
@@ -40,20 +41,14 @@ from __future__ import annotations
 
 import time
 
-import jax
-import numpy as np
-
 import softjax
 from experiments._common import cli, lit
 from experiments.gradient_swap import analysis
 from experiments.gradient_swap import report as plots
-from softjax.config import TrainConfig, param_dtype
-from softjax.history import cut_history
-from softjax.inputs import compact, validate
-from softjax.losses import resolve_loss
+from softjax.config import TrainConfig
 from softjax.sweeps import sweep
+from softjax.sweeps.arms import chosen_lr, curves_at, train_arms
 from softjax.sweeps.budget import LONGER
-from softjax.sweeps.core import build_program, run_group
 from softjax.sweeps.lr_search import search_lrs, sweep_evaluator
 
 STEM = "gradient_swap"
@@ -168,75 +163,10 @@ def search(data, model: str, size: dict) -> tuple[dict, list[dict]]:
     return result.as_dict(), records
 
 
-def chosen(choice: dict, records: list[dict]) -> float | None:
-    """An arm's lr: the search's choice, else (no lr trains) the lr of the best finite
-    mean validation accuracy, so a rule that cannot train is measured, not dropped."""
-    if choice["lr"] is not None:
-        return choice["lr"]
-    rule, scale = choice["arm"]
-    by_lr: dict[float, list] = {}
-    for r in records:
-        if r["loss"] == rule and r["init_scale"] == scale:
-            by_lr.setdefault(r["lr"], []).append(
-                None if r["diverged"] else r["history"]["val_accuracy"][-1]
-            )
-    finite = {lr: sum(v) / len(v) for lr, v in by_lr.items() if None not in v}
-    return max(finite, key=finite.get) if finite else None
-
-
-def search_curves(records: list[dict], lrs: dict) -> dict:
-    """Each arm's mean validation curve at its chosen lr over the search replicates."""
-    out = {}
-    for (rule, scale), lr in lrs.items():
-        runs = [r for r in records if (r["loss"], r["init_scale"], r["lr"]) == (rule, scale, lr)]
-        if runs and not any(r["diverged"] for r in runs):
-            curves = [r["history"]["val_accuracy"] for r in runs]
-            out[(rule, scale)] = [sum(c) / len(c) for c in zip(*curves, strict=True)]
-    return out
-
-
-def train_arms(base: TrainConfig, data, arms: dict, seeds) -> list[dict]:
-    """Exactly ``arms`` (``{(rule, init scale): lr}``) × replicates ``seeds``: one
-    program for every rule (:func:`softjax.sweeps.core.build_program`, the sweep's own),
-    one call per replicate with init seed i and data-order seed i. Unlike a grid sweep,
-    no (rule, scale) trains at another scale's lr. Records as a sweep's (loss,
-    init_scale, lr, seed, diverged, history)."""
-    rules = [r for r in analysis.RULES if any(k[0] == r for k in arms)]
-    checked = None
-    for (rule, scale), lr in arms.items():
-        checked = validate(base.replace(loss=rule, lr=lr, init_scale=scale), data)
-    dtype = param_dtype(checked.x_train)
-    losses = [resolve_loss(r) for r in rules]
-    program = build_program(base, losses, dtype, None)
-    device_data = jax.device_put(tuple(compact(checked, shuffled=base.shuffle)))
-    records = []
-    for seed in seeds:
-        points = [
-            {
-                "loss_index": rules.index(r),
-                "config": base.replace(loss=losses[rules.index(r)], seed=seed, init_scale=s, lr=lr),
-            }
-            for (r, s), lr in arms.items()
-        ]
-        _, history, finite = run_group(program, points, device_data, None, dtype, seed)
-        for i, ((rule, scale), lr) in enumerate(arms.items()):
-            row, _ = cut_history({k: v[i] for k, v in history.items()}, bool(finite[i]))
-            records.append(
-                {
-                    "loss": rule,
-                    "init_scale": scale,
-                    "lr": lr,
-                    "seed": seed,
-                    "diverged": not bool(finite[i]),
-                    "history": {k: np.asarray(v).tolist() for k, v in row.items()},
-                }
-            )
-    return records
-
-
 def finals(data, dataset: str, model: str, size: dict, lrs: dict, scales, epochs):
     """The ``seeds`` replicates of every rule at ``scales``, each at its chosen lr, for
-    ``epochs`` (:func:`train_arms`). Returns the runs and the model-epochs trained."""
+    ``epochs`` (:func:`softjax.sweeps.arms.train_arms`). Returns the runs and the
+    model-epochs trained."""
     want = {k: v for k, v in lrs.items() if k[1] in scales and v is not None}
     if not want:
         return [], 0
@@ -270,8 +200,8 @@ def run_model(data, dataset: str, model: str, size: dict) -> dict:
     """One (dataset, model): its lr search, budget check and final replicates."""
     start = time.perf_counter()
     found, records = search(data, model, size)
-    lrs = {tuple(c["arm"]): chosen(c, records) for c in found["choices"]}
-    improving = analysis.improving_settings(search_curves(records, lrs))
+    lrs = {tuple(c["arm"]): chosen_lr(c, records) for c in found["choices"]}
+    improving = analysis.improving_settings(curves_at(records, lrs))
     long_scales = sorted({scale for _, scale in improving})
     short_scales = [s for s in scales_of(size, model) if s not in long_scales]
     searched = time.perf_counter()

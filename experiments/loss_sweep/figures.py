@@ -43,7 +43,7 @@ def draw(results_path, out_dir) -> list[Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
     doc = read_json(results_path)
     stem, line = results_path.stem, title(doc)
-    analysis = doc.get("analysis") or {}
+    analysis = doc.get("ceiling") or {}
     ceiling = analysis.get("least_squares", {}).get("val_accuracy")
     reference = None
     if ceiling is not None:
@@ -54,7 +54,12 @@ def draw(results_path, out_dir) -> list[Path]:
         lr_line = (bound, "square", f"the square loss's stable-lr bound 2/λmax = {bound:.2g}")
     return [
         draw_curves(doc, out_dir / f"{stem}_curves.png", title=line, reference=reference),
-        draw_heatmap(doc, out_dir / f"{stem}_heatmap.png", title=line, lr_line=lr_line),
+        draw_heatmap(  # validation accuracy over every lr the search tried
+            doc | {"cells": doc.get("search_cells", doc["cells"])},
+            out_dir / f"{stem}_heatmap.png",
+            title=line,
+            lr_line=lr_line,
+        ),
         draw_gradients(doc, out_dir / f"{stem}_gradients.png", title=line),
         draw_stuck(doc, out_dir / f"{stem}_stuck.png", title=line),
     ]

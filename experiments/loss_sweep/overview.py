@@ -1,26 +1,24 @@
-"""The MLP study's overview across its models (``experiments.loss_sweep``, issue 11).
+"""The MLP study's overview across its models (``experiments.loss_sweep``).
 
 The MLP half of the loss study trains one model per (hidden activation, depth); each has
 its own ``<name>.json``/``.md`` and figures. :func:`write_overview` reads those JSONs only
 (so ``--redraw`` regenerates it) and writes
 
-* ``loss_sweep_<ds>_mlp.md``: final test accuracy per (activation, depth) × loss × init
-  scale at the lr chosen on validation; the fraction of runs stuck near chance; each
-  loss vs cce per (model, init scale) through
-  :func:`experiments.loss_sweep.report.accuracy_verdicts` (a difference is claimed only when
-  the 95% intervals separate); where the gradient dies, from every hidden layer's f′ and
-  saturated fraction (``softjax.training.HISTORY_KEYS``; the first and last layer only in
-  results written before the per-layer keys) in epoch 1 and the last epoch at the chosen
-  lr; links to every model's own ``.md``; runs and wall time in total;
-* ``loss_sweep_<ds>_mlp_overview.png``: the accuracy table as a figure, one panel per
-  group of init scales on which no model's result differs.
+* ``loss_sweep_<ds>_mlp.md``: per (loss, init scale) the paired difference loss − cce of
+  fixed-budget test accuracy pooled across the models
+  (:func:`experiments.loss_sweep.analysis.pooled_effects`: random effects, a t-interval
+  over the per-model means; four-way verdicts, Holm over the (loss, init scale) family),
+  with its sign count; each model's own verdicts; the runs stuck near chance; where the
+  gradient dies, from every hidden layer's f′ and saturated fraction in epoch 1 and the
+  last epoch at the chosen lr; the table of test accuracies; links to every model's
+  ``.md``;
+* ``loss_sweep_<ds>_mlp_overview.png``: the accuracy table as a figure.
 
 Every sentence is computed from the numbers in the JSONs.
 """
 
 from __future__ import annotations
 
-from collections import Counter
 from pathlib import Path
 
 import matplotlib
@@ -29,20 +27,20 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from experiments.loss_sweep.analysis import pooled_effects  # noqa: E402
 from experiments.loss_sweep.report import (  # noqa: E402
-    NO_DIFFERENCE,
     QUICK_NOTE,
-    _acc,
     _list,
-    _pm,
     _scales_text,
-    accuracy_verdicts,
-    compare_intervals,
     dataset_name,
+    lr_text,
+    render,
+    test_cell,
 )
 from softjax.plots.common import PERCENT, fmt_lr, headline, save, yerr  # noqa: E402
 from softjax.plots.palette import loss_colour  # noqa: E402
 from softjax.results import atomic_write_text, read_json  # noqa: E402
+from softjax.sweeps.inference import mean_difference  # noqa: E402
 from softjax.sweeps.stats import best_of, cell, collapse_scales  # noqa: E402
 
 REFERENCE = "cce"
@@ -87,21 +85,14 @@ def shared_scale_groups(docs) -> list[list[float]]:
     return groups
 
 
-def _accuracy_cell(b) -> str:
-    if not b or b["final_test_accuracy"] is None:
-        return "all diverged"
-    edge = " †" if b.get("edge") else ""
-    return f"{_pm(*_acc(b), unit='')} (lr {b['lr']:g}{edge})"
-
-
-def _table(docs, losses, scales, fmt) -> list[str]:
+def _table(docs, losses, scales) -> list[str]:
     head = [f"{loss}, scale {s:g}" for loss in losses for s in scales]
     lines = [
         "| model | " + " | ".join(head) + " |",
         "| --- |" + " --- |" * len(head),
     ]
     for d in docs:
-        row = [fmt(best_of(d["best"], loss, s)) for loss in losses for s in scales]
+        row = [test_cell(d, loss, s) for loss in losses for s in scales]
         lines.append(f"| {model_label(d)} | " + " | ".join(row) + " |")
     return lines
 
@@ -113,38 +104,34 @@ def _stuck_cell(b) -> str:
     return f"{b['n_stuck']}/{b['n_finite']} ({100 * lo:.0f}–{100 * hi:.0f}%)"
 
 
-def comparison_lines(docs) -> list[str]:
-    """Per loss other than cce: its verdict vs cce per (model, init-scale group), and the
-    tally over (model, init scale) pairs."""
-    losses = docs[0]["grid"]["losses"]
-    if REFERENCE not in losses:
-        return []
+def pooled_lines(effects, docs) -> list[str]:
+    """Per loss other than cce: the pooled verdict per init scale with its sign count."""
     lines = []
-    for loss in [x for x in losses if x != REFERENCE]:
-        parts, tally = [], Counter()
-        for d in docs:
-            for group, verdict in accuracy_verdicts(d, loss, REFERENCE):
-                parts.append(f"{model_label(d)}, {_scales_text(group)}: {verdict}")
-                tally[verdict] += len(group)
-        if not parts:
-            continue
-        n = sum(tally.values())
-        counts = "; ".join(f"{v} in {k}" for v, k in sorted(tally.items(), key=_no_diff_last))
-        missing = sum(len(d["grid"]["init_scales"]) for d in docs) - n
-        left_out = (
-            f" ({missing} left out: every lr of {loss} or {REFERENCE} diverged)" if missing else ""
-        )
+    for loss in dict.fromkeys(e["loss"] for e in effects):
+        parts = []
+        for e in [e for e in effects if e["loss"] == loss]:
+            signs = (
+                f"negative in {e['negative']} of {e['settings']} models, positive in "
+                f"{e['positive']} (sign test p = {e['sign_p']:.2g})"
+                if e["settings"]
+                else "no model with paired replicates"
+            )
+            parts.append(f"{render(e)}; {signs}")
         lines.append(
-            f"Final test accuracy, {loss} vs {REFERENCE}, each at its lr chosen on validation, "
-            f"over {n} (model, init scale) pairs{left_out}: {counts}. Per model: "
-            + "; ".join(parts)
-            + "."
+            f"Final test accuracy, {loss} vs cce, pooled over the {len(docs)} MLPs (mean of "
+            "the per-model paired differences, t-interval over models): " + "; ".join(parts) + "."
         )
     return lines
 
 
-def _no_diff_last(item):
-    return (item[0].startswith(NO_DIFFERENCE), item[0])
+def model_verdict_lines(docs) -> list[str]:
+    """Each model's own paired verdicts (its family, Holm), one line per model."""
+    return [
+        f"{model_label(d)} (family of {len(d['analysis']['short'])}): "
+        + "; ".join(render(e) for e in d["analysis"]["short"])
+        + "."
+        for d in docs
+    ]
 
 
 def stuck_lines(docs) -> list[str]:
@@ -205,8 +192,7 @@ def gradient_lines(docs, activation: str = "sigmoid") -> list[str]:
     by f′ of every hidden layer, so a layer with small mean f′ (many saturated units) is
     where the gradient dies. Per model, init scale and loss at its chosen lr: the
     means over replicates of f′ and of the saturated fraction of each layer of
-    :func:`_layers`, epoch 1 → last epoch; for deeper nets, whether the first or the last
-    layer's f′ is lower in the last epoch (only when the intervals separate). A lead
+    :func:`_layers`, epoch 1 → last epoch. A lead
     sentence names the lowest last-epoch mean f′ of all of them."""
     lines, lowest = [], None
     for d in [d for d in docs if d["grid"]["activation"] == activation]:
@@ -230,15 +216,9 @@ def gradient_lines(docs, activation: str = "sigmoid") -> list[str]:
                         lowest = (
                             last[0],
                             f"{hidden} of {model_label(d)}, "
-                            f"{loss} at {_scales_text(group)} (lr {b['lr']:g})",
+                            f"{loss} at {_scales_text(group)} (lr {lr_text(b['lr'])})",
                         )
-                if len(layers) > 1:
-                    (n0, f0, _, i0), (n1, f1, _, i1) = layers[0], layers[-1]
-                    a, z = _stat(d, b, f0, -1, i0), _stat(d, b, f1, -1, i1)
-                    if a and z:
-                        verdict = compare_intervals(a, z, f"{n0}'s", f"{n1}'s")
-                        stats.append(f"last-epoch f′: {verdict}")
-                parts.append(f"{loss} (lr {b['lr']:g}) " + ", ".join(stats))
+                parts.append(f"{loss} (lr {lr_text(b['lr'])}) " + ", ".join(stats))
             if parts:
                 lines.append(
                     f"{model_label(d)}, {_scales_text(group)}, mean f′ and saturated units "
@@ -266,55 +246,71 @@ def markdown(docs, names, name: str, figure: str, stuck_figure: str | None = Non
     runs = sum(d.get("n_records") or 0 for d in docs)
     wall = sum(d.get("wall_seconds") or 0 for d in docs)
     data = dataset_name(g)
+    family = f"{data} MLPs pooled, fixed budget"
+    effects = pooled_effects(docs, family, g["delta"])
     links = ", ".join(f"[{model_label(d)}]({docs_names[id(d)]}.md)" for d in docs)
+    size = len([e for e in effects if e.get("family_size")])
     lines = [
         f"# {name}: {len(losses)} losses × {len(docs)} MLPs on {data}",
         "",
         *([f"> **{QUICK_NOTE}**", ""] if quick else []),
         f"Generated by `python -m experiments.loss_sweep` from the {len(docs)} models' JSON "
-        "files; every sentence is computed from their numbers. Each loss's lr is chosen on "
-        "the validation split (its grid extended until the choice is interior, † when "
-        "still on an edge); test accuracy is reported only at that lr. Per model: " + links + ".",
+        "files only (`--redraw` rewrites it). Each (loss, init scale)'s lr is chosen on "
+        "validation by the lr search; test accuracy is read only at that lr, on "
+        f"{len(g['seeds'])} replicates (init seed i = data-order seed i). Per model (its "
+        "search, budget and verdicts): " + links + ".",
         "",
-        f"Grid: losses {', '.join(losses)}; activations "
-        f"{', '.join(dict.fromkeys(d['grid']['activation'] for d in docs))}; sizes "
-        f"{', '.join(dict.fromkeys('-'.join(map(str, d['grid']['sizes'])) for d in docs))}; "
-        f"init scales {_list(scales)}; replicates {g['seeds']} (init seed = data seed); "
-        f"{g['epochs']} epochs, batch {g['batch_size']}, {g['optimizer']}"
+        f"Grid: losses {', '.join(losses)}; init scales {_list(scales)}; {g['epochs']} epochs "
+        f"(longer where still improving: see each model), batch {g['batch_size']}, "
+        f"{g['optimizer']}"
         + (f", first {g['train_subset']} training images" if g.get("train_subset") else "")
-        + f". {runs} runs in total (every lr tried), {wall:.0f} s of wall time (the sum "
-        "of the models' runs).",
+        + f". {runs} final runs, {wall:.0f} s of wall time "
+        "(the sum of the models' search and finals).",
+        "",
+        f"Inference: the pooled effect per (loss, init scale) is the mean over the models of "
+        "each model's mean paired difference loss − cce, with a t-interval over the models "
+        f'(random effects); family "{family}" ({size} comparisons), Holm-corrected at '
+        f"α = 0.05; equivalence margin ±{100 * g['delta']:.2g} pp (TOST). Each model's own "
+        "verdicts form their own family (per model). Cuts from the issue's study: "
+        + ("; ".join(g["cut"]) or "none")
+        + ".",
         "",
         f"![final test accuracy per model and loss]({figure})",
         "",
         "## Findings",
         "",
-        *[f"- {x}" for x in comparison_lines(docs) + stuck_lines(docs) + gradient_lines(docs)],
+        *[f"- {x}" for x in pooled_lines(effects, docs) + stuck_lines(docs) + gradient_lines(docs)],
         "",
-        "## Final test accuracy (%) at the lr chosen on validation",
+        "## Each model's paired verdicts",
         "",
-        "Mean ± half-width of the 95% t-interval over replicates; † marks an lr still on an "
-        "edge of its grid.",
+        *[f"- {x}" for x in model_verdict_lines(docs)],
         "",
-        *_table(docs, losses, scales, _accuracy_cell),
+        f"## Test accuracy (%) at the lr chosen on validation, {g['epochs']} epochs",
         "",
-        "## Runs stuck near chance at the chosen lr",
+        "Mean ± half-width of the 95% t-interval over replicates; † the lr is not interior.",
         "",
-        "Runs whose final train accuracy ≤ 1/K + 5%: k/n (95% Wilson interval)"
-        + (f" (figure: [{stuck_figure}]({stuck_figure}))." if stuck_figure else "."),
-        "",
-        *_table(docs, losses, scales, _stuck_cell),
+        *_table(docs, losses, scales),
     ]
     return "\n".join(lines) + "\n"
 
 
+def fixed_budget(doc, loss, scale) -> list[float]:
+    """The finite per-replicate test accuracies at the fixed budget of one arm."""
+    return [
+        r["test_short"]
+        for r in doc.get("runs", ())
+        if r["loss"] == loss and r["init_scale"] == scale and isinstance(r.get("test_short"), float)
+    ]
+
+
 def draw_overview(docs, path: Path) -> Path:
     """Final test accuracy per (activation, depth) and loss, mean and 95% interval at the
-    chosen lr (written along the top), one panel per shared init-scale group; the
+    chosen lr (written along the top), at the fixed budget, one panel per init scale; the
     axis spans 0–100% with the chance level 1/K drawn, so no gap is exaggerated."""
     docs = order(docs)
     g = docs[0]["grid"]
-    losses, groups = g["losses"], shared_scale_groups(docs)
+    # One panel per init scale: merging scales whose intervals overlap would be a claim.
+    losses, groups = g["losses"], [[float(s)] for s in g["init_scales"]]
     chance = 100 / g["sizes"][-1]
     fig, axes = plt.subplots(
         1, len(groups), figsize=(1.1 * len(docs) * len(groups) + 1.5, 5.0), sharey=True
@@ -327,11 +323,14 @@ def draw_overview(docs, path: Path) -> Path:
                 b = best_of(d["best"], loss, group[0])
                 x = j + (i - (len(losses) - 1) / 2) * width
                 colour = loss_colour(loss)
-                if not b or b["final_test_accuracy"] is None:
+                vals = fixed_budget(d, loss, group[0])
+                if not b or not vals:
                     ax.plot(x, 2, "x", color=colour)
                     ax.text(x, 4, "all div.", rotation=90, ha="center", fontsize=6)
                     continue
-                m, h = 100 * b["final_test_accuracy"], 100 * (b["final_test_accuracy_ci95"] or 0)
+                # the fixed budget's test accuracy, as in the table; no interval over one run
+                m = 100 * sum(vals) / len(vals)
+                h = 100 * mean_difference(vals).half_width() if len(vals) > 1 else 0.0
                 ax.errorbar(
                     x,
                     m,
@@ -361,7 +360,7 @@ def draw_overview(docs, path: Path) -> Path:
         ax.text(-0.6, 101.5, "lr:", fontsize=7, va="bottom", ha="right")
         ax.set_yticks(range(0, 101, 10))
         ax.grid(axis="y", alpha=0.3)
-        same = " (same result within intervals)" if len(group) > 1 else ""
+        same = ""
         ax.set_title(_scales_text(group) + same, fontsize=9)
     axes[0].set_ylabel("final test accuracy (%)")
     handles, labels = axes[0].get_legend_handles_labels()

@@ -1,47 +1,28 @@
-"""The loss study's prose, generated from its numbers (``experiments.loss_sweep``).
+"""The loss study's prose, written from one model's results JSON only.
 
-Every comparison goes through :func:`compare_intervals` (two means with 95% intervals) or
-:func:`compare_difference` (a paired difference with its interval): a sentence claims a
-difference only when the intervals separate (or the difference's interval excludes 0) and
-otherwise says "no difference measured". Test numbers are quoted only at the lr chosen on
-validation. :func:`summary_text` writes the findings; :func:`markdown` lays out ``<name>.md``.
+Every loss-vs-CCE sentence renders a :class:`softjax.sweeps.inference.Verdict` stored in
+the JSON (``analysis``): the paired difference of test accuracy (each loss at its own lr
+chosen on validation), its 95% t-interval and one of four verdicts, Holm-corrected over
+the named family. Test numbers are quoted only at the chosen lr.
+:func:`write_model_summary` writes ``<stem>.md``; the MLP overview is
+:mod:`experiments.loss_sweep.overview`.
 """
 
 from __future__ import annotations
 
+import dataclasses
+from pathlib import Path
+
+from softjax.results import atomic_write_text, read_json
+from softjax.sweeps.inference import Verdict, mean_difference
 from softjax.sweeps.stats import best_of as _best
-from softjax.sweeps.stats import cell as _cell
-from softjax.sweeps.stats import collapse_scales
 
 QUICK_NOTE = (
-    "QUICK RUN (--quick): a CI-sized grid on a training subset; these numbers are NOT the "
-    "study's and must not be cited."
+    "QUICK RUN (--quick/--smoke): a CI-sized grid on a training subset; these numbers are "
+    "NOT the study's and must not be cited."
 )
 NO_DIFFERENCE = "no difference measured"
-
-
-def compare_intervals(
-    a, b, name_a: str, name_b: str, higher: str = "higher than", lower: str = "lower than"
-) -> str:
-    """The verdict on two means ``a = (mean, half-width)`` and ``b``: ``"<name_a> <higher>
-    <name_b>"`` when a's interval lies wholly above b's, ``"<name_a> <lower> <name_b>"``
-    when wholly below, else ``"no difference measured"`` (also when an interval is
-    unknown)."""
-    (ma, ha), (mb, hb) = a, b
-    if None in (ma, mb, ha, hb):
-        return f"{NO_DIFFERENCE} (an interval needs two runs)"
-    if ma - ha > mb + hb:
-        return f"{name_a} {higher} {name_b}"
-    if ma + ha < mb - hb:
-        return f"{name_a} {lower} {name_b}"
-    return NO_DIFFERENCE
-
-
-def compare_difference(
-    mean, half, name_a: str, name_b: str, higher: str = "higher than", lower: str = "lower than"
-) -> str:
-    """The verdict on a paired difference a − b with its 95% half-width."""
-    return compare_intervals((mean, half), (0.0, 0.0), name_a, name_b, higher, lower)
+_FIELDS = {f.name for f in dataclasses.fields(Verdict)}
 
 
 def _pm(mean, half, scale=100.0, unit="%", digits=2):
@@ -63,6 +44,11 @@ def _scales_text(group):
     return f"init scale {_list(group)}" if len(group) > 1 else f"init scale {group[0]:g}"
 
 
+def lr_text(lr) -> str:
+    """An lr to 3 significant digits."""
+    return "none" if lr is None else f"{lr:.3g}"
+
+
 def dataset_name(grid) -> str:
     """The dataset of ``grid`` as written in prose (``MNIST``, ``Fashion-MNIST``)."""
     return grid["dataset"].replace("fashion_mnist", "Fashion-MNIST").replace("mnist", "MNIST")
@@ -76,246 +62,276 @@ def model_title(document) -> str:
     return f"{data} {model}"
 
 
-def accuracy_verdicts(document, loss, reference: str = "cce") -> list[tuple[list[float], str]]:
-    """``loss`` vs ``reference`` on final test accuracy, each at its lr chosen on
-    validation, per group of init scales whose results agree (:func:`collapse_scales`):
-    ``[(scales, verdict of compare_intervals)]``; groups where either loss has no chosen
-    lr (every lr diverged) are left out."""
-    best, out = document["best"], []
-    for group in collapse_scales(best, document["grid"]["init_scales"]):
-        b, ref = _best(best, loss, group[0]), _best(best, reference, group[0])
-        if b and ref and b["lr"] is not None and ref["lr"] is not None:
-            out.append((group, compare_intervals(_acc(b), _acc(ref), loss, reference)))
-    return out
-
-
 def stuck_text(b) -> str:
     """``k/n (95% Wilson interval lo–hi%)`` of a :func:`select_best` entry's stuck runs."""
     lo, hi = b["stuck_ci95"]
     return f"{b['n_stuck']}/{b['n_finite']} (95% Wilson interval {100 * lo:.0f}–{100 * hi:.0f}%)"
 
 
-def summary_text(document) -> list[str]:
-    """The findings of one model's document (see the module docstring)."""
-    g, best, cmp_ = document["grid"], document["best"], document.get("comparisons", {})
-    summary = {"cells": document["cells"]}
-    losses, lines = g["losses"], []
-    if document.get("quick"):
-        lines.append(QUICK_NOTE)
-    n = len(g["seeds"])
-    lines.append(
-        f"{model_title(document)}: {n} replicates per cell (replicate i = init seed i and "
-        "data seed i, distinct runs); means ± 95% t-interval half-widths."
-    )
-    groups = collapse_scales(best, g["init_scales"])
-    for group in groups:
-        parts = []
-        for loss in losses:
-            b = _best(best, loss, group[0])
-            if b is None or b["lr"] is None:
-                parts.append(f"{loss} every lr diverged")
-                continue
-            edge = f", on the {b['edge']} edge of its lr grid" if b["edge"] else ""
-            parts.append(f"{loss} {_pm(*_acc(b))} (lr {b['lr']:g}{edge})")
-        same = " (results within each other's intervals, shown once)" if len(group) > 1 else ""
-        lines.append(
-            f"{_scales_text(group)}{same}, final test accuracy at the lr chosen on validation: "
-            + "; ".join(parts)
-            + "."
-        )
-    if "cce" in losses:
-        for loss in [x for x in losses if x != "cce"]:
-            verdicts = [f"{_scales_text(gr)}: {v}" for gr, v in accuracy_verdicts(document, loss)]
-            if verdicts:
-                lines.append(f"Test accuracy, {loss} vs cce: " + "; ".join(verdicts) + ".")
-    edges = [b for b in best if b.get("edge")]
-    if edges:
-        lines.append(
-            "FLAGGED: lr still on an edge of the grid after extension (capped): "
-            + "; ".join(
-                f"{b['loss']} at init scale {b['init_scale']:g} (lr {b['lr']:g}, {b['edge']} edge)"
-                for b in edges
-            )
-            + "."
-        )
-    else:
-        lines.append("Every chosen lr is interior to its loss's (extended) lr grid.")
-    lines += _gradient_lines(cmp_.get("gradients", []), g["init_scales"])
-    lines += _square_lines(document, summary)
-    lines += _bce_lines(cmp_.get("bce_cost", []))
-    lines += _stuck_lines(best)
-    diverged = sorted({(c["loss"], c["lr"]) for c in document["cells"] if c["n_diverged"]})
-    if diverged:
-        lines.append(
-            "Diverged runs (non-finite loss; excluded from means; their lr never chosen): "
-            + "; ".join(f"{loss} at lr {lr:g}" for loss, lr in diverged)
-            + "."
-        )
-    else:
-        lines.append("No run diverged.")
+def verdict(entry) -> Verdict | None:
+    """The :class:`Verdict` of a stored comparison (None: fewer than 2 paired replicates)."""
+    if entry.get("verdict") is None:
+        return None
+    return Verdict(**{k: v for k, v in entry.items() if k in _FIELDS})
+
+
+def render(entry) -> str:
+    """A stored comparison as a sentence, in percentage points."""
+    v = verdict(entry)
+    if v is None:
+        n = len(entry.get("seeds", []))
+        return f"{entry['comparison']}: not compared ({n} replicate(s) finite in both)"
+    dropped = entry.get("dropped") or []
+    tail = f" [replicates {dropped} diverged in one arm, left out]" if dropped else ""
+    return v.render(scale=100.0, unit=" pp") + tail
+
+
+def comparison_lines(doc, budget: str = "short") -> list[str]:
+    """Per loss: ``Test accuracy, <loss> vs cce …`` with each init scale's verdict."""
+    entries, g, lines = doc["analysis"][budget], doc["grid"], []
+    for loss in dict.fromkeys(e["loss"] for e in entries):
+        mine = [e for e in entries if e["loss"] == loss]
+        if budget == "short":
+            head = f"Test accuracy, {loss} vs cce (paired, fixed budget of {g['epochs']} epochs)"
+        else:
+            long = max(r["epochs_run"] for r in doc["runs"] if r.get("budget") == "long")
+            head = f"Long budget ({long} epochs), test accuracy, {loss} vs cce"
+        lines.append(f"{head}: " + "; ".join(render(e) for e in mine) + ".")
     return lines
 
 
-def _gradient_lines(rows, scales) -> list[str]:
-    lines = []
-    extremes = {min(scales), max(scales)}
-    for r in rows:
-        if r["init_scale"] not in extremes:
-            continue
-        label = (
-            f"at a matched lr ({r['lr']:g} vs cce's {r['lr_reference']:g}"
-            + (", also each one's chosen lr)" if r.get("also_own_best") else ")")
-            if r["kind"] == "matched"
-            else f"each at its own chosen lr ({r['lr']:g} vs cce's {r['lr_reference']:g})"
-        )
-        parts = []
-        for key, what in (
-            ("logits_grad_norm", "all samples"),
-            ("logits_grad_norm_wrong", "misclassified samples"),
-        ):
-            a, b = r.get(key), r.get(f"{key}_reference")
-            if not a or not b:
-                continue
-            ratio = f", ratio {a['mean'] / b['mean']:.2g}" if b["mean"] else ""
-            verdict = compare_intervals(
-                (a["mean"], a["ci95"]),
-                (b["mean"], b["ci95"]),
-                r["loss"],
-                "cce",
-                "larger than",
-                "smaller than",
-            )
-            parts.append(
-                f"{what} {_pm(a['mean'], a['ci95'], 1, '', 3)} vs "
-                f"{_pm(b['mean'], b['ci95'], 1, '', 3)}{ratio}: {verdict}"
-            )
-        if parts:
-            lines.append(
-                f"Epoch-1 mean ‖∂ℓ/∂z‖, {r['loss']} vs cce at init scale {r['init_scale']:g}, "
-                f"{label}: " + "; ".join(parts) + "."
-            )
-    return lines
-
-
-def _square_lines(document, summary) -> list[str]:
-    a, g = document.get("analysis"), document["grid"]
-    if not a or "square" not in g["losses"]:
+def claim_lines(doc) -> list[str]:
+    """The study's claim, from the stored judgements (agree / differ / inconclusive)."""
+    js = doc["analysis"].get("judgements") or []
+    if not js:
         return []
-    ceiling, bound = a["least_squares"]["test_accuracy"], a["square_lr_bound"]
-    lines = [
-        f"Square loss vs the exact least-squares linear model (normal equations, float64, "
-        f"test accuracy {100 * ceiling:.2f}%): "
+    n = {o: sum(j["outcome"] == o for j in js) for o in ("agree", "differ", "inconclusive")}
+    return [
+        "Claim (MSE on the softmax ends below CCE from init scale ≥ 10, paired test verdict): "
+        f"agrees in {n['agree']} of {len(js)} settings, differs in {n['differ']}, "
+        f"inconclusive in {n['inconclusive']} ("
+        + "; ".join(f"{j['setting']}: {j['outcome']}" for j in js)
+        + ")."
+    ]
+
+
+def budget_lines(doc) -> list[str]:
+    rows = doc["analysis"]["budget"]
+    rule = doc["grid"]["budget"]
+    if not doc.get("long_scales"):
+        return [
+            f"Budget: no init scale still improving at {doc['grid']['epochs']} epochs (mean "
+            f"validation slope over the last {rule['window']} epochs ≤ {rule['threshold']:g} "
+            "per epoch for every loss); one budget."
+        ]
+    return [
+        f"Budget: init scale(s) {_list(doc['long_scales'])} still improving at the end of the "
+        f"search, trained {rule['longer']}× longer (validation accuracy, mean over the "
+        "finite replicates): "
         + "; ".join(
-            f"init scale {s:g}: SGD {_pm(*_acc(b))}, "
-            + compare_intervals(_acc(b), (ceiling, 0.0), "SGD", "the ceiling", "above", "below")
-            for s in g["init_scales"]
-            if (b := _best(best=document["best"], loss="square", init_scale=s)) and b["lr"]
+            f"{r['loss']} at init {r['init_scale']:g}: "
+            + f"{r['verdict']}: {100 * r['at_short']:.2f}% at {r['short_epochs']} epochs → "
+            f"{100 * r['at_long']:.2f}% at {r['long_epochs']} ({100 * r['gain']:+.2f} pp)"
+            + (", still improving" if r["still_improving_at_end"] else "")
+            for r in rows
         )
         + "."
     ]
-    lrs = g["lrs_by_loss"].get("square", [])
-    finite = [
-        lr
-        for lr in lrs
-        if all(
-            (c := _cell(summary, "square", s, lr)) and not c["n_diverged"] for s in g["init_scales"]
-        )
+
+
+def _mean(values):
+    values = [v for v in values if isinstance(v, int | float)]
+    return sum(values) / len(values) if values else None
+
+
+def gradient_lines(doc) -> list[str]:
+    """Epoch-1 mean ‖∂ℓ/∂z‖ (all samples, misclassified ones) per loss at the chosen lr."""
+    runs, g, out = doc["runs"], doc["grid"], []
+    for s in g["init_scales"]:
+        parts = []
+        for loss in g["losses"]:
+            mine = [r for r in runs if r["loss"] == loss and r["init_scale"] == s]
+            a = _mean(r.get("logits_grad_norm@1") for r in mine)
+            w = _mean(r.get("logits_grad_norm_wrong@1") for r in mine)
+            if a is not None:
+                lr = mine[0]["lr"]
+                parts.append(f"{loss} {a:.3g} (misclassified {lr_text(w)}; lr {lr_text(lr)})")
+        if parts:
+            out.append(f"init {s:g}: " + ", ".join(parts))
+    if not out:
+        return []
+    return [
+        "Epoch-1 mean ‖∂ℓ/∂z‖ at each loss's chosen lr (mean over replicates): "
+        + "; ".join(out)
+        + "."
     ]
-    lines.append(
+
+
+def ceiling_lines(doc) -> list[str]:
+    c, g = doc.get("ceiling"), doc["grid"]
+    if not c or "square" not in g["losses"]:
+        return []
+    ceiling, bound = c["least_squares"]["test_accuracy"], c["square_lr_bound"]
+    parts = []
+    for s in g["init_scales"]:
+        b = _best(doc["best"], "square", s)
+        if b and b["lr"] is not None and b["final_test_accuracy"] is not None:
+            gap = b["final_test_accuracy"] - ceiling
+            parts.append(f"init {s:g}: SGD {_pm(*_acc(b))} ({100 * gap:+.2f} pp)")
+    square_lrs = [c_["lr"] for c_ in doc["chosen"] if c_["loss"] == "square"]
+    return [
+        "Square loss vs the exact least-squares linear model (normal equations, float64, test "
+        f"accuracy {100 * ceiling:.2f}%): " + "; ".join(parts) + ".",
         f"Stable-lr bound of the square loss, 2/λ_max(AᵀA/N) = {bound:.3g} (full-batch GD "
-        f"diverges above it); square's lrs {_list(lrs)}: finite at every init scale at "
-        f"{_list(finite) or 'none'}."
+        f"diverges above it); square's chosen lrs {', '.join(map(lr_text, square_lrs))}.",
+    ]
+
+
+def lr_lines(doc) -> list[str]:
+    chosen = doc["chosen"]
+    text = "; ".join(
+        f"{c['loss']} at init {c['init_scale']:g}: {lr_text(c['lr'])} ({c['choice']['reason']})"
+        for c in chosen
     )
+    lines = [f"Every chosen lr (validation accuracy, search replicates): {text}."]
+    flagged = [c for c in chosen if not c["choice"]["interior"]]
+    if flagged:
+        lines.append(
+            "FLAGGED: not interior (a neighbour diverged, sat at chance, or the search hit its "
+            "cap), or no lr trains (measured at its best finite lr): "
+            + "; ".join(
+                f"{c['loss']} at init {c['init_scale']:g} ({c['choice']['verdict']})"
+                for c in flagged
+            )
+            + "."
+        )
+    else:
+        lines.append("Every chosen lr is interior: both neighbours trained.")
     return lines
 
 
-def _bce_lines(rows) -> list[str]:
-    lines = []
-    for r in rows:
-        cos = r["grad_cos_ce"]
-        gap = r["test_accuracy_gap"]
-        text = f"bce on the softmax, init scale {r['init_scale']:g} (lr {r['lr']:g}): "
-        if cos["mean"]:
-            text += (
-                f"cosine of its logit gradient with cce's on the same logits "
-                f"{_pm(cos['mean'][0], (cos['ci95'] or [None])[0], 1, '', 3)} in epoch 1, "
-                f"{_pm(cos['mean'][-1], (cos['ci95'] or [None])[-1], 1, '', 3)} in the last"
-            )
-        if gap is not None:
-            mean, half = gap["mean"][-1], gap["ci95"][-1]
-            verdict = compare_difference(mean, half, "bce", "cce")
-            # The effect per epoch on validation (test may exist only after the last epoch).
-            per_epoch = r.get("val_accuracy_gap") or gap
-            worst = min(range(len(per_epoch["mean"])), key=lambda i: per_epoch["mean"][i])
-            cost = (
-                "no cost of the independence assumption measured"
-                if verdict == NO_DIFFERENCE
-                else verdict
-            )
-            text += (
-                f"; final test accuracy bce − cce, paired over {gap['n']} replicates "
-                f"(cce at lr {r['lr_reference']:g}): {_pm(mean, half, 100, ' points')}: {cost}"
-                f" (largest mean gap{' on validation' if per_epoch is not gap else ''} "
-                f"{100 * per_epoch['mean'][worst]:+.2f} points, epoch {worst + 1})"
-            )
-        lines.append(text + ".")
-    return lines
-
-
-def _stuck_lines(best) -> list[str]:
+def stuck_lines(best) -> list[str]:
     stuck = [b for b in best if b.get("n_stuck")]
     if not stuck:
         return ["No run at a chosen lr stayed near chance (final train accuracy ≤ 1/K + 5%)."]
     return [
         "Runs stuck near chance (final train accuracy ≤ 1/K + 5%) at the chosen lr: "
-        + "; ".join(
-            f"{b['loss']} at init scale {b['init_scale']:g}: {stuck_text(b)}" for b in stuck
-        )
+        + "; ".join(f"{b['loss']} at init {b['init_scale']:g}: {stuck_text(b)}" for b in stuck)
         + "."
     ]
 
 
-def markdown(document, name: str) -> str:
-    """``<name>.md``: the grid, the findings and the table of chosen-lr test accuracies."""
-    g = document["grid"]
-    banner = [f"> **{QUICK_NOTE}**", ""] if document.get("quick") else []
-    lrs = "; ".join(f"{k} {_list(v)}" for k, v in g["lrs_by_loss"].items())
+def method_lines(doc) -> list[str]:
+    g, a = doc["grid"], doc["analysis"]
+    fam = {e["family"]: e["family_size"] for e in a["short"] + a["long"] if e.get("family")}
+    families = "; ".join(f'"{k}" ({n} comparisons)' for k, n in fam.items()) or "none"
+    cost = doc["model_epochs"]
+    return [
+        f"Run time {doc['wall_seconds']:.0f} s (search {doc['search_s']:.0f} s); model-epochs: "
+        f"search {cost['search']}, finals {cost['short']} at {g['epochs']} epochs, "
+        f"{cost['long']} at the long budget.",
+        f"lr search: `softjax.sweeps.lr_search.search_lrs` per (loss, init scale) on replicates "
+        f"{g['search_seeds']}, starting at {', '.join(map(lr_text, g['start_lrs']))}, at most "
+        f"{g['max_rounds']} rounds; chosen on validation accuracy among finite above-chance "
+        "runs.",
+        f"Finals: {len(g['seeds'])} replicates per arm at its chosen lr ({g['replicates']}).",
+        "Inference: each loss − cce at an init scale is the paired difference of test accuracy "
+        "per replicate with its 95% t-interval; verdict higher / lower / equivalent (TOST "
+        f"within ±{100 * g['delta']:.2g} pp) / inconclusive, Holm-corrected (α = 0.05) over "
+        f"the family: {families}.",
+        f"Budget rule: {g['budget']['rule']} (window {g['budget']['window']}, threshold "
+        f"{g['budget']['threshold']:g}/epoch, min gain {g['budget']['min_gain']:g}).",
+        "Cuts from the issue's study: " + ("; ".join(g["cut"]) or "none") + ".",
+    ]
+
+
+def test_cell(doc, loss, scale, metric="test_short") -> str:
+    """Mean ± 95% half-width of ``metric`` over the finite replicates, with the lr."""
+    mine = [r for r in doc["runs"] if r["loss"] == loss and r["init_scale"] == scale]
+    values = [r[metric] for r in mine if isinstance(r.get(metric), int | float)]
+    if not mine:
+        return "not run"
+    if not values:
+        return f"all diverged (lr {lr_text(mine[0]['lr'])})"
+    b = _best(doc["best"], loss, scale) or {}
+    edge = "†" if b.get("edge") else ""
+    n = f", {len(values)} of {len(mine)} finite" if len(values) < len(mine) else ""
+    half = mean_difference(values).half_width() if len(values) > 1 else None
+    return f"{_pm(sum(values) / len(values), half, unit='')} (lr {lr_text(mine[0]['lr'])}{edge}{n})"
+
+
+def table(doc, metric="test_short", scales=None) -> list[str]:
+    g = doc["grid"]
+    scales = g["init_scales"] if scales is None else scales
     lines = [
-        f"# {name}: {len(g['losses'])} losses, {model_title(document)}",
+        "| loss | " + " | ".join(f"init {s:g}" for s in scales) + " |",
+        "|---|" + "---|" * len(scales),
+    ]
+    for loss in g["losses"]:
+        cells = [test_cell(doc, loss, s, metric) for s in scales]
+        lines.append(f"| {loss} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def findings(doc) -> list[str]:
+    """Every finding of one model's document, as sentences."""
+    return [
+        *comparison_lines(doc, "short"),
+        *comparison_lines(doc, "long"),
+        *claim_lines(doc),
+        *budget_lines(doc),
+        *gradient_lines(doc),
+        *ceiling_lines(doc),
+        *stuck_lines(doc["best"]),
+        *lr_lines(doc),
+    ]
+
+
+def markdown(doc, name: str) -> str:
+    """``<name>.md``: how it was made, the findings and the table of test accuracies."""
+    g = doc["grid"]
+    quick = [f"> **{QUICK_NOTE}**", ""] if doc.get("quick") else []
+    subset = f", first {g['train_subset']} training images" if g.get("train_subset") else ""
+    lines = [
+        f"# {name}: {len(g['losses'])} losses, {model_title(doc)}",
         "",
-        *banner,
-        f"Generated by `python -m experiments.loss_sweep` from `{name}.jsonl`; every sentence "
-        "below is computed from the numbers. Each loss's lr is chosen on the validation "
-        "split; test accuracy is reported only at that lr.",
+        *quick,
+        "Generated by `python -m experiments.loss_sweep` from its JSON only (`--redraw` "
+        f"rewrites it); {g['optimizer']} batch {g['batch_size']}, {g['epochs']} epochs{subset}.",
         "",
-        f"Grid: losses {', '.join(g['losses'])}; init scales {_list(g['init_scales'])}; lrs "
-        f"per loss (after extension) {lrs}; replicates {g['seeds']} (init seed = data seed); "
-        f"{g['epochs']} epochs, batch {g['batch_size']}, {g['optimizer']}"
-        + (f", first {g['train_subset']} training images" if g.get("train_subset") else "")
-        + ".",
+        "## How the numbers were made",
+        "",
+        *[f"- {x}" for x in method_lines(doc)],
         "",
         "## Findings",
         "",
-        *[f"- {line}" for line in document["summary"]],
+        *[f"- {x}" for x in findings(doc)],
         "",
-        "## Final test accuracy at the lr chosen on validation",
+        f"## Test accuracy (%) at the lr chosen on validation, {g['epochs']} epochs",
         "",
-        "Mean ± half-width of the 95% t-interval over replicates; † marks an lr still on an "
-        "edge of its grid.",
+        f"Mean ± half-width of the 95% t-interval over {len(g['seeds'])} replicates; † the "
+        "lr is not interior (see FLAGGED).",
         "",
-        "| loss | " + " | ".join(f"scale {s:g}" for s in g["init_scales"]) + " |",
-        "| --- |" + " --- |" * len(g["init_scales"]),
+        *table(doc),
     ]
-    for loss in g["losses"]:
-        row = []
-        for scale in g["init_scales"]:
-            b = _best(document["best"], loss, scale)
-            if not b or b["final_test_accuracy"] is None:
-                row.append("diverged")
-                continue
-            edge = " †" if b.get("edge") else ""
-            row.append(f"{_pm(*_acc(b), unit='')} (lr {b['lr']:g}{edge})")
-        lines.append(f"| {loss} | " + " | ".join(row) + " |")
-    if document.get("wall_seconds"):
-        lines += ["", f"Wall time: {document['wall_seconds']:.0f} s."]
+    if doc.get("long_scales"):
+        long = max(r["epochs_run"] for r in doc["runs"] if r.get("budget") == "long")
+        lines += [
+            "",
+            f"## Test accuracy (%) at the long budget, {long} epochs",
+            "",
+            "The init scales still improving at the fixed budget, the same runs after "
+            f"{long} epochs.",
+            "",
+            *table(doc, "test_last", doc["long_scales"]),
+        ]
     return "\n".join(lines) + "\n"
+
+
+def write_model_summary(results_path, out_dir) -> Path:
+    """``<stem>.md`` beside the figures, from ``results_path`` only."""
+    results_path = Path(results_path)
+    doc = read_json(results_path)
+    return atomic_write_text(
+        Path(out_dir) / f"{results_path.stem}.md", markdown(doc, results_path.stem)
+    )

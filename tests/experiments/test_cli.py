@@ -70,8 +70,14 @@ def test_bad_losses_are_refused_naming_the_flag(user_module, capsys, spec, messa
 def test_the_loss_sweep_cli_takes_a_user_loss(user_module):
     from experiments.loss_sweep import run
 
-    grid = run.resolve_grid(run.parse_args(["--quick", "--losses", "mylosses:hinge", "mse"]))
-    assert grid["losses"] == ["mylosses:hinge", "mse"]
+    args = run.cli.parse_args(
+        run.__doc__, ["--quick", "--losses", "mylosses:hinge", "mse"], losses=True
+    )
+    parts = run._parts(args, run.cli.size(args, run.SIZES))
+    assert {k: v["losses"] for k, v in parts.items()} == {
+        "linear": ["mylosses:hinge", "mse"],
+        "mlp": ["mylosses:hinge", "mse"],
+    }
 
 
 def test_size_reads_the_mode_then_the_config_then_the_flags(tmp_path):

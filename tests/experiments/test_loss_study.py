@@ -1,15 +1,14 @@
-"""The loss study's rules on tiny fake grids: replicates, the interior-lr rule, the
-interval wording, and the CLI's grid from flags or a config file."""
+"""The loss study's rules on tiny fake grids: replicates, the interior-lr rule (of
+``softjax.sweeps.adaptive``), the sizes and their cuts, and the analysis (paired verdicts
+against cce, the budget check) on hand-made runs."""
 
 from __future__ import annotations
-
-import json
 
 import numpy as np
 import pytest
 
+from experiments.loss_sweep import analysis as la
 from experiments.loss_sweep import run as loss_sweep
-from experiments.loss_sweep.report import NO_DIFFERENCE, compare_difference, compare_intervals
 from softjax.history import HISTORY_KEYS
 from softjax.sweeps.adaptive import interior_lr_sweep, next_lrs, paired_sweep
 from softjax.sweeps.stats import (
@@ -187,15 +186,6 @@ def test_replicates_pair_init_and_data_seeds_in_one_sweep_call():
     ]
 
 
-def test_interval_wording_claims_a_difference_only_when_intervals_separate():
-    assert compare_intervals((0.9, 0.01), (0.8, 0.01), "a", "b") == "a higher than b"
-    assert compare_intervals((0.8, 0.01), (0.9, 0.01), "a", "b") == "a lower than b"
-    assert compare_intervals((0.9, 0.06), (0.8, 0.05), "a", "b") == NO_DIFFERENCE
-    assert compare_intervals((0.9, None), (0.1, 0.0), "a", "b").startswith(NO_DIFFERENCE)
-    assert compare_difference(-0.02, 0.01, "bce", "cce") == "bce lower than cce"
-    assert compare_difference(-0.02, 0.03, "bce", "cce") == NO_DIFFERENCE
-
-
 def test_wilson_interval_matches_the_formula_and_stays_in_0_1():
     lo, hi = wilson_interval(0, 5)
     assert lo == 0 and 0.43 < hi < 0.44  # z²/(n+z²) = 3.84/8.84
@@ -235,92 +225,97 @@ def test_init_scales_whose_results_overlap_collapse_into_one_panel():
     assert collapse_scales(entries, [0.01, 1.0, 100.0]) == [[0.01, 1.0], [100.0]]
 
 
-def test_the_grid_comes_from_flags_over_a_config_file(tmp_path):
-    path = tmp_path / "study.json"
-    path.write_text(
-        json.dumps(
-            {
-                "losses": ["cce"],
-                "lrs": [0.5],
-                "sizes": [784, 100, 10],
-                "dataset": "fashion_mnist",
-                "epochs": 10,
-            }
-        )
+def test_the_full_size_meets_the_studys_rules_and_names_its_cuts():
+    full = loss_sweep.FULL
+    linear, mlp = full["parts"]["linear"], full["parts"]["mlp"]
+    assert full["seeds"] == list(range(10)) and len(linear["search_seeds"]) >= 2
+    assert "square" in linear["losses"] and 10.0 in linear["init_scales"]
+    assert linear["train_subset"] is None  # the whole training split
+    # the deep ReLU net's MSE at init 10 must be able to reach lr ≤ 0.003
+    assert [784, 100, 100, 100, 10] in mlp["sizes"] and "relu" in mlp["activations"]
+    assert "mse" in mlp["losses"] and 10.0 in mlp["init_scales"] and min(mlp["start_lrs"]) <= 0.003
+    # every cut is said; the issue's own settings cut nothing
+    issue = full | {"parts": loss_sweep.ISSUE}
+    assert loss_sweep.cut(issue) == []
+    quick = loss_sweep.cut(loss_sweep.QUICK)
+    assert "dataset fashion_mnist" in quick and "3 replicates, not 10" in quick
+    assert "linear: lr search on 1 replicate(s), not 2" in quick
+    # the full size's own cuts are said, part by part
+    assert "mlp: lr search on 1 replicate(s), not 2" in loss_sweep.cut(full, "mlp")
+    assert not any("search on" in x for x in loss_sweep.cut(full, "linear"))
+    assert all(
+        x.startswith("mlp") or "linear" not in x for x in loss_sweep.cut(loss_sweep.QUICK, "mlp")
     )
-    args = loss_sweep.parse_args(["--config", str(path), "--epochs", "3", "--seeds", "0", "1"])
-    grid = loss_sweep.resolve_grid(args)
-    assert grid["losses"] == ["cce"] and grid["sizes"] == [[784, 100, 10]]
-    assert grid["epochs"] == 3 and grid["seeds"] == [0, 1] and grid["lrs"] == [0.5]
-    names = [loss_sweep.stem(grid, s, a, False) for s, a in loss_sweep.models(grid)]
-    assert names == ["loss_sweep_fashion_mnist_mlp_sigmoid_100"]
-    args = loss_sweep.parse_args(
-        [
-            "--sizes",
-            "784",
-            "10",
-            "--sizes",
-            "784",
-            "100",
-            "100",
-            "10",
-            "--activations",
-            "tanh",
-            "relu",
-        ]
+
+
+def _run(loss, scale, seed, test, diverged=False, budget="short", curve=None):
+    return {
+        "loss": loss,
+        "init_scale": scale,
+        "seed": seed,
+        "lr": 0.1,
+        "diverged": diverged,
+        "test_short": None if diverged else test,
+        "test_last": None if diverged else test,
+        "budget": budget,
+        "val_curve": curve or [],
+    }
+
+
+def test_each_loss_is_compared_with_cce_paired_by_replicate_in_one_holm_family():
+    runs = [_run("cce", 10.0, s, 0.90 + 0.01 * s) for s in range(5)]
+    runs += [_run("mse", 10.0, s, 0.60 + 0.01 * s + 0.001 * (s % 2)) for s in range(5)]
+    runs += [_run("bce", 10.0, s, 0.90 + 0.01 * s, diverged=s == 4) for s in range(5)]
+    got = {
+        e["loss"]: e
+        for e in la.comparisons(runs, ["cce", "mse", "bce"], [10.0], "test_short", "fam")
+    }
+    mse, bce = got["mse"], got["bce"]
+    assert mse["seeds"] == [0, 1, 2, 3, 4] and mse["verdict"] == "lower"
+    np.testing.assert_allclose(mse["differences"], [-0.3, -0.299, -0.3, -0.299, -0.3])
+    assert mse["family"] == "fam" and mse["family_size"] == 2
+    # a replicate diverged in one arm leaves the pair, and the record says which
+    assert bce["seeds"] == [0, 1, 2, 3] and bce["dropped"] == [4] and bce["n"] == 4
+    assert bce["verdict"] == "equivalent" and bce["mean"] == 0.0
+    # the study's claim at a large init scale, judged from the verdict as data
+    (j,) = la.judgements(list(got.values()), "mnist linear")
+    assert (j["claim"], j["setting"], j["outcome"]) == (la.CLAIM, "mnist linear, init 10", "agree")
+    assert j["numbers"]["verdict"] == "lower"
+    assert la.judgements(list(got.values()), "x")[0]["outcome"] != "differ"
+    assert la.judgements([{**mse, "verdict": "equivalent"}], "x")[0]["outcome"] == "differ"
+
+
+def test_run_measures_read_the_fixed_budget_inside_a_longer_run():
+    history = {
+        "val_accuracy": [0.5, 0.6, 0.7, 0.8, 0.85, 0.9],
+        "test_accuracy": [0.4, 0.55, 0.65, 0.75, 0.8, 0.88],
+        "train_accuracy": [0.5] * 6,
+        "logits_grad_norm": [0.3, 0.2, 0.1, 0.1, 0.1, 0.05],
+    }
+    rec = {"loss": "mse", "init_scale": 10.0, "lr": 0.1, "seed": 3, "diverged": False}
+    m = la.run_measures(rec | {"history": history}, short=2, classes=10)
+    assert (m["test_short"], m["test_last"], m["val_short"], m["epochs_run"]) == (
+        0.55,
+        0.88,
+        0.6,
+        6,
     )
-    names = [
-        loss_sweep.stem(loss_sweep.resolve_grid(args), s, a, True)
-        for s, a in loss_sweep.models(loss_sweep.resolve_grid(args))
-    ]
-    assert names == [
-        "loss_sweep_mnist_linear_quick",
-        "loss_sweep_mnist_mlp_tanh_100-100_quick",
-        "loss_sweep_mnist_mlp_relu_100-100_quick",
-    ]
+    assert (m["logits_grad_norm@1"], m["logits_grad_norm@last"]) == (0.3, 0.05)
+    assert m["stuck"] is False
+    cut = {k: v[:1] for k, v in history.items()}
+    gone = la.run_measures(rec | {"history": cut, "diverged": True}, short=2, classes=10)
+    assert gone["test_short"] is None and gone["test_last"] is None and gone["stuck"] is False
 
 
-def test_bad_grids_are_refused_naming_the_flag(tmp_path, capsys):
-    with pytest.raises(SystemExit):
-        loss_sweep.parse_args(["--losses", "nope"])
-    assert "--losses: unknown ['nope']" in capsys.readouterr().err
-    with pytest.raises(SystemExit, match="--seeds: expected distinct"):
-        loss_sweep.resolve_grid(loss_sweep.parse_args(["--seeds", "1", "1"]))
-    path = tmp_path / "c.json"
-    path.write_text('{"lr": [1]}')
-    with pytest.raises(SystemExit, match="unknown keys \\['lr'\\]"):
-        loss_sweep.resolve_grid(loss_sweep.parse_args(["--config", str(path)]))
-
-
-@pytest.mark.parametrize("name", ["linear", "mlp"])
-def test_the_shipped_study_configs_parse_and_meet_the_study_rules(name):
-    path = loss_sweep.Path(__file__).resolve().parents[2] / "experiments" / "loss_sweep" / "configs"
-    args = loss_sweep.parse_args(["--config", str(path / f"{name}.json")])
-    grid = loss_sweep.resolve_grid(args)
-    assert len(grid["seeds"]) >= 5  # n ≥ 5 distinct replicates
-    assert grid["epochs"] >= (10 if name == "mlp" else 5)
-    assert all((len(s) == 2) == (name == "linear") for s, _ in loss_sweep.models(grid))
-
-
-def test_gradients_are_compared_at_a_matched_lr_and_separately_at_each_chosen_lr():
-    from experiments.loss_sweep.compare import gradients
-
-    records = []
-    for loss, peak in (("cce", 0.3), ("mse", 1.0)):
-        for lr in (0.1, 0.3, 1.0):
-            for s in range(3):
-                r = _record(loss, lr, 1.0, s, 0.9 - abs(lr - peak) / 10 + 0.001 * s)
-                r["history"]["logits_grad_norm"] = [lr * (10 if loss == "cce" else 1) + 0.01 * s]
-                r["history"]["logits_grad_norm_wrong"] = [1.0 + 0.01 * s]
-                records.append(r)
-    summary = summarize(records)
-    best = select_best(summary)
-    grid = {"init_scales": [1.0], "losses": ["cce", "mse"]}
-    rows = {r["kind"]: r for r in gradients(summary, best, grid)}
-    assert (rows["matched"]["lr"], rows["matched"]["lr_reference"]) == (0.3, 0.3)
-    assert (rows["own_best"]["lr"], rows["own_best"]["lr_reference"]) == (1.0, 0.3)
-    np.testing.assert_allclose(rows["matched"]["logits_grad_norm"]["mean"], 0.31)
-    np.testing.assert_allclose(rows["matched"]["logits_grad_norm_reference"]["mean"], 3.01)
+def test_a_longer_budget_says_slows_or_stops():
+    climbing = [0.1 * e for e in range(1, 10)]
+    flat = [0.5, 0.6, 0.7] + [0.7] * 6
+    runs = [_run("mse", 100.0, s, 0.5, budget="long", curve=climbing) for s in range(2)]
+    runs += [_run("cce", 100.0, s, 0.9, budget="long", curve=flat) for s in range(2)]
+    got = {r["loss"]: r for r in la.budget_verdicts(runs, short=3)}
+    assert got["mse"]["verdict"] == "slows" and got["mse"]["long_epochs"] == 9
+    assert got["cce"]["verdict"] == "stops" and got["cce"]["n"] == 2
+    assert la.improving({("mse", 1.0): climbing[:3], ("cce", 1.0): flat[-3:]}) == [("mse", 1.0)]
 
 
 @pytest.mark.slow  # over 8 s on 2 cores (a CLI run, a subprocess or a float64 equality)

@@ -1,10 +1,10 @@
 """The MLP study's overview (experiments.loss_sweep.overview) on hand-made model documents:
-its verdicts follow the intervals, its numbers come from the documents."""
+its pooled verdicts and sign counts come from the per-replicate values in the documents."""
 
 from __future__ import annotations
 
+from experiments.loss_sweep import analysis
 from experiments.loss_sweep import overview as ov
-from experiments.loss_sweep.report import NO_DIFFERENCE
 from softjax.hidden import LAYER_KEYS
 from softjax.history import HISTORY_KEYS
 from softjax.sweeps.stats import select_best, summarize
@@ -73,8 +73,17 @@ def _doc(activation, sizes, by_loss, **kw):
         "optimizer": "sgd",
         "train_subset": None,
     }
+    grid |= {"delta": 0.005, "cut": [], "model": f"{activation}_{len(sizes)}"}
+    runs = [
+        {"loss": r["loss"], "init_scale": 1.0, "lr": r["lr"], "seed": r["seed"], "diverged": False}
+        | {"test_short": r["history"]["test_accuracy"][-1], "budget": "short"}
+        for r in records
+        if r["lr"] == 0.1
+    ]
     return {
         "grid": grid,
+        "runs": runs,
+        "analysis": analysis.analyse(runs, list(by_loss), [1.0], 2, grid["model"]),
         "cells": summary["cells"],
         "best": select_best(summary),
         "n_records": len(records),
@@ -105,24 +114,28 @@ THREE = _doc(
 )
 
 
-def test_verdicts_claim_a_difference_only_when_the_intervals_separate():
-    lines = ov.comparison_lines([SHALLOW, DEEP])
-    mse, bce = lines
-    assert "sigmoid 784-8-10, init scale 1: mse lower than cce" in mse
-    assert "sigmoid 784-8-8-10, init scale 1: mse higher than cce" in mse
-    assert (
-        "over 2 (model, init scale) pairs: mse higher than cce in 1; mse lower than cce in 1"
-        in (mse)
-    )
-    # bce's mean is above cce's, but its interval (0.91 ± 0.24) overlaps (0.90 ± 0.02): no claim.
-    assert f"sigmoid 784-8-10, init scale 1: {NO_DIFFERENCE}" in bce
-    assert f"{NO_DIFFERENCE} in 2" in bce
-    assert "higher" not in bce and "lower" not in bce and "left out" not in bce
-    # RELU has no bce: its pair is counted as left out, not silently dropped.
-    bce_with_relu = ov.comparison_lines([SHALLOW, DEEP, RELU])[1]
-    assert "over 2 (model, init scale) pairs (1 left out: every lr of bce or cce diverged)" in (
-        bce_with_relu
-    )
+def test_the_pooled_effect_is_the_mean_of_the_models_paired_means_with_a_sign_count():
+    effects = analysis.pooled_effects([SHALLOW, DEEP, THREE], "fam")
+    mse = next(e for e in effects if e["loss"] == "mse")
+    # per-model mean paired differences: −0.30, +0.70, −0.30 (replicate by replicate)
+    assert sorted(round(v, 6) for v in mse["per_model"].values()) == [-0.3, -0.3, 0.7]
+    assert abs(mse["mean"] - (0.7 - 0.6) / 3) < 1e-9
+    assert (mse["negative"], mse["positive"], mse["settings"]) == (2, 1, 3)
+    assert mse["verdict"] == "inconclusive" and mse["family_size"] == 2
+    assert mse["low"] < 0 < mse["high"]  # the model-to-model spread, not n = 30 replicates
+    # RELU has no bce: its pair is left out, not counted.
+    bce = next(e for e in analysis.pooled_effects([SHALLOW, RELU], "fam") if e["loss"] == "bce")
+    assert bce["settings"] == 1 and bce["verdict"] is None
+    (mse_line, bce_line) = ov.pooled_lines(effects, [SHALLOW, DEEP, THREE])
+    assert "mse − cce, init 1: +3.33 pp" in mse_line
+    assert "negative in 2 of 3 models, positive in 1" in mse_line
+    assert mse_line.startswith("Final test accuracy, mse vs cce, pooled over the 3 MLPs")
+
+
+def test_each_models_verdicts_are_paired_and_holm_corrected_in_its_own_family():
+    (line,) = ov.model_verdict_lines([SHALLOW])
+    assert line.startswith("sigmoid 784-8-10 (family of 2): mse − cce, init 1: −30.00 pp")
+    assert "lower (Holm p" in line and '"sigmoid_3, fixed budget", 2 comparisons' in line
 
 
 def test_stuck_runs_and_where_the_gradient_dies_are_read_from_the_numbers():
@@ -138,7 +151,6 @@ def test_stuck_runs_and_where_the_gradient_dies_are_read_from_the_numbers():
     assert "cce (lr 0.1) f′ 0.240 → 0.230, saturated 0.0 → 1.0%" in shallow
     assert "layer f′" not in shallow
     assert "first layer f′ 0.240 → 0.230" in deep and "last layer f′ 0.200 → 0.011" in deep
-    assert "last-epoch f′: first layer's higher than last layer's" in deep
     assert "relu" not in lead + shallow + deep
 
 
@@ -148,8 +160,10 @@ def test_the_overview_md_links_every_model_and_totals_runs_and_time(tmp_path):
     assert text.index("| sigmoid 784-8-10 |") < text.index("| sigmoid 784-8-8-10 |")
     assert "[sigmoid 784-8-10](shallow_stem.md)" in text
     assert "[sigmoid 784-8-8-10](deep_stem.md)" in text
-    assert "54 runs in total" in text and "20 s of wall time" in text
-    assert "| 90.00 ± 2.48 (lr 0.1) |" in text and "| 3/3 (44–100%) |" in text
+    assert "54 final runs" in text and "20 s of wall time" in text
+    assert "| 90.00 ± 2.48 (lr 0.1) |" in text
+    assert 'family "MNIST MLPs pooled, fixed budget" (2 comparisons), Holm-corrected' in text
+    assert "equivalence margin ±0.5 pp" in text
     assert "![final test accuracy per model and loss](ov_overview.png)" in text
 
 
@@ -187,7 +201,6 @@ def test_every_hidden_layer_is_reported_when_the_results_hold_the_per_layer_keys
     assert "lowest last-epoch mean f′ is 0.006, in hidden layer 2 of sigmoid 784-8-8-8-10" in (lead)
     for layer, last in ((1, "0.201"), (2, "0.006"), (3, "0.101")):
         assert f"hidden layer {layer} f′ 0.240 → {last}, saturated 0.0 → 1.0%" in three
-    assert "last-epoch f′: hidden layer 1's higher than hidden layer 3's" in three
     assert "first layer" not in three
 
 
@@ -216,3 +229,15 @@ def test_the_gradients_figure_has_a_row_per_hidden_layer_or_first_last_for_old_r
     for doc in (THREE, DEEP):
         path = sweep_plots.draw_gradients(doc, tmp_path / f"g{len(doc['grid']['sizes'])}.png")
         assert path.stat().st_size > 0
+
+
+def test_the_study_overview_pools_every_dataset_and_model_with_a_sign_count():
+    from experiments.loss_sweep import study
+
+    fashion = {**SHALLOW, "grid": {**SHALLOW["grid"], "dataset": "fashion_mnist"}}
+    mse = next(x for x in study.lines([SHALLOW, DEEP, fashion]) if "mse − cce" in x)
+    # three settings (mnist shallow, mnist deep, fashion shallow): −0.30, +0.70, −0.30
+    assert "negative in 2 of 3 settings, positive in 1" in mse
+    assert mse.startswith("Pooled over (dataset, model), mse − cce, init 1: +3.33 pp")
+    text = study.markdown([SHALLOW, fashion], "loss_sweep_mlp")
+    assert "fashion_mnist/sigmoid_3, mnist/sigmoid_3" in text and "Holm" in text
