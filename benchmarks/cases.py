@@ -59,7 +59,7 @@ class Case:
     title: str  # the README table's label
     description: str
     prepare: Callable[..., SimpleNamespace]
-    floor: Callable[[SimpleNamespace], tuple]  # ctx -> (run, flops, weight shapes)
+    floor: Callable[[SimpleNamespace], tuple]  # ctx -> (run, flops, weight shapes, hlo)
     systems: dict[str, Setup]
     compiles: dict[str, Setup]
     cold: frozenset[str] = frozenset()  # systems that compile on every call: no warm-up
@@ -193,6 +193,19 @@ def softjax_sweep(ctx):
     return lambda: jax.block_until_ready(fn(*args))
 
 
+def on_floats(setup: Setup) -> Setup:
+    """``setup`` on the same data as float32 features, as a research script hands them to
+    ``make_train`` / ``make_sweep`` (``train()`` and ``sweep()`` store k/255 images as
+    byte codes, ``softjax.inputs.compact``; the ``softjax`` rows time that path)."""
+
+    def on(ctx):
+        floats = SimpleNamespace(**vars(ctx))
+        floats.dev = jax.device_put(as_data(ctx.data))
+        return setup(floats)
+
+    return on
+
+
 def lean(setup: Setup) -> Setup:
     """``setup`` on the case's configs with ``diagnostics=False`` (the same params; the
     step without the per-step diagnostics the peers do not compute either)."""
@@ -279,6 +292,7 @@ CASES = {
             floor=net_floor,
             systems={
                 "softjax": softjax_run,
+                "make_train_float_data": on_floats(softjax_run),
                 "numpy": peers.numpy_single_row,
                 "jax_python_loop": peers.jax_loop_single_row,
             }
@@ -293,6 +307,8 @@ CASES = {
                 "softjax_no_diagnostics (in every case, with_lean_rows): the softjax row's "
                 "program with TrainConfig(diagnostics=False): the same params, no per-step "
                 "diagnostics",
+                "make_train_float_data: the softjax row's make_train program on the float32 "
+                "features (what make_train gets from a script) instead of train()'s byte codes",
             ),
         ),
         Case(
@@ -305,6 +321,7 @@ CASES = {
             floor=sweep_floor,
             systems={
                 "softjax": softjax_sweep,
+                "make_sweep_float_data": on_floats(softjax_sweep),
                 "softjax_per_loss_programs": softjax_per_loss_programs,
                 "sweep_call_end_to_end": sweep_call,
                 "train_calls_x48_estimated": train_calls,
@@ -326,6 +343,8 @@ CASES = {
                 "*_x48_estimated: sequential runs, a subset measured per round (one per "
                 "loss) and scaled to 48 (scaled_by); train() compiles on every call",
                 "the floor is the 48 models' matmuls as one (784, 480) weight matrix",
+                "make_sweep_float_data: the softjax row's program on float32 features "
+                "instead of sweep()'s byte codes",
             ),
         ),
         Case(
