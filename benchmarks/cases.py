@@ -88,6 +88,7 @@ def context(config: TrainConfig, data, *, models: int = 1, **extra) -> SimpleNam
         flops=flops,
         models=models,
         scale={},
+        compiled={},  # the compile rows' last executables, shared with the timed rows
         **extra,
     )
 
@@ -99,20 +100,34 @@ def _accuracy(out) -> float:
 # -------------------------------------------------------------------- softjax systems
 
 
+def _key(ctx, row: str):
+    """What identifies a compiled program among a case's rows: the row, the diagnostics
+    flag (the rows without them) and the device data (the float rows differ there)."""
+    return (row, ctx.config.diagnostics, id(ctx.dev))
+
+
+def _jitted(ctx, row: str, fn):
+    """The compile row's last executable of this program where it ran (so the timed row's
+    warm-up need not compile it again), else ``jax.jit(fn)`` (compiled at its first call)."""
+    return ctx.compiled.get(_key(ctx, row)) or jax.jit(fn)
+
+
 def softjax_run(ctx):
     """The compiled ``make_train(config)`` train_fn (one program for the whole run)."""
     fn, args = softjax_program(ctx)
-    fn = jax.jit(fn)
+    fn = _jitted(ctx, "softjax", fn)
     return lambda: _accuracy(fn(*args))
 
 
 def softjax_compile(ctx):
     """Compiling the program the ``softjax`` row times (:func:`softjax_program`), for
-    every case: one run's ``make_train`` or a sweep's mixed program."""
+    every case: one run's ``make_train`` or a sweep's mixed program. The executable is
+    kept for the timed row (``ctx.compiled``)."""
 
     def compile_run():
         fn, args = softjax_program(ctx)  # fresh closures: nothing cached
-        return jax.jit(fn).lower(*args).compile()
+        ctx.compiled[_key(ctx, "softjax")] = jax.jit(fn).lower(*args).compile()
+        return ctx.compiled[_key(ctx, "softjax")]
 
     return compile_run
 
@@ -189,7 +204,7 @@ def softjax_program(ctx):
 def softjax_sweep(ctx):
     """What ``sweep()`` runs: one program for the 48 models, a block of 16 per loss."""
     fn, args = softjax_program(ctx)
-    fn = jax.jit(fn)
+    fn = _jitted(ctx, "softjax", fn)
     return lambda: jax.block_until_ready(fn(*args))
 
 
@@ -227,7 +242,9 @@ def with_lean_rows(case: Case) -> Case:
 def softjax_per_loss_programs(ctx):
     """The engine before the blocked loss: one ``jit(make_sweep(config))`` per loss, 16
     models each, a shared data key (3 programs, 3 calls)."""
-    fns = [jax.jit(make_sweep(cfg)) for cfg, _, _ in ctx.groups]
+    fns = ctx.compiled.get(_key(ctx, "per_loss")) or [
+        jax.jit(make_sweep(cfg)) for cfg, _, _ in ctx.groups
+    ]
 
     def run():
         groups = zip(fns, ctx.groups, strict=True)
@@ -237,10 +254,14 @@ def softjax_per_loss_programs(ctx):
 
 
 def per_loss_programs_compile(ctx):
-    return lambda: [
-        jax.jit(make_sweep(cfg)).lower(p, lrs, ctx.data_key, ctx.dev).compile()
-        for cfg, p, lrs in ctx.groups
-    ]
+    def compile_all():
+        ctx.compiled[_key(ctx, "per_loss")] = [
+            jax.jit(make_sweep(cfg)).lower(p, lrs, ctx.data_key, ctx.dev).compile()
+            for cfg, p, lrs in ctx.groups
+        ]
+        return ctx.compiled[_key(ctx, "per_loss")]
+
+    return compile_all
 
 
 def sweep_call(ctx):

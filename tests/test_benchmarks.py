@@ -283,13 +283,16 @@ def test_the_growth_curve_is_drawn_and_tabled_from_the_json(tmp_path):
     assert lines[3].startswith("| 1 | 10.0 | 2.0 |") and lines[4].startswith("| 4 | 2.5 |")
 
 
-def test_full_and_quick_sizes_cover_the_curve_and_the_1000_model_memory():
+def test_full_and_quick_sizes_cover_the_curve_and_the_memory_sweep():
     from benchmarks.run import FULL, QUICK, parse_args
 
     assert FULL.growth_models == (1, 4, 16, 64, 256, 1024)
     assert set(QUICK.growth_models) < set(FULL.growth_models)
-    assert FULL.memory_sweep_models == QUICK.memory_sweep_models == 1000
+    assert FULL.memory_sweep_models == 1000 and QUICK.memory_sweep_models == 100
     assert parse_args(["--cases", "growth,memory"]).cases == "growth,memory"
+    assert "scaling" in parse_args([]).cases.split(",")
+    assert "scaling" not in parse_args(["--quick"]).cases.split(",")  # CI's 2 minutes
+    assert parse_args(["--quick", "--cases", "scaling"]).cases == "scaling"
     # quick leaves out the MLP sweep's per-loss programs and compile rows, not its softjax
     assert QUICK.keeps("mlp_sweep", "softjax") and QUICK.keeps("sweep", "compiles")
     assert not QUICK.keeps("mlp_sweep", "softjax_per_loss_programs")
@@ -433,3 +436,37 @@ def test_the_scaling_summary_pairs_rounds_and_counts_models_that_differ():
     assert any(
         line.startswith("| 2_processes | 2 | 7.00 | 2.50 | 2.00 | 1.43 | 1.60 |") for line in lines
     )
+
+
+@pytest.mark.slow  # compiles the single run's program on bytes and on floats
+def test_the_timed_row_runs_the_compile_rows_executable():
+    """A compile row keeps its executable for the timed row (nothing compiles twice);
+    the rows without diagnostics and on floats have programs of their own."""
+    from softjax.inputs import Data
+
+    rng = np.random.default_rng(0)
+    data = Data(
+        (rng.integers(0, 256, (96, 784)) / 255).astype(np.float32),
+        rng.integers(0, 10, 96).astype(np.int32),
+        (rng.integers(0, 256, (16, 784)) / 255).astype(np.float32),
+        rng.integers(0, 10, 16).astype(np.int32),
+    )
+    case = CASES["single"]
+    ctx = case.prepare(data, Sizes(96, 16, 1, 1, 1, 1, 1, ()))
+    compiled = case.compiles["softjax"](ctx)()
+    assert list(ctx.compiled.values()) == [compiled]
+    acc = case.systems["softjax"](ctx)()
+    assert ctx.compiled == {next(iter(ctx.compiled)): compiled}  # reused, not recompiled
+    assert case.systems["make_train_float_data"](ctx)() == acc  # floats: the same numbers
+    assert len(ctx.compiled) == 1
+
+
+@pytest.mark.slow  # starts a process that imports jax and compiles a 48-model sweep
+def test_the_scaling_worker_runs_a_sweep_and_reports_it(tmp_path):
+    from benchmarks.run import QUICK
+    from benchmarks.scaling import launch, scaling_spec
+
+    spec = scaling_spec(QUICK, str(tmp_path / "no-data")) | {"rows": 128, "n_test": 32}
+    (report,) = launch(1, 1, spec | {"warm_calls": 1}, tmp_path / "cache", timeout=600)
+    assert report["devices"] == 1 and len(report["wall"]) == len(report["cpu"]) == 2
+    assert len(report["accuracy"]) == len(report["loss"]) == spec["models"] == 48
