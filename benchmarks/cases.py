@@ -8,14 +8,12 @@ initial params, device data, its FLOP count), a ``floor(ctx)`` naming its floor 
   and blocks until done, returning the final test accuracy (or None). Setups are cheap;
   a jitted system compiles at its first call (the runner's untimed warm-up, and part of
   the one run a memory child measures).
-* ``compiles``: name -> ``setup(ctx)`` returning a zero-argument call that traces and
-  compiles the system's program afresh (``make_train`` builds new closures, so neither
-  jax's trace cache nor its compile cache can hit).
+* ``compiles``: name -> ``setup(ctx)`` returning a call that traces and compiles the
+  system's program afresh (new closures: no jax cache can hit) and returns it.
 
 To add a system, add a row to a case's ``systems`` (and ``compiles``); to add a case, add
-a :class:`Case` to :data:`CASES`. The runner, the memory children and the report need
-nothing else. Every case also gets a ``matmul_floor`` row: its ``floor``, from
-:mod:`benchmarks.floors`.
+a :class:`Case` to :data:`CASES`; nothing else needs to change. Every case also gets a
+``matmul_floor`` row: its ``floor``, from :mod:`benchmarks.floors`.
 """
 
 from __future__ import annotations
@@ -100,15 +98,13 @@ def _accuracy(out) -> float:
 # -------------------------------------------------------------------- softjax systems
 
 
-def _key(ctx, row: str):
-    """What identifies a compiled program among a case's rows: the row, the diagnostics
-    flag (the rows without them) and the device data (the float rows differ there)."""
+def _key(ctx, row: str):  # a program among a case's rows: data and diagnostics differ
     return (row, ctx.config.diagnostics, id(ctx.dev))
 
 
 def _jitted(ctx, row: str, fn):
-    """The compile row's last executable of this program where it ran (so the timed row's
-    warm-up need not compile it again), else ``jax.jit(fn)`` (compiled at its first call)."""
+    """The compile row's executable where it ran (the timed row's warm-up need not compile
+    it again), else ``jax.jit(fn)``."""
     return ctx.compiled.get(_key(ctx, row)) or jax.jit(fn)
 
 
@@ -126,8 +122,8 @@ def softjax_compile(ctx):
 
     def compile_run():
         fn, args = softjax_program(ctx)  # fresh closures: nothing cached
-        ctx.compiled[_key(ctx, "softjax")] = jax.jit(fn).lower(*args).compile()
-        return ctx.compiled[_key(ctx, "softjax")]
+        out = ctx.compiled[_key(ctx, "softjax")] = jax.jit(fn).lower(*args).compile()
+        return out
 
     return compile_run
 
@@ -209,9 +205,8 @@ def softjax_sweep(ctx):
 
 
 def on_floats(setup: Setup) -> Setup:
-    """``setup`` on the same data as float32 features, as a research script hands them to
-    ``make_train`` / ``make_sweep`` (``train()`` and ``sweep()`` store k/255 images as
-    byte codes, ``softjax.inputs.compact``; the ``softjax`` rows time that path)."""
+    """``setup`` on float32 features, as a script hands them to ``make_train`` /
+    ``make_sweep`` (``train()`` and ``sweep()`` store k/255 images as byte codes)."""
 
     def on(ctx):
         floats = SimpleNamespace(**vars(ctx))
@@ -255,11 +250,11 @@ def softjax_per_loss_programs(ctx):
 
 def per_loss_programs_compile(ctx):
     def compile_all():
-        ctx.compiled[_key(ctx, "per_loss")] = [
+        out = ctx.compiled[_key(ctx, "per_loss")] = [
             jax.jit(make_sweep(cfg)).lower(p, lrs, ctx.data_key, ctx.dev).compile()
             for cfg, p, lrs in ctx.groups
         ]
-        return ctx.compiled[_key(ctx, "per_loss")]
+        return out
 
     return compile_all
 
@@ -328,8 +323,7 @@ CASES = {
                 "softjax_no_diagnostics (in every case, with_lean_rows): the softjax row's "
                 "program with TrainConfig(diagnostics=False): the same params, no per-step "
                 "diagnostics",
-                "make_train_float_data: the softjax row's make_train program on the float32 "
-                "features (what make_train gets from a script) instead of train()'s byte codes",
+                "make_train_float_data: the softjax row's program on float32 features",
             ),
         ),
         Case(
@@ -364,8 +358,7 @@ CASES = {
                 "*_x48_estimated: sequential runs, a subset measured per round (one per "
                 "loss) and scaled to 48 (scaled_by); train() compiles on every call",
                 "the floor is the 48 models' matmuls as one (784, 480) weight matrix",
-                "make_sweep_float_data: the softjax row's program on float32 features "
-                "instead of sweep()'s byte codes",
+                "make_sweep_float_data: the softjax row's program on float32 features",
             ),
         ),
         Case(
