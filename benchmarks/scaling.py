@@ -63,7 +63,9 @@ WORKER = textwrap.dedent(
     try:
         ds = load_dataset("mnist", source="idx", data_dir=spec["data_dir"], validation=0)
         data = Data(ds.x_train[:rows], ds.y_train[:rows], ds.x_test[:n_test], ds.y_test[:n_test])
+        source = "mnist"
     except (FileNotFoundError, ValueError):
+        source = "synthetic (MNIST not found)"
         rng = np.random.default_rng(0)
         data = Data(
             (rng.integers(0, 256, (rows, 784)) / 255).astype(np.float32),
@@ -83,6 +85,7 @@ WORKER = textwrap.dedent(
     accuracy = [r["history"]["test_accuracy"][-1] for r in records]
     loss = [r["history"]["test_loss"][-1] for r in records]
     out = dict(devices=len(jax.devices()), wall=walls, cpu=cpus, accuracy=accuracy, loss=loss)
+    out["data"] = source
     print("SCALING", json.dumps(out))
     """
 )
@@ -164,6 +167,7 @@ def combine(reports: list[dict]) -> dict:
         "warm_wall_s": statistics.median(warm_wall),
         "warm_cpu_s": statistics.median(warm_cpu),
         "devices": reports[0]["devices"],
+        "data": reports[0].get("data"),
         "accuracy": reports[0]["accuracy"],
         "loss": reports[0]["loss"],
     }
@@ -216,6 +220,7 @@ def run_scaling(spec: dict, rounds: int, bar=None, timeout: float = 1800) -> dic
         "description": "softjax.sweep() of the 48-config grid over 1 process, 1 process "
         "with 2 devices and 2 processes: cold (empty compilation cache) and warm (a rerun)",
         "spec": {k: v for k, v in spec.items() if k != "data_dir"},
+        "data": launches["1_process"][0]["data"],
         "arrangements": summarize(launches),
         "load": os.getloadavg(),
     }
@@ -226,7 +231,8 @@ def markdown(block: dict) -> list[str]:
     spec = block["spec"]
     lines = [
         "",
-        f"Scale-out: `sweep()` of the {spec['models']}-config grid, {spec['rows']:,} rows, "
+        f"Scale-out: `sweep()` of the {spec['models']}-config grid, {spec['rows']:,} rows "
+        f"({block.get('data') or 'mnist'}), "
         f"{spec['config']['epochs']} epoch(s); speed-up: 1 process's wall time over the "
         "arrangement's, paired per round.",
         "",

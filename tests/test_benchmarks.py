@@ -469,4 +469,5 @@ def test_the_scaling_worker_runs_a_sweep_and_reports_it(tmp_path):
     spec = scaling_spec(QUICK, str(tmp_path / "no-data")) | {"rows": 128, "n_test": 32}
     (report,) = launch(1, 1, spec | {"warm_calls": 1}, tmp_path / "cache", timeout=600)
     assert report["devices"] == 1 and len(report["wall"]) == len(report["cpu"]) == 2
+    assert report["data"] == "synthetic (MNIST not found)"  # and says so
     assert len(report["accuracy"]) == len(report["loss"]) == spec["models"] == 48
