@@ -8,14 +8,12 @@ initial params, device data, its FLOP count), a ``floor(ctx)`` naming its floor 
   and blocks until done, returning the final test accuracy (or None). Setups are cheap;
   a jitted system compiles at its first call (the runner's untimed warm-up, and part of
   the one run a memory child measures).
-* ``compiles``: name -> ``setup(ctx)`` returning a zero-argument call that traces and
-  compiles the system's program afresh (``make_train`` builds new closures, so neither
-  jax's trace cache nor its compile cache can hit).
+* ``compiles``: name -> ``setup(ctx)`` returning a call that traces and compiles the
+  system's program afresh (new closures: no jax cache can hit) and returns it.
 
 To add a system, add a row to a case's ``systems`` (and ``compiles``); to add a case, add
-a :class:`Case` to :data:`CASES`. The runner, the memory children and the report need
-nothing else. Every case also gets a ``matmul_floor`` row: its ``floor``, from
-:mod:`benchmarks.floors`.
+a :class:`Case` to :data:`CASES`; nothing else needs to change. Every case also gets a
+``matmul_floor`` row: its ``floor``, from :mod:`benchmarks.floors`.
 """
 
 from __future__ import annotations
@@ -59,7 +57,7 @@ class Case:
     title: str  # the README table's label
     description: str
     prepare: Callable[..., SimpleNamespace]
-    floor: Callable[[SimpleNamespace], tuple]  # ctx -> (run, flops, weight shapes)
+    floor: Callable[[SimpleNamespace], tuple]  # ctx -> (run, flops, weight shapes, hlo)
     systems: dict[str, Setup]
     compiles: dict[str, Setup]
     cold: frozenset[str] = frozenset()  # systems that compile on every call: no warm-up
@@ -88,6 +86,7 @@ def context(config: TrainConfig, data, *, models: int = 1, **extra) -> SimpleNam
         flops=flops,
         models=models,
         scale={},
+        compiled={},  # the compile rows' last executables, shared with the timed rows
         **extra,
     )
 
@@ -99,20 +98,32 @@ def _accuracy(out) -> float:
 # -------------------------------------------------------------------- softjax systems
 
 
+def _key(ctx, row: str):  # a program among a case's rows: data and diagnostics differ
+    return (row, ctx.config.diagnostics, id(ctx.dev))
+
+
+def _jitted(ctx, row: str, fn):
+    """The compile row's executable where it ran (the timed row's warm-up need not compile
+    it again), else ``jax.jit(fn)``."""
+    return ctx.compiled.get(_key(ctx, row)) or jax.jit(fn)
+
+
 def softjax_run(ctx):
     """The compiled ``make_train(config)`` train_fn (one program for the whole run)."""
     fn, args = softjax_program(ctx)
-    fn = jax.jit(fn)
+    fn = _jitted(ctx, "softjax", fn)
     return lambda: _accuracy(fn(*args))
 
 
 def softjax_compile(ctx):
     """Compiling the program the ``softjax`` row times (:func:`softjax_program`), for
-    every case: one run's ``make_train`` or a sweep's mixed program."""
+    every case: one run's ``make_train`` or a sweep's mixed program. The executable is
+    kept for the timed row (``ctx.compiled``)."""
 
     def compile_run():
         fn, args = softjax_program(ctx)  # fresh closures: nothing cached
-        return jax.jit(fn).lower(*args).compile()
+        out = ctx.compiled[_key(ctx, "softjax")] = jax.jit(fn).lower(*args).compile()
+        return out
 
     return compile_run
 
@@ -189,8 +200,20 @@ def softjax_program(ctx):
 def softjax_sweep(ctx):
     """What ``sweep()`` runs: one program for the 48 models, a block of 16 per loss."""
     fn, args = softjax_program(ctx)
-    fn = jax.jit(fn)
+    fn = _jitted(ctx, "softjax", fn)
     return lambda: jax.block_until_ready(fn(*args))
+
+
+def on_floats(setup: Setup) -> Setup:
+    """``setup`` on float32 features, as a script hands them to ``make_train`` /
+    ``make_sweep`` (``train()`` and ``sweep()`` store k/255 images as byte codes)."""
+
+    def on(ctx):
+        floats = SimpleNamespace(**vars(ctx))
+        floats.dev = jax.device_put(as_data(ctx.data))
+        return setup(floats)
+
+    return on
 
 
 def lean(setup: Setup) -> Setup:
@@ -214,7 +237,9 @@ def with_lean_rows(case: Case) -> Case:
 def softjax_per_loss_programs(ctx):
     """The engine before the blocked loss: one ``jit(make_sweep(config))`` per loss, 16
     models each, a shared data key (3 programs, 3 calls)."""
-    fns = [jax.jit(make_sweep(cfg)) for cfg, _, _ in ctx.groups]
+    fns = ctx.compiled.get(_key(ctx, "per_loss")) or [
+        jax.jit(make_sweep(cfg)) for cfg, _, _ in ctx.groups
+    ]
 
     def run():
         groups = zip(fns, ctx.groups, strict=True)
@@ -224,10 +249,14 @@ def softjax_per_loss_programs(ctx):
 
 
 def per_loss_programs_compile(ctx):
-    return lambda: [
-        jax.jit(make_sweep(cfg)).lower(p, lrs, ctx.data_key, ctx.dev).compile()
-        for cfg, p, lrs in ctx.groups
-    ]
+    def compile_all():
+        out = ctx.compiled[_key(ctx, "per_loss")] = [
+            jax.jit(make_sweep(cfg)).lower(p, lrs, ctx.data_key, ctx.dev).compile()
+            for cfg, p, lrs in ctx.groups
+        ]
+        return out
+
+    return compile_all
 
 
 def sweep_call(ctx):
@@ -279,6 +308,7 @@ CASES = {
             floor=net_floor,
             systems={
                 "softjax": softjax_run,
+                "make_train_float_data": on_floats(softjax_run),
                 "numpy": peers.numpy_single_row,
                 "jax_python_loop": peers.jax_loop_single_row,
             }
@@ -293,6 +323,7 @@ CASES = {
                 "softjax_no_diagnostics (in every case, with_lean_rows): the softjax row's "
                 "program with TrainConfig(diagnostics=False): the same params, no per-step "
                 "diagnostics",
+                "make_train_float_data: the softjax row's program on float32 features",
             ),
         ),
         Case(
@@ -305,6 +336,7 @@ CASES = {
             floor=sweep_floor,
             systems={
                 "softjax": softjax_sweep,
+                "make_sweep_float_data": on_floats(softjax_sweep),
                 "softjax_per_loss_programs": softjax_per_loss_programs,
                 "sweep_call_end_to_end": sweep_call,
                 "train_calls_x48_estimated": train_calls,
@@ -326,6 +358,7 @@ CASES = {
                 "*_x48_estimated: sequential runs, a subset measured per round (one per "
                 "loss) and scaled to 48 (scaled_by); train() compiles on every call",
                 "the floor is the 48 models' matmuls as one (784, 480) weight matrix",
+                "make_sweep_float_data: the softjax row's program on float32 features",
             ),
         ),
         Case(

@@ -33,6 +33,9 @@ class Sizes:
     # "case/system" rows these sizes leave out (its timed and compile rows), or
     # "case/compiles" for all of a case's compile rows (its systems still compile, untimed)
     left_out: tuple[str, ...] = ()
+    hardware_repeats: int = 10  # the hardware floor's repeats (benchmarks.hardware)
+    # the scale-out case (benchmarks.scaling): epochs, warm calls per launch, rounds
+    scaling: tuple[int, int, int] = (5, 1, 2)
 
     def keeps(self, case: str, row: str) -> bool:
         """Whether case ``case``'s row ``row`` (a system, or "compiles") is measured."""

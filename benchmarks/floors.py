@@ -156,8 +156,9 @@ def sweep_floor_shapes(sizes: Sequence[int], models: int) -> list[tuple[int, ...
 
 
 def _system(floor, flops, shapes, x_train, x_test):
-    """``(run, flops)``: a zero-argument call of ``floor`` on device copies of the data
-    and normal random weights of ``shapes`` (scaled by fan-in), and the FLOPs of one call."""
+    """``(run, flops, hlo)``: a zero-argument call of ``floor`` on device copies of the
+    data and normal random weights of ``shapes`` (scaled by fan-in), the FLOPs of one call
+    and a zero-argument call returning its compiled HLO text (``benchmarks.hlo``)."""
     x_train, x_test = jax.device_put(x_train), jax.device_put(x_test)
     # numpy draws them: an eager jax.random.normal of (784, 4800) takes seconds (its
     # threefry program compiles for that shape), and their values do not matter here.
@@ -166,15 +167,25 @@ def _system(floor, flops, shapes, x_train, x_test):
         jax.device_put((rng.standard_normal(s) * s[-2] ** -0.5).astype(np.float32)) for s in shapes
     )
 
-    def run():
-        return jax.block_until_ready(floor(x_train, x_test, weights))
+    compiled = []  # compiled once, at the first call of either
 
-    return run, flops(x_train.shape[0], x_test.shape[0])
+    def executable():
+        if not compiled:
+            compiled.append(floor.lower(x_train, x_test, weights).compile())
+        return compiled[0]
+
+    def run():
+        return jax.block_until_ready(executable()(x_train, x_test, weights))
+
+    def hlo():
+        return executable().as_text()
+
+    return run, flops(x_train.shape[0], x_test.shape[0]), hlo
 
 
 def floor_system(sizes: Sequence[int], batch: int, epochs: int, x_train, x_test):
-    """``(run, flops)``: :func:`make_floor`'s program for one net of ``sizes`` as a
-    zero-argument call (compiled at its first call), and the FLOPs of one call."""
+    """``(run, flops, hlo)``: :func:`make_floor`'s program for one net of ``sizes`` as a
+    zero-argument call (compiled at its first call), the FLOPs of one call and its HLO."""
     floor, flops = make_floor(sizes, batch, epochs)
     shapes = list(zip(sizes[:-1], sizes[1:], strict=True))
     return _system(floor, flops, shapes, x_train, x_test)
@@ -189,8 +200,8 @@ def floor_system(sizes: Sequence[int], batch: int, epochs: int, x_train, x_test)
 def net_floor(ctx):
     """One net's matmuls at the case's own layer sizes (:func:`make_floor`)."""
     cfg, data = ctx.config, ctx.data
-    run, flops = floor_system(cfg.sizes, cfg.batch_size, cfg.epochs, data.x_train, data.x_test)
-    return run, flops, list(zip(cfg.sizes[:-1], cfg.sizes[1:], strict=True))
+    run, flops, hlo = floor_system(cfg.sizes, cfg.batch_size, cfg.epochs, data.x_train, data.x_test)
+    return run, flops, list(zip(cfg.sizes[:-1], cfg.sizes[1:], strict=True)), hlo
 
 
 def sweep_floor(ctx):
@@ -200,4 +211,5 @@ def sweep_floor(ctx):
     cfg, data, m = ctx.config, ctx.data, ctx.models
     floor, flops = make_sweep_floor(cfg.sizes, m, cfg.batch_size, cfg.epochs)
     shapes = sweep_floor_shapes(cfg.sizes, m)
-    return (*_system(floor, flops, shapes, data.x_train, data.x_test), shapes)
+    run, flops, hlo = _system(floor, flops, shapes, data.x_train, data.x_test)
+    return run, flops, shapes, hlo

@@ -72,7 +72,7 @@ def measure(models: int, data, sizes, rounds: int, cache_root: Path) -> dict:
         with compilation_cache_in(folder):
             sweep(config, data, **grid(models), progress=False)
 
-    floor_run, floor_flops = floor_system(
+    floor_run, floor_flops, _ = floor_system(
         (784, models * 10), config.batch_size, 1, data.x_train, data.x_test
     )
     systems = {

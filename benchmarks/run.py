@@ -22,9 +22,11 @@ from pathlib import Path
 import jax
 import numpy as np
 
-from benchmarks import growth, peers
+from benchmarks import growth, peers, scaling
 from benchmarks.cases import CASES, Case
 from benchmarks.configs import SWEEP_GRID, Sizes, mlp_config, mlp_sweep_config, single_config
+from benchmarks.hardware import hardware_floor
+from benchmarks.hlo import step_kernels
 from benchmarks.report import markdown, targets
 from benchmarks.timing import (
     CLOCKS,
@@ -59,7 +61,9 @@ FULL = Sizes(
     growth_rounds=3,
     memory_sweep_models=growth.MEMORY_MODELS,
 )
-# CI only proves that the code runs: 1 round, one compile each, one sequential run.
+# CI only proves that the code runs, in ≤ 2 minutes on 2 cores: 1 round, one compile each
+# (its executable is the timed row's, so nothing compiles twice), no sequential train()
+# calls, the memory child's sweep at 100 models, the scale-out case at 1 epoch.
 QUICK = Sizes(
     2048,
     512,
@@ -71,24 +75,32 @@ QUICK = Sizes(
     memory_systems=("single/softjax", "single/numpy"),
     growth_models=growth.QUICK_MODELS,
     growth_rounds=1,
-    memory_sweep_models=growth.MEMORY_MODELS,
-    # The MLP sweep's programs are the slowest to compile: quick runs and warms up the
-    # mixed one only.
-    # The single run's row without diagnostics proves that path; the others compile the
-    # same function on bigger programs.
+    memory_sweep_models=100,
+    hardware_repeats=5,
+    scaling=(1, 1, 1),
+    # The MLP sweep's programs are the slowest to compile: quick runs the mixed one only.
+    # The single run's rows without diagnostics and on floats prove those paths; the
+    # others compile the same functions on bigger programs.
     left_out=(
         "mlp_sweep/softjax_per_loss_programs",
         "mlp_sweep/compiles",
         "sweep/softjax_no_diagnostics",
+        "sweep/make_sweep_float_data",
+        "sweep/train_calls_x48_estimated",
         "mlp/softjax_no_diagnostics",
         "mlp_sweep/softjax_no_diagnostics",
     ),
 )
-EXTRA = ("growth", "memory")  # --cases names besides CASES
+EXTRA = ("growth", "memory", "scaling")  # --cases names besides CASES
 
 
 def _load_now() -> dict:
     return dict(zip(("1min", "5min", "15min"), os.getloadavg(), strict=True))
+
+
+def data_dir_of(data_dir: str | None) -> str:
+    """``--data-dir``, else ``$SOFTJAX_DATA_DIR``, else the shared data folder."""
+    return data_dir or os.environ.get("SOFTJAX_DATA_DIR") or str(REPO.parent / "shared/data")
 
 
 def load_data(sizes: Sizes, data_dir: str | None, quick: bool) -> tuple[Data, str]:
@@ -97,7 +109,7 @@ def load_data(sizes: Sizes, data_dir: str | None, quick: bool) -> tuple[Data, st
     mode only)."""
     from softjax import load_dataset
 
-    data_dir = data_dir or os.environ.get("SOFTJAX_DATA_DIR") or str(REPO.parent / "shared/data")
+    data_dir = data_dir_of(data_dir)
     try:
         ds = load_dataset("mnist", source="idx", data_dir=data_dir, validation=0)
     except (FileNotFoundError, ValueError):
@@ -121,10 +133,10 @@ def run_case(case: Case, data: Data, sizes: Sizes, bar) -> dict:
         for name, setup in case.compiles.items()
         if name in kept and sizes.keeps(case.key, "compiles")
     }
-    compile_times, _ = interleaved(compiles, sizes.compile_repeats, warmup=False)
+    compile_times, compiled = interleaved(compiles, sizes.compile_repeats, warmup=False)
     compile_rows = summarize(compile_times)
     cfg = ctx.config
-    floor_run, floor_flops, floor_shapes = case.floor(ctx)
+    floor_run, floor_flops, floor_shapes, floor_hlo = case.floor(ctx)
     systems = {name: setup(ctx) for name, setup in case.systems.items() if name in kept}
     systems["matmul_floor"] = floor_run
     with warnings.catch_warnings():
@@ -135,7 +147,11 @@ def run_case(case: Case, data: Data, sizes: Sizes, bar) -> dict:
     scale = ctx.scale | {"matmul_floor": ctx.flops / floor_flops}
     rows = summarize(times, reference="softjax", scale=scale)
     floor = rows.pop("matmul_floor")
+    hw = hardware_floor(ctx, floor, sizes.hardware_repeats)
     for name, row in rows.items():
+        row["cpu_x_hw"] = row["cpu_s"] / hw["cpu_s"]
+        if name in compiled:
+            row["kernels_per_step"] = kernels_per_step(compiled[name])
         for clock in CLOCKS:
             ts, floor_ts = row[f"{clock}_rounds"], floor[f"{clock}_rounds"]
             row[f"{clock}_x_floor"] = paired_median(ts, floor_ts)
@@ -144,6 +160,8 @@ def run_case(case: Case, data: Data, sizes: Sizes, bar) -> dict:
                 row[f"compile_{clock}_rounds"] = compile_rows[name][f"{clock}_rounds"]
         row["test_accuracy"] = last[name] if isinstance(last[name], float) else None
     floor |= {
+        "cpu_x_hw": floor["cpu_s"] / hw["cpu_s"],
+        "kernels_per_step": (step_kernels(floor_hlo()) or {}).get("kernels"),
         "gflop": ctx.flops / 1e9,
         "shapes": [list(shape) for shape in floor_shapes],
         "gflops_per_s_wall": ctx.flops / floor["wall_s"] / 1e9,
@@ -161,8 +179,20 @@ def run_case(case: Case, data: Data, sizes: Sizes, bar) -> dict:
         "n_test": len(data.x_test),
         "systems": rows,
         "floor": floor,
+        "hardware_floor": hw,
         "notes": notes,
     }
+
+
+def kernels_per_step(compiled) -> int | None:
+    """Kernels per step of a compile row's result (:func:`benchmarks.hlo.step_kernels`):
+    one compiled program, or the sum over a list of them (one program per loss, each run
+    every step); None where a program has no step loop (a Python loop's jitted step)."""
+    programs = compiled if isinstance(compiled, list | tuple) else [compiled]
+    counts = [step_kernels(p.as_text()) if hasattr(p, "as_text") else None for p in programs]
+    if not counts or None in counts:
+        return None
+    return sum(c["kernels"] for c in counts)
 
 
 # ----------------------------------------------------------------------- peak memory
@@ -245,13 +275,16 @@ def parse_args(argv=None):
     )
     parser.add_argument(
         "--cases",
-        default=",".join([*CASES, *EXTRA]),
-        help=f"comma-separated subset of {','.join([*CASES, *EXTRA])}",
+        default=None,
+        help=f"comma-separated subset of {','.join([*CASES, *EXTRA])} (default: all; with "
+        "--quick all but scaling, whose processes would not fit CI's 2 minutes)",
     )
     parser.add_argument(
         "--memory-child", nargs=2, metavar=("CASE", "SYSTEM"), help=argparse.SUPPRESS
     )
     args = parser.parse_args(argv)
+    if args.cases is None:
+        args.cases = ",".join(k for k in [*CASES, *EXTRA] if not (args.quick and k == "scaling"))
     unknown = set(args.cases.split(",")) - {*CASES, *EXTRA}
     if unknown:
         parser.error(f"--cases: expected names from {[*CASES, *EXTRA]}, got {sorted(unknown)}")
@@ -289,6 +322,7 @@ def main(argv=None) -> dict | None:
     total = sizes.repeats * len(set(CASES) & set(wanted))
     total += (len(sizes.memory_systems) + bool(sizes.memory_sweep_models)) * ("memory" in wanted)
     total += len(sizes.growth_models) * ("growth" in wanted)
+    total += sizes.scaling[2] * ("scaling" in wanted)
     cases = {}
     started = time.perf_counter()
     with tqdm(total=total, desc="benchmarks", unit="round") as bar:
@@ -298,6 +332,9 @@ def main(argv=None) -> dict | None:
                 cases[case.name] = run_case(case, data, sizes, bar) | {"load_at_start": load}
         if "memory" in wanted:
             cases["memory"] = case_memory(sizes, args, bar)
+        if "scaling" in wanted:
+            spec = scaling.scaling_spec(sizes, data_dir_of(args.data_dir))
+            cases["scaling"] = scaling.run_scaling(spec, sizes.scaling[2], bar)
         curve = None
         if "growth" in wanted:
             curve = growth.run_growth(data, sizes, sizes.growth_models, sizes.growth_rounds, bar)

@@ -1,0 +1,249 @@
+"""Scale-out: the 48-config sweep over 1 and 2 processes, and over 1 and 2 devices in
+one process (``python -m benchmarks.run --cases scaling``; issue 35).
+
+Each arrangement runs in fresh processes started here, one call of ``softjax.sweep()``
+over :data:`benchmarks.configs.SWEEP_GRID` cold (JAX's persistent compilation cache in
+an empty folder of its own) and then ``warm_calls`` more (a rerun: the program loads
+from that cache, as in a later process or another grid's values):
+
+* ``1_process``: one process, one CPU device (the plain jit);
+* ``1_process_2_devices``: one process with ``--xla_force_host_platform_device_count=2``:
+  ``sweep()`` shards the models over the two devices with ``shard_map``;
+* ``2_processes``: two processes on ``jax.distributed`` (gloo collectives on 127.0.0.1),
+  one device each, every process calling the same ``sweep()``.
+
+A call's wall time is the slowest process's (they meet in collectives), its CPU time
+the sum over processes. The arrangements run round-robin, ``rounds`` times, so a burst
+of load from other jobs hits all of them alike; each figure is the median over rounds,
+and each speed-up (``1_process``'s time over the arrangement's, paired per round) too.
+The records must agree: every arrangement's final test accuracies against
+``1_process``'s (``max_abs_accuracy_diff``) and the number of models whose final test
+loss differs by more than :data:`TOLERANCE` relative (``models_loss_differs``, per
+round; the sharded runs' narrower matmuls round differently, :mod:`softjax.sweeps.grid`).
+On a 2-core machine shared with other jobs the speed-ups read the machine as much as the
+code: the block stores the load average beside them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+ARRANGEMENTS = {"1_process": (1, 1), "1_process_2_devices": (1, 2), "2_processes": (2, 1)}
+"""name -> (processes, devices per process)."""
+TOLERANCE = 1e-5
+"""A model's final test loss agrees with ``1_process``'s when within this relative
+difference (:mod:`softjax.sweeps.grid`'s float32 tolerance)."""
+
+WORKER = textwrap.dedent(
+    """
+    import json, sys, time, warnings
+    import jax
+
+    port, n, i, spec = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), json.loads(sys.argv[4])
+    if n > 1:
+        jax.config.update("jax_cpu_collectives_implementation", "gloo")
+        jax.distributed.initialize(
+            coordinator_address=f"127.0.0.1:{port}", num_processes=n, process_id=i,
+            initialization_timeout=120,
+        )
+    import numpy as np
+    from softjax import TrainConfig, load_dataset, sweep
+    from softjax.inputs import Data
+
+    rows, n_test = spec["rows"], spec["n_test"]
+    try:
+        ds = load_dataset("mnist", source="idx", data_dir=spec["data_dir"], validation=0)
+        data = Data(ds.x_train[:rows], ds.y_train[:rows], ds.x_test[:n_test], ds.y_test[:n_test])
+        source = "mnist"
+    except (FileNotFoundError, ValueError):
+        source = "synthetic (MNIST not found)"
+        rng = np.random.default_rng(0)
+        data = Data(
+            (rng.integers(0, 256, (rows, 784)) / 255).astype(np.float32),
+            rng.integers(0, 10, rows).astype(np.int32),
+            (rng.integers(0, 256, (n_test, 784)) / 255).astype(np.float32),
+            rng.integers(0, 10, n_test).astype(np.int32),
+        )
+    config = TrainConfig(**spec["config"])
+    walls, cpus = [], []
+    for _ in range(1 + spec["warm_calls"]):
+        wall, cpu = time.perf_counter(), time.process_time()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # divergent lrs
+            records = sweep(config, data, **spec["grid"], progress=False)
+        walls.append(time.perf_counter() - wall)
+        cpus.append(time.process_time() - cpu)
+    accuracy = [r["history"]["test_accuracy"][-1] for r in records]
+    loss = [r["history"]["test_loss"][-1] for r in records]
+    out = dict(devices=len(jax.devices()), wall=walls, cpu=cpus, accuracy=accuracy, loss=loss)
+    out["data"] = source
+    print("SCALING", json.dumps(out))
+    """
+)
+
+
+def scaling_spec(sizes, data_dir: str) -> dict:
+    """The workers' job for these sizes: seed 001's config for ``sizes.scaling``'s epochs on
+    the first ``sizes.n_train`` rows (all of MNIST's where None), the 48-config grid."""
+    from benchmarks.configs import (
+        SWEEP_GRID,
+        SWEEP_INIT_SCALES,
+        SWEEP_LOSSES,
+        SWEEP_LRS,
+        single_config,
+    )
+
+    epochs, warm_calls, _ = sizes.scaling
+    config = single_config(sizes)
+    fields = ("init", "loss", "lr", "batch_size", "seed")
+    return {
+        "rows": sizes.n_train or 60_000,
+        "n_test": sizes.n_test or 10_000,
+        "data_dir": data_dir,
+        "config": {f: getattr(config, f) for f in fields}
+        | {"sizes": list(config.sizes), "epochs": epochs},
+        "grid": dict(losses=SWEEP_LOSSES, lrs=SWEEP_LRS, init_scales=SWEEP_INIT_SCALES),
+        "models": len(SWEEP_GRID),
+        "warm_calls": warm_calls,
+    }
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def launch(processes: int, devices: int, spec: dict, cache: Path, timeout: float) -> list[dict]:
+    """Runs the worker in ``processes`` processes of ``devices`` CPU devices each, JAX's
+    compilation cache in ``cache``; each process's report."""
+    env = {**os.environ, "JAX_PLATFORMS": "cpu", "SOFTJAX_COMPILATION_CACHE": str(cache)}
+    env["XLA_FLAGS"] = f"--xla_force_host_platform_device_count={devices}" if devices > 1 else ""
+    port = str(_free_port())
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", WORKER, port, str(processes), str(i), json.dumps(spec)],
+            cwd=REPO,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for i in range(processes)
+    ]
+    reports = []
+    try:
+        for i, proc in enumerate(procs):
+            out, err = proc.communicate(timeout=timeout)
+            if proc.returncode:
+                raise RuntimeError(f"scaling worker {i} of {processes}: {err[-2000:]}")
+            reports.append(json.loads(out.split("SCALING", 1)[1]))
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
+    return reports
+
+
+def combine(reports: list[dict]) -> dict:
+    """One launch's figures: per call, the slowest process's wall time and the summed
+    CPU time; the first call is the cold one."""
+    walls = [max(ts) for ts in zip(*(r["wall"] for r in reports), strict=True)]
+    cpus = [sum(ts) for ts in zip(*(r["cpu"] for r in reports), strict=True)]
+    warm_wall, warm_cpu = walls[1:] or walls, cpus[1:] or cpus
+    return {
+        "cold_wall_s": walls[0],
+        "cold_cpu_s": cpus[0],
+        "warm_wall_s": statistics.median(warm_wall),
+        "warm_cpu_s": statistics.median(warm_cpu),
+        "devices": reports[0]["devices"],
+        "data": reports[0].get("data"),
+        "accuracy": reports[0]["accuracy"],
+        "loss": reports[0]["loss"],
+    }
+
+
+def summarize(launches: dict[str, list[dict]]) -> dict:
+    """Per arrangement: medians over rounds, the speed-ups over ``1_process`` paired per
+    round (its time over the arrangement's) and the records' agreement."""
+    base = launches["1_process"]
+    rows = {}
+    for name, rounds in launches.items():
+        row = {"rounds": rounds, "devices": rounds[0]["devices"]}
+        for field in ("cold_wall_s", "cold_cpu_s", "warm_wall_s", "warm_cpu_s"):
+            row[field] = statistics.median(r[field] for r in rounds)
+        for phase in ("cold", "warm"):
+            row[f"{phase}_speedup"] = statistics.median(
+                b[f"{phase}_wall_s"] / r[f"{phase}_wall_s"]
+                for b, r in zip(base, rounds, strict=True)
+            )
+        pairs = [
+            (a, b, la, lb)
+            for r, one in zip(rounds, base, strict=True)
+            for a, b, la, lb in zip(
+                r["accuracy"], one["accuracy"], r["loss"], one["loss"], strict=True
+            )
+        ]
+        row["max_abs_accuracy_diff"] = max(abs(a - b) for a, b, _, _ in pairs)
+        row["models_loss_differs"] = sum(
+            not abs(la - lb) <= TOLERANCE * abs(lb) for _, _, la, lb in pairs
+        ) / len(rounds)
+        rows[name] = {k: v for k, v in row.items() if k != "rounds"} | {
+            "rounds": [
+                {k: v for k, v in r.items() if k not in ("accuracy", "loss")} for r in rounds
+            ]
+        }
+    return rows
+
+
+def run_scaling(spec: dict, rounds: int, bar=None, timeout: float = 1800) -> dict:
+    """Every arrangement ``rounds`` times, round-robin (see the module doc)."""
+    launches: dict[str, list[dict]] = {name: [] for name in ARRANGEMENTS}
+    with tempfile.TemporaryDirectory(prefix="softjax-scaling-") as tmp:
+        for r in range(rounds):
+            for name, (processes, devices) in ARRANGEMENTS.items():
+                cache = Path(tmp) / f"{name}-{r}"
+                launches[name].append(combine(launch(processes, devices, spec, cache, timeout)))
+            if bar is not None:
+                bar.update(1)
+    return {
+        "description": "softjax.sweep() of the 48-config grid over 1 process, 1 process "
+        "with 2 devices and 2 processes: cold (empty compilation cache) and warm (a rerun)",
+        "spec": {k: v for k, v in spec.items() if k != "data_dir"},
+        "data": launches["1_process"][0]["data"],
+        "arrangements": summarize(launches),
+        "load": os.getloadavg(),
+    }
+
+
+def markdown(block: dict) -> list[str]:
+    """The scaling table: per arrangement, cold and warm times and speed-ups."""
+    spec = block["spec"]
+    lines = [
+        "",
+        f"Scale-out: `sweep()` of the {spec['models']}-config grid, {spec['rows']:,} rows "
+        f"({block.get('data') or 'mnist'}), "
+        f"{spec['config']['epochs']} epoch(s); speed-up: 1 process's wall time over the "
+        "arrangement's, paired per round.",
+        "",
+        "| arrangement | devices | cold wall (s) | warm wall (s) | warm CPU (s) "
+        "| cold speed-up | warm speed-up | max Δ accuracy | models differing |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for name, row in block["arrangements"].items():
+        lines.append(
+            f"| {name} | {row['devices']} | {row['cold_wall_s']:.2f} | {row['warm_wall_s']:.2f} "
+            f"| {row['warm_cpu_s']:.2f} | {row['cold_speedup']:.2f} | {row['warm_speedup']:.2f} "
+            f"| {row['max_abs_accuracy_diff']:.1e} | {row['models_loss_differs']:g} |"
+        )
+    return lines
