@@ -82,16 +82,19 @@ def test_main_writes_the_report_atomically_and_print_writes_nothing(tmp_path, ca
 
 
 def test_a_result_is_stale_only_when_its_own_code_changed(tmp_path):
-    """A study's result goes stale with the library, its folder or a package it names, not
-    with another study's folder."""
+    """A study's result goes stale with the library, its folder or a module it imports
+    (transitively, relative imports too), not with another study's code."""
     root = tmp_path
     for args in (("init", "-q"), ("config", "user.email", "t@t"), ("config", "user.name", "t")):
         _git(root, *args)
     files = {
         "softjax/a.py": "a = 1\n",
         "experiments/__init__.py": "",
+        "experiments/_common/__init__.py": "",
         "experiments/_common/cli.py": "c = 1\n",
-        "experiments/study/run.py": "from experiments._common import cli\n",
+        "experiments/_common/lit.py": "from . import cli\n",
+        "experiments/_common/unused.py": "u = 1\n",
+        "experiments/study/run.py": "from experiments._common import lit\n",
         "experiments/study_two/run.py": "s = 1\n",
         "experiments/other/run.py": "o = 1\n",
     }
@@ -104,9 +107,11 @@ def test_a_result_is_stale_only_when_its_own_code_changed(tmp_path):
     first = _git(root, "rev-parse", "HEAD")
     for name in ("study_a.json", "study_two.json", "other.json", "loose.json"):
         _result(root, name, first)
-    assert report.code_paths("results/study_a.json", root) == (
+    assert report.code_paths("results/study_a.json", root) == (  # lit imports cli
         "experiments/__init__.py",
-        "experiments/_common",
+        "experiments/_common/__init__.py",
+        "experiments/_common/cli.py",
+        "experiments/_common/lit.py",
         "experiments/study",
         "softjax",
     )
@@ -119,7 +124,8 @@ def test_a_result_is_stale_only_when_its_own_code_changed(tmp_path):
         return {r.file.split("/")[-1]: r.status for r in report.rows(root)}
 
     (root / "experiments/other/run.py").write_text("o = 2\n")
-    _git(root, "commit", "-qam", "other study changed")
+    (root / "experiments/_common/unused.py").write_text("u = 2\n")
+    _git(root, "commit", "-qam", "other study and a module no study imports changed")
     assert statuses() == {
         "study_a.json": "current",
         "study_two.json": "current",

@@ -3,9 +3,10 @@ code it ran differs from HEAD's.
 
 The code a result ran is the library ``softjax/`` plus its own program: the study folder
 whose name starts its file name (``loss_sweep_mnist_linear.json`` → ``experiments/loss_sweep/``;
-``benchmarks.json`` → ``benchmarks/``), ``experiments/__init__.py`` and every
-``experiments.<name>`` package that folder's code names, followed transitively (so
-``experiments/_common/`` too). A file no folder claims is compared against all of
+``benchmarks.json`` → ``benchmarks/``) and every ``experiments`` module its files import,
+followed transitively (so ``experiments/__init__.py`` and the ``experiments/_common``
+modules it uses). Imports are read from the source (``ast``); a module loaded by name at
+run time is not seen. A file no folder claims is compared against all of
 ``softjax/``, ``experiments/`` and ``benchmarks/``. A result is *current* when its commit is
 clean (no ``-dirty`` suffix) and ``git diff`` finds no change in its code between that
 commit and HEAD. Sidecar files (``*.meta.json``) carry no provenance of their own and are
@@ -15,9 +16,9 @@ skipped.
 from __future__ import annotations
 
 import argparse
+import ast
 import dataclasses
 import json
-import re
 import subprocess
 from pathlib import Path
 
@@ -25,7 +26,6 @@ from softjax.results import atomic_write_text
 
 ROOT = Path(__file__).resolve().parents[2]
 CODE_PATHS = ("softjax", "experiments", "benchmarks")
-_NAMES = re.compile(r"\bexperiments\.([A-Za-z_]\w*)")
 REPORT_NAME = "provenance.md"
 
 
@@ -62,21 +62,62 @@ def _program(stem: str, root: Path) -> str | None:
     return max(fits, key=len) if fits else None
 
 
+def _module_file(dotted: str, root: Path) -> str | None:
+    """The repository path of an in-repo module ``experiments.…``, or None."""
+    base = root.joinpath(*dotted.split("."))
+    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+        if candidate.is_file():
+            return candidate.relative_to(root).as_posix()
+    return None
+
+
+def _imports(source: Path, root: Path) -> set[str]:
+    """The ``experiments`` modules one file imports (``import a.b``, ``from a import b``,
+    ``from a.b import c``; relative imports resolved), as repository paths."""
+    tree = ast.parse(source.read_text())
+    package = source.relative_to(root).with_suffix("").parts[:-1]
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                base = ".".join([*package[: len(package) - node.level + 1], base]).strip(".")
+            names = [base] + [f"{base}.{a.name}" for a in node.names]
+        else:
+            continue
+        for name in names:
+            if name.split(".")[0] == "experiments":
+                parts = name.split(".")
+                for i in range(1, len(parts) + 1):  # the packages on the way load too
+                    path = _module_file(".".join(parts[:i]), root)
+                    if path:
+                        found.add(path)
+    return found
+
+
 def code_paths(result: str, root: Path = ROOT) -> tuple[str, ...]:
-    """The paths whose change makes ``result`` (a results file name) stale (module docstring)."""
+    """The paths whose change makes ``result`` (a results file name) stale: ``softjax/``,
+    the result's program folder and every ``experiments`` module its files import,
+    transitively (module docstring)."""
     program = _program(Path(result).name.split(".")[0], root)
     if program is None:
         return CODE_PATHS
-    paths, todo = {"softjax", program}, [program]
-    if program.startswith("experiments/"):
-        paths.add("experiments/__init__.py")
+    paths = {"softjax", program}
+    if (root / "experiments" / "__init__.py").is_file() and program.startswith("experiments/"):
+        paths.add("experiments/__init__.py")  # `python -m experiments.<study>` loads it
+    todo = sorted((root / program).rglob("*.py"))
+    seen = set()
     while todo:
-        for source in sorted((root / todo.pop()).rglob("*.py")):
-            for name in _NAMES.findall(source.read_text()):
-                folder = f"experiments/{name}"
-                if folder not in paths and (root / folder).is_dir():
-                    paths.add(folder)
-                    todo.append(folder)
+        source = todo.pop()
+        if source in seen:
+            continue
+        seen.add(source)
+        for module in _imports(source, root):
+            if not any(module == p or module.startswith(p + "/") for p in paths):
+                paths.add(module)
+            todo.append(root / module)
     return tuple(sorted(paths))
 
 
