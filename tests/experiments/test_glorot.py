@@ -186,3 +186,11 @@ def test_committed_results_before_the_lr_search_are_flagged_legacy():
     doc = read_json(path)
     assert plots.legacy(doc) == ("analysis" not in doc)
     assert not plots.legacy(_doc([[0.5, 0.4]] * 2, 1, [0.9, 0.9], [0.9, 0.91]))
+
+
+def test_the_full_size_trains_long_enough_to_tell_slows_from_stops():
+    full = glorot.SIZES["full"]
+    assert full["epochs"] >= 3 * full["search_epochs"]  # softjax.sweeps.budget.LONGER
+    assert len(full["seeds"]) >= 5 and len(full["search_seeds"]) >= 2
+    assert glorot.BATCH_SIZE == 10 and full["depth"] == 5  # Glorot & Bengio's setting
+    assert set(glorot.SIZES) == {"smoke", "quick", "full"}
