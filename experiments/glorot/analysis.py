@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from softjax.sweeps.budget import LONGER, SLOPE_WINDOW, slows_or_stops
+from softjax.sweeps.budget import LONGER, SLOPE_WINDOW, slope, slows_or_stops, still_improving
 from softjax.sweeps.inference import decide, paired_estimate
 
 SATURATED_AT_ZERO, RECOVERED = 0.1, 0.2
@@ -134,13 +134,20 @@ def comparisons(runs: Mapping[str, Mapping], search_epochs: int, delta: float = 
 
 
 def budget(history: Mapping[str, Sequence], short: int) -> dict[str, Any] | None:
-    """``slows_or_stops`` of the mean validation curve against the search's budget
-    ``short``; None when the run is too short for the rule (``short`` < its window, or
-    fewer than LONGER × short epochs) or a value is not finite."""
+    """The mean validation curve's budget reading against the search's budget ``short``:
+    ``slows_or_stops`` where the run is at least LONGER × ``short`` epochs (and ``short``
+    spans the slope window), else ``{"still_improving", "slope", "epochs"}`` at its end;
+    None for a curve shorter than the window or with a value that is not finite."""
     curve = np.nanmean(np.asarray(history["val_accuracy"], dtype=float), axis=0)
-    if short < SLOPE_WINDOW or len(curve) < LONGER * short or not np.all(np.isfinite(curve)):
+    if len(curve) < SLOPE_WINDOW or not np.all(np.isfinite(curve)):
         return None
-    return slows_or_stops(curve.tolist(), short).as_dict()
+    if short >= SLOPE_WINDOW and len(curve) >= LONGER * short:
+        return slows_or_stops(curve.tolist(), short).as_dict()
+    return {
+        "still_improving": still_improving(curve.tolist()),
+        "slope": slope(curve.tolist()),
+        "epochs": len(curve),
+    }
 
 
 def analyse(runs: Mapping[str, Mapping], search_epochs: int, delta: float = DELTA) -> dict:

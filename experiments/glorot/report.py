@@ -136,6 +136,16 @@ def _values(xs) -> str:
     return ", ".join("—" if x is None else f"{100 * x:.2f}" for x in xs)
 
 
+def _budget(b: dict | None) -> str:
+    """A budget reading: "slows: 50.00 → 90.00%" or "still improving at epoch 30"."""
+    if b is None:
+        return "—"
+    if "verdict" in b:
+        return f"{b['verdict']}: {100 * b['at_short']:.2f} → {100 * b['at_long']:.2f}%"
+    state = "still improving" if b["still_improving"] else "flat"
+    return f"{state} at epoch {b['epochs']} ({100 * b['slope']:+.2f} points per epoch)"
+
+
 def _lr_lines(doc: dict) -> list[str]:
     lines = [
         "| activation | lr trained | how | search verdict | lrs tried (validation accuracy "
@@ -210,17 +220,13 @@ def summary_markdown(doc: dict, source: str) -> str:
         *_lr_lines(doc),
         "",
         "| activation | test accuracy after the last epoch, per replicate (%) | mean [95% "
-        "t-interval] | budget (validation, search budget → end) |",
+        "t-interval] | budget (mean validation accuracy at the end) |",
         "|---|---|---|---|",
     ]
     for act, run in runs.items():
         final = an.test_at(run["history"], len(run["history"]["test_accuracy"][0]))
         b = acts[act]["budget"]
-        budget = (
-            "—"
-            if b is None
-            else f"{b['verdict']}: {100 * b['at_short']:.2f} → {100 * b['at_long']:.2f}%"
-        )
+        budget = _budget(b)
         ok = [x for x in final if x is not None]
         lines.append(f"| {act} | {_values(final)} | {pct(ok) if ok else '—'} | {budget} |")
     missing = [a for a in doc["searches"] if a not in runs]
