@@ -69,11 +69,12 @@ def trends(runs: Sequence[Mapping], delta: float = DELTA) -> list[dict[str, Any]
 def stuck_arms(
     runs: Sequence[Mapping], searches: Sequence[Mapping], short: int
 ) -> list[dict[str, Any]]:
-    """Each (activation, depth) at which no lr trains, read on its longer run (at its best
-    finite lr): per replicate the test accuracy after ``short`` epochs and at the end,
-    how many replicates end above chance, and ``budget``: ``slows_or_stops`` of the mean
-    validation curve (None where the rule does not apply: ``short`` below its window, a
-    run shorter than LONGER × ``short``, or a non-finite value)."""
+    """Each (activation, depth) at which no lr trains within ``short`` epochs, read on its
+    longer search (``longer_search``: its choice, or "no lr trains") and its replicates'
+    longer runs at that lr: per replicate the test accuracy after ``short`` epochs and at
+    the end, how many replicates end above chance, and ``budget``: ``slows_or_stops`` of
+    the mean validation curve (None where the rule does not apply: ``short`` below its
+    window, a run shorter than LONGER × ``short``, or a non-finite value)."""
     out = []
     for s in searches:
         if not s["stays_at_chance"] or s["lr"] is None:
@@ -91,6 +92,8 @@ def stuck_arms(
                 "activation": s["activation"],
                 "depth": s["depth"],
                 "lr": s["lr"],
+                "lr_source": s["lr_source"],
+                "longer_search": (s.get("longer") or {}).get("search", {}).get("choices", [{}])[0],
                 "epochs": max((r["epochs"] for r in mine), default=short),
                 "test_short": [r["test_accuracy"] for r in mine],
                 "test_end": ends,

@@ -86,7 +86,9 @@ def summary_markdown(doc: dict, source: str = "mlp_depth.json") -> str:
         "",
         f"MNIST, {config['train_size']} training and {config['test_size']} test images; "
         f"hidden width {config['width']}; {base['init']} init; SGD {lr_words(doc)}, batch "
-        f"{base['batch_size']}, {epochs} epoch(s) of cross-entropy; seeds "
+        f"{base['batch_size']}, {epochs} epoch(s) "
+        f"({epochs * -(-config['train_size'] // base['batch_size']):,} updates) of "
+        "cross-entropy; seeds "
         f"{doc['provenance'].get('seeds')}. "
         f"Gradients of the batch-mean loss on the first {config['stats_size']} training "
         "images by the closed-form recursion δ_l = (δ_{l+1} W_{l+1}ᵀ) ∘ f′(Z_l) "
@@ -247,13 +249,19 @@ def chance_sentence(doc: dict, epochs: int) -> str:
         + "."
     )
     for a in (doc.get("analysis") or {}).get("stuck", []):
-        b = a["budget"]
+        b, longer = a["budget"], a.get("longer_search") or {}
         ends = ", ".join("—" if x is None else f"{100 * x:.2f}" for x in a["test_end"])
-        verdict = "" if b is None else f"; validation, mean: {b['verdict']} ({_budget(b)})"
+        verdict = "" if b is None else f"; mean validation accuracy {b['verdict']} ({_budget(b)})"
+        found = (
+            f"an lr trains: {longer['reason'].split(':')[0]} lr {a['lr']:.3g}"
+            if longer.get("lr") is not None
+            else f"still {longer.get('reason', 'no lr trains')}; measured at the best finite "
+            f"lr {a['lr']:.3g}"
+        )
         text += (
-            f" {a['activation']} depth {a['depth']} at its best finite lr {a['lr']:.3g}, "
-            f"trained {a['epochs']} epochs: {a['n_above_chance']} of {len(a['test_end'])} "
-            f"replicates end above chance (test accuracy at the end: {ends}){verdict}."
+            f" {a['activation']} depth {a['depth']}, searched again for {a['epochs']} epochs: "
+            f"{found}; {a['n_above_chance']} of {len(a['test_end'])} replicates end above "
+            f"chance (test accuracy at the end: {ends}){verdict}."
         )
     return text
 
@@ -286,7 +294,10 @@ def lr_table(doc: dict) -> list[str]:
                 cells.append("—" if s is None else "every lr diverged")
                 continue
             where = s["search"]["choices"][0]["verdict"]
-            cells.append(f"{s['lr']:.3g} ({'no lr trains' if s['stays_at_chance'] else where})")
+            if s["stays_at_chance"]:
+                again = s["longer"]["search"]["choices"][0]["verdict"]
+                where = f"no lr trains; {s['longer']['epochs']}-epoch search: {again}"
+            cells.append(f"{s['lr']:.3g} ({where})")
         lines.append(f"| {act} | " + " | ".join(cells) + " |")
     return [*lines, ""]
 

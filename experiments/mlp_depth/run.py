@@ -9,11 +9,13 @@ found by :func:`softjax.sweeps.lr_search.search_lrs` on validation accuracy afte
 ``epochs`` epochs over the ``search_seeds`` replicates (each round one
 :func:`softjax.sweeps.sweep` program; it chooses only among finite, above-chance lrs). A
 (activation, depth) "stays at chance" only when no lr trains (validation accuracy ≤ 1/10 +
-5 points at every lr tried, or diverged); it is then still measured at its best finite
-lr, flagged. The ``seeds`` replicates (replicate i: init seed i and data-order seed i) then
-train SGD on the cross-entropy from LeCun-normal init at that lr for the same ``epochs``
-(one sweep program per (activation, depth)). At init and after training it measures, on a
-fixed batch of training images, with the closed-form recursion ``softjax.backprop``:
+5 points at every lr tried, or diverged); it is then searched again with LONGER × the
+epochs (:mod:`softjax.sweeps.budget`): an lr that trains there means the depth *slows*
+learning, none means it *stops* it within that budget (measured at the best finite lr,
+flagged). The ``seeds`` replicates (replicate i: init seed i and data-order seed i) then
+train SGD on the cross-entropy from LeCun-normal init at the lr found, for the budget it
+was found at (one sweep program per (activation, depth)). At init and after training it
+measures, on a fixed batch of training images, with the closed-form recursion ``softjax.backprop``:
 
 * ``grad_norm[l]``: ‖∂L/∂W_l‖_F of the batch-mean loss, for every layer l = 1 … depth + 1;
 * ``mean_abs_delta[l]``: the mean over samples and units of |∂ℓ_i/∂Z_l| for each sample's
@@ -57,7 +59,7 @@ START = [0.01, 0.1, 1.0, 10.0]
 FULL = dict(
     depths=[1, 2, 3, 4, 5, 6],
     seeds=[0, 1, 2, 3, 4],
-    search_seeds=[0, 1],
+    search_seeds=[0],
     epochs=5,
     train_size=20000,
     start_lrs=START,
@@ -88,7 +90,9 @@ SIZES = {
 }
 """Each mode's depths, replicates, search replicates, epochs, training images (None: all)
 and lr search; ``--config`` and the flags override them. The full size: about 11 minutes
-on 2 CPU cores (≈ 1,600 model-epochs of search and 550 of replicates, 156 updates each)."""
+on 2 CPU cores: ≈ 800 model-epochs of search, ≈ 500 more for the longer searches of the
+(activation, depth) at chance (a timed trial: sigmoid depth 5 leaves chance at epoch 7
+at lr 3.16, depth 4 at epoch 3) and ≈ 600 of replicates, each 157 updates at ≈ 0.25 s."""
 CHANCE = 0.1
 
 
@@ -276,10 +280,18 @@ def main(argv=None) -> list[Path]:
                 t0 = time.perf_counter()
                 config = base.replace(sizes=(784, *([args.width] * depth), 10), activations=act)
                 found = search(config.replace(test_each_epoch=False), data, size)
+                epochs = size["epochs"]
+                if found["stays_at_chance"]:
+                    # No lr trains: the budget rule (softjax.sweeps.budget) searches again
+                    # LONGER × as long, to tell "slows" (an lr trains later) from "stops".
+                    epochs *= LONGER
+                    longer = search(
+                        config.replace(test_each_epoch=False, epochs=epochs), data, size
+                    )
+                    found["longer"] = longer | {"epochs": epochs}
+                    found["lr"], found["lr_source"] = longer["lr"], longer["lr_source"]
+                found["epochs"] = epochs
                 if found["lr"] is not None:
-                    # No lr trains: its replicates run LONGER × as long, to tell slows
-                    # from stops (softjax.sweeps.budget).
-                    epochs = size["epochs"] * (LONGER if found["stays_at_chance"] else 1)
                     final = config.replace(lr=found["lr"], epochs=epochs)
                     runs += finals(final, data, size["seeds"], stats_x, stats_y, size["epochs"])
                 found["wall_s"] = time.perf_counter() - t0
