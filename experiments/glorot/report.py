@@ -126,7 +126,7 @@ def pct(values) -> str:
 
 
 def _lr_note(doc: dict, act: str) -> str:
-    """``lr 1`` or, where no lr trains, ``lr 0.3 (no lr trains: the best finite)``."""
+    """``lr 1`` or, where no lr trains, ``lr 0.3 (lowest validation loss, no lr trains)``."""
     found = doc["searches"][act]
     note = "" if found["lr_source"] == "chosen" else f" ({found['lr_source']})"
     return f"lr {found['lr']:.3g}{note}"

@@ -13,24 +13,25 @@ program. Glorot & Bengio: "the plateaus are [...] more pronounced with the quadr
 we measure each surface's plateau fraction, the share of the grid where ‖∇C‖ is below 1%
 of its largest value on the grid.
 
-Part (b), activations over training (their §3, Figs. 2–3): an MLP with 5 sigmoid (or tanh)
-hidden layers on MNIST (5 × 256, the first ``train_subset`` training images; validation: the
-default 5,000-image split; test whole), the "standard" init U[−1/√n, 1/√n]
-(``torch_linear``), CCE, SGD with minibatches of 10 as theirs. Each activation's lr is found
-by :func:`softjax.sweeps.lr_search.search_lrs` on validation accuracy after
+Part (b), activations over training (their §3, Figs. 2–3): an MLP with 5 sigmoid (or
+tanh) hidden layers on MNIST (5 × 256, the first ``train_subset`` training images;
+validation: the default 5,000-image split; test whole), the "standard" init U[−1/√n,
+1/√n] (``torch_linear``), CCE, SGD with minibatches of 10 as theirs. Each activation's
+lr is found by :func:`softjax.sweeps.lr_search.search_lrs` on validation accuracy after
 ``search_epochs`` epochs over the ``search_seeds`` replicates (each round one
 :func:`softjax.sweeps.sweep` program; it chooses only among finite, above-chance lrs and
-says "no lr trains" when none is; then the best finite lr is measured and flagged). The
-``seeds`` replicates (replicate i: init seed i and data-order seed i for both activations)
-then train at the chosen lr for ``epochs`` epochs (longer than the search's budget; where
-it is at least 3 × as long the budget rule says "slows" or "stops", otherwise whether the
-arm is still improving at the end). After every epoch (and at init)
-each hidden layer's activations on 300 fixed test images are summarised: mean, standard
+says "no lr trains" when none is). The ``seeds`` replicates (replicate i: init seed i
+and data-order seed i for both activations) then train at the chosen lr for ``epochs``
+epochs (at least the search's budget; where it is at least 3 × as long the budget rule
+says "slows" or "stops", otherwise whether the arm is still improving at the end). Where
+no lr trains, the replicates train at the lr of the lowest mean validation loss
+(accuracy at chance does not rank lrs), flagged. After every epoch (and at init) each
+hidden layer's activations on 300 fixed test images are summarised: mean, standard
 deviation, 2/50/98th percentiles and the saturated fraction (within 2% of an end of the
-activation's range). Each activation's replicates are one ``vmap`` over a ``lax.scan`` of
-``softjax.training.make_epochs``' epochs. :mod:`.analysis` reads each replicate's top
-sigmoid layer (the epoch it leaves saturation), the tanh layers, and the paired sigmoid −
-tanh differences. Glorot & Bengio (Shapeset-3×2, 5 hidden layers of 1,000 units): with
+activation's range). Each activation's replicates are one ``vmap`` over a ``lax.scan``
+of ``softjax.training.make_epochs``' epochs. :mod:`.analysis` reads each replicate's top
+sigmoid layer (the epoch it leaves saturation), the tanh layers, and the paired sigmoid
+− tanh differences. Glorot & Bengio (Shapeset-3×2, 5 hidden layers of 1,000 units): with
 sigmoid "the last hidden layer quickly saturates to 0" and "slowly desaturates" around
 epoch 100 of 20k updates; with tanh, saturation appears layer after layer from the first
 one; their Table 1 gives MNIST test errors for 5 hidden layers of 1,000 units, standard
@@ -88,14 +89,16 @@ FULL = dict(
     search_seeds=[0],
     start_lrs=START,
     max_rounds=3,
-    epochs=30,
+    epochs=20,
     seeds=list(range(5)),
 )
 """The full size. The search's budget is long because this sigmoid net sits at chance for
-its first 8,000 updates at lrs 0.316–3.16 (a timed trial), so a shorter search would call
-lrs that train later "at chance"; to pay for it the search uses one replicate. About 28
-minutes on 2 CPU cores: ≈ 360 model-epochs of search and 300 of replicates, each 1,000
-updates of batch 10 at ≈ 2.5 s (timed partial runs, on a shared machine)."""
+its first 20,000 updates at lrs 1 and 3.16 (a timed trial, one replicate), so a shorter
+search could not tell an lr that trains later from one that never does; to pay for it the
+search uses one replicate and the replicates train as long as the search. About 29
+minutes on 2 CPU cores: ≈ 320 model-epochs of search and 200 of replicates, each 1,000
+updates of batch 10 at ≈ 3.3 s (the v1 run's rate; timed trials on a shared machine
+gave 2.5–4.3 s)."""
 SIZES = {
     "full": FULL,
     "quick": FULL
@@ -200,7 +203,8 @@ def base_config(activation: str, mode: dict, epochs: int, **kw) -> TrainConfig:
 def search(activation: str, data, mode: dict) -> dict:
     """The activation's lr search (module docstring): the search as data, the lr the
     replicates train at, and whether it is the search's choice (``"chosen"``) or, when no
-    lr trains, the best finite lr (``"best finite, no lr trains"``)."""
+    lr trains, the finite lr of the lowest mean validation loss (``"lowest validation
+    loss, no lr trains"``)."""
     records: list[dict] = []
     base = base_config(
         activation, mode, mode["search_epochs"], diagnostics=False, test_each_epoch=False
@@ -220,11 +224,11 @@ def search(activation: str, data, mode: dict) -> dict:
     if lr is None:
         by_lr: dict[float, list] = {}
         for r in records:
-            value = None if r["diverged"] else r["history"]["val_accuracy"][-1]
+            value = None if r["diverged"] else r["history"]["val_loss"][-1]
             by_lr.setdefault(r["lr"], []).append(value)
         finite = {k: sum(v) / len(v) for k, v in by_lr.items() if None not in v}
-        lr = max(finite, key=finite.get) if finite else None
-        how = "best finite, no lr trains" if finite else "every lr diverged"
+        lr = min(finite, key=finite.get) if finite else None
+        how = "lowest validation loss, no lr trains" if finite else "every lr diverged"
     return {"search": found, "lr": lr, "lr_source": how, "model_epochs": len(records) * base.epochs}
 
 

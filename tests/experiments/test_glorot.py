@@ -34,7 +34,7 @@ def test_cli_smoke_writes_json_and_figures(smoke_run):
         found = doc["searches"][act]
         tried = {r["lr"] for r in found["search"]["history"]}
         assert set(mode["start_lrs"]) <= tried and found["lr"] in tried
-        assert found["lr_source"] in ("chosen", "best finite, no lr trains")
+        assert found["lr_source"] in ("chosen", "lowest validation loss, no lr trains")
     for run in doc["activations"].values():
         mean = np.asarray(run["stats"]["mean"])
         # (replicates, epochs + 1 (init first), hidden layers)
@@ -190,9 +190,9 @@ def test_committed_results_before_the_lr_search_are_flagged_legacy():
 
 def test_the_full_size_trains_long_enough_for_the_sigmoid_net():
     full = glorot.SIZES["full"]
-    # the 5 × 256 sigmoid net sits at chance for 8,000 updates at lrs 0.316–3.16
+    # the 5 × 256 sigmoid net sits at chance for 20,000 updates at lrs 1 and 3.16
     assert full["search_epochs"] * full["train_subset"] // glorot.BATCH_SIZE >= 20000
-    assert full["epochs"] > full["search_epochs"]
+    assert full["epochs"] >= full["search_epochs"]
     assert len(full["seeds"]) >= 5 and full["search_seeds"] == [0]
     assert glorot.BATCH_SIZE == 10 and full["depth"] == 5  # Glorot & Bengio's setting
     assert set(glorot.SIZES) == {"smoke", "quick", "full"}
