@@ -8,14 +8,15 @@ For each activation and depth (number of hidden layers, all of the same width) t
 found by :func:`softjax.sweeps.lr_search.search_lrs` on validation accuracy after
 ``epochs`` epochs over the ``search_seeds`` replicates (each round one
 :func:`softjax.sweeps.sweep` program; it chooses only among finite, above-chance lrs). A
-(activation, depth) "stays at chance" only when no lr trains (validation accuracy ≤ 1/10 +
-5 points at every lr tried, or diverged); it is then searched again with LONGER × the
+(activation, depth) "stays at chance" only when no lr trains (validation accuracy ≤ 1/10
++ 5 points at every lr tried, or diverged); it is then searched again with LONGER × the
 epochs (:mod:`softjax.sweeps.budget`): an lr that trains there means the depth *slows*
-learning, none means it *stops* it within that budget (measured at the best finite lr,
-flagged). The ``seeds`` replicates (replicate i: init seed i and data-order seed i) then
-train SGD on the cross-entropy from LeCun-normal init at the lr found, for the budget it
-was found at (one sweep program per (activation, depth)). At init and after training it
-measures, on a fixed batch of training images, with the closed-form recursion ``softjax.backprop``:
+learning, none means it *stops* it within that budget (measured at the lr of the lowest
+validation loss, flagged). The ``seeds`` replicates (replicate i: init seed i and
+data-order seed i) then train SGD on the cross-entropy from LeCun-normal init at the lr
+found, for the budget it was found at (one sweep program per (activation, depth)). At
+init and after training it measures, on a fixed batch of training images, with the
+closed-form recursion ``softjax.backprop``:
 
 * ``grad_norm[l]``: ‖∂L/∂W_l‖_F of the batch-mean loss, for every layer l = 1 … depth + 1;
 * ``mean_abs_delta[l]``: the mean over samples and units of |∂ℓ_i/∂Z_l| for each sample's
@@ -53,17 +54,18 @@ from softjax.sweeps.lr_search import search_lrs, sweep_evaluator
 RESULTS_STEM = "mlp_depth"
 """The results' file stem; a --quick run writes ``mlp_depth_quick.*`` to the scratch folder."""
 ACTIVATION_NAMES = ("sigmoid", "tanh", "relu")
-START = [0.01, 0.1, 1.0, 10.0]
-"""Round 0 of every (activation, depth)'s lr search: ×10 steps; two refinements reach
-×1.78 around the best, and the search spans beyond them while nothing trains."""
+START = [0.01, 0.0316, 0.1, 0.316, 1.0, 3.16, 10.0]
+"""Round 0 of every (activation, depth)'s lr search: ×√10 steps, one refinement reaches
+×1.78 around the best. Not ×10: a timed trial's sigmoid depth 5 trains at lr 3.16 and
+stays at chance at 1 and 10, and a search in which nothing trains only spans outwards."""
 FULL = dict(
     depths=[1, 2, 3, 4, 5, 6],
     seeds=[0, 1, 2, 3, 4],
     search_seeds=[0],
     epochs=5,
-    train_size=20000,
+    train_size=15000,
     start_lrs=START,
-    max_rounds=4,
+    max_rounds=3,
 )
 SIZES = {
     "full": FULL,
@@ -89,10 +91,12 @@ SIZES = {
     ),
 }
 """Each mode's depths, replicates, search replicates, epochs, training images (None: all)
-and lr search; ``--config`` and the flags override them. The full size: about 11 minutes
-on 2 CPU cores: ≈ 800 model-epochs of search, ≈ 500 more for the longer searches of the
-(activation, depth) at chance (a timed trial: sigmoid depth 5 leaves chance at epoch 7
-at lr 3.16, depth 4 at epoch 3) and ≈ 600 of replicates, each 157 updates at ≈ 0.25 s."""
+and lr search; ``--config`` and the flags override them. The full size: about 10–13
+minutes on 2 otherwise idle CPU cores: ≈ 1,000 model-epochs of search and replicates for
+the (activation, depth) that train, ≈ 280 more for each that stays at chance (its 15-epoch
+search and replicates; a timed trial: sigmoid depth 5 is at chance for 6 epochs of 157
+updates at every lr and leaves it at epoch 7 at lr 3.16, depth 4 at epoch 3), at ≈ 0.35 s
+each with compilation (0.54 CPU-s measured at depth 5 on a shared machine)."""
 CHANCE = 0.1
 
 
@@ -131,7 +135,9 @@ def _stats_to_lists(stats: dict) -> dict:
 
 def search(config: TrainConfig, data, size: dict) -> dict:
     """One (activation, depth)'s lr search: the search as data, the lr its replicates
-    train at and how it was picked (``"chosen"``; ``"best finite, no lr trains"``)."""
+    train at and how it was picked (``"chosen"``; where no lr trains, the finite lr of the
+    lowest mean validation loss, ``"lowest validation loss, no lr trains"``: accuracy at
+    chance does not rank lrs)."""
     records: list[dict] = []
     evaluate = sweep_evaluator(
         sweep, config, data, replicates=size["search_seeds"], records=records, progress=False
@@ -149,11 +155,11 @@ def search(config: TrainConfig, data, size: dict) -> dict:
     if lr is None:
         by_lr: dict[float, list] = {}
         for r in records:
-            value = None if r["diverged"] else r["history"]["val_accuracy"][-1]
+            value = None if r["diverged"] else r["history"]["val_loss"][-1]
             by_lr.setdefault(r["lr"], []).append(value)
         finite = {k: sum(v) / len(v) for k, v in by_lr.items() if None not in v}
-        lr = max(finite, key=finite.get) if finite else None
-        how = "best finite, no lr trains" if finite else "every lr diverged"
+        lr = min(finite, key=finite.get) if finite else None
+        how = "lowest validation loss, no lr trains" if finite else "every lr diverged"
     return {
         "activation": config.activations,
         "depth": len(config.sizes) - 2,
