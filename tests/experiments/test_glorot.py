@@ -172,6 +172,13 @@ def test_verdicts_are_computed_from_the_replicates():
     flat = _doc([[0.5, 0.4, 0.3]] * 3, 3, [0.98, 0.97, 0.99], [0.97, 0.98, 0.96])
     got = {j.claim: j.outcome for j in plots.judgements(flat)}
     assert got[plots.SIGMOID_TOP] == got[plots.TANH_SEQUENTIAL] == "differ"
+    # A sigmoid net at chance at every lr: the gap measures our budget, no verdict.
+    doc["searches"]["sigmoid"] = dict(
+        doc["searches"]["sigmoid"], lr_source="lowest validation loss, no lr trains"
+    )
+    got = {j.claim: j for j in plots.judgements(doc)}
+    assert got[plots.SIGMOID_WORSE].outcome == "inconclusive"
+    assert "the gap measures our budget" in plots.summary_markdown(doc, "glorot.json")
     # Below full size the activation verdicts are inconclusive, whatever the numbers.
     small = _doc(tops, 1, [0.95, 0.951, 0.949], [0.98, 0.982, 0.979], mode="smoke")
     assert [j.outcome for j in plots.judgements(small)][1:] == ["inconclusive"] * 3
