@@ -49,11 +49,11 @@ def draw(results_path, out_dir) -> list[Path]:
     return figures.draw(results_path, out_dir)
 
 
-def _updates(doc: dict) -> int:
-    """The updates of the replicates' training: epochs × ⌈rows / batch⌉."""
+def _updates(doc: dict, key: str = "search_epochs") -> int:
+    """The updates of ``key`` epochs (the search's by default): epochs × ⌈rows / batch⌉."""
     cfg = doc["provenance"]["config"]
     rows = cfg["train_subset"] or 55000
-    return cfg["epochs"] * -(-rows // cfg["batch_size"])
+    return cfg[key] * -(-rows // cfg["batch_size"])
 
 
 def _pp(x: float) -> str:
@@ -375,8 +375,9 @@ def _comparison_lines(doc, verdicts, measured, agrees) -> list[str]:
         if stuck:
             out[-1] += (
                 f" No lr of {', '.join(stuck)} leaves chance within {_updates(doc):,} "
-                "updates, while Table 1's nets are trained ones (their Fig. 2 runs for "
-                "over 100 epochs of 20k updates): the gap measures our budget, so no verdict."
+                "updates (the search's budget), while Table 1's nets are trained ones (their "
+                "Fig. 2 runs for over 100 epochs of 20k updates): the gap measures our "
+                "budget, so no verdict."
             )
     return out
 
