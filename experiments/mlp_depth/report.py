@@ -188,10 +188,11 @@ def _reading(doc, by_act, ratios, deepest: int, epochs: int) -> list[str]:
         )
         out.append(fprime_agreement(ratios, acts))
         worst = ordered[0]
+        trained = next(r for r in by_act[worst] if r["depth"] == deepest).get("epochs", epochs)
         out.append(
             f"{worst}'s first layer's weight gradient is "
             f"{_fmt(ratios[worst, 'init']['grad_ratio'])}× the output layer's at init and "
-            f"{_fmt(ratios[worst, 'trained']['grad_ratio'])}× after {epochs} epoch(s) (the "
+            f"{_fmt(ratios[worst, 'trained']['grad_ratio'])}× after {trained} epoch(s) (the "
             "weight gradient also carries A_(l−1), so its ratio differs from δ's)."
         )
     trends = (doc.get("analysis") or {}).get("trends") or analysis.trends(doc["runs"])

@@ -91,12 +91,12 @@ SIZES = {
     ),
 }
 """Each mode's depths, replicates, search replicates, epochs, training images (None: all)
-and lr search; ``--config`` and the flags override them. The full size: about 10–13
-minutes on 2 otherwise idle CPU cores: ≈ 1,000 model-epochs of search and replicates for
-the (activation, depth) that train, ≈ 280 more for each that stays at chance (its 15-epoch
-search and replicates; a timed trial: sigmoid depth 5 is at chance for 6 epochs of 157
-updates at every lr and leaves it at epoch 7 at lr 3.16, depth 4 at epoch 3), at ≈ 0.35 s
-each with compilation (0.54 CPU-s measured at depth 5 on a shared machine)."""
+and lr search; ``--config`` and the flags override them. The full size: about 11 minutes
+on 2 otherwise idle CPU cores (≈ 23 on a machine shared as when it was estimated): ≈ 70
+model-epochs (search and replicates) per (activation, depth) that trains within 5 epochs,
+≈ 265 per one that stays at chance (its 15-epoch search and replicates), ≈ 1,850 in all
+at ≈ 0.35 CPU-s each with compilation (timed partial run: sigmoid depth 5, 265
+model-epochs in 106 CPU-s; it leaves chance only in the 15-epoch search, at lr 3.16)."""
 CHANCE = 0.1
 
 
