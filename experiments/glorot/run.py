@@ -93,9 +93,10 @@ FULL = dict(
     seeds=list(range(5)),
 )
 """The full size. The search's budget is long because this sigmoid net sits at chance for
-its first 20,000 updates at lrs 1 and 3.16 (a timed trial, one replicate), so a shorter
-search could not tell an lr that trains later from one that never does; to pay for it the
-search uses one replicate and the replicates train as long as the search. About 29
+its first 20,000 updates at lrs 1 and 3.16 (timed trials, replicate 0; on all 55,000 rows
+at lr 1 for 27,500), so a shorter search could not tell an lr that trains later from one
+that never does; to pay for it the search uses one replicate and the replicates train as
+long as the search. About 29
 minutes on 2 CPU cores: ≈ 320 model-epochs of search and 200 of replicates, each 1,000
 updates of batch 10 at ≈ 3.3 s (the v1 run's rate; timed trials on a shared machine
 gave 2.5–4.3 s)."""
