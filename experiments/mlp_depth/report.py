@@ -3,180 +3,43 @@
 The figure has one column per activation and a row for init and one for after training:
 ‖∂L/∂W_l‖ (log scale) against the layer index l, one line per depth (the first seed's
 runs). A last column shows the test accuracy per depth, mean and 95% t-interval over the
-seeds, and, for the deepest nets, the mean |δ_l| per layer, the quantity seed 003's
-recursion δ_l = (δ_{l+1} W_{l+1}ᵀ) ∘ f′(Z_l) propagates. The summary counts, per
-activation and depth, the seeds whose final test accuracy stays at chance (≤ 1/10 + 5%),
-so "stays at chance" is stated only where the numbers show it.
+replicates (none drawn over one), each (activation, depth) at its own searched lr, and,
+for the deepest nets, the mean |δ_l| per layer, the quantity seed 003's recursion
+δ_l = (δ_{l+1} W_{l+1}ᵀ) ∘ f′(Z_l) propagates. The summary says which (activation, depth)
+stay at chance, i.e. no lr of the search trains, and gives each activation's deepest −
+shallowest paired difference with its verdict (:mod:`.analysis`). Results written before
+the lr search (one fixed lr, no ``searches``) still summarize, as such.
 """
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from experiments.loss_sweep.report import NO_DIFFERENCE  # noqa: E402
-from softjax.plots.common import PERCENT, fmt_lr, headline, save, spread_text, yerr  # noqa: E402
+from experiments.mlp_depth import analysis, figures  # noqa: E402
+from experiments.mlp_depth.figures import (  # noqa: E402
+    CHANCE,
+    STAGES,
+    accuracy_stats,
+    epochs_of,
+    floats,
+    lr_words,
+    runs_by_activation,
+)
 from softjax.results import atomic_write_text, read_json  # noqa: E402
-from softjax.sweeps import t_quantile_975  # noqa: E402
+from softjax.sweeps.inference import Verdict, family_line  # noqa: E402
 
-STAGES = (("init", "at init"), ("trained", "after training"))
-ACTIVATION_COLORS = {"sigmoid": "tab:red", "tanh": "tab:orange", "relu": "tab:blue"}
 # Upper bounds of f′ (seed 003's derivatives), quoted in the summary.
 FPRIME_BOUNDS = {"sigmoid": "σ′ ≤ 1/4", "tanh": "tanh′ ≤ 1", "relu": "ReLU′ ∈ {0, 1}"}
 
 
-CHANCE = 0.1 + 0.05
-"""A run "stays at chance" when its final test accuracy is at most 1/10 + 5%."""
-
-
-def _runs_by_activation(doc: dict) -> dict[str, list[dict]]:
-    """The first seed's runs per activation, by depth (for the per-layer panels)."""
-    first = min(r.get("seed", 0) for r in doc["runs"])
-    by_act: dict[str, list[dict]] = {}
-    for run in doc["runs"]:
-        if run.get("seed", 0) == first:
-            by_act.setdefault(run["activation"], []).append(run)
-    return {a: sorted(runs, key=lambda r: r["depth"]) for a, runs in by_act.items()}
-
-
-def accuracy_stats(doc: dict) -> dict[tuple[str, int], dict]:
-    """Per (activation, depth): final test accuracy over seeds as ``mean``, ``ci95``
-    (t-interval half-width, None for one seed), ``n`` and ``n_chance`` (see CHANCE)."""
-    groups: dict[tuple[str, int], list[float]] = {}
-    for run in doc["runs"]:
-        if run["test_accuracy"] is not None:
-            groups.setdefault((run["activation"], run["depth"]), []).append(run["test_accuracy"])
-    out = {}
-    for key, accs in groups.items():
-        a = np.asarray(accs, float)
-        n = len(a)
-        half = t_quantile_975(n - 1) * a.std(ddof=1) / math.sqrt(n) if n > 1 else None
-        out[key] = {
-            "mean": float(a.mean()),
-            "ci95": half,
-            "n": n,
-            "n_chance": int(np.sum(a <= CHANCE)),
-        }
-    return out
-
-
-def _floats(values) -> np.ndarray:
-    return np.array([np.nan if v is None else v for v in values], dtype=float)
-
-
-def _epochs(doc: dict) -> int:
-    return doc["provenance"]["config"]["base_train_config"]["epochs"]
-
-
 def draw(results_path, out_dir) -> list[Path]:
-    """Draws ``<stem>.png`` from ``<stem>.json`` (``mlp_depth`` or ``mlp_depth_quick``).
-
-    Args:
-      results_path: ``mlp_depth.json`` written by ``experiments.mlp_depth``.
-      out_dir: the folder to write the figure into.
-
-    Returns:
-      The paths written.
-    """
-    doc = read_json(results_path)
-    by_act = _runs_by_activation(doc)
-    acts = list(by_act)
-    depths = sorted({r["depth"] for r in doc["runs"]})
-    cmap = plt.get_cmap("viridis")
-    depth_color = {d: cmap(i / max(len(depths) - 1, 1)) for i, d in enumerate(depths)}
-    epochs = _epochs(doc)
-    stage_title = {"init": "at init", "trained": f"after {epochs} epoch{'s' * (epochs > 1)}"}
-
-    all_norms = np.concatenate([_floats(r[s]["grad_norm"]) for r in doc["runs"] for s, _ in STAGES])
-    all_norms = all_norms[np.isfinite(all_norms) & (all_norms > 0)]
-    ylim = (10 ** math.floor(np.log10(all_norms.min())), 10 ** math.ceil(np.log10(all_norms.max())))
-
-    ncols = len(acts) + 1
-    fig, axes = plt.subplots(2, ncols, figsize=(4.3 * ncols, 8.4), squeeze=False)
-    for col, act in enumerate(acts):
-        for row, (stage, _) in enumerate(STAGES):
-            ax = axes[row, col]
-            for run in by_act[act]:
-                norms = _floats(run[stage]["grad_norm"])
-                layers = np.arange(1, len(norms) + 1)
-                ax.plot(
-                    layers,
-                    norms,
-                    "o-",
-                    color=depth_color[run["depth"]],
-                    ms=4,
-                    label=f"depth {run['depth']}",
-                )
-            ax.set_yscale("log")
-            ax.set_ylim(*ylim)
-            ax.set_xticks(range(1, max(depths) + 2))
-            ax.set_xlabel("layer l  (1 = input side, last = output layer)")
-            ax.set_ylabel("‖∂L/∂W_l‖_F")
-            ax.set_title(f"{act} MLP, {stage_title[stage]}")
-            ax.grid(True, which="major", alpha=0.3)
-            if col == 0 and row == 0:
-                ax.legend(title="hidden layers", fontsize=8, title_fontsize=8, ncol=2)
-
-    ax = axes[0, -1]
-    stats = accuracy_stats(doc)
-    n_seeds = len({r.get("seed", 0) for r in doc["runs"]})
-    for act in acts:
-        ds = [d for d in depths if (act, d) in stats]
-        mean = np.array([100 * stats[act, d]["mean"] for d in ds])
-        half = np.array([100 * (stats[act, d]["ci95"] or 0.0) for d in ds])
-        err = yerr(mean, mean - half, mean + half, PERCENT) if n_seeds >= 2 else None
-        ax.errorbar(ds, mean, err, fmt="o-", capsize=3, label=act, color=ACTIVATION_COLORS.get(act))
-    ax.axhline(100 * CHANCE, color="grey", ls=":", lw=1, label="chance + 5%")
-    ax.set_xlabel("depth (hidden layers)")
-    ax.set_ylabel("test accuracy (%)")
-    ax.set_xticks(depths)
-    ax.set_title(f"test accuracy {stage_title['trained']}\n{spread_text(n_seeds, 'seeds')}")
-    ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=9)
-
-    ax = axes[1, -1]
-    deepest = max(depths)
-    for act in acts:
-        run = next(r for r in by_act[act] if r["depth"] == deepest)
-        for stage, style in (("init", "o-"), ("trained", "s--")):
-            delta = _floats(run[stage]["mean_abs_delta"])
-            ax.plot(
-                np.arange(1, len(delta) + 1),
-                delta,
-                style,
-                ms=4,
-                color=ACTIVATION_COLORS.get(act),
-                label=f"{act}, {stage_title[stage]}",
-            )
-    ax.set_yscale("log")
-    ax.set_xticks(range(1, deepest + 2))
-    ax.set_xlabel("layer l")
-    ax.set_ylabel("mean |δ_l| = mean |∂ℓ_i/∂Z_l|")
-    ax.set_title(f"backpropagated error, depth {deepest}")
-    ax.grid(True, which="major", alpha=0.3)
-    ax.legend(fontsize=7)
-
-    config = doc["provenance"]["config"]
-    base = config["base_train_config"]
-    headline(
-        fig,
-        f"Per-layer gradient norms of MLPs on MNIST (width {config['width']}, "
-        f"{config['train_size']} training images, SGD lr {fmt_lr(base['lr'])}, batch "
-        f"{base['batch_size']}, CCE, {base['init']} init)\nnorms on "
-        f"{config['stats_size']} fixed training images, by the backprop recursion",
-        fontsize=11,
-    )
-    fig.tight_layout(rect=(0, 0, 1, 0.95))
-    out = Path(out_dir) / f"{Path(results_path).stem}.png"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    save(fig, out, dpi=110)
-    return [out]
+    """The figure (:func:`experiments.mlp_depth.figures.draw`)."""
+    return figures.draw(results_path, out_dir)
 
 
 def _geometric_mean(values) -> float:
@@ -193,8 +56,8 @@ def layer_ratios(run: dict, stage: str) -> dict:
       going towards the input, and ``mean_fprime`` = the mean f′ over the hidden layers.
     """
     stats = run[stage]
-    norms = _floats(stats["grad_norm"])
-    delta = _floats(stats["mean_abs_delta"])
+    norms = floats(stats["grad_norm"])
+    delta = floats(stats["mean_abs_delta"])
     steps = len(delta) - 1
     return {
         "grad_ratio": norms[0] / norms[-1],
@@ -210,29 +73,32 @@ def _fmt(x, spec=".3g") -> str:
 
 def summary_markdown(doc: dict, source: str = "mlp_depth.json") -> str:
     """The auto-generated summary: accuracy table, depth ratios and a computed reading."""
-    by_act = _runs_by_activation(doc)
+    by_act = runs_by_activation(doc)
     depths = sorted({r["depth"] for r in doc["runs"]})
     deepest = max(depths)
     config = doc["provenance"]["config"]
     base = config["base_train_config"]
-    epochs = _epochs(doc)
+    epochs = epochs_of(doc)
     lines = [
         "# Gradient flow through sigmoid, tanh and ReLU MLPs",
         "",
         f"Generated by `python -m experiments.mlp_depth` from `{source}`; do not edit.",
         "",
         f"MNIST, {config['train_size']} training and {config['test_size']} test images; "
-        f"hidden width {config['width']}; {base['init']} init; SGD lr {base['lr']}, batch "
-        f"{base['batch_size']}, {epochs} epoch(s) of cross-entropy; seeds "
+        f"hidden width {config['width']}; {base['init']} init; SGD {lr_words(doc)}, batch "
+        f"{base['batch_size']}, {epochs} epoch(s) "
+        f"({epochs * -(-config['train_size'] // base['batch_size']):,} updates) of "
+        "cross-entropy; seeds "
         f"{doc['provenance'].get('seeds')}. "
         f"Gradients of the batch-mean loss on the first {config['stats_size']} training "
         "images by the closed-form recursion δ_l = (δ_{l+1} W_{l+1}ᵀ) ∘ f′(Z_l) "
         "(seed 003, `softjax.backprop`). Total time "
-        f"{doc['total_wall_s']:.0f} s.",
+        f"{doc.get('wall_s', doc.get('total_wall_s', 0.0)):.0f} s.",
         "",
         "## Test accuracy (%)",
         "",
-        "Mean ± 95% t-interval half-width over seeds (n seeds; runs at chance, ≤ 15%).",
+        "Mean ± 95% t-interval half-width over replicates (n replicates; runs at chance, "
+        "≤ 15%); no interval over one replicate.",
         "",
         "| activation | " + " | ".join(f"depth {d}" for d in depths) + " |",
         "|---" * (len(depths) + 1) + "|",
@@ -241,8 +107,8 @@ def summary_markdown(doc: dict, source: str = "mlp_depth.json") -> str:
     for act in by_act:
         cells = " | ".join(_acc_cell(stats.get((act, d))) for d in depths)
         lines.append(f"| {act} | {cells} |")
+    lines += ["", *lr_table(doc)]
     lines += [
-        "",
         f"## Depth {deepest}: first layer against the output layer",
         "",
         "| activation | stage | ‖∂L/∂W_1‖ / ‖∂L/∂W_L‖ | mean|δ_1| / mean|δ_L| "
@@ -322,47 +188,119 @@ def _reading(doc, by_act, ratios, deepest: int, epochs: int) -> list[str]:
         )
         out.append(fprime_agreement(ratios, acts))
         worst = ordered[0]
+        trained = next(r for r in by_act[worst] if r["depth"] == deepest).get("epochs", epochs)
         out.append(
             f"{worst}'s first layer's weight gradient is "
             f"{_fmt(ratios[worst, 'init']['grad_ratio'])}× the output layer's at init and "
-            f"{_fmt(ratios[worst, 'trained']['grad_ratio'])}× after {epochs} epoch(s) (the "
+            f"{_fmt(ratios[worst, 'trained']['grad_ratio'])}× after {trained} epoch(s) (the "
             "weight gradient also carries A_(l−1), so its ratio differs from δ's)."
         )
-    stats = accuracy_stats(doc)
-    for act in by_act:
-        ds = sorted(d for a, d in stats if a == act)
-        if len(ds) < 2:
-            continue
-        first, last = stats[act, ds[0]], stats[act, ds[-1]]
-        if None in (first["ci95"], last["ci95"]):
-            trend = f"{NO_DIFFERENCE} (one seed: no interval)"
-        elif last["mean"] + last["ci95"] < first["mean"] - first["ci95"]:
-            trend = "falls with depth"
-        elif last["mean"] - last["ci95"] > first["mean"] + first["ci95"]:
-            trend = "rises with depth"
-        else:
-            trend = f"{NO_DIFFERENCE} between the shallowest and the deepest"
-        out.append(
-            f"{act}: test accuracy {_acc_cell(first)}% at depth {ds[0]} vs "
-            f"{_acc_cell(last)}% at depth {ds[-1]} after {epochs} epoch(s): {trend}."
+    trends = (doc.get("analysis") or {}).get("trends") or analysis.trends(doc["runs"])
+    verdicts = [Verdict(**_verdict_fields(t)) for t in trends if "note" not in t]
+    if verdicts:
+        out.append(family_line(verdicts, 100, " pp"))
+    for t in trends:
+        values = "; ".join(
+            f"{100 * a:.2f}, {100 * b:.2f}"
+            for a, b in zip(t["values"]["a"], t["values"]["b"], strict=True)
         )
-    at_chance = [(a, d, s) for (a, d), s in sorted(stats.items()) if s["n_chance"]]
-    if at_chance:
-        out.append(
-            f"Runs at chance (final test accuracy ≤ {100 * CHANCE:.0f}%) after {epochs} "
-            "epoch(s): "
-            + "; ".join(
-                f"{a} depth {d}: {s['n_chance']} of {s['n']} seeds" for a, d, s in at_chance
-            )
-            + "."
-        )
-    else:
-        out.append(
-            f"No run stays at chance (final test accuracy ≤ {100 * CHANCE:.0f}%) after "
-            f"{epochs} epoch(s) at any depth: the claim that deep nets of these activations "
-            "stay at chance is not supported by these runs."
-        )
+        head = t["comparison"] + ": " + t["note"] if "note" in t else _verdict_text(t)
+        out.append(f"{head} after {epochs} epoch(s); per replicate (deep, shallow): {values}.")
+    out.append(chance_sentence(doc, epochs))
     return out
+
+
+def _verdict_fields(t: dict) -> dict:
+    """A trend's Verdict fields, its interval clipped to ±100 pp."""
+    fields = {k: v for k, v in t.items() if k not in ("values", "activation")}
+    return fields | {"low": max(-1.0, t["low"]), "high": min(1.0, t["high"])}
+
+
+def _verdict_text(t: dict) -> str:
+    return Verdict(**_verdict_fields(t)).render(scale=100, unit=" pp")
+
+
+def chance_sentence(doc: dict, epochs: int) -> str:
+    """Which (activation, depth) stay at chance: no lr of its search trains. Results
+    written before the search count the runs at chance at their one lr instead."""
+    if "searches" not in doc:
+        stats = accuracy_stats(doc)
+        at = [(a, d, s) for (a, d), s in sorted(stats.items()) if s["n_chance"]]
+        if not at:
+            return f"No run stays at chance after {epochs} epoch(s) at the one lr tried."
+        return (
+            f"Runs at chance (final test accuracy ≤ {100 * CHANCE:.0f}%) after {epochs} "
+            "epoch(s) at the one lr tried: "
+            + "; ".join(f"{a} depth {d}: {s['n_chance']} of {s['n']} seeds" for a, d, s in at)
+            + "; with one lr this does not show that no lr trains."
+        )
+    stuck = [s for s in doc["searches"] if s["stays_at_chance"]]
+    if not stuck:
+        return (
+            f"Every (activation, depth) trains at some lr within {epochs} epoch(s): none "
+            "stays at chance once its lr is searched."
+        )
+    text = (
+        f"Stays at chance after {epochs} epoch(s) at every lr tried (validation accuracy ≤ "
+        f"{100 * CHANCE:.0f}% or diverged): "
+        + "; ".join(
+            f"{s['activation']} depth {s['depth']}: {s['search']['choices'][0]['reason']}"
+            for s in stuck
+        )
+        + "."
+    )
+    for a in (doc.get("analysis") or {}).get("stuck", []):
+        b, longer = a["budget"], a.get("longer_search") or {}
+        ends = ", ".join("—" if x is None else f"{100 * x:.2f}" for x in a["test_end"])
+        verdict = "" if b is None else f"; mean validation accuracy {b['verdict']} ({_budget(b)})"
+        found = (
+            f"an lr trains: {longer['reason'].split(':')[0]} lr {a['lr']:.3g}"
+            if longer.get("lr") is not None
+            else f"still {longer.get('reason', 'no lr trains')}; measured at the best finite "
+            f"lr {a['lr']:.3g}"
+        )
+        text += (
+            f" {a['activation']} depth {a['depth']}, searched again for {a['epochs']} epochs: "
+            f"{found}; {a['n_above_chance']} of {len(a['test_end'])} replicates end above "
+            f"chance (test accuracy at the end: {ends}){verdict}."
+        )
+    return text
+
+
+def _budget(b: dict) -> str:
+    return (
+        f"{100 * b['at_short']:.2f}% after {b['short_epochs']} epochs → "
+        f"{100 * b['at_long']:.2f}% after {b['long_epochs']}"
+    )
+
+
+def lr_table(doc: dict) -> list[str]:
+    """Each (activation, depth)'s searched lr and where it sits among the lrs tried."""
+    if "searches" not in doc:
+        return []
+    depths = sorted({s["depth"] for s in doc["searches"]})
+    lines = [
+        "## Learning rates (searched on validation per activation and depth)",
+        "",
+        "| activation | " + " | ".join(f"depth {d}" for d in depths) + " |",
+        "|---" * (len(depths) + 1) + "|",
+    ]
+    for act in dict.fromkeys(s["activation"] for s in doc["searches"]):
+        cells = []
+        for d in depths:
+            s = next(
+                (x for x in doc["searches"] if (x["activation"], x["depth"]) == (act, d)), None
+            )
+            if s is None or s["lr"] is None:
+                cells.append("—" if s is None else "every lr diverged")
+                continue
+            where = s["search"]["choices"][0]["verdict"]
+            if s["stays_at_chance"]:
+                again = s["longer"]["search"]["choices"][0]["verdict"]
+                where = f"no lr trains; {s['longer']['epochs']}-epoch search: {again}"
+            cells.append(f"{s['lr']:.3g} ({where})")
+        lines.append(f"| {act} | " + " | ".join(cells) + " |")
+    return [*lines, ""]
 
 
 def _acc_cell(s) -> str:

@@ -99,7 +99,7 @@ def test_redraw_without_results_fails_clearly(tmp_path):
 
 @pytest.mark.parametrize(
     "argv",
-    [["--depths", "-1"], ["--activations", "sigmoidd"], ["--width", "0"], ["--lr", "-1"]],
+    [["--depths", "-1"], ["--activations", "sigmoidd"], ["--width", "0"], ["--seeds", "-1"]],
 )
 def test_mlp_depth_rejects_bad_arguments(argv):
     with pytest.raises(SystemExit):
@@ -109,8 +109,8 @@ def test_mlp_depth_rejects_bad_arguments(argv):
 @pytest.fixture(scope="module")
 def depth_run(tmp_path_factory, shared_data_dir):
     out = tmp_path_factory.mktemp("mlp_depth")
-    # --quick, cut further to two runs so the whole file stays within its time budget.
-    argv = ["--quick", "--source", "idx", "--data-dir", str(shared_data_dir)]
+    # --smoke, cut further to two (activation, depth) so the file stays within its budget.
+    argv = ["--smoke", "--source", "idx", "--data-dir", str(shared_data_dir)]
     argv += ["--activations", "sigmoid", "relu", "--depths", "3"]
     argv += ["--train-size", "1024", "--stats-size", "256", "--out", str(out)]
     return out, mlp_depth.main(argv)
@@ -119,9 +119,12 @@ def depth_run(tmp_path_factory, shared_data_dir):
 @pytest.mark.slow  # separate processes or a full end-to-end run
 def test_mlp_depth_cli_writes_json_figure_and_summary(depth_run):
     out, written = depth_run
-    assert {p.name for p in written} == {"mlp_depth_quick.png", "mlp_depth_quick.md"}
+    assert {p.name for p in written} == {"mlp_depth_smoke.png", "mlp_depth_smoke.md"}
     assert not any((out / f"mlp_depth.{ext}").exists() for ext in ("json", "png", "md"))
-    doc = read_json(out / "mlp_depth_quick.json")
+    doc = read_json(out / "mlp_depth_smoke.json")
+    assert [(s["activation"], s["depth"]) for s in doc["searches"]] == [("sigmoid", 3), ("relu", 3)]
+    for s in doc["searches"]:  # each lr is one the search tried
+        assert s["lr"] in {r["lr"] for r in s["search"]["history"]}
     assert doc["provenance"]["config"]["train_size"] == 1024
     assert doc["provenance"]["seeds"] == [0]
     assert [(r["activation"], r["depth"]) for r in doc["runs"]] == [("sigmoid", 3), ("relu", 3)]
@@ -133,15 +136,15 @@ def test_mlp_depth_cli_writes_json_figure_and_summary(depth_run):
             assert len(run[stage]["mean_fprime"]) == 3
             assert all(v > 0 for v in run[stage]["grad_norm"])
         assert 0.0 <= run["test_accuracy"] <= 1.0 and not run["diverged"]
-    summary = (out / "mlp_depth_quick.md").read_text()
+    summary = (out / "mlp_depth_smoke.md").read_text()
     assert "| sigmoid |" in summary and "## Reading" in summary
-    assert "from `mlp_depth_quick.json`" in summary
+    assert "from `mlp_depth_smoke.json`" in summary and "no interval" in summary
 
 
 @pytest.mark.slow  # over 8 s on 2 cores (a CLI run, a subprocess or a float64 equality)
 def test_mlp_depth_sigmoid_shrinks_the_backpropagated_error(depth_run):
     out, _ = depth_run
-    runs = {r["activation"]: r for r in read_json(out / "mlp_depth_quick.json")["runs"]}
+    runs = {r["activation"]: r for r in read_json(out / "mlp_depth_smoke.json")["runs"]}
     sig, relu = runs["sigmoid"]["init"], runs["relu"]["init"]
     assert max(sig["mean_fprime"]) <= 0.25  # σ′ ≤ 1/4 (seed 003)
     # δ shrinks at every step towards the input, by at least 1/4·(something ≤ ~1)…
@@ -156,11 +159,11 @@ def test_mlp_depth_sigmoid_shrinks_the_backpropagated_error(depth_run):
 @pytest.mark.slow  # over 8 s on 2 cores (a CLI run, a subprocess or a float64 equality)
 def test_mlp_depth_redraw(depth_run):
     out, _ = depth_run
-    json_before = (out / "mlp_depth_quick.json").read_bytes()
-    (out / "mlp_depth_quick.png").unlink()
-    written = mlp_depth.main(["--redraw", "--quick", "--out", str(out)])
+    json_before = (out / "mlp_depth_smoke.json").read_bytes()
+    (out / "mlp_depth_smoke.png").unlink()
+    written = mlp_depth.main(["--redraw", "--smoke", "--out", str(out)])
     assert all(p.exists() for p in written)
-    assert (out / "mlp_depth_quick.json").read_bytes() == json_before
+    assert (out / "mlp_depth_smoke.json").read_bytes() == json_before
 
 
 def test_layer_stats_match_autodiff():

@@ -1,4 +1,6 @@
-"""mlp_depth over several seeds: intervals over seeds and a chance count from the numbers."""
+"""mlp_depth over several replicates: paired deepest − shallowest verdicts (Holm over the
+activations), "stays at chance" only where no searched lr trains, and results written
+before the lr search still summarizing as such."""
 
 from __future__ import annotations
 
@@ -6,8 +8,10 @@ import copy
 
 import pytest
 
+from experiments.mlp_depth import analysis
 from experiments.mlp_depth import run as mlp_depth
-from experiments.mlp_depth.report import accuracy_stats, summary_markdown
+from experiments.mlp_depth.figures import accuracy_stats
+from experiments.mlp_depth.report import summary_markdown
 from softjax.results import read_json
 
 
@@ -54,33 +58,86 @@ def _doc(accuracies_by_seed):
     }
 
 
-def test_deep_runs_at_chance_are_counted_and_stated():
-    doc = _doc([(0.95, 0.11), (0.96, 0.10), (0.94, 0.90)])
-    stats = accuracy_stats(doc)
-    assert stats["sigmoid", 6]["n"] == 3 and stats["sigmoid", 6]["n_chance"] == 2
-    assert stats["sigmoid", 1]["ci95"] > 0
+def _searched(doc, stuck=(), epochs=10):
+    """``doc`` as the lr search writes it: every (activation, depth) searched, those in
+    ``stuck`` with no lr that trains (their replicates run 3 × longer)."""
+    searches = []
+    for depth in (1, 6):
+        none = ("sigmoid", depth) in stuck
+        reason = "no lr trains (tried 7: 0.01 … 10)" if none else "interior: lower 0.1 trains"
+        choice = {"lr": None if none else 1.0, "verdict": "no lr trains" if none else "interior"}
+        entry = {
+            "activation": "sigmoid",
+            "depth": depth,
+            "lr": 1.0,
+            "lr_source": "chosen",
+            "stays_at_chance": none,
+            "search": {"choices": [choice | {"reason": reason}]},
+        }
+        if none:  # the longer search finds an lr that trains
+            again = {"lr": 1.0, "verdict": "interior", "reason": "interior: lower 0.3 trains"}
+            entry["longer"] = {"search": {"choices": [again]}, "lr": 1.0, "epochs": 3 * epochs}
+        searches.append(entry)
+    for r in doc["runs"]:
+        long = ("sigmoid", r["depth"]) in stuck
+        r["epochs"], r["diverged"] = (3 * epochs if long else epochs), False
+        r["test_accuracy_end"] = r["test_accuracy"] + (0.5 if long and r["seed"] == 0 else 0)
+        r["val_accuracy"] = [r["test_accuracy"]] * r["epochs"]
+    doc["searches"] = searches
+    doc["analysis"] = analysis.analyse(doc["runs"], searches, epochs)
+    return doc
+
+
+def test_stays_at_chance_only_where_no_searched_lr_trains():
+    doc = _searched(_doc([(0.95, 0.11), (0.96, 0.10), (0.94, 0.12)]), stuck={("sigmoid", 6)})
     text = summary_markdown(doc)
-    assert "sigmoid depth 6: 2 of 3 seeds" in text
+    assert "sigmoid depth 6: no lr trains (tried 7: 0.01 … 10)" in text
+    assert "searched again for 30 epochs: an lr trains: interior lr 1" in text
+    assert "1 of 3 replicates end above chance" in text  # seed 0's longer run left chance
+    assert "| sigmoid | 1 (interior) | 1 (no lr trains; 30-epoch search: interior) |" in text
+    assert "stops" in text  # its mean validation curve is flat over the longer run
+    stuck = doc["analysis"]["stuck"]
+    assert [(a["depth"], a["epochs"], a["n_above_chance"]) for a in stuck] == [(6, 30, 1)]
+    # The same accuracies with a searched lr that trains: nothing stays at chance.
+    text = summary_markdown(_searched(_doc([(0.95, 0.11), (0.96, 0.10), (0.94, 0.12)])))
+    assert "none stays at chance once its lr is searched" in text
+    assert "| sigmoid | 1 (interior) | 1 (interior) |" in text
 
 
-def test_no_run_at_chance_withdraws_the_claim():
-    text = summary_markdown(_doc([(0.95, 0.80), (0.96, 0.81), (0.94, 0.82)]))
-    assert "No run stays at chance" in text and "not supported" in text
-    assert "falls with depth" in text
+def test_the_depth_trend_is_a_paired_verdict_holm_over_activations():
+    doc = _doc([(0.95, 0.80), (0.96, 0.81), (0.94, 0.82)])
+    trends = analysis.trends(doc["runs"])
+    assert [t["verdict"] for t in trends] == ["lower"]
+    assert trends[0]["values"]["a"] == [0.80, 0.81, 0.82]
+    assert trends[0]["family_size"] == 1 and trends[0]["n"] == 3
+    text = summary_markdown(_searched(doc))
+    assert "sigmoid: depth 6 − depth 1: −14.00 pp" in text and "lower" in text
+    assert 'Family "deepest − shallowest depth' in text
 
 
 def test_a_single_seed_claims_no_trend():
     text = summary_markdown(_doc([(0.95, 0.5)]))
-    assert "no difference measured (one seed: no interval)" in text
+    assert "fewer than 2 replicates: no interval" in text
+    stats = accuracy_stats(_doc([(0.95, 0.5)]))
+    assert stats["sigmoid", 6]["ci95"] is None
 
 
-def test_the_full_run_has_three_seeds_and_ten_epochs():
-    assert len(mlp_depth.SIZES["full"]["seeds"]) >= 3 and mlp_depth.SIZES["full"]["epochs"] >= 10
+def test_legacy_results_count_runs_at_chance_at_their_one_lr():
+    text = summary_markdown(_doc([(0.95, 0.11), (0.96, 0.10), (0.94, 0.90)]))
+    assert "sigmoid depth 6: 2 of 3 seeds" in text and "one lr tried" in text
+    assert "lr 0.1 (one fixed lr)" in text
+
+
+def test_the_full_run_has_five_replicates_and_searches_lrs():
+    full = mlp_depth.SIZES["full"]
+    assert len(full["seeds"]) >= 5 and full["search_seeds"] == [0]
+    assert full["depths"] == [1, 2, 3, 4, 5, 6] and full["epochs"] >= 5
+    assert set(mlp_depth.SIZES) == {"smoke", "quick", "full"}
     with pytest.raises(SystemExit):
         mlp_depth.parse_args(["--seeds", "1", "1"])
 
 
-def test_results_written_before_seeds_still_summarize():
+def test_results_written_before_the_search_still_summarize():
     path = mlp_depth.Path(__file__).resolve().parents[2] / "results" / "mlp_depth.json"
     if not path.exists():
         pytest.skip("no committed mlp_depth.json")
