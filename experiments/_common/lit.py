@@ -1,6 +1,8 @@
 """What the literature experiments (golik, hui_belkin, label_noise, calibration) share:
 data loading, lr grids grown until the choice is interior, and reading a sweep's records
-into the JSON's "best" rows.
+into the JSON's "best" rows (label_noise, calibration); for the studies whose lrs come
+from :func:`softjax.sweeps.lr_search.search_lrs` (golik, hui_belkin), the lr a choice
+trains at and its choice in words.
 
 Every number a summary reports is a mean over replicates (replicate i: init seed i and
 data-order seed i) with its 95% Student-t half-width (:mod:`softjax.sweeps.stats`), at the

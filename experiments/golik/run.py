@@ -61,9 +61,12 @@ SATURATING = {"softmax_regression": 100.0, "mlp": 10.0}
 ARMS = ("cce", "mse", "cce→mse", "cce→cce")
 SECOND = {"cce": "mse", "mse": "mse", "cce→mse": "mse", "cce→cce": "cce"}
 """The second phase's loss of each arm's program (``cce`` never reaches it)."""
+SWITCHED = ("cce→mse", "cce→cce")
+"""The arms whose first k epochs are CCE's at CCE's chosen lr (:func:`make_phases`)."""
 START = [0.1, 0.316, 1.0, 3.16]
 """Round 0 of every lr search (×√10 steps); the search spans beyond it to divergence."""
 BATCH_SIZE, HIDDEN = 64, 100
+PAD = 4
 SIZES = {
     "full": dict(
         train_subset=None,
@@ -125,6 +128,46 @@ def make_two_phase(first: TrainConfig, second: TrainConfig, *, compiler_options=
     return jax.jit(vmapped, compiler_options=compiler_options)
 
 
+def make_phases(first: TrainConfig, second: TrainConfig, *, compiler_options=None):
+    """The two phases of :func:`make_two_phase` as two programs, so one first phase
+    serves every second-phase lr: ``phase1(params, lr1, switch, data_key, data) ->
+    states`` and ``phase2(states, lr2, data) -> (history, finite)``, both ``jit(vmap)``
+    over the model axis (of ``params``, ``lr1``, ``states`` and ``lr2``);
+    ``compiler_options`` as :func:`make_two_phase`'s."""
+    if first.replace(loss=second.loss) != second:
+        raise ValueError("second: expected first's config with another loss only")
+    init, run_first = make_epochs(first, skip_after_divergence=False)
+    _, run_second = make_epochs(second, skip_after_divergence=False)
+
+    def one(params, lr1, switch, key, data):
+        return run_first(init(params, lr1, key, data), lr1, data, switch)
+
+    def two(state, lr2, data):
+        state = run_second(state, lr2, data, first.epochs)
+        return state.history, state.finite
+
+    phase1 = jax.vmap(one, in_axes=(0, 0, None, None, None))
+    phase2 = jax.vmap(two, in_axes=(0, 0, None))
+    return tuple(jax.jit(f, compiler_options=compiler_options) for f in (phase1, phase2))
+
+
+def _record(arm, scale, a, b, seed, history, finite, i) -> dict:
+    """Model ``i`` of one program call as a sweep's record."""
+    row, diverged_epoch = cut_history({k: v[i] for k, v in history.items()}, bool(finite[i]))
+    return {
+        "loss": arm,
+        "loss_spec": arm,
+        "init_scale": scale,
+        "seed": seed,
+        "lr": b if arm != "cce" else a,
+        "lr_cce": a if arm != "mse" else None,
+        "data_seed": seed,
+        "diverged": not bool(finite[i]),
+        "diverged_epoch": diverged_epoch,
+        "history": {k: np.asarray(v).tolist() for k, v in row.items()},
+    }
+
+
 def _arm(program, config, data, arm, switch, scales, lr1s, lr2s, seeds) -> list[dict]:
     """Models = zip(scales, lr1s, lr2s) × replicates ``seeds``; replicate i is init seed i
     and data-order seed i, one ``program`` call per replicate (one compile serves them
@@ -141,23 +184,7 @@ def _arm(program, config, data, arm, switch, scales, lr1s, lr2s, seeds) -> list[
             program(params, lr1, lr2, jnp.int32(switch), data_key(seed), tuple(data))
         )
         for i, (scale, a, b) in enumerate(models):
-            row, diverged_epoch = cut_history(
-                {k: v[i] for k, v in history.items()}, bool(finite[i])
-            )
-            records.append(
-                {
-                    "loss": arm,
-                    "loss_spec": arm,
-                    "init_scale": scale,
-                    "seed": seed,
-                    "lr": b if arm != "cce" else a,
-                    "lr_cce": a if arm != "mse" else None,
-                    "data_seed": seed,
-                    "diverged": not bool(finite[i]),
-                    "diverged_epoch": diverged_epoch,
-                    "history": {k: np.asarray(v).tolist() for k, v in row.items()},
-                }
-            )
+            records.append(_record(arm, scale, a, b, seed, history, finite, i))
     return records
 
 
@@ -180,23 +207,60 @@ def run_model(model: str, data, size: dict) -> dict:
     start = START if size["lr_index"] is None else [START[size["lr_index"]]]
     first_lr: dict[float, float] = {}
     records: list[dict] = []
+    cost = {"model_epochs": 0}  # as trained, padding included
 
     def train(arm, pairs, seeds):
-        """``arm`` at ``pairs`` ((scale, lr) of its own phase) × replicates ``seeds``."""
-        lr1s = [lr if arm == "cce" else first_lr.get(s, lr) for s, lr in pairs]
-        got = _arm(
-            programs[SECOND[arm]],
-            config,
-            data,
-            arm,
-            switch_epoch[arm],
-            [s for s, _ in pairs],
-            lr1s,
-            [lr for _, lr in pairs],
-            seeds,
-        )
+        """``arm`` at ``pairs`` ((scale, lr) of its own phase) × replicates ``seeds``. The
+        model count is padded to a multiple of :data:`PAD` (repeating the last pair, its
+        copies dropped) so that rounds of similar size reuse one compiled program."""
+        n = len(pairs)
+        padded = pairs + [pairs[-1]] * (-n % PAD)
+        lr1s = [lr if arm == "cce" else first_lr.get(s, lr) for s, lr in padded]
+        if arm in SWITCHED:
+            got = switched(arm, padded, lr1s, seeds)
+            cost["model_epochs"] += len(padded) * len(seeds) * (e - k)
+        else:
+            cost["model_epochs"] += len(padded) * len(seeds) * e
+            got = _arm(
+                programs[SECOND[arm]],
+                config,
+                data,
+                arm,
+                switch_epoch[arm],
+                [s for s, _ in padded],
+                lr1s,
+                [lr for _, lr in padded],
+                seeds,
+            )
+        got = [r for i, r in enumerate(got) if i % len(padded) < n]
         records.extend(got)
         return got
+
+    phase1, phase2 = make_phases(config, config.replace(loss="mse"))
+    phase2 = {"mse": phase2, "cce": make_phases(config, config)[1]}
+    firsts: dict = {}
+    dtype = param_dtype(data.x_train)
+
+    def switched(arm, pairs, lr1s, seeds):
+        """A switched arm: each replicate's first k CCE epochs run once per init scale
+        (cached: both switched arms and every round share them), then the second phase
+        at each pair's lr from the state of the pair's scale."""
+        out = []
+        for seed in seeds:
+            key = (seed, tuple(first_lr.get(s) for s in scales))
+            if key not in firsts:
+                keys = jnp.stack([init_key(seed)] * len(scales))
+                params = init_stack(config, keys, jnp.asarray(scales, dtype), dtype)
+                lr1 = jnp.asarray([first_lr[s] for s in scales], dtype)
+                firsts[key] = phase1(params, lr1, jnp.int32(k), data_key(seed), tuple(data))
+                cost["model_epochs"] += len(scales) * k
+            idx = jnp.asarray([scales.index(s) for s, _ in pairs])
+            states = jax.tree.map(lambda x, idx=idx: x[idx], firsts[key])
+            lr2 = jnp.asarray([lr for _, lr in pairs], dtype)
+            history, finite = jax.device_get(phase2[SECOND[arm]](states, lr2, tuple(data)))
+            for i, ((s, b), a) in enumerate(zip(pairs, lr1s, strict=True)):
+                out.append(_record(arm, s, a, b, seed, history, finite, i))
+        return out
 
     def evaluate(lrs_by_arm):
         out = {}
@@ -257,7 +321,7 @@ def run_model(model: str, data, size: dict) -> dict:
         "choices": choices,
         "arms": arms,
         "init_scales": scales,
-        "model_epochs": len(records) * e,
+        "model_epochs": cost["model_epochs"],
     }
 
 

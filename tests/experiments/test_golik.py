@@ -83,6 +83,28 @@ def test_each_replicate_has_its_own_init_and_data_order(setup):
     assert not np.allclose(finals[0], finals[1])
 
 
+@pytest.mark.parametrize("second", ["mse", "cce"])
+def test_the_split_phases_equal_the_one_program_run(setup, second):
+    data, config, _, params = setup
+    program = golik.make_two_phase(
+        config, config.replace(loss=second), compiler_options=FAST_COMPILE
+    )
+    phase1, phase2 = golik.make_phases(
+        config, config.replace(loss=second), compiler_options=FAST_COMPILE
+    )
+    lr1, lr2 = jnp.asarray([0.5, 0.3]), jnp.asarray([2.0, 0.7])
+    want, _ = program(params, lr1, lr2, jnp.int32(1), golik.data_key(0), tuple(data))
+    states = phase1(params, lr1, jnp.int32(1), golik.data_key(0), tuple(data))
+    # One first phase serves several second-phase lrs: model 1's state, twice.
+    both = jax.tree.map(lambda x: x[jnp.asarray([0, 1, 1])], states)
+    got, finite = phase2(both, jnp.asarray([2.0, 0.7, 0.9]), tuple(data))
+    assert bool(np.all(finite))
+    for key in ("train_loss", "val_accuracy", "test_accuracy"):
+        np.testing.assert_allclose(got[key][:2], want[key], rtol=2e-5, atol=1e-6)
+    assert not np.allclose(got["train_loss"][2, 1:], got["train_loss"][1, 1:])
+    np.testing.assert_array_equal(got["train_loss"][2, :1], got["train_loss"][1, :1])
+
+
 def test_configs_differing_beyond_the_loss_are_refused(setup):
     _, config, _, _ = setup
     with pytest.raises(ValueError, match="second"):
