@@ -9,7 +9,9 @@ on; it is stored in the results JSON, and the summary's sentences, counts and RE
 are rendered from it, never read back from prose.
 
 A difference "holds" when the two 95% intervals do not overlap; otherwise the summaries
-call the losses indistinguishable at this number of seeds.
+call the losses indistinguishable at this number of seeds. (nielsen, golik and hui_belkin
+no longer use this rule: their outcomes come from paired four-way verdicts,
+:func:`softjax.sweeps.inference.decide`, stored in each Judgement's ``numbers``.)
 
 A chosen lr on an edge of its grid (``select_best``'s ``edge``: ``"low"`` or ``"high"``)
 is a choice the grid may have cut short: the best lr could lie beyond it, and so could a
