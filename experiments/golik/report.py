@@ -1,9 +1,8 @@
 """Figure and summary of ``python -m experiments.golik``, from ``golik.json`` only.
 
-One panel per (model, init scale): test accuracy per epoch of the three arms (CCE
-throughout, MSE from the start, CCE then MSE) at their chosen lrs, mean ± 95% t-band over
-seeds, with the switch epoch marked. A † after an lr in a legend: that lr, chosen on
-validation, lies on an edge of its grid.
+One panel per (model, init scale): test accuracy per epoch of the four arms (CCE
+throughout, MSE from the start, CCE then MSE, CCE then CCE re-tuned) at their chosen lrs,
+mean ± 95% t-band over replicates, with the switch epoch marked.
 """
 
 from __future__ import annotations
@@ -14,31 +13,25 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.ticker import MaxNLocator
 
+from experiments._common.choices import choice_text
 from experiments._common.verdicts import (
     AGREE,
     DIFFER,
-    EDGE_FOOTNOTE,
     INCONCLUSIVE,
     Judgement,
-    compare,
-    edge_layout,
-    edge_mark,
-    edge_sentence,
-    final_test,
-    from_sign,
-    grid_growth,
-    lr_text,
-    pct,
     readme_row,
     readme_section,
-    replicate_note,
-    run_clause,
     tally,
 )
-from softjax.plots.common import PERCENT, clip_band, fmt_lr
+from experiments.golik import analysis
 from softjax.results import atomic_save_figure, atomic_write_text, read_json
+from softjax.sweeps.inference import Verdict, family_line
+from softjax.sweeps.stats import t_quantile_975
 
-ARMS = {"cce": "tab:blue", "mse": "tab:red", "cce→mse": "tab:green"}
+METHODS = "v3"
+"""The methods the current code writes (lr search, the CCE→CCE control, paired verdicts,
+per-seed values); results without this mark predate them and are refused."""
+ARMS = {"cce": "tab:blue", "mse": "tab:red", "cce→mse": "tab:green", "cce→cce": "tab:gray"}
 MODELS = {"softmax_regression": "softmax regression", "mlp": "MLP 784-{hidden}-10"}
 README = (
     "CE then squared error (Golik, Doetsch & Ney 2013)",
@@ -47,51 +40,35 @@ README = (
 )
 
 
-def _row(rows, arm, scale):
-    return next((r for r in rows if r["loss"] == arm and r["init_scale"] == scale), None)
-
-
-def grid(cfg: dict, arm: str) -> list | None:
-    """The lrs ``arm``'s reported lr was chosen from: CCE's grid for ``cce``, MSE's for
-    ``mse`` and for ``cce→mse``'s MSE phase (one entry of each under ``lr_index``)."""
-    grids = cfg.get("lr_grids")
-    if not grids:
-        return None
-    lrs = grids["cce" if arm == "cce" else "mse"]
-    return lrs if cfg.get("lr_index") is None else [lrs[cfg["lr_index"]]]
-
-
-def lr_label(res, row) -> str:
-    """``row``'s lr with its edge mark; for ``cce→mse`` also the CCE phase's (CCE's chosen
-    lr, so the ``cce`` arm's edge at that scale): ``2.0† (CCE phase: 0.5†)``."""
-    text = lr_text(row["lr"], row.get("edge"))
-    if row["loss"] == "cce→mse":
-        lr = res["best_cce_lr"].get(str(row["init_scale"]), "?")
-        cce = _row(res["rows"], "cce", row["init_scale"]) or {}
-        text += f" (CCE phase: {lr_text(lr, cce.get('edge') if cce.get('lr') == lr else None)})"
-    return text
-
-
-def edge_cases(doc: dict) -> list[tuple]:
-    """``(name, lr, edge, grid)`` of every chosen lr, for :func:`edge_sentence`: the arm's
-    own final grid (``lrs_by_arm``), or :func:`grid` in results written before grids
-    were extended."""
-    cfg = doc["provenance"]["config"]
-    return [
-        (
-            f"{model} {'cce→mse (MSE phase)' if r['loss'] == 'cce→mse' else r['loss']}, "
-            f"init scale {r['init_scale']:g},",
-            r["lr"],
-            r.get("edge"),
-            res.get("lrs_by_arm", {}).get(r["loss"]) or grid(cfg, r["loss"]),
+def _check(doc, path) -> None:
+    if doc.get("methods") != METHODS:
+        raise SystemExit(
+            f"{path}: results from before the {METHODS} methods (no lr search, no CCE→CCE "
+            "control, no per-seed values); re-run python -m experiments.golik"
         )
-        for model, res in doc["results"].items()
-        for r in res["rows"]
-    ]
+
+
+def _stats(values) -> tuple[float | None, float | None]:
+    v = [x for x in values if x is not None]
+    if not v:
+        return None, None
+    if len(v) < 2:
+        return float(v[0]), None
+    return float(np.mean(v)), float(
+        t_quantile_975(len(v) - 1) * np.std(v, ddof=1) / np.sqrt(len(v))
+    )
+
+
+def pct(values) -> str:
+    m, h = _stats(values)
+    if m is None:
+        return "— (every replicate diverged)"
+    return f"{100 * m:.2f}%" if h is None else f"{100 * m:.2f} ± {100 * h:.2f}%"
 
 
 def draw(results_path, out_dir) -> list[Path]:
     doc = read_json(results_path)
+    _check(doc, results_path)
     switch = doc["provenance"]["config"]["switch"]
     models = list(doc["results"])
     fig, axes = plt.subplots(len(models), 2, figsize=(12, 4.2 * len(models)), squeeze=False)
@@ -101,117 +78,123 @@ def draw(results_path, out_dir) -> list[Path]:
             ax = axes[i, j]
             means = []
             for arm, color in ARMS.items():
-                row = _row(res["rows"], arm, scale)
-                curve = (row or {}).get("curves", {}).get("test_accuracy", {})
-                if not curve or curve.get("mean") is None:
+                entry = res["arms"].get(arm, {}).get(str(scale))
+                curves = [c for c in (entry or {}).get("curves", {}).get("test_accuracy", []) if c]
+                curves = [c for c in curves if all(x is not None for x in c)]
+                if not curves:
                     continue
-                mean = 100 * np.asarray(curve["mean"], float)
+                acc = 100 * np.asarray(curves, float)
+                stats = [_stats(list(acc[:, e])) for e in range(acc.shape[1])]
+                mean = np.array([s[0] for s in stats])
+                half = np.array([s[1] or 0.0 for s in stats])
                 epochs = np.arange(1, len(mean) + 1)
-                label = f"{arm} (lr {lr_label(res, row)})"
-                ax.plot(epochs, mean, marker="o", color=color, label=label)
-                if curve.get("ci95") is not None:  # none over one seed
-                    ci = 100 * np.asarray(curve["ci95"], float)
-                    low, high, _ = clip_band(mean - ci, mean + ci, PERCENT)
-                    ax.fill_between(epochs, low, high, color=color, alpha=0.2)
+                ax.plot(
+                    epochs, mean, marker="o", color=color, label=f"{arm} (lr {entry['lr']:.3g})"
+                )
+                ax.fill_between(
+                    epochs,
+                    np.clip(mean - half, 0, 100),
+                    np.clip(mean + half, 0, 100),
+                    color=color,
+                    alpha=0.2,
+                )
                 means.extend(mean)
             if means:
-                # The y-range fits the means: a wide early band over few seeds (reaching
-                # towards 0% at the MLP's epoch 1) would flatten every curve that matters.
                 lo, hi = min(means), max(means)
                 pad = 0.08 * max(hi - lo, 0.5)
                 ax.set_ylim(lo - pad, hi + pad)
             ax.axvline(switch + 0.5, color="grey", ls="--", lw=1)
             ax.xaxis.set_major_locator(MaxNLocator(integer=True))
             ax.set_title(f"{model}, init scale {scale:g}", fontsize=10)
-            ax.set_xlabel("epoch (dashed: CCE → MSE switch)")
+            ax.set_xlabel("epoch (dashed: the switch)")
             ax.set_ylabel("test accuracy (%)")
             ax.grid(alpha=0.3)
             ax.legend(fontsize=8)
-    edge_layout(fig, [c[2] for c in edge_cases(doc)])
+    fig.tight_layout()
     path = Path(out_dir) / (Path(results_path).stem + ".png")
     atomic_save_figure(fig, path, dpi=110)
     plt.close(fig)
     return [path]
 
 
-MSE_WORSE, SWITCH_HELPS = "mse_from_init_worse", "switch_to_mse_helps"
-"""The paper's two claims: MSE from a random init reaches a worse optimum than CCE; a few
-MSE epochs after CCE help slightly."""
-_MSE_WORDS = {AGREE: "falls short of", DIFFER: "beats", INCONCLUSIVE: "is not separable from"}
-_SWITCH_WORDS = {AGREE: "helps", DIFFER: "hurts", INCONCLUSIVE: "makes no separable difference"}
+_CLAIM_WORDS = {
+    analysis.MSE_WORSE: {
+        AGREE: "MSE from random init falls short of CCE",
+        DIFFER: "MSE from random init does not fall short of CCE",
+        INCONCLUSIVE: "cannot tell whether MSE from random init falls short of CCE",
+    },
+    analysis.SWITCH_HELPS: {
+        AGREE: "the switch to MSE beats its CCE→CCE control",
+        DIFFER: "the switch to MSE does not beat its CCE→CCE control",
+        INCONCLUSIVE: "cannot tell whether the switch beats its CCE→CCE control",
+    },
+}
 
 
-def judgements(doc: dict) -> list[Judgement]:
-    """The verdicts of ``doc``: stored ones (``doc["verdicts"]``), else computed from its
-    numbers (results written before verdicts were stored): per (model, init scale), MSE
-    from random init against CCE (two 95% intervals) and the paired CCE→MSE − CCE gain
-    (its 95% interval against 0)."""
-    if "verdicts" in doc:
-        return [Judgement.from_dict(v) for v in doc["verdicts"]]
-    out = []
+def _gap(v: dict) -> str:
+    def num(x):
+        return f"{100 * x:+.2f}".replace("-", "−")
+
+    return f"{num(v['mean'])} pp [{num(v['low'])}, {num(v['high'])}], {v['verdict']}"
+
+
+def _choice(res: dict, arm: str, scale: float) -> dict | None:
+    return next((c for c in res["choices"] if c["arm"] == [arm, scale]), None)
+
+
+def _table(doc: dict) -> list[str]:
+    rows = []
+    for model, res in doc["results"].items():
+        for arm in ARMS:
+            for scale in res["init_scales"]:
+                entry = res["arms"].get(arm, {}).get(str(scale))
+                if entry is None:
+                    continue
+                c = _choice(res, arm, scale)
+                lr = choice_text(c) if c else f"lr {entry['lr']:.3g}"
+                if c and c["lr"] is None and entry["lr"] is not None:
+                    lr += f"; measured at its best finite lr {entry['lr']:.3g}"
+                if arm in ("cce→mse", "cce→cce"):
+                    lr += f"; CCE phase at CCE's lr {entry['lr_cce']:.3g}"
+                n = sum(x is not None for x in entry["per_seed"])
+                rows.append(
+                    f"| {model} | {scale:g} | {arm} | {lr} | {pct(entry['per_seed'])} | "
+                    f"{n} of {len(entry['per_seed'])} |"
+                )
+    return rows
+
+
+def switch_sentences(doc: dict) -> list[str]:
+    """Per setting where the switch ends where MSE from scratch ends (``cce→mse − mse``
+    equivalent within ±δ), that plain fact; softmax regression at init 1 always gets its
+    sentence, whatever the verdict."""
+    found, out = doc["analysis"], []
     for model, res in doc["results"].items():
         for scale in res["init_scales"]:
-            setting = f"{model}, scale {scale:g}"
-            cce, mse = _row(res["rows"], "cce", scale), _row(res["rows"], "mse", scale)
-            if cce and mse:
-                sign = compare(final_test(mse), final_test(cce))
-                numbers = {"mse": final_test(mse), "cce": final_test(cce)}
-                out.append(Judgement(MSE_WORSE, setting, from_sign(sign, -1), numbers))
-            d = res["paired_switch_minus_cce"].get(str(scale))
-            if d:
-                lo, hi = d["mean"] - d["ci95"], d["mean"] + d["ci95"]
-                sign = 1 if lo > 0 else -1 if hi < 0 else 0
-                out.append(Judgement(SWITCH_HELPS, setting, from_sign(sign, 1), dict(d)))
-    return out
-
-
-def claim_text(j: Judgement) -> str:
-    """One judgement as the summary's sentence."""
-    n = j.numbers
-    if j.claim == MSE_WORSE:
-        return (
-            f"{j.setting}: MSE from random init {_MSE_WORDS[j.outcome]} CCE "
-            f"({pct(n['mse'])} vs {pct(n['cce'])})."
-        )
-    return (
-        f"{j.setting}: switching to MSE {_SWITCH_WORDS[j.outcome]}: paired difference "
-        f"(CCE→MSE − CCE) {100 * n['mean']:+.2f} ± {100 * n['ci95']:.2f} pp "
-        f"over {n['n']} seeds."
-    )
-
-
-def readme_rows(doc: dict, summary: str, verdicts: list[Judgement]) -> list[str]:
-    """The README's row: per (model, init scale) MSE from random init against CCE and the
-    paired CCE→MSE − CCE gain; the agreement column counts ``verdicts``."""
-    cfg = doc["provenance"]["config"]
-    parts = []
-    for model, res in doc["results"].items():
-        for scale in res["init_scales"]:
-            cce, mse = _row(res["rows"], "cce", scale), _row(res["rows"], "mse", scale)
-            if not (cce and mse):
+            v = analysis.find(found, model, scale, "cce→mse", "mse")
+            if v is None:
                 continue
-            name = MODELS.get(model, model).format(**cfg)
-            text = (
-                f"{name} at init scale {scale:g}: MSE {pct(final_test(mse))} "
-                f"(lr {fmt_lr(mse['lr'])}) vs CCE {pct(final_test(cce))}"
-            )
-            gain = res["paired_switch_minus_cce"].get(str(scale))
-            if gain:
-                text += f", CCE→MSE − CCE {100 * gain['mean']:+.2f} ± {100 * gain['ci95']:.2f} pp"
-            parts.append(text)
-    n = len(cfg["seeds"])
-    measured = "; ".join(parts) + " " + run_clause(cfg, n, edge_cases(doc), summary)
-    (worse, of1), (helps, of2) = tally(verdicts, MSE_WORSE), tally(verdicts, SWITCH_HELPS)
-    agree = (
-        "yes" if worse == of1 and helps == of2 and helps else "in part" if worse or helps else "no"
-    )
-    agrees = f"{agree}: claim 1 holds in {worse} of {of1} settings, claim 2 in {helps} of {of2}"
-    return [readme_row(*README, measured, agrees)]
+            name = analysis.setting(model, scale)
+            if v["verdict"] == "equivalent":
+                out.append(
+                    f"{name}: the switch equals MSE from scratch (CCE→MSE − MSE {_gap(v)}, "
+                    f"within ±{100 * v['delta']:.2f} pp): here CCE→MSE's lead over CCE is "
+                    "MSE's own lead over CCE, not an effect of CCE pre-training."
+                )
+            elif model == "softmax_regression" and scale == 1.0:
+                out.append(
+                    f"{name}: CCE→MSE − MSE from scratch is {_gap(v)}: the switch is not "
+                    f"shown to equal MSE from scratch within ±{100 * v['delta']:.2f} pp here."
+                )
+    return out
 
 
 def write_summary(results_path, out_dir) -> Path:
     doc = read_json(results_path)
+    _check(doc, results_path)
     cfg = doc["provenance"]["config"]
+    seeds = doc["provenance"]["seeds"]
+    judged = [Judgement.from_dict(j) for j in doc["verdicts"]]
     lines = [
         "# CE first, then squared error (Golik, Doetsch & Ney 2013)",
         "",
@@ -223,66 +206,96 @@ def write_summary(results_path, out_dir) -> Path:
         f"**Our setting** ({cfg['mode']} size): MNIST (train subset "
         f"{cfg['train_subset'] or 'all 55,000'}), softmax regression and a sigmoid MLP "
         f"784-{cfg['hidden']}-10, plain SGD batch {cfg['batch_size']}, {cfg['epochs']} epochs, "
-        f"switch after epoch {cfg['switch']}, init scales 1 and {cfg['saturating_scales']}, "
-        f"lr grids {cfg['lr_grids']}{grid_growth(cfg)}, chosen on validation, seeds "
-        f"{cfg['seeds']}{replicate_note(cfg)}. The paper "
+        f"switch after epoch {cfg['switch']}, init scales 1 and "
+        f"{', '.join(f'{v:g} ({k})' for k, v in cfg['saturating_scales'].items())}. Each lr "
+        f"is searched (`search_lrs` from {cfg['start_lrs']}, at most {cfg['max_rounds']} "
+        f"rounds) on replicates {cfg['search_seeds']}, chosen on validation among runs above "
+        "chance: CCE's first; then the second phase of MSE, CCE→MSE and the control CCE→CCE, "
+        "each re-tuned the same way with CCE's chosen lr in the first phase. Replicates "
+        f"{seeds} (replicate i: {cfg['replicates']}) train at the chosen lrs. The paper "
         "trains speech acoustic models on frame labels (thousands of tied states), not "
         "MNIST images.",
         "",
-        "| model | init scale | arm | lr | test accuracy |",
-        "| --- | --- | --- | --- | --- |",
+        "| model | init scale | arm | lr chosen on validation | test accuracy "
+        "| replicates finite |",
+        "| --- | --- | --- | --- | --- | --- |",
+        *_table(doc),
+        "",
+        "Means ± 95% t-intervals over replicates.",
+        "",
     ]
-    for model, res in doc["results"].items():
-        for row in res["rows"]:
-            lines.append(
-                f"| {model} | {row['init_scale']:g} | {row['loss']} "
-                f"| {lr_label(res, row)} | {pct(final_test(row))} |"
-            )
-    verdicts = judgements(doc)
-    claims = [claim_text(j) for j in verdicts]
-    cases = edge_cases(doc)
-    if any(edge_mark(c[2]) for c in cases):
-        lines += ["", EDGE_FOOTNOTE]
-    mse_worse, mse_total = tally(verdicts, MSE_WORSE)
-    helps, switch_total = tally(verdicts, SWITCH_HELPS)
+    for family, verdicts in doc["analysis"]["families"].items():
+        done = [Verdict(**{k: x for k, x in v.items() if k != "seeds"}) for v in verdicts]
+        if not done:
+            continue
+        lines += [
+            f"### {family}",
+            "",
+            *[f"- {v.render(scale=100, unit=' pp')}" for v in done],
+            "",
+            family_line(done, scale=100, unit=" pp"),
+            "",
+        ]
+    lines += ["**Verdicts.**", ""]
+    lines += [
+        f"- {j.setting}: {_CLAIM_WORDS[j.claim][j.outcome]} ({_gap(j.numbers)})." for j in judged
+    ]
+    worse, of1 = tally(judged, analysis.MSE_WORSE)
+    helps, of2 = tally(judged, analysis.SWITCH_HELPS)
     lines += [
         "",
-        *[f"- {c}" for c in claims],
+        f"**Claim 1 (MSE from random init reaches a worse optimum):** holds in {worse} of "
+        f"{of1} settings.",
+        f"**Claim 2 (a few MSE epochs after CE help, against the CCE→CCE control):** holds "
+        f"in {helps} of {of2} settings.",
         "",
-        f"**Claim 1 (MSE from random init reaches a worse optimum):** holds in {mse_worse} of "
-        f"{mse_total} settings here "
-        + ("(we agree)." if mse_worse == mse_total else "(we agree only in part)."),
-        f"**Claim 2 (a few MSE epochs after CE help slightly):** helps in {helps} of "
-        f"{switch_total} settings "
-        + (
-            "(we agree)."
-            if helps == switch_total and helps
-            else "(we agree in part)."
-            if helps
-            else "(we do not reproduce it)."
-        ),
+        *switch_sentences(doc),
         "",
-        "Caveat: the CCE→MSE arm picks its MSE-phase lr on validation, one tuning choice "
-        "that CCE continued does not get; its paired gain is measured against CCE at CCE's "
-        "own chosen lr, with the same first k epochs.",
+        f"Run time: {doc['wall_s'] / 60:.1f} min ("
+        + ", ".join(
+            f"{m} {r['wall_s'] / 60:.1f} min, {r['model_epochs']:,} model-epochs"
+            for m, r in doc["results"].items()
+        )
+        + f"); commit {doc['provenance'].get('git_commit')}.",
         "",
-        edge_sentence(cases),
-        "",
-        f"Figure `{Path(results_path).stem}.png`: test accuracy per epoch at the chosen lrs, "
-        "mean ± 95% t-band over seeds; each panel's y-range fits the means, so a wider band "
-        "is cut at the panel's edge.",
-        "",
-        f"Wall time {doc.get('wall_s', 0):.0f} s; trained at git "
-        f"{doc['provenance'].get('git_commit')}.",
-        "",
-        *readme_section(
-            readme_rows(
-                doc,
-                f"results/{Path(results_path).stem}.md",
-                verdicts,
-            )
-        ),
+        *readme_section(readme_rows(doc, f"results/{Path(results_path).stem}.md", judged)),
     ]
     path = Path(out_dir) / (Path(results_path).stem + ".md")
     atomic_write_text(path, "\n".join(lines) + "\n")
     return path
+
+
+def readme_rows(doc: dict, summary: str, judged: list[Judgement]) -> list[str]:
+    """The README's row: per setting the paired MSE − CCE and CCE→MSE − CCE→CCE
+    differences; the agreement column counts the judgements."""
+    cfg, found = doc["provenance"]["config"], doc["analysis"]
+    parts = []
+    for model, res in doc["results"].items():
+        for scale in res["init_scales"]:
+            name = f"{MODELS.get(model, model).format(**cfg)} at init {scale:g}"
+            bits = []
+            for a, b in (("mse", "cce"), ("cce→mse", "cce→cce")):
+                v = analysis.find(found, model, scale, a, b)
+                if v is not None:
+                    bits.append(f"{a.upper()} − {b.upper()} {_gap(v)}")
+            if bits:
+                parts.append(f"{name}: " + "; ".join(bits))
+    equal = [s.split(":")[0] for s in switch_sentences(doc) if "equals MSE from scratch" in s]
+    measured = (
+        " · ".join(parts)
+        + (f" · the switch equals MSE from scratch at {', '.join(equal)}" if equal else "")
+        + f" ({len(doc['provenance']['seeds'])} paired replicates, lrs searched, Holm per "
+        f"claim, equivalence margin ±{100 * found['delta']:.2f} pp; `{summary}`)"
+    )
+    (worse, of1), (helps, of2) = (
+        tally(judged, analysis.MSE_WORSE),
+        tally(judged, analysis.SWITCH_HELPS),
+    )
+    agree = (
+        "yes" if worse == of1 and helps == of2 and helps else "in part" if worse or helps else "no"
+    )
+    agrees = (
+        f"{agree}: claim 1 holds in {worse} of {of1} settings, claim 2 (against the CCE→CCE "
+        f"control) in {helps} of {of2}"
+    )
+    return [readme_row(*README, measured, agrees)]

@@ -10,23 +10,26 @@ cross-entropy pre-training improves the result slightly.
 Our setting. MNIST (55,000 train, the last 5,000 training images as validation, 10,000
 test); softmax regression (784-10) and a sigmoid MLP (784-100-10), LeCun-normal init
 times an init scale, 1 and a saturating one (100 for softmax regression, 10 for the MLP,
-where most samples start saturated); plain SGD, batch 64. Three arms, each a vmapped
-program over lrs × init scales that share minibatches, called once per replicate (replicate
-i: init seed i and data-order seed i):
+where most samples start saturated); plain SGD, batch 64. Four arms, replicate i being
+init seed i and data-order seed i in every arm:
 
-* ``cce``: CCE for all E epochs (CCE continued);
+* ``cce``: CCE for all E epochs;
 * ``mse``: MSE on the softmax from the start (random init);
-* ``cce→mse``: CCE for the first k epochs at CCE's chosen lr, then MSE to epoch E.
+* ``cce→mse``: CCE for the first k epochs at CCE's chosen lr, then MSE to epoch E at its
+  own lr;
+* ``cce→cce``: the control: CCE for the first k epochs at CCE's chosen lr, then CCE to
+  epoch E at its own lr, re-tuned exactly as ``cce→mse``'s second phase is, so an
+  effective lr change cannot pass for an effect of the loss.
 
-All three are one compiled program, ``make_two_phase``: CCE epochs up to a traced switch
-epoch, then MSE epochs (``softjax.make_epochs``' ``run_epochs`` with another loss on the
-same ``TrainState``: same optimizer state, same epoch counter, same batches). The arms
-are the switch at E, 0 and k. CCE's lr is chosen on validation first, then each arm's
-MSE lr; at full size each arm's grid is extended while its choice is on an edge
-(``softjax.sweeps.adaptive.interior_lr_sweep``); test accuracy is read at the chosen lrs
-only. Because ``cce`` and ``cce→mse`` share their first k epochs exactly (same replicate,
-same init and minibatches), their per-replicate difference is paired (a paired
-t-interval).
+All arms are one compiled program per second loss, ``make_two_phase``: ``first``'s loss
+for epochs up to a traced switch epoch, then ``second``'s (``softjax.make_epochs``'
+``run_epochs`` with another loss on the same ``TrainState``: same optimizer state, same
+epoch counter, same batches); ``cce`` is the switch at E, ``mse`` at 0. Each lr is found
+by :func:`softjax.sweeps.lr_search.search_lrs` on the ``search_seeds`` replicates, chosen
+on validation among runs above chance: CCE's first (per init scale), then the second
+phase's of ``mse``, ``cce→mse`` and ``cce→cce`` together, with CCE's chosen lr in the
+first phase. The ``seeds`` replicates then train at the chosen lrs (the search's own runs
+serve the search replicates); :mod:`.analysis` pairs them by replicate.
 
 Run::
 
@@ -37,41 +40,61 @@ Run::
 
 from __future__ import annotations
 
-import functools
 import time
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from experiments._common import cli, lit
+from experiments._common import choices, cli, lit
+from experiments.golik import analysis
 from experiments.golik import report as plots
 from softjax.config import TrainConfig, param_dtype
 from softjax.history import cut_history
 from softjax.inputs import validate
-from softjax.sweeps import data_key, init_key, init_stack, t_quantile_975
-from softjax.sweeps.adaptive import MAX_ROUNDS, interior_lr_sweep
+from softjax.sweeps import data_key, init_key, init_stack
+from softjax.sweeps.lr_search import search_lrs
 from softjax.training import make_epochs
 
 STEM = "golik"
 SATURATING = {"softmax_regression": 100.0, "mlp": 10.0}
-LR_GRIDS = {"cce": [0.01, 0.1, 0.5], "mse": [0.1, 0.5, 2.0]}
+ARMS = ("cce", "mse", "cce→mse", "cce→cce")
+SECOND = {"cce": "mse", "mse": "mse", "cce→mse": "mse", "cce→cce": "cce"}
+"""The second phase's loss of each arm's program (``cce`` never reaches it)."""
+SWITCHED = ("cce→mse", "cce→cce")
+"""The arms whose first k epochs are CCE's at CCE's chosen lr (:func:`make_phases`)."""
+START = [0.1, 0.316, 1.0, 3.16]
+"""Round 0 of every lr search (×√10 steps); the search spans beyond it to divergence."""
 BATCH_SIZE, HIDDEN = 64, 100
-# Only the full size grows each arm's lr grid while its choice is on an edge; the small
-# sizes prove the code (an edge is flagged, not chased).
+PAD = 4
 SIZES = {
     "full": dict(
         train_subset=None,
         epochs=12,
         switch=8,
+        search_seeds=[0, 1],
         seeds=[0, 1, 2, 3, 4],
         lr_index=None,
-        max_rounds=MAX_ROUNDS,
+        max_rounds=4,
     ),
     "quick": dict(
-        train_subset=10_000, epochs=4, switch=2, seeds=[0, 1, 2], lr_index=None, max_rounds=0
+        train_subset=10_000,
+        epochs=4,
+        switch=2,
+        search_seeds=[0, 1],
+        seeds=[0, 1, 2],
+        lr_index=None,
+        max_rounds=2,
     ),
-    "smoke": dict(train_subset=1000, epochs=2, switch=1, seeds=[0, 1, 2], lr_index=1, max_rounds=0),
+    "smoke": dict(
+        train_subset=1000,
+        epochs=2,
+        switch=1,
+        search_seeds=[0],
+        seeds=[0, 1],
+        lr_index=1,
+        max_rounds=1,
+    ),
 }
 
 
@@ -105,6 +128,46 @@ def make_two_phase(first: TrainConfig, second: TrainConfig, *, compiler_options=
     return jax.jit(vmapped, compiler_options=compiler_options)
 
 
+def make_phases(first: TrainConfig, second: TrainConfig, *, compiler_options=None):
+    """The two phases of :func:`make_two_phase` as two programs, so one first phase
+    serves every second-phase lr: ``phase1(params, lr1, switch, data_key, data) ->
+    states`` and ``phase2(states, lr2, data) -> (history, finite)``, both ``jit(vmap)``
+    over the model axis (of ``params``, ``lr1``, ``states`` and ``lr2``);
+    ``compiler_options`` as :func:`make_two_phase`'s."""
+    if first.replace(loss=second.loss) != second:
+        raise ValueError("second: expected first's config with another loss only")
+    init, run_first = make_epochs(first, skip_after_divergence=False)
+    _, run_second = make_epochs(second, skip_after_divergence=False)
+
+    def one(params, lr1, switch, key, data):
+        return run_first(init(params, lr1, key, data), lr1, data, switch)
+
+    def two(state, lr2, data):
+        state = run_second(state, lr2, data, first.epochs)
+        return state.history, state.finite
+
+    phase1 = jax.vmap(one, in_axes=(0, 0, None, None, None))
+    phase2 = jax.vmap(two, in_axes=(0, 0, None))
+    return tuple(jax.jit(f, compiler_options=compiler_options) for f in (phase1, phase2))
+
+
+def _record(arm, scale, a, b, seed, history, finite, i) -> dict:
+    """Model ``i`` of one program call as a sweep's record."""
+    row, diverged_epoch = cut_history({k: v[i] for k, v in history.items()}, bool(finite[i]))
+    return {
+        "loss": arm,
+        "loss_spec": arm,
+        "init_scale": scale,
+        "seed": seed,
+        "lr": b if arm != "cce" else a,
+        "lr_cce": a if arm != "mse" else None,
+        "data_seed": seed,
+        "diverged": not bool(finite[i]),
+        "diverged_epoch": diverged_epoch,
+        "history": {k: np.asarray(v).tolist() for k, v in row.items()},
+    }
+
+
 def _arm(program, config, data, arm, switch, scales, lr1s, lr2s, seeds) -> list[dict]:
     """Models = zip(scales, lr1s, lr2s) × replicates ``seeds``; replicate i is init seed i
     and data-order seed i, one ``program`` call per replicate (one compile serves them
@@ -121,94 +184,144 @@ def _arm(program, config, data, arm, switch, scales, lr1s, lr2s, seeds) -> list[
             program(params, lr1, lr2, jnp.int32(switch), data_key(seed), tuple(data))
         )
         for i, (scale, a, b) in enumerate(models):
-            row, diverged_epoch = cut_history(
-                {k: v[i] for k, v in history.items()}, bool(finite[i])
-            )
-            records.append(
-                {
-                    "loss": arm,
-                    "loss_spec": arm,
-                    "init_scale": scale,
-                    "seed": seed,
-                    "lr": b if arm != "cce" else a,
-                    "lr_cce": a if arm != "mse" else None,
-                    "data_seed": seed,
-                    "diverged": not bool(finite[i]),
-                    "diverged_epoch": diverged_epoch,
-                    "history": {k: np.asarray(v).tolist() for k, v in row.items()},
-                }
-            )
+            records.append(_record(arm, scale, a, b, seed, history, finite, i))
     return records
 
 
-def _paired(a: list[dict], b: list[dict]) -> dict | None:
-    """Mean and 95% t-interval of the per-seed final test accuracy a − b."""
-    fa = {r["seed"]: r["history"]["test_accuracy"][-1] for r in a if not r["diverged"]}
-    fb = {r["seed"]: r["history"]["test_accuracy"][-1] for r in b if not r["diverged"]}
-    d = np.array([fa[s] - fb[s] for s in sorted(set(fa) & set(fb))])
-    if len(d) < 2:
-        return None
-    ci = t_quantile_975(len(d) - 1) * d.std(ddof=1) / np.sqrt(len(d))
-    return {"mean": float(d.mean()), "ci95": float(ci), "n": len(d)}
+def _score(records) -> float | None:
+    """The mean final validation accuracy of one (arm, scale, lr)'s replicates; None
+    when one diverged."""
+    vals = [None if r["diverged"] else r["history"]["val_accuracy"][-1] for r in records]
+    return None if any(v is None for v in vals) else float(np.mean(vals))
 
 
 def run_model(model: str, data, size: dict) -> dict:
+    """One model's lr searches and finals: ``{"search": {...}, "choices", "arms":
+    {arm: {scale: {"lr", "lr_cce", "per_seed", "curves"}}}, "model_epochs"}``."""
     config = model_config(model, size["epochs"])
     validate(config, data)
-    program = make_two_phase(config, config.replace(loss="mse"))
-    grids = {
-        k: v if size["lr_index"] is None else [v[size["lr_index"]]] for k, v in LR_GRIDS.items()
-    }
+    programs = {loss: make_two_phase(config, config.replace(loss=loss)) for loss in ("mse", "cce")}
     scales = [1.0, SATURATING[model]]
-    e, k, seeds = size["epochs"], size["switch"], size["seeds"]
-    switch_epoch = {"cce": e, "mse": 0, "cce→mse": k}  # cce: the MSE phase is empty
-    best_cce: dict = {}
+    e, k = size["epochs"], size["switch"]
+    switch_epoch = {"cce": e, "mse": 0, "cce→mse": k, "cce→cce": k}
+    start = START if size["lr_index"] is None else [START[size["lr_index"]]]
+    first_lr: dict[float, float] = {}
+    records: list[dict] = []
+    cost = {"model_epochs": 0}  # as trained, padding included
 
-    def train(arms, lrs):
-        """Every arm of ``arms`` at ``lrs`` and both scales; the MSE arms' CCE phase (empty
-        for ``mse``) runs at CCE's chosen lr of that scale."""
-        pairs = [(s, lr) for s in scales for lr in lrs]
-        records = []
-        for arm in arms:
-            lr1s = [lr if arm == "cce" else best_cce[s] or grids["cce"][0] for s, lr in pairs]
-            records += _arm(
-                program,
+    def train(arm, pairs, seeds):
+        """``arm`` at ``pairs`` ((scale, lr) of its own phase) × replicates ``seeds``. The
+        model count is padded to a multiple of :data:`PAD` (repeating the last pair, its
+        copies dropped) so that rounds of similar size reuse one compiled program."""
+        n = len(pairs)
+        padded = pairs + [pairs[-1]] * (-n % PAD)
+        lr1s = [lr if arm == "cce" else first_lr.get(s, lr) for s, lr in padded]
+        if arm in SWITCHED:
+            got = switched(arm, padded, lr1s, seeds)
+            cost["model_epochs"] += len(padded) * len(seeds) * (e - k)
+        else:
+            cost["model_epochs"] += len(padded) * len(seeds) * e
+            got = _arm(
+                programs[SECOND[arm]],
                 config,
                 data,
                 arm,
                 switch_epoch[arm],
-                [s for s, _ in pairs],
+                [s for s, _ in padded],
                 lr1s,
-                [lr for _, lr in pairs],
+                [lr for _, lr in padded],
                 seeds,
             )
-        return records
+        got = [r for i, r in enumerate(got) if i % len(padded) < n]
+        records.extend(got)
+        return got
 
-    def grow(arms, lrs):
-        log = functools.partial(print, f"{model}:", flush=True)
-        return interior_lr_sweep(train, arms, lrs, max_rounds=size["max_rounds"], log=log)
+    phase1, phase2 = make_phases(config, config.replace(loss="mse"))
+    phase2 = {"mse": phase2, "cce": make_phases(config, config)[1]}
+    firsts: dict = {}
+    dtype = param_dtype(data.x_train)
 
-    cce, lrs_by_arm = grow(["cce"], grids["cce"])
-    best_cce.update({r["init_scale"]: r["lr"] for r in lit.best_rows(cce, None)})
-    later, mse_grids = grow(["mse", "cce→mse"], grids["mse"])
-    lrs_by_arm |= mse_grids
-    mse = [r for r in later if r["loss"] == "mse"]
-    switched = [r for r in later if r["loss"] == "cce→mse"]
-    rows = lit.best_rows(cce + mse + switched, None)
-    paired = {}
-    for scale in scales:
-        sw = lit.find(rows, "cce→mse", scale)
-        if sw is None or sw["lr"] is None:
-            continue
-        mine = [r for r in switched if r["init_scale"] == scale and r["lr"] == sw["lr"]]
-        base = [r for r in cce if r["init_scale"] == scale and r["lr"] == best_cce[scale]]
-        paired[str(scale)] = _paired(mine, base)
+    def switched(arm, pairs, lr1s, seeds):
+        """A switched arm: each replicate's first k CCE epochs run once per init scale
+        (cached: both switched arms and every round share them), then the second phase
+        at each pair's lr from the state of the pair's scale."""
+        out = []
+        for seed in seeds:
+            key = (seed, tuple(first_lr.get(s) for s in scales))
+            if key not in firsts:
+                keys = jnp.stack([init_key(seed)] * len(scales))
+                params = init_stack(config, keys, jnp.asarray(scales, dtype), dtype)
+                lr1 = jnp.asarray([first_lr[s] for s in scales], dtype)
+                firsts[key] = phase1(params, lr1, jnp.int32(k), data_key(seed), tuple(data))
+                cost["model_epochs"] += len(scales) * k
+            idx = jnp.asarray([scales.index(s) for s, _ in pairs])
+            states = jax.tree.map(lambda x, idx=idx: x[idx], firsts[key])
+            lr2 = jnp.asarray([lr for _, lr in pairs], dtype)
+            history, finite = jax.device_get(phase2[SECOND[arm]](states, lr2, tuple(data)))
+            for i, ((s, b), a) in enumerate(zip(pairs, lr1s, strict=True)):
+                out.append(_record(arm, s, a, b, seed, history, finite, i))
+        return out
+
+    def evaluate(lrs_by_arm):
+        out = {}
+        for arm in ARMS:
+            pairs = [(s, lr) for (a, s), lrs in lrs_by_arm.items() if a == arm for lr in lrs]
+            if pairs:
+                got = train(arm, pairs, size["search_seeds"])
+                for s, lr in pairs:
+                    mine = [r for r in got if (r["init_scale"], r["lr"]) == (s, lr)]
+                    out.setdefault((arm, s), {})[lr] = _score(mine)
+        return out
+
+    def search(arms):
+        log = lambda line: print(f"{model}: {line}", flush=True)  # noqa: E731
+        return search_lrs(
+            evaluate, arms, chance=0.1, start=start, max_rounds=size["max_rounds"], log=log
+        ).as_dict()
+
+    found = {"first": search([("cce", s) for s in scales])}
+    lrs = {}
+    for c in found["first"]["choices"]:
+        arm = tuple(c["arm"])
+        lrs[arm] = choices.chosen_lr(c, choices.search_scores(found["first"], list(arm)))
+        first_lr[arm[1]] = lrs[arm]
+    found["second"] = search([(a, s) for a in ARMS[1:] for s in scales])
+    for c in found["second"]["choices"]:
+        arm = tuple(c["arm"])
+        lrs[arm] = choices.chosen_lr(c, choices.search_scores(found["second"], list(arm)))
+    rest = [s for s in size["seeds"] if s not in size["search_seeds"]]
+    for arm in ARMS:
+        pairs = [(s, lrs[(arm, s)]) for s in scales if lrs.get((arm, s)) is not None]
+        if pairs and rest:
+            train(arm, pairs, rest)
+    arms: dict = {}
+    for (arm, s), lr in lrs.items():
+        mine = {
+            r["seed"]: r
+            for r in records
+            if (r["loss"], r["init_scale"], r["lr"]) == (arm, s, lr)
+            and (arm == "mse" or r["lr_cce"] == (lr if arm == "cce" else first_lr[s]))
+        }
+        runs = [mine.get(seed) for seed in size["seeds"]]
+        arms.setdefault(arm, {})[str(s)] = {
+            "lr": lr,
+            "lr_cce": None if arm == "mse" else first_lr[s],
+            "per_seed": [
+                None if r is None or r["diverged"] else r["history"]["test_accuracy"][-1]
+                for r in runs
+            ],
+            "curves": {
+                key: [None if r is None else r["history"].get(key) for r in runs]
+                for key in ("test_accuracy", "val_accuracy")
+            },
+        }
+    picked = found["first"]["choices"] + found["second"]["choices"]
     return {
-        "rows": rows,
-        "paired_switch_minus_cce": paired,
-        "best_cce_lr": best_cce,
+        "search": found,
+        "choices": picked,
+        "arms": arms,
         "init_scales": scales,
-        "lrs_by_arm": lrs_by_arm,
+        "model_epochs": cost["model_epochs"],
     }
 
 
@@ -222,18 +335,13 @@ def main(argv=None):
         data = lit.load("mnist", args, size["train_subset"])
         results = {}
         for model in SATURATING:
+            t0 = time.perf_counter()
             results[model] = run_model(model, data, size)
-            print(
-                model,
-                [
-                    (r["loss"], r["init_scale"], r["lr"], r["final_test_accuracy"])
-                    for r in results[model]["rows"]
-                ],
-                flush=True,
-            )
+            results[model]["wall_s"] = time.perf_counter() - t0
+            print(f"{model}: {results[model]['wall_s']:.0f} s", flush=True)
         config = dict(
             size,
-            lr_grids=LR_GRIDS,
+            start_lrs=START,
             saturating_scales=SATURATING,
             hidden=HIDDEN,
             activations="sigmoid",
@@ -241,11 +349,19 @@ def main(argv=None):
             optimizer="sgd",
             dataset="mnist",
             mode=args.mode,
-            lr_extension=lit.LR_EXTENSION,
+            lr_search="softjax.sweeps.lr_search.search_lrs on the search replicates",
             replicates=lit.REPLICATES,
+            delta=analysis.DELTA,
+            correction="Holm",
         )
-        verdicts = [j.to_dict() for j in plots.judgements({"results": results})]
-        cli.write(path, config, size["seeds"], {"results": results, "verdicts": verdicts}, start)
+        found = analysis.analyse(results, size["seeds"])
+        body = {
+            "results": results,
+            "analysis": found,
+            "verdicts": [j.to_dict() for j in analysis.judgements(found)],
+            "methods": plots.METHODS,
+        }
+        cli.write(path, config, size["seeds"], body, start)
 
     return cli.finish(args, plots, path, out_dir, _run)
 

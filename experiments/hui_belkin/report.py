@@ -1,9 +1,10 @@
 """Figure and summary of ``python -m experiments.hui_belkin``, from ``hui_belkin.json`` only.
 
-Left: MNIST / Fashion-MNIST test accuracy of an MLP per loss at its own tuned lr. Right:
-synthetic test accuracy against the number of classes K (log axis) for CCE, square loss
-(k = M = 1) and rescaled square loss (k = 15, M = 30). Error bars: 95% t-intervals over
-seeds.
+Left: MNIST / Fashion-MNIST test accuracy of an MLP per loss at its own searched lr.
+Right: synthetic test accuracy against the number of classes K (log axis) for CCE,
+square loss (k = M = 1) and rescaled square loss (k = 15, M = 30); a hollow marker: the
+loss's search found no lr above chance (measured at its best finite lr). Error bars: 95%
+t-intervals over replicates.
 """
 
 from __future__ import annotations
@@ -11,32 +12,25 @@ from __future__ import annotations
 from pathlib import Path
 
 import matplotlib.pyplot as plt
-import numpy as np
 
+from experiments._common.choices import choice_text
 from experiments._common.verdicts import (
     AGREE,
     DIFFER,
-    EDGE_FOOTNOTE,
     INCONCLUSIVE,
     Judgement,
-    compare,
-    edge_layout,
-    edge_mark,
-    edge_sentence,
-    errorbar,
-    final_test,
-    grid_growth,
     loss_label,
-    lr_text,
-    pct,
     readme_row,
     readme_section,
-    replicate_note,
-    run_clause,
 )
-from softjax.plots.common import PERCENT, yerr
+from experiments.hui_belkin import analysis
 from softjax.results import atomic_save_figure, atomic_write_text, read_json
+from softjax.sweeps.inference import Verdict, family_line
+from softjax.sweeps.stats import t_quantile_975
 
+METHODS = "v3"
+"""The methods the current code writes (lr search, paired verdicts, per-seed values);
+results without this mark predate them and cannot be rendered by this module."""
 FAMILIES = ("cce", "plain", "rescaled")
 README = (
     "Square loss vs CE (Hui & Belkin 2021)",
@@ -44,169 +38,147 @@ README = (
     "square loss comparable, CE slightly ahead on vision; the (k, M) rescaling matters for "
     "many classes (~1000), not for 10",
 )
-SLIGHT = 0.01
-"""The largest CCE lead (as a fraction) still read as the paper's "slight edge"."""
 COLORS = {"cce": "tab:blue", "plain": "tab:purple", "rescaled": "tab:green"}
 DATA_NAMES = {"mnist": "MNIST", "fashion_mnist": "Fashion-MNIST"}
 LEGEND = {"cce": "CCE", "plain": "square k=1 M=1", "rescaled": "square k=15 M=30"}
 
 
-def _by_family(rows) -> dict:
-    return {r["family"]: r for r in rows}
+def _check(doc, path) -> None:
+    if doc.get("methods") != METHODS:
+        raise SystemExit(
+            f"{path}: results from before the {METHODS} methods (no lr search, no per-seed "
+            "values); re-run python -m experiments.hui_belkin"
+        )
+
+
+def stat(fam: dict) -> tuple[float | None, float | None]:
+    """Mean and 95% half-width of a loss's finite per-seed test accuracies (fractions)."""
+    values = [v for v in fam["per_seed"] if v is not None]
+    if not values:
+        return None, None
+    mean = sum(values) / len(values)
+    if len(values) < 2:
+        return mean, None
+    sd = (sum((v - mean) ** 2 for v in values) / (len(values) - 1)) ** 0.5
+    return mean, t_quantile_975(len(values) - 1) * sd / len(values) ** 0.5
+
+
+def pct(fam: dict) -> str:
+    mean, half = stat(fam)
+    if mean is None:
+        return "— (every replicate diverged)"
+    return f"{100 * mean:.2f}%" if half is None else f"{100 * mean:.2f} ± {100 * half:.2f}%"
 
 
 def draw(results_path, out_dir) -> list[Path]:
     doc = read_json(results_path)
+    _check(doc, results_path)
     fig, (left, right) = plt.subplots(1, 2, figsize=(13, 4.6))
     names = list(doc["real"])
     width = 0.8 / len(FAMILIES)
     for j, fam in enumerate(FAMILIES):
-        stats = [final_test(_by_family(doc["real"][n]).get(fam, {})) for n in names]
-        xs = [i + (j - 1) * width for i in range(len(names))]
-        have = [(x, s) for x, s in zip(xs, stats, strict=True) if s["mean"] is not None]
-        if have:
-            x, s = zip(*have, strict=True)
-            # Points, not bars: bars on an axis that does not start at 0 exaggerate gaps.
-            mean = np.array([100 * v["mean"] for v in s])
-            half = np.array([100 * (v["ci95"] or 0) for v in s])
-            left.errorbar(
-                x,
-                mean,
-                yerr=yerr(mean, mean - half, mean + half, PERCENT),
-                fmt="o",
-                color=COLORS[fam],
-                capsize=3,
-                label=LEGEND[fam],
-            )
-    means = [
-        100 * r["final_test_accuracy"]
-        for n in names
-        for r in doc["real"][n]
-        if r["final_test_accuracy"] is not None
-    ]
-    if means:
-        left.set_ylim(max(0, min(means) - 3), min(100, max(means) + 1))
-    left.set_xticks(range(len(names)), names)
+        for i, name in enumerate(names):
+            if fam in doc["real"][name]:
+                _point(left, i + (j - 1) * width, doc["real"][name][fam], fam, i == 0)
+    left.set_xticks(range(len(names)), [DATA_NAMES.get(n, n) for n in names])
     left.set_ylabel("test accuracy (%)")
-    left.set_title("MLP, each loss at its own tuned lr", fontsize=10)
+    left.set_title("MLP, each loss at its own searched lr", fontsize=10)
     left.legend()
     ks = sorted(doc["synthetic"], key=int)
     for fam in FAMILIES:
-        rows = [_by_family(doc["synthetic"][k]).get(fam) for k in ks]
-        label = next((loss_label(r["loss_spec"]) for r in rows if r), fam)
-        errorbar(
-            right,
-            [int(k) for k in ks],
-            [final_test(r) if r else None for r in rows],
-            edges=[r.get("edge") if r else None for r in rows],
-            label=label,
-            color=COLORS[fam],
-        )
+        first = True
+        for k in ks:
+            if fam in doc["synthetic"][k]:
+                _point(right, int(k), doc["synthetic"][k][fam], fam, first)
+                first = False
+        xs = [int(k) for k in ks if fam in doc["synthetic"][k]]
+        ys = [stat(doc["synthetic"][str(k)][fam])[0] for k in xs]
+        pts = [(x, 100 * y) for x, y in zip(xs, ys, strict=True) if y is not None]
+        if pts:
+            right.plot(*zip(*pts, strict=True), color=COLORS[fam], lw=1)
     right.set_xscale("log")
     right.set_xticks([int(k) for k in ks], ks)
-    right.set_xlabel("number of classes K")
-    right.set_ylabel("test accuracy (%)")
-    right.set_title("synthetic classes: does the (k, M) rescaling matter?", fontsize=10)
+    right.set(xlabel="number of classes K", ylabel="test accuracy (%)", ylim=(0, 100))
+    right.set_title("synthetic classes (hollow: no lr trains)", fontsize=10)
     right.grid(alpha=0.3)
     right.legend()
-    edge_layout(fig, [case[2] for case in _edge_cases(doc)])
+    fig.tight_layout()
     path = Path(out_dir) / (Path(results_path).stem + ".png")
     atomic_save_figure(fig, path, dpi=110)
     plt.close(fig)
     return [path]
 
 
-def rescaling_onset(synthetic: dict) -> int | None:
-    """The smallest K at which rescaled square loss beats plain square loss (disjoint
-    intervals) and keeps doing so at every larger K; None when it never does."""
-    ks = sorted(synthetic, key=int)
-    wins = [
-        compare(
-            final_test(_by_family(synthetic[k]).get("rescaled", {})),
-            final_test(_by_family(synthetic[k]).get("plain", {})),
-        )
-        > 0
-        for k in ks
-    ]
-    for i, k in enumerate(ks):
-        if all(wins[i:]):
-            return int(k)
-    return None
+def _point(ax, x, fam: dict, family: str, label: bool) -> None:
+    mean, half = stat(fam)
+    if mean is None:
+        return
+    low, high = max(0.0, mean - (half or 0)), min(1.0, mean + (half or 0))
+    ax.errorbar(
+        [x],
+        [100 * mean],
+        yerr=[[100 * (mean - low)], [100 * (high - mean)]],
+        fmt="o",
+        color=COLORS[family],
+        mfc="white" if fam["choice"]["lr"] is None else COLORS[family],
+        capsize=3,
+        label=LEGEND[family] if label else None,
+    )
 
 
-SQUARE_ON_VISION, RESCALING = "square_comparable_on_vision", "rescaling_needed_for_many_classes"
-"""The paper's two claims: the square loss is comparable to CE on vision (CE slightly
-ahead); the (k, M) rescaling matters for many classes, not for 10."""
-_SIGN_WORDS = {1: "beats", -1: "trails", 0: "is not separable from"}
-
-
-def judgements(doc: dict) -> list[Judgement]:
-    """The verdicts of ``doc``: stored ones (``doc["verdicts"]``), else computed from its
-    numbers (results written before verdicts were stored). Per real dataset, square loss
-    against CCE (two 95% intervals; a gap within :data:`SLIGHT` agrees); once, the K from
-    which the rescaled form beats the plain one (:func:`rescaling_onset`)."""
-    if "verdicts" in doc:
-        return [Judgement.from_dict(v) for v in doc["verdicts"]]
-    out = []
-    for name, rows in doc["real"].items():
-        fam = _by_family(rows)
-        if "cce" in fam and "plain" in fam:
-            sign = compare(final_test(fam["plain"]), final_test(fam["cce"]))
-            gap = fam["plain"]["final_test_accuracy"] - fam["cce"]["final_test_accuracy"]
-            outcome = AGREE if sign >= 0 or gap >= -SLIGHT else DIFFER
-            out.append(Judgement(SQUARE_ON_VISION, name, outcome, {"sign": sign, "gap": gap}))
-    ks = sorted(int(k) for k in doc["synthetic"])
-    if ks:
-        onset = rescaling_onset(doc["synthetic"])
-        outcome = (
-            INCONCLUSIVE if onset is None else AGREE if onset > min(ks) else DIFFER
-        )  # up to our largest K the paper's ~1000 classes are not reached
-        numbers = {"onset": onset, "smallest_k": min(ks), "largest_k": max(ks)}
-        out.append(Judgement(RESCALING, "synthetic K-class data", outcome, numbers))
-    return out
-
-
+_WORDS = {
+    AGREE: "agrees",
+    DIFFER: "differs",
+    INCONCLUSIVE: "inconclusive",
+}
 _RESCALING_TEXT = {
-    AGREE: "we agree that it is unneeded at 10 and needed for many classes.",
-    DIFFER: "here it already matters at the smallest K.",
-    INCONCLUSIVE: "we do not see it become necessary up to our largest K.",
+    AGREE: "unneeded at the smallest K, needed from K = {onset} on",
+    DIFFER: "it already matters at the smallest K",
+    INCONCLUSIVE: "it does not become necessary up to our largest K",
 }
 
 
-def _row_line(label, row) -> str:
-    lr = lr_text(_round(row["lr"]), row.get("edge"))
-    return f"| {label} | {loss_label(row['loss_spec'])} | {lr} | {pct(final_test(row))} |"
+def _table(rows: dict, label: str) -> list[str]:
+    out = []
+    for setting, fams in rows.items():
+        for fam in fams.values():
+            lr = choice_text(fam["choice"])
+            if fam["choice"]["lr"] is None and fam["lr"] is not None:
+                lr += f"; measured at its best finite lr {fam['lr']:.3g}"
+            n = sum(v is not None for v in fam["per_seed"])
+            out.append(
+                f"| {label.format(setting)} | {loss_label(fam['loss_spec'])} | {lr} | "
+                f"{pct(fam)} | {n} of {len(fam['per_seed'])} |"
+            )
+    return out
 
 
-def _edge_cases(doc) -> list:
-    """``(name, lr, edge, grid)`` of every chosen lr, for :func:`edge_sentence`."""
-    grids = doc["provenance"]["config"].get("lr_grids") or {}
-
-    def grid(row):  # the synthetic rows' square-loss grids were scaled by K/10
-        lrs = row.get("lrs", grids.get(row["family"]))
-        return None if lrs is None else [_round(lr) for lr in lrs]
-
-    named = [(name, rows) for name, rows in doc["real"].items()]
-    named += [(f"K = {k}", rows) for k, rows in doc["synthetic"].items()]
-    return [
-        (f"{name} {LEGEND[r['family']]}", _round(r["lr"]), r.get("edge"), grid(r))
-        for name, rows in named
-        for r in rows
+def _verdict_lines(verdicts: list[dict]) -> list[str]:
+    done = [
+        Verdict(**{k: v for k, v in d.items() if k != "seeds"}) for d in verdicts if "verdict" in d
     ]
+    lines = [f"- {v.render(scale=100, unit=' pp')}" for v in done]
+    lines += [f"- {d['comparison']}: {d['note']}" for d in verdicts if "verdict" not in d]
+    if done:
+        lines += ["", family_line(done, scale=100, unit=" pp")]
+    return lines
 
 
-def _round(lr: float) -> float:
-    """``0.005999999999999999`` → ``0.006``: an lr computed as grid × K/10, as printed."""
-    return float(f"{lr:.6g}")
+def _gap(v: dict, label: str = "") -> str:
+    def num(x):
+        return f"{100 * x:+.1f}".replace("-", "−")
 
-
-def _footnote(rows) -> list[str]:
-    return ["", EDGE_FOOTNOTE] if any(edge_mark(r.get("edge")) for r in rows) else []
+    head = f"{label} " if label else ""
+    return f"{head}{num(v['mean'])} [{num(v['low'])}, {num(v['high'])}] pp, {v['verdict']}"
 
 
 def write_summary(results_path, out_dir) -> Path:
     doc = read_json(results_path)
+    _check(doc, results_path)
     cfg = doc["provenance"]["config"]
+    found = doc["analysis"]
+    judged = [Judgement.from_dict(j) for j in doc["verdicts"]]
+    seeds = doc["provenance"]["seeds"]
     lines = [
         "# Square loss vs cross-entropy (Hui & Belkin 2021)",
         "",
@@ -219,104 +191,92 @@ def write_summary(results_path, out_dir) -> Path:
         f"**Our setting** ({cfg['mode']} size): MLPs with one hidden layer of {cfg['hidden']} "
         f"ReLU units, SGD momentum 0.9, batch {cfg['batch_size']}, {cfg['epochs']} epochs on "
         f"MNIST-type data (train subset {cfg['train_subset'] or 'all 55,000'}), "
-        f"{cfg['synth_epochs']} on the synthetic sets; lr grids {cfg['lr_grids']}"
-        f"{grid_growth(cfg)}, chosen on "
-        f"validation; seeds {cfg['seeds']}{replicate_note(cfg)}. The paper trains its "
-        "benchmarks' own architectures "
-        "(CNNs, LSTMs, Transformers) at their published settings; ours are small MLPs.",
+        f"{cfg['synth_epochs']} on the synthetic sets. Each loss's lr is searched "
+        f"(`search_lrs`, from {cfg['start_lrs']}, the square losses' times K/10, at most "
+        f"{cfg['max_rounds']} rounds) on replicates {cfg['search_seeds']}, chosen on "
+        "validation only among runs above chance (1/K + 0.05); then replicates "
+        f"{seeds} (replicate i: {cfg['replicates']}) train at the chosen lr. The paper "
+        "trains its benchmarks' own architectures (CNNs, LSTMs, Transformers); ours are "
+        "small MLPs.",
         "",
         "## (a) MNIST and Fashion-MNIST",
         "",
-        "| data | loss | lr | test accuracy |",
-        "| --- | --- | --- | --- |",
-    ]
-    for name, rows in doc["real"].items():
-        lines += [_row_line(name, r) for r in rows]
-    judged = judgements(doc)
-    real_rows = [j for j in judged if j.claim == SQUARE_ON_VISION]
-    verdicts = [
-        f"{j.setting}: square loss {_SIGN_WORDS[j.numbers['sign']]} CCE "
-        f"({100 * j.numbers['gap']:+.2f} pp; {'agrees' if j.outcome == AGREE else 'disagrees'})"
-        for j in real_rows
-    ]
-    lines += _footnote([r for rows in doc["real"].values() for r in rows])
-    lines += [
+        "| data | loss | lr chosen on validation | test accuracy | replicates finite |",
+        "| --- | --- | --- | --- | --- |",
+        *_table(doc["real"], "{}"),
         "",
-        "; ".join(verdicts) + f". The paper reports comparable accuracy with CE slightly "
-        f"ahead on vision; we count a gap within {100 * SLIGHT:g} pp as agreeing.",
+        *_verdict_lines(found["vision"]),
         "",
         "## (b) The number of classes",
         "",
-        "| K | loss | lr | test accuracy |",
-        "| --- | --- | --- | --- |",
+        "| K | loss | lr chosen on validation | test accuracy | replicates finite |",
+        "| --- | --- | --- | --- | --- |",
+        *_table(doc["synthetic"], "{}"),
+        "",
+        *_verdict_lines(found["rescaling"]),
+        "",
     ]
-    for k in sorted(doc["synthetic"], key=int):
-        lines += [_row_line(k, r) for r in doc["synthetic"][k]]
-    lines += _footnote([r for rows in doc["synthetic"].values() for r in rows])
-    onset = rescaling_onset(doc["synthetic"])
-    ks = sorted(int(k) for k in doc["synthetic"])
-    gaps = []
-    for k in ks:
-        fam = _by_family(doc["synthetic"][str(k)])
-        if (
-            "plain" in fam
-            and "rescaled" in fam
-            and fam["plain"]["final_test_accuracy"] is not None
-            and fam["rescaled"]["final_test_accuracy"] is not None
-        ):
-            gap = fam["rescaled"]["final_test_accuracy"] - fam["plain"]["final_test_accuracy"]
-            gaps.append(f"K={k}: {100 * gap:+.1f} pp")
-    rescaling = next(j for j in judged if j.claim == RESCALING)
-    rescaling_agrees = _RESCALING_TEXT[rescaling.outcome]
+    no_lr = found["no_lr_trains"]
+    lines.append(
+        "No lr above chance on validation (measured at the best finite lr, at chance): "
+        + "; ".join(f"{n['setting']} {LEGEND[n['family']]}" for n in no_lr)
+        + "."
+        if no_lr
+        else "Every loss found an lr above chance in every setting."
+    )
+    vision = [j for j in judged if j.claim == analysis.SQUARE_ON_VISION]
+    rescaling = next((j for j in judged if j.claim == analysis.RESCALING_CLAIM), None)
+    lines += ["", "**Verdicts.**"]
+    for j in vision:
+        lines.append(
+            f"- {DATA_NAMES.get(j.setting, j.setting)}: square loss comparable to CCE, CCE "
+            f"at most {100 * found['delta']:g} pp ahead: **{_WORDS[j.outcome]}** "
+            f"(square − CCE {_gap(j.numbers)})."
+        )
+    if rescaling is not None:
+        text = _RESCALING_TEXT[rescaling.outcome].format(**rescaling.numbers)
+        lines.append(
+            f"- The rescaling matters for many classes, not for 10: "
+            f"**{_WORDS[rescaling.outcome]}**: {text}."
+        )
     lines += [
         "",
-        "Rescaled minus plain square loss, test accuracy: " + ", ".join(gaps) + ".",
-        "",
-        (
-            f"**The rescaling starts to matter at K = {onset}** (from there on, k = 15, M = 30 "
-            "beats k = M = 1 with disjoint 95% intervals)."
-            if onset is not None
-            else f"**The rescaling never separates from plain square loss** at K ≤ {max(ks)} here "
-            "(overlapping intervals or a loss for the rescaled form)."
-        ),
-        "The paper needs it at ~1000 classes and not at 10: " + rescaling_agrees,
-        "",
-        edge_sentence(_edge_cases(doc)),
-        "",
-        f"Wall time {doc.get('wall_s', 0):.0f} s; "
-        f"trained at git {doc['provenance'].get('git_commit')}.",
+        f"Run time: {doc['wall_s'] / 60:.1f} min ({doc['model_epochs']:,} model-epochs); "
+        f"commit {doc['provenance'].get('git_commit')}.",
         "",
     ]
-    real = "; ".join(
-        f"{100 * j.numbers['gap']:+.2f} pp on {DATA_NAMES.get(j.setting, j.setting)} "
-        f"({_SIGN_WORDS[j.numbers['sign']].replace('is ', '')} CCE)"
-        for j in real_rows
+    lines += readme_section(
+        [readme_row(*README, _measured(doc, Path(results_path).stem), _agrees(judged))]
     )
-    onset_text = (
-        f"the rescaled form beats the plain one from K = {onset} on"
-        if onset is not None
-        else "the rescaled form never separates from the plain one"
-    )
-    measured = (
-        f"MLP 784-{cfg['hidden']}-10, each loss at its own lr: square − CCE = {real}; on "
-        "synthetic K-class data, "
-        + (f"rescaled − plain square loss {', '.join(gaps)}: " if gaps else "")
-        + f"{onset_text} "
-        + run_clause(
-            cfg, len(cfg["seeds"]), _edge_cases(doc), f"results/{Path(results_path).stem}.md"
-        )
-    )
-    vision = (
-        "CE slightly ahead on vision or level with it"
-        if all(j.outcome == AGREE for j in real_rows)
-        else "no: square loss trails CCE by more than " + f"{100 * SLIGHT:g} pp"
-    )
-    agrees = (
-        f"{'yes' if all(j.outcome == AGREE for j in real_rows) else 'in part'}: {vision}; "
-        f"rescaling: {rescaling_agrees.rstrip('.')}"
-    )
-    lines += readme_section([readme_row(*README, measured, agrees)])
-
     path = Path(out_dir) / (Path(results_path).stem + ".md")
     atomic_write_text(path, "\n".join(lines) + "\n")
     return path
+
+
+def _measured(doc: dict, stem: str) -> str:
+    cfg, found = doc["provenance"]["config"], doc["analysis"]
+    real = "; ".join(
+        _gap(v, DATA_NAMES.get(v["comparison"], v["comparison"]))
+        for v in found["vision"]
+        if "verdict" in v
+    )
+    synth = "; ".join(_gap(v, v["comparison"]) for v in found["rescaling"] if "verdict" in v)
+    flags = [f"{n['setting']} {LEGEND[n['family']]}" for n in found["no_lr_trains"]]
+    flag = f"; no lr above chance for {', '.join(flags)}" if flags else ""
+    return (
+        f"MLP 784-{cfg['hidden']}-10, each loss at its own searched lr: square − CCE {real}; "
+        f"synthetic K classes, rescaled − plain square loss {synth}{flag} "
+        f"({len(doc['provenance']['seeds'])} paired replicates, Holm per family, equivalence "
+        f"margin ±{100 * found['delta']:g} pp; `results/{stem}.md`)"
+    )
+
+
+def _agrees(judged: list[Judgement]) -> str:
+    vision = [j for j in judged if j.claim == analysis.SQUARE_ON_VISION]
+    rescaling = next((j for j in judged if j.claim == analysis.RESCALING_CLAIM), None)
+    outcomes = {j.outcome for j in vision}
+    head = "yes" if outcomes == {AGREE} else "no" if outcomes == {DIFFER} else "in part"
+    text = f"{head}: vision {', '.join(f'{j.setting} {_WORDS[j.outcome]}' for j in vision)}"
+    if rescaling is not None:
+        text += "; rescaling: " + _RESCALING_TEXT[rescaling.outcome].format(**rescaling.numbers)
+    return text

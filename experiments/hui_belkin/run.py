@@ -11,20 +11,23 @@ for ≤ 10-ish classes, and e.g. k = 15, M = 30 for their ~1000-class tasks.
 
 (a) MLPs on MNIST and Fashion-MNIST: 784-128-10 ReLU, LeCun-normal init, SGD with
 momentum 0.9, batch 128, 20 epochs (full size); CCE vs square loss (k = M = 1, their
-normalisation: ``square_rescaled``), each over its OWN lr grid (the square loss's gradient
-(2/K)(z − y) has another scale than CCE's), 3 replicates (init seed i and data-order
-seed i), lr chosen on the validation split
-(the last 5,000 training images), test accuracy at that lr only. At full size each grid
-is extended while its choice is on an edge (``lit.interior_sweep``).
+normalisation: ``square_rescaled``).
 
 (b) The class count: :func:`softjax.data.make_many_classes` (seeded, drawn with
 ``jax.random`` on the device), K ∈ {10, 20, 50, 100, 200} classes of 200 samples each in
 64 dimensions (two Gaussian clusters per class, centres ≈ 4 from the origin), an MLP
-64-128-K, the same optimiser, 15 epochs;
-CCE vs square loss with k = M = 1 vs square loss with k = 15, M = 30; the square
-losses' lr grids are scaled by K/10 (their gradient carries 1/K). The summary names
-the smallest K at which the rescaled loss beats the plain one with disjoint 95%
-intervals.
+64-128-K, the same optimiser, 15 epochs; CCE vs square loss with k = M = 1 vs square loss
+with k = 15, M = 30.
+
+Each (setting, loss) gets its own lr by :func:`softjax.sweeps.lr_search.search_lrs` on
+the ``search_seeds`` replicates, chosen on validation accuracy among the runs above
+chance (1/K + 0.05); a loss with no lr above chance says "no lr trains" and is measured at
+its best finite lr, flagged. The search starts from :data:`START` (the square losses'
+lrs times K/10: their gradient carries 1/K) and spans to divergence. The ``seeds``
+replicates (replicate i: init seed i and data-order seed i in every loss) then train at
+the chosen lr (the search's own runs serve the search replicates); :mod:`.analysis`
+gives the paired differences (square − CCE on the real data, rescaled − plain per K)
+with their 95% intervals and four-way verdicts, Holm over each named family.
 
 Run::
 
@@ -38,24 +41,26 @@ from __future__ import annotations
 import time
 
 import jax
+import numpy as np
 
-from experiments._common import cli, lit
+from experiments._common import choices, cli, lit
+from experiments.hui_belkin import analysis
 from experiments.hui_belkin import report as plots
 from softjax.config import TrainConfig
 from softjax.data import make_many_classes
-from softjax.sweeps.adaptive import MAX_ROUNDS
+from softjax.sweeps import sweep
+from softjax.sweeps.lr_search import search_lrs, sweep_evaluator
 
 STEM = "hui_belkin"
 PLAIN = ("square_rescaled", {"k": 1.0, "M": 1.0})
 RESCALED = ("square_rescaled", {"k": 15.0, "M": 30.0})
-# Each loss's own lr grid (momentum 0.9); chosen on validation, edges flagged in the JSON.
-LR_GRIDS = {
-    "cce": [0.01, 0.03, 0.1, 0.3],
-    "plain": [0.03, 0.1, 0.3, 1.0],
-    "rescaled": [0.0003, 0.001, 0.003, 0.01],
-}
 LOSSES = {"cce": "cce", "plain": PLAIN, "rescaled": RESCALED}
-SEEDS = (0, 1, 2)
+START = {
+    "cce": [0.01, 0.0316, 0.1, 0.316],
+    "plain": [0.0316, 0.1, 0.316, 1.0],
+    "rescaled": [0.000316, 0.001, 0.00316, 0.01],
+}
+"""Round 0 of each loss's lr search (×√10 steps; the square losses' times K/10)."""
 BATCH_SIZE = 128
 DIM, CLUSTERS, SEP, SYNTH_SEED = 64, 2, 4.0, 2021
 SIZES = {
@@ -67,8 +72,10 @@ SIZES = {
         ks=[10, 20, 50, 100, 200],
         per_class=200,
         synth_epochs=15,
+        search_seeds=[0, 1],
+        seeds=[0, 1, 2, 3, 4],
         lr_index=None,
-        max_rounds=MAX_ROUNDS,
+        max_rounds=4,
     ),
     "quick": dict(
         datasets=["mnist", "fashion_mnist"],
@@ -78,8 +85,10 @@ SIZES = {
         ks=[10, 200],
         per_class=60,
         synth_epochs=5,
+        search_seeds=[0, 1],
+        seeds=[0, 1, 2],
         lr_index=None,
-        max_rounds=0,  # the small sizes prove the code; an edge is flagged, not chased
+        max_rounds=2,
     ),
     "smoke": dict(
         datasets=["mnist"],
@@ -89,8 +98,10 @@ SIZES = {
         ks=[10, 20],
         per_class=40,
         synth_epochs=1,
+        search_seeds=[0],
+        seeds=[0, 1],
         lr_index=1,
-        max_rounds=0,
+        max_rounds=1,
     ),
 }
 
@@ -102,36 +113,68 @@ def _config(sizes, epochs) -> TrainConfig:
         optimizer_kwargs={"momentum": 0.9},
         batch_size=BATCH_SIZE,
         epochs=epochs,
+        diagnostics=False,
     )
 
 
-def _compare(config, data, size, data_info, lr_factor=1.0, name="") -> list[dict]:
-    """Each loss over its own lr grid (one vmapped sweep per loss and extension round),
-    best rows per loss, each with its final grid; the square losses' grids are multiplied
-    by ``lr_factor``."""
-    rows = []
-    for family, loss in LOSSES.items():
-        if family == "rescaled" and data_info.get("skip_rescaled"):
-            continue
-        lrs = LR_GRIDS[family]
-        if family != "cce":
-            lrs = [lr * lr_factor for lr in lrs]
+def _final(r) -> float | None:
+    return None if r["diverged"] else float(r["history"]["test_accuracy"][-1])
+
+
+def compare(config, data, size, families, classes, lr_factor=1.0, name="") -> dict:
+    """Each loss of ``families``: its lr search (one ``sweep`` per round) on the search
+    replicates, then the remaining replicates at the chosen lr. Returns ``{family:
+    {"loss_spec", "search", "choice", "lr", "lr_factor", "per_seed"}}``, ``per_seed``
+    the final test accuracy of each of ``seeds`` (None: diverged)."""
+    out = {}
+    for family in families:
+        start = [lr * (1.0 if family == "cce" else lr_factor) for lr in START[family]]
         if size["lr_index"] is not None:
-            lrs = [lrs[size["lr_index"]]]
-        records, grids = lit.interior_sweep(
+            start = [start[size["lr_index"]]]
+        records: list[dict] = []
+        evaluate = sweep_evaluator(
+            sweep,
             config,
             data,
-            [loss],
-            lrs,
-            SEEDS,
-            size["max_rounds"],
-            name=name,  # the log line names the loss itself
+            replicates=size["search_seeds"],
+            losses=LOSSES,
+            records=records,
             progress=False,
         )
-        (lrs,) = grids.values()
-        for row in lit.best_rows(records, None):
-            rows.append({**row, "family": family, "lrs": lrs})
-    return rows
+        found = search_lrs(
+            evaluate,
+            [(family, 1.0)],
+            chance=1.0 / classes,
+            start=start,
+            max_rounds=size["max_rounds"],
+            log=lambda line, f=family: print(f"{name} {f}: {line}", flush=True),
+        ).as_dict()
+        (choice,) = found["choices"]
+        lr = choices.chosen_lr(choice, choices.search_scores(found, [family, 1.0]))
+        finals = {r["seed"]: _final(r) for r in records if r["lr"] == lr}
+        rest = [s for s in size["seeds"] if s not in finals]
+        if lr is not None and rest:
+            more = sweep(
+                config,
+                data,
+                losses=[LOSSES[family]],
+                lrs=[lr],
+                seeds=rest,
+                data_seeds=rest,
+                seed_pairing="paired",
+                progress=False,
+            )
+            finals |= {r["seed"]: _final(r) for r in more}
+        out[family] = {
+            "loss_spec": list(LOSSES[family]) if family != "cce" else "cce",
+            "search": found,
+            "choice": choice,
+            "lr": lr,
+            "lr_factor": 1.0 if family == "cce" else lr_factor,
+            "per_seed": [finals.get(s) for s in size["seeds"]],
+            "model_epochs": (len(records) + len(rest)) * config.epochs,
+        }
+    return out
 
 
 def run(args, size) -> dict:
@@ -139,10 +182,7 @@ def run(args, size) -> dict:
     for name in size["datasets"]:
         data = lit.load(name, args, size["train_subset"])
         config = _config((784, size["hidden"], 10), size["epochs"])
-        real[name] = _compare(config, data, size, {"skip_rescaled": True}, name=name)
-        print(
-            name, [(r["family"], r["lr"], r["final_test_accuracy"]) for r in real[name]], flush=True
-        )
+        real[name] = compare(config, data, size, ("cce", "plain"), 10, name=name)
     synthetic = {}
     for k in size["ks"]:
         n = size["per_class"] * k
@@ -156,13 +196,8 @@ def run(args, size) -> dict:
             validation=n // 10,
         )
         config = _config((DIM, size["hidden"], k), size["synth_epochs"])
-        # The square losses' gradient carries 1/K: their lr grid scales with K/10, so
-        # that what separates them at large K is the rescaling, not an untuned lr.
-        synthetic[str(k)] = _compare(config, data, size, {}, lr_factor=k / 10, name=f"K={k}")
-        print(
-            f"K={k}",
-            [(r["family"], r["lr"], r["final_test_accuracy"]) for r in synthetic[str(k)]],
-            flush=True,
+        synthetic[str(k)] = compare(
+            config, data, size, tuple(LOSSES), k, lr_factor=k / 10, name=f"K={k}"
         )
     return {"real": real, "synthetic": synthetic}
 
@@ -177,8 +212,7 @@ def main(argv=None):
         config = dict(
             size,
             losses={k: list(v) if isinstance(v, tuple) else v for k, v in LOSSES.items()},
-            lr_grids=LR_GRIDS,
-            seeds=list(SEEDS),
+            start_lrs=START,
             batch_size=BATCH_SIZE,
             optimizer="sgd momentum 0.9",
             synthetic=dict(
@@ -191,12 +225,26 @@ def main(argv=None):
                 test="20% of n",
             ),
             mode=args.mode,
-            lr_extension=lit.LR_EXTENSION,
+            lr_search="softjax.sweeps.lr_search.search_lrs on the search replicates",
             replicates=lit.REPLICATES,
+            delta=analysis.DELTA,
+            correction="Holm",
         )
         body = run(args, size)
-        body["verdicts"] = [j.to_dict() for j in plots.judgements(body)]
-        cli.write(path, config, SEEDS, body, start)
+        body["analysis"] = analysis.analyse(body, size["seeds"])
+        body["verdicts"] = [j.to_dict() for j in analysis.judgements(body["analysis"])]
+        body["model_epochs"] = int(
+            np.sum(
+                [
+                    f["model_epochs"]
+                    for s in ("real", "synthetic")
+                    for g in body[s].values()
+                    for f in g.values()
+                ]
+            )
+        )
+        body["methods"] = plots.METHODS
+        cli.write(path, config, size["seeds"], body, start)
 
     return cli.finish(args, plots, path, out_dir, _run)
 

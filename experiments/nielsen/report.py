@@ -17,10 +17,23 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from experiments._common.verdicts import readme_row, readme_section  # noqa: E402
-from softjax.plots.common import PERCENT, clip_band, fmt_lr  # noqa: E402
+from experiments._common.verdicts import (  # noqa: E402
+    AGREE,
+    DIFFER,
+    INCONCLUSIVE,
+    Judgement,
+    readme_row,
+    readme_section,
+)
+from experiments.nielsen import analysis  # noqa: E402
 from softjax.results import atomic_save_figure, atomic_write_text, read_json  # noqa: E402
 from softjax.sweeps import t_quantile_975  # noqa: E402
+from softjax.sweeps.inference import Verdict, family_line  # noqa: E402
+
+LOSSES = (analysis.QUADRATIC, analysis.CE)
+METHODS = "v3"
+"""The methods the current code writes (paired verdicts, per-seed readings); results
+without this mark predate them and are re-rendered from their histories."""
 
 NAMES = {"sigmoid_mse": "quadratic cost", "sigmoid_bce": "cross-entropy"}
 COLORS = {"sigmoid_mse": "tab:red", "sigmoid_bce": "tab:blue"}
@@ -83,7 +96,7 @@ def _draw_neuron(doc, path: Path) -> Path:
     axes[0, 0].legend()
     lr = doc["provenance"]["config"]["neuron"]["lr"]
     fig.suptitle(
-        f"One sigmoid neuron, x = 1, y = 0, η = {fmt_lr(lr)}: the quadratic cost's σ′(z) factor "
+        f"One sigmoid neuron, x = 1, y = 0, η = {lr}: the quadratic cost's σ′(z) factor "
         "slows learning when the neuron is badly wrong (Nielsen 2015, ch. 3)"
     )
     fig.tight_layout(rect=(0, 0, 1, 0.96))
@@ -101,10 +114,8 @@ def _draw_mnist(doc, path: Path) -> Path:
         mean = np.array([s[0] for s in stats])
         half = np.array([s[1] or 0.0 for s in stats])
         lr = run["config"]["lr"]
-        ax.plot(epochs, mean, "o-", color=COLORS[name], label=f"{NAMES[name]}, η = {fmt_lr(lr)}")
-        if acc.shape[0] >= 2:  # no interval over one seed
-            low, high, _ = clip_band(mean - half, mean + half, PERCENT)
-            ax.fill_between(epochs, low, high, color=COLORS[name], alpha=0.2)
+        ax.plot(epochs, mean, "o-", color=COLORS[name], label=f"{NAMES[name]}, η = {lr:g}")
+        ax.fill_between(epochs, mean - half, mean + half, color=COLORS[name], alpha=0.2)
         paper = doc["provenance"]["config"]["paper_test_accuracy"][name]
         ax.axhline(paper, color=COLORS[name], ls=":", label=f"Nielsen: {paper}%")
     ax.set(xlabel="epoch", ylabel="test accuracy (%)", title="784-30-10 sigmoid net on MNIST")
@@ -128,22 +139,77 @@ def draw(results_path, out_dir) -> list[Path]:
     ]
 
 
-def _mnist_rows(doc) -> tuple[list[str], dict]:
-    rows, finals = [], {}
+def _mnist_rows(doc) -> list[str]:
+    rows = []
     for name, run in doc["mnist"].items():
-        h = run["history"]
-        test = np.asarray(h["test_accuracy"], dtype=float)
-        val = np.asarray(h["val_accuracy"], dtype=float)
-        chosen = np.argmax(val, axis=1)  # each seed's epoch chosen on validation
-        at_chosen = test[np.arange(len(test)), chosen]
-        # Nielsen reads each run at its best epoch on test: compare like with like.
-        finals[name] = (mean_ci95(100 * test.max(axis=1)), mean_ci95(100 * test[:, -1]))
+        seeds = analysis.per_seed(run["history"])
+        test = np.asarray(run["history"]["test_accuracy"], dtype=float)
         rows.append(
             f"| {NAMES[name]} | {run['config']['lr']:g} | "
             f"{doc['provenance']['config']['paper_test_accuracy'][name]}% | "
-            f"{pct(test[:, -1])} | {pct(at_chosen)} | {pct(test.max(axis=1))} | {len(test)} |"
+            f"{pct(test[:, -1])} | {_pct_of(seeds['at_chosen'])} | "
+            f"{_pct_of(seeds['best_test'])} | {len(test)} |"
         )
-    return rows, finals
+    return rows
+
+
+def _pct_of(values) -> str:
+    finite = [v for v in values if v is not None]
+    return pct(finite) if finite else "—"
+
+
+_OUTCOME = {
+    AGREE: "agrees: the gap is bounded within the margin",
+    DIFFER: "differs: one cost leads by more than the margin",
+    INCONCLUSIVE: "inconclusive: the interval is too wide to bound the gap",
+}
+_AGREES = {
+    AGREE: "yes: the gap is within ±{delta:.1f} pp",
+    DIFFER: "no: the gap exceeds ±{delta:.1f} pp",
+    INCONCLUSIVE: "cannot tell: the interval reaches past ±{delta:.1f} pp",
+}
+
+
+def _verdicts(found) -> list[Verdict]:
+    return [Verdict(**v) for v in found["verdicts"]]
+
+
+def _gap_lines(found) -> list[str]:
+    """The family's sentence and each reading's paired CE − quadratic verdict."""
+    verdicts = _verdicts(found)
+    if not verdicts:
+        return ["Fewer than two replicates finite in both costs: no paired gap."]
+    return [
+        "Paired CE − quadratic test accuracy (the primary reading is the first; the best "
+        "test epoch is chosen on test, as Nielsen reads his runs, and is biased upwards):",
+        "",
+        *[f"- {v.render(scale=100, unit=' pp')}" for v in verdicts],
+        "",
+        family_line(verdicts, scale=100, unit=" pp"),
+    ]
+
+
+def _measured(doc, found, source) -> str:
+    v = next(v for v in _verdicts(found) if v.comparison == analysis.PRIMARY)
+    others = [w for w in _verdicts(found) if w.comparison != analysis.PRIMARY]
+    seeds = {n: analysis.per_seed(doc["mnist"][n]["history"]) for n in LOSSES}
+    means = [_pct_of(seeds[n]["at_chosen"]) for n in LOSSES]
+    text = (
+        f"{means[0]} (quadratic) vs {means[1]} (CE) at the epoch chosen on validation; "
+        f"CE − quadratic {_gap(v)} (n = {v.n}, paired), {v.verdict}"
+    )
+    text += "".join(f"; {w.comparison}: {_gap(w)}" for w in others)
+    return (
+        text + f" (Holm over {v.family_size} readings, equivalence margin "
+        f"±{100 * v.delta:.1f} pp; Nielsen's η; `results/{Path(source).stem}.md`)"
+    )
+
+
+def _gap(v: Verdict) -> str:
+    def num(x):
+        return f"{100 * x:+.2f}".replace("-", "−")
+
+    return f"{num(v.mean)} pp [{num(v.low)}, {num(v.high)}]"
 
 
 def summary_markdown(doc: dict, source: str) -> str:
@@ -209,70 +275,49 @@ def summary_markdown(doc: dict, source: str) -> str:
                 "yes" if agree else "no",
             )
         )
-    rows, finals = _mnist_rows(doc)
+    rows = _mnist_rows(doc)
+    found = doc.get("analysis") or analysis.analyse(doc["mnist"], doc["provenance"]["seeds"])
     n_train = "50,000" if cfg["train_subset"] is None else f"{cfg['train_subset']:,}"
     lines += [
         f"## 784-30-10 sigmoid net on MNIST ({n_train} training rows, {cfg['epochs']} "
         f"epochs, batch {cfg['batch_size']}, N(0, 1) init)",
         "",
         "| cost | η | Nielsen | final test accuracy | at the epoch best on validation "
-        "| best epoch on test (Nielsen's reading) | seeds |",
+        "| best epoch on test (Nielsen's reading) | replicates |",
         "|---|---|---|---|---|---|---|",
         *rows,
         "",
-        "Means ± 95% t-intervals over seeds (init and minibatch order).",
+        "Means ± 95% t-intervals over replicates (replicate i: init seed i and data-order "
+        "seed i in both costs). The η are Nielsen's own, not searched.",
+        "",
+        *_gap_lines(found),
     ]
-    if cfg["train_subset"] is not None or cfg["epochs"] != 30:
+    small = cfg["train_subset"] is not None or cfg["epochs"] != 30
+    if small:
         lines.append(
             "\nThis run is smaller than Nielsen's (30 epochs on 50,000 rows): its numbers "
             "only prove the pipeline runs; no verdict."
         )
-    elif set(finals) == set(LOSSES := ("sigmoid_mse", "sigmoid_bce")):
-        (pq, fq), (pc, fc) = finals[LOSSES[0]], finals[LOSSES[1]]
-        within = all(
-            abs(peak[0] - cfg["paper_test_accuracy"][n]) <= max(peak[1] or 0, 0.5)
-            for n, (peak, _) in finals.items()
-        )
-        lines.append(
-            f"\nNielsen reports 95.42% (quadratic) vs 95.49% (cross-entropy), single runs "
-            f"read at their best epoch: the two costs end about equal on this net. Read the "
-            f"same way we measure {pq[0]:.2f}% vs {pc[0]:.2f}% (final epoch: {fq[0]:.2f}% vs "
-            f"{fc[0]:.2f}%); {'both' if within else 'not both'} within 0.5 pp (or the 95% "
-            f"interval) of his numbers: **{'agrees' if within else 'differs'}**. The gap "
-            f"between the costs, {pc[0] - pq[0]:+.2f} pp, is to be read against the "
-            "intervals: at this size neither cost clearly wins, as in the book."
-        )
-        chosen = {n: _at_epoch_chosen_on_validation(doc["mnist"][n]) for n in LOSSES}
-        apart = abs(pc[0] - pq[0]) > (pq[1] or 0) + (pc[1] or 0)
-        n_seeds = len(doc["mnist"][LOSSES[0]]["history"]["test_accuracy"])
+    elif found["verdicts"]:
+        j = Judgement.from_dict(found["judgement"])
+        lines += ["", f"Nielsen's claim, the costs end about equal: **{_OUTCOME[j.outcome]}**."]
         readme.append(
             readme_row(
                 "784-30-10 sigmoid net on MNIST, quadratic vs CE (Nielsen 2015)",
                 "python -m experiments.nielsen",
-                "95.42% vs 95.49% (single runs, best epoch)",
-                f"{_ci_text(pq)} vs {_ci_text(pc)} read the same way; "
-                f"{_ci_text(chosen[LOSSES[0]])} vs {_ci_text(chosen[LOSSES[1]])} at the epoch "
-                f"best on validation ({n_seeds} seeds)",
-                ("yes" if within else "no")
-                + (": the costs differ" if apart else ": no difference between the costs"),
+                "95.42% vs 95.49% (single runs, best epoch): the costs end about equal",
+                _measured(doc, found, source),
+                _AGREES[j.outcome].format(delta=100 * found["delta"]),
             )
         )
+    lines += [
+        "",
+        f"Run time: {doc.get('wall_s', 0) / 60:.1f} min; commit "
+        f"{doc['provenance'].get('git_commit')}.",
+    ]
     if readme:
         lines += ["", *readme_section(readme)]
     return "\n".join(lines) + "\n"
-
-
-def _at_epoch_chosen_on_validation(run: dict) -> tuple[float, float | None]:
-    """Mean and 95% half-width of each seed's test accuracy (%) at its epoch best on
-    validation."""
-    test = np.asarray(run["history"]["test_accuracy"], dtype=float)
-    chosen = np.argmax(np.asarray(run["history"]["val_accuracy"], dtype=float), axis=1)
-    return mean_ci95(100 * test[np.arange(len(test)), chosen])
-
-
-def _ci_text(stat: tuple[float, float | None]) -> str:
-    m, h = stat
-    return f"{m:.2f}%" if h is None else f"{m:.2f} ± {h:.2f}%"
 
 
 def write_summary(results_path, out_dir) -> Path:

@@ -8,6 +8,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from experiments.golik import analysis
 from experiments.golik import report as plots
 from experiments.golik import run as golik
 from softjax.config import TrainConfig
@@ -15,7 +16,7 @@ from softjax.data import make_gaussian_classes
 from softjax.results import read_json, write_json
 from softjax.sweeps.core import init_key, init_stack
 from softjax.training import make_train
-from tests.helpers import FAST_COMPILE, GROWN_CLAUSE, GROWN_GRIDS, jit_fast, readme_row_of
+from tests.helpers import FAST_COMPILE, jit_fast, readme_row_of
 
 
 @pytest.fixture(scope="module")
@@ -82,44 +83,137 @@ def test_each_replicate_has_its_own_init_and_data_order(setup):
     assert not np.allclose(finals[0], finals[1])
 
 
+@pytest.mark.parametrize("second", ["mse", "cce"])
+def test_the_split_phases_equal_the_one_program_run(setup, second):
+    data, config, _, params = setup
+    program = golik.make_two_phase(
+        config, config.replace(loss=second), compiler_options=FAST_COMPILE
+    )
+    phase1, phase2 = golik.make_phases(
+        config, config.replace(loss=second), compiler_options=FAST_COMPILE
+    )
+    lr1, lr2 = jnp.asarray([0.5, 0.3]), jnp.asarray([2.0, 0.7])
+    want, _ = program(params, lr1, lr2, jnp.int32(1), golik.data_key(0), tuple(data))
+    states = phase1(params, lr1, jnp.int32(1), golik.data_key(0), tuple(data))
+    # One first phase serves several second-phase lrs: model 1's state, twice.
+    both = jax.tree.map(lambda x: x[jnp.asarray([0, 1, 1])], states)
+    got, finite = phase2(both, jnp.asarray([2.0, 0.7, 0.9]), tuple(data))
+    assert bool(np.all(finite))
+    for key in ("train_loss", "val_accuracy", "test_accuracy"):
+        np.testing.assert_allclose(got[key][:2], want[key], rtol=2e-5, atol=1e-6)
+    assert not np.allclose(got["train_loss"][2, 1:], got["train_loss"][1, 1:])
+    np.testing.assert_array_equal(got["train_loss"][2, :1], got["train_loss"][1, :1])
+
+
 def test_configs_differing_beyond_the_loss_are_refused(setup):
     _, config, _, _ = setup
     with pytest.raises(ValueError, match="second"):
         golik.make_two_phase(config, config.replace(loss="mse", lr=0.3))
 
 
-def test_claims_are_read_from_the_numbers():
-    def row(arm, m):
-        return {
-            "loss": arm,
-            "init_scale": 1.0,
-            "final_test_accuracy": m,
-            "final_test_accuracy_ci95": 0.002,
-        }
-
-    res = {
-        "init_scales": [1.0],
-        "rows": [row("cce", 0.90), row("mse", 0.80), row("cce→mse", 0.905)],
-        "paired_switch_minus_cce": {"1.0": {"mean": 0.004, "ci95": 0.001, "n": 5}},
+def _entry(per_seed, lr=1.0):
+    return {
+        "lr": lr,
+        "lr_cce": 0.5,
+        "per_seed": per_seed,
+        "curves": {"test_accuracy": [None] * len(per_seed)},
     }
-    verdicts = plots.judgements({"results": {"mlp": res}})
-    claims = [plots.claim_text(j) for j in verdicts]
-    assert "MSE from random init falls short of CCE" in claims[0]
-    assert "switching to MSE helps" in claims[1] and "+0.40 ± 0.10 pp" in claims[1]
-    # The verdicts are data: claim, setting, outcome and the numbers they rest on.
-    assert [(j.claim, j.setting, j.outcome) for j in verdicts] == [
-        (plots.MSE_WORSE, "mlp, scale 1", "agree"),
-        (plots.SWITCH_HELPS, "mlp, scale 1", "agree"),
+
+
+def _results():
+    """Softmax regression at init 1: MSE 0.5 pp ahead of CCE, and the switch ends where MSE
+    from scratch ends; so CCE→MSE beats CCE, but its control CCE→CCE does as well."""
+    base = [0.920, 0.922, 0.918, 0.921, 0.919]
+    jit = [0.0, 0.0002, -0.0002, 0.0001, -0.0001]
+
+    def arm(offset, k=1):
+        return _entry([b + offset + k * j for b, j in zip(base, jit, strict=True)])
+
+    arms = {
+        "cce": {"1.0": arm(0.0)},
+        "mse": {"1.0": arm(0.005, 2)},
+        "cce→mse": {"1.0": arm(0.005, 3)},
+        "cce→cce": {"1.0": arm(0.0048, -1)},
+    }
+    choices = [
+        {"arm": [a, 1.0], "lr": 1.0, "verdict": "interior", "reason": "interior: x"} for a in arms
     ]
-    assert verdicts[0].numbers["mse"]["mean"] == 0.80 and verdicts[1].numbers["mean"] == 0.004
-    res["paired_switch_minus_cce"]["1.0"] = {"mean": 0.0005, "ci95": 0.001, "n": 5}
-    verdicts = plots.judgements({"results": {"mlp": res}})
-    assert "no separable difference" in plots.claim_text(verdicts[1])
-    assert verdicts[1].outcome == "inconclusive"
-    # Stored verdicts are read, not recomputed: the counts follow the data.
-    stored = {"verdicts": [dict(verdicts[0].to_dict(), outcome="differ")], "results": {}}
-    assert [j.outcome for j in plots.judgements(stored)] == ["differ"]
-    assert "beats CCE" in plots.claim_text(plots.judgements(stored)[0])
+    return {
+        "softmax_regression": {
+            "init_scales": [1.0],
+            "arms": arms,
+            "choices": choices,
+            "wall_s": 60.0,
+            "model_epochs": 100,
+        }
+    }
+
+
+def test_the_switch_is_judged_against_its_control_and_the_arms_are_paired():
+    found = analysis.analyse(_results(), [0, 1, 2, 3, 4])
+    fam = found["families"]
+    (mse,) = fam[analysis.CLAIM_1]
+    assert mse["comparison"] == "softmax_regression, init scale 1: mse − cce"
+    assert mse["mean"] == pytest.approx(0.005) and mse["verdict"] == "higher"
+    (switch,) = fam[analysis.CLAIM_2]
+    # +0.02 pp against the control: bounded within ±0.25 pp, although CCE→MSE − CCE is +0.5.
+    assert switch["mean"] == pytest.approx(0.0002) and switch["verdict"] == "equivalent"
+    context = {v["comparison"].split(": ")[1]: v for v in fam[analysis.CONTEXT]}
+    assert context["cce→mse − cce"]["verdict"] == "higher"
+    assert context["cce→mse − mse"]["verdict"] == "equivalent"
+    assert {v["family_size"] for v in fam[analysis.CONTEXT]} == {2}
+    judged = {j.claim: j for j in analysis.judgements(found)}
+    assert judged[analysis.MSE_WORSE].outcome == "differ"  # MSE is ahead here
+    assert judged[analysis.SWITCH_HELPS].outcome == "differ"  # no gain beyond the control
+    # A replicate that diverged in one arm leaves that arm's pairs only.
+    res = _results()
+    res["softmax_regression"]["arms"]["mse"]["1.0"]["per_seed"][3] = None
+    again = analysis.analyse(res, [0, 1, 2, 3, 4])["families"]
+    assert again[analysis.CLAIM_1][0]["seeds"] == [0, 1, 2, 4]
+    assert again[analysis.CLAIM_2][0]["seeds"] == [0, 1, 2, 3, 4]
+
+
+def _doc(tmp_path):
+    results = _results()
+    found = analysis.analyse(results, [0, 1, 2, 3, 4])
+    config = dict(golik.SIZES["full"], start_lrs=golik.START, mode="full", hidden=100)
+    config.update(batch_size=64, saturating_scales=golik.SATURATING, replicates="init seed i")
+    doc = {
+        "provenance": {"config": config, "seeds": [0, 1, 2, 3, 4], "git_commit": "abc"},
+        "results": results,
+        "analysis": found,
+        "verdicts": [j.to_dict() for j in analysis.judgements(found)],
+        "methods": plots.METHODS,
+        "wall_s": 120.0,
+    }
+    write_json(tmp_path / "golik.json", doc)
+    return tmp_path / "golik.json"
+
+
+def test_the_summary_states_the_init_1_case_and_the_readme_row_from_the_numbers(tmp_path):
+    text = plots.write_summary(_doc(tmp_path), tmp_path).read_text()
+    assert (
+        "softmax_regression, init scale 1: the switch equals MSE from scratch (CCE→MSE − MSE "
+        in text
+    )
+    assert "not an effect of CCE pre-training" in text
+    assert (
+        "| softmax_regression | 1 | cce→cce | lr 1 (interior); CCE phase at CCE's lr 0.5 |" in text
+    )
+    assert 'Family "CCE→MSE − CCE→CCE (the switch against its control)": 1 comparison' in text
+    assert "Run time: 2.0 min (softmax_regression 1.0 min, 100 model-epochs)" in text
+    row = readme_row_of(text)
+    assert "softmax regression at init 1: MSE − CCE +0.50 pp [" in row
+    assert "the switch equals MSE from scratch at softmax_regression, init scale 1" in row
+    assert row.endswith(
+        "| no: claim 1 holds in 0 of 1 settings, claim 2 (against the CCE→CCE control) in 0 of 1 |"
+    )
+
+
+def test_results_from_before_the_v3_methods_are_refused_naming_the_fix(tmp_path):
+    write_json(tmp_path / "golik.json", {"provenance": {}, "results": {}})
+    with pytest.raises(SystemExit, match="re-run python -m experiments.golik"):
+        plots.write_summary(tmp_path / "golik.json", tmp_path)
 
 
 @pytest.mark.slow
@@ -129,101 +223,24 @@ def test_cli_smoke_writes_json_figure_summary_and_redraws(shared_data_dir, tmp_p
     assert {p.name for p in written} == {"golik_smoke.png", "golik_smoke.md"}
     doc = read_json(tmp_path / "golik_smoke.json")
     # The verdicts are stored with the numbers, and are what the numbers give.
-    assert doc["verdicts"] == [j.to_dict() for j in plots.judgements({"results": doc["results"]})]
+    assert doc["analysis"] == analysis.analyse(doc["results"], doc["provenance"]["seeds"])
+    assert doc["verdicts"] == [j.to_dict() for j in analysis.judgements(doc["analysis"])]
     for model, res in doc["results"].items():
         assert res["init_scales"] == [1.0, golik.SATURATING[model]]
-        assert {(r["loss"], r["init_scale"]) for r in res["rows"]} == {
-            (arm, s) for arm in ("cce", "mse", "cce→mse") for s in res["init_scales"]
-        }
-        for r in res["rows"]:
-            assert len(r["curves"]["test_accuracy"]["mean"]) == 2
+        assert set(res["arms"]) == set(golik.ARMS)
+        for arm in golik.ARMS:
+            for s in res["init_scales"]:
+                entry = res["arms"][arm][str(s)]
+                assert len(entry["per_seed"]) == 2  # per-seed values of every replicate
+                assert len(entry["curves"]["test_accuracy"][0]) == 2
+        # The control's first phase is CCE's: at the same lr in both phases it is CCE.
+        cce, control = res["arms"]["cce"]["1.0"], res["arms"]["cce→cce"]["1.0"]
+        if control["lr"] == control["lr_cce"] == cce["lr"]:
+            assert control["per_seed"] == pytest.approx(cce["per_seed"], abs=1e-6)
     text = (tmp_path / "golik_smoke.md").read_text()
     assert "Golik, Doetsch & Ney" in text and "Claim 1" in text and "Claim 2" in text
-    assert "(the only lr of its grid [0.1])" in text  # smoke: one lr of CCE's grid
     for p in written:
         p.unlink()
     redrawn = golik.main([*argv, "--redraw"])
     assert all(p.exists() and p.stat().st_size > 0 for p in redrawn)
     assert (tmp_path / "golik_smoke.md").read_text() == text
-
-
-def _doc(edges):
-    """A hand-made results document: the three arms at scale 1 with ``edges`` (per arm)."""
-
-    def row(arm, lr, edge):
-        return {
-            "loss": arm,
-            "init_scale": 1.0,
-            "lr": lr,
-            "edge": edge,
-            "final_test_accuracy": 0.9,
-            "final_test_accuracy_ci95": 0.002,
-        }
-
-    lrs = {"cce": 0.5, "mse": 2.0, "cce→mse": 2.0}
-    res = {
-        "init_scales": [1.0],
-        "rows": [row(arm, lrs[arm], e) for arm, e in zip(lrs, edges, strict=True)],
-        "paired_switch_minus_cce": {},
-        "best_cce_lr": {"1.0": 0.5},
-    }
-    config = dict(mode="full", train_subset=None, hidden=100, batch_size=64, epochs=12)
-    config.update(switch=8, saturating_scales={"mlp": 10.0}, seeds=[0, 1], lr_index=None)
-    config["lr_grids"] = {"cce": [0.01, 0.1, 0.5], "mse": [0.1, 0.5, 2.0]}
-    return {"provenance": {"config": config, "git_commit": "abc"}, "results": {"mlp": res}}
-
-
-def test_summary_marks_and_names_an_lr_on_its_grid_edge(tmp_path):
-    write_json(tmp_path / "golik.json", _doc(("high", None, "high")))
-    text = plots.write_summary(tmp_path / "golik.json", tmp_path).read_text()
-    assert "| mlp | 1 | cce | 0.5† |" in text and "| mlp | 1 | mse | 2.0 |" in text
-    assert "| cce→mse | 2.0† (CCE phase: 0.5†) |" in text
-    assert "† The lr chosen on validation lies on an edge" in text
-    assert (
-        "Chosen lr on an edge of its grid: mlp cce, init scale 1, lr 0.5 (high edge of "
-        "[0.01, 0.1, 0.5]); mlp cce→mse (MSE phase), init scale 1, lr 2.0 (high edge of "
-        "[0.1, 0.5, 2.0]); a wider grid could move these results."
-    ) in text
-    res = _doc(("high", None, None))["results"]["mlp"]
-    assert plots.lr_label(res, res["rows"][2]) == "2.0 (CCE phase: 0.5†)"  # the legend's
-
-
-def test_summary_without_edges_says_interior(tmp_path):
-    write_json(tmp_path / "golik.json", _doc((None, None, None)))
-    text = plots.write_summary(tmp_path / "golik.json", tmp_path).read_text()
-    assert "Every chosen lr is interior to its grid." in text and "†" not in text
-
-
-def test_summary_names_each_arms_own_extended_grid(tmp_path):
-    """A run that grew its grids: each arm's edge is named against its own final grid and
-    the setting says how the grids grew."""
-    doc = _doc((None, None, "high"))
-    doc["provenance"]["config"].update(GROWN_GRIDS)
-    doc["results"]["mlp"]["lrs_by_arm"] = {
-        "cce": [0.01, 0.1, 0.5, 1.5],
-        "mse": [0.1, 0.5, 2.0],
-        "cce→mse": [0.1, 0.5, 2.0, 6.0, 18.0],
-    }
-    doc["results"]["mlp"]["rows"][2]["lr"] = 18.0
-    write_json(tmp_path / "golik.json", doc)
-    text = plots.write_summary(tmp_path / "golik.json", tmp_path).read_text()
-    assert f"{GROWN_CLAUSE}, chosen on validation" in text
-    assert (
-        "mlp cce→mse (MSE phase), init scale 1, lr 18.0 (high edge of [0.1, 0.5, 2.0, 6.0, 18.0])"
-    ) in text
-
-
-def test_the_readme_row_is_written_from_the_numbers(tmp_path):
-    doc = _doc((None, None, None))
-    res = doc["results"]["mlp"]
-    res["rows"][1]["final_test_accuracy"] = 0.80  # mse from random init falls short
-    res["paired_switch_minus_cce"] = {"1.0": {"mean": 0.004, "ci95": 0.001, "n": 2}}
-    write_json(tmp_path / "golik.json", doc)
-    text = plots.write_summary(tmp_path / "golik.json", tmp_path).read_text()
-    row = readme_row_of(text)
-    assert row.startswith("| CE then squared error (Golik, Doetsch & Ney 2013) |")
-    assert (
-        "| MLP 784-100-10 at init scale 1: MSE 80.00 ± 0.20% (lr 2.0) vs CCE 90.00 ± 0.20%, "
-        "CCE→MSE − CCE +0.40 ± 0.10 pp (2 seeds, `results/golik.md`; every chosen lr "
-        "interior to its grid) | yes: claim 1 holds in 1 of 1 settings, claim 2 in 1 of 1 |"
-    ) in row

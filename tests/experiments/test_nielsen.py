@@ -65,3 +65,38 @@ def test_cli_smoke_writes_json_figures_and_redraws(tmp_path, shared_data_dir):
     redrawn = nielsen.main(["--smoke", "--redraw", "--out", str(tmp_path)])
     assert {p.name for p in redrawn} == names and all(p.stat().st_size > 0 for p in redrawn)
     assert (tmp_path / "nielsen_smoke.json").read_bytes() == before
+
+
+def _history(test, val):
+    return {"test_accuracy": test, "val_accuracy": val}
+
+
+def test_the_gap_is_read_at_each_seeds_validation_chosen_epoch_and_paired():
+    from experiments.nielsen import analysis
+
+    # Seed i's best validation epoch is epoch 2 for the quadratic cost, epoch 1 for CE.
+    quad = _history([[0.90, 0.95, 0.96]] * 6, [[0.1, 0.9, 0.2]] * 6)
+    ce = [[0.9530 + 0.0002 * i, 0.97, 0.99] for i in range(6)]
+    found = analysis.analyse(
+        {
+            "sigmoid_mse": {"history": quad},
+            "sigmoid_bce": {"history": _history(ce, [[0.9, 0.2, 0.1]] * 6)},
+        },
+        seeds=list(range(6)),
+    )
+    assert found["per_seed"]["sigmoid_mse"]["chosen_epoch"] == [2] * 6
+    assert found["per_seed"]["sigmoid_bce"]["at_chosen"] == pytest.approx(
+        [0.953, 0.9532, 0.9534, 0.9536, 0.9538, 0.954]
+    )
+    v = {d["comparison"]: d for d in found["verdicts"]}
+    assert v[analysis.PRIMARY]["mean"] == pytest.approx(0.0035)  # CE − quadratic, paired
+    assert v["at the best test epoch"]["mean"] == pytest.approx(0.03)
+    assert {d["family_size"] for d in found["verdicts"]} == {3}
+    # +0.35 pp with a tight interval: a real difference, bounded within ±0.5 pp.
+    assert v[analysis.PRIMARY]["verdict"] == "higher" and analysis.bounded(v[analysis.PRIMARY])
+    assert found["judgement"]["outcome"] == "agree"
+    # A gap beyond the margin differs; a wide interval cannot tell.
+    wide = dict(v[analysis.PRIMARY], mean=0.02, low=0.012, high=0.028, p_equivalence_adjusted=1.0)
+    assert analysis.judgement([wide]).outcome == "differ"
+    vague = dict(wide, verdict="inconclusive", low=-0.01)
+    assert analysis.judgement([vague]).outcome == "inconclusive"

@@ -118,6 +118,12 @@ def test_each_literature_summary_is_what_its_json_writes(stem, tmp_path):
     legacy = getattr(plots, "legacy", None)
     if legacy is not None and legacy(json.loads((ROOT / "results" / f"{stem}.json").read_text())):
         pytest.skip(f"results/{stem}.json predates its study's current summary; re-run it")
+    methods = getattr(plots, "METHODS", None)
+    if (
+        methods
+        and json.loads((ROOT / "results" / f"{stem}.json").read_text()).get("methods") != methods
+    ):
+        pytest.skip(f"results/{stem}.json predates its study's {methods} code; re-run it")
     written = plots.write_summary(ROOT / "results" / f"{stem}.json", tmp_path)
     assert written.read_text() == (ROOT / "results" / f"{stem}.md").read_text()
 
