@@ -30,7 +30,9 @@ one-device program on its own models; nothing is communicated). Every device mus
 the same blocks, so each loss's block is padded to a multiple of the device count with
 copies of its last model and the axis is ordered device-major (:func:`block_layout`).
 The result equals the one-device result up to float rounding (XLA may round a narrower
-matmul differently).
+matmul differently), which a model at the edge of stability amplifies as it would 1 ulp
+of its lr: to O(1) within an epoch for some (``benchmarks/README.md``, "Sharded BCE at
+lr 1").
 
 Several processes (JAX's multi-controller runtime): every process runs the same script,
 calls ``jax.distributed.initialize()`` first, then the same ``sweep()``. ``jax.devices()``
