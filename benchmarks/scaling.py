@@ -19,7 +19,9 @@ and each speed-up (``1_process``'s time over the arrangement's, paired per round
 The records must agree: every arrangement's final test accuracies against
 ``1_process``'s (``max_abs_accuracy_diff``) and the number of models whose final test
 loss differs by more than :data:`TOLERANCE` relative (``models_loss_differs``, per
-round; the sharded runs' narrower matmuls round differently, :mod:`softjax.sweeps.grid`).
+round; the sharded runs' narrower matmuls round differently, :mod:`softjax.sweeps.grid`,
+and the grid's four BCE models at lr 1 amplify that to O(1): ``benchmarks/README.md``,
+"Sharded BCE at lr 1").
 On a 2-core machine shared with other jobs the speed-ups read the machine as much as the
 code: the block stores the load average beside them.
 """
