@@ -1,0 +1,249 @@
+"""The label-noise study's analysis, as JSON-ready data: the memorisation measures per
+(rate, loss), the paired comparisons with CCE, and the judgements of the papers' claim.
+
+Replicate i of every (rate, loss) shares init seed i and data-order seed i; at a rate it
+also shares the noise draw i. Two named families, each with Holm's correction and the
+four-way verdicts of :func:`softjax.sweeps.inference.decide` (margin :data:`DELTA`):
+
+* **interaction** (the primary statistic): per rate η > 0 and loss L ≠ CCE, the
+  difference in differences of clean test accuracy
+  ``dᵢ = (L(η)ᵢ − CCE(η)ᵢ) − (L(0)ᵢ − CCE(0)ᵢ)``, paired by replicate: how much less (+)
+  or more (−) accuracy L loses to noise than CCE does. "higher" is the papers' claim.
+* **difference**: per rate and loss L ≠ CCE, ``L(η)ᵢ − CCE(η)ᵢ``.
+
+The memorisation regime (:data:`REGIME`): at a rate, CCE reached it when its mean final
+training accuracy on the noisy labels is at least ``REGIME``; the claim is judged only
+there (elsewhere its judgement is inconclusive, "regime not reached").
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from experiments._common.verdicts import AGREE, DIFFER, INCONCLUSIVE, Judgement
+from softjax.sweeps.budget import (
+    LONGER,
+    SLOPE_THRESHOLD,
+    SLOPE_WINDOW,
+    still_improving,
+)
+from softjax.sweeps.inference import decide, mean_difference
+from softjax.sweeps.stats import t_quantile_975
+
+REFERENCE = "cce"
+DELTA = 0.01
+"""The equivalence margin: ±1 point of clean test accuracy."""
+REGIME = 0.95
+"""CCE's mean final training accuracy on the noisy labels from which a rate counts as in
+the memorisation regime."""
+CLAIM = "bounded_loss_resists_memorisation"
+"""The papers' claim as judged here: where CCE memorises (:data:`REGIME`), the loss
+loses less clean test accuracy to noise than CCE (interaction verdict "higher")."""
+INTERACTION = "interaction"
+DIFFERENCE = "difference"
+BUDGET_RULE = {
+    "window": SLOPE_WINDOW,
+    "threshold": SLOPE_THRESHOLD,
+    "longer": LONGER,
+    "rule": "a rate at which any loss's mean noisy-validation accuracy (at its chosen lr, "
+    "on the search replicates) rose faster than the threshold per epoch over its last "
+    "epochs also trains every loss LONGER × as long; both budgets are reported",
+}
+
+
+def _finite(x) -> bool:
+    return isinstance(x, int | float) and math.isfinite(x)
+
+
+def improving(curves: Mapping[str, Sequence[float]]) -> list[str]:
+    """The losses whose curve (mean validation accuracy per epoch) is still rising at its
+    end (:func:`softjax.sweeps.budget.still_improving`); a non-finite curve is not."""
+    return [
+        k
+        for k, c in curves.items()
+        if len(c) >= SLOPE_WINDOW and all(_finite(v) for v in c) and still_improving(c)
+    ]
+
+
+def by_seed(runs: Sequence[Mapping], metric: str, budget: str) -> dict:
+    """``{(rate, loss): {seed: value}}`` of ``metric`` over the finite runs of ``budget``."""
+    out: dict = {}
+    for r in runs:
+        if r["budget"] == budget and _finite(r.get(metric)):
+            out.setdefault((r["rate"], r["loss"]), {})[r["seed"]] = r[metric]
+    return out
+
+
+def _interval(values: Sequence[float]) -> dict[str, Any]:
+    n = len(values)
+    mean = math.fsum(values) / n if n else None
+    if n < 2:
+        return {"mean": mean, "ci95": None, "n": n}
+    sd = math.sqrt(math.fsum((v - mean) ** 2 for v in values) / (n - 1))
+    return {"mean": mean, "ci95": t_quantile_975(n - 1) * sd / math.sqrt(n), "n": n}
+
+
+def _label(loss: str, rate: float, kind: str) -> str:
+    if kind == INTERACTION:
+        return f"{loss} vs cce, η = {rate:g} vs 0"
+    return f"{loss} − cce at η = {rate:g}"
+
+
+def comparisons(values: dict, kind: str, delta: float = DELTA) -> list[dict]:
+    """One family (:data:`INTERACTION` or :data:`DIFFERENCE`) of paired comparisons with
+    CCE from :func:`by_seed`'s ``values``, decided with Holm over the family. Each entry:
+    the verdict's fields plus ``loss``, ``rate`` and ``seeds`` (the replicates paired)."""
+    rates = sorted({rate for rate, _ in values})
+    losses = sorted({loss for _, loss in values if loss != REFERENCE})
+    estimates, meta = {}, {}
+    for rate in rates:
+        if kind == INTERACTION and rate == 0:
+            continue
+        for loss in losses:
+            keys = [(rate, loss), (rate, REFERENCE)]
+            if kind == INTERACTION:
+                keys += [(0.0, loss), (0.0, REFERENCE)]
+            if any(k not in values for k in keys):
+                continue
+            seeds = sorted(set.intersection(*(set(values[k]) for k in keys)))
+            if len(seeds) < 2:
+                continue
+            d = [values[keys[0]][s] - values[keys[1]][s] for s in seeds]
+            if kind == INTERACTION:
+                d = [
+                    x - (values[keys[2]][s] - values[keys[3]][s])
+                    for x, s in zip(d, seeds, strict=True)
+                ]
+            label = _label(loss, rate, kind)
+            estimates[label] = mean_difference(d)
+            meta[label] = {"loss": loss, "rate": rate, "seeds": seeds, "differences": d}
+    if not estimates:
+        return []
+    family = (
+        "clean test accuracy, (loss − CCE) at η minus at η = 0"
+        if kind == INTERACTION
+        else "clean test accuracy, loss − CCE at each η"
+    )
+    verdicts = decide(estimates, family=family, delta=delta)
+    return [v.as_dict() | meta[v.comparison] for v in verdicts]
+
+
+def cells(runs: Sequence[Mapping], budget: str = "short") -> list[dict]:
+    """Per (rate, loss): mean ± 95% interval over replicates of the final clean test
+    accuracy, the training accuracy on the noisy and on the clean labels, the memorised
+    fraction, and the mean per-epoch memorised fraction and noisy training accuracy
+    (the per-seed values stay in the runs)."""
+    groups: dict = {}
+    for r in runs:
+        if r["budget"] == budget:
+            groups.setdefault((r["rate"], r["loss"]), []).append(r)
+    out = []
+    for (rate, loss), rs in sorted(groups.items()):
+        ok = [r for r in rs if not r["diverged"]]
+        test = "test_long" if budget == "long" else "test_short"
+        entry = {
+            "rate": rate,
+            "loss": loss,
+            "lr": rs[0]["lr"],
+            "n": len(ok),
+            "diverged": len(rs) - len(ok),
+        }
+        for key, name in (
+            (test, "clean_test"),
+            ("train_acc_noisy_labels", "train_noisy"),
+            ("train_acc_clean_labels", "train_clean"),
+            ("memorised_final", "memorised"),
+        ):
+            vals = [r[key] for r in ok if _finite(r.get(key))]
+            entry[name] = _interval(vals) if vals else None
+        for key in ("memorised", "train_accuracy_noisy"):
+            curves = [r["curves"][key] for r in ok if key in r["curves"]]
+            if curves:
+                entry[f"{key}_per_epoch"] = [
+                    math.fsum(c) / len(c) if all(_finite(x) for x in c) else None
+                    for c in zip(*curves, strict=True)
+                ]
+        out.append(entry)
+    return out
+
+
+def regime(cell_list: Sequence[Mapping]) -> dict[str, dict]:
+    """Per rate: CCE's mean final training accuracy on the noisy labels and memorised
+    fraction, and whether it reached :data:`REGIME`."""
+    out = {}
+    for c in cell_list:
+        if c["loss"] == REFERENCE and c["train_noisy"]:
+            fit = c["train_noisy"]["mean"]
+            mem = (c["memorised"] or {}).get("mean")
+            out[str(c["rate"])] = {"train_noisy": fit, "memorised": mem, "reached": fit >= REGIME}
+    return out
+
+
+def judgements(interactions: Sequence[Mapping], reached: Mapping[str, Mapping]) -> list[Judgement]:
+    """Per (loss, η > 0) of the interaction family: :data:`AGREE` when "higher" (the
+    loss loses less accuracy to noise than CCE), :data:`DIFFER` when "lower" or
+    "equivalent", :data:`INCONCLUSIVE` when inconclusive or where CCE did not reach the
+    memorisation regime."""
+    out = []
+    for v in interactions:
+        inside = reached.get(str(v["rate"]), {}).get("reached", False)
+        outcome = {"higher": AGREE, "lower": DIFFER, "equivalent": DIFFER}.get(
+            v["verdict"], INCONCLUSIVE
+        )
+        if not inside:
+            outcome = INCONCLUSIVE
+        numbers = {
+            "loss": v["loss"],
+            "rate": v["rate"],
+            "mean": v["mean"],
+            "low": v["low"],
+            "high": v["high"],
+            "verdict": v["verdict"],
+            "regime": inside,
+        }
+        out.append(Judgement(CLAIM, f"{v['loss']} at η = {v['rate']:g}", outcome, numbers))
+    return out
+
+
+def analyse(runs: Sequence[Mapping], delta: float = DELTA) -> dict[str, Any]:
+    """The study's analysis as data (module docstring): ``cells`` per budget, the
+    ``regime`` per rate, both families at the fixed budget, the ``budget`` family (longer −
+    fixed, where a loss ran longer), and the ``judgements``."""
+    short = cells(runs, "short")
+    reached = regime(short)
+    values = by_seed(runs, "test_short", "short")
+    inter = comparisons(values, INTERACTION, delta)
+    out = {
+        "delta": delta,
+        "cells": {"short": short, "long": cells(runs, "long")},
+        "regime": reached,
+        "interaction": inter,
+        "difference": comparisons(values, DIFFERENCE, delta),
+        "judgements": [j.to_dict() for j in judgements(inter, reached)],
+        "budget": budget_family(runs, delta),
+    }
+    return out
+
+
+def budget_family(runs: Sequence[Mapping], delta: float = DELTA) -> list[dict]:
+    """Per (rate, loss) that ran the longer budget: clean test accuracy of the longer run
+    − the fixed one, paired by replicate (the longer run continues the fixed one), Holm
+    over the family. "higher": the loss slows (it still gains); "equivalent": it stops;
+    "lower": it loses accuracy with more training (memorisation)."""
+    short = by_seed(runs, "test_short", "short")
+    long = by_seed(runs, "test_long", "long")
+    estimates, meta = {}, {}
+    for key in sorted(long):
+        seeds = sorted(set(long[key]) & set(short.get(key, {})))
+        if len(seeds) < 2:
+            continue
+        rate, loss = key
+        label = f"{loss} at η = {rate:g}: longer − fixed budget"
+        estimates[label] = mean_difference([long[key][s] - short[key][s] for s in seeds])
+        meta[label] = {"loss": loss, "rate": rate, "seeds": seeds}
+    if not estimates:
+        return []
+    verdicts = decide(estimates, family="clean test accuracy, longer − fixed budget", delta=delta)
+    return [v.as_dict() | meta[v.comparison] for v in verdicts]
