@@ -41,6 +41,12 @@ the memorisation regime."""
 CLAIM = "bounded_loss_resists_memorisation"
 """The papers' claim as judged here: where CCE memorises (:data:`REGIME`), the loss
 loses less clean test accuracy to noise than CCE (interaction verdict "higher")."""
+BUDGET_NAMES = {"short": "fixed budget", "long": "longer budget"}
+JUDGED = "long"
+"""The budget the claim is judged at: the longer one (every loss trains ``LONGER`` × the
+fixed budget at its chosen lr), where a net that can fit its training set has; the fixed
+budget's estimates are reported beside it, and the fixed budget is judged where no
+longer run exists."""
 INTERACTION = "interaction"
 DIFFERENCE = "difference"
 BUDGET_RULE = {
@@ -91,7 +97,7 @@ def _label(loss: str, rate: float, kind: str) -> str:
     return f"{loss} − cce at η = {rate:g}"
 
 
-def comparisons(values: dict, kind: str, delta: float = DELTA) -> list[dict]:
+def comparisons(values: dict, kind: str, delta: float = DELTA, budget: str = "short") -> list[dict]:
     """One family (:data:`INTERACTION` or :data:`DIFFERENCE`) of paired comparisons with
     CCE from :func:`by_seed`'s ``values``, decided with Holm over the family. Each entry:
     the verdict's fields plus ``loss``, ``rate`` and ``seeds`` (the replicates paired)."""
@@ -125,7 +131,7 @@ def comparisons(values: dict, kind: str, delta: float = DELTA) -> list[dict]:
         "clean test accuracy, (loss − CCE) at η minus at η = 0"
         if kind == INTERACTION
         else "clean test accuracy, loss − CCE at each η"
-    )
+    ) + f", {BUDGET_NAMES[budget]}"
     verdicts = decide(estimates, family=family, delta=delta)
     return [v.as_dict() | meta[v.comparison] for v in verdicts]
 
@@ -208,22 +214,25 @@ def judgements(interactions: Sequence[Mapping], reached: Mapping[str, Mapping]) 
 
 
 def analyse(runs: Sequence[Mapping], delta: float = DELTA) -> dict[str, Any]:
-    """The study's analysis as data (module docstring): ``cells`` per budget, the
-    ``regime`` per rate, both families at the fixed budget, the ``budget`` family (longer −
-    fixed, where a loss ran longer), and the ``judgements``."""
-    short = cells(runs, "short")
-    reached = regime(short)
-    values = by_seed(runs, "test_short", "short")
-    inter = comparisons(values, INTERACTION, delta)
-    out = {
-        "delta": delta,
-        "cells": {"short": short, "long": cells(runs, "long")},
-        "regime": reached,
-        "interaction": inter,
-        "difference": comparisons(values, DIFFERENCE, delta),
-        "judgements": [j.to_dict() for j in judgements(inter, reached)],
-        "budget": budget_family(runs, delta),
-    }
+    """The study's analysis as data (module docstring), per budget (``"short"``: the
+    fixed one, ``"long"``: ``LONGER`` × it): ``cells``, CCE's ``regime`` per rate, both
+    families; the ``budget`` family (longer − fixed); and the ``judgements`` at the
+    ``judged_budget`` (:data:`JUDGED` where it ran)."""
+    out: dict[str, Any] = {"delta": delta}
+    for key in ("cells", "regime", "interaction", "difference"):
+        out[key] = {}
+    for budget in ("short", "long"):
+        out["cells"][budget] = cells(runs, budget)
+        out["regime"][budget] = regime(out["cells"][budget])
+        values = by_seed(runs, f"test_{budget}", budget)
+        out["interaction"][budget] = comparisons(values, INTERACTION, delta, budget)
+        out["difference"][budget] = comparisons(values, DIFFERENCE, delta, budget)
+    judged = JUDGED if out["cells"][JUDGED] else "short"
+    out["judged_budget"] = judged
+    out["judgements"] = [
+        j.to_dict() for j in judgements(out["interaction"][judged], out["regime"][judged])
+    ]
+    out["budget"] = budget_family(runs, delta)
     return out
 
 

@@ -29,14 +29,16 @@ Design. Per rate, each loss's lr by :func:`softjax.sweeps.lr_search.search_lrs` 
 ``search_seeds`` replicates (each round one :func:`softjax.sweeps.sweep` call per
 replicate, every loss with its own lr list), scored by final noisy validation accuracy.
 Then the ``seeds`` replicates (replicate i: init seed i, data-order seed i and noise draw
-i, in every loss) train each loss at its chosen lr. In these final runs the history's
+i, in every loss) train each loss at its chosen lr, for ``epochs`` (the fixed budget,
+the one the lr was chosen at) and for ``LONGER`` × ``epochs`` (the longer budget: the
+same runs continued, the lr being constant; the claim is about nets trained until they
+fit, so it is judged there). In these final runs the history's
 validation split is the *memorisation probe*: the flipped training images with their
 noisy labels, so ``val_accuracy`` per epoch is the fraction of flipped labels the net
 predicts (memorised); at η = 0 it is the validation split. Nothing is selected on these
-runs. Clean test accuracy is read once, at the end. A rate at which
-some loss's validation accuracy is still rising at the end of the search
-(``softjax.sweeps.budget``) trains that loss ``LONGER`` × as long too (same replicates;
-the longer run's first ``epochs`` are the shorter run's, the lr being constant).
+runs. Clean test accuracy is read once, at the end of each. Which losses were still
+improving at the end of the search (``softjax.sweeps.budget``) is recorded; every loss
+runs the longer budget anyway.
 :mod:`.analysis` makes the verdicts; :mod:`.report` writes from the JSON alone.
 
 Run::
@@ -278,8 +280,7 @@ def run_rate(clean, rate: float, size: dict) -> dict:
     lrs = {c["arm"][0]: chosen(c, records) for c in found["choices"]}
     improving = analysis.improving(search_curves(records, lrs))
     runs, cost = finals(clean, rate, lrs, size, size["epochs"])
-    more = {loss: lr for loss, lr in lrs.items() if loss in improving}
-    extra, long_cost = finals(clean, rate, more, size, LONGER * size["epochs"])
+    extra, long_cost = finals(clean, rate, lrs, size, LONGER * size["epochs"])
     runs += extra
     return {
         "search": found,
