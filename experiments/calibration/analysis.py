@@ -13,8 +13,10 @@ its named family:
 * **loss** (the base MLP): each loss − CCE, and sigmoid BCE read through the softmax −
   CCE.
 
-Each run is read at its converged budget: the longer run where the budget rule asked
-for one (:data:`BUDGET_RULE`), else the fixed one.
+Every arm trains at two budgets at its chosen lr: the fixed one (the lr search's) and
+``LONGER`` × it (:data:`BUDGET_RULE`); each is analysed on its own, so that every
+comparison is between nets trained equally long. The claim, about nets trained to
+convergence, is judged at the longer budget (:data:`JUDGED`).
 """
 
 from __future__ import annotations
@@ -36,10 +38,13 @@ BUDGET_RULE = {
     "window": SLOPE_WINDOW,
     "threshold": SLOPE_THRESHOLD,
     "longer": LONGER,
-    "rule": "an arm whose mean validation accuracy (at its chosen lr, on the search "
-    "replicates) rose faster than the threshold per epoch over its last epochs also trains "
-    "LONGER × as long; its converged numbers are the longer run's",
+    "rule": "every arm also trains LONGER × the fixed budget at its chosen lr (the arms "
+    "whose mean validation accuracy, on the search replicates, rose faster than the "
+    "threshold per epoch over their last epochs are recorded); each budget is compared "
+    "within itself",
 }
+JUDGED = "long"
+"""The budget the claim is judged at (the fixed one where no longer run exists)."""
 CLAIMS = {
     "width": "miscalibration_grows_with_width",
     "depth": "miscalibration_grows_with_depth",
@@ -59,16 +64,6 @@ def improving(curves: Mapping[str, Sequence[float]]) -> list[str]:
         for k, c in curves.items()
         if len(c) >= SLOPE_WINDOW and all(_finite(v) for v in c) and still_improving(c)
     ]
-
-
-def converged_runs(runs: Sequence[Mapping]) -> list[Mapping]:
-    """Each (arch, loss, seed)'s run at its converged budget: the long one if any."""
-    best: dict = {}
-    for r in runs:
-        key = (r["arch"], r["loss"], r["seed"])
-        if key not in best or r["budget"] == "long":
-            best[key] = r
-    return list(best.values())
 
 
 def _interval(values: Sequence[float]) -> dict[str, Any] | None:
@@ -98,13 +93,18 @@ def measure(run: Mapping, name: str, read: str | None = None) -> float | None:
     return test[name]
 
 
-def cells(runs: Sequence[Mapping]) -> list[dict]:
-    """Per (arch, loss), at the converged budget: the chosen lr and epochs, mean ± 95%
+def at(runs: Sequence[Mapping], budget: str) -> list[Mapping]:
+    """The runs of ``budget`` (``"short"`` or ``"long"``)."""
+    return [r for r in runs if r["budget"] == budget]
+
+
+def cells(runs: Sequence[Mapping], budget: str = "short") -> list[dict]:
+    """Per (arch, loss), at ``budget``: the chosen lr and epochs, mean ± 95%
     interval of each test measure (for sigmoid BCE also its softmax reading), the final
     training accuracy, whether every replicate fitted (:data:`CONVERGED`), and the mean
     epoch of the lowest validation loss (before the last: NLL overfitting)."""
     groups: dict = {}
-    for r in converged_runs(runs):
+    for r in at(runs, budget):
         groups.setdefault((r["arch"], r["loss"]), []).append(r)
     out = []
     for (arch, loss), rs in groups.items():
@@ -132,10 +132,10 @@ def cells(runs: Sequence[Mapping]) -> list[dict]:
 
 
 def values(runs: Sequence[Mapping], arch: str, loss: str, read: str | None = None) -> dict:
-    """``{seed: ECE}`` of (arch, loss) at the converged budget."""
+    """``{seed: ECE}`` of (arch, loss) over ``runs`` (one budget's)."""
     return {
         r["seed"]: v
-        for r in converged_runs(runs)
+        for r in runs
         if (r["arch"], r["loss"]) == (arch, loss) and _finite(v := measure(r, "ece", read))
     }
 
@@ -169,8 +169,10 @@ def series(config: Mapping) -> dict[str, list[str]]:
     }
 
 
-def architecture_family(runs, config, delta: float = DELTA) -> list[dict]:
-    """The architecture family (module docstring): consecutive steps and end to end."""
+def architecture_family(runs, config, delta: float = DELTA, budget: str = "short") -> list[dict]:
+    """The architecture family (module docstring) at ``budget``: consecutive steps and
+    end to end."""
+    runs = at(runs, budget)
     pairs = {}
     for factor, names in series(config).items():
         steps = list(zip(names[1:], names[:-1], strict=True))
@@ -184,11 +186,12 @@ def architecture_family(runs, config, delta: float = DELTA) -> list[dict]:
                 values(runs, small, "cce"),
                 extra,
             )
-    return _decide(pairs, "test ECE, larger − smaller MLP (CCE)", delta)
+    return _decide(pairs, f"test ECE, larger − smaller MLP (CCE), {budget} budget", delta)
 
 
-def loss_family(runs, config, delta: float = DELTA) -> list[dict]:
-    """The loss family on the base MLP (module docstring)."""
+def loss_family(runs, config, delta: float = DELTA, budget: str = "short") -> list[dict]:
+    """The loss family on the base MLP (module docstring) at ``budget``."""
+    runs = at(runs, budget)
     base = config["base"]
     ref = values(runs, base, "cce")
     pairs = {}
@@ -198,7 +201,7 @@ def loss_family(runs, config, delta: float = DELTA) -> list[dict]:
     read = values(runs, base, "sigmoid_bce", "softmax_read")
     if read:
         pairs[f"{SOFTMAX_READ} − cce"] = (read, ref, {"loss": SOFTMAX_READ})
-    return _decide(pairs, f"test ECE, loss − CCE on {base}", delta)
+    return _decide(pairs, f"test ECE, loss − CCE on {base}, {budget} budget", delta)
 
 
 def judgements(arch_family: Sequence[Mapping]) -> list[Judgement]:
@@ -218,12 +221,14 @@ def judgements(arch_family: Sequence[Mapping]) -> list[Judgement]:
 
 
 def analyse(runs: Sequence[Mapping], config: Mapping, delta: float = DELTA) -> dict[str, Any]:
-    """The study's analysis as data: ``cells``, both families, the ``judgements``."""
-    arch = architecture_family(runs, config, delta)
-    return {
-        "delta": delta,
-        "cells": cells(runs),
-        "architecture": arch,
-        "loss": loss_family(runs, config, delta),
-        "judgements": [j.to_dict() for j in judgements(arch)],
-    }
+    """The study's analysis as data, per budget (``"short"``, ``"long"``): ``cells`` and
+    both families; the ``judgements`` at ``judged_budget`` (:data:`JUDGED` where it ran)."""
+    out: dict[str, Any] = {"delta": delta, "cells": {}, "architecture": {}, "loss": {}}
+    for budget in ("short", "long"):
+        out["cells"][budget] = cells(runs, budget)
+        out["architecture"][budget] = architecture_family(runs, config, delta, budget)
+        out["loss"][budget] = loss_family(runs, config, delta, budget)
+    judged = JUDGED if out["cells"][JUDGED] else "short"
+    out["judged_budget"] = judged
+    out["judgements"] = [j.to_dict() for j in judgements(out["architecture"][judged])]
+    return out

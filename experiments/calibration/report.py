@@ -65,8 +65,21 @@ def _ci(stat, scale: float = 100, digits: int = 2) -> str:
     return text if ci is None else f"{text} ± {scale * ci:.{digits}f}"
 
 
-def _cells(doc) -> dict:
-    return {(c["arch"], c["loss"]): c for c in doc["analysis"]["cells"]}
+def _cells(doc, budget: str | None = None) -> dict:
+    """``{(arch, loss): cell}`` at ``budget`` (default: the judged one)."""
+    budget = budget or doc["analysis"]["judged_budget"]
+    return {(c["arch"], c["loss"]): c for c in doc["analysis"]["cells"][budget]}
+
+
+def _epochs(doc, budget: str) -> int:
+    cfg = doc["provenance"]["config"]
+    return cfg["epochs"] * (cfg["budget"]["longer"] if budget == "long" else 1)
+
+
+def _budgets(doc) -> list[str]:
+    """The budgets that ran, the judged one first."""
+    judged = doc["analysis"]["judged_budget"]
+    return [b for b in (judged, "short", "long") if doc["analysis"]["cells"][b]][:2]
 
 
 def pooled_bins(runs) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -92,7 +105,11 @@ def draw(results_path, out_dir) -> list[Path]:
         (axes[1], "depth", cfg["depths"]),
     ):
         names = analysis.series(cfg)[factor]
-        errorbar(ax, xs, [(cells.get((n, "cce")) or {}).get("ece") for n in names], label="CCE")
+        for budget in _budgets(doc):
+            mine = _cells(doc, budget)
+            stats = [(mine.get((n, "cce")) or {}).get("ece") for n in names]
+            errorbar(ax, xs, stats, label=f"CCE, {_epochs(doc, budget)} epochs")
+        ax.legend(fontsize=8)
         ax.set(title=f"test ECE vs {factor} (CCE)", xlabel=factor, ylabel="ECE (%)")
         if factor == "width":
             ax.set_xscale("log", base=2)
@@ -118,7 +135,7 @@ def draw_reliability(doc, stem: str, out_dir) -> Path:
     panels = [(cfg["base"], loss) for loss in cfg["losses"]]
     panels += [(series["width"][-1], "cce"), (series["depth"][-1], "cce")]
     panels = list(dict.fromkeys(panels))
-    runs = analysis.converged_runs(doc["runs"])
+    runs = analysis.at(doc["runs"], doc["analysis"]["judged_budget"])
     fig, axes = plt.subplots(1, len(panels), figsize=(3.0 * len(panels), 3.4), squeeze=False)
     for ax, (arch, loss) in zip(axes[0], panels, strict=True):
         mine = [r for r in runs if (r["arch"], r["loss"]) == (arch, loss) and r.get("test")]
@@ -185,9 +202,9 @@ def _verdict_of(doc, loss: str) -> str:
     return "—"
 
 
-def arch_table(doc) -> list[str]:
+def arch_table(doc, budget: str) -> list[str]:
     cfg = doc["provenance"]["config"]
-    cells = _cells(doc)
+    cells = _cells(doc, budget)
     lines = [
         "| MLP | lr (search verdict) | epochs | train acc (%) | fitted | val-loss min epoch "
         "| test acc (%) | confidence − accuracy (pp) | ECE (%) | NLL |",
@@ -212,9 +229,9 @@ def arch_table(doc) -> list[str]:
     return lines + [""]
 
 
-def loss_table(doc) -> list[str]:
+def loss_table(doc, budget: str) -> list[str]:
     cfg = doc["provenance"]["config"]
-    cells = _cells(doc)
+    cells = _cells(doc, budget)
     lines = [
         "| loss | lr (search verdict) | epochs | test acc (%) | mean confidence (%) "
         "| confidence − accuracy (pp) | ECE (%) | NLL |",
@@ -246,14 +263,17 @@ def readme_rows(doc, summary: str) -> list[str]:
     for factor, names in analysis.series(cfg).items():
         eces = ", ".join(f"{n} {_ci((cells.get((n, 'cce')) or {}).get('ece'))}%" for n in names)
         parts.append(f"{factor}: {eces}")
-    archs = [c for c in doc["analysis"]["cells"] if c["loss"] == "cce"]
+    judged = doc["analysis"]["judged_budget"]
+    archs = [c for c in doc["analysis"]["cells"][judged] if c["loss"] == "cce"]
     fitted = sum(c["fitted"] for c in archs)
     measured = (
-        f"test ECE of CCE-trained MLPs on {cfg['train_subset']} MNIST images ({fitted} of "
+        f"test ECE of CCE-trained MLPs on {cfg['train_subset']} MNIST images after "
+        f"{_epochs(doc, judged)} epochs ({fitted} of "
         f"{len(archs)} nets fit their training set, ≥ {100 * analysis.CONVERGED:.0f}%); "
         + "; ".join(parts)
         + f" ({len(cfg['seeds'])} paired replicates, Holm over "
-        f"{len(doc['analysis']['architecture'])}, δ ±{100 * cfg['delta']:g} pp, `{summary}`)"
+        f"{len(doc['analysis']['architecture'][judged])}, δ ±{100 * cfg['delta']:g} pp, "
+        f"`{summary}`)"
     )
     verdicts = []
     for d in doc["analysis"]["judgements"]:
@@ -284,7 +304,7 @@ def markdown(doc, name: str) -> str:
         f"**Setting** ({cfg['mode']} size). MNIST, the first {cfg['train_subset']} training "
         f"images (few, so that a net can fit them), validation {cfg['validation']}, test whole; "
         f"ReLU MLPs, SGD momentum 0.9, batch {cfg['batch_size']}, {cfg['epochs']} epochs "
-        f"({cfg['budget']['longer']}× that where an arm was still improving); widths "
+        f"and {cfg['budget']['longer']}× as long, each budget compared within itself; widths "
         f"{cfg['widths']} at one hidden layer, depths {cfg['depths']} at width "
         f"{cfg['base_width']}; each arm's lr by the lr search on validation accuracy "
         f"(replicates {cfg['search_seeds']}, start {cfg['start_lrs']}, at most "
@@ -296,23 +316,35 @@ def markdown(doc, name: str) -> str:
     ]
     if cfg["mode"] != "full":
         lines += [f"**{cfg['mode']} size: not the study's numbers.**", ""]
-    lines += ["## Answer", "", *answer_lines(doc), ""]
-    lines += ["## Depth and width (CCE)", "", *arch_table(doc)]
+    judged = doc["analysis"]["judged_budget"]
     lines += [
-        f"Fitted: every replicate's final training accuracy ≥ {100 * analysis.CONVERGED:.0f}%. "
-        "Val-loss min epoch: mean epoch of the lowest validation loss (before the last "
-        "epoch: the NLL overfits, as Guo et al. describe).",
+        "## Answer",
         "",
-        *_verdict_table(doc["analysis"]["architecture"]),
-    ]
-    lines += [f"## Per loss ({cfg['base']})", "", *loss_table(doc)]
-    lines += [
-        "The headline reads sigmoid BCE's confidence as σ(z)/Σσ(z) (the probabilities its "
-        "one-vs-rest outputs give, normalised); the softmax row reads the same runs' "
-        "logits through softmax.",
+        f"At {_epochs(doc, judged)} epochs (the budget the claim is judged at: nets trained "
+        "to convergence):",
         "",
-        *_verdict_table(doc["analysis"]["loss"]),
+        *answer_lines(doc),
+        "",
     ]
+    for budget in _budgets(doc):
+        tag = f"{_epochs(doc, budget)} epochs" + (" (judged)" if budget == judged else "")
+        lines += [f"## Depth and width (CCE), {tag}", "", *arch_table(doc, budget)]
+        lines += [
+            f"Fitted: every replicate's final training accuracy ≥ "
+            f"{100 * analysis.CONVERGED:.0f}%. Val-loss min epoch: mean epoch of the lowest "
+            "validation loss (before the last epoch: the NLL overfits, as Guo et al. "
+            "describe).",
+            "",
+            *_verdict_table(doc["analysis"]["architecture"][budget]),
+        ]
+        lines += [f"## Per loss ({cfg['base']}), {tag}", "", *loss_table(doc, budget)]
+        lines += [
+            "The headline reads sigmoid BCE's confidence as σ(z)/Σσ(z) (the probabilities "
+            "its one-vs-rest outputs give, normalised); the softmax row reads the same "
+            "runs' logits through softmax.",
+            "",
+            *_verdict_table(doc["analysis"]["loss"][budget]),
+        ]
     if "square" in cfg["losses"]:
         cap = np.e / (np.e + 9)
         lines += [
@@ -323,8 +355,8 @@ def markdown(doc, name: str) -> str:
         ]
     improving = {k: a["improving"] for k, a in doc["archs"].items() if a["improving"]}
     lines += [
-        f"Still improving at the end of the search (trained {cfg['budget']['longer']}× "
-        f"longer, read there): {improving or 'none'}.",
+        "Still improving at the end of the lr search (`softjax.sweeps.budget`; every arm "
+        f"trains both budgets regardless): {improving or 'none'}.",
         "",
         f"Equivalence margin δ = ±{100 * cfg['delta']:g} pp of ECE; each family "
         "Holm-corrected; verdicts by `softjax.sweeps.inference.decide`.",

@@ -20,8 +20,9 @@ SGD momentum 0.9, batch 32, ``epochs`` epochs. Two questions:
 Each (architecture, loss) gets its lr by :func:`softjax.sweeps.lr_search.search_lrs` on
 validation accuracy (replicates ``search_seeds``, :func:`sweep_evaluator`); then the
 ``seeds`` replicates (replicate i: init seed i and data-order seed i) train at the
-chosen lr; an arm still improving at the end of the search (``softjax.sweeps.budget``)
-also trains ``LONGER`` × as long, and its converged numbers are the longer run's. Test
+chosen lr for ``epochs`` and for ``LONGER`` × ``epochs`` (every arm: the claim is about
+nets trained to convergence, and comparisons stay between equal budgets; the arms still
+improving at the end of the search, ``softjax.sweeps.budget``, are recorded). Test
 calibration is computed from each run's final params. The probability a model reports:
 softmax(z), and for the one-vs-rest sigmoid BCE both σ(z)/Σ_k σ(z_k) (the headline) and
 softmax(z). Weight decay is not varied. :mod:`.analysis` makes the verdicts; :mod:`.report`
@@ -63,7 +64,7 @@ FULL = dict(
     val_size=2000,
     epochs=30,
     base_width=128,
-    widths=[32, 128, 512, 1024],
+    widths=[32, 128, 512],
     depths=[1, 2, 4, 8],
     losses=list(LOSSES),
     search_seeds=[0, 1],
@@ -238,9 +239,7 @@ def run_arch(data, arch: str, sizes, losses, size: dict) -> dict:
     lrs = {c["arm"][0]: chosen(c, records) for c in found["choices"]}
     improving = analysis.improving(search_curves(records, lrs))
     runs = finals(data, arch, sizes, lrs, size, size["epochs"])
-    if improving:
-        more = {loss: lr for loss, lr in lrs.items() if loss in improving}
-        runs += finals(data, arch, sizes, more, size, LONGER * size["epochs"])
+    runs += finals(data, arch, sizes, lrs, size, LONGER * size["epochs"])
     cost = sum(r["epochs"] for r in runs) + len(records) * size["epochs"]
     return {
         "sizes": list(sizes),

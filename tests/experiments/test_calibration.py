@@ -31,14 +31,13 @@ def test_the_architectures_are_a_width_and_a_depth_series_sharing_the_base():
         "784-32-10": (784, 32, 10),
         "784-128-10": (784, 128, 10),
         "784-512-10": (784, 512, 10),
-        "784-1024-10": (784, 1024, 10),
         "784-128-128-10": (784, 128, 128, 10),
         "784-128-128-128-128-10": (784, 128, 128, 128, 128, 10),
         "-".join(map(str, (784, *[128] * 8, 10))): (784, *[128] * 8, 10),
     }
     config = dict(calibration.FULL, base=calibration.base_name(calibration.FULL))
     series = analysis.series(config)
-    assert series["width"] == ["784-32-10", "784-128-10", "784-512-10", "784-1024-10"]
+    assert series["width"] == ["784-32-10", "784-128-10", "784-512-10"]
     assert series["depth"][0] == "784-128-10" == config["base"]
     assert set(series["width"] + series["depth"]) == set(archs)
 
@@ -80,29 +79,31 @@ def _run(arch, loss, seed, ece, budget="short", softmax_ece=None):
     )
 
 
-def _runs(width_step=0.01, depth_step=0.0):
+def _runs(width_step=0.01, depth_step=0.0, budget="short"):
     """ECE grows by ``width_step`` per width step and ``depth_step`` per depth step
     (replicate i adds i/1000 and a little noise)."""
     out = []
     for s in range(5):
         jitter = s / 1000 + (s % 2) * 0.0005
         for i, w in enumerate(CONFIG["widths"]):
-            out.append(_run(f"784-{w}-10", "cce", s, 0.02 + i * width_step + jitter))
-        out.append(_run("784-128-128-10", "cce", s, 0.02 + width_step + depth_step + jitter))
-        out.append(_run("784-128-10", "sigmoid_bce", s, 0.01 + jitter, softmax_ece=0.05))
+            out.append(_run(f"784-{w}-10", "cce", s, 0.02 + i * width_step + jitter, budget))
+        ece = 0.02 + width_step + depth_step + jitter
+        out.append(_run("784-128-128-10", "cce", s, ece, budget))
+        out.append(_run("784-128-10", "sigmoid_bce", s, 0.01 + jitter, budget, 0.05))
     return out
 
 
 def test_ece_growing_with_width_agrees_and_flat_depth_differs():
     got = analysis.analyse(_runs(width_step=0.02, depth_step=0.0), CONFIG)
-    names = [v["comparison"] for v in got["architecture"]]
+    assert got["judged_budget"] == "short" and got["architecture"]["long"] == []
+    names = [v["comparison"] for v in got["architecture"]["short"]]
     assert names == [
         "784-128-10 − 784-32-10",
         "784-512-10 − 784-128-10",
         "784-512-10 − 784-32-10",
         "784-128-128-10 − 784-128-10",
     ]
-    assert all(v["family_size"] == 4 for v in got["architecture"])
+    assert all(v["family_size"] == 4 for v in got["architecture"]["short"])
     by_claim = {j["claim"]: j for j in got["judgements"]}
     width = by_claim[analysis.CLAIMS["width"]]
     assert width["outcome"] == "agree" and width["numbers"]["mean"] == pytest.approx(0.04)
@@ -112,21 +113,23 @@ def test_ece_growing_with_width_agrees_and_flat_depth_differs():
 
 def test_the_loss_family_compares_both_readings_of_sigmoid_bce_with_cce():
     got = analysis.analyse(_runs(), CONFIG)
-    comps = {v["comparison"]: v for v in got["loss"]}
+    comps = {v["comparison"]: v for v in got["loss"]["short"]}
     assert set(comps) == {"sigmoid_bce − cce", "sigmoid_bce (softmax read) − cce"}
     assert comps["sigmoid_bce − cce"]["mean"] == pytest.approx(-0.02)
     assert comps["sigmoid_bce (softmax read) − cce"]["verdict"] == "higher"
 
 
-def test_a_longer_run_is_the_converged_one():
-    runs = _runs()
-    runs.append(_run("784-32-10", "cce", 0, 0.3, budget="long"))
-    picked = [
-        r for r in analysis.converged_runs(runs) if (r["arch"], r["seed"]) == ("784-32-10", 0)
-    ]
-    assert [r["budget"] for r in picked] == ["long"]
-    cell = next(c for c in analysis.cells(runs) if c["arch"] == "784-32-10")
-    assert cell["fitted"] and cell["val_loss_min_epoch"] == 1.0
+def test_each_budget_is_compared_within_itself_and_the_longer_one_judged():
+    # Width raises ECE at the fixed budget only; at the longer one it is flat.
+    runs = _runs(width_step=0.02) + _runs(width_step=0.0, budget="long")
+    got = analysis.analyse(runs, CONFIG)
+    assert got["judged_budget"] == "long"
+    assert got["architecture"]["short"][0]["family"].endswith(", short budget")
+    assert got["architecture"]["short"][2]["verdict"] == "higher"
+    by_claim = {j["claim"]: j for j in got["judgements"]}
+    assert by_claim[analysis.CLAIMS["width"]]["numbers"]["verdict"] == "equivalent"
+    cell = next(c for c in got["cells"]["long"] if c["arch"] == "784-32-10")
+    assert cell["epochs"] == 90 and cell["fitted"] and cell["val_loss_min_epoch"] == 1.0
 
 
 @pytest.mark.slow
@@ -143,8 +146,10 @@ def test_cli_smoke_writes_json_figures_summary_and_redraws(tmp_path, shared_data
     doc = read_json(tmp_path / "calibration_smoke.json")
     cfg = doc["provenance"]["config"]
     assert set(doc["archs"]) == set(calibration.architectures(calibration.SIZES["smoke"]))
-    base = [r for r in doc["runs"] if r["arch"] == cfg["base"] and r["budget"] == "short"]
-    assert {r["loss"] for r in base} == set(cfg["losses"])
+    for budget in ("short", "long"):
+        base = [r for r in doc["runs"] if r["arch"] == cfg["base"] and r["budget"] == budget]
+        assert {r["loss"] for r in base} == set(cfg["losses"])
+        assert len(base) == len(cfg["losses"]) * len(cfg["seeds"])
     for r in doc["runs"]:  # per-seed values
         assert r["seed"] in cfg["seeds"] and 0 <= r["test"]["ece"] <= 1
         assert ("softmax_read" in r["test"]) == (r["loss"] == "sigmoid_bce")
@@ -173,7 +178,7 @@ def test_the_summary_renders_the_json_verdicts(tmp_path):
     config = dict(CONFIG, mode="smoke", train_subset=300, validation="v", batch_size=32)
     config.update(epochs=30, search_seeds=[0], start_lrs=[0.1], max_rounds=1, seeds=[0, 1, 2, 3, 4])
     config.update(replicates="r", num_bins=15, delta=analysis.DELTA, budget=analysis.BUDGET_RULE)
-    runs = _runs(width_step=0.02)
+    runs = _runs(width_step=0.02) + _runs(width_step=0.02, budget="long")
     choice = {"arm": ["cce", 1.0], "verdict": "interior"}
     archs = {
         a: {"search": {"choices": [choice]}, "improving": [], "model_epochs": 10}
@@ -183,7 +188,9 @@ def test_the_summary_renders_the_json_verdicts(tmp_path):
     doc["analysis"] = analysis.analyse(runs, config)
     write_json(tmp_path / "calibration.json", doc)
     text = plots.write_summary(tmp_path / "calibration.json", tmp_path).read_text()
+    assert "At 90 epochs (the budget the claim is judged at" in text
     assert "- **width**: ECE of 784-512-10 − 784-32-10 = +4.00 pp" in text
+    assert "## Depth and width (CCE), 30 epochs" in text
     assert "**agrees** with Guo et al." in text
     row = readme_row_of(text)
     assert "width: agrees (784-512-10 − 784-32-10 +4.00 pp" in row
