@@ -97,7 +97,9 @@ def _label(loss: str, rate: float, kind: str) -> str:
     return f"{loss} − cce at η = {rate:g}"
 
 
-def comparisons(values: dict, kind: str, delta: float = DELTA, budget: str = "short") -> list[dict]:
+def comparisons(
+    values: dict, kind: str, delta: float = DELTA, budget: str = "short", protocol: str = "tuned"
+) -> list[dict]:
     """One family (:data:`INTERACTION` or :data:`DIFFERENCE`) of paired comparisons with
     CCE from :func:`by_seed`'s ``values``, decided with Holm over the family. Each entry:
     the verdict's fields plus ``loss``, ``rate`` and ``seeds`` (the replicates paired)."""
@@ -131,7 +133,7 @@ def comparisons(values: dict, kind: str, delta: float = DELTA, budget: str = "sh
         "clean test accuracy, (loss − CCE) at η minus at η = 0"
         if kind == INTERACTION
         else "clean test accuracy, loss − CCE at each η"
-    ) + f", {BUDGET_NAMES[budget]}"
+    ) + f", {BUDGET_NAMES[budget]}, {protocol} lr"
     verdicts = decide(estimates, family=family, delta=delta)
     return [v.as_dict() | meta[v.comparison] for v in verdicts]
 
@@ -187,7 +189,9 @@ def regime(cell_list: Sequence[Mapping]) -> dict[str, dict]:
     return out
 
 
-def judgements(interactions: Sequence[Mapping], reached: Mapping[str, Mapping]) -> list[Judgement]:
+def judgements(
+    interactions: Sequence[Mapping], reached: Mapping[str, Mapping], protocol: str = "tuned"
+) -> list[Judgement]:
     """Per (loss, η > 0) of the interaction family: :data:`AGREE` when "higher" (the
     loss loses less accuracy to noise than CCE), :data:`DIFFER` when "lower" or
     "equivalent", :data:`INCONCLUSIVE` when inconclusive or where CCE did not reach the
@@ -208,35 +212,66 @@ def judgements(interactions: Sequence[Mapping], reached: Mapping[str, Mapping]) 
             "high": v["high"],
             "verdict": v["verdict"],
             "regime": inside,
+            "protocol": protocol,
         }
-        out.append(Judgement(CLAIM, f"{v['loss']} at η = {v['rate']:g}", outcome, numbers))
+        setting = f"{v['loss']} at η = {v['rate']:g}, {protocol} lr"
+        out.append(Judgement(CLAIM, setting, outcome, numbers))
     return out
 
 
+PROTOCOLS = {
+    "tuned": "lr chosen per rate on the noisy validation split",
+    "fixed": "each loss's η = 0 lr at every rate",
+}
+
+
+def protocol_runs(runs: Sequence[Mapping], protocol: str) -> list[Mapping]:
+    """The runs of one lr protocol (:data:`PROTOCOLS`); at η = 0 the two are the same runs
+    (a run without a protocol is ``"tuned"``)."""
+    return [r for r in runs if r.get("protocol", "tuned") == protocol or r["rate"] == 0]
+
+
 def analyse(runs: Sequence[Mapping], delta: float = DELTA) -> dict[str, Any]:
-    """The study's analysis as data (module docstring), per budget (``"short"``: the
+    """The study's analysis as data: :func:`analyse_protocol` for each lr protocol that
+    ran (``"protocols"``), and every protocol's ``judgements`` together."""
+    out: dict[str, Any] = {"delta": delta, "protocols": {}, "judgements": []}
+    for protocol in PROTOCOLS:
+        mine = protocol_runs(runs, protocol)
+        if any(r.get("protocol", "tuned") == protocol for r in mine):
+            got = analyse_protocol(mine, delta, protocol)
+            out["protocols"][protocol] = got
+            out["judgements"] += got["judgements"]
+    return out
+
+
+def analyse_protocol(
+    runs: Sequence[Mapping], delta: float = DELTA, protocol: str = "tuned"
+) -> dict[str, Any]:
+    """One lr protocol's analysis (module docstring), per budget (``"short"``: the
     fixed one, ``"long"``: ``LONGER`` × it): ``cells``, CCE's ``regime`` per rate, both
     families; the ``budget`` family (longer − fixed); and the ``judgements`` at the
     ``judged_budget`` (:data:`JUDGED` where it ran)."""
-    out: dict[str, Any] = {"delta": delta}
+    out: dict[str, Any] = {"delta": delta, "protocol": protocol}
     for key in ("cells", "regime", "interaction", "difference"):
         out[key] = {}
     for budget in ("short", "long"):
         out["cells"][budget] = cells(runs, budget)
         out["regime"][budget] = regime(out["cells"][budget])
         values = by_seed(runs, f"test_{budget}", budget)
-        out["interaction"][budget] = comparisons(values, INTERACTION, delta, budget)
-        out["difference"][budget] = comparisons(values, DIFFERENCE, delta, budget)
+        out["interaction"][budget] = comparisons(values, INTERACTION, delta, budget, protocol)
+        out["difference"][budget] = comparisons(values, DIFFERENCE, delta, budget, protocol)
     judged = JUDGED if out["cells"][JUDGED] else "short"
     out["judged_budget"] = judged
     out["judgements"] = [
-        j.to_dict() for j in judgements(out["interaction"][judged], out["regime"][judged])
+        j.to_dict() for j in judgements(out["interaction"][judged], out["regime"][judged], protocol)
     ]
-    out["budget"] = budget_family(runs, delta)
+    out["budget"] = budget_family(runs, delta, protocol)
     return out
 
 
-def budget_family(runs: Sequence[Mapping], delta: float = DELTA) -> list[dict]:
+def budget_family(
+    runs: Sequence[Mapping], delta: float = DELTA, protocol: str = "tuned"
+) -> list[dict]:
     """Per (rate, loss) that ran the longer budget: clean test accuracy of the longer run
     − the fixed one, paired by replicate (the longer run continues the fixed one), Holm
     over the family. "higher": the loss slows (it still gains); "equivalent": it stops;
@@ -254,5 +289,6 @@ def budget_family(runs: Sequence[Mapping], delta: float = DELTA) -> list[dict]:
         meta[label] = {"loss": loss, "rate": rate, "seeds": seeds}
     if not estimates:
         return []
-    verdicts = decide(estimates, family="clean test accuracy, longer − fixed budget", delta=delta)
+    family = f"clean test accuracy, longer − fixed budget, {protocol} lr"
+    verdicts = decide(estimates, family=family, delta=delta)
     return [v.as_dict() | meta[v.comparison] for v in verdicts]

@@ -32,7 +32,10 @@ Then the ``seeds`` replicates (replicate i: init seed i, data-order seed i and n
 i, in every loss) train each loss at its chosen lr, for ``epochs`` (the fixed budget,
 the one the lr was chosen at) and for ``LONGER`` × ``epochs`` (the longer budget: the
 same runs continued, the lr being constant; the claim is about nets trained until they
-fit, so it is judged there). In these final runs the history's
+fit, so it is judged there). Two lr protocols: ``"tuned"``, each loss at the lr chosen
+at that rate on its noisy validation split (a practitioner's), and ``"fixed"``, each
+loss at its η = 0 choice at every rate (the papers' fixed hyper-parameters; the
+interaction then changes η alone, not the lr with it). In these final runs the history's
 validation split is the *memorisation probe*: the flipped training images with their
 noisy labels, so ``val_accuracy`` per epoch is the fraction of flipped labels the net
 predicts (memorised); at η = 0 it is the validation split. Nothing is selected on these
@@ -273,15 +276,22 @@ def measures(r, rate, data, clean_y, flipped, budget: str) -> dict:
     return run
 
 
-def run_rate(clean, rate: float, size: dict) -> dict:
-    """One noise rate: its lr search, budget check and final replicates."""
+def run_rate(clean, rate: float, size: dict, clean_lrs: dict | None = None) -> dict:
+    """One noise rate: its lr search, budget check and final replicates at both budgets,
+    at the lrs chosen at this rate (protocol ``"tuned"``) and, given ``clean_lrs`` (each
+    loss's choice at η = 0), at those too (protocol ``"fixed"``)."""
     start = time.perf_counter()
     found, records = search(clean, rate, size)
     lrs = {c["arm"][0]: chosen(c, records) for c in found["choices"]}
     improving = analysis.improving(search_curves(records, lrs))
-    runs, cost = finals(clean, rate, lrs, size, size["epochs"])
-    extra, long_cost = finals(clean, rate, lrs, size, LONGER * size["epochs"])
-    runs += extra
+    runs, cost, long_cost = [], 0, 0
+    for protocol, chosen_lrs in (("tuned", lrs), ("fixed", clean_lrs)):
+        if chosen_lrs is None:
+            continue
+        short, n_short = finals(clean, rate, chosen_lrs, size, size["epochs"])
+        long, n_long = finals(clean, rate, chosen_lrs, size, LONGER * size["epochs"])
+        runs += [dict(r, protocol=protocol) for r in short + long]
+        cost, long_cost = cost + n_short, long_cost + n_long
     return {
         "search": found,
         "lrs": lrs,
@@ -313,8 +323,11 @@ def main(argv=None):
         start = time.perf_counter()
         clean = load(args, size)
         rates, runs = {}, []
-        for rate in size["rates"]:
-            got = run_rate(clean, float(rate), size)
+        clean_lrs = None
+        for rate in sorted(float(r) for r in size["rates"]):
+            got = run_rate(clean, rate, size, clean_lrs if rate > 0 else None)
+            if rate == 0:
+                clean_lrs = got["lrs"]
             runs += got.pop("runs")
             rates[str(float(rate))] = got
             print(f"η={rate}: {got['wall_s']:.0f} s, lrs {got['lrs']}", flush=True)

@@ -135,7 +135,7 @@ TESTS = {(0.0, "cce"): 0.90, (0.0, "mae"): 0.88, (0.6, "cce"): 0.60, (0.6, "mae"
 
 
 def test_the_interaction_is_the_paired_difference_in_differences():
-    got = analysis.analyse(_runs(TESTS))
+    got = analysis.analyse(_runs(TESTS))["protocols"]["tuned"]
     assert got["judged_budget"] == "short"  # no longer runs in this document
     assert got["interaction"]["long"] == [] and got["cells"]["long"] == []
     (inter,) = got["interaction"]["short"]
@@ -143,13 +143,26 @@ def test_the_interaction_is_the_paired_difference_in_differences():
     assert inter["mean"] == pytest.approx(0.27, abs=0.002)
     assert inter["verdict"] == "higher" and inter["family_size"] == 1
     assert inter["seeds"] == [0, 1, 2, 3, 4]
-    assert inter["family"].endswith(", fixed budget")
+    assert inter["family"].endswith(", fixed budget, tuned lr")
     assert {d["comparison"] for d in got["difference"]["short"]} == {
         "mae − cce at η = 0",
         "mae − cce at η = 0.6",
     }
     regime = got["regime"]["short"]["0.6"]
     assert regime["reached"] and regime["memorised"] == 0.9
+
+
+def test_the_fixed_protocol_shares_the_clean_runs():
+    runs = _runs(TESTS)
+    for r in list(runs):
+        if r["rate"] > 0:
+            runs.append(r | {"protocol": "fixed", "test_short": r["test_short"] + 0.05})
+    got = analysis.analyse(runs)
+    assert set(got["protocols"]) == {"tuned", "fixed"}
+    (inter,) = got["protocols"]["fixed"]["interaction"]["short"]
+    assert inter["family"].endswith("fixed budget, fixed lr")
+    assert inter["mean"] == pytest.approx(0.27, abs=0.002)  # +0.05 in both arms cancels
+    assert {j["numbers"]["protocol"] for j in got["judgements"]} == {"tuned", "fixed"}
 
 
 def test_the_claim_is_judged_only_where_cce_memorises():
@@ -168,7 +181,7 @@ def test_the_claim_is_judged_at_the_longer_budget_and_compared_with_the_fixed_on
         drop = 0.1 if (r["rate"], r["loss"]) == (0.6, "cce") else 0.0
         runs.append(r | {"budget": "long", "test_long": r["test_short"] - drop})
         runs[-1].pop("test_short")
-    got = analysis.analyse(runs)
+    got = analysis.analyse(runs)["protocols"]["tuned"]
     assert got["judged_budget"] == "long"
     (j,) = got["judgements"]
     assert j["numbers"]["mean"] == pytest.approx(0.37, abs=0.002)  # 0.27 + the 0.1 lost
@@ -198,9 +211,15 @@ def test_cli_smoke_writes_json_figure_summary_and_redraws(shared_data_dir, tmp_p
     for rate, entry in doc["rates"].items():
         assert entry["n_flipped"] == round(float(rate) * cfg["train_subset"])
         assert {c["arm"][0] for c in entry["search"]["choices"]} == set(label_noise.LOSSES)
+    assert set(doc["analysis"]["protocols"]) == {"tuned", "fixed"}
     for budget, epochs in (("short", 3), ("long", 9)):
         runs = [r for r in doc["runs"] if r["budget"] == budget]
-        assert len(runs) == len(label_noise.LOSSES) * len(cfg["rates"]) * len(cfg["seeds"])
+        per_protocol = len(label_noise.LOSSES) * len(cfg["seeds"])
+        # tuned at every rate; fixed (the η = 0 lrs) at every rate > 0
+        assert len(runs) == per_protocol * (2 * len(cfg["rates"]) - 1)
+        fixed = [r for r in runs if r["protocol"] == "fixed"]
+        lrs0 = doc["rates"]["0.0"]["lrs"]
+        assert fixed and all(r["lr"] == lrs0[r["loss"]] and r["rate"] > 0 for r in fixed)
         assert all(len(r["curves"]["train_accuracy_noisy"]) == epochs for r in runs)
         assert all(0 <= r[f"test_{budget}"] <= 1 for r in runs)
     for r in doc["runs"]:  # per-seed values, the per-epoch memorised fraction where η > 0
