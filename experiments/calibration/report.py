@@ -133,7 +133,7 @@ def draw_reliability(doc, stem: str, out_dir) -> Path:
     cfg = doc["provenance"]["config"]
     series = analysis.series(cfg)
     panels = [(cfg["base"], loss) for loss in cfg["losses"]]
-    panels += [(series["width"][-1], "cce"), (series["depth"][-1], "cce")]
+    panels += [(names[-1], "cce") for names in series.values() if names]
     panels = list(dict.fromkeys(panels))
     runs = analysis.at(doc["runs"], doc["analysis"]["judged_budget"])
     fig, axes = plt.subplots(1, len(panels), figsize=(3.0 * len(panels), 3.4), squeeze=False)
