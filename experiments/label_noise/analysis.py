@@ -11,6 +11,10 @@ four-way verdicts of :func:`softjax.sweeps.inference.decide` (margin :data:`DELT
   or more (−) accuracy L loses to noise than CCE does. "higher" is the papers' claim.
 * **difference**: per rate and loss L ≠ CCE, ``L(η)ᵢ − CCE(η)ᵢ``.
 
+Everything is computed per lr protocol (:data:`PROTOCOLS`: tuned per rate on noisy
+validation, or each loss's η = 0 lr at every rate) and per budget (the fixed one and
+``LONGER`` × it), the claim judged at the longer one (:data:`JUDGED`).
+
 The memorisation regime (:data:`REGIME`): at a rate, CCE reached it when its mean final
 training accuracy on the noisy labels is at least ``REGIME``; the claim is judged only
 there (elsewhere its judgement is inconclusive, "regime not reached").

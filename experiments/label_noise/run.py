@@ -31,11 +31,12 @@ replicate, every loss with its own lr list), scored by final noisy validation ac
 Then the ``seeds`` replicates (replicate i: init seed i, data-order seed i and noise draw
 i, in every loss) train each loss at its chosen lr, for ``epochs`` (the fixed budget,
 the one the lr was chosen at) and for ``LONGER`` × ``epochs`` (the longer budget: the
-same runs continued, the lr being constant; the claim is about nets trained until they
-fit, so it is judged there). Two lr protocols: ``"tuned"``, each loss at the lr chosen
-at that rate on its noisy validation split (a practitioner's), and ``"fixed"``, each
-loss at its η = 0 choice at every rate (the papers' fixed hyper-parameters; the
-interaction then changes η alone, not the lr with it). In these final runs the history's
+same init, batches and constant lr, so its first ``epochs`` are the fixed budget's; the
+claim is about nets trained until they fit, so it is judged there). Two lr protocols:
+``"tuned"``, each loss at the lr chosen at that rate on its noisy validation split (a
+practitioner's), and ``"fixed"``, each loss at its η = 0 choice at every rate (the
+papers' fixed hyper-parameters; the interaction then changes η alone, not the lr with
+it). In these final runs the history's
 validation split is the *memorisation probe*: the flipped training images with their
 noisy labels, so ``val_accuracy`` per epoch is the fraction of flipped labels the net
 predicts (memorised); at η = 0 it is the validation split. Nothing is selected on these
