@@ -1,9 +1,10 @@
-"""Reliability diagrams and summary for ``python -m experiments.calibration``, from the JSON only.
+"""Figures and summary for ``python -m experiments.calibration``, from the JSON only.
 
-``<stem>_reliability.png``: one panel per (model, loss): the accuracy of each of the 15
-confidence bins (seeds pooled: Σ correct / Σ count) against the diagonal of perfect
-calibration, with the ECE and NLL (means over seeds) in the title, as Guo et al.'s Fig. 1.
-The title's lr carries a † when it, chosen on validation, lies on an edge of the lr grid.
+``<stem>.png``: test ECE against width and against depth (CCE) and per loss on the base
+MLP, means with 95% t-intervals over replicates. ``<stem>_reliability.png``: one panel
+per loss on the base MLP (and the widest and deepest CCE nets): the accuracy of each of
+the 15 confidence bins (replicates pooled: Σ correct / Σ count) against the diagonal,
+as Guo et al.'s Fig. 1. The verdicts are the JSON's (:mod:`.analysis`), rendered here.
 """
 
 from __future__ import annotations
@@ -17,25 +18,21 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from experiments._common.verdicts import (  # noqa: E402
-    EDGE_FOOTNOTE,
-    compare,
-    edge_layout,
-    edge_mark,
-    edge_sentence,
-    grid_growth,
-    lr_text,
+    AGREE,
+    DIFFER,
+    Judgement,
+    errorbar,
     readme_row,
     readme_section,
-    replicate_note,
-    run_clause,
 )
-from experiments.nielsen.report import mean_ci95  # noqa: E402
+from experiments.calibration import analysis  # noqa: E402
 from softjax.results import atomic_save_figure, atomic_write_text, read_json  # noqa: E402
+from softjax.sweeps.inference import Verdict, family_line  # noqa: E402
 
 README = (
-    "Calibration per loss (Guo et al. 2017)",
+    "Calibration vs depth, width and loss (Guo et al. 2017)",
     "python -m experiments.calibration",
-    "shallow NLL-trained nets are close to calibrated; overconfidence comes with depth and width",
+    "miscalibration (overconfidence) grows with depth and width (and falls with weight decay)",
 )
 CITATION = (
     'C. Guo, G. Pleiss, Y. Sun and K. Q. Weinberger, "On Calibration of Modern Neural '
@@ -45,312 +42,335 @@ NAMES = {
     "cce": "CCE",
     "mse": "MSE on softmax",
     "bce": "BCE on softmax",
-    "sigmoid_bce": "sigmoid BCE",
+    "sigmoid_bce": "sigmoid BCE (σ/Σσ)",
     "square": "square loss on logits",
+    analysis.SOFTMAX_READ: "sigmoid BCE read through softmax",
 }
-MODEL_NAMES = {"softmax_regression": "softmax regression", "mlp": "MLP 784-128-10"}
-WELL_CALIBRATED = 0.02  # ECE below which the summary calls a model well calibrated
+WORDS = {AGREE: "agrees", DIFFER: "differs", "inconclusive": "inconclusive"}
 
 
-def _nums(values) -> np.ndarray:
-    return np.array([np.nan if v is None else v for v in values], dtype=float)
+def _name(loss: str) -> str:
+    return NAMES.get(loss, loss)
 
 
-def pooled_bins(rep: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Edges, pooled count, and the pooled accuracy and confidence per bin over seeds."""
-    bins = rep["bins"]
-    count = np.array(bins["count"], dtype=float)  # (seeds, bins)
-    acc = np.nan_to_num(np.array([_nums(a) for a in bins["accuracy"]]))
-    conf = np.nan_to_num(np.array([_nums(c) for c in bins["confidence"]]))
+def _pp(x) -> str:
+    return "—" if x is None else f"{100 * x:+.2f}".replace("-", "−")
+
+
+def _ci(stat, scale: float = 100, digits: int = 2) -> str:
+    if not stat or stat.get("mean") is None:
+        return "—"
+    ci = stat.get("ci95")
+    text = f"{scale * stat['mean']:.{digits}f}".replace("-", "−")
+    return text if ci is None else f"{text} ± {scale * ci:.{digits}f}"
+
+
+def _cells(doc, budget: str | None = None) -> dict:
+    """``{(arch, loss): cell}`` at ``budget`` (default: the judged one)."""
+    budget = budget or doc["analysis"]["judged_budget"]
+    return {(c["arch"], c["loss"]): c for c in doc["analysis"]["cells"][budget]}
+
+
+def _epochs(doc, budget: str) -> int:
+    cfg = doc["provenance"]["config"]
+    return cfg["epochs"] * (cfg["budget"]["longer"] if budget == "long" else 1)
+
+
+def _budgets(doc) -> list[str]:
+    """The budgets that ran, the judged one first."""
+    judged = doc["analysis"]["judged_budget"]
+    return [b for b in (judged, "short", "long") if doc["analysis"]["cells"][b]][:2]
+
+
+def pooled_bins(runs) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Bin edges, and the pooled accuracy and confidence per bin over ``runs``."""
+    count = np.array([r["test"]["bins"]["count"] for r in runs], dtype=float)
+    acc = np.nan_to_num(np.array([r["test"]["bins"]["accuracy"] for r in runs], dtype=float))
+    conf = np.nan_to_num(np.array([r["test"]["bins"]["confidence"] for r in runs], dtype=float))
     total = count.sum(axis=0)
     safe = np.maximum(total, 1)
-    empty = total == 0
-    pooled_acc = np.where(empty, np.nan, (acc * count).sum(axis=0) / safe)
-    pooled_conf = np.where(empty, np.nan, (conf * count).sum(axis=0) / safe)
-    return np.asarray(bins["edges"][0], dtype=float), total, pooled_acc, pooled_conf
-
-
-def _chosen(doc: dict) -> dict:
-    """``{(model, loss): select_best entry}`` (lr, edge) of the JSON's selection."""
-    return {(m, e["loss"]): e for m, sel in doc["selection"].items() for e in sel}
-
-
-def edge_cases(doc: dict) -> list[tuple]:
-    """``(name, lr, edge, grid)`` of every chosen lr, for :func:`edge_sentence`: each
-    loss's own final grid (``lrs_by_loss``), or the config's shared one in results
-    written before grids were extended."""
-    shared = doc["provenance"]["config"].get("lrs")
-    grids = doc.get("lrs_by_loss", {})
-    return [
-        (
-            f"{MODEL_NAMES.get(m, m)} {NAMES.get(loss, loss)}",
-            e["lr"],
-            e.get("edge"),
-            grids.get(m, {}).get(loss, shared),
-        )
-        for (m, loss), e in _chosen(doc).items()
-    ]
-
-
-def panel_title(model: str, loss: str, entry: dict, rep: dict | None) -> str:
-    """``model``, ``loss`` and its chosen lr (with † on a grid edge), then ECE and NLL: two
-    lines."""
-    head = f"{MODEL_NAMES.get(model, model)}: {NAMES.get(loss, loss)}"
-    if rep is None:
-        return f"{head}: no lr"
-    lr = lr_text(entry.get("lr"), entry.get("edge"))
-    return f"{head}, lr {lr}\nECE {100 * np.mean(rep['ece']):.2f}%, NLL {np.mean(rep['nll']):.3f}"
+    pa = np.where(total == 0, np.nan, (acc * count).sum(0) / safe)
+    pc = np.where(total == 0, np.nan, (conf * count).sum(0) / safe)
+    return np.asarray(runs[0]["test"]["bins"]["edges"], dtype=float), pa, pc
 
 
 def draw(results_path, out_dir) -> list[Path]:
     doc = read_json(results_path)
-    cal = doc["calibration"]
-    models = list(cal)
-    losses = list(dict.fromkeys(loss for m in models for loss in cal[m]))
-    chosen = _chosen(doc)
-    fig, axes = plt.subplots(
-        len(models), len(losses), figsize=(3.2 * len(losses), 3.6 * len(models)), squeeze=False
-    )
-    for row, model in enumerate(models):
-        for col, loss in enumerate(losses):
-            ax = axes[row, col]
-            rep = cal[model].get(loss)
-            ax.plot([0, 1], [0, 1], ls="--", color="0.5")
-            ax.set(xlim=(0, 1), ylim=(0, 1))
-            title = panel_title(model, loss, chosen.get((model, loss), {}), rep)
-            ax.set_title(title, fontsize=9)
-            if rep is None:
-                continue
-            edges, count, acc, conf = pooled_bins(rep)
-            centers, width = (edges[:-1] + edges[1:]) / 2, np.diff(edges)
-            ax.bar(
-                centers,
-                np.nan_to_num(acc),
-                width=width,
-                color="tab:blue",
-                edgecolor="k",
-                lw=0.5,
-                label="accuracy",
-            )
-            gap = np.nan_to_num(conf - acc)
-            ax.bar(
-                centers,
-                gap,
-                bottom=np.nan_to_num(acc),
-                width=width,
-                color="tab:red",
-                alpha=0.35,
-                label="gap to confidence",
-            )
-            ax.set_xlabel("confidence")
-            if col == 0:
-                ax.set_ylabel("accuracy")
-    axes[0, 0].legend(fontsize=7, loc="upper left")
-    fig.suptitle("Reliability diagrams on MNIST test (15 bins, seeds pooled; Guo et al. 2017)")
-    edge_layout(fig, [c[2] for c in edge_cases(doc)], top=0.96)
-    out = Path(out_dir) / f"{Path(results_path).stem}_reliability.png"
+    cfg = doc["provenance"]["config"]
+    cells = _cells(doc)
+    stem = Path(results_path).stem
+    fig, axes = plt.subplots(1, 3, figsize=(14, 4.2))
+    for ax, factor, xs in (
+        (axes[0], "width", cfg["widths"]),
+        (axes[1], "depth", cfg["depths"]),
+    ):
+        names = analysis.series(cfg)[factor]
+        for budget in _budgets(doc):
+            mine = _cells(doc, budget)
+            stats = [(mine.get((n, "cce")) or {}).get("ece") for n in names]
+            errorbar(ax, xs, stats, label=f"CCE, {_epochs(doc, budget)} epochs")
+        ax.legend(fontsize=8)
+        ax.set(title=f"test ECE vs {factor} (CCE)", xlabel=factor, ylabel="ECE (%)")
+        if factor == "width":
+            ax.set_xscale("log", base=2)
+        ax.grid(alpha=0.3)
+    base = cfg["base"]
+    losses = [loss for loss in cfg["losses"] if (base, loss) in cells]
+    stats = [cells[(base, loss)]["ece"] for loss in losses]
+    errorbar(axes[2], list(range(len(losses))), stats, ls="none")
+    axes[2].set_xticks(range(len(losses)), [_name(x) for x in losses], rotation=30, ha="right")
+    axes[2].set(title=f"test ECE per loss ({base})", ylabel="ECE (%)")
+    axes[2].grid(alpha=0.3)
+    fig.tight_layout()
+    out = Path(out_dir) / f"{stem}.png"
     out.parent.mkdir(parents=True, exist_ok=True)
     atomic_save_figure(fig, out, dpi=110)
     plt.close(fig)
-    return [out]
+    return [out, draw_reliability(doc, stem, out_dir)]
 
 
-def _ci(values, scale=1.0, digits=2) -> str:
-    m, h = mean_ci95(scale * np.asarray(values, dtype=float))
-    return f"{m:.{digits}f}" if h is None else f"{m:.{digits}f} ± {h:.{digits}f}"
-
-
-def well_calibrated_verdict(eces: list) -> str:
-    """Guo et al.'s reading, from CCE's per-seed test ECEs of each model: ``"agrees"``
-    when every model's 95% interval lies below :data:`WELL_CALIBRATED`, ``"differs"`` when
-    one lies above it, else ``"not separable from the line"`` (an interval straddles it,
-    or there is none)."""
-    stats = [mean_ci95(np.asarray(e, dtype=float)) for e in eces]
-    if any(h is None for _, h in stats):
-        return "not separable from the line"
-    if all(m + h < WELL_CALIBRATED for m, h in stats):
-        return "agrees"
-    if any(m - h > WELL_CALIBRATED for m, h in stats):
-        return "differs"
-    return "not separable from the line"
-
-
-def lowest_ece(doc: dict) -> dict[str, dict]:
-    """Per model: the loss with the lowest mean test ECE (``low``), the losses whose 95%
-    intervals overlap its own (``tied``; a lowest mean is not a best unless they separate),
-    the highest (``high``), whether there are intervals at all (``intervals``), and each
-    loss's ``said`` text, e.g. ``MSE on softmax (0.31 ± 0.18%)``."""
-    out = {}
-    for model, per_loss in doc["calibration"].items():
-        stats = {}
-        for loss, rep in per_loss.items():
-            m, h = mean_ci95(100 * np.asarray(rep["ece"], dtype=float))
-            stats[loss] = {"mean": m, "ci95": h}
-        if not stats:
-            continue
-        low = min(stats, key=lambda k: stats[k]["mean"])
-        out[model] = {
-            "low": low,
-            "high": max(stats, key=lambda k: stats[k]["mean"]),
-            "tied": [k for k in stats if k != low and compare(stats[k], stats[low]) == 0],
-            "intervals": stats[low]["ci95"] is not None,
-            "said": {
-                k: f"{NAMES.get(k, k)} ({_ci(rep['ece'], 100)}%)" for k, rep in per_loss.items()
-            },
-        }
-    return out
-
-
-def lowest_ece_sentences(doc: dict) -> list[str]:
-    """Per model, a bullet: the lowest mean test ECE and which losses it does not
-    separate from (:func:`lowest_ece`), and the highest."""
-    out = []
-    for model, r in lowest_ece(doc).items():
-        said = r["said"]
-        if not r["intervals"]:
-            verdict = "one run per loss: no interval, no ranking claimed"
-        elif r["tied"]:
-            verdict = f"not separable from {', '.join(said[k] for k in r['tied'])}"
-        else:
-            verdict = "its interval below every other loss's"
-        out.append(
-            f"- {MODEL_NAMES.get(model, model)}: lowest mean ECE {said[r['low']]}, {verdict}; "
-            f"highest {said[r['high']]}."
-        )
-    return out
-
-
-def readme_rows(doc: dict, summary: str, verdict: str) -> list[str]:
-    """The README's row: CCE's test ECE per model, the loss with the lowest mean ECE and
-    what it does not separate from, and the square loss's capped confidence."""
+def draw_reliability(doc, stem: str, out_dir) -> Path:
     cfg = doc["provenance"]["config"]
-    parts = []
-    low = lowest_ece(doc)
-    for model, per_loss in doc["calibration"].items():
-        name = MODEL_NAMES.get(model, model)
-        text = name + ": "
-        if "cce" in per_loss:
-            gap = np.subtract(per_loss["cce"]["mean_confidence"], per_loss["cce"]["accuracy"])
-            text += (
-                f"CCE {_ci(per_loss['cce']['ece'], 100)}% (confidence − accuracy "
-                f"{_ci(gap, 100)} pp), "
-            )
-        r = low.get(model)
-        if r:
-            text += f"lowest mean {r['said'][r['low']]}"
-            if r["tied"]:
-                text += f", not separable from {', '.join(NAMES.get(k, k) for k in r['tied'])}"
-        parts.append(text)
-    square = [
-        per_loss["square"] for per_loss in doc["calibration"].values() if "square" in per_loss
-    ]
-    if square:
-        k = next(iter(cfg["models"].values()))[-1]
-        eces = ", ".join(f"{_ci(r['ece'], 100)}%" for r in square)
-        cap = 100 * np.e / (np.e + k - 1)  # as in summary_markdown
-        parts.append(
-            f"the square loss read through a softmax is capped at {cap:.1f}% confidence "
-            f"(ECE {eces})"
+    series = analysis.series(cfg)
+    panels = [(cfg["base"], loss) for loss in cfg["losses"]]
+    panels += [(names[-1], "cce") for names in series.values() if names]
+    panels = list(dict.fromkeys(panels))
+    runs = analysis.at(doc["runs"], doc["analysis"]["judged_budget"])
+    fig, axes = plt.subplots(1, len(panels), figsize=(3.0 * len(panels), 3.4), squeeze=False)
+    for ax, (arch, loss) in zip(axes[0], panels, strict=True):
+        mine = [r for r in runs if (r["arch"], r["loss"]) == (arch, loss) and r.get("test")]
+        ax.plot([0, 1], [0, 1], ls="--", color="0.5")
+        ax.set(xlim=(0, 1), ylim=(0, 1), xlabel="confidence")
+        ax.set_title(f"{arch}\n{_name(loss)}", fontsize=8)
+        if not mine:
+            continue
+        edges, acc, conf = pooled_bins(mine)
+        centers, width = (edges[:-1] + edges[1:]) / 2, np.diff(edges)
+        ax.bar(centers, np.nan_to_num(acc), width=width, color="tab:blue", edgecolor="k", lw=0.5)
+        ax.bar(
+            centers,
+            np.nan_to_num(conf - acc),
+            bottom=np.nan_to_num(acc),
+            width=width,
+            color="tab:red",
+            alpha=0.35,
         )
-    measured = "test ECE, " + "; ".join(parts)
-    measured += " " + run_clause(cfg, cfg["seeds"], edge_cases(doc), summary)
-    agrees = (
-        f"our own {100 * WELL_CALIBRATED:.0f}% rule (CCE's ECE interval below it in every "
-        "model) says "
-        f'"{verdict}"; Guo et al. do not study MNIST'
+    axes[0, 0].set_ylabel("accuracy (blue); gap to confidence (red)")
+    fig.tight_layout()
+    out = Path(out_dir) / f"{stem}_reliability.png"
+    atomic_save_figure(fig, out, dpi=110)
+    plt.close(fig)
+    return out
+
+
+def _verdict_table(entries) -> list[str]:
+    if not entries:
+        return ["No comparison could be made (fewer than 2 paired replicates).", ""]
+    verdicts = [Verdict(**{k: e[k] for k in Verdict.__dataclass_fields__}) for e in entries]
+    lines = [
+        family_line(verdicts, scale=100, unit=" pp"),
+        "",
+        "| comparison | estimate (pp of ECE) | 95% interval | n | verdict | Holm p |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for v in verdicts:
+        p = v.p_equivalence_adjusted if v.verdict == "equivalent" else v.p_adjusted
+        lines.append(
+            f"| {v.comparison} | {_pp(v.mean)} | [{_pp(max(-1, v.low))}, {_pp(min(1, v.high))}] "
+            f"| {v.n} | **{v.verdict}** | {p:.2g} |"
+        )
+    return lines + [""]
+
+
+def answer_lines(doc) -> list[str]:
+    out = []
+    for d in doc["analysis"]["judgements"]:
+        j = Judgement.from_dict(d)
+        n = j.numbers
+        out.append(
+            f"- **{n['factor']}**: ECE of {n['larger']} − {n['smaller']} = {_pp(n['mean'])} pp "
+            f"[{_pp(n['low'])}, {_pp(n['high'])}], {n['verdict']}: **{WORDS[j.outcome]}** "
+            "with Guo et al."
+        )
+    return out or ["- no architecture comparison could be made."]
+
+
+def _verdict_of(doc, loss: str) -> str:
+    for d in doc["archs"][doc["provenance"]["config"]["base"]]["search"]["choices"]:
+        if d["arm"][0] == loss:
+            return d["verdict"]
+    return "—"
+
+
+def arch_table(doc, budget: str) -> list[str]:
+    cfg = doc["provenance"]["config"]
+    cells = _cells(doc, budget)
+    lines = [
+        "| MLP | lr (search verdict) | epochs | train acc (%) | fitted | val-loss min epoch "
+        "| test acc (%) | confidence − accuracy (pp) | ECE (%) | NLL |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    names = list(dict.fromkeys(n for s in analysis.series(cfg).values() for n in s))
+    for arch in names:
+        c = cells.get((arch, "cce"))
+        if c is None:
+            continue
+        verdict = next(
+            (x["verdict"] for x in doc["archs"][arch]["search"]["choices"] if x["arm"][0] == "cce"),
+            "—",
+        )
+        low = c["val_loss_min_epoch"]
+        lines.append(
+            f"| {arch} | {c['lr']:.3g} ({verdict}) | {c['epochs']} | {_ci(c['train_accuracy'])} "
+            f"| {'yes' if c['fitted'] else 'no'} | {'—' if low is None else f'{low:.1f}'} "
+            f"| {_ci(c['accuracy'])} | {_ci(c['gap'])} | {_ci(c['ece'])} "
+            f"| {_ci(c['nll'], 1, 3)} |"
+        )
+    return lines + [""]
+
+
+def loss_table(doc, budget: str) -> list[str]:
+    cfg = doc["provenance"]["config"]
+    cells = _cells(doc, budget)
+    lines = [
+        "| loss | lr (search verdict) | epochs | test acc (%) | mean confidence (%) "
+        "| confidence − accuracy (pp) | ECE (%) | NLL |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for loss in cfg["losses"]:
+        c = cells.get((cfg["base"], loss))
+        if c is None:
+            continue
+        lines.append(
+            f"| {_name(loss)} | {c['lr']:.3g} ({_verdict_of(doc, loss)}) | {c['epochs']} "
+            f"| {_ci(c['accuracy'])} | {_ci(c['mean_confidence'])} | {_ci(c['gap'])} "
+            f"| {_ci(c['ece'])} | {_ci(c['nll'], 1, 3)} |"
+        )
+        read = c.get("softmax_read")
+        if read:
+            lines.append(
+                f"| {_name(analysis.SOFTMAX_READ)} | (same runs) | {c['epochs']} "
+                f"| {_ci(c['accuracy'])} | {_ci(read['mean_confidence'])} | {_ci(read['gap'])} "
+                f"| {_ci(read['ece'])} | — |"
+            )
+    return lines + [""]
+
+
+def readme_rows(doc, summary: str) -> list[str]:
+    cfg = doc["provenance"]["config"]
+    cells = _cells(doc)
+    parts = []
+    for factor, names in analysis.series(cfg).items():
+        eces = ", ".join(f"{n} {_ci((cells.get((n, 'cce')) or {}).get('ece'))}%" for n in names)
+        parts.append(f"{factor}: {eces}")
+    judged = doc["analysis"]["judged_budget"]
+    archs = [c for c in doc["analysis"]["cells"][judged] if c["loss"] == "cce"]
+    fitted = sum(c["fitted"] for c in archs)
+    measured = (
+        f"test ECE of CCE-trained MLPs on {cfg['train_subset']} MNIST images after "
+        f"{_epochs(doc, judged)} epochs ({fitted} of "
+        f"{len(archs)} nets fit their training set, ≥ {100 * analysis.CONVERGED:.0f}%); "
+        + "; ".join(parts)
+        + f" ({len(cfg['seeds'])} paired replicates, Holm over "
+        f"{len(doc['analysis']['architecture'][judged])}, δ ±{100 * cfg['delta']:g} pp, "
+        f"`{summary}`)"
     )
+    verdicts = []
+    for d in doc["analysis"]["judgements"]:
+        j = Judgement.from_dict(d)
+        n = j.numbers
+        verdicts.append(
+            f"{n['factor']}: {WORDS[j.outcome]} ({n['larger']} − {n['smaller']} "
+            f"{_pp(n['mean'])} pp [{_pp(n['low'])}, {_pp(n['high'])}], {n['verdict']})"
+        )
+    agrees = "; ".join(verdicts) or "no verdict"
+    agrees += "; weight decay not tested"
     return [readme_row(*README, measured, agrees)]
 
 
-def summary_markdown(doc: dict, source: str) -> str:
+def markdown(doc, name: str) -> str:
     cfg = doc["provenance"]["config"]
-    n_train = "55,000" if cfg["train_subset"] is None else f"{cfg['train_subset']:,}"
+    cost = sum(a["model_epochs"] for a in doc["archs"].values())
     lines = [
-        "# Calibration per loss",
+        "# Calibration: depth, width and loss",
         "",
-        f"Generated by `python -m experiments.calibration` from `{source}`; do not edit. "
+        f"Generated by `python -m experiments.calibration` from `{name}.json`; do not edit. "
         f"Paper: {CITATION}.",
         "",
-        f"MNIST, {n_train} training rows, SGD batch {cfg['batch_size']}, {cfg['epochs']} "
-        f"epochs, lr chosen on validation from {cfg['lrs']}{grid_growth(cfg)}, "
-        f"{cfg['seeds']} seeds{replicate_note(cfg)}; test-set "
-        f"ECE over {cfg['num_bins']} equal-width bins (percent), NLL, accuracy and mean "
-        "confidence (above accuracy: overconfident), means ± 95% t-intervals over seeds, "
-        "computed from the stored params "
-        f"(`{doc['params_file']}`).",
+        "**The claim.** Miscalibration (overconfidence, ECE) grows with depth and width, and "
+        "falls with weight decay. **As tested here:** the paired difference of test ECE "
+        "(larger − smaller MLP, CCE) is *higher*; weight decay is not varied.",
         "",
-        "| model | loss | lr | test accuracy (%) | mean confidence (%) "
-        "| confidence − accuracy (pp) | ECE (%) | NLL |",
-        "|---|---|---|---|---|---|---|---|",
+        f"**Setting** ({cfg['mode']} size). MNIST, the first {cfg['train_subset']} training "
+        f"images (few, so that a net can fit them), validation {cfg['validation']}, test whole; "
+        f"ReLU MLPs, SGD momentum 0.9, batch {cfg['batch_size']}, {cfg['epochs']} epochs "
+        f"and {cfg['budget']['longer']}× as long, each budget compared within itself; widths "
+        f"{cfg['widths']} at one hidden layer, depths {cfg['depths']} at width "
+        f"{cfg['base_width']}; each arm's lr by the lr search on validation accuracy "
+        f"(replicates {cfg['search_seeds']}, start {cfg['start_lrs']}, at most "
+        f"{cfg['max_rounds']} rounds); then {len(cfg['seeds'])} paired replicates "
+        f"({cfg['replicates']}). Test ECE over {cfg['num_bins']} equal-width bins. Guo et "
+        "al. measure CIFAR-100 ResNets; this is the same measure on nets small enough for "
+        "2 cores, each trained until it fits its training set.",
+        "",
     ]
-    lrs = _chosen(doc)
-    ece_means = {}
-    for model, per_loss in doc["calibration"].items():
-        for loss, rep in per_loss.items():
-            entry = lrs.get((model, loss), {})
-            ece_means[(model, loss)] = float(np.mean(rep["ece"]))
-            lines.append(
-                f"| {MODEL_NAMES.get(model, model)} | {NAMES.get(loss, loss)} | "
-                f"{lr_text(entry.get('lr'), entry.get('edge'))} | {_ci(rep['accuracy'], 100)} | "
-                f"{_ci(rep['mean_confidence'], 100)} | "
-                f"{_ci(np.subtract(rep['mean_confidence'], rep['accuracy']), 100)} | "
-                f"{_ci(rep['ece'], 100)} | "
-                f"{_ci(rep['nll'], 1, 3)} |"
-            )
-    if any(edge_mark(c[2]) for c in edge_cases(doc)):
-        lines += ["", EDGE_FOOTNOTE]
-    missing = [
-        (m, e["loss"]) for m, sel in doc["selection"].items() for e in sel if e["lr"] is None
-    ]
-    if missing:
-        lines.append(f"\nEvery lr diverged for: {missing}.")
-    lines += ["", edge_sentence(edge_cases(doc)), ""]
-    verdict = "no verdict"
-    if ece_means:
-        lines += lowest_ece_sentences(doc)
-        cce = [
-            per_loss["cce"]["ece"] for per_loss in doc["calibration"].values() if "cce" in per_loss
-        ]
-        if cce:
-            verdict = well_calibrated_verdict(cce)
-            if cfg["mode"] != "full":
-                verdict = "no verdict at this size"
-            lines.append(
-                "\nGuo et al. report that small, shallow networks trained with the NLL "
-                "(LeNet-era models) are close to calibrated and that miscalibration "
-                "(overconfidence) comes with depth, width, batch normalisation and little "
-                "weight decay, on CIFAR/ImageNet-scale models; MNIST and these two small "
-                "models are outside their experiments. Our CCE models' ECE: "
-                + ", ".join(f"{_ci(e, 100)}%" for e in cce)
-                + f" (well calibrated: the 95% interval below {100 * WELL_CALIBRATED:.0f}%; "
-                "not: above it): "
-                f"**{verdict}**."
-            )
-    square = [
-        rep
-        for per_loss in doc["calibration"].values()
-        for n, rep in per_loss.items()
-        if n == "square"
-    ]
-    if square:
-        # Logits trained onto the one-hot target give at most softmax(e₁) = e/(e + K − 1).
-        k = next(iter(cfg["models"].values()))[-1]  # the number of classes
-        cap = np.e / (np.e + k - 1)
-        conf = np.mean([np.mean(r["mean_confidence"]) for r in square])
-        lines.append(
-            f"\nThe square loss regresses the logits onto the one-hot target, so a perfect fit "
-            f"reads out softmax confidence e/(e + K − 1) = {100 * cap:.1f}% at K = {k}; its "
-            f"mean confidence here is {100 * conf:.1f}%. Its ECE measures that read-out "
-            "(underconfidence by construction), not a miscalibrated ranking."
-        )
     if cfg["mode"] != "full":
-        lines.append(f"\nThis is a `--{cfg['mode']}` run: it proves the pipeline, no verdict.")
-    summary = f"results/{Path(source).stem}.md"
-    lines += ["", *readme_section(readme_rows(doc, summary, verdict))]
-    return "\n".join(lines) + "\n"
+        lines += [f"**{cfg['mode']} size: not the study's numbers.**", ""]
+    judged = doc["analysis"]["judged_budget"]
+    lines += [
+        "## Answer",
+        "",
+        f"At {_epochs(doc, judged)} epochs (the budget the claim is judged at: nets trained "
+        "to convergence):",
+        "",
+        *answer_lines(doc),
+        "",
+    ]
+    for budget in _budgets(doc):
+        tag = f"{_epochs(doc, budget)} epochs" + (" (judged)" if budget == judged else "")
+        lines += [f"## Depth and width (CCE), {tag}", "", *arch_table(doc, budget)]
+        lines += [
+            f"Fitted: every replicate's final training accuracy ≥ "
+            f"{100 * analysis.CONVERGED:.0f}%. Val-loss min epoch: mean epoch of the lowest "
+            "validation loss (before the last epoch: the NLL overfits, as Guo et al. "
+            "describe).",
+            "",
+            *_verdict_table(doc["analysis"]["architecture"][budget]),
+        ]
+        lines += [f"## Per loss ({cfg['base']}), {tag}", "", *loss_table(doc, budget)]
+        lines += [
+            "The headline reads sigmoid BCE's confidence as σ(z)/Σσ(z) (the probabilities "
+            "its one-vs-rest outputs give, normalised); the softmax row reads the same "
+            "runs' logits through softmax.",
+            "",
+            *_verdict_table(doc["analysis"]["loss"][budget]),
+        ]
+    if "square" in cfg["losses"]:
+        cap = np.e / (np.e + 9)
+        lines += [
+            "The square loss regresses the logits onto the one-hot target, so a perfect fit "
+            f"reads out softmax confidence e/(e + K − 1) = {100 * cap:.1f}% at K = 10: its "
+            "ECE measures that read-out (underconfidence by construction).",
+            "",
+        ]
+    improving = {k: a["improving"] for k, a in doc["archs"].items() if a["improving"]}
+    lines += [
+        "Still improving at the end of the lr search (`softjax.sweeps.budget`; every arm "
+        f"trains both budgets regardless): {improving or 'none'}.",
+        "",
+        f"Equivalence margin δ = ±{100 * cfg['delta']:g} pp of ECE; each family "
+        "Holm-corrected; verdicts by `softjax.sweeps.inference.decide`.",
+        "",
+        f"Run time: {doc.get('wall_s', 0) / 60:.1f} min ({cost} model-epochs); commit "
+        f"{doc['provenance'].get('git_commit')}.",
+        "",
+        *readme_section(readme_rows(doc, f"results/{name}.md")),
+    ]
+    return "\n".join(lines)
 
 
 def write_summary(results_path, out_dir) -> Path:
     doc = read_json(results_path)
-    path = Path(out_dir) / f"{Path(results_path).stem}.md"
-    return atomic_write_text(path, summary_markdown(doc, Path(results_path).name))
+    stem = Path(results_path).stem
+    path = Path(out_dir) / f"{stem}.md"
+    return atomic_write_text(path, markdown(doc, stem))

@@ -1,161 +1,197 @@
-"""The calibration CLI: JSON, stored params, figures, and a redraw from the JSON alone
-(the metrics themselves: ``test_metrics.py``)."""
+"""The calibration study (Guo et al. 2017): the probabilities each loss reports, the
+architectures it compares, the paired ECE comparisons and the judgements of the claim
+that miscalibration grows with depth and width, and the CLI's JSON, figures, summary
+and redraw (the metrics themselves: ``test_metrics.py``)."""
 
 from __future__ import annotations
 
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from experiments.calibration import analysis
 from experiments.calibration import report as plots
 from experiments.calibration import run as calibration
-from softjax.data import load_dataset
 from softjax.results import read_json
-from tests.helpers import GROWN_CLAUSE, GROWN_GRIDS, readme_row_of
+from tests.helpers import readme_row_of
+
+
+def test_probabilities_are_sigmoid_normalised_for_one_vs_rest_else_softmax():
+    z = jnp.array([[2.0, 0.0, -1.0]])
+    ovr = np.asarray(calibration.probabilities(z, True))
+    s = 1 / (1 + np.exp(-np.asarray(z)))
+    np.testing.assert_allclose(ovr, s / s.sum(-1, keepdims=True), rtol=1e-6)
+    soft = np.asarray(calibration.probabilities(z, False))
+    np.testing.assert_allclose(soft, np.exp(z) / np.exp(z).sum(), rtol=1e-6)
+
+
+def test_the_architectures_are_a_width_and_a_depth_series_sharing_the_base():
+    archs = calibration.architectures(calibration.FULL)
+    assert archs == {
+        "784-32-10": (784, 32, 10),
+        "784-128-10": (784, 128, 10),
+        "784-512-10": (784, 512, 10),
+        "784-128-128-10": (784, 128, 128, 10),
+        "784-128-128-128-128-10": (784, 128, 128, 128, 128, 10),
+        "-".join(map(str, (784, *[128] * 8, 10))): (784, *[128] * 8, 10),
+    }
+    config = dict(calibration.FULL, base=calibration.base_name(calibration.FULL))
+    series = analysis.series(config)
+    assert series["width"] == ["784-32-10", "784-128-10", "784-512-10"]
+    assert series["depth"][0] == "784-128-10" == config["base"]
+    assert set(series["width"] + series["depth"]) == set(archs)
+
+
+def test_one_vs_rest_runs_are_read_both_ways():
+    params = [{"w": jnp.eye(3)[:, :3] * 3.0, "b": jnp.zeros(3)}]
+    x, y = np.eye(3, dtype=np.float32), np.arange(3)
+    ovr = calibration.calibration(params, (3, 3), x, y, one_vs_rest=True)
+    soft = calibration.calibration(params, (3, 3), x, y, one_vs_rest=False)
+    assert "softmax_read" in ovr and "softmax_read" not in soft
+    assert ovr["softmax_read"]["ece"] == pytest.approx(soft["ece"])
+    assert ovr["mean_confidence"] != pytest.approx(soft["mean_confidence"])
+    assert ovr["accuracy"] == soft["accuracy"] == 1.0
+
+
+CONFIG = dict(
+    widths=[32, 128, 512],
+    depths=[1, 2],
+    base_width=128,
+    base="784-128-10",
+    losses=["cce", "sigmoid_bce"],
+)
+
+
+def _run(arch, loss, seed, ece, budget="short", softmax_ece=None):
+    test = {"ece": ece, "nll": 0.1, "accuracy": 0.97, "mean_confidence": 0.97 + ece}
+    if softmax_ece is not None:
+        test["softmax_read"] = dict(test, ece=softmax_ece)
+    return dict(
+        arch=arch,
+        loss=loss,
+        lr=0.1,
+        seed=seed,
+        epochs=30 if budget == "short" else 90,
+        budget=budget,
+        diverged=False,
+        curves={"train_accuracy": [0.9, 1.0], "val_accuracy": [0.9, 0.95], "val_loss": [0.3, 0.4]},
+        test=test,
+    )
+
+
+def _runs(width_step=0.01, depth_step=0.0, budget="short"):
+    """ECE grows by ``width_step`` per width step and ``depth_step`` per depth step
+    (replicate i adds i/1000 and a little noise)."""
+    out = []
+    for s in range(5):
+        jitter = s / 1000 + (s % 2) * 0.0005
+        for i, w in enumerate(CONFIG["widths"]):
+            out.append(_run(f"784-{w}-10", "cce", s, 0.02 + i * width_step + jitter, budget))
+        ece = 0.02 + width_step + depth_step + jitter
+        out.append(_run("784-128-128-10", "cce", s, ece, budget))
+        out.append(_run("784-128-10", "sigmoid_bce", s, 0.01 + jitter, budget, 0.05))
+    return out
+
+
+def test_ece_growing_with_width_agrees_and_flat_depth_differs():
+    got = analysis.analyse(_runs(width_step=0.02, depth_step=0.0), CONFIG)
+    assert got["judged_budget"] == "short" and got["architecture"]["long"] == []
+    names = [v["comparison"] for v in got["architecture"]["short"]]
+    assert names == [
+        "784-128-10 − 784-32-10",
+        "784-512-10 − 784-128-10",
+        "784-512-10 − 784-32-10",
+        "784-128-128-10 − 784-128-10",
+    ]
+    assert all(v["family_size"] == 4 for v in got["architecture"]["short"])
+    by_claim = {j["claim"]: j for j in got["judgements"]}
+    width = by_claim[analysis.CLAIMS["width"]]
+    assert width["outcome"] == "agree" and width["numbers"]["mean"] == pytest.approx(0.04)
+    depth = by_claim[analysis.CLAIMS["depth"]]  # 0 ± 0: equivalent within ±0.5 pp
+    assert depth["outcome"] == "differ" and depth["numbers"]["verdict"] == "equivalent"
+
+
+def test_the_loss_family_compares_both_readings_of_sigmoid_bce_with_cce():
+    got = analysis.analyse(_runs(), CONFIG)
+    comps = {v["comparison"]: v for v in got["loss"]["short"]}
+    assert set(comps) == {"sigmoid_bce − cce", "sigmoid_bce (softmax read) − cce"}
+    assert comps["sigmoid_bce − cce"]["mean"] == pytest.approx(-0.02)
+    assert comps["sigmoid_bce (softmax read) − cce"]["verdict"] == "higher"
+
+
+def test_each_budget_is_compared_within_itself_and_the_longer_one_judged():
+    # Width raises ECE at the fixed budget only; at the longer one it is flat.
+    runs = _runs(width_step=0.02) + _runs(width_step=0.0, budget="long")
+    got = analysis.analyse(runs, CONFIG)
+    assert got["judged_budget"] == "long"
+    assert got["architecture"]["short"][0]["family"].endswith(", short budget")
+    assert got["architecture"]["short"][2]["verdict"] == "higher"
+    by_claim = {j["claim"]: j for j in got["judgements"]}
+    assert by_claim[analysis.CLAIMS["width"]]["numbers"]["verdict"] == "equivalent"
+    cell = next(c for c in got["cells"]["long"] if c["arch"] == "784-32-10")
+    assert cell["epochs"] == 90 and cell["fitted"] and cell["val_loss_min_epoch"] == 1.0
 
 
 @pytest.mark.slow
-def test_cli_smoke_stores_params_and_redraws(tmp_path, shared_data_dir):
+def test_cli_smoke_writes_json_figures_summary_and_redraws(tmp_path, shared_data_dir):
     args = ["--smoke", "--source", "idx", "--data-dir", str(shared_data_dir)]
-    # One model keeps the test short; the MLP has the hidden activations to resolve.
-    args += ["--losses", "cce", "sigmoid_bce", "square", "--models", "mlp"]
     args += ["--out", str(tmp_path)]
     written = calibration.main(args)
     names = {p.name for p in written}
-    assert names == {"calibration_smoke_reliability.png", "calibration_smoke.md"}
+    assert names == {
+        "calibration_smoke.png",
+        "calibration_smoke_reliability.png",
+        "calibration_smoke.md",
+    }
     doc = read_json(tmp_path / "calibration_smoke.json")
-    assert doc["provenance"]["config"]["losses"] == ["cce", "sigmoid_bce", "square"]
-    # The calibration is a function of the stored params: recomputing it agrees.
-    data = load_dataset("mnist", source="idx", data_dir=shared_data_dir)
-    again = calibration.calibrate(tmp_path / doc["params_file"], data.x_test, data.y_test)
-    assert set(doc["calibration"]) == {"mlp"}
-    for model, per_loss in doc["calibration"].items():
-        assert set(per_loss) <= {"cce", "sigmoid_bce", "square"} and "cce" in per_loss
-        for loss, rep in per_loss.items():
-            assert len(rep["ece"]) == calibration.SIZES["smoke"]["seeds"]
-            np.testing.assert_allclose(rep["ece"], again[model][loss]["ece"], rtol=1e-6)
-            assert all(0 <= e <= 1 for e in rep["ece"])
+    cfg = doc["provenance"]["config"]
+    assert set(doc["archs"]) == set(calibration.architectures(calibration.SIZES["smoke"]))
+    for budget in ("short", "long"):
+        base = [r for r in doc["runs"] if r["arch"] == cfg["base"] and r["budget"] == budget]
+        assert {r["loss"] for r in base} == set(cfg["losses"])
+        assert len(base) == len(cfg["losses"]) * len(cfg["seeds"])
+    for r in doc["runs"]:  # per-seed values
+        assert r["seed"] in cfg["seeds"] and 0 <= r["test"]["ece"] <= 1
+        assert ("softmax_read" in r["test"]) == (r["loss"] == "sigmoid_bce")
     text = (tmp_path / "calibration_smoke.md").read_text()
-    assert "Guo" in text and "no verdict" in text and "e/(e + K − 1) = 23.2%" in text
-    assert "edge of [0.03, 0.3]); a wider grid could move these results." in text  # 2 lrs
+    assert "Guo" in text and "smoke size: not the study's numbers" in text
+    assert "e/(e + K − 1) = 23.2%" in text and "Run time:" in text
+    row = readme_row_of(text)
+    assert "weight decay not tested" in row and "δ ±0.5 pp" in row
     before = (tmp_path / "calibration_smoke.json").read_bytes()
     for p in written:
         p.unlink()
     redrawn = calibration.main(["--smoke", "--redraw", "--out", str(tmp_path)])
     assert {p.name for p in redrawn} == names
+    assert (tmp_path / "calibration_smoke.md").read_text() == text
     assert (tmp_path / "calibration_smoke.json").read_bytes() == before
 
 
-def _doc(edges):
-    """A hand-made results document: the MLP's CCE and MSE with ``edges`` (per loss)."""
-    rep = {"accuracy": [0.97, 0.98], "mean_confidence": [0.98, 0.98]}
-    rep.update(ece=[0.01, 0.012], nll=[0.08, 0.09])
-    sel = [
-        {"loss": loss, "init_scale": 1.0, "lr": lr, "edge": e}
-        for loss, lr, e in zip(("cce", "mse"), (0.3, 1.0), edges, strict=True)
-    ]
-    config = dict(mode="smoke", train_subset=1000, batch_size=64, epochs=1, seeds=2)
-    config.update(lrs=[0.03, 0.3, 1.0], num_bins=15, models={"mlp": [784, 128, 10]})
-    return {
-        "provenance": {"config": config},
-        "selection": {"mlp": sel},
-        "params_file": "c.npz",
-        "calibration": {"mlp": {"cce": rep, "mse": rep}},
+def test_redraw_without_results_says_so(tmp_path):
+    with pytest.raises(SystemExit, match="no results"):
+        calibration.main(["--smoke", "--redraw", "--out", str(tmp_path)])
+
+
+def test_the_summary_renders_the_json_verdicts(tmp_path):
+    from softjax.results import write_json
+
+    config = dict(CONFIG, mode="smoke", train_subset=300, validation="v", batch_size=32)
+    config.update(epochs=30, search_seeds=[0], start_lrs=[0.1], max_rounds=1, seeds=[0, 1, 2, 3, 4])
+    config.update(replicates="r", num_bins=15, delta=analysis.DELTA, budget=analysis.BUDGET_RULE)
+    runs = _runs(width_step=0.02) + _runs(width_step=0.02, budget="long")
+    choice = {"arm": ["cce", 1.0], "verdict": "interior"}
+    archs = {
+        a: {"search": {"choices": [choice]}, "improving": [], "model_epochs": 10}
+        for a in {r["arch"] for r in runs}
     }
-
-
-def test_summary_marks_and_names_an_lr_on_its_grid_edge():
-    text = plots.summary_markdown(_doc((None, "high")), "c.json")
-    assert "| MLP 784-128-10 | MSE on softmax | 1.0† |" in text
-    assert "| MLP 784-128-10 | CCE | 0.3 |" in text
-    assert "† The lr chosen on validation lies on an edge" in text
-    assert (
-        "Chosen lr on an edge of its grid: MLP 784-128-10 MSE on softmax lr 1.0 (high edge "
-        "of [0.03, 0.3, 1.0]); a wider grid could move these results."
-    ) in text
-    rep = _doc((None, None))["calibration"]["mlp"]["mse"]
-    assert "MSE on softmax, lr 1.0†\n" in plots.panel_title(
-        "mlp", "mse", {"lr": 1.0, "edge": "high"}, rep
-    )
-    assert "MSE on softmax, lr 1.0\n" in plots.panel_title(
-        "mlp", "mse", {"lr": 1.0, "edge": None}, rep
-    )
-
-
-def test_summary_without_edges_says_interior():
-    text = plots.summary_markdown(_doc((None, None)), "c.json")
-    assert "Every chosen lr is interior to its grid." in text and "†" not in text
-
-
-def test_summary_names_each_losss_own_extended_grid():
-    """With grids extended per loss, an edge is named against that loss's final grid and
-    the first sentence says how the grids grew; results without ``lrs_by_loss`` keep the
-    config's shared grid (the test above)."""
-    doc = _doc((None, "high"))
-    doc["provenance"]["config"].update(GROWN_GRIDS)
-    doc["lrs_by_loss"] = {"mlp": {"cce": [0.03, 0.3, 1.0], "mse": [0.03, 0.3, 1.0, 3.0, 9.0]}}
-    doc["selection"]["mlp"][1]["lr"] = 9.0
-    text = plots.summary_markdown(doc, "c.json")
-    assert f"lr chosen on validation from [0.03, 0.3, 1.0], {GROWN_CLAUSE}, 2 seeds" in text
-    assert "MSE on softmax lr 9.0 (high edge of [0.03, 0.3, 1.0, 3.0, 9.0])" in text
-
-
-@pytest.mark.slow
-def test_a_grid_edge_choice_extends_that_losss_grid(shared_data_dir):
-    """The full run's rule at smoke size: a loss whose chosen lr is on an edge gets the
-    next ×3 lr, its edge is judged on its grown grid, and its chosen params are stored."""
-    data = load_dataset("mnist", source="idx", data_dir=shared_data_dir)
-    data = data._replace(x_train=data.x_train[:1000], y_train=data.y_train[:1000])
-    mode = {**calibration.SIZES["smoke"], "lrs": [0.01, 0.03], "max_rounds": 1}
-    selection, params, grids = calibration.train_models(
-        data, mode, losses=("cce",), models=("softmax_regression",)
-    )
-    (entry,) = selection["softmax_regression"]
-    grid = grids["softmax_regression"]["cce"]
-    # One epoch on 1,000 rows: the larger lr wins, so the grid grows upward once.
-    assert grid == [0.01, 0.03, 0.09]
-    assert entry["lr"] in grid and entry["edge"] == ("high" if entry["lr"] == 0.09 else None)
-    seeds = range(mode["seeds"])
-    assert {f"softmax_regression/cce/{s}/0/w" for s in seeds} <= set(params)
-
-
-def test_the_lowest_ece_is_called_best_only_when_its_interval_separates():
-    doc = _doc((None, None))
-    reps = doc["calibration"]["mlp"]
-    reps["cce"] = dict(reps["cce"], ece=[0.010, 0.011, 0.012])
-    reps["mse"] = dict(reps["cce"], ece=[0.005, 0.0051, 0.0052])
-    assert plots.lowest_ece_sentences(doc) == [
-        "- MLP 784-128-10: lowest mean ECE MSE on softmax (0.51 ± 0.02%), its interval "
-        "below every other loss's; highest CCE (1.10 ± 0.25%)."
-    ]
-    reps["bce"] = dict(reps["cce"], ece=[0.004, 0.006, 0.008])  # 0.60 ± 0.50: overlaps
-    assert plots.lowest_ece_sentences(doc) == [
-        "- MLP 784-128-10: lowest mean ECE MSE on softmax (0.51 ± 0.02%), not separable "
-        "from BCE on softmax (0.60 ± 0.50%); highest CCE (1.10 ± 0.25%)."
-    ]
-    reps.pop("bce")
-    for rep in reps.values():
-        rep["ece"] = rep["ece"][:1]
-    assert "one run per loss: no interval" in plots.lowest_ece_sentences(doc)[0]
-
-
-def test_the_readme_row_is_written_from_the_numbers():
-    doc = _doc((None, None))
-    doc["calibration"]["mlp"]["mse"] = dict(doc["calibration"]["mlp"]["cce"], ece=[0.03, 0.031])
-    text = plots.summary_markdown(doc, "calibration.json")
+    doc = {"provenance": {"config": config, "git_commit": "abc"}, "archs": archs, "runs": runs}
+    doc["analysis"] = analysis.analyse(runs, config)
+    write_json(tmp_path / "calibration.json", doc)
+    text = plots.write_summary(tmp_path / "calibration.json", tmp_path).read_text()
+    assert "At 90 epochs (the budget the claim is judged at" in text
+    assert "- **width**: ECE of 784-512-10 − 784-32-10 = +4.00 pp" in text
+    assert "## Depth and width (CCE), 30 epochs" in text
+    assert "**agrees** with Guo et al." in text
     row = readme_row_of(text)
-    assert row.startswith("| Calibration per loss (Guo et al. 2017) |")
-    assert (
-        "| test ECE, MLP 784-128-10: CCE 1.10 ± 1.27% (confidence − accuracy 0.50 ± 6.35 pp), "
-        "lowest mean CCE (1.10 ± 1.27%) (2 seeds, `results/calibration.md`; every chosen lr "
-        "interior to its grid) |"
-    ) in row
-    assert row.endswith('says "no verdict at this size"; Guo et al. do not study MNIST |')
-
-
-def test_the_well_calibrated_verdict_reads_the_intervals_not_the_means():
-    below, above = [0.010, 0.011, 0.012], [0.030, 0.031, 0.032]
-    straddling = [0.016, 0.021, 0.026]  # mean 2.1%, interval ± 1.2 pp
-    assert plots.well_calibrated_verdict([below, below]) == "agrees"
-    assert plots.well_calibrated_verdict([below, above]) == "differs"
-    assert plots.well_calibrated_verdict([below, straddling]) == "not separable from the line"
-    assert plots.well_calibrated_verdict([[0.01]]) == "not separable from the line"  # no interval
+    assert "width: agrees (784-512-10 − 784-32-10 +4.00 pp" in row
+    assert "(4 of 4 nets fit their training set" in row
