@@ -152,7 +152,7 @@ def render(found: list[Row], head: str) -> str:
     commits = sorted({r.commit[:12] for r in found if r.commit})
     lines = [
         f"Provenance of `results/` against HEAD `{head[:12]}` (code compared: `softjax/` and "
-        "the result's own program: its study folder and the `experiments` packages it names, "
+        "the result's own program: its study folder and every `experiments` module it imports, "
         f"or `benchmarks/`): {current} of {len(found)} results files are current; they come "
         f"from {len(commits)} commit(s).",
         "",
