@@ -1,0 +1,1 @@
+"""Does a committed verdict rest on an lr at a stability edge? (:mod:`.run`)"""
