@@ -3,8 +3,9 @@
 The lr search (:mod:`softjax.sweeps.lr_search`) refines to ~×1.78 and may choose an
 *edge* lr: the best that trains, next to a neighbour that diverged or sat at chance. This
 check takes every such arm of the loss study (each model's
-``results/loss_sweep_<dataset>_<model>.json``) and of the gradient swap
-(``results/gradient_swap.json``) and:
+``results/loss_sweep_<dataset>_<model>.json``), of the gradient swap
+(``results/gradient_swap.json``), of Hui & Belkin's study (``results/hui_belkin.json``)
+and of the label-noise study (``results/label_noise.json``, its tuned protocol) and:
 
 1. trains the study's replicates (its ``seeds``, its final config and budget) at the
    chosen lr c and at 3 lrs between c and each bad neighbour
@@ -32,12 +33,15 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from experiments._common import cli, lit
+from experiments._common import cli
 from experiments.edge_check import edges
 from experiments.edge_check import report as plots
 from experiments.edge_check.studies import (
+    by_seed,
     committed_by_seed,
     gradient_swap_cases,
+    hui_belkin_cases,
+    label_noise_cases,
     loss_sweep_cases,
     provenance_of,
 )
@@ -49,6 +53,12 @@ from softjax.sweeps import sweep
 STEM = "edge_check"
 POOLED_FAMILY = "MLPs pooled over datasets, fixed budget"
 """The loss study's pooled family (:func:`experiments.loss_sweep.study.lines`)."""
+OTHERS = {
+    "gradient_swap": gradient_swap_cases,
+    "hui_belkin": hui_belkin_cases,
+    "label_noise": label_noise_cases,
+}
+"""The other studies checked, by results stem: their cases."""
 SIZES = {
     "full": dict(max_cases=None, steps=edges.STEPS),
     "quick": dict(max_cases=1, steps=2),
@@ -56,9 +66,10 @@ SIZES = {
 }
 
 
-def inputs(folder: Path, mode: str) -> tuple[list[Path], Path | None]:
-    """The loss study's model files and the gradient swap's in ``folder``: the full-size
-    studies' (``--smoke``: their ``_smoke`` runs, for the tests)."""
+def inputs(folder: Path, mode: str) -> tuple[list[Path], dict[str, Path]]:
+    """The loss study's model files and the other studies' (:data:`OTHERS`) in
+    ``folder``: the full-size studies' (``--smoke``: their ``_smoke`` runs, for the
+    tests)."""
     suffix = "_smoke" if mode == "smoke" else ""
     loss = sorted(
         p
@@ -66,35 +77,43 @@ def inputs(folder: Path, mode: str) -> tuple[list[Path], Path | None]:
         if (p.stem.endswith("_smoke") == (mode == "smoke"))
         and not p.stem.endswith(("_quick", "_mlp", "_mlp_smoke"))
     )
-    swap = folder / f"gradient_swap{suffix}.json"
-    return loss, swap if swap.exists() else None
+    others = {name: folder / f"{name}{suffix}.json" for name in OTHERS}
+    return loss, {name: p for name, p in others.items() if p.exists()}
 
 
-def skipped(paths, swap) -> list[dict]:
-    """The non-interior choices this check leaves as they are, with why."""
+def skipped(paths: list[Path], others: dict[str, Path]) -> list[dict]:
+    """The non-interior choices this check leaves as they are (no lr trains), with why."""
     out = []
+
+    def add(where, choice):
+        if not choice["interior"] and not edges.bad_neighbours(choice):
+            out.append({"file": where, "arm": choice["arm"], "reason": choice["reason"]})
+
     for p in paths:
         for c in read_json(p)["chosen"]:
-            ch = c["choice"]
-            if not ch["interior"] and not edges.bad_neighbours(ch):
-                out.append({"file": p.name, "arm": ch["arm"], "reason": ch["reason"]})
-    if swap is not None:
-        for key, m in read_json(swap)["models"].items():
-            for ch in m["search"]["choices"]:
-                if not ch["interior"] and not edges.bad_neighbours(ch):
-                    out.append(
-                        {"file": f"{swap.name} {key}", "arm": ch["arm"], "reason": ch["reason"]}
-                    )
+            add(p.name, c["choice"])
+    if "gradient_swap" in others:
+        path = others["gradient_swap"]
+        for key, m in read_json(path)["models"].items():
+            for c in m["search"]["choices"]:
+                add(f"{path.name} {key}", c)
+    if "hui_belkin" in others:
+        path = others["hui_belkin"]
+        doc = read_json(path)
+        for part in ("real", "synthetic"):
+            for s, fams in doc[part].items():
+                for fam in fams.values():
+                    add(f"{path.name} {part} {s}", fam["choice"])
     return out
 
 
 def train(case, data, lrs) -> list[dict]:
     """Every replicate of ``case``'s arm at each of ``lrs``: one sweep program."""
-    loss, scale = case.arm
+    label, scale = case.arm
     return sweep(
         case.config,
         data,
-        losses=[loss],
+        losses=[label if case.loss is None else case.loss],
         lrs=[sorted(lrs)],
         init_scales=[scale],
         seeds=case.seeds,
@@ -111,20 +130,25 @@ def pooled(mlp_docs: dict, file: str | None = None, runs=None) -> dict:
     return {"pooled": loss_analysis.pooled_effects(docs, POOLED_FAMILY, delta)}
 
 
+def sweep_trainer(case, data, lrs) -> tuple[dict, dict]:
+    """Every replicate at each of ``lrs`` in one sweep: each lr's validation scores at
+    the fixed budget and its runs as the study measures them."""
+    by_lr: dict[float, list] = {lr: [] for lr in lrs}
+    for r in train(case, data, lrs):
+        by_lr[r["lr"]].append(r)
+    val = {
+        lr: [None if r["diverged"] else r["history"]["val_accuracy"][case.short - 1] for r in rs]
+        for lr, rs in by_lr.items()
+    }
+    return val, {lr: [case.measure(r) for r in rs] for lr, rs in by_lr.items()}
+
+
 def check(case, data, steps: int, mlp_docs: dict) -> dict:
     """One case: train, re-choose, re-decide (module docstring)."""
     start = time.perf_counter()
     lrs = edges.candidates(case.choice["lr"], case.neighbours, steps)
-    records = train(case, data, lrs)
-    by_lr: dict[float, list] = {lr: [] for lr in lrs}
-    for r in records:
-        by_lr[r["lr"]].append(r)
-    val = {
-        lr: [None if r["diverged"] else (r["history"]["val_accuracy"][case.short - 1]) for r in rs]
-        for lr, rs in by_lr.items()
-    }
-    best, table = edges.rechoose(val, case.chance)
-    measured = {lr: [case.measure(r) for r in rs] for lr, rs in by_lr.items()}
+    val, measured = (case.trainer or sweep_trainer)(case, data, lrs)
+    best, table = edges.rechoose(val, case.chance, case.margin)
     others = [r for r in case.runs if not case.mine(r)]
     committed = edges.verdicts(case.committed)
     at_chosen = edges.verdicts(case.analyse(others + measured[lrs[0]]))
@@ -141,7 +165,7 @@ def check(case, data, steps: int, mlp_docs: dict) -> dict:
         "reproduces": {
             "largest_test_gap": edges.largest_gap(
                 committed_by_seed(case, "test_short"),
-                {r["seed"]: r.get("test_short") for r in measured[lrs[0]]},
+                by_seed(measured[lrs[0]], "test_short"),
             ),
             "changed": edges.changed(committed, at_chosen),
         },
@@ -176,9 +200,10 @@ def main(argv=None):
     def _run():
         enable_compilation_cache()
         start = time.perf_counter()
-        loss_paths, swap = inputs(folder, args.mode)
+        loss_paths, others = inputs(folder, args.mode)
         cases = [c for p in loss_paths for c in loss_sweep_cases(p)]
-        cases += gradient_swap_cases(swap) if swap is not None else []
+        for name, path in others.items():
+            cases += OTHERS[name](path)
         if size["max_cases"] is not None:
             cases = cases[: size["max_cases"]]
         mlp_docs = {
@@ -186,9 +211,9 @@ def main(argv=None):
         }
         data, results = {}, []
         for i, case in enumerate(cases):
-            if case.data not in data:
-                data[case.data] = lit.load(case.data[0], args, case.data[1])
-            got = check(case, data[case.data], size["steps"], mlp_docs)
+            if case.data_key not in data:
+                data[case.data_key] = case.load(args)
+            got = check(case, data[case.data_key], size["steps"], mlp_docs)
             results.append(got)
             print(
                 f"[{i + 1}/{len(cases)}] {case.study} {case.setting} {case.arm}: "
@@ -198,9 +223,9 @@ def main(argv=None):
             )
         config = dict(size, mode=args.mode, inputs=str(folder), steps=size["steps"])
         body = {
-            "inputs": [provenance_of(p) for p in [*loss_paths, *([swap] if swap else [])]],
+            "inputs": [provenance_of(p) for p in [*loss_paths, *others.values()]],
             "cases": results,
-            "skipped": skipped(loss_paths, swap),
+            "skipped": skipped(loss_paths, others),
         }
         cli.write(path, config, [], body, start)
 

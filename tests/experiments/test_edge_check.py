@@ -8,10 +8,10 @@ import math
 
 import pytest
 
-from experiments.edge_check import edges
+from experiments.edge_check import edges, studies
 from experiments.edge_check import run as edge_check
 from experiments.loss_sweep import run as loss_sweep
-from softjax.results import read_json, write_json
+from softjax.results import read_json, results_dir, write_json
 
 
 def _choice(lr, lower, upper, verdict="edge"):
@@ -111,3 +111,26 @@ def test_the_cli_retrains_an_edge_arm_reproduces_it_and_re_decides(tmp_path, sha
     text = (out / "edge_check_smoke.md").read_text()
     assert "mse @ init" in text and "Not the study's numbers" in text
     assert (out / "edge_check_smoke.png").stat().st_size > 0
+
+
+def test_every_committed_edge_choice_is_a_case_of_its_study():
+    # the committed results as they stand: each builder finds exactly the choices
+    # with a diverged, chance-level or untried neighbour (no lr trains: none)
+    folder = results_dir()
+    loss_paths, others = edge_check.inputs(folder, "full")
+    assert loss_paths and set(others) == set(edge_check.OTHERS)
+    for path in loss_paths:
+        want = [c["choice"]["arm"] for c in read_json(path)["chosen"] if _edge(c["choice"])]
+        assert [list(c.arm) for c in studies.loss_sweep_cases(path)] == want
+    swap = read_json(others["gradient_swap"])
+    want = [c["arm"] for m in swap["models"].values() for c in m["search"]["choices"] if _edge(c)]
+    assert [list(c.arm) for c in studies.gradient_swap_cases(others["gradient_swap"])] == want
+    noise = read_json(others["label_noise"])
+    want = [c["arm"] for r in noise["rates"].values() for c in r["search"]["choices"] if _edge(c)]
+    assert [list(c.arm) for c in studies.label_noise_cases(others["label_noise"])] == want
+    for case in studies.label_noise_cases(others["label_noise"]):
+        assert sum(map(case.mine, case.runs)) > 0  # the arm's committed runs are found
+
+
+def _edge(choice) -> bool:
+    return choice["lr"] is not None and choice["verdict"] == "edge"
