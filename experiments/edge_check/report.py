@@ -92,7 +92,7 @@ def markdown(doc, name: str) -> str:
     cfg = doc["provenance"]["config"]
     inputs = ", ".join(f"`{i['file']}` ({(i['git_commit'] or '?')[:7]})" for i in doc["inputs"])
     skipped = [
-        f"- `{s['file']}` {s['arm'][0]} @ init {s['arm'][1]:g}: {s['reason']}"
+        f"- `{s['file']}` `{s['where']}`: {s['arm'][0]} @ init {s['arm'][1]:g}: {s['reason']}"
         for s in doc["skipped"]
     ]
     quick = ["> **Not the study's numbers: a reduced run.**", ""] if cfg["mode"] != "full" else []

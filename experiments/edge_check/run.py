@@ -5,7 +5,8 @@ The lr search (:mod:`softjax.sweeps.lr_search`) refines to ~×1.78 and may choos
 check takes every such arm of the loss study (each model's
 ``results/loss_sweep_<dataset>_<model>.json``), of the gradient swap
 (``results/gradient_swap.json``), of Hui & Belkin's study (``results/hui_belkin.json``)
-and of the label-noise study (``results/label_noise.json``, its tuned protocol) and:
+of the label-noise study (``results/label_noise.json``, its tuned protocol) and of the
+depth study (``results/mlp_depth.json``) and:
 
 1. trains the study's replicates (its ``seeds``, its final config and budget) at the
    chosen lr c and at 3 lrs between c and each bad neighbour
@@ -36,12 +37,15 @@ from pathlib import Path
 from experiments._common import cli
 from experiments.edge_check import edges
 from experiments.edge_check import report as plots
+from experiments.edge_check.literature import (
+    hui_belkin_cases,
+    label_noise_cases,
+    mlp_depth_cases,
+)
 from experiments.edge_check.studies import (
     by_seed,
     committed_by_seed,
     gradient_swap_cases,
-    hui_belkin_cases,
-    label_noise_cases,
     loss_sweep_cases,
     provenance_of,
 )
@@ -57,6 +61,7 @@ OTHERS = {
     "gradient_swap": gradient_swap_cases,
     "hui_belkin": hui_belkin_cases,
     "label_noise": label_noise_cases,
+    "mlp_depth": mlp_depth_cases,
 }
 """The other studies checked, by results stem: their cases."""
 SIZES = {
@@ -81,29 +86,31 @@ def inputs(folder: Path, mode: str) -> tuple[list[Path], dict[str, Path]]:
     return loss, {name: p for name, p in others.items() if p.exists()}
 
 
-def skipped(paths: list[Path], others: dict[str, Path]) -> list[dict]:
-    """The non-interior choices this check leaves as they are (no lr trains), with why."""
+def skipped(paths: list[Path]) -> list[dict]:
+    """The non-interior choices of ``paths`` this check leaves as they are (no lr
+    trains: nothing to refine), with where they sit and why; each search's choices
+    once (copies of a choice, under ``chosen``, ``analysis`` or a ``choice`` beside its
+    search, are skipped)."""
     out = []
 
-    def add(where, choice):
-        if not choice["interior"] and not edges.bad_neighbours(choice):
-            out.append({"file": where, "arm": choice["arm"], "reason": choice["reason"]})
+    def walk(node, where, file):
+        if isinstance(node, dict):
+            if {"arm", "verdict", "reason", "lrs_tried"} <= set(node):
+                if node["verdict"] != "interior" and not edges.bad_neighbours(node):
+                    out.append({"file": file, "where": where, "arm": node["arm"]})
+                    out[-1]["reason"] = node["reason"]
+                return
+            for k, v in node.items():
+                if k in ("chosen", "analysis") or (k == "choice" and "search" in node):
+                    continue
+                walk(v, f"{where}/{k}" if where else str(k), file)
+        elif isinstance(node, list):
+            for i, v in enumerate(node):
+                walk(v, f"{where}[{i}]", file)
 
     for p in paths:
-        for c in read_json(p)["chosen"]:
-            add(p.name, c["choice"])
-    if "gradient_swap" in others:
-        path = others["gradient_swap"]
-        for key, m in read_json(path)["models"].items():
-            for c in m["search"]["choices"]:
-                add(f"{path.name} {key}", c)
-    if "hui_belkin" in others:
-        path = others["hui_belkin"]
-        doc = read_json(path)
-        for part in ("real", "synthetic"):
-            for s, fams in doc[part].items():
-                for fam in fams.values():
-                    add(f"{path.name} {part} {s}", fam["choice"])
+        doc = read_json(p)
+        walk({k: v for k, v in doc.items() if k != "provenance"}, "", p.name)
     return out
 
 
@@ -164,8 +171,8 @@ def check(case, data, steps: int, mlp_docs: dict) -> dict:
         "moved": best is not None and best != lrs[0],
         "reproduces": {
             "largest_test_gap": edges.largest_gap(
-                committed_by_seed(case, "test_short"),
-                by_seed(measured[lrs[0]], "test_short"),
+                committed_by_seed(case),
+                by_seed(measured[lrs[0]], case.metric),
             ),
             "changed": edges.changed(committed, at_chosen),
         },
@@ -225,7 +232,7 @@ def main(argv=None):
         body = {
             "inputs": [provenance_of(p) for p in [*loss_paths, *others.values()]],
             "cases": results,
-            "skipped": skipped(loss_paths, others),
+            "skipped": skipped([*loss_paths, *others.values()]),
         }
         cli.write(path, config, [], body, start)
 

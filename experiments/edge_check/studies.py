@@ -15,21 +15,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import jax
-
 from experiments._common import lit
 from experiments.edge_check.edges import bad_neighbours
 from experiments.gradient_swap import analysis as swap_analysis
 from experiments.gradient_swap.run import base_config as swap_config
-from experiments.hui_belkin import analysis as hui_analysis
-from experiments.hui_belkin import run as hui
-from experiments.label_noise import analysis as noise_analysis
-from experiments.label_noise import run as noise
 from experiments.loss_sweep import analysis as loss_analysis
 from softjax.config import TrainConfig
-from softjax.data import make_many_classes
 from softjax.results import read_json
-from softjax.sweeps import sweep
 from softjax.sweeps.budget import LONGER
 from softjax.sweeps.lr_search import CHANCE_MARGIN
 
@@ -43,7 +35,8 @@ class Case:
     to train, default the arm's label); ``chance`` and ``margin`` of its search; and
     the study's hooks: ``measure`` (a sweep record as the study's run) or ``trainer``
     (``(case, data, lrs) → (validation scores by lr, runs by lr)``, for a study whose
-    choice and final runs differ, e.g. label noise)."""
+    choice and final runs differ, e.g. label noise); ``metric``, the runs' fixed-budget
+    test accuracy, for the reproduction check."""
 
     study: str
     file: str
@@ -64,6 +57,7 @@ class Case:
     loss: Any = None
     margin: float = CHANCE_MARGIN
     trainer: Callable | None = None
+    metric: str = "test_short"
     extra: dict = field(default_factory=dict)
 
     @property
@@ -183,174 +177,12 @@ def by_seed(runs, metric: str) -> dict[int, float | None]:
     return out
 
 
-def committed_by_seed(case: Case, metric: str) -> dict[int, float | None]:
-    """The committed runs of ``case``'s arm: seed → ``metric``."""
-    return by_seed([r for r in case.runs if case.mine(r)], metric)
+def committed_by_seed(case: Case) -> dict[int, float | None]:
+    """The committed runs of ``case``'s arm: seed → its ``metric``."""
+    return by_seed([r for r in case.runs if case.mine(r)], case.metric)
 
 
 def provenance_of(path: Path) -> Mapping[str, Any]:
     """An input file's commit and creation time (what this check re-decides)."""
     p = read_json(path)["provenance"]
     return {"file": path.name, "git_commit": p.get("git_commit"), "created": p.get("created")}
-
-
-def _hui_body(doc: Mapping[str, Any], runs: list[dict]) -> dict:
-    """hui_belkin's body (``real``/``synthetic`` → setting → family) with every family's
-    ``per_seed`` test accuracy read from ``runs``."""
-    seeds = doc["provenance"]["config"]["seeds"]
-    value = {(r["part"], r["setting"], r["family"], r["seed"]): r["test_short"] for r in runs}
-    return {
-        part: {
-            s: {
-                f: fam | {"per_seed": [value.get((part, s, f, seed)) for seed in seeds]}
-                for f, fam in fams.items()
-            }
-            for s, fams in doc[part].items()
-        }
-        for part in ("real", "synthetic")
-    }
-
-
-def hui_belkin_cases(path: Path) -> list[Case]:
-    """The edge arms of Hui & Belkin's study (``hui_belkin.json``), real and synthetic."""
-    doc = read_json(path)
-    size = doc["provenance"]["config"]
-    seeds = list(size["seeds"])
-    runs = [
-        {"part": part, "setting": s, "family": f, "seed": seed, "test_short": v}
-        for part in ("real", "synthetic")
-        for s, fams in doc[part].items()
-        for f, fam in fams.items()
-        for seed, v in zip(seeds, fam["per_seed"], strict=True)
-    ]
-
-    def analyse(runs):
-        found = hui_analysis.analyse(_hui_body(doc, runs), seeds)
-        return {
-            "analysis": found,
-            "verdicts": [j.to_dict() for j in hui_analysis.judgements(found)],
-        }
-
-    cases = []
-    for part in ("real", "synthetic"):
-        for s, fams in doc[part].items():
-            for f, fam in fams.items():
-                if not bad_neighbours(fam["choice"]):
-                    continue
-                if part == "real":
-                    config = hui._config((784, size["hidden"], 10), size["epochs"])
-                    classes, key = 10, (s, size["train_subset"])
-                    load = lambda args, s=s: lit.load(s, args, size["train_subset"])  # noqa: E731
-                else:
-                    k = int(s)
-                    config = hui._config((hui.DIM, size["hidden"], k), size["synth_epochs"])
-                    classes, key = k, ("synthetic", k)
-                    load = lambda args, k=k: hui_synthetic(size, k)  # noqa: E731
-
-                def measure(r, part=part, s=s, f=f):
-                    test = None if r["diverged"] else float(r["history"]["test_accuracy"][-1])
-                    fields = {"part": part, "setting": s, "family": f, "seed": r["seed"]}
-                    return fields | {"lr": r["lr"], "diverged": r["diverged"], "test_short": test}
-
-                cases.append(
-                    Case(
-                        study="hui_belkin",
-                        file=path.name,
-                        setting=s if part == "real" else f"K = {s}",
-                        arm=(f, 1.0),
-                        choice=fam["choice"],
-                        config=config,
-                        data_key=key,
-                        load=load,
-                        seeds=seeds,
-                        short=config.epochs,
-                        chance=1 / classes,
-                        measure=measure,
-                        runs=runs,
-                        mine=lambda r, p=part, s=s, f=f: (
-                            (r["part"], r["setting"], r["family"]) == (p, s, f)
-                        ),
-                        analyse=analyse,
-                        committed={"analysis": doc["analysis"], "verdicts": doc["verdicts"]},
-                        loss=hui.LOSSES[f],
-                    )
-                )
-    return cases
-
-
-def hui_synthetic(size: Mapping[str, Any], k: int):
-    """hui_belkin's synthetic data at K = ``k`` classes, as its run draws it."""
-    n = size["per_class"] * k
-    key = jax.random.fold_in(jax.random.PRNGKey(hui.SYNTH_SEED), k)
-    return make_many_classes(
-        key, n, hui.DIM, k, clusters=hui.CLUSTERS, sep=hui.SEP, validation=n // 10
-    )
-
-
-def label_noise_cases(path: Path) -> list[Case]:
-    """The edge arms of the label-noise study (``label_noise.json``): its ``tuned``
-    protocol at the rate of the edge (the ``fixed`` protocol's runs keep their lr)."""
-    doc = read_json(path)
-    size = doc["provenance"]["config"]
-    cases = []
-    for key, found in doc["rates"].items():
-        rate = float(key)
-        for c in found["search"]["choices"]:
-            if not bad_neighbours(c):
-                continue
-            loss = c["arm"][0]
-            cases.append(
-                Case(
-                    study="label_noise",
-                    file=path.name,
-                    setting=f"η = {rate:g}",
-                    arm=(loss, 1.0),
-                    choice=c,
-                    config=noise.base_config(size, size["epochs"], test_each_epoch=False),
-                    data_key=("label_noise", size["train_subset"], size["val_size"]),
-                    load=lambda args: noise.load(args, size),
-                    seeds=list(size["seeds"]),
-                    short=size["epochs"],
-                    chance=1 / noise.K,
-                    margin=noise.noisy_margin(rate),
-                    measure=None,
-                    runs=doc["runs"],
-                    mine=lambda r, loss=loss, rate=rate: (
-                        (r["loss"], r["rate"], r.get("protocol", "tuned")) == (loss, rate, "tuned")
-                    ),
-                    analyse=lambda runs: noise_analysis.analyse(runs, size["delta"]),
-                    committed=doc["analysis"],
-                    trainer=lambda case, clean, lrs, rate=rate: _noise_trainer(
-                        case, clean, lrs, rate, size
-                    ),
-                )
-            )
-    return cases
-
-
-def _noise_trainer(case: Case, clean, lrs, rate: float, size) -> tuple[dict, dict]:
-    """label_noise's two kinds of run per lr: scored on each replicate's noisy
-    validation split as its search is, and its final runs at both budgets (the
-    memorisation probe as validation; clean test)."""
-    loss = case.arm[0]
-    val: dict[float, list] = {lr: [] for lr in lrs}
-    for s in case.seeds:
-        data = noise.noisy(clean, rate, s)[0]
-        got = sweep(
-            case.config,
-            data,
-            losses=[loss],
-            lrs=[sorted(lrs)],
-            seeds=[s],
-            data_seeds=[s],
-            seed_pairing="paired",
-            progress=False,
-        )
-        for r in got:
-            val[r["lr"]].append(None if r["diverged"] else r["history"]["val_accuracy"][-1])
-    runs = {}
-    for lr in lrs:
-        short, _ = noise.finals(clean, rate, {loss: lr}, size, size["epochs"])
-        long, _ = noise.finals(clean, rate, {loss: lr}, size, LONGER * size["epochs"])
-        runs[lr] = [dict(r, protocol="tuned") for r in short + long]
-    return val, runs

@@ -8,7 +8,7 @@ import math
 
 import pytest
 
-from experiments.edge_check import edges, studies
+from experiments.edge_check import edges, literature, studies
 from experiments.edge_check import run as edge_check
 from experiments.loss_sweep import run as loss_sweep
 from softjax.results import read_json, results_dir, write_json
@@ -127,9 +127,18 @@ def test_every_committed_edge_choice_is_a_case_of_its_study():
     assert [list(c.arm) for c in studies.gradient_swap_cases(others["gradient_swap"])] == want
     noise = read_json(others["label_noise"])
     want = [c["arm"] for r in noise["rates"].values() for c in r["search"]["choices"] if _edge(c)]
-    assert [list(c.arm) for c in studies.label_noise_cases(others["label_noise"])] == want
-    for case in studies.label_noise_cases(others["label_noise"]):
-        assert sum(map(case.mine, case.runs)) > 0  # the arm's committed runs are found
+    assert [list(c.arm) for c in literature.label_noise_cases(others["label_noise"])] == want
+    depth = read_json(others["mlp_depth"])
+    want = [s.get("longer", s)["search"]["choices"][0] for s in depth["searches"]]
+    assert len(literature.mlp_depth_cases(others["mlp_depth"])) == sum(map(_edge, want))
+    hui = read_json(others["hui_belkin"])
+    want = [
+        f["choice"] for p in ("real", "synthetic") for fs in hui[p].values() for f in fs.values()
+    ]
+    assert len(literature.hui_belkin_cases(others["hui_belkin"])) == sum(map(_edge, want))
+    for name, build in edge_check.OTHERS.items():
+        for case in build(others[name]):
+            assert sum(map(case.mine, case.runs)) > 0  # the arm's committed runs are found
 
 
 def _edge(choice) -> bool:
