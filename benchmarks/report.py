@@ -139,7 +139,7 @@ def markdown(doc: dict) -> str:
     ]
     memory = doc["cases"].get("memory", {}).get("systems", {})
     for name, block in doc["cases"].items():
-        if name in ("memory", "scaling"):
+        if name in ("memory", "scaling", "study_clock"):
             continue
         floor, hw = block["floor"], block.get("hardware_floor", {})
         for system, row in block["systems"].items():
@@ -179,6 +179,10 @@ def markdown(doc: dict) -> str:
         from benchmarks.scaling import markdown as scaling_table
 
         lines += scaling_table(doc["cases"]["scaling"])
+    if "study_clock" in doc["cases"]:
+        from benchmarks.study_clock import markdown as clock_table
+
+        lines += clock_table(doc["cases"]["study_clock"])
     lines += ["", "| target | measured | limit | met |", "| --- | ---: | ---: | :-: |"]
     for t in doc["targets"]:
         lines.append(

@@ -22,7 +22,7 @@ from pathlib import Path
 import jax
 import numpy as np
 
-from benchmarks import growth, peers, scaling
+from benchmarks import growth, peers, scaling, study_clock
 from benchmarks.cases import CASES, Case
 from benchmarks.configs import SWEEP_GRID, Sizes, mlp_config, mlp_sweep_config, single_config
 from benchmarks.hardware import hardware_floor
@@ -91,7 +91,7 @@ QUICK = Sizes(
         "mlp_sweep/softjax_no_diagnostics",
     ),
 )
-EXTRA = ("growth", "memory", "scaling")  # --cases names besides CASES
+EXTRA = ("growth", "memory", "scaling", "study_clock")  # --cases names besides CASES
 
 
 def _load_now() -> dict:
@@ -323,6 +323,7 @@ def main(argv=None) -> dict | None:
     total += (len(sizes.memory_systems) + bool(sizes.memory_sweep_models)) * ("memory" in wanted)
     total += len(sizes.growth_models) * ("growth" in wanted)
     total += sizes.scaling[2] * ("scaling" in wanted)
+    total += "study_clock" in wanted
     cases = {}
     started = time.perf_counter()
     with tqdm(total=total, desc="benchmarks", unit="round") as bar:
@@ -335,6 +336,10 @@ def main(argv=None) -> dict | None:
         if "scaling" in wanted:
             spec = scaling.scaling_spec(sizes, data_dir_of(args.data_dir))
             cases["scaling"] = scaling.run_scaling(spec, sizes.scaling[2], bar)
+        if "study_clock" in wanted:
+            committed = REPO / "results"
+            clock = study_clock.run_clock(committed, data_dir_of(args.data_dir), args.quick, bar)
+            cases["study_clock"] = clock
         curve = None
         if "growth" in wanted:
             curve = growth.run_growth(data, sizes, sizes.growth_models, sizes.growth_rounds, bar)
