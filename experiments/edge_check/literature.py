@@ -1,8 +1,10 @@
 """The literature studies' edge cases (:class:`.studies.Case`): Hui & Belkin's, the
-label-noise study's and the depth study's, each trained as its own run trains."""
+label-noise study's, the depth study's and Glorot & Bengio's, each trained as its own
+run trains."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -13,6 +15,8 @@ import jax.numpy as jnp
 from experiments._common import lit
 from experiments.edge_check.edges import bad_neighbours
 from experiments.edge_check.studies import Case
+from experiments.glorot import analysis as glorot_analysis
+from experiments.glorot import run as glorot
 from experiments.hui_belkin import analysis as hui_analysis
 from experiments.hui_belkin import run as hui
 from experiments.label_noise import analysis as noise_analysis
@@ -243,3 +247,90 @@ def _depth_trainer(case: Case, data, lrs, size) -> tuple[dict, dict]:
         for lr, rs in runs.items()
     }
     return val, runs
+
+
+def glorot_cases(path: Path) -> list[Case]:
+    """The edge arms of the Glorot & Bengio study (``glorot.json``): an activation whose
+    lr sits next to a diverged or chance-level one. A "run" here is one replicate of an
+    activation (its test accuracy after the search's budget, for the reproduction
+    check) carrying its slice of the activation's stats and history."""
+    doc = read_json(path)
+    size = doc["provenance"]["config"]
+    runs = [r for act, blob in doc["activations"].items() for r in _glorot_runs(act, blob, size)]
+    cases = []
+    for act, found in doc["searches"].items():
+        (choice,) = found["search"]["choices"]
+        if not bad_neighbours(choice):
+            continue
+        cases.append(
+            Case(
+                study="glorot",
+                file=path.name,
+                setting=act,
+                arm=("cce", 1.0),
+                choice=choice,
+                config=glorot.base_config(act, size, size["epochs"]),
+                data_key=("mnist", size["train_subset"]),
+                load=lambda args: lit.load("mnist", args, size["train_subset"]),
+                seeds=list(size["seeds"]),
+                short=size["search_epochs"],
+                chance=size["chance"],
+                measure=None,
+                runs=runs,
+                mine=lambda r, act=act: r["activation"] == act,
+                analyse=lambda runs: glorot_analysis.analyse(
+                    _glorot_blobs(runs), size["search_epochs"]
+                ),
+                committed=doc["analysis"],
+                trainer=lambda case, data, lrs, act=act: _glorot_trainer(act, data, lrs, size),
+            )
+        )
+    return cases
+
+
+def _glorot_runs(act: str, blob: Mapping[str, Any], size) -> list[dict]:
+    """An activation's replicates as runs: seed i's slice of every stat and history."""
+    out = []
+    for i, seed in enumerate(size["seeds"]):
+        test = blob["history"]["test_accuracy"][i]
+        out.append(
+            {
+                "activation": act,
+                "seed": seed,
+                "lr": blob["lr"],
+                "test_short": test[size["search_epochs"] - 1],
+                "blob": {k: v for k, v in blob.items() if k not in ("stats", "history")},
+                "stats": {k: v[i] for k, v in blob["stats"].items()},
+                "history": {k: v[i] for k, v in blob["history"].items()},
+            }
+        )
+    return out
+
+
+def _glorot_blobs(runs: list[dict]) -> dict[str, dict]:
+    """The activations' blobs (``activation_run``'s) back from their replicates' runs."""
+    blobs: dict[str, dict] = {}
+    for r in sorted(runs, key=lambda r: r["seed"]):
+        b = blobs.setdefault(r["activation"], dict(r["blob"], stats={}, history={}))
+        for part in ("stats", "history"):
+            for k, v in r[part].items():
+                b[part].setdefault(k, []).append(v)
+    return blobs
+
+
+def _glorot_trainer(act: str, data, lrs, size) -> tuple[dict, dict]:
+    """The study's own replicates (``activation_run``) at each lr, scored on validation
+    accuracy after the search's budget."""
+    runs, val = {}, {}
+    for lr in lrs:
+        blob = glorot.activation_run(act, data, size, list(size["seeds"]), lr)
+        runs[lr] = _glorot_runs(act, blob, size)
+        val[lr] = [
+            _finite_or_none(r["history"]["val_accuracy"][size["search_epochs"] - 1])
+            for r in runs[lr]
+        ]
+    return val, runs
+
+
+def _finite_or_none(x):
+    return x if isinstance(x, int | float) and math.isfinite(x) else None

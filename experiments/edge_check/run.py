@@ -5,8 +5,9 @@ The lr search (:mod:`softjax.sweeps.lr_search`) refines to ~×1.78 and may choos
 check takes every such arm of the loss study (each model's
 ``results/loss_sweep_<dataset>_<model>.json``), of the gradient swap
 (``results/gradient_swap.json``), of Hui & Belkin's study (``results/hui_belkin.json``)
-of the label-noise study (``results/label_noise.json``, its tuned protocol) and of the
-depth study (``results/mlp_depth.json``) and:
+of the label-noise study (``results/label_noise.json``, its tuned protocol), of the
+depth study (``results/mlp_depth.json``) and of Glorot & Bengio's
+(``results/glorot.json``) and:
 
 1. trains the study's replicates (its ``seeds``, its final config and budget) at the
    chosen lr c and at 3 lrs between c and each bad neighbour
@@ -38,6 +39,7 @@ from experiments._common import cli
 from experiments.edge_check import edges
 from experiments.edge_check import report as plots
 from experiments.edge_check.literature import (
+    glorot_cases,
     hui_belkin_cases,
     label_noise_cases,
     mlp_depth_cases,
@@ -62,6 +64,7 @@ OTHERS = {
     "hui_belkin": hui_belkin_cases,
     "label_noise": label_noise_cases,
     "mlp_depth": mlp_depth_cases,
+    "glorot": glorot_cases,
 }
 """The other studies checked, by results stem: their cases."""
 SIZES = {
