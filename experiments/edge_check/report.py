@@ -126,6 +126,20 @@ def markdown(doc, name: str) -> str:
         "finite lr and flags them):",
         "",
         *(skipped or ["- none"]),
+        "",
+        "## Not re-checked",
+        "",
+        "Non-interior choices of the studies this check has no case builder for (their "
+        "summaries flag them):",
+        "",
+        *(
+            [
+                f"- `{s['file']}` `{s['where']}`: {s['arm'][0]} @ init {s['arm'][1]:g}: "
+                f"{s['reason']}"
+                for s in doc.get("unchecked", [])
+            ]
+            or ["- none"]
+        ),
     ]
     return "\n".join(text) + "\n"
 

@@ -89,9 +89,21 @@ def inputs(folder: Path, mode: str) -> tuple[list[Path], dict[str, Path]]:
     return loss, {name: p for name, p in others.items() if p.exists()}
 
 
-def skipped(paths: list[Path]) -> list[dict]:
+NO_BUILDER = ("golik", "nielsen", "calibration")
+"""Studies with an lr search this check has no case builder for: their non-interior
+choices are listed as not re-checked."""
+
+
+def unchecked(folder: Path, mode: str) -> list[Path]:
+    """The results of :data:`NO_BUILDER` in ``folder``."""
+    suffix = "_smoke" if mode == "smoke" else ""
+    return [p for n in NO_BUILDER if (p := folder / f"{n}{suffix}.json").exists()]
+
+
+def skipped(paths: list[Path], every: bool = False) -> list[dict]:
     """The non-interior choices of ``paths`` this check leaves as they are (no lr
-    trains: nothing to refine), with where they sit and why; each search's choices
+    trains: nothing to refine; with ``every``, each non-interior choice: a study this
+    check has no case builder for), with where they sit and why; each search's choices
     once (copies of a choice, under ``chosen``, ``analysis`` or a ``choice`` beside its
     search, are skipped)."""
     out = []
@@ -99,12 +111,12 @@ def skipped(paths: list[Path]) -> list[dict]:
     def walk(node, where, file):
         if isinstance(node, dict):
             if {"arm", "verdict", "reason", "lrs_tried"} <= set(node):
-                if node["verdict"] != "interior" and not edges.bad_neighbours(node):
+                if node["verdict"] != "interior" and (every or not edges.bad_neighbours(node)):
                     out.append({"file": file, "where": where, "arm": node["arm"]})
                     out[-1]["reason"] = node["reason"]
                 return
             for k, v in node.items():
-                if k in ("chosen", "analysis") or (k == "choice" and "search" in node):
+                if k in ("chosen", "analysis") or (k in ("choice", "choices") and "search" in node):
                     continue
                 walk(v, f"{where}/{k}" if where else str(k), file)
         elif isinstance(node, list):
@@ -212,8 +224,8 @@ def main(argv=None):
         start = time.perf_counter()
         loss_paths, others = inputs(folder, args.mode)
         cases = [c for p in loss_paths for c in loss_sweep_cases(p)]
-        for name, path in others.items():
-            cases += OTHERS[name](path)
+        for name, study_path in others.items():
+            cases += OTHERS[name](study_path)
         if size["max_cases"] is not None:
             cases = cases[: size["max_cases"]]
         mlp_docs = {
@@ -236,6 +248,7 @@ def main(argv=None):
             "inputs": [provenance_of(p) for p in [*loss_paths, *others.values()]],
             "cases": results,
             "skipped": skipped([*loss_paths, *others.values()]),
+            "unchecked": skipped(unchecked(folder, args.mode), every=True),
         }
         cli.write(path, config, [], body, start)
 
