@@ -93,15 +93,15 @@ def rechoose(
     return best, table
 
 
-_IDENT = ("comparison", "setting", "init_scale", "loss", "rule")
+_IDENT = ("setting", "init_scale", "loss", "rule")
 
 
 def verdicts(analysis: Any, path: str = "") -> dict[str, str | None]:
     """Every verdict of a study's analysis, flattened: ``{path: verdict}``, from each
     dict's ``"verdict"`` or ``"outcome"`` and each string of a ``"per_setting"`` map.
-    A path names a dict by its identifying fields (comparison, setting, init scale,
-    loss, rule) where it has them, else by its index, so two analyses of the same runs'
-    layout give the same paths."""
+    A path names a list's dict by its comparison, else by its identifying fields
+    (setting, init scale, loss, rule) where it has them, else by its index, so two
+    analyses of the same runs' layout give the same paths."""
     out: dict[str, str | None] = {}
     if isinstance(analysis, Mapping):
         for key in ("verdict", "outcome"):
@@ -116,11 +116,10 @@ def verdicts(analysis: Any, path: str = "") -> dict[str, str | None]:
                 out |= verdicts(value, f"{path}.{key}")
     elif isinstance(analysis, list):
         for i, item in enumerate(analysis):
-            ident = (
-                ", ".join(f"{item[k]}" for k in _IDENT if k in item)
-                if isinstance(item, Mapping)
-                else ""
-            )
+            ident = ""
+            if isinstance(item, Mapping):
+                keys = ["comparison"] if "comparison" in item else [k for k in _IDENT if k in item]
+                ident = ", ".join(f"{item[k]}" for k in keys)
             out |= verdicts(item, f"{path}[{ident or i}]")
     return out
 

@@ -77,7 +77,8 @@ def headline_text(doc) -> str:
     )
     return (
         f"{o['cases']} edge arm(s) re-trained with the lr refined to ×{_ratio(doc)} toward "
-        f"their diverged or chance-level neighbour; the re-choice moved in {o['moved']}; "
+        "their diverged or chance-level neighbour (or past the end of the search's lr "
+        f"range); the re-choice moved in {o['moved']}; "
         f"{verdict}. Re-training at the search's own choice changes "
         f"{o['retrain_changed']} verdict(s) (largest per-seed test gap {_gap(o['largest_gap'])})."
     )
