@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 
 from experiments.edge_check.edges import BAD
@@ -21,7 +22,7 @@ def _gap(x) -> str:
 def _changes(rows) -> str:
     if not rows:
         return "none"
-    return "; ".join(f"`{r['path']}`: {r['before']} → {r['after']}" for r in rows)
+    return "; ".join(f"{_label(r['path'])}: {r['before']} → {r['after']}" for r in rows)
 
 
 def case_rows(doc) -> list[str]:
@@ -84,6 +85,74 @@ def headline_text(doc) -> str:
     )
 
 
+CHAOS_GAP = 0.01
+"""A per-seed test gap above this (1 point) on retraining at the same lr is reported as
+chaos: the same config in a program of another width rounds differently."""
+
+
+def _label(path: str) -> str:
+    """A verdict's path as words: ``.short[100.0].per_setting[a: b].verdict`` →
+    ``short 100.0 · per_setting a: b``."""
+    parts = []
+    for name, idents in re.findall(r"\.?([A-Za-z_]+)((?:\[[^\]]*\])*)", path):
+        if name in ("verdict", "outcome"):
+            continue
+        inner = " · ".join(re.findall(r"\[([^\]]*)\]", idents))
+        parts.append(f"{name} {inner}" if inner else name)
+    return " · ".join(parts)
+
+
+def _where(c) -> str:
+    return f"{c['study']} {c['setting']}, {c['arm'][0]} @ init {c['arm'][1]:g}"
+
+
+def change_lines(doc) -> list[str]:
+    """Every verdict that changed, as bullets: at the re-choice (the lr refined), and on
+    retraining at the search's own lr (the runs' program width changed, nothing else)."""
+    out = []
+    for c in doc["cases"]:
+        rows = [("", r) for r in c["changed"]]
+        rows += [("the MLPs' ", r) for r in c.get("pooled_changed", [])]
+        for prefix, r in rows:
+            out.append(
+                f"- Re-chosen lr {fmt_lr(c['rechosen'])} (was {fmt_lr(c['choice']['lr'])}), "
+                f"{_where(c)}: {prefix}{_label(r['path'])}: **{r['before']} → {r['after']}**."
+            )
+    for c in doc["cases"]:
+        repro = c["reproduces"]
+        for r in repro["changed"]:
+            out.append(
+                f"- Retrained at the same lr {fmt_lr(c['choice']['lr'])}, {_where(c)} (largest "
+                f"per-seed test gap {_gap(repro['largest_test_gap'])}): {_label(r['path'])}: "
+                f"**{r['before']} → {r['after']}**."
+            )
+    return out
+
+
+def chaos_text(doc) -> str:
+    """Which arms did not reproduce their committed runs on retraining, and why that is
+    rounding, not another config."""
+    chaotic = [c for c in doc["cases"] if (c["reproduces"]["largest_test_gap"] or 0.0) > CHAOS_GAP]
+    if not chaotic:
+        return (
+            "Retrained at the search's own lr, every arm reproduced its committed per-seed "
+            f"test accuracy within {100 * CHAOS_GAP:g} point."
+        )
+    names = "; ".join(
+        f"{_where(c)} at lr {fmt_lr(c['choice']['lr'])} "
+        f"({_gap(c['reproduces']['largest_test_gap'])})"
+        for c in chaotic
+    )
+    return (
+        f"Retrained at the search's own lr, {len(chaotic)} arm(s) moved by more than "
+        f"{100 * CHAOS_GAP:g} point on some replicate: {names}. The check trains an arm "
+        "in a program of its own lrs, not beside the study's other arms; a matmul of "
+        "another width rounds differently, and where training at that lr is chaotic the "
+        "rounding grows to points of accuracy (one program run twice gives the same "
+        "runs). A verdict that changes there rests on that chaos."
+    )
+
+
 def _ratio(doc) -> str:
     steps = doc["provenance"]["config"]["steps"]
     return f"{10 ** (0.25 / steps):.3g}"
@@ -116,6 +185,10 @@ def markdown(doc, name: str) -> str:
         "## Finding",
         "",
         headline_text(doc),
+        "",
+        *change_lines(doc),
+        "",
+        chaos_text(doc),
         "",
         "## Every edge arm",
         "",

@@ -143,3 +143,33 @@ def test_every_committed_edge_choice_is_a_case_of_its_study():
 
 def _edge(choice) -> bool:
     return choice["lr"] is not None and choice["verdict"] == "edge"
+
+
+def test_the_summary_names_every_changed_verdict_and_the_chaotic_arms():
+    from experiments.edge_check import report
+
+    case = {
+        "study": "loss_sweep",
+        "setting": "mnist linear",
+        "arm": ["mse", 10.0],
+        "choice": {"lr": 1.0},
+        "rechosen": 1.16,
+        "changed": [
+            {"path": ".short[mse − cce, init 10].verdict", "before": "lower", "after": "x"}
+        ],
+        "pooled_changed": [],
+        "reproduces": {
+            "largest_test_gap": 0.2,
+            "changed": [{"path": ".checks[30.0].outcome", "before": "a", "after": "b"}],
+        },
+    }
+    doc = {
+        "cases": [case, dict(case, changed=[], reproduces={"largest_test_gap": 0.0, "changed": []})]
+    }
+    lines = report.change_lines(doc)
+    assert (
+        lines[0].startswith("- Re-chosen lr 1.16 (was 1.0)")
+        and "short mse − cce, init 10" in lines[0]
+    )
+    assert "**lower → x**" in lines[0] and "checks 30.0: **a → b**" in lines[1] and len(lines) == 2
+    assert "1 arm(s) moved by more than 1 point" in report.chaos_text(doc)
