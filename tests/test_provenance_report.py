@@ -132,6 +132,10 @@ def test_a_result_is_stale_only_when_its_own_code_changed(tmp_path):
         "other.json": "code differs",
         "loose.json": "code differs",  # no folder claims it: all code compared
     }
+    (root / "experiments/study/README.md").write_text("notes\n")  # docs never run
+    _git(root, "add", ".")
+    _git(root, "commit", "-qm", "a study's notes")
+    assert statuses()["study_a.json"] == "current"
     (root / "experiments/_common/cli.py").write_text("c = 2\n")
     _git(root, "commit", "-qam", "shared code changed")
     assert statuses()["study_a.json"] == "code differs"

@@ -9,7 +9,8 @@ modules it uses). Imports are read from the source (``ast``); a module loaded by
 run time is not seen. A file no folder claims is compared against all of
 ``softjax/``, ``experiments/`` and ``benchmarks/``. A result is *current* when its commit is
 clean (no ``-dirty`` suffix) and ``git diff`` finds no change in its code between that
-commit and HEAD. Sidecar files (``*.meta.json``) carry no provenance of their own and are
+commit and HEAD; markdown files (``*.md``: a folder's README, notes) never run and are not
+compared. Sidecar files (``*.meta.json``) carry no provenance of their own and are
 skipped.
 """
 
@@ -26,6 +27,8 @@ from softjax.results import atomic_write_text
 
 ROOT = Path(__file__).resolve().parents[2]
 CODE_PATHS = ("softjax", "experiments", "benchmarks")
+NOT_CODE = (":(exclude,glob)**/*.md",)
+"""Pathspecs left out of the comparison: documentation does not run."""
 REPORT_NAME = "provenance.md"
 
 
@@ -131,7 +134,8 @@ def row_for(path: Path, root: Path) -> Row:
     commit, created = prov["git_commit"], prov.get("created")
     if commit.endswith("-dirty"):
         return Row(name, commit, created, "dirty", 0)
-    diff = _git(root, "diff", "--name-only", commit, "HEAD", "--", *code_paths(name, root))
+    paths = code_paths(name, root)
+    diff = _git(root, "diff", "--name-only", commit, "HEAD", "--", *paths, *NOT_CODE)
     if diff.returncode != 0:
         return Row(name, commit, created, "unknown commit", 0)
     changed = len([line for line in diff.stdout.splitlines() if line.strip()])
