@@ -222,6 +222,7 @@ def draw(results_path, out_dir) -> list[Path]:
     """Validation accuracy against lr for every edge arm, search's choice and re-choice
     marked."""
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import FixedLocator, NullLocator
 
     doc = read_json(results_path)
     cases = doc["cases"]
@@ -243,6 +244,10 @@ def draw(results_path, out_dir) -> list[Path]:
         if c["rechosen"] is not None:
             ax.axvline(c["rechosen"], color="C2", lw=1, label="re-choice")
         ax.set_xscale("log")
+        ticks = sorted(t["lr"] for t in c["table"])
+        ax.xaxis.set_major_locator(FixedLocator(ticks))
+        ax.xaxis.set_minor_locator(NullLocator())
+        ax.set_xticks(ticks, [fmt_lr(t) for t in ticks], rotation=45, fontsize=6)
         ax.set_title(f"{c['setting']}\n{c['arm'][0]} @ init {c['arm'][1]:g}", fontsize=8)
         ax.tick_params(labelsize=7)
         ax.set_ylim(0, 1)
