@@ -16,6 +16,8 @@ from softjax.config import TrainConfig
 from softjax.data.synthetic import make_blobs
 from softjax.sweeps import lr_search, sweep
 from softjax.sweeps.lr_search import (
+    EDGE_RESOLUTION,
+    LR_RANGE,
     RESOLUTION,
     choose,
     propose,
@@ -83,8 +85,10 @@ def test_a_diverged_neighbour_is_an_edge_never_a_bracket(log_peak, cliff_ratio):
     c = search_lrs(evaluator(fn), ["a"], chance=CHANCE).choices["a"]
     assert c.verdict == "edge" and not c.interior
     assert c.upper[1] == "diverged" and "upper" in c.reason and "diverged" in c.reason
-    # Refined towards the edge: the diverged neighbour within about √3.
-    assert c.upper[0] / c.lr <= RESOLUTION * 1.01
+    # Refined towards the edge further than towards a neighbour that trains: the
+    # diverged neighbour within ×1.15 (rule 3), the lower one (trains) within about √3.
+    assert c.upper[0] / c.lr <= EDGE_RESOLUTION * 1.01
+    assert c.lr / c.lower[0] <= RESOLUTION * 1.01
     # The optimum of what trains (the cliff) is within that last step.
     assert c.lr <= peak / cliff_ratio < c.upper[0]
 
@@ -93,7 +97,8 @@ def test_chance_everywhere_says_no_lr_trains_after_spanning_the_range():
     result = search_lrs(evaluator(lambda arm, lr: 0.12), ["a"], chance=CHANCE)
     c = result.choices["a"]
     assert c.lr is None and c.verdict == "no lr trains" and "no lr trains" in c.render()
-    assert min(c.lrs_tried) == pytest.approx(1e-6) and max(c.lrs_tried) == pytest.approx(1e3)
+    assert min(c.lrs_tried) == pytest.approx(LR_RANGE[0])
+    assert max(c.lrs_tried) == pytest.approx(LR_RANGE[1])
     assert result.converged
 
 
@@ -217,3 +222,20 @@ def test_a_real_tiny_sweep_through_the_adapter():
     assert {r["seed"] for r in records} == {0, 1} and all(
         r["seed"] == r["data_seed"] for r in records
     )
+
+
+def test_a_neighbour_that_trains_is_not_refined_past_the_resolution():
+    # ×1.78 on both sides, both train: done; the same gap to a diverged or chance-level
+    # neighbour is refined (rule 3), to a chance-level one as to a diverged one.
+    trains = {0.0562: 0.7, 0.1: 0.8, 0.178: 0.75, 0.316: None}  # spanned to divergence
+    assert propose(trains, chance=CHANCE) == []
+    assert propose(trains | {0.178: None}, chance=CHANCE) == [0.133]
+    assert propose(trains | {0.0562: 0.12}, chance=CHANCE) == [0.075]
+    # edge_resolution = resolution is the old rule: an edge refined like any neighbour
+    assert propose(trains | {0.178: None}, chance=CHANCE, edge_resolution=RESOLUTION) == []
+
+
+@pytest.mark.parametrize("bad", [1.0, 0.5, 2.0, "1.1"])
+def test_an_edge_resolution_outside_1_to_the_resolution_names_itself(bad):
+    with pytest.raises(ValueError, match="edge_resolution"):
+        search_lrs(evaluator(lambda arm, lr: 0.5), ["a"], chance=CHANCE, edge_resolution=bad)

@@ -70,7 +70,7 @@ FULL = dict(
     search_seeds=[0, 1],
     seeds=list(range(5)),
     start_lrs=START,
-    max_rounds=3,
+    max_rounds=5,
 )
 SIZES = {
     "full": FULL,

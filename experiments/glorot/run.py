@@ -88,7 +88,7 @@ FULL = dict(
     search_epochs=20,
     search_seeds=[0],
     start_lrs=START,
-    max_rounds=5,
+    max_rounds=7,
     epochs=20,
     seeds=list(range(5)),
 )

@@ -75,7 +75,7 @@ SIZES = {
         search_seeds=[0, 1],
         seeds=[0, 1, 2, 3, 4],
         lr_index=None,
-        max_rounds=6,
+        max_rounds=8,
     ),
     "quick": dict(
         train_subset=10_000,

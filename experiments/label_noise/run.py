@@ -85,7 +85,7 @@ FULL = dict(
     search_seeds=[0, 1],
     seeds=list(range(5)),
     start_lrs=START,
-    max_rounds=6,
+    max_rounds=8,
 )
 SIZES = {
     "full": FULL,

@@ -69,7 +69,7 @@ ISSUE = {
         epochs=5,
         train_subset=None,
         start_lrs=START,
-        max_rounds=4,
+        max_rounds=6,
         search_seeds=[0, 1],
     ),
     "mlp": dict(
@@ -80,7 +80,7 @@ ISSUE = {
         epochs=10,
         train_subset=10000,
         start_lrs=START,
-        max_rounds=4,
+        max_rounds=6,
         search_seeds=[0, 1],
     ),
 }

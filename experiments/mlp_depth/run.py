@@ -65,7 +65,7 @@ FULL = dict(
     epochs=5,
     train_size=15000,
     start_lrs=START,
-    max_rounds=3,
+    max_rounds=5,
 )
 SIZES = {
     "full": FULL,

@@ -19,8 +19,11 @@ e.g. accuracy; the mean over replicates):
    lr on a tie), for each neighbour c farther than ``resolution`` (by ratio, 1% slack for
    rounding), add the geometric midpoint ``√(b·c)``, to 3 significant digits. From a ×10
    grid, two halvings reach ``10^{1/4} ≈ 1.78``, the default: "about √3".
-3. *Edges.* A diverged or chance-level neighbour is refined towards like any other: it is
-   an edge to approach, never a bracket.
+3. *Edges.* A diverged or chance-level neighbour is refined towards, further than a
+   neighbour that trains: until it is within ``edge_resolution`` (default ×1.15) of b. It
+   is an edge to approach, never a bracket; the best lr often sits just below
+   divergence, and a ×1.78 gap there can hide a better lr (two more halvings from ×1.78
+   reach ×1.15).
 4. *Select.* The choice is the best lr among those that train; ``"no lr trains"`` when
    none does. It is ``interior`` only when both neighbours *trained*; otherwise it names
    its edge (e.g. "upper neighbour diverged").
@@ -46,8 +49,9 @@ from softjax.sweeps.stats import STUCK_MARGIN, loss_id
 START_LRS = (1e-3, 1e-2, 1e-1, 1.0)
 SPAN = 10.0
 RESOLUTION = 10**0.25
-LR_RANGE = (1e-6, 1e3)
-MAX_ROUNDS = 8
+EDGE_RESOLUTION = 1.15
+LR_RANGE = (1e-6, 1e4)
+MAX_ROUNDS = 10
 CHANCE_MARGIN = STUCK_MARGIN  # the margin of a run stuck near chance, one rule
 _SLACK = 1.01
 
@@ -122,6 +126,7 @@ def propose(
     margin: float = CHANCE_MARGIN,
     span: float = SPAN,
     resolution: float = RESOLUTION,
+    edge_resolution: float = EDGE_RESOLUTION,
     lr_range: tuple[float, float] = LR_RANGE,
 ) -> list[float]:
     """The new lrs one arm needs next, from its ``scores`` (lr → score) so far: rules 1–3
@@ -129,6 +134,8 @@ def propose(
 
     >>> propose({0.01: 0.5, 0.1: 0.8, 1.0: None}, chance=0.1)  # refine towards both
     [0.0316, 0.316]
+    >>> propose({0.0562: 0.7, 0.1: 0.8, 0.178: None}, chance=0.1)  # only the edge
+    [0.133]
     """
     lrs = sorted(scores)
     st = {lr: status(scores[lr], chance, margin) for lr in lrs}
@@ -155,7 +162,8 @@ def propose(
     for j in (i - 1, i + 1):
         if 0 <= j < len(lrs):
             c = lrs[j]
-            if max(best, c) / min(best, c) > resolution * _SLACK:
+            limit = resolution if st[c] == "trains" else edge_resolution
+            if max(best, c) / min(best, c) > limit * _SLACK:
                 add(math.sqrt(best * c))
     return sorted(new)
 
@@ -195,6 +203,7 @@ def search_lrs(
     margin: float = CHANCE_MARGIN,
     span: float = SPAN,
     resolution: float = RESOLUTION,
+    edge_resolution: float = EDGE_RESOLUTION,
     lr_range: tuple[float, float] = LR_RANGE,
     max_rounds: int = MAX_ROUNDS,
     log: Callable[[str], None] | None = None,
@@ -208,8 +217,8 @@ def search_lrs(
       arms: the arms (hashable, e.g. a loss name or ``(loss, init_scale)``).
       chance: the chance-level score (1/K for accuracy on K classes); margin: above it a
         run trains.
-      start: round 0's lrs for every arm; span, resolution, lr_range, max_rounds: the
-        rules' constants.
+      start: round 0's lrs for every arm; span, resolution, edge_resolution, lr_range,
+        max_rounds: the rules' constants.
       log: called with one line per round (e.g. ``print``).
 
     Raises:
@@ -224,6 +233,11 @@ def search_lrs(
         raise ValueError(
             f"span, resolution, lr_range: expected span > 1, resolution > 1 and "
             f"0 < low < high, got {span!r}, {resolution!r}, {lr_range!r}"
+        )
+    if not (isinstance(edge_resolution, int | float) and 1 < edge_resolution <= resolution):
+        raise ValueError(
+            f"edge_resolution: expected 1 < edge_resolution <= resolution ({resolution!r}), "
+            f"got {edge_resolution!r}"
         )
     if not (isinstance(chance, int | float) and math.isfinite(chance)):
         raise ValueError(f"chance: expected the chance-level score (1/K), got {chance!r}")
@@ -267,6 +281,7 @@ def search_lrs(
                 margin=margin,
                 span=span,
                 resolution=resolution,
+                edge_resolution=edge_resolution,
                 lr_range=lr_range,
             )
             if new:
