@@ -8,8 +8,9 @@ outcome (:data:`AGREE`, :data:`DIFFER` or :data:`INCONCLUSIVE`) and the numbers 
 on; it is stored in the results JSON, and the summary's sentences, counts and README row
 are rendered from it, never read back from prose.
 
-A difference "holds" when the two 95% intervals do not overlap; otherwise the summaries
-call the losses indistinguishable at this number of seeds.
+An outcome comes from the paired difference over replicates and its Holm-corrected test
+(``softjax.sweeps.stats``: higher, lower, equivalent within ±δ, or inconclusive; the README's
+"How a verdict is made"), never from whether two intervals overlap.
 
 A chosen lr on an edge of its grid (``select_best``'s ``edge``: ``"low"`` or ``"high"``)
 is a choice the grid may have cut short: the best lr could lie beyond it, and so could a
@@ -61,23 +62,6 @@ def pct(stat, digits: int = 2) -> str:
     return f"{100 * stat['mean']:.{digits}f}{ci_text}%"
 
 
-def final_test(row) -> dict:
-    """A best row's final test accuracy as ``{"mean", "ci95"}``."""
-    return {"mean": row.get("final_test_accuracy"), "ci95": row.get("final_test_accuracy_ci95")}
-
-
-def compare(a: dict, b: dict) -> int:
-    """+1 when interval ``a`` lies wholly above ``b``, −1 below, 0 when they overlap."""
-    if a.get("mean") is None or b.get("mean") is None:
-        return 0
-    ha, hb = a.get("ci95") or 0.0, b.get("ci95") or 0.0
-    if a["mean"] - ha > b["mean"] + hb:
-        return 1
-    if a["mean"] + ha < b["mean"] - hb:
-        return -1
-    return 0
-
-
 AGREE, DIFFER, INCONCLUSIVE = "agree", "differ", "inconclusive"
 OUTCOMES = (AGREE, DIFFER, INCONCLUSIVE)
 
@@ -89,7 +73,7 @@ class Judgement:
     ``claim``: the claim's id (the study's own, e.g. ``"mse_from_init_worse"``);
     ``setting``: where it was judged (model, init scale, …) as a short label;
     ``outcome``: :data:`AGREE` (our numbers support the claim), :data:`DIFFER` (they
-    contradict it) or :data:`INCONCLUSIVE` (the 95% intervals cannot tell);
+    contradict it) or :data:`INCONCLUSIVE` (the paired test cannot tell);
     ``numbers``: the values the outcome was computed from, JSON-ready.
     """
 
@@ -108,12 +92,6 @@ class Judgement:
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Judgement:
         return cls(d["claim"], d["setting"], d["outcome"], dict(d.get("numbers") or {}))
-
-
-def from_sign(sign: int, supports: int) -> str:
-    """The outcome of a two-interval comparison (:func:`compare`'s ``sign``) for a claim
-    that predicts the sign ``supports`` (+1 or −1): agree, differ, or inconclusive (0)."""
-    return INCONCLUSIVE if sign == 0 else AGREE if sign == supports else DIFFER
 
 
 def tally(judgements: Iterable[Judgement], claim: str) -> tuple[int, int]:
