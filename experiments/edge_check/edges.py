@@ -2,10 +2,12 @@
 re-choice among them, and which verdicts of an analysis changed.
 
 An lr search (:mod:`softjax.sweeps.lr_search`) may choose an *edge* lr c: the best lr
-that trains, with a neighbour n that diverged or sat at chance, ~×1.78 away. Between c
-and n the search has no run, so its optimum (and a verdict that hinges on the arm's
-accuracy) may lie there. :func:`candidates` puts ``STEPS − 1`` lrs geometrically
-between c and each such n (``STEPS = 4``: ×1.78 becomes ×1.15),
+that trains, with a neighbour n that diverged or sat at chance (the search refines
+toward n to its edge resolution, ×1.15; a search made before that rule, or one stopped by
+its round cap, left ×1.78 or more). Between c and n the search has no run, so its optimum
+(and a verdict that hinges on the arm's accuracy) may lie there. :func:`candidates` puts
+``STEPS − 1`` lrs geometrically between c and each such n (``STEPS = 4``: ×1.78 becomes
+×1.15, ×1.15 becomes ×1.036),
 
     c · (n / c)^{k / STEPS},  k = 1 … STEPS − 1,
 

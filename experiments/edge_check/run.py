@@ -1,7 +1,7 @@
 """Experiment: does a committed verdict rest on an lr at a stability edge? (issue 33)
 
-The lr search (:mod:`softjax.sweeps.lr_search`) refines to ~×1.78 and may choose an
-*edge* lr: the best that trains, next to a neighbour that diverged or sat at chance. This
+The lr search (:mod:`softjax.sweeps.lr_search`) may choose an *edge* lr: the best that
+trains, next to a neighbour that diverged or sat at chance (refined toward it to ×1.15). This
 check takes every such arm of the loss study (each model's
 ``results/loss_sweep_<dataset>_<model>.json``), of the gradient swap
 (``results/gradient_swap.json``), of Hui & Belkin's study (``results/hui_belkin.json``),
@@ -11,7 +11,7 @@ depth study (``results/mlp_depth.json``) and of Glorot & Bengio's
 
 1. trains the study's replicates (its ``seeds``, its final config and budget) at the
    chosen lr c and at 3 lrs between c and each bad neighbour
-   (:func:`.edges.candidates`: ×1.78 becomes ×1.15): one sweep program per arm, or the
+   (:func:`.edges.candidates`: the gap in 4 equal steps): one sweep program per arm, or the
    study's own training where its runs are not sweep records (:mod:`.literature`);
 2. re-chooses among them on validation at the fixed budget, by the search's rule
    (:func:`.edges.rechoose`);

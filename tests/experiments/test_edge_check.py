@@ -177,3 +177,12 @@ def test_the_summary_names_every_changed_verdict_and_the_chaotic_arms():
     )
     assert "**lower → x**" in lines[0] and "checks 30.0: **a → b**" in lines[1] and len(lines) == 2
     assert "1 arm(s) moved by more than 1 point" in report.chaos_text(doc)
+
+
+def test_the_step_reported_is_read_from_the_lrs_tried():
+    from experiments.edge_check.report import _ratio
+
+    one = {"cases": [{"lrs": [1.0, 1.15, 1.32, 1.52]}]}
+    assert _ratio(one) == "1.15"
+    two = {"cases": [*one["cases"], {"lrs": [0.5, 0.52, 0.541]}]}
+    assert _ratio(two) == "1.04–1.15" and _ratio({"cases": []}) == "–"
