@@ -91,7 +91,11 @@ QUICK = Sizes(
         "mlp_sweep/softjax_no_diagnostics",
     ),
 )
-EXTRA = ("growth", "memory", "scaling", "study_clock")  # --cases names besides CASES
+EXTRA = ("growth", "memory", "scaling", "study_clock", "quick_clock")  # besides CASES
+FULL_ONLY = ("scaling", "quick_clock")
+"""Cases a ``--quick`` run leaves out: the scale-out's processes would not fit CI's 2
+minutes, and the quick clock times a ``--quick`` run (``--quick --cases scaling`` runs the
+scale-out at quick size)."""
 
 
 def _load_now() -> dict:
@@ -277,17 +281,19 @@ def parse_args(argv=None):
         "--cases",
         default=None,
         help=f"comma-separated subset of {','.join([*CASES, *EXTRA])} (default: all; with "
-        "--quick all but scaling, whose processes would not fit CI's 2 minutes)",
+        "--quick all but scaling and quick_clock)",
     )
     parser.add_argument(
         "--memory-child", nargs=2, metavar=("CASE", "SYSTEM"), help=argparse.SUPPRESS
     )
     args = parser.parse_args(argv)
     if args.cases is None:
-        args.cases = ",".join(k for k in [*CASES, *EXTRA] if not (args.quick and k == "scaling"))
+        args.cases = ",".join(k for k in [*CASES, *EXTRA] if not (args.quick and k in FULL_ONLY))
     unknown = set(args.cases.split(",")) - {*CASES, *EXTRA}
     if unknown:
         parser.error(f"--cases: expected names from {[*CASES, *EXTRA]}, got {sorted(unknown)}")
+    if args.quick and "quick_clock" in args.cases.split(","):
+        parser.error("--cases: quick_clock times a --quick run; expected it without --quick")
     return args
 
 
@@ -324,6 +330,7 @@ def main(argv=None) -> dict | None:
     total += len(sizes.growth_models) * ("growth" in wanted)
     total += sizes.scaling[2] * ("scaling" in wanted)
     total += "study_clock" in wanted
+    total += "quick_clock" in wanted
     cases = {}
     started = time.perf_counter()
     with tqdm(total=total, desc="benchmarks", unit="round") as bar:
@@ -340,6 +347,9 @@ def main(argv=None) -> dict | None:
             committed = REPO / "results"
             clock = study_clock.run_clock(committed, data_dir_of(args.data_dir), args.quick, bar)
             cases["study_clock"] = clock
+        if "quick_clock" in wanted:
+            cases["quick_clock"] = quick_clock(args.data_dir)
+            bar.update(1)
         curve = None
         if "growth" in wanted:
             curve = growth.run_growth(data, sizes, sizes.growth_models, sizes.growth_rounds, bar)
@@ -372,6 +382,34 @@ def main(argv=None) -> dict | None:
         print(growth.draw(curve, out_dir / f"{stem}_growth.png"))
     print(f"wrote {json_path} and {md_path} in {doc['wall_s']:.0f} s")
     return doc
+
+
+def quick_clock(data_dir: str | None) -> dict:
+    """Times ``python -m benchmarks.run --quick`` end to end in a child process (imports,
+    data, every quick case; its output in a temporary folder): wall time, and CPU time over
+    the child and its own children (the memory children)."""
+    import resource
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="softjax-quick-") as tmp:
+        argv = [sys.executable, "-m", "benchmarks.run", "--quick", "--out", tmp]
+        argv += ["--data-dir", data_dir] if data_dir else []
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        start = time.perf_counter()
+        proc = subprocess.run(argv, cwd=REPO, capture_output=True, text=True, check=False)
+        wall = time.perf_counter() - start
+        if proc.returncode:
+            raise RuntimeError(f"the timed --quick run failed: {proc.stderr[-2000:]}")
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        inner = read_json(Path(tmp) / f"{output_stem(jax.default_backend(), True)}.json")
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return {
+        "description": "python -m benchmarks.run --quick, end to end in a child process",
+        "wall_s": wall,
+        "cpu_s": cpu,
+        "cases_wall_s": inner["wall_s"],
+        "load": _load_now(),
+    }
 
 
 def _torch_version() -> dict | None:

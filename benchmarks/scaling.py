@@ -6,18 +6,26 @@ over :data:`benchmarks.configs.SWEEP_GRID` cold (JAX's persistent compilation ca
 an empty folder of its own) and then ``warm_calls`` more (a rerun: the program loads
 from that cache, as in a later process or another grid's values):
 
-* ``1_process``: one process, one CPU device (the plain jit);
+* ``1_process_1_core``: one process, one CPU device (the plain jit), pinned to one core:
+  the baseline (issue 35: "≥ 1.8× faster than 1 process on 1 core");
+* ``1_process``: the same, free to use every core (XLA:CPU's thread pool spreads some
+  kernels over them);
 * ``1_process_2_devices``: one process with ``--xla_force_host_platform_device_count=2``:
   ``sweep()`` shards the models over the two devices with ``shard_map``;
 * ``2_processes``: two processes on ``jax.distributed`` (gloo collectives on 127.0.0.1),
-  one device each, every process calling the same ``sweep()``.
+  one device and one core each, every process calling the same ``sweep()``;
+* ``2_processes_local``: the same, each process running its models as the one-device
+  program (:func:`use_local_programs`, a prototype of the library change);
+* ``1_process_1_core_half``: the baseline on the grid's first 24 models, one process's
+  share: what 2 processes would take if splitting cost nothing but each still paid a
+  whole ``sweep()`` call's fixed costs (tracing, loading the program, the data checks).
 
 A call's wall time is the slowest process's (they meet in collectives), its CPU time
 the sum over processes. The arrangements run round-robin, ``rounds`` times, so a burst
 of load from other jobs hits all of them alike; each figure is the median over rounds,
-and each speed-up (``1_process``'s time over the arrangement's, paired per round) too.
-The records must agree: every arrangement's final test accuracies against
-``1_process``'s (``max_abs_accuracy_diff``) and the number of models whose final test
+and each speed-up (the baseline's time over the arrangement's, paired per round) too.
+The records must agree: every arrangement's final test accuracies against the
+baseline's (``max_abs_accuracy_diff``) and the number of models whose final test
 loss differs by more than :data:`TOLERANCE` relative (``models_loss_differs``, per
 round; the sharded runs' narrower matmuls round differently, :mod:`softjax.sweeps.grid`,
 and the grid's four BCE models at lr 1 amplify that to O(1): ``benchmarks/README.md``,
@@ -37,10 +45,36 @@ import sys
 import tempfile
 import textwrap
 from pathlib import Path
+from typing import NamedTuple
 
 REPO = Path(__file__).resolve().parent.parent
-ARRANGEMENTS = {"1_process": (1, 1), "1_process_2_devices": (1, 2), "2_processes": (2, 1)}
-"""name -> (processes, devices per process)."""
+
+
+class Arrangement(NamedTuple):
+    """How one launch runs ``sweep()``."""
+
+    processes: int
+    devices: int
+    """CPU devices per process."""
+    pinned: bool = False
+    """Process i may run on core i only (``os.sched_setaffinity``)."""
+    local_programs: bool = False
+    """Each process runs its models as the one-device program (:func:`use_local_programs`)."""
+    half_grid: bool = False
+    """The grid's first half only (its first two init scales: 24 of the 48 models)."""
+
+
+ARRANGEMENTS = {
+    "1_process_1_core": Arrangement(1, 1, pinned=True),
+    "1_process": Arrangement(1, 1),
+    "1_process_2_devices": Arrangement(1, 2),
+    "2_processes": Arrangement(2, 1, pinned=True),
+    "2_processes_local": Arrangement(2, 1, pinned=True, local_programs=True),
+    "1_process_1_core_half": Arrangement(1, 1, pinned=True, half_grid=True),
+}
+"""The launches, in the order of every round."""
+BASELINE = "1_process_1_core"
+"""The arrangement every speed-up is over (issue 35: 1 process on 1 core)."""
 TOLERANCE = 1e-5
 """A model's final test loss agrees with ``1_process``'s when within this relative
 difference (:mod:`softjax.sweeps.grid`'s float32 tolerance)."""
@@ -60,6 +94,11 @@ WORKER = textwrap.dedent(
     import numpy as np
     from softjax import TrainConfig, load_dataset, sweep
     from softjax.inputs import Data
+
+    if spec.get("local_programs"):
+        from benchmarks.scaling import use_local_programs
+
+        use_local_programs()
 
     rows, n_test = spec["rows"], spec["n_test"]
     try:
@@ -86,11 +125,63 @@ WORKER = textwrap.dedent(
         cpus.append(time.process_time() - cpu)
     accuracy = [r["history"]["test_accuracy"][-1] for r in records]
     loss = [r["history"]["test_loss"][-1] for r in records]
+    keys = [[r["loss"], r["lr"], r["init_scale"]] for r in records]
     out = dict(devices=len(jax.devices()), wall=walls, cpu=cpus, accuracy=accuracy, loss=loss)
+    out["keys"] = keys
     out["data"] = source
     print("SCALING", json.dumps(out))
     """
 )
+
+
+def use_local_programs() -> None:
+    """Makes ``sweep()`` run each process's models as the one-device program, with no
+    ``shard_map`` (the ``2_processes_local`` arrangement; one device per process).
+
+    A prototype of the library change issue 35 asks for, kept in the benchmark: it
+    replaces :func:`softjax.sweeps.core.build_program`'s sharded branch by the plain
+    jitted program (``mesh=None``) applied to this process's slice of the device-major
+    config axis (:func:`softjax.sweeps.core.block_layout`: process p holds slots
+    ``[p·m, (p+1)·m)``) and to its local copy of the replicated data. ``run_group``'s
+    ``process_allgather(tiled=True)`` then concatenates the processes' outputs in process
+    order, the same layout the sharded program returns. Nothing is communicated during
+    training, as under ``shard_map``; what changes is that each process compiles the
+    one-device program, whose loop carries the weights in their wide layout.
+    """
+    import functools
+
+    import jax
+
+    from softjax.sweeps import core
+
+    build_program = core.build_program
+
+    def build_local(base, losses, dtype, mesh):
+        if mesh is None:
+            return build_program(base, losses, dtype, None)
+        if len(jax.local_devices()) != 1:
+            raise ValueError(
+                f"local programs: expected 1 device per process, got {jax.local_devices()}"
+            )
+        inner = build_program(base, losses, dtype, None)
+        n, p = jax.process_count(), jax.process_index()
+
+        @functools.cache
+        def program(blocks):
+            run = inner(blocks)
+
+            def call(unit_params, init_scales, lrs, data_key, data):
+                m = len(init_scales) // n
+                own = functools.partial(jax.tree.map, lambda a: a[p * m : (p + 1) * m])
+                local = jax.tree.map(lambda a: a.addressable_data(0), data)
+                return run(own(unit_params), own(init_scales), own(lrs), data_key, local)
+
+            return call
+
+        program.unit_params = inner.unit_params
+        return program
+
+    core.build_program = build_local
 
 
 def scaling_spec(sizes, data_dir: str) -> dict:
@@ -125,9 +216,16 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def launch(processes: int, devices: int, spec: dict, cache: Path, timeout: float) -> list[dict]:
+def launch(
+    processes: int, devices: int, spec: dict, cache: Path, timeout: float, pinned: bool = False
+) -> list[dict]:
     """Runs the worker in ``processes`` processes of ``devices`` CPU devices each, JAX's
-    compilation cache in ``cache``; each process's report."""
+    compilation cache in ``cache``; each process's report. ``pinned``: process i may run on
+    core i only (``os.sched_setaffinity`` before it starts), so it neither borrows another
+    core nor shares its own."""
+    cores = sorted(os.sched_getaffinity(0))
+    if pinned and processes > len(cores):
+        raise ValueError(f"processes: expected at most {len(cores)} to pin, got {processes}")
     env = {**os.environ, "JAX_PLATFORMS": "cpu", "SOFTJAX_COMPILATION_CACHE": str(cache)}
     env["XLA_FLAGS"] = f"--xla_force_host_platform_device_count={devices}" if devices > 1 else ""
     port = str(_free_port())
@@ -139,6 +237,7 @@ def launch(processes: int, devices: int, spec: dict, cache: Path, timeout: float
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
+            preexec_fn=(lambda core=cores[i]: os.sched_setaffinity(0, {core})) if pinned else None,
         )
         for i in range(processes)
     ]
@@ -169,19 +268,23 @@ def combine(reports: list[dict]) -> dict:
         "warm_wall_s": statistics.median(warm_wall),
         "warm_cpu_s": statistics.median(warm_cpu),
         "devices": reports[0]["devices"],
+        "models": len(reports[0]["accuracy"]),
         "data": reports[0].get("data"),
         "accuracy": reports[0]["accuracy"],
         "loss": reports[0]["loss"],
+        "keys": [tuple(k) for k in reports[0]["keys"]],
     }
 
 
 def summarize(launches: dict[str, list[dict]]) -> dict:
-    """Per arrangement: medians over rounds, the speed-ups over ``1_process`` paired per
-    round (its time over the arrangement's) and the records' agreement."""
-    base = launches["1_process"]
+    """Per arrangement: medians over rounds, the speed-ups over :data:`BASELINE` paired per
+    round (its time over the arrangement's) and the records' agreement, model by model
+    (matched on loss, lr and init scale: a half grid's against the same configs)."""
+    base = launches[BASELINE]
     rows = {}
     for name, rounds in launches.items():
         row = {"rounds": rounds, "devices": rounds[0]["devices"]}
+        row["models"] = len(rounds[0]["accuracy"])
         for field in ("cold_wall_s", "cold_cpu_s", "warm_wall_s", "warm_cpu_s"):
             row[field] = statistics.median(r[field] for r in rounds)
         for phase in ("cold", "warm"):
@@ -189,20 +292,23 @@ def summarize(launches: dict[str, list[dict]]) -> dict:
                 b[f"{phase}_wall_s"] / r[f"{phase}_wall_s"]
                 for b, r in zip(base, rounds, strict=True)
             )
-        pairs = [
-            (a, b, la, lb)
-            for r, one in zip(rounds, base, strict=True)
-            for a, b, la, lb in zip(
-                r["accuracy"], one["accuracy"], r["loss"], one["loss"], strict=True
-            )
-        ]
+        pairs = []
+        for r, one in zip(rounds, base, strict=True):
+            same = {
+                key: (b, lb)
+                for key, b, lb in zip(one["keys"], one["accuracy"], one["loss"], strict=True)
+            }
+            for key, a, la in zip(r["keys"], r["accuracy"], r["loss"], strict=True):
+                b, lb = same[key]
+                pairs.append((a, b, la, lb))
         row["max_abs_accuracy_diff"] = max(abs(a - b) for a, b, _, _ in pairs)
         row["models_loss_differs"] = sum(
             not abs(la - lb) <= TOLERANCE * abs(lb) for _, _, la, lb in pairs
         ) / len(rounds)
         rows[name] = {k: v for k, v in row.items() if k != "rounds"} | {
             "rounds": [
-                {k: v for k, v in r.items() if k not in ("accuracy", "loss")} for r in rounds
+                {k: v for k, v in r.items() if k not in ("accuracy", "loss", "keys")}
+                for r in rounds
             ]
         }
     return rows
@@ -213,16 +319,21 @@ def run_scaling(spec: dict, rounds: int, bar=None, timeout: float = 1800) -> dic
     launches: dict[str, list[dict]] = {name: [] for name in ARRANGEMENTS}
     with tempfile.TemporaryDirectory(prefix="softjax-scaling-") as tmp:
         for r in range(rounds):
-            for name, (processes, devices) in ARRANGEMENTS.items():
+            for name, a in ARRANGEMENTS.items():
                 cache = Path(tmp) / f"{name}-{r}"
-                launches[name].append(combine(launch(processes, devices, spec, cache, timeout)))
+                job = spec | {"local_programs": a.local_programs}
+                if a.half_grid:
+                    scales = spec["grid"]["init_scales"]
+                    job["grid"] = spec["grid"] | {"init_scales": scales[: len(scales) // 2]}
+                reports = launch(a.processes, a.devices, job, cache, timeout, a.pinned)
+                launches[name].append(combine(reports))
             if bar is not None:
                 bar.update(1)
     return {
         "description": "softjax.sweep() of the 48-config grid over 1 process, 1 process "
         "with 2 devices and 2 processes: cold (empty compilation cache) and warm (a rerun)",
         "spec": {k: v for k, v in spec.items() if k != "data_dir"},
-        "data": launches["1_process"][0]["data"],
+        "data": launches[BASELINE][0]["data"],
         "arrangements": summarize(launches),
         "load": os.getloadavg(),
     }
@@ -235,16 +346,22 @@ def markdown(block: dict) -> list[str]:
         "",
         f"Scale-out: `sweep()` of the {spec['models']}-config grid, {spec['rows']:,} rows "
         f"({block.get('data') or 'mnist'}), "
-        f"{spec['config']['epochs']} epoch(s); speed-up: 1 process's wall time over the "
-        "arrangement's, paired per round.",
+        f"{spec['config']['epochs']} epoch(s); speed-up: `{BASELINE}`'s wall time over the "
+        "arrangement's, paired per round. `_1_core`: pinned to one core; `2_processes`: "
+        "pinned to a core each; `_local`: each process runs its models as the one-device "
+        "program instead of under `shard_map` (`benchmarks.scaling.use_local_programs`, a "
+        "prototype); `_half`: the first 24 models only, one process's share of a 2-process "
+        "split (the best 2 processes can do while each pays a whole call's fixed costs).",
         "",
-        "| arrangement | devices | cold wall (s) | warm wall (s) | warm CPU (s) "
+        "| arrangement | devices | models | cold wall (s) | warm wall (s) | warm CPU (s) "
         "| cold speed-up | warm speed-up | max Δ accuracy | models differing |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for name, row in block["arrangements"].items():
+        models = row.get("models", spec["models"])
         lines.append(
-            f"| {name} | {row['devices']} | {row['cold_wall_s']:.2f} | {row['warm_wall_s']:.2f} "
+            f"| {name} | {row['devices']} | {models} | {row['cold_wall_s']:.2f} "
+            f"| {row['warm_wall_s']:.2f} "
             f"| {row['warm_cpu_s']:.2f} | {row['cold_speedup']:.2f} | {row['warm_speedup']:.2f} "
             f"| {row['max_abs_accuracy_diff']:.1e} | {row['models_loss_differs']:g} |"
         )

@@ -293,6 +293,10 @@ def test_full_and_quick_sizes_cover_the_curve_and_the_memory_sweep():
     assert "scaling" in parse_args([]).cases.split(",")
     assert "scaling" not in parse_args(["--quick"]).cases.split(",")  # CI's 2 minutes
     assert parse_args(["--quick", "--cases", "scaling"]).cases == "scaling"
+    assert "quick_clock" in parse_args([]).cases.split(",")  # times a --quick run
+    assert "quick_clock" not in parse_args(["--quick"]).cases.split(",")
+    with pytest.raises(SystemExit):  # a --quick run cannot time itself
+        parse_args(["--quick", "--cases", "quick_clock"])
     # quick leaves out the MLP sweep's per-loss programs and compile rows, not its softjax
     assert QUICK.keeps("mlp_sweep", "softjax") and QUICK.keeps("sweep", "compiles")
     assert not QUICK.keeps("mlp_sweep", "softjax_per_loss_programs")
@@ -412,9 +416,10 @@ def test_the_hardware_child_times_the_shapes_on_one_thread():
 def test_the_scaling_summary_pairs_rounds_and_counts_models_that_differ():
     from benchmarks.scaling import combine, markdown, summarize
 
-    def launch(walls, accuracy, loss, devices=1):
+    def launch(walls, accuracy, loss, devices=1, keys=(["cce", 0.1, 1.0], ["mse", 0.1, 1.0])):
         reports = [
             {"wall": w, "cpu": [1.0] * len(w), "devices": devices, "accuracy": a, "loss": loss}
+            | {"keys": list(keys)[: len(loss)]}
             for w, a in zip(walls, accuracy, strict=True)
         ]
         return combine(reports)
@@ -424,17 +429,22 @@ def test_the_scaling_summary_pairs_rounds_and_counts_models_that_differ():
     # Two processes: the slower one's wall time, both CPU times; records from process 0.
     two = launch([[6.0, 2.0], [7.0, 2.5]], [[0.5, 0.7], [0.5, 0.7]], [1.0, 2.1], devices=2)
     assert (two["cold_wall_s"], two["warm_wall_s"], two["warm_cpu_s"]) == (7.0, 2.5, 2.0)
-    rows = summarize({"1_process": [one], "2_processes": [two]})
+    half = launch([[5.0, 2.0]], [[0.7]], [2.0], keys=[["mse", 0.1, 1.0]])  # the 2nd model only
+    rows = summarize({"1_process_1_core": [one], "2_processes": [two], "half": [half]})
     assert rows["2_processes"]["warm_speedup"] == 4.0 / 2.5
     assert rows["2_processes"]["max_abs_accuracy_diff"] == pytest.approx(0.1)
     assert rows["2_processes"]["models_loss_differs"] == 1  # 2.1 against 2.0
-    assert (
-        rows["1_process"]["warm_speedup"] == 1.0 and rows["1_process"]["models_loss_differs"] == 0
-    )
+    base = rows["1_process_1_core"]
+    assert base["warm_speedup"] == 1.0 and base["models_loss_differs"] == 0
+    # A half grid is compared with the baseline's same configs.
+    assert rows["half"]["models"] == 1 and rows["half"]["warm_speedup"] == 2.0
+    assert rows["half"]["models_loss_differs"] == 0
+    assert rows["half"]["max_abs_accuracy_diff"] == pytest.approx(0.1)
     spec = {"models": 48, "rows": 2048, "config": {"epochs": 1}}
     lines = markdown({"spec": spec, "arrangements": rows})
     assert any(
-        line.startswith("| 2_processes | 2 | 7.00 | 2.50 | 2.00 | 1.43 | 1.60 |") for line in lines
+        line.startswith("| 2_processes | 2 | 2 | 7.00 | 2.50 | 2.00 | 1.43 | 1.60 |")
+        for line in lines
     )
 
 
@@ -471,3 +481,22 @@ def test_the_scaling_worker_runs_a_sweep_and_reports_it(tmp_path):
     assert report["devices"] == 1 and len(report["wall"]) == len(report["cpu"]) == 2
     assert report["data"] == "synthetic (MNIST not found)"  # and says so
     assert len(report["accuracy"]) == len(report["loss"]) == spec["models"] == 48
+
+
+@pytest.mark.slow  # starts three processes that import jax and compile a 48-model sweep
+def test_local_programs_over_two_processes_return_the_one_process_records(tmp_path):
+    """The ``2_processes_local`` prototype: each process runs its share of the models as
+    the one-device program, and the gathered records are the pinned one-process run's
+    (2 steps: float rounding is not amplified yet)."""
+    from benchmarks.run import QUICK
+    from benchmarks.scaling import TOLERANCE, launch, scaling_spec
+
+    spec = scaling_spec(QUICK, str(tmp_path / "no-data")) | {"rows": 128, "n_test": 32}
+    (one,) = launch(1, 1, spec, tmp_path / "one", timeout=600, pinned=True)
+    local = launch(
+        2, 1, spec | {"local_programs": True}, tmp_path / "two", timeout=600, pinned=True
+    )
+    for report in local:
+        assert report["devices"] == 2 and len(report["loss"]) == 48
+        assert report["loss"] == pytest.approx(one["loss"], rel=TOLERANCE)
+        assert report["accuracy"] == pytest.approx(one["accuracy"], abs=1e-6)
