@@ -22,7 +22,7 @@ from pathlib import Path
 import jax
 import numpy as np
 
-from benchmarks import growth, peers, scaling, study_clock
+from benchmarks import growth, peers, quick_clock, scaling, study_clock
 from benchmarks.cases import CASES, Case
 from benchmarks.configs import SWEEP_GRID, Sizes, mlp_config, mlp_sweep_config, single_config
 from benchmarks.hardware import hardware_floor
@@ -92,10 +92,7 @@ QUICK = Sizes(
     ),
 )
 EXTRA = ("growth", "memory", "scaling", "study_clock", "quick_clock")  # besides CASES
-FULL_ONLY = ("scaling", "quick_clock")
-"""Cases a ``--quick`` run leaves out: the scale-out's processes would not fit CI's 2
-minutes, and the quick clock times a ``--quick`` run (``--quick --cases scaling`` runs the
-scale-out at quick size)."""
+FULL_ONLY = ("scaling", "quick_clock")  # not in CI's 2 minutes; the clock times --quick
 
 
 def _load_now() -> dict:
@@ -329,8 +326,7 @@ def main(argv=None) -> dict | None:
     total += (len(sizes.memory_systems) + bool(sizes.memory_sweep_models)) * ("memory" in wanted)
     total += len(sizes.growth_models) * ("growth" in wanted)
     total += sizes.scaling[2] * ("scaling" in wanted)
-    total += "study_clock" in wanted
-    total += "quick_clock" in wanted
+    total += ("study_clock" in wanted) + ("quick_clock" in wanted)
     cases = {}
     started = time.perf_counter()
     with tqdm(total=total, desc="benchmarks", unit="round") as bar:
@@ -348,7 +344,9 @@ def main(argv=None) -> dict | None:
             clock = study_clock.run_clock(committed, data_dir_of(args.data_dir), args.quick, bar)
             cases["study_clock"] = clock
         if "quick_clock" in wanted:
-            cases["quick_clock"] = quick_clock(args.data_dir)
+            extra = ["--data-dir", args.data_dir] if args.data_dir else []
+            stem = output_stem(jax.default_backend(), quick=True)
+            cases["quick_clock"] = quick_clock.run_quick_clock(extra, stem)
             bar.update(1)
         curve = None
         if "growth" in wanted:
@@ -382,34 +380,6 @@ def main(argv=None) -> dict | None:
         print(growth.draw(curve, out_dir / f"{stem}_growth.png"))
     print(f"wrote {json_path} and {md_path} in {doc['wall_s']:.0f} s")
     return doc
-
-
-def quick_clock(data_dir: str | None) -> dict:
-    """Times ``python -m benchmarks.run --quick`` end to end in a child process (imports,
-    data, every quick case; its output in a temporary folder): wall time, and CPU time over
-    the child and its own children (the memory children)."""
-    import resource
-    import tempfile
-
-    with tempfile.TemporaryDirectory(prefix="softjax-quick-") as tmp:
-        argv = [sys.executable, "-m", "benchmarks.run", "--quick", "--out", tmp]
-        argv += ["--data-dir", data_dir] if data_dir else []
-        before = resource.getrusage(resource.RUSAGE_CHILDREN)
-        start = time.perf_counter()
-        proc = subprocess.run(argv, cwd=REPO, capture_output=True, text=True, check=False)
-        wall = time.perf_counter() - start
-        if proc.returncode:
-            raise RuntimeError(f"the timed --quick run failed: {proc.stderr[-2000:]}")
-        after = resource.getrusage(resource.RUSAGE_CHILDREN)
-        inner = read_json(Path(tmp) / f"{output_stem(jax.default_backend(), True)}.json")
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return {
-        "description": "python -m benchmarks.run --quick, end to end in a child process",
-        "wall_s": wall,
-        "cpu_s": cpu,
-        "cases_wall_s": inner["wall_s"],
-        "load": _load_now(),
-    }
 
 
 def _torch_version() -> dict | None:
