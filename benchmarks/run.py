@@ -345,8 +345,8 @@ def main(argv=None) -> dict | None:
             cases["study_clock"] = clock
         if "quick_clock" in wanted:
             extra = ["--data-dir", args.data_dir] if args.data_dir else []
-            stem = output_stem(jax.default_backend(), quick=True)
-            cases["quick_clock"] = quick_clock.run_quick_clock(extra, stem)
+            quick_stem = output_stem(jax.default_backend(), quick=True)  # the child's files
+            cases["quick_clock"] = quick_clock.run_quick_clock(extra, quick_stem)
             bar.update(1)
         curve = None
         if "growth" in wanted:
