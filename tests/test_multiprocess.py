@@ -67,6 +67,9 @@ WORKER = textwrap.dedent(
 
     assert jax.process_count() == int(n) and len(jax.local_devices()) == 1
     assert len(jax.devices()) == int(n)
+    from softjax.sweeps.core import default_mesh, process_slot
+
+    assert process_slot(default_mesh()) == jax.process_index()  # the per-process path
     data = make_gaussian_classes(jax.random.PRNGKey(7), n=90, dim=5, num_classes=3)
     base = TrainConfig(sizes=(5, 3), batch_size=16, epochs=2)
     records = sweep(base, data, **json.loads(grid), name="mp", out_dir=out, progress=False)

@@ -175,6 +175,16 @@ def test_padding_fills_every_device_with_at_least_two_models():
 # ----------------------------------------------------------------------- sharding
 
 
+def test_one_process_never_takes_the_per_process_path():
+    from jax.sharding import Mesh
+
+    from softjax.sweeps.core import process_slot
+
+    assert process_slot(None) is None
+    one = Mesh(np.array(jax.devices()[:1]), ("configs",))
+    assert process_slot(one) is None  # one process: the plain jit or shard_map
+
+
 @pytest.mark.slow  # separate processes or a full end-to-end run
 def test_a_sweep_sharded_over_8_cpu_devices_equals_the_plain_one_device_path(sweep64):
     """8 fake CPU devices (shard_map, 12 configs padded to 16) against ``mesh=None``."""

@@ -180,7 +180,9 @@ def _train(
                 **meta,
             ),
         )
-    replicated = NamedSharding(mesh, P()) if mesh is not None else None
+    # One device per process: each process runs the one-device program on its own copy.
+    local = mesh is None or core.process_slot(mesh) is not None
+    replicated = None if local else NamedSharding(mesh, P())
     device_data = jax.device_put(tuple(compact(data, shuffled=base_config.shuffle)), replicated)
     program = core.build_program(base_config, grid["losses"], dtype, mesh)
     new: dict[str, dict[str, Any]] = {}
