@@ -264,13 +264,12 @@ def summary(doc: dict) -> str:
             f"{_span(floor)} ms (`results/benchmarks_growth.png`)."
         )
     scaling = doc["cases"].get("scaling", {}).get("arrangements", {})
-    if {"2_processes", "2_processes_local", "1_process_1_core_half"} <= scaling.keys():
+    if {"2_processes", "1_process_1_core_half"} <= scaling.keys():
         speedup = {name: row["warm_speedup"] for name, row in scaling.items()}
         words.append(
             f"Warm, 2 processes on a core each run the sweep {speedup['2_processes']:.2f}× as "
-            f"fast as 1 process on 1 core under `shard_map`, {speedup['2_processes_local']:.2f}"
-            "× with each process's models as the one-device program (the prototype); one "
-            f"process's share alone (24 models, 1 core) runs "
+            "fast as 1 process on 1 core, each running its models as the one-device program; "
+            f"one process's share alone (24 models, 1 core) runs "
             f"{speedup['1_process_1_core_half']:.2f}× as fast, the most a split can give while "
             "each process pays a whole call's fixed costs"
         )

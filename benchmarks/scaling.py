@@ -13,9 +13,8 @@ from that cache, as in a later process or another grid's values):
 * ``1_process_2_devices``: one process with ``--xla_force_host_platform_device_count=2``:
   ``sweep()`` shards the models over the two devices with ``shard_map``;
 * ``2_processes``: two processes on ``jax.distributed`` (gloo collectives on 127.0.0.1),
-  one device and one core each, every process calling the same ``sweep()``;
-* ``2_processes_local``: the same, each process running its models as the one-device
-  program (:func:`use_local_programs`, a prototype of the library change);
+  one device and one core each, every process calling the same ``sweep()`` (which runs
+  each process's models as the one-device program, :func:`softjax.sweeps.core.per_process`);
 * ``1_process_1_core_half``: the baseline on the grid's first 24 models, one process's
   share: what 2 processes would take if splitting cost nothing but each still paid a
   whole ``sweep()`` call's fixed costs (tracing, loading the program, the data checks).
@@ -58,8 +57,6 @@ class Arrangement(NamedTuple):
     """CPU devices per process."""
     pinned: bool = False
     """Process i may run on core i only (``os.sched_setaffinity``)."""
-    local_programs: bool = False
-    """Each process runs its models as the one-device program (:func:`use_local_programs`)."""
     half_grid: bool = False
     """The grid's first half only (its first two init scales: 24 of the 48 models)."""
 
@@ -69,7 +66,6 @@ ARRANGEMENTS = {
     "1_process": Arrangement(1, 1),
     "1_process_2_devices": Arrangement(1, 2),
     "2_processes": Arrangement(2, 1, pinned=True),
-    "2_processes_local": Arrangement(2, 1, pinned=True, local_programs=True),
     "1_process_1_core_half": Arrangement(1, 1, pinned=True, half_grid=True),
 }
 """The launches, in the order of every round."""
@@ -94,11 +90,6 @@ WORKER = textwrap.dedent(
     import numpy as np
     from softjax import TrainConfig, load_dataset, sweep
     from softjax.inputs import Data
-
-    if spec.get("local_programs"):
-        from benchmarks.scaling import use_local_programs
-
-        use_local_programs()
 
     rows, n_test = spec["rows"], spec["n_test"]
     try:
@@ -132,56 +123,6 @@ WORKER = textwrap.dedent(
     print("SCALING", json.dumps(out))
     """
 )
-
-
-def use_local_programs() -> None:
-    """Makes ``sweep()`` run each process's models as the one-device program, with no
-    ``shard_map`` (the ``2_processes_local`` arrangement; one device per process).
-
-    A prototype of the library change issue 35 asks for, kept in the benchmark: it
-    replaces :func:`softjax.sweeps.core.build_program`'s sharded branch by the plain
-    jitted program (``mesh=None``) applied to this process's slice of the device-major
-    config axis (:func:`softjax.sweeps.core.block_layout`: process p holds slots
-    ``[p·m, (p+1)·m)``) and to its local copy of the replicated data. ``run_group``'s
-    ``process_allgather(tiled=True)`` then concatenates the processes' outputs in process
-    order, the same layout the sharded program returns. Nothing is communicated during
-    training, as under ``shard_map``; what changes is that each process compiles the
-    one-device program, whose loop carries the weights in their wide layout.
-    """
-    import functools
-
-    import jax
-
-    from softjax.sweeps import core
-
-    build_program = core.build_program
-
-    def build_local(base, losses, dtype, mesh):
-        if mesh is None:
-            return build_program(base, losses, dtype, None)
-        if len(jax.local_devices()) != 1:
-            raise ValueError(
-                f"local programs: expected 1 device per process, got {jax.local_devices()}"
-            )
-        inner = build_program(base, losses, dtype, None)
-        n, p = jax.process_count(), jax.process_index()
-
-        @functools.cache
-        def program(blocks):
-            run = inner(blocks)
-
-            def call(unit_params, init_scales, lrs, data_key, data):
-                m = len(init_scales) // n
-                own = functools.partial(jax.tree.map, lambda a: a[p * m : (p + 1) * m])
-                local = jax.tree.map(lambda a: a.addressable_data(0), data)
-                return run(own(unit_params), own(init_scales), own(lrs), data_key, local)
-
-            return call
-
-        program.unit_params = inner.unit_params
-        return program
-
-    core.build_program = build_local
 
 
 def scaling_spec(sizes, data_dir: str) -> dict:
@@ -321,7 +262,7 @@ def run_scaling(spec: dict, rounds: int, bar=None, timeout: float = 1800) -> dic
         for r in range(rounds):
             for name, a in ARRANGEMENTS.items():
                 cache = Path(tmp) / f"{name}-{r}"
-                job = spec | {"local_programs": a.local_programs}
+                job = dict(spec)  # the half grid must not change the others
                 if a.half_grid:
                     scales = spec["grid"]["init_scales"]
                     job["grid"] = spec["grid"] | {"init_scales": scales[: len(scales) // 2]}
@@ -348,10 +289,10 @@ def markdown(block: dict) -> list[str]:
         f"({block.get('data') or 'mnist'}), "
         f"{spec['config']['epochs']} epoch(s); speed-up: `{BASELINE}`'s wall time over the "
         "arrangement's, paired per round. `_1_core`: pinned to one core; `2_processes`: "
-        "pinned to a core each; `_local`: each process runs its models as the one-device "
-        "program instead of under `shard_map` (`benchmarks.scaling.use_local_programs`, a "
-        "prototype); `_half`: the first 24 models only, one process's share of a 2-process "
-        "split (the best 2 processes can do while each pays a whole call's fixed costs).",
+        "pinned to a core each, each running its models as the one-device program "
+        "(`softjax.sweeps.core.per_process`); `_half`: the first 24 models only, one "
+        "process's share of a 2-process split (the best 2 processes can do while each pays "
+        "a whole call's fixed costs).",
         "",
         "| arrangement | devices | models | cold wall (s) | warm wall (s) | warm CPU (s) "
         "| cold speed-up | warm speed-up | max Δ accuracy | models differing |",

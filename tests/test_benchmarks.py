@@ -484,18 +484,16 @@ def test_the_scaling_worker_runs_a_sweep_and_reports_it(tmp_path):
 
 
 @pytest.mark.slow  # starts three processes that import jax and compile a 48-model sweep
-def test_local_programs_over_two_processes_return_the_one_process_records(tmp_path):
-    """The ``2_processes_local`` prototype: each process runs its share of the models as
-    the one-device program, and the gathered records are the pinned one-process run's
+def test_two_pinned_processes_return_the_one_process_records(tmp_path):
+    """The ``2_processes`` arrangement: each process runs its share of the models as the
+    one-device program, and the gathered records are the pinned one-process run's
     (2 steps: float rounding is not amplified yet)."""
     from benchmarks.run import QUICK
     from benchmarks.scaling import TOLERANCE, launch, scaling_spec
 
     spec = scaling_spec(QUICK, str(tmp_path / "no-data")) | {"rows": 128, "n_test": 32}
     (one,) = launch(1, 1, spec, tmp_path / "one", timeout=600, pinned=True)
-    local = launch(
-        2, 1, spec | {"local_programs": True}, tmp_path / "two", timeout=600, pinned=True
-    )
+    local = launch(2, 1, spec, tmp_path / "two", timeout=600, pinned=True)
     for report in local:
         assert report["devices"] == 2 and len(report["loss"]) == 48
         assert report["loss"] == pytest.approx(one["loss"], rel=TOLERANCE)
