@@ -82,3 +82,14 @@ def _titles_of_at_most_two_lines(monkeypatch):
         return savefig(fig, *args, **kwargs)
 
     monkeypatch.setattr(Figure, "savefig", checked)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_sweep_programs():
+    """Each test builds its own sweep programs: one that monkeypatches
+    ``core.build_program`` must not leave its stand-in in ``shared_program``'s store."""
+    from softjax.sweeps import core
+
+    core.clear_programs()
+    yield
+    core.clear_programs()

@@ -23,7 +23,11 @@ would instead become a select running every loss for every model). One call of t
 program is one data seed's models of every loss; data seeds are a Python loop over
 calls. The program is compiled once per block layout (:func:`build_program` caches it),
 so a fresh grid compiles once for all its losses and data seeds; a resumed grid whose
-missing models form other blocks compiles once more.
+missing models form other blocks compiles once more. :func:`shared_program` keeps the
+built programs across ``sweep()`` calls of one process, keyed on what identifies a
+resumed record (the config's fields, the user functions' code), so a later call with the
+same base config and losses (another lr grid, another seed, an lr search's next round)
+neither traces nor loads the program again.
 
 Several devices: the config axis is sharded with ``shard_map`` (each device runs the
 one-device program on its own models; nothing is communicated). Every device must see
@@ -46,6 +50,7 @@ reaches the others through :func:`softjax.sweeps.handshake.share_from_first`.
 
 from __future__ import annotations
 
+import collections
 import functools
 from collections.abc import Sequence
 
@@ -57,7 +62,9 @@ from jax.sharding import PartitionSpec as P
 
 from softjax.compilation_cache import process_cached
 from softjax.config import TrainConfig, init_params, seed_keys
+from softjax.fingerprint import Unfingerprintable, code_fingerprints
 from softjax.losses import BoundLoss
+from softjax.results import to_jsonable
 from softjax.sweeps.mixed import BlockedLoss
 from softjax.training import make_train
 
@@ -158,6 +165,54 @@ def build_program(base: TrainConfig, losses: Sequence[BoundLoss], dtype, mesh: M
 
     program.unit_params = unit_params
     return program
+
+
+PROGRAMS_KEPT = 8
+"""How many :func:`build_program` programs :func:`shared_program` keeps (least recently
+used first out); each holds its compiled executables."""
+
+_programs: collections.OrderedDict = collections.OrderedDict()
+
+
+def program_key(base: TrainConfig, losses: Sequence[BoundLoss], dtype, mesh: Mesh | None):
+    """What :func:`build_program`'s program depends on, as a hashable key, or None when a
+    user function cannot be identified (its program is then never shared).
+
+    The base config with each loss (the program reads ``losses``, never ``base.loss``)
+    enters as the resume key's parts (:func:`softjax.sweeps.storage.config_key`): its
+    fields serialised and the fingerprints of the user functions it computes with
+    (:func:`softjax.fingerprint.code_fingerprints`). A key two different programs shared
+    would hand one grid another's results, so anything unidentifiable means no key."""
+    parts = []
+    for config in (base.replace(loss=loss) for loss in losses):
+        try:
+            codes = sorted(code_fingerprints(config).items())
+        except Unfingerprintable:
+            return None
+        parts.append((repr(to_jsonable(config)), tuple(codes)))
+    return tuple(parts), str(np.dtype(dtype)), mesh
+
+
+def shared_program(base: TrainConfig, losses: Sequence[BoundLoss], dtype, mesh: Mesh | None):
+    """:func:`build_program`'s program, the same one for every call of this process with
+    the same :func:`program_key` (the last :data:`PROGRAMS_KEPT` of them): JAX's own
+    caches then serve its traced and compiled forms, where a new program would trace
+    again and load its executable from the persistent cache (about a second a call for
+    the 48-model MNIST sweep). Built anew when the key is None."""
+    key = program_key(base, losses, dtype, mesh)
+    if key is None:
+        return build_program(base, losses, dtype, mesh)
+    if key not in _programs:
+        _programs[key] = build_program(base, losses, dtype, mesh)
+        while len(_programs) > PROGRAMS_KEPT:
+            _programs.popitem(last=False)
+    _programs.move_to_end(key)
+    return _programs[key]
+
+
+def clear_programs() -> None:
+    """Forgets :func:`shared_program`'s programs (their executables are freed with them)."""
+    _programs.clear()
 
 
 def process_slot(mesh: Mesh | None) -> int | None:

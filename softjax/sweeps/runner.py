@@ -184,7 +184,7 @@ def _train(
     local = mesh is None or core.process_slot(mesh) is not None
     replicated = None if local else NamedSharding(mesh, P())
     device_data = jax.device_put(tuple(compact(data, shuffled=base_config.shuffle)), replicated)
-    program = core.build_program(base_config, grid["losses"], dtype, mesh)
+    program = core.shared_program(base_config, grid["losses"], dtype, mesh)
     new: dict[str, dict[str, Any]] = {}
     bar = _bar(len(todo), progress)
     try:
