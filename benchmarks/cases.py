@@ -39,7 +39,8 @@ from benchmarks.configs import (
     single_config,
 )
 from benchmarks.floors import case_flops, net_floor, sweep_floor
-from softjax import TrainConfig, init_params, make_sweep, make_train, sweep, train
+from benchmarks.public_calls import sweep_call, train_calls
+from softjax import TrainConfig, init_params, make_sweep, make_train
 from softjax.config import seed_keys
 from softjax.inputs import as_data, compact
 from softjax.losses import resolve_loss
@@ -259,22 +260,6 @@ def per_loss_programs_compile(ctx):
     return compile_all
 
 
-def sweep_call(ctx):
-    """The public ``sweep()`` over the same grid: traces and compiles on every call."""
-    grid = dict(losses=SWEEP_LOSSES, lrs=SWEEP_LRS, init_scales=SWEEP_INIT_SCALES)
-    return lambda: sweep(ctx.config, ctx.data, **grid, progress=False)
-
-
-def train_calls(ctx):
-    """Sequential ``train()`` calls (each compiles) over the measured subset."""
-
-    def run():
-        for loss, lr, scale in ctx.subset:
-            train(ctx.config.replace(loss=loss, lr=lr, init_scale=scale), ctx.data)
-
-    return run
-
-
 # -------------------------------------------------------------------------------- mlp
 
 
@@ -338,7 +323,8 @@ CASES = {
                 "softjax": softjax_sweep,
                 "make_sweep_float_data": on_floats(softjax_sweep),
                 "softjax_per_loss_programs": softjax_per_loss_programs,
-                "sweep_call_end_to_end": sweep_call,
+                "sweep_call_end_to_end": sweep_call(fresh=True),
+                "sweep_call_again": sweep_call(fresh=False),
                 "train_calls_x48_estimated": train_calls,
                 "numpy_x48_estimated": peers.numpy_sweep_row,
             },
@@ -354,7 +340,9 @@ CASES = {
                 "softjax_per_loss_programs: the engine before it, 3 compiled make_sweep "
                 "programs (one per loss, each vmapped over its 16 pairs)",
                 "sweep_call_end_to_end: softjax.sweep(...) over the same grid, compile "
-                "included (it traces and compiles on every call)",
+                "included (a process's first call: it traces and compiles)",
+                "sweep_call_again: the same sweep() call repeated in one process (it "
+                "reuses the program: no tracing, no compile)",
                 "*_x48_estimated: sequential runs, a subset measured per round (one per "
                 "loss) and scaled to 48 (scaled_by); train() compiles on every call",
                 "the floor is the 48 models' matmuls as one (784, 480) weight matrix",
