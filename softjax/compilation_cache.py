@@ -1,12 +1,13 @@
 """JAX's persistent compilation cache, on by default for ``train()`` and ``sweep()``.
 
-Every ``train()`` and ``sweep()`` call traces fresh closures, so JAX's in-memory caches
-never hit across calls, and every CLI run is a new process: each would pay the whole
-compile again, much of a small sweep's time. JAX's persistent cache stores compiled
-executables on disk keyed on the lowered program, the compile options, the devices and
-the jax/jaxlib versions, so a later call or process that lowers the same program loads it
-instead of compiling (runs that differ only in lr, seeds or init scales lower to the same
-program: those are traced arguments).
+Every ``train()`` call traces fresh closures, so JAX's in-memory caches never hit across
+calls (``sweep()`` keeps its last programs within a process,
+:func:`softjax.sweeps.core.shared_program`), and every CLI run is a new process: each
+would pay the whole compile again, much of a small sweep's time. JAX's persistent cache
+stores compiled executables on disk keyed on the lowered program, the compile options,
+the devices and the jax/jaxlib versions, so a later call or process that lowers the same
+program loads it instead of compiling (runs that differ only in lr, seeds or init scales
+lower to the same program: those are traced arguments).
 
 Where, first match: ``enable_compilation_cache(path)``'s ``path``; ``off`` in
 ``$SOFTJAX_COMPILATION_CACHE`` (leave JAX's settings alone); a folder already in jax's

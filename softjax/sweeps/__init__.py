@@ -4,7 +4,8 @@ The package's modules, and :func:`sweep` composes them:
 
 * :mod:`softjax.sweeps.runner`: :func:`sweep` itself, the user call;
 * :mod:`softjax.sweeps.core`: the pure computing core (``make_sweep``, one program for
-  every loss's models in blocks, ``run_group``, sharding): configs in, arrays out;
+  every loss's models in blocks, ``run_group``, sharding): configs in, arrays out; a
+  process keeps its last programs across calls (``shared_program``, ``clear_programs``);
 * :mod:`softjax.sweeps.mixed`: the blocked loss that runs each loss on its own block;
 * :mod:`softjax.sweeps.grid`: the grid's axes checked before anything compiles, and its
   points in run order (the seed convention is stated there);
@@ -27,6 +28,7 @@ from softjax.data.fingerprint import data_fingerprint
 from softjax.results import check_writable
 from softjax.sweeps.core import (
     block_layout,
+    clear_programs,
     data_key,
     default_mesh,
     init_key,
@@ -34,6 +36,7 @@ from softjax.sweeps.core import (
     make_sweep,
     padded_size,
     run_group,
+    shared_program,
 )
 from softjax.sweeps.factorial import factorial_2x2, factorial_contrasts
 from softjax.sweeps.grid import check_grid, grid_configs
@@ -87,6 +90,7 @@ __all__ = [
     "SweepLocked",
     "block_layout",
     "check_grid",
+    "clear_programs",
     "check_writable",
     "config_key",
     "data_fingerprint",
@@ -101,6 +105,7 @@ __all__ = [
     "run_group",
     "select_best",
     "select_grid",
+    "shared_program",
     "summarize",
     "sweep",
     "sweep_lock",
