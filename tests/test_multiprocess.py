@@ -67,9 +67,20 @@ WORKER = textwrap.dedent(
 
     assert jax.process_count() == int(n) and len(jax.local_devices()) == 1
     assert len(jax.devices()) == int(n)
-    from softjax.sweeps.core import default_mesh, process_slot
+    import numpy as np
+    from jax.sharding import Mesh
+    from softjax.sweeps.core import default_mesh, device_order, local_slots
 
-    assert process_slot(default_mesh()) == jax.process_index()  # the per-process path
+    # each process trains its own device's share, the shares in process order
+    assert local_slots(default_mesh()) == ((jax.process_index(), jax.local_devices()[0]),)
+    assert device_order(Mesh(np.array(jax.devices()[::-1]), ("configs",))) == jax.devices()
+    try:  # the last process holds none of this mesh's devices
+        sweep(TrainConfig(sizes=(5, 3)), None, losses=["cce"], lrs=[0.1],
+              mesh=Mesh(np.array(jax.devices()[:-1]), ("configs",)))
+    except ValueError as e:
+        assert str(e).startswith("mesh: expected every process to hold the same number"), e
+    else:
+        raise AssertionError("a mesh the processes hold unequally was not refused")
     data = make_gaussian_classes(jax.random.PRNGKey(7), n=90, dim=5, num_classes=3)
     base = TrainConfig(sizes=(5, 3), batch_size=16, epochs=2)
     records = sweep(base, data, **json.loads(grid), name="mp", out_dir=out, progress=False)

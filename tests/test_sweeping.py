@@ -175,19 +175,20 @@ def test_padding_fills_every_device_with_at_least_two_models():
 # ----------------------------------------------------------------------- sharding
 
 
-def test_one_process_never_takes_the_per_process_path():
+def test_one_process_trains_every_share_of_its_mesh_on_its_own_devices():
     from jax.sharding import Mesh
 
-    from softjax.sweeps.core import process_slot
+    from softjax.sweeps.core import device_order, local_slots
 
-    assert process_slot(None) is None
     one = Mesh(np.array(jax.devices()[:1]), ("configs",))
-    assert process_slot(one) is None  # one process: the plain jit or shard_map
+    assert device_order(one) == jax.devices()[:1]
+    assert local_slots(one) == ((0, jax.devices()[0]),)
 
 
 @pytest.mark.slow  # separate processes or a full end-to-end run
 def test_a_sweep_sharded_over_8_cpu_devices_equals_the_plain_one_device_path(sweep64):
-    """8 fake CPU devices (shard_map, 12 configs padded to 16) against ``mesh=None``."""
+    """8 fake CPU devices (the one-device program on each device's 2 models, 12 configs
+    padded to 16) against ``mesh=None``."""
     sharded, single = sweep_on_fake_cpu_devices(8, BASE, GRID64), sweep64
     assert len(sharded) == len(single) == 12
     assert [r["key"] for r in sharded] == [r["key"] for r in single]

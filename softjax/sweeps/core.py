@@ -29,19 +29,18 @@ resumed record (the config's fields, the user functions' code), so a later call 
 same base config and losses (another lr grid, another seed, an lr search's next round)
 neither traces nor loads the program again.
 
-Several devices: the config axis is sharded with ``shard_map`` (each device runs the
-one-device program on its own models; nothing is communicated). Every device must see
-the same blocks, so each loss's block is padded to a multiple of the device count with
-copies of its last model and the axis is ordered device-major (:func:`block_layout`).
-The result equals the one-device result up to float rounding (XLA may round a narrower
-matmul differently).
+Several devices: the config axis is split over them (:func:`device_order`), and each
+device runs the one-device program on its own share (:func:`per_device`; nothing is
+communicated). Every device must see the same blocks, so each loss's block is padded to
+a multiple of the device count with copies of its last model and the axis is ordered
+device-major (:func:`block_layout`). The result equals the one-device result up to float
+rounding (XLA may round a narrower matmul differently).
 
 Several processes (JAX's multi-controller runtime): every process runs the same script,
 calls ``jax.distributed.initialize()`` first, then the same ``sweep()``. ``jax.devices()``
-is then every process's devices, so the mesh spans them all and each process trains its
-own block of models: with one device per process (:func:`process_slot`), as the
-one-device program on its slice of the config axis (:func:`per_process`), else under
-``shard_map`` as above. Outputs are gathered to every process (``process_allgather``), and
+is then every process's devices, so the mesh spans them all and each process trains the
+shares of its own devices as above. Outputs are gathered to every process
+(``process_allgather``), and
 what only process 0 can know (the records already on disk, the run id, a lock refused)
 reaches the others through :func:`softjax.sweeps.handshake.share_from_first`.
 ``tests/test_multiprocess.py`` runs 2 and 4 CPU processes (gloo collectives over
@@ -58,7 +57,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh
-from jax.sharding import PartitionSpec as P
 
 from softjax.compilation_cache import process_cached
 from softjax.config import TrainConfig, init_params, seed_keys
@@ -136,27 +134,8 @@ def build_program(base: TrainConfig, losses: Sequence[BoundLoss], dtype, mesh: M
         def run(unit_params, init_scales, lrs, data_key, data):
             return sweep_fn(scaled(unit_params, init_scales), lrs, data_key, data)
 
-        if mesh is None:
-            return process_cached(jax.jit(run))
-        slot = process_slot(mesh)
-        if slot is not None:
-            return per_process(process_cached(jax.jit(run)), slot, mesh.size)
-        # shard_map, not jit with shardings alone: each device runs exactly the one-device
-        # program on its own models, so no partitioner choice can change the maths.
-        per_config, replicated = P(tuple(mesh.axis_names)), P()
-        return process_cached(
-            jax.jit(
-                jax.shard_map(
-                    run,
-                    mesh=mesh,
-                    in_specs=(per_config, per_config, per_config, replicated, replicated),
-                    out_specs=per_config,
-                    # train_fn's scan carries start replicated (a step count, a flag) and
-                    # become per-model; the per-device program is plain vmapped code.
-                    check_vma=False,
-                )
-            )
-        )
+        program = process_cached(jax.jit(run))
+        return program if mesh is None else per_device(program, local_slots(mesh), mesh.size)
 
     @functools.cache
     def unit_params(seed: int):
@@ -215,40 +194,70 @@ def clear_programs() -> None:
     _programs.clear()
 
 
-def process_slot(mesh: Mesh | None) -> int | None:
-    """This process's index when ``mesh`` holds exactly one device of every process, in
-    process order, and that device is this process's only one; otherwise None (one
-    process, several devices per process, or another order).
+def device_order(mesh: Mesh) -> list[jax.Device]:
+    """``mesh``'s devices in the order the config axis is split over them: process by
+    process (in process order), each process's in the mesh's order. Device k trains the
+    k-th share (:func:`block_layout`), so each process's shares are contiguous and
+    ``process_allgather(tiled=True)`` returns the config axis in order.
 
-    Such a mesh takes :func:`build_program`'s per-process path (:func:`per_process`)."""
-    if mesh is None or jax.process_count() == 1:
-        return None
-    devices = list(mesh.devices.flat)
-    owners = [d.process_index for d in devices]
-    if owners != list(range(jax.process_count())) or jax.local_device_count() != 1:
-        return None
-    slot = jax.process_index()
-    return slot if devices[slot] == jax.local_devices()[0] else None
+    Raises:
+      ValueError: naming ``mesh`` when its processes hold unequal numbers of its devices
+        (every process of the run must hold the same number, at least one).
+    """
+    devices = sorted(mesh.devices.flat, key=lambda d: d.process_index)
+    counts = collections.Counter(d.process_index for d in devices)
+    held = [counts[p] for p in range(jax.process_count())]
+    if len(set(held)) != 1:
+        raise ValueError(
+            "mesh: expected every process to hold the same number of its devices, got "
+            + ", ".join(f"process {p}: {n}" for p, n in enumerate(held))
+        )
+    return devices
 
 
-def per_process(program, slot: int, n_slots: int):
-    """``program`` (the one-device compiled program) run on process ``slot``'s share of
-    the config axis: the device-major slice ``[slot·m, (slot+1)·m)`` of every per-model
-    input (``m = len(init_scales) / n_slots``, :func:`block_layout`), with this process's
-    local copy of the data. It returns this process's models only; :func:`run_group`'s
-    ``process_allgather(tiled=True)`` concatenates them in process order, the layout the
-    ``shard_map`` program returns.
+def local_slots(mesh: Mesh) -> tuple[tuple[int, jax.Device], ...]:
+    """This process's devices of ``mesh``, each with its share's index on the config axis
+    (:func:`device_order`)."""
+    return tuple(
+        (k, d) for k, d in enumerate(device_order(mesh)) if d.process_index == jax.process_index()
+    )
 
-    Why not ``shard_map``: with one device per process it computes the same thing, but
-    XLA then lays the loop's weights out model-first and transposes them at every step
-    (issue 35: 1.7× slower per step); here each process's loop keeps the one-device
-    program's wide (D, M·K) layout. Nothing is communicated during training either way.
+
+def per_device(program, slots, n_slots: int):
+    """``program`` (the one-device compiled program) run on each of this process's
+    devices on that device's share of the config axis: for ``(k, device)`` in ``slots``
+    (:func:`local_slots`), the device-major slice ``[k·m, (k+1)·m)`` of every per-model
+    input (``m = len(init_scales) / n_slots``, :func:`block_layout`) and a copy of the
+    data, all on ``device``. The calls are dispatched before any is awaited, so the
+    devices train at once. Returns this process's models, in slot order, as numpy (one
+    device's arrays as they come); :func:`run_group`'s ``process_allgather(tiled=True)``
+    concatenates the processes' in process order, the config axis in order.
+
+    Why not ``shard_map``: it computes the same thing, but XLA then lays the loop's
+    weights out model-first and transposes them at every step (issue 35: 1.7× slower per
+    step); here each device's loop keeps the one-device program's wide (D, M·K) layout.
+    Nothing is communicated during training either way. The price: each device's
+    executable is compiled (or loaded) once, on CPU a compile per device on a first run
+    (JAX's CPU cache keys hold the device; its GPU keys do not).
     """
 
     def call(unit_params, init_scales, lrs, data_key, data):
         m = len(init_scales) // n_slots
-        own = functools.partial(jax.tree.map, lambda a: a[slot * m : (slot + 1) * m])
-        return program(own(unit_params), own(init_scales), own(lrs), data_key, data)
+
+        def on(slot):
+            k, device = slot
+            own = functools.partial(
+                jax.tree.map, lambda a: jax.device_put(a[k * m : (k + 1) * m], device)
+            )
+            shared = jax.device_put((data_key, data), device)
+            return program(own(unit_params), own(init_scales), own(lrs), *shared)
+
+        if len(slots) == 1:
+            return on(slots[0])
+        # Dispatch is asynchronous: every device is training before the first is awaited.
+        # (Not threads: JAX's config, e.g. jax.enable_x64, is thread-local.)
+        outs = [on(slot) for slot in slots]
+        return jax.tree.map(lambda *a: np.concatenate(a), *jax.device_get(outs))
 
     return call
 
@@ -266,7 +275,7 @@ def block_layout(loss_indices: Sequence[int], n_devices: int):
     ``ceil(n_ℓ / n_devices)`` per device (with copies of its last model), in loss order,
     at least :data:`MIN_MODELS_PER_DEVICE` in all (the last block grows). The axis is
     device-major: slot ``d · per_device + offset_ℓ + j mod b_ℓ`` holds loss ℓ's model j,
-    ``d = j // b_ℓ``, so ``shard_map``'s contiguous split gives device d its
+    ``d = j // b_ℓ``, so the contiguous split (:func:`per_device`) gives device d its
     ``[block 1 | block 2 | …]``.
 
     Returns:

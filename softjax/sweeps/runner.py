@@ -16,8 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import jax
-from jax.sharding import Mesh, NamedSharding
-from jax.sharding import PartitionSpec as P
+from jax.sharding import Mesh
 
 from softjax.compilation_cache import enable_compilation_cache
 from softjax.config import TrainConfig, param_dtype
@@ -26,7 +25,7 @@ from softjax.fingerprint import check_user_functions
 from softjax.inputs import compact
 from softjax.results import append_jsonl, check_name, provenance, results_dir
 from softjax.sweeps import core, storage
-from softjax.sweeps.core import default_mesh
+from softjax.sweeps.core import default_mesh, device_order
 from softjax.sweeps.grid import check_grid, grid_configs, jsonable_grid
 from softjax.sweeps.handshake import claim
 from softjax.sweeps.storage import make_records
@@ -90,7 +89,8 @@ def sweep(
         ``<name>.lock`` and skip configs already there (see
         :mod:`softjax.sweeps.storage`). None keeps everything in memory.
       out_dir: the results folder; defaults to :func:`softjax.results.results_dir`.
-      mesh: shard the config axis over this mesh; None uses every device.
+      mesh: split the config axis over this mesh's devices (each process must hold the
+        same number of them); None uses every device.
       progress: show a tqdm bar over configs.
       return_params: add each new record's final params (numpy) under ``"params"``.
       meta: extra fields for this run's provenance (e.g. the CLI's argv).
@@ -113,6 +113,8 @@ def sweep(
     """
     if name is not None:
         check_name(name)  # before anything touches the disk
+    if mesh is not None:
+        device_order(mesh)  # raises for a mesh the processes hold unequally
     checked, grid = check_grid(
         base_config,
         data,
@@ -180,10 +182,8 @@ def _train(
                 **meta,
             ),
         )
-    # One device per process: each process runs the one-device program on its own copy.
-    local = mesh is None or core.process_slot(mesh) is not None
-    replicated = None if local else NamedSharding(mesh, P())
-    device_data = jax.device_put(tuple(compact(data, shuffled=base_config.shuffle)), replicated)
+    # Each device runs the one-device program on its own copy (core.per_device).
+    device_data = jax.device_put(tuple(compact(data, shuffled=base_config.shuffle)))
     program = core.shared_program(base_config, grid["losses"], dtype, mesh)
     new: dict[str, dict[str, Any]] = {}
     bar = _bar(len(todo), progress)
