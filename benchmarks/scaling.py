@@ -11,10 +11,11 @@ from that cache, as in a later process or another grid's values):
 * ``1_process``: the same, free to use every core (XLA:CPU's thread pool spreads some
   kernels over them);
 * ``1_process_2_devices``: one process with ``--xla_force_host_platform_device_count=2``:
-  ``sweep()`` shards the models over the two devices with ``shard_map``;
+  ``sweep()`` runs each device's half of the models as the one-device program, both
+  dispatched at once (:func:`softjax.sweeps.core.per_device`);
 * ``2_processes``: two processes on ``jax.distributed`` (gloo collectives on 127.0.0.1),
   one device and one core each, every process calling the same ``sweep()`` (which runs
-  each process's models as the one-device program, :func:`softjax.sweeps.core.per_process`);
+  each process's models as the one-device program, likewise);
 * ``1_process_1_core_half``: the baseline on the grid's first 24 models, one process's
   share: what 2 processes would take if splitting cost nothing but each still paid a
   whole ``sweep()`` call's fixed costs (tracing, loading the program, the data checks).
@@ -289,10 +290,10 @@ def markdown(block: dict) -> list[str]:
         f"({block.get('data') or 'mnist'}), "
         f"{spec['config']['epochs']} epoch(s); speed-up: `{BASELINE}`'s wall time over the "
         "arrangement's, paired per round. `_1_core`: pinned to one core; `2_processes`: "
-        "pinned to a core each, each running its models as the one-device program "
-        "(`softjax.sweeps.core.per_process`); `_half`: the first 24 models only, one "
-        "process's share of a 2-process split (the best 2 processes can do while each pays "
-        "a whole call's fixed costs).",
+        "pinned to a core each; in both multi-device arrangements each device runs its "
+        "models as the one-device program (`softjax.sweeps.core.per_device`); `_half`: "
+        "the first 24 models only, one process's share of a 2-process split (the best 2 "
+        "processes can do while each pays a whole call's fixed costs).",
         "",
         "| arrangement | devices | models | cold wall (s) | warm wall (s) | warm CPU (s) "
         "| cold speed-up | warm speed-up | max Δ accuracy | models differing |",
